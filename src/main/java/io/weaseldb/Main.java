@@ -1,9 +1,137 @@
 package io.weaseldb;
 
+import io.weaseldb.config.ConfigException;
+import io.weaseldb.config.ConfigLoader;
+import io.weaseldb.config.WeaselConfig;
+import io.weaseldb.time.Clock;
+import io.weaseldb.time.IdSource;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Command line entry point.
+ *
+ * <pre>
+ * java -jar weaseldb.jar [--config FILE] [--port N] [--host ADDR] [--data-dir DIR]   run the server
+ * java -jar weaseldb.jar fake-s3 [options]                                          run the fake S3 alone
+ * </pre>
+ */
 public final class Main {
     private Main() {}
 
+    static final String USAGE = """
+            Usage: java -jar weaseldb.jar [options]            run the WeaselDB server
+                   java -jar weaseldb.jar fake-s3 [options]    run the fake S3 server alone (--help for its options)
+
+            Options:
+              --config FILE     TOML configuration (default: config/weaseldb.toml if present, else built-in defaults)
+              --port N          HTTP port, overrides [server].port (0 = any free port)
+              --host ADDR       listen address, overrides [server].host
+              --data-dir DIR    where the embedded fake S3 stores the log, overrides [s3].data_dir
+              --help            this text
+            """;
+
     public static void main(String[] args) {
-        System.out.println("WeaselDB");
+        if (args.length > 0 && args[0].equals("fake-s3")) {
+            System.exit(FakeS3Launcher.run(Arrays.copyOfRange(args, 1, args.length)));
+        }
+        WeaselConfig config;
+        try {
+            config = parse(args);
+        } catch (ConfigException | IllegalArgumentException e) {
+            System.err.println("weaseldb: " + e.getMessage());
+            System.err.println();
+            System.err.print(USAGE);
+            System.exit(2);
+            return;
+        }
+        if (config == null) {
+            System.out.print(USAGE);
+            return;
+        }
+        Logger log = LoggerFactory.getLogger(Main.class);
+        WeaselServer server = new WeaselServer(config, Clock.SYSTEM, IdSource.secure());
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            log.info("shutting down");
+            server.close();
+            stopped.countDown();
+        }, "weaseldb-shutdown"));
+        try {
+            server.start();
+        } catch (Exception e) {
+            log.error("startup failed: {}", e.getMessage(), e);
+            Runtime.getRuntime().halt(1);
+        }
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Parses the command line into a configuration; null means --help. */
+    static WeaselConfig parse(String[] args) {
+        Path configFile = null;
+        Integer port = null;
+        String host = null;
+        Path dataDir = null;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--help", "-h" -> {
+                    return null;
+                }
+                case "--config" -> configFile = Path.of(value(args, ++i, a));
+                case "--port" -> {
+                    String v = value(args, ++i, a);
+                    try {
+                        port = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("--port must be a number, got \"" + v + "\"");
+                    }
+                    if (port < 0 || port > 65535) {
+                        throw new IllegalArgumentException("--port must be between 0 and 65535, got " + port);
+                    }
+                }
+                case "--host" -> host = value(args, ++i, a);
+                case "--data-dir" -> dataDir = Path.of(value(args, ++i, a));
+                default -> throw new IllegalArgumentException("unknown option " + a);
+            }
+        }
+        WeaselConfig c;
+        if (configFile != null) {
+            c = ConfigLoader.load(configFile);
+        } else if (Files.isRegularFile(Path.of("config/weaseldb.toml"))) {
+            c = ConfigLoader.load(Path.of("config/weaseldb.toml"));
+        } else {
+            c = ConfigLoader.defaults();
+        }
+        if (port != null || host != null) {
+            var s = c.server();
+            c = new WeaselConfig(new WeaselConfig.Server(host != null ? host : s.host(), port != null ? port : s.port(),
+                    s.ioThreads(), s.maxRequestSizeBytes(), s.maxConnections(), s.maxHeaderBytes(),
+                    s.maxPipelinedRequests(), s.idleTimeoutSeconds(), s.shutdownGraceMs()),
+                    c.commit(), c.persistence(), c.s3(), c.subscription(), c.retention());
+        }
+        if (dataDir != null) {
+            var s3 = c.s3();
+            c = new WeaselConfig(c.server(), c.commit(), c.persistence(), new WeaselConfig.S3(s3.endpoint(), s3.region(),
+                    s3.bucket(), s3.prefix(), s3.accessKeyId(), s3.secretAccessKey(), s3.createBucket(),
+                    s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakePort(), s3.fakeFaults()),
+                    c.subscription(), c.retention());
+        }
+        return c;
+    }
+
+    private static String value(String[] args, int i, String option) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(option + " needs a value");
+        }
+        return args[i];
     }
 }

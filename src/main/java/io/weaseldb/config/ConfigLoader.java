@@ -1,0 +1,157 @@
+package io.weaseldb.config;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.tomlj.Toml;
+import org.tomlj.TomlParseResult;
+
+/**
+ * Reads the TOML configuration into a validated {@link WeaselConfig}. Every key has a default
+ * (see {@code config/weaseldb.toml}); unknown sections and keys are errors naming the key.
+ */
+public final class ConfigLoader {
+    private static final Set<String> SECTIONS =
+            Set.of("server", "commit", "persistence", "s3", "subscription", "retention");
+
+    private ConfigLoader() {}
+
+    public static WeaselConfig defaults() {
+        return parse("", "built-in defaults");
+    }
+
+    public static WeaselConfig load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException("cannot read configuration file " + file + ": " + e.getMessage());
+        }
+        return parse(text, file.toString());
+    }
+
+    public static WeaselConfig parse(String toml, String source) {
+        TomlParseResult result = Toml.parse(toml);
+        if (result.hasErrors()) {
+            var e = result.errors().get(0);
+            throw new ConfigException(source + ": TOML syntax error at line " + e.position().line()
+                    + ", column " + e.position().column() + ": " + e.getMessage());
+        }
+        for (String k : result.keySet()) {
+            if (!SECTIONS.contains(k)) {
+                throw new ConfigException(source + ": unknown configuration section [" + k + "]"
+                        + " (known: " + String.join(", ", List.copyOf(new java.util.TreeSet<>(SECTIONS))) + ")");
+            }
+            if (!result.isTable(k)) {
+                throw new ConfigException(source + ": [" + k + "] must be a table");
+            }
+        }
+        try {
+            return build(result);
+        } catch (ConfigException e) {
+            throw new ConfigException(source + ": " + e.getMessage());
+        }
+    }
+
+    private static WeaselConfig build(TomlParseResult r) {
+        TomlSection s = new TomlSection("server", r.getTable("server"));
+        var server = new WeaselConfig.Server(
+                s.getString("host", "127.0.0.1"),
+                s.getInt("port", 8080, 0, 65535),
+                s.getInt("io_threads", 0, 0, 256),
+                s.getLong("max_request_size_bytes", 1L << 20, 256, 1L << 30),
+                s.getInt("max_connections", 10_000, 1, 1_000_000),
+                s.getInt("max_header_bytes", 16 << 10, 1024, 1 << 20),
+                s.getInt("max_pipelined_requests", 64, 1, 65_536),
+                s.getInt("idle_timeout_seconds", 300, 0, 86_400),
+                s.getInt("shutdown_grace_ms", 5_000, 0, 600_000));
+        s.rejectUnknownKeys();
+
+        TomlSection c = new TomlSection("commit", r.getTable("commit"));
+        var commit = new WeaselConfig.Commit(
+                c.getInt("min_request_id_length", 20, 1, 1024),
+                c.getInt("max_request_id_length", 256, 1, 4096),
+                c.getInt("max_key_bytes", 10_240, 1, 1 << 20),
+                c.getInt("max_preconditions", 10_000, 0, 1_000_000),
+                c.getInt("max_operations", 10_000, 0, 1_000_000),
+                c.getLong("conflict_window_ms", 5_000, 1, 3_600_000),
+                c.getInt("request_id_retention_hours", 24, 0, 24 * 365),
+                c.getLong("request_id_retention_versions", 10_000_000, 0, Long.MAX_VALUE),
+                c.getInt("max_pending_commits", 65_536, 16, 1 << 24));
+        if (commit.minRequestIdLength() > commit.maxRequestIdLength()) {
+            throw new ConfigException(c.key("min_request_id_length") + " (" + commit.minRequestIdLength()
+                    + ") must not exceed " + c.key("max_request_id_length") + " (" + commit.maxRequestIdLength() + ")");
+        }
+        c.rejectUnknownKeys();
+
+        TomlSection p = new TomlSection("persistence", r.getTable("persistence"));
+        var persistence = new WeaselConfig.Persistence(
+                p.getLong("batch_timeout_ms", 2, 0, 60_000),
+                p.getLong("batch_max_bytes", 4L << 20, 1024, 1L << 30),
+                p.getInt("max_in_flight_puts", 8, 1, 1024),
+                p.getLong("retry_initial_backoff_ms", 20, 1, 60_000),
+                p.getLong("retry_max_backoff_ms", 2_000, 1, 600_000),
+                p.getLong("retry_budget_ms", 10_000, 1, 3_600_000));
+        if (persistence.retryInitialBackoffMs() > persistence.retryMaxBackoffMs()) {
+            throw new ConfigException(p.key("retry_initial_backoff_ms") + " must not exceed " + p.key("retry_max_backoff_ms"));
+        }
+        p.rejectUnknownKeys();
+
+        TomlSection s3 = new TomlSection("s3", r.getTable("s3"));
+        String endpoint = s3.getString("endpoint", "");
+        if (!endpoint.isEmpty() && !endpoint.startsWith("http://") && !endpoint.startsWith("https://")) {
+            throw new ConfigException(s3.key("endpoint") + " must start with http:// or https://, got \"" + endpoint + "\"");
+        }
+        String bucket = s3.getString("bucket", "weaseldb");
+        if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
+            throw new ConfigException(s3.key("bucket") + " is not a valid S3 bucket name: \"" + bucket + "\"");
+        }
+        String prefix = s3.getString("prefix", "");
+        if (!prefix.isEmpty() && !prefix.endsWith("/")) {
+            prefix = prefix + "/";
+        }
+        if (prefix.startsWith("/")) {
+            throw new ConfigException(s3.key("prefix") + " must not start with '/'");
+        }
+        String accessKey = s3.getString("access_key_id", "");
+        String secretKey = s3.getString("secret_access_key", "");
+        if (accessKey.isEmpty() != secretKey.isEmpty()) {
+            throw new ConfigException(s3.key("access_key_id") + " and " + s3.key("secret_access_key")
+                    + " must be set together (or both left empty for the AWS SDK default credential chain)");
+        }
+        var s3c = new WeaselConfig.S3(
+                endpoint,
+                s3.getString("region", "us-east-1"),
+                bucket,
+                prefix,
+                accessKey,
+                secretKey,
+                s3.getBoolean("create_bucket", endpoint.isEmpty()),
+                s3.getLong("request_timeout_ms", 10_000, 100, 600_000),
+                s3.getInt("max_connections", 64, 1, 4096),
+                Path.of(s3.getString("data_dir", "./data")),
+                s3.getBoolean("fsync", true),
+                s3.getInt("fake_port", 0, 0, 65535),
+                s3.getStringList("fake_faults", List.of()));
+        s3.rejectUnknownKeys();
+
+        TomlSection sub = new TomlSection("subscription", r.getTable("subscription"));
+        var subscription = new WeaselConfig.Subscription(
+                sub.getLong("max_buffer_size_bytes", 10L << 20, 1024, 1L << 34),
+                sub.getInt("keepalive_interval_seconds", 30, 1, 3600),
+                sub.getInt("max_subscribers", 10_000, 0, 1_000_000),
+                sub.getInt("history_read_ahead_batches", 4, 1, 256),
+                sub.getLong("memory_window_bytes", 64L << 20, 0, 1L << 36));
+        sub.rejectUnknownKeys();
+
+        TomlSection ret = new TomlSection("retention", r.getTable("retention"));
+        var retention = new WeaselConfig.Retention(
+                ret.getInt("truncate_interval_seconds", 60, 1, 86_400),
+                ret.getInt("max_deletes_per_request", 1000, 1, 1000));
+        ret.rejectUnknownKeys();
+
+        return new WeaselConfig(server, commit, persistence, s3c, subscription, retention);
+    }
+}

@@ -1,0 +1,86 @@
+package io.weaseldb.config;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The whole server configuration: immutable, validated once at startup by {@link ConfigLoader}.
+ * Field names match the TOML keys (camelCase here, snake_case in the file); units are in the name.
+ * {@code config/weaseldb.toml} documents every key with its default.
+ */
+public record WeaselConfig(
+        Server server,
+        Commit commit,
+        Persistence persistence,
+        S3 s3,
+        Subscription subscription,
+        Retention retention) {
+
+    /** {@code [server]}: the HTTP listener and its limits. */
+    public record Server(
+            String host,
+            int port,
+            int ioThreads,
+            long maxRequestSizeBytes,
+            int maxConnections,
+            int maxHeaderBytes,
+            int maxPipelinedRequests,
+            int idleTimeoutSeconds,
+            int shutdownGraceMs) {}
+
+    /** {@code [commit]}: request validation, request ids and the conflict window. */
+    public record Commit(
+            int minRequestIdLength,
+            int maxRequestIdLength,
+            int maxKeyBytes,
+            int maxPreconditions,
+            int maxOperations,
+            long conflictWindowMs,
+            int requestIdRetentionHours,
+            long requestIdRetentionVersions,
+            int maxPendingCommits) {}
+
+    /** {@code [persistence]}: batching of the log and the retry budget for S3 writes. */
+    public record Persistence(
+            long batchTimeoutMs,
+            long batchMaxBytes,
+            int maxInFlightPuts,
+            long retryInitialBackoffMs,
+            long retryMaxBackoffMs,
+            long retryBudgetMs) {}
+
+    /**
+     * {@code [s3]}: where the log lives. An empty {@code endpoint} starts the in-process fake S3
+     * storing under {@code dataDir}.
+     */
+    public record S3(
+            String endpoint,
+            String region,
+            String bucket,
+            String prefix,
+            String accessKeyId,
+            String secretAccessKey,
+            boolean createBucket,
+            long requestTimeoutMs,
+            int maxConnections,
+            Path dataDir,
+            boolean fsync,
+            int fakePort,
+            List<String> fakeFaults) {
+
+        public boolean embedded() {
+            return endpoint.isEmpty();
+        }
+    }
+
+    /** {@code [subscription]}: the SSE stream. */
+    public record Subscription(
+            long maxBufferSizeBytes,
+            int keepaliveIntervalSeconds,
+            int maxSubscribers,
+            int historyReadAheadBatches,
+            long memoryWindowBytes) {}
+
+    /** {@code [retention]}: log truncation. */
+    public record Retention(int truncateIntervalSeconds, int maxDeletesPerRequest) {}
+}

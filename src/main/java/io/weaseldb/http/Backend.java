@@ -1,0 +1,29 @@
+package io.weaseldb.http;
+
+import io.weaseldb.pipeline.Completion;
+import io.weaseldb.txn.CommitRequest;
+import java.util.concurrent.Executor;
+
+/**
+ * What the HTTP layer needs from the rest of the server. Implemented by the server's wiring;
+ * tests can implement it directly. Methods are called on event loops and must not block.
+ */
+public interface Backend {
+
+    /** Enqueues a commit; false when the pipeline is full (the caller answers 503). */
+    boolean submitCommit(CommitRequest request, Completion completion);
+
+    /** Enqueues a health probe through every stage; false when the pipeline is full. */
+    boolean submitProbe(Completion completion);
+
+    /** The newest durable version and its leader, or null when this server cannot tell. */
+    VersionInfo version();
+
+    /** Prometheus text exposition. Called on {@link #blockingExecutor()}, never on an event loop. */
+    String scrapeMetrics();
+
+    /** Where work that may take a while (scrapes, storage calls made synchronously) runs. */
+    Executor blockingExecutor();
+
+    record VersionInfo(long version, String leaderId) {}
+}

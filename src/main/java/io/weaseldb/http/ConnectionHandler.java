@@ -1,0 +1,447 @@
+package io.weaseldb.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.weaseldb.json.BadRequestException;
+import io.weaseldb.json.CommitParser;
+import io.weaseldb.json.JsonWriter;
+import io.weaseldb.pipeline.Completion;
+import io.weaseldb.pipeline.Outcome;
+import io.weaseldb.txn.CommitRequest;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client connection: routes requests, streams commit bodies into the parser as they arrive,
+ * hands work to the pipeline, and writes responses strictly in request order (HTTP/1.1
+ * pipelining). Reading pauses while {@code max_pipelined_requests} responses are outstanding or
+ * the socket is not writable, so a client cannot make the server queue without bound.
+ *
+ * <p>Owned by the connection's event loop: every field is touched only there. Completions from
+ * the pipeline arrive through {@link Slot#complete}, which the release stage runs on this loop.
+ */
+final class ConnectionHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
+
+    private enum Body { NONE, COMMIT, DISCARD }
+
+    private final HttpSettings settings;
+    private final Backend backend;
+    private final HttpMetrics metrics;
+    private final JsonFactory jsonFactory;
+
+    private ChannelHandlerContext ctx;
+    private final ArrayDeque<Slot> slots = new ArrayDeque<>();
+    private Body body = Body.NONE;
+    private CommitParser parser;
+    private Slot bodySlot;
+    private long bodyBytes;
+    private boolean closing; // a response that ends the connection is queued: accept nothing more
+    private boolean lingering; // that response is written; discarding input until the client is done
+    private long lingerLeft;
+    private boolean bodyComplete = true;
+
+    ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, JsonFactory jsonFactory) {
+        this.settings = settings;
+        this.backend = backend;
+        this.metrics = metrics;
+        this.jsonFactory = jsonFactory;
+    }
+
+    /** A request's place in the response order, and where the pipeline sends its outcome. */
+    final class Slot implements Completion {
+        final Endpoint endpoint;
+        final long startNanos;
+        final boolean keepAlive;
+        final boolean http10;
+        FullHttpResponse response;
+        boolean closeAfter;
+        boolean abandoned;
+
+        Slot(Endpoint endpoint, long startNanos, boolean keepAlive, boolean http10) {
+            this.endpoint = endpoint;
+            this.startNanos = startNanos;
+            this.keepAlive = keepAlive;
+            this.http10 = http10;
+        }
+
+        @Override
+        public Executor executor() {
+            return ctx.channel().eventLoop();
+        }
+
+        @Override
+        public void complete(Outcome outcome) {
+            if (response != null || abandoned || !ctx.channel().isActive()) {
+                return;
+            }
+            metrics.outcome(outcome);
+            respond(this, Responses.outcome(ctx.alloc(), outcome));
+        }
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            if (msg instanceof HttpRequest req) {
+                onRequest(req);
+            }
+            if (msg instanceof HttpContent c) {
+                onContent(c);
+            }
+        } finally {
+            io.netty.util.ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onRequest(HttpRequest req) {
+        if (closing) {
+            body = Body.DISCARD;
+            return;
+        }
+        long start = System.nanoTime();
+        if (req.decoderResult().isFailure()) {
+            Throwable cause = req.decoderResult().cause();
+            Slot slot = newSlot(Endpoint.UNKNOWN, start, false, false);
+            HttpResponseStatus status;
+            String message;
+            if (cause instanceof TooLongHttpHeaderException) {
+                status = HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
+                message = "request headers exceed " + settings.maxHeaderBytes() + " bytes";
+                metrics.rejected("max_header_bytes");
+            } else if (cause instanceof TooLongHttpLineException || cause instanceof TooLongFrameException) {
+                status = HttpResponseStatus.REQUEST_URI_TOO_LONG;
+                message = "request line too long";
+                metrics.rejected("max_request_line");
+            } else {
+                status = HttpResponseStatus.BAD_REQUEST;
+                message = "malformed HTTP request: " + cause.getMessage();
+            }
+            slot.closeAfter = true;
+            closing = true;
+            body = Body.DISCARD;
+            respond(slot, Responses.error(ctx.alloc(), status, "bad_request", message));
+            return;
+        }
+        boolean keepAlive = HttpUtil.isKeepAlive(req);
+        boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        QueryStringDecoder query = new QueryStringDecoder(req.uri());
+        Route route = Route.of(req.method(), query.path());
+        Slot slot = newSlot(route.endpoint(), start, keepAlive, http10);
+        body = Body.DISCARD; // requests other than commits carry no body we read
+        bodyComplete = false;
+        if (route.endpoint() == Endpoint.UNKNOWN) {
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
+                    "no such endpoint: " + req.method() + " " + query.path()));
+        } else if (route.allow() != null) {
+            FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+                    req.method() + " is not allowed on " + route.endpoint().label + "; allowed: " + route.allow());
+            r.headers().set(HttpHeaderNames.ALLOW, route.allow());
+            respond(slot, r);
+        } else {
+            switch (route.endpoint()) {
+                case COMMIT -> startCommit(req, slot);
+                case VERSION -> version(slot);
+                case OK -> probe(slot);
+                case METRICS -> metricsScrape(slot);
+                case STATUS, SUBSCRIBE, RETENTION_LIST, RETENTION_POLICY ->
+                        respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "not_implemented",
+                                route.endpoint().label + " is not implemented yet"));
+                case UNKNOWN -> throw new AssertionError();
+            }
+        }
+        pauseIfBusy();
+    }
+
+    private Slot newSlot(Endpoint endpoint, long start, boolean keepAlive, boolean http10) {
+        Slot slot = new Slot(endpoint, start, keepAlive, http10);
+        slots.addLast(slot);
+        return slot;
+    }
+
+    private void startCommit(HttpRequest req, Slot slot) {
+        long length = HttpUtil.getContentLength(req, -1L);
+        if (length > settings.maxRequestSizeBytes()) {
+            tooLarge(slot);
+            return;
+        }
+        if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
+            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+        }
+        parser = new CommitParser(jsonFactory, settings.commitLimits());
+        bodySlot = slot;
+        bodyBytes = 0;
+        body = Body.COMMIT;
+    }
+
+    private void tooLarge(Slot slot) {
+        metrics.rejected("max_request_size");
+        metrics.commitOutcome("content_too_large");
+        closeParser();
+        slot.closeAfter = true;
+        closing = true;
+        body = Body.DISCARD;
+        lingerLeft = settings.lingerBytes();
+        respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "content_too_large",
+                "request body exceeds max_request_size_bytes (" + settings.maxRequestSizeBytes() + " bytes)"));
+    }
+
+    private void onContent(HttpContent c) {
+        boolean last = c instanceof LastHttpContent;
+        ByteBuf buf = c.content();
+        switch (body) {
+            case COMMIT -> {
+                bodyBytes += buf.readableBytes();
+                if (bodyBytes > settings.maxRequestSizeBytes()) {
+                    tooLarge(bodySlot);
+                } else {
+                    try {
+                        if (buf.isReadable()) {
+                            for (ByteBuffer nio : buf.nioBuffers()) {
+                                parser.feed(nio);
+                            }
+                        }
+                        if (last) {
+                            finishCommit();
+                        }
+                    } catch (BadRequestException e) {
+                        badCommit(e.getMessage());
+                    }
+                }
+            }
+            case DISCARD -> {
+                if (lingering || closing) {
+                    lingerLeft -= buf.readableBytes();
+                    if (lingering && (last || lingerLeft <= 0)) {
+                        ctx.close();
+                    }
+                }
+            }
+            case NONE -> { }
+        }
+        if (last) {
+            bodyComplete = true;
+            if (body != Body.COMMIT && !closing) {
+                body = Body.NONE;
+            }
+        }
+    }
+
+    private void finishCommit() throws BadRequestException {
+        CommitRequest request;
+        try {
+            request = parser.finish();
+        } finally {
+            closeParser();
+        }
+        body = Body.NONE;
+        Slot slot = bodySlot;
+        bodySlot = null;
+        if (!backend.submitCommit(request, slot)) {
+            metrics.rejected("pipeline_full");
+            slot.complete(new Outcome.Unavailable("the commit pipeline is full; retry shortly", false,
+                    settings.retryAfterSeconds(), null, request.requestId()));
+        }
+    }
+
+    private void badCommit(String message) {
+        closeParser();
+        body = Body.DISCARD;
+        Slot slot = bodySlot;
+        bodySlot = null;
+        metrics.commitOutcome("bad_request");
+        respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", message));
+    }
+
+    private void closeParser() {
+        if (parser != null) {
+            parser.close();
+            parser = null;
+        }
+    }
+
+    private void version(Slot slot) {
+        Backend.VersionInfo v = backend.version();
+        if (v == null) {
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "this server does not know the latest version yet"));
+            return;
+        }
+        ByteBuf b = ctx.alloc().buffer(64);
+        new JsonWriter(b).beginObject().field("version", v.version()).field("leader_id", v.leaderId()).endObject();
+        respond(slot, Responses.json(ctx.alloc(), HttpResponseStatus.OK, b));
+    }
+
+    private void probe(Slot slot) {
+        if (!backend.submitProbe(slot)) {
+            slot.complete(new Outcome.Unavailable("the commit pipeline is full", false, settings.retryAfterSeconds(), null, null));
+            return;
+        }
+        ctx.executor().schedule(() -> {
+            if (slot.response == null && !slot.abandoned && ctx.channel().isActive()) {
+                respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                        "the health probe did not pass through the commit pipeline within "
+                                + settings.probeTimeoutMs() + " ms"));
+            }
+        }, settings.probeTimeoutMs(), TimeUnit.MILLISECONDS);
+    }
+
+    private void metricsScrape(Slot slot) {
+        Executor loop = ctx.channel().eventLoop();
+        backend.blockingExecutor().execute(() -> {
+            String text;
+            try {
+                text = backend.scrapeMetrics();
+            } catch (RuntimeException e) {
+                log.error("metrics scrape failed", e);
+                loop.execute(() -> respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                        "internal", "metrics scrape failed: " + e)));
+                return;
+            }
+            loop.execute(() -> {
+                if (!slot.abandoned && ctx.channel().isActive()) {
+                    respond(slot, Responses.text(ctx.alloc(), HttpResponseStatus.OK,
+                            "text/plain; version=0.0.4; charset=utf-8", text));
+                }
+            });
+        });
+    }
+
+    /** Sets a slot's response and writes every response that is now at the head, in order. */
+    private void respond(Slot slot, FullHttpResponse response) {
+        if (slot.response != null || slot.abandoned || !ctx.channel().isActive()) {
+            response.release();
+            return;
+        }
+        slot.response = response;
+        flushReady();
+    }
+
+    private void flushReady() {
+        boolean wrote = false;
+        while (!slots.isEmpty() && slots.peekFirst().response != null) {
+            Slot s = slots.pollFirst();
+            FullHttpResponse r = s.response;
+            boolean close = s.closeAfter || !s.keepAlive;
+            Responses.keepAlive(r, !close, s.http10);
+            metrics.request(s.endpoint, r.status().code(), System.nanoTime() - s.startNanos);
+            if (close) {
+                closing = true;
+                for (Slot rest : slots) {
+                    rest.abandoned = true;
+                    if (rest.response != null) {
+                        rest.response.release();
+                    }
+                }
+                slots.clear();
+                ctx.writeAndFlush(r).addListener((ChannelFutureListener) f -> afterClosingResponse());
+                return;
+            }
+            ctx.write(r, ctx.voidPromise());
+            wrote = true;
+        }
+        if (wrote) {
+            ctx.flush();
+        }
+        resumeIfIdle();
+    }
+
+    /** The last response is out: close now, or once the client has finished sending its body. */
+    private void afterClosingResponse() {
+        if (bodyComplete || !ctx.channel().isActive()) {
+            ctx.close();
+            return;
+        }
+        lingering = true;
+        if (ctx.channel() instanceof DuplexChannel d) {
+            d.shutdownOutput();
+        }
+        ctx.channel().config().setAutoRead(true);
+        ctx.executor().schedule(() -> ctx.close(), 2, TimeUnit.SECONDS);
+    }
+
+    private void pauseIfBusy() {
+        if (slots.size() >= settings.maxPipelinedRequests() && ctx.channel().config().isAutoRead()) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    private void resumeIfIdle() {
+        if (!closing && !ctx.channel().config().isAutoRead() && slots.size() < settings.maxPipelinedRequests()
+                && ctx.channel().isWritable()) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+            resumeIfIdle();
+        } else if (ctx.channel().config().isAutoRead()) {
+            ctx.channel().config().setAutoRead(false); // the client is not reading its responses
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof IdleStateEvent && slots.isEmpty() && body == Body.NONE) {
+            metrics.rejected("idle_timeout");
+            ctx.close();
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        closeParser();
+        for (Slot s : slots) {
+            s.abandoned = true;
+            if (s.response != null) {
+                s.response.release();
+                s.response = null;
+            }
+        }
+        slots.clear();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof java.io.IOException) {
+            log.debug("connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        } else {
+            log.warn("connection {} failed", ctx.channel().remoteAddress(), cause);
+        }
+        ctx.close();
+    }
+}

@@ -1,0 +1,71 @@
+package io.weaseldb.http;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.weaseldb.pipeline.Outcome;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * HTTP metrics: requests and latency by endpoint and status, commit outcomes, connections and
+ * limit hits. Meters are created once per label set and cached, so the hot path only records.
+ * Thread-safe.
+ */
+public final class HttpMetrics {
+    private final MeterRegistry registry;
+    private final ConcurrentHashMap<Integer, Timer> requests = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> outcomes = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> rejections = new ConcurrentHashMap<>();
+    final AtomicInteger connections = new AtomicInteger();
+
+    public HttpMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        Gauge.builder("weaseldb.http.connections", connections, AtomicInteger::get)
+                .description("Open client connections").register(registry);
+    }
+
+    void request(Endpoint endpoint, int status, long nanos) {
+        requests.computeIfAbsent(endpoint.ordinal() * 1000 + status, k -> Timer.builder("weaseldb.http.requests")
+                        .description("HTTP requests by endpoint and status, with latency")
+                        .tag("endpoint", endpoint.label)
+                        .tag("status", Integer.toString(status))
+                        .publishPercentileHistogram()
+                        .minimumExpectedValue(java.time.Duration.ofNanos(50_000))
+                        .maximumExpectedValue(java.time.Duration.ofSeconds(30))
+                        .register(registry))
+                .record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void outcome(Outcome o) {
+        String name = switch (o) {
+            case Outcome.Committed c -> c.duplicate() ? "duplicate" : "committed";
+            case Outcome.Conflict c -> "conflict";
+            case Outcome.TooOld t -> "too_old";
+            case Outcome.LeaderChanged l -> "leader_changed";
+            case Outcome.Rejected r -> "bad_request";
+            case Outcome.Unavailable u -> u.outcomeUnknown() ? "unknown" : "unavailable";
+            case Outcome.Healthy h -> null;
+        };
+        if (name != null) {
+            commitOutcome(name);
+        }
+    }
+
+    void commitOutcome(String name) {
+        outcomes.computeIfAbsent(name, k -> Counter.builder("weaseldb.commits")
+                .description("Commit requests by outcome")
+                .tag("outcome", k)
+                .register(registry)).increment();
+    }
+
+    /** A limit was hit: reason is e.g. max_connections, max_request_size, pipeline_full. */
+    void rejected(String reason) {
+        rejections.computeIfAbsent(reason, k -> Counter.builder("weaseldb.http.rejected")
+                .description("Requests or connections refused by a limit")
+                .tag("reason", k)
+                .register(registry)).increment();
+    }
+}

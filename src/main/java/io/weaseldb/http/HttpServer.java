@@ -1,0 +1,130 @@
+package io.weaseldb.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.weaseldb.json.CommitParser;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP/1.1 listener: Netty with the native epoll transport on Linux (NIO elsewhere),
+ * {@code io_threads} event loops, and per connection: connection limit, HTTP codec with header
+ * and line limits, idle timeout, then {@link ConnectionHandler}.
+ */
+public final class HttpServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+    private static final byte[] TOO_MANY_CONNECTIONS = ("HTTP/1.1 503 Service Unavailable\r\n"
+            + "Content-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 82\r\n\r\n"
+            + "{\"error\":\"unavailable\",\"message\":\"too many connections (max_connections reached)\"}")
+            .getBytes(StandardCharsets.US_ASCII);
+
+    private final HttpSettings settings;
+    private final Backend backend;
+    private final HttpMetrics metrics;
+    private final JsonFactory jsonFactory;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final Class<? extends ServerChannel> channelClass;
+    private Channel serverChannel;
+
+    public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics) {
+        this.settings = settings;
+        this.backend = backend;
+        this.metrics = metrics;
+        this.jsonFactory = CommitParser.newFactory(settings.maxRequestSizeBytes());
+        boolean epoll = Epoll.isAvailable();
+        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        this.channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        int threads = settings.ioThreads() > 0 ? settings.ioThreads() : Runtime.getRuntime().availableProcessors();
+        this.boss = new MultiThreadIoEventLoopGroup(1, io);
+        this.workers = new MultiThreadIoEventLoopGroup(threads, io);
+        log.info("HTTP transport: {} with {} I/O threads", epoll ? "native epoll" : "NIO", threads);
+    }
+
+    /** Binds the listener; returns once it accepts connections. */
+    public void start() throws InterruptedException {
+        ChannelHandler limiter = new ConnectionLimiter();
+        ServerBootstrap b = new ServerBootstrap()
+                .group(boss, workers)
+                .channel(channelClass)
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast("limit", limiter);
+                        ch.pipeline().addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
+                                .setMaxInitialLineLength(8192)
+                                .setMaxHeaderSize(settings.maxHeaderBytes())
+                                .setMaxChunkSize(64 << 10)));
+                        if (settings.idleTimeoutSeconds() > 0) {
+                            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeoutSeconds(), TimeUnit.SECONDS));
+                        }
+                        ch.pipeline().addLast("api", new ConnectionHandler(settings, backend, metrics, jsonFactory));
+                    }
+                });
+        serverChannel = b.bind(settings.host(), settings.port()).sync().channel();
+    }
+
+    public int port() {
+        return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+    }
+
+    /** Stops accepting, closes connections and stops the event loops. */
+    @Override
+    public void close() {
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
+        }
+        boss.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    /** Refuses connections beyond {@code max_connections} with a 503 and closes them. */
+    @ChannelHandler.Sharable
+    private final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            if (metrics.connections.incrementAndGet() > settings.maxConnections()) {
+                metrics.rejected("max_connections");
+                ctx.channel().config().setAutoRead(false);
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(TOO_MANY_CONNECTIONS)).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            metrics.connections.decrementAndGet();
+            ctx.fireChannelInactive();
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package io.weaseldb.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.AsciiString;
+import io.weaseldb.json.JsonWriter;
+import io.weaseldb.pipeline.Outcome;
+
+/**
+ * Builds responses: JSON bodies written straight into pooled buffers. Every 4xx/5xx has
+ * {@code {"error": code, "message": text}} plus the fields the API contract lists for it.
+ * Called on event loops; the returned response owns its buffer until written.
+ */
+public final class Responses {
+    static final AsciiString JSON = AsciiString.cached("application/json");
+
+    private Responses() {}
+
+    public static FullHttpResponse json(ByteBufAllocator alloc, HttpResponseStatus status, ByteBuf body) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, JSON);
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+        return r;
+    }
+
+    public static FullHttpResponse error(ByteBufAllocator alloc, HttpResponseStatus status, String code, String message) {
+        ByteBuf b = alloc.buffer(64 + message.length());
+        new JsonWriter(b).beginObject().field("error", code).field("message", message).endObject();
+        return json(alloc, status, b);
+    }
+
+    public static FullHttpResponse empty(HttpResponseStatus status) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, io.netty.buffer.Unpooled.EMPTY_BUFFER);
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        return r;
+    }
+
+    public static FullHttpResponse text(ByteBufAllocator alloc, HttpResponseStatus status, CharSequence contentType, String text) {
+        ByteBuf b = alloc.buffer(text.length());
+        b.writeCharSequence(text, java.nio.charset.StandardCharsets.UTF_8);
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, b);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, b.readableBytes());
+        return r;
+    }
+
+    /** The HTTP form of a pipeline outcome. */
+    public static FullHttpResponse outcome(ByteBufAllocator alloc, Outcome outcome) {
+        ByteBuf b = alloc.buffer(160);
+        JsonWriter w = new JsonWriter(b).beginObject();
+        HttpResponseStatus status;
+        switch (outcome) {
+            case Outcome.Committed c -> {
+                status = HttpResponseStatus.OK;
+                w.field("status", "committed").field("version", c.version()).field("leader_id", c.leaderId())
+                        .field("request_id", c.requestId());
+                if (c.duplicate()) {
+                    w.field("duplicate", true);
+                }
+            }
+            case Outcome.Conflict c -> {
+                status = HttpResponseStatus.CONFLICT;
+                w.field("error", "conflict")
+                        .field("message", c.conflicts().size() == 1
+                                ? "precondition " + c.conflicts().get(0) + " failed: its keys changed after its read version"
+                                : c.conflicts().size() + " preconditions failed: their keys changed after the read version")
+                        .field("status", "conflict").field("version", c.version()).field("leader_id", c.leaderId())
+                        .field("request_id", c.requestId());
+                w.beginArray("conflicts");
+                for (int i : c.conflicts()) {
+                    w.element(i);
+                }
+                w.endArray();
+            }
+            case Outcome.TooOld t -> {
+                status = HttpResponseStatus.CONFLICT;
+                w.field("error", "too_old")
+                        .field("message", "a precondition version is older than the conflict window; read again at a newer version")
+                        .field("status", "too_old").field("version", t.version()).field("leader_id", t.leaderId())
+                        .field("request_id", t.requestId());
+            }
+            case Outcome.LeaderChanged l -> {
+                status = HttpResponseStatus.CONFLICT;
+                w.field("error", "leader_changed")
+                        .field("message", "the request names a leader that is no longer current")
+                        .field("status", "leader_changed").field("version", l.version()).field("leader_id", l.leaderId())
+                        .field("request_id", l.requestId());
+            }
+            case Outcome.Rejected r -> {
+                status = HttpResponseStatus.BAD_REQUEST;
+                w.field("error", "bad_request").field("message", r.message());
+            }
+            case Outcome.Unavailable u -> {
+                status = HttpResponseStatus.SERVICE_UNAVAILABLE;
+                w.field("error", "unavailable").field("message", u.message())
+                        .field("outcome", u.outcomeUnknown() ? "unknown" : "not_committed");
+                if (u.requestId() != null) {
+                    w.field("request_id", u.requestId());
+                }
+                if (u.leaderId() != null) {
+                    w.field("leader_id", u.leaderId());
+                }
+            }
+            case Outcome.Healthy h -> {
+                status = HttpResponseStatus.OK;
+                w.field("status", "ok").field("version", h.version()).field("leader_id", h.leaderId());
+            }
+        }
+        w.endObject();
+        FullHttpResponse r = json(alloc, status, b);
+        if (outcome instanceof Outcome.Unavailable u && u.retryAfterSeconds() > 0) {
+            r.headers().setInt(HttpHeaderNames.RETRY_AFTER, u.retryAfterSeconds());
+        }
+        return r;
+    }
+
+    static void keepAlive(FullHttpResponse r, boolean keepAlive, boolean http10) {
+        if (!keepAlive) {
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (http10) {
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+    }
+}

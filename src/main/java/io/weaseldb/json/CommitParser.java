@@ -1,0 +1,484 @@
+package io.weaseldb.json;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.async.ByteBufferFeeder;
+import io.weaseldb.txn.CommitRequest;
+import io.weaseldb.txn.Operation;
+import io.weaseldb.txn.Precondition;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Parses a {@code POST /v1/commit} body as it arrives: each chunk is fed to jackson-core's
+ * non-blocking parser and every complete token is consumed before {@link #feed} returns, so the
+ * caller may release the chunk's buffer right after. Produces an immutable {@link CommitRequest}
+ * and validates everything the API contract requires, failing with a precise message.
+ *
+ * <p>Owned by one connection's event loop; one instance per request. Not thread-safe.
+ */
+public final class CommitParser implements AutoCloseable {
+
+    /** A factory shared by all parsers: thread-safe once configured. */
+    public static JsonFactory newFactory(long maxRequestSizeBytes) {
+        int maxString = (int) Math.min(Integer.MAX_VALUE, Math.max(1024, maxRequestSizeBytes));
+        return JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder()
+                        .maxStringLength(maxString)
+                        .maxNestingDepth(64)
+                        .maxNumberLength(64)
+                        .build())
+                .build();
+    }
+
+    private enum State { ROOT_START, ROOT, ROOT_VALUE, PRECONDITIONS, OPERATIONS, ITEM, ITEM_VALUE, SKIP, DONE }
+
+    private static final int F_TYPE = 1, F_KEY = 2, F_VALUE = 4, F_BEGIN = 8, F_END = 16, F_VERSION = 32;
+    private static final int R_REQUEST_ID = 1, R_LEADER_ID = 2, R_READ_VERSION = 4, R_PRECONDITIONS = 8, R_OPERATIONS = 16;
+
+    private final JsonParser parser;
+    private final ByteBufferFeeder feeder;
+    private final CommitLimits limits;
+
+    private State state = State.ROOT_START;
+    private State afterSkip;
+    private int skipDepth;
+    private String field;
+    private int rootSeen;
+
+    // root fields
+    private String requestId;
+    private String leaderId;
+    private long readVersion = CommitRequest.NO_READ_VERSION;
+    private final List<Precondition> preconditions = new ArrayList<>();
+    private final List<Operation> operations = new ArrayList<>();
+    private int bodyBytes;
+
+    // the item (precondition or operation) being parsed
+    private boolean inPreconditions;
+    private int itemSeen;
+    private String itemType;
+    private byte[] itemKey, itemValue, itemBegin, itemEnd;
+    private long itemVersion;
+
+    public CommitParser(JsonFactory factory, CommitLimits limits) {
+        try {
+            this.parser = factory.createNonBlockingByteBufferParser();
+        } catch (IOException e) {
+            throw new IllegalStateException("jackson cannot create a non-blocking parser", e);
+        }
+        this.feeder = (ByteBufferFeeder) parser.getNonBlockingInputFeeder();
+        this.limits = limits;
+    }
+
+    /** Feeds the next chunk of the body and consumes every complete token in it. */
+    public void feed(ByteBuffer chunk) throws BadRequestException {
+        if (!chunk.hasRemaining()) {
+            return;
+        }
+        bodyBytes += chunk.remaining();
+        try {
+            feeder.feedInput(chunk);
+        } catch (IOException e) {
+            throw new IllegalStateException("fed before the previous chunk was consumed", e);
+        }
+        drain();
+        assert feeder.needMoreInput() : "chunk not fully consumed";
+    }
+
+    /** Ends the body; returns the request or fails if it is incomplete or invalid. */
+    public CommitRequest finish() throws BadRequestException {
+        feeder.endOfInput();
+        drain();
+        if (state != State.DONE) {
+            if (bodyBytes == 0) {
+                throw new BadRequestException("request body is empty; expected a JSON object");
+            }
+            throw new BadRequestException("truncated JSON: the body ended inside " + where());
+        }
+        if (readVersion == CommitRequest.NO_READ_VERSION) {
+            for (int i = 0; i < preconditions.size(); i++) {
+                if (preconditions.get(i).version() == Precondition.DEFAULT_VERSION) {
+                    throw new BadRequestException("preconditions[" + i + "] has no \"version\" and the request has no"
+                            + " \"read_version\"; one of them is required");
+                }
+            }
+        }
+        return new CommitRequest(requestId, leaderId, readVersion, preconditions, operations, bodyBytes);
+    }
+
+    @Override
+    public void close() {
+        try {
+            parser.close();
+        } catch (IOException ignored) {
+            // non-blocking parser over fed buffers holds no external resource
+        }
+    }
+
+    private void drain() throws BadRequestException {
+        try {
+            JsonToken t;
+            while ((t = parser.nextToken()) != null && t != JsonToken.NOT_AVAILABLE) {
+                token(t);
+            }
+        } catch (com.fasterxml.jackson.core.io.JsonEOFException e) {
+            throw new BadRequestException("truncated JSON: the body ended inside " + where());
+        } catch (JsonProcessingException e) {
+            throw new BadRequestException("malformed JSON: " + clean(e.getOriginalMessage())
+                    + " (at byte " + e.getLocation().getByteOffset() + ")");
+        } catch (IOException e) {
+            throw new BadRequestException("malformed JSON: " + e.getMessage());
+        }
+    }
+
+    private void token(JsonToken t) throws IOException, BadRequestException {
+        switch (state) {
+            case ROOT_START -> {
+                if (t != JsonToken.START_OBJECT) {
+                    throw new BadRequestException("the body must be a JSON object, got " + describe(t));
+                }
+                state = State.ROOT;
+            }
+            case ROOT -> {
+                if (t == JsonToken.END_OBJECT) {
+                    state = State.DONE;
+                } else {
+                    field = parser.currentName();
+                    state = State.ROOT_VALUE;
+                }
+            }
+            case ROOT_VALUE -> rootValue(t);
+            case PRECONDITIONS, OPERATIONS -> {
+                if (t == JsonToken.END_ARRAY) {
+                    state = State.ROOT;
+                } else if (t == JsonToken.START_OBJECT) {
+                    beginItem(state == State.PRECONDITIONS);
+                } else {
+                    throw new BadRequestException(arrayName() + "[" + itemIndex() + "] must be an object, got " + describe(t));
+                }
+            }
+            case ITEM -> {
+                if (t == JsonToken.END_OBJECT) {
+                    endItem();
+                } else {
+                    field = parser.currentName();
+                    state = State.ITEM_VALUE;
+                }
+            }
+            case ITEM_VALUE -> itemValue(t);
+            case SKIP -> {
+                if (t.isStructStart()) {
+                    skipDepth++;
+                } else if (t.isStructEnd() && --skipDepth == 0) {
+                    state = afterSkip;
+                }
+            }
+            case DONE -> throw new BadRequestException("unexpected data after the end of the JSON object");
+        }
+    }
+
+    private void rootValue(JsonToken t) throws IOException, BadRequestException {
+        State next = State.ROOT;
+        switch (field) {
+            case "request_id" -> {
+                once(R_REQUEST_ID);
+                if (t != JsonToken.VALUE_NULL) {
+                    requestId = string(t, "request_id");
+                    if (requestId.length() < limits.minRequestIdLength()) {
+                        throw new BadRequestException("request_id must be at least " + limits.minRequestIdLength()
+                                + " characters, got " + requestId.length());
+                    }
+                    if (requestId.length() > limits.maxRequestIdLength()) {
+                        throw new BadRequestException("request_id must be at most " + limits.maxRequestIdLength()
+                                + " characters, got " + requestId.length());
+                    }
+                }
+            }
+            case "leader_id" -> {
+                once(R_LEADER_ID);
+                if (t != JsonToken.VALUE_NULL) {
+                    leaderId = string(t, "leader_id");
+                }
+            }
+            case "read_version" -> {
+                once(R_READ_VERSION);
+                if (t != JsonToken.VALUE_NULL) {
+                    readVersion = version(t, "read_version");
+                }
+            }
+            case "preconditions" -> {
+                once(R_PRECONDITIONS);
+                next = array(t, "preconditions", State.PRECONDITIONS);
+            }
+            case "operations" -> {
+                once(R_OPERATIONS);
+                next = array(t, "operations", State.OPERATIONS);
+            }
+            default -> next = skip(t, State.ROOT); // unknown fields are ignored (forward compatibility)
+        }
+        state = next;
+    }
+
+    private State array(JsonToken t, String name, State inArray) throws BadRequestException {
+        if (t == JsonToken.VALUE_NULL) {
+            return State.ROOT;
+        }
+        if (t != JsonToken.START_ARRAY) {
+            throw new BadRequestException(name + " must be an array, got " + describe(t));
+        }
+        return inArray;
+    }
+
+    private State skip(JsonToken t, State resume) {
+        if (t.isStructStart()) {
+            skipDepth = 1;
+            afterSkip = resume;
+            return State.SKIP;
+        }
+        return resume;
+    }
+
+    private void once(int bit) throws BadRequestException {
+        if ((rootSeen & bit) != 0) {
+            throw new BadRequestException("duplicate field \"" + field + "\"");
+        }
+        rootSeen |= bit;
+    }
+
+    private void beginItem(boolean precondition) throws BadRequestException {
+        inPreconditions = precondition;
+        if (precondition && preconditions.size() >= limits.maxPreconditions()) {
+            throw new BadRequestException("too many preconditions: at most " + limits.maxPreconditions() + " per commit");
+        }
+        if (!precondition && operations.size() >= limits.maxOperations()) {
+            throw new BadRequestException("too many operations: at most " + limits.maxOperations() + " per commit");
+        }
+        itemSeen = 0;
+        itemType = null;
+        itemKey = itemValue = itemBegin = itemEnd = null;
+        itemVersion = Precondition.DEFAULT_VERSION;
+        state = State.ITEM;
+    }
+
+    private void itemValue(JsonToken t) throws IOException, BadRequestException {
+        State next = State.ITEM;
+        switch (field) {
+            case "type" -> {
+                itemOnce(F_TYPE);
+                itemType = string(t, "type");
+            }
+            case "key" -> {
+                itemOnce(F_KEY);
+                itemKey = key(t, "key");
+            }
+            case "begin" -> {
+                itemOnce(F_BEGIN);
+                itemBegin = key(t, "begin");
+            }
+            case "end" -> {
+                itemOnce(F_END);
+                itemEnd = key(t, "end");
+            }
+            case "value" -> {
+                itemOnce(F_VALUE);
+                itemValue = bytes(t, "value");
+            }
+            case "version" -> {
+                itemOnce(F_VERSION);
+                if (t != JsonToken.VALUE_NULL) {
+                    itemVersion = version(t, "version");
+                }
+            }
+            default -> next = skip(t, State.ITEM);
+        }
+        state = next;
+    }
+
+    private void itemOnce(int bit) throws BadRequestException {
+        if ((itemSeen & bit) != 0) {
+            throw new BadRequestException(itemPath() + ": duplicate field \"" + field + "\"");
+        }
+        itemSeen |= bit;
+    }
+
+    private void endItem() throws BadRequestException {
+        if (itemType == null) {
+            throw new BadRequestException(itemPath() + ": missing \"type\"");
+        }
+        if (inPreconditions) {
+            switch (itemType) {
+                case "point_read" -> {
+                    allowOnly(F_TYPE | F_KEY | F_VERSION, "point_read");
+                    preconditions.add(new Precondition.PointRead(require(itemKey, "key"), itemVersion));
+                }
+                case "range_read" -> {
+                    allowOnly(F_TYPE | F_BEGIN | F_END | F_VERSION, "range_read");
+                    checkRange();
+                    preconditions.add(new Precondition.RangeRead(itemBegin, itemEnd, itemVersion));
+                }
+                default -> throw new BadRequestException(itemPath() + ": unknown precondition type \"" + itemType
+                        + "\" (expected point_read or range_read)");
+            }
+            state = State.PRECONDITIONS;
+        } else {
+            switch (itemType) {
+                case "write" -> {
+                    allowOnly(F_TYPE | F_KEY | F_VALUE, "write");
+                    operations.add(new Operation.Write(require(itemKey, "key"), require(itemValue, "value")));
+                }
+                case "delete" -> {
+                    allowOnly(F_TYPE | F_KEY, "delete");
+                    operations.add(new Operation.Delete(require(itemKey, "key")));
+                }
+                case "range_delete" -> {
+                    allowOnly(F_TYPE | F_BEGIN | F_END, "range_delete");
+                    checkRange();
+                    operations.add(new Operation.RangeDelete(itemBegin, itemEnd));
+                }
+                default -> throw new BadRequestException(itemPath() + ": unknown operation type \"" + itemType
+                        + "\" (expected write, delete or range_delete)");
+            }
+            state = State.OPERATIONS;
+        }
+    }
+
+    /**
+     * Known fields that do not belong to the item's type are an error rather than silently
+     * ignored: a {@code write} without {@code value} but with {@code begin} is a client bug.
+     */
+    private void allowOnly(int allowed, String type) throws BadRequestException {
+        int extra = itemSeen & ~allowed;
+        if (extra != 0) {
+            throw new BadRequestException(itemPath() + ": field \"" + fieldName(Integer.lowestOneBit(extra))
+                    + "\" does not apply to " + type);
+        }
+    }
+
+    private static String fieldName(int bit) {
+        return switch (bit) {
+            case F_TYPE -> "type";
+            case F_KEY -> "key";
+            case F_VALUE -> "value";
+            case F_BEGIN -> "begin";
+            case F_END -> "end";
+            default -> "version";
+        };
+    }
+
+    private byte[] require(byte[] v, String name) throws BadRequestException {
+        if (v == null) {
+            throw new BadRequestException(itemPath() + ": missing \"" + name + "\" for " + itemType);
+        }
+        return v;
+    }
+
+    private void checkRange() throws BadRequestException {
+        require(itemBegin, "begin");
+        require(itemEnd, "end");
+        if (Arrays.compareUnsigned(itemBegin, itemEnd) >= 0) {
+            throw new BadRequestException(itemPath() + ": begin must be less than end");
+        }
+    }
+
+    private String string(JsonToken t, String name) throws IOException, BadRequestException {
+        if (t != JsonToken.VALUE_STRING) {
+            throw new BadRequestException(path(name) + " must be a string, got " + describe(t));
+        }
+        return parser.getText();
+    }
+
+    private byte[] key(JsonToken t, String name) throws IOException, BadRequestException {
+        byte[] k = bytes(t, name);
+        if (k.length > limits.maxKeyBytes()) {
+            throw new BadRequestException(path(name) + ": key is " + k.length + " bytes, the limit is "
+                    + limits.maxKeyBytes());
+        }
+        return k;
+    }
+
+    private byte[] bytes(JsonToken t, String name) throws IOException, BadRequestException {
+        if (t != JsonToken.VALUE_STRING) {
+            throw new BadRequestException(path(name) + " must be a base64 string, got " + describe(t));
+        }
+        try {
+            return Base64Codec.decode(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
+        } catch (Base64Codec.InvalidBase64Exception e) {
+            throw new BadRequestException(path(name) + ": " + e.getMessage());
+        }
+    }
+
+    private long version(JsonToken t, String name) throws IOException, BadRequestException {
+        if (t != JsonToken.VALUE_NUMBER_INT) {
+            throw new BadRequestException(path(name) + " must be a non-negative integer, got " + describe(t));
+        }
+        if (parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            throw new BadRequestException(path(name) + " is out of range (must fit in a signed 64-bit integer)");
+        }
+        long v = parser.getLongValue();
+        if (v < 0) {
+            throw new BadRequestException(path(name) + " must be a non-negative integer, got " + v);
+        }
+        return v;
+    }
+
+    private String path(String name) {
+        return state == State.ITEM_VALUE ? itemPath() + "." + name : name;
+    }
+
+    private String itemPath() {
+        return arrayName() + "[" + itemIndex() + "]";
+    }
+
+    private String arrayName() {
+        boolean pre = switch (state) {
+            case PRECONDITIONS -> true;
+            case OPERATIONS -> false;
+            default -> inPreconditions;
+        };
+        return pre ? "preconditions" : "operations";
+    }
+
+    private int itemIndex() {
+        return arrayName().equals("preconditions") ? preconditions.size() : operations.size();
+    }
+
+    private String where() {
+        return switch (state) {
+            case ROOT_START -> "the top-level value";
+            case ROOT, ROOT_VALUE, SKIP -> "the top-level object";
+            case PRECONDITIONS -> "the preconditions array";
+            case OPERATIONS -> "the operations array";
+            case ITEM, ITEM_VALUE -> itemPath();
+            case DONE -> "nothing";
+        };
+    }
+
+    /** Jackson's messages may embed source-location boilerplate that means nothing to API clients. */
+    private static String clean(String message) {
+        int cut = message.indexOf(" (start marker at");
+        if (cut < 0) {
+            cut = message.indexOf(" at [Source");
+        }
+        return cut < 0 ? message : message.substring(0, cut);
+    }
+
+    private static String describe(JsonToken t) {
+        return switch (t) {
+            case START_OBJECT -> "an object";
+            case START_ARRAY -> "an array";
+            case VALUE_STRING -> "a string";
+            case VALUE_NUMBER_INT -> "an integer";
+            case VALUE_NUMBER_FLOAT -> "a floating-point number";
+            case VALUE_TRUE, VALUE_FALSE -> "a boolean";
+            case VALUE_NULL -> "null";
+            default -> t.toString();
+        };
+    }
+}

@@ -1,0 +1,184 @@
+package io.weaseldb.json;
+
+import io.netty.buffer.ByteBuf;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Writes small JSON documents straight into a Netty buffer: no intermediate String, no
+ * databind. Field names are trusted ASCII constants; string values are escaped. The caller owns
+ * the buffer. Not thread-safe; use one per document.
+ */
+public final class JsonWriter {
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+    private final ByteBuf out;
+    private boolean first = true;
+
+    public JsonWriter(ByteBuf out) {
+        this.out = out;
+    }
+
+    public ByteBuf buffer() {
+        return out;
+    }
+
+    public JsonWriter beginObject() {
+        out.writeByte('{');
+        first = true;
+        return this;
+    }
+
+    public JsonWriter endObject() {
+        out.writeByte('}');
+        first = false;
+        return this;
+    }
+
+    public JsonWriter beginArray(String name) {
+        name(name);
+        out.writeByte('[');
+        first = true;
+        return this;
+    }
+
+    public JsonWriter endArray() {
+        out.writeByte(']');
+        first = false;
+        return this;
+    }
+
+    /** Starts an object as an array element. */
+    public JsonWriter beginElementObject() {
+        comma();
+        return beginObject();
+    }
+
+    public JsonWriter element(long v) {
+        comma();
+        writeLong(out, v);
+        return this;
+    }
+
+    public JsonWriter field(String name, String value) {
+        name(name);
+        if (value == null) {
+            out.writeBytes(NULL);
+        } else {
+            writeString(out, value);
+        }
+        return this;
+    }
+
+    public JsonWriter field(String name, long value) {
+        name(name);
+        writeLong(out, value);
+        return this;
+    }
+
+    public JsonWriter field(String name, boolean value) {
+        name(name);
+        out.writeBytes(value ? TRUE : FALSE);
+        return this;
+    }
+
+    /** {@code "name":} followed by base64 of {@code bytes} in quotes. */
+    public JsonWriter fieldBase64(String name, byte[] bytes) {
+        name(name);
+        out.writeByte('"');
+        int n = Base64Codec.encodedLength(bytes.length);
+        out.ensureWritable(n + 1);
+        if (out.hasArray()) {
+            int idx = out.arrayOffset() + out.writerIndex();
+            Base64Codec.encode(bytes, out.array(), idx);
+            out.writerIndex(out.writerIndex() + n);
+        } else {
+            byte[] tmp = new byte[n];
+            Base64Codec.encode(bytes, tmp, 0);
+            out.writeBytes(tmp);
+        }
+        out.writeByte('"');
+        return this;
+    }
+
+    private static final byte[] NULL = "null".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] TRUE = "true".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] FALSE = "false".getBytes(StandardCharsets.US_ASCII);
+
+    private void comma() {
+        if (!first) {
+            out.writeByte(',');
+        }
+        first = false;
+    }
+
+    private void name(String name) {
+        comma();
+        out.writeByte('"');
+        out.writeCharSequence(name, StandardCharsets.US_ASCII);
+        out.writeByte('"');
+        out.writeByte(':');
+    }
+
+    /** Writes a JSON string literal (with quotes), escaping as RFC 8259 requires. */
+    public static void writeString(ByteBuf out, String s) {
+        out.writeByte('"');
+        int start = 0;
+        int n = s.length();
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c < 0x20 || c == '"' || c == '\\') {
+                if (i > start) {
+                    out.writeCharSequence(s.subSequence(start, i), StandardCharsets.UTF_8);
+                }
+                out.writeByte('\\');
+                switch (c) {
+                    case '"' -> out.writeByte('"');
+                    case '\\' -> out.writeByte('\\');
+                    case '\n' -> out.writeByte('n');
+                    case '\r' -> out.writeByte('r');
+                    case '\t' -> out.writeByte('t');
+                    default -> {
+                        out.writeByte('u');
+                        out.writeByte('0');
+                        out.writeByte('0');
+                        out.writeByte(HEX[c >> 4]);
+                        out.writeByte(HEX[c & 0xf]);
+                    }
+                }
+                start = i + 1;
+            }
+        }
+        if (start == 0) {
+            out.writeCharSequence(s, StandardCharsets.UTF_8);
+        } else if (start < n) {
+            out.writeCharSequence(s.subSequence(start, n), StandardCharsets.UTF_8);
+        }
+        out.writeByte('"');
+    }
+
+    /** Writes a decimal long without allocating. */
+    public static void writeLong(ByteBuf out, long v) {
+        if (v == Long.MIN_VALUE) {
+            out.writeCharSequence("-9223372036854775808", StandardCharsets.US_ASCII);
+            return;
+        }
+        if (v < 0) {
+            out.writeByte('-');
+            v = -v;
+        }
+        if (v < 10) {
+            out.writeByte('0' + (int) v);
+            return;
+        }
+        int digits = 1;
+        for (long x = v / 10; x > 0; x /= 10) {
+            digits++;
+        }
+        out.ensureWritable(digits);
+        int end = out.writerIndex() + digits;
+        for (int i = end - 1; i >= out.writerIndex(); i--) {
+            out.setByte(i, '0' + (int) (v % 10));
+            v /= 10;
+        }
+        out.writerIndex(end);
+    }
+}

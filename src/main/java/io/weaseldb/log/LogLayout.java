@@ -1,0 +1,50 @@
+package io.weaseldb.log;
+
+/**
+ * Object names under the configured prefix: {@code log/<20-digit first version>} for log
+ * objects (zero-padded so key order is version order), {@code retention/<policy_id>} for policies.
+ */
+public record LogLayout(String prefix) {
+    private static final int DIGITS = 20;
+
+    public String logPrefix() {
+        return prefix + "log/";
+    }
+
+    public String objectKey(long firstVersion) {
+        if (firstVersion < 0) {
+            throw new IllegalArgumentException("negative version " + firstVersion);
+        }
+        String digits = Long.toString(firstVersion);
+        StringBuilder sb = new StringBuilder(prefix.length() + 4 + DIGITS);
+        sb.append(prefix).append("log/");
+        for (int i = digits.length(); i < DIGITS; i++) {
+            sb.append('0');
+        }
+        return sb.append(digits).toString();
+    }
+
+    /** The first version a log object key names, or -1 if {@code key} is not a log object key. */
+    public long versionOf(String key) {
+        String lp = logPrefix();
+        if (!key.startsWith(lp) || key.length() != lp.length() + DIGITS) {
+            return -1;
+        }
+        long v = 0;
+        for (int i = lp.length(); i < key.length(); i++) {
+            char c = key.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            v = v * 10 + (c - '0');
+            if (v < 0) {
+                return -1;
+            }
+        }
+        return v;
+    }
+
+    public String retentionPrefix() {
+        return prefix + "retention/";
+    }
+}

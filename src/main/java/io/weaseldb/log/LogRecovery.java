@@ -1,0 +1,155 @@
+package io.weaseldb.log;
+
+import io.weaseldb.s3.ObjectStore;
+import io.weaseldb.s3.StorageException;
+import io.weaseldb.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How a server becomes the leader of a log, at startup or takeover: find the end of the valid
+ * log, then claim the next version for a new term with a conditional write. Two servers racing
+ * for the log race on the same object name and exactly one wins.
+ *
+ * <p>The valid log is the chain of objects each of which follows the previous
+ * ({@link BatchHeader#isFollowedBy}). Because a leader has at most {@code max_in_flight_puts}
+ * writes outstanding and acknowledges strictly in order, a crash can leave holes and orphans only
+ * among the newest objects: recovery reads the headers of the last {@code window} objects and
+ * walks the chain there. Objects past the first hole, and objects of an older term that do not
+ * continue the chain, were never acknowledged; the new leader deletes them after its claim wins.
+ *
+ * <p>Blocking; runs on the thread that starts or promotes the server, never on an event loop.
+ */
+public final class LogRecovery {
+    private static final Logger log = LoggerFactory.getLogger(LogRecovery.class);
+
+    /** The end of the valid log. {@code lastVersion == -1} for an empty log. */
+    public record Tail(long term, long lastVersion, long lastTxnVersion, String lastLeaderId,
+                       List<String> orphans, long objects) {}
+
+    /** Another server claimed the version first. */
+    public static final class LostClaimException extends Exception {
+        public LostClaimException(String message) {
+            super(message);
+        }
+    }
+
+    private final ObjectStore store;
+    private final LogLayout layout;
+    private final int window;
+    private final long timeoutMs;
+
+    public LogRecovery(ObjectStore store, LogLayout layout, int window, long timeoutMs) {
+        this.store = store;
+        this.layout = layout;
+        this.window = window;
+        this.timeoutMs = timeoutMs;
+    }
+
+    /** Lists the log and walks the newest objects' headers to the end of the valid chain. */
+    public Tail findTail() throws CorruptBatchException {
+        List<String> keys = listAll();
+        if (keys.isEmpty()) {
+            return new Tail(0, -1, -1, null, List.of(), 0);
+        }
+        int from = Math.max(0, keys.size() - window);
+        List<String> tailKeys = keys.subList(from, keys.size());
+        List<CompletableFuture<byte[]>> reads = new ArrayList<>();
+        for (String k : tailKeys) {
+            reads.add(store.getRange(k, 0, BatchCodec.MAX_HEADER_BYTES));
+        }
+        List<BatchHeader> headers = new ArrayList<>();
+        for (int i = 0; i < tailKeys.size(); i++) {
+            byte[] bytes = await(reads.get(i));
+            BatchHeader h = BatchCodec.decodeHeader(tailKeys.get(i), bytes);
+            if (h.firstVersion() != layout.versionOf(tailKeys.get(i))) {
+                throw new CorruptBatchException(tailKeys.get(i), "header says first version " + h.firstVersion());
+            }
+            headers.add(h);
+        }
+        BatchHeader last = headers.get(0);
+        List<String> orphans = new ArrayList<>();
+        boolean hole = false;
+        for (int i = 1; i < headers.size(); i++) {
+            BatchHeader h = headers.get(i);
+            if (!hole && last.isFollowedBy(h)) {
+                last = h;
+            } else if (!hole && h.term() >= last.term() && h.firstVersion() > last.lastVersion() + 1) {
+                hole = true; // everything from here on was never acknowledged
+                orphans.add(tailKeys.get(i));
+            } else {
+                orphans.add(tailKeys.get(i));
+            }
+        }
+        return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size());
+    }
+
+    /**
+     * Claims {@code tail.lastVersion() + 1} for a new term by writing its start marker with
+     * {@code If-None-Match: *}, then deletes the orphans. Returns the new term.
+     */
+    public Term claim(Tail tail, String leaderId, Clock clock) throws LostClaimException, CorruptBatchException {
+        long version = tail.lastVersion() + 1;
+        long newTerm = tail.term() + 1;
+        BatchHeader marker = new BatchHeader(BatchHeader.TERM_START, newTerm, leaderId, version, version,
+                tail.lastVersion(), tail.lastTxnVersion(), clock.epochMillis(), 0);
+        byte[] object = BatchCodec.encodeEmpty(marker);
+        String key = layout.objectKey(version);
+        for (int attempt = 0; ; attempt++) {
+            ObjectStore.PutResult r = await(store.putIfAbsent(key, object));
+            if (r == ObjectStore.PutResult.CREATED) {
+                break;
+            }
+            byte[] existing = await(store.get(key));
+            if (java.util.Arrays.equals(existing, object)) {
+                break; // our own marker, written by an attempt whose reply was lost
+            }
+            BatchHeader other = BatchCodec.decodeHeader(key, existing);
+            if (other.term() < newTerm && attempt < 3) {
+                log.warn("{}: deleting an orphan of older term {} before claiming", key, other.term());
+                await(store.delete(List.of(key)));
+                continue;
+            }
+            throw new LostClaimException("version " + version + " was claimed by leader " + other.leaderId()
+                    + " (term " + other.term() + ")");
+        }
+        if (!tail.orphans().isEmpty()) {
+            log.warn("deleting {} unacknowledged log objects left by the previous term: {}", tail.orphans().size(),
+                    tail.orphans());
+            for (int i = 0; i < tail.orphans().size(); i += 1000) {
+                await(store.delete(tail.orphans().subList(i, Math.min(tail.orphans().size(), i + 1000))));
+            }
+        }
+        return new Term(newTerm, leaderId, version, tail.lastTxnVersion());
+    }
+
+    private List<String> listAll() {
+        List<String> keys = new ArrayList<>();
+        String token = null;
+        do {
+            ObjectStore.ListPage page = await(store.list(layout.logPrefix(), null, token, 1000));
+            for (ObjectStore.Entry e : page.entries()) {
+                if (layout.versionOf(e.key()) >= 0) {
+                    keys.add(e.key());
+                }
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        return keys;
+    }
+
+    private <T> T await(CompletableFuture<T> f) {
+        try {
+            return f.get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException(StorageException.Kind.TRANSIENT, 0, "interrupted", e);
+        } catch (Exception e) {
+            throw StorageException.of(e);
+        }
+    }
+}

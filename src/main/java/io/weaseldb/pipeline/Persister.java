@@ -1,0 +1,531 @@
+package io.weaseldb.pipeline;
+
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.BatchHeader;
+import io.weaseldb.log.CorruptBatchException;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.log.Term;
+import io.weaseldb.s3.ObjectStore;
+import io.weaseldb.s3.StorageException;
+import io.weaseldb.time.Clock;
+import io.weaseldb.time.IdSource;
+import io.weaseldb.txn.Transaction;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.jctools.queues.atomic.MpscAtomicArrayQueue;
+import org.jctools.queues.atomic.SpscAtomicArrayQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stage 2: persist. Groups sequenced transactions into batches and writes each batch as one log
+ * object with {@code If-None-Match: *}; acknowledges batches strictly in version order once each
+ * one and every earlier one is durable; hands decided items to the releaser and durable batches
+ * to subscribers.
+ *
+ * <p>Batching: with no PUT in flight a batch is sent at once (idle means send now); while PUTs
+ * are in flight it collects until {@code batch_timeout_ms} or {@code batch_max_bytes}, with at
+ * most {@code max_in_flight_puts} batches outstanding, retries included. When that bound and the
+ * open batch are full it stops taking input, so backpressure reaches the sequencer and then the
+ * event loops.
+ *
+ * <p>Failures: transient storage errors are retried with exponential backoff and jitter. A
+ * batch not durable within {@code retry_budget_ms} of sequencing has its commits answered 503
+ * with outcome unknown (it keeps being retried, so it may still commit; clients resolve through
+ * /v1/status) and new commits are refused until a write succeeds. A conditional write that finds
+ * the object present is resolved by reading it: our own bytes mean an earlier attempt landed and
+ * only its reply was lost; an older term's orphan is deleted and the write retried; anything else
+ * means another leader owns the log, and this server stops leading at once.
+ *
+ * <p>Owned by its runner thread. The sequencer calls {@link #accept}/{@link #hasRoom}; storage
+ * completions arrive on SDK threads and are queued back to this thread.
+ */
+public final class Persister implements Stage {
+    private static final Logger log = LoggerFactory.getLogger(Persister.class);
+
+    public record Settings(
+            long batchTimeoutMs,
+            long batchMaxBytes,
+            int maxInFlightPuts,
+            long retryInitialBackoffMs,
+            long retryMaxBackoffMs,
+            long retryBudgetMs,
+            int retryAfterSeconds,
+            int inputCapacity) {}
+
+    /** Receives each durable batch, in log order, on the persister thread. */
+    public interface DurabilityListener {
+        void durable(BatchHeader header, List<Transaction> transactions);
+
+        /** Leadership was lost: end anything that depends on this term. */
+        default void fenced(String reason) {}
+
+        DurabilityListener NONE = (h, t) -> {};
+    }
+
+    /** Observes batch-level events for metrics; methods run on the persister thread. */
+    public interface Observer {
+        default void batchSent(int transactions, int bytes, long ageNanos) {}
+
+        default void batchDurable(int transactions, long putNanos) {}
+
+        default void retry(StorageException cause) {}
+
+        default void budgetExceeded(int commits) {}
+
+        Observer NONE = new Observer() {};
+    }
+
+    private sealed interface IoEvent {
+        Batch batch();
+    }
+
+    private record PutDone(Batch batch, ObjectStore.PutResult result, Throwable error) implements IoEvent {}
+
+    private record VerifyDone(Batch batch, byte[] existing, Throwable error) implements IoEvent {}
+
+    private record DeleteDone(Batch batch, Throwable error) implements IoEvent {}
+
+    /** A sealed batch from the moment it is sent until it is acknowledged. Persister thread only. */
+    private static final class Batch {
+        final BatchHeader header;
+        final String key;
+        final byte[] object;
+        final List<Transaction> txns;
+        final ArrayList<Sequenced> items;
+        final long firstSequencedNanos;
+        final long sentNanos;
+        boolean durable;
+        boolean released;
+        boolean outstanding;
+        int attempts;
+        long retryAtNanos = Long.MAX_VALUE;
+
+        Batch(BatchHeader header, String key, byte[] object, List<Transaction> txns, ArrayList<Sequenced> items,
+              long firstSequencedNanos, long sentNanos) {
+            this.header = header;
+            this.key = key;
+            this.object = object;
+            this.txns = txns;
+            this.items = items;
+            this.firstSequencedNanos = firstSequencedNanos;
+            this.sentNanos = sentNanos;
+        }
+    }
+
+    private final Settings settings;
+    private final ObjectStore store;
+    private final LogLayout layout;
+    private final Releaser releaser;
+    private final DurabilityListener listener;
+    private final Observer observer;
+    private final Clock clock;
+    private final IdSource random;
+    private final SpscAtomicArrayQueue<Sequenced> input;
+    private final MpscAtomicArrayQueue<IoEvent> ioEvents;
+    private final WakeSignal signal = new WakeSignal();
+    private final long batchTimeoutNanos;
+    private final long budgetNanos;
+
+    private Term term;
+    private long prevVersion; // lastVersion of the newest sealed object
+    private long prevTxnVersion;
+    private final BatchCodec.Encoder encoder = new BatchCodec.Encoder();
+    private ArrayList<Transaction> openTxns = new ArrayList<>();
+    private ArrayList<Sequenced> openItems = new ArrayList<>();
+    private long openFirstVersion = -1;
+    private long openStartNanos;
+    private boolean openReleased; // the open batch's commits were already answered "unknown"
+    private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
+    private boolean fenced;
+
+    private volatile long durableVersion = -1;
+    private volatile boolean storageHealthy = true;
+    private volatile boolean leading;
+
+    public Persister(Settings settings, ObjectStore store, LogLayout layout, Releaser releaser,
+                     DurabilityListener listener, Observer observer, Clock clock, IdSource random) {
+        this.settings = settings;
+        this.store = store;
+        this.layout = layout;
+        this.releaser = releaser;
+        this.listener = listener;
+        this.observer = observer;
+        this.clock = clock;
+        this.random = random;
+        this.input = new SpscAtomicArrayQueue<>(settings.inputCapacity());
+        // at most one storage request per in-flight batch is outstanding at a time
+        this.ioEvents = new MpscAtomicArrayQueue<>(Math.max(16, settings.maxInFlightPuts() * 2));
+        this.batchTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(settings.batchTimeoutMs());
+        this.budgetNanos = TimeUnit.MILLISECONDS.toNanos(settings.retryBudgetMs());
+    }
+
+    public WakeSignal signal() {
+        return signal;
+    }
+
+    /** Starts writing the term whose start marker is durable at {@code t.startVersion()}. Before the runner starts. */
+    public void lead(Term t) {
+        this.term = t;
+        this.prevVersion = t.startVersion();
+        this.prevTxnVersion = t.prevTxnVersion();
+        this.durableVersion = t.startVersion();
+        this.leading = true;
+    }
+
+    // ---- called by the sequencer thread ----
+
+    boolean hasRoom() {
+        return input.size() < input.capacity() - 1;
+    }
+
+    void accept(Sequenced s) {
+        boolean ok = input.offer(s);
+        assert ok : "persister input overflow: the sequencer must check hasRoom()";
+        if (!ok) {
+            throw new IllegalStateException("persister input overflow");
+        }
+    }
+
+    // ---- readable from any thread ----
+
+    /** The newest version such that it and every earlier version are durable. */
+    public long durableVersion() {
+        return durableVersion;
+    }
+
+    /** False after a batch outlived the retry budget, until a write succeeds again. */
+    public boolean storageHealthy() {
+        return storageHealthy;
+    }
+
+    /** True while this server leads its term (false once fenced). */
+    public boolean leading() {
+        return leading;
+    }
+
+    public int inputSize() {
+        return input.size();
+    }
+
+    public int inFlightCount() {
+        return inFlightCountVolatile;
+    }
+
+    private volatile int inFlightCountVolatile;
+
+    // ---- the stage ----
+
+    @Override
+    public String name() {
+        return "persister";
+    }
+
+    @Override
+    public long nextDeadlineNanos() {
+        long next = Long.MAX_VALUE;
+        if (!openTxns.isEmpty() && !fenced) {
+            next = openStartNanos + batchTimeoutNanos;
+            if (!openReleased) {
+                next = Math.min(next, openStartNanos + budgetNanos);
+            }
+        }
+        for (Batch b : inFlight) {
+            if (!b.outstanding && !b.durable) {
+                next = Math.min(next, b.retryAtNanos);
+            }
+            if (!b.released && !b.durable) {
+                next = Math.min(next, b.firstSequencedNanos + budgetNanos);
+            }
+        }
+        return next;
+    }
+
+    @Override
+    public int doWork(long now) {
+        int work = 0;
+        IoEvent e;
+        while ((e = ioEvents.poll()) != null) {
+            onIo(e, now);
+            work++;
+        }
+        work += acknowledge();
+        work += drainInput(now);
+        work += maybeSend(now);
+        work += retryDue(now);
+        work += enforceBudget(now);
+        inFlightCountVolatile = inFlight.size();
+        return work;
+    }
+
+    private int drainInput(long now) {
+        int n = 0;
+        Sequenced s;
+        while ((fenced || encoder.bodyBytes() < settings.batchMaxBytes()) && (s = input.poll()) != null) {
+            n++;
+            switch (s) {
+                case Sequenced.Txn t -> {
+                    if (fenced) {
+                        releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
+                        continue;
+                    }
+                    if (openTxns.isEmpty()) {
+                        openFirstVersion = t.txn().version();
+                        openStartNanos = t.sequencedNanos();
+                    }
+                    assert t.txn().version() == openFirstVersion + openTxns.size() : "version gap at " + t.txn().version();
+                    encoder.append(t.txn());
+                    openTxns.add(t.txn());
+                    openItems.add(s);
+                }
+                case Sequenced.Reply r -> attachReply(s);
+            }
+        }
+        return n;
+    }
+
+    /** A reply waits for everything sequenced before it: the open batch, else the newest in flight. */
+    private void attachReply(Sequenced reply) {
+        if (!openTxns.isEmpty()) {
+            openItems.add(reply);
+        } else if (!inFlight.isEmpty() && !inFlight.peekLast().released) {
+            inFlight.peekLast().items.add(reply);
+        } else {
+            releaser.offer(new Release(List.of(reply), term == null ? null : term.leaderId(), null));
+        }
+    }
+
+    private int maybeSend(long now) {
+        if (fenced || openTxns.isEmpty() || inFlight.size() >= settings.maxInFlightPuts() || !releaser.hasRoom()) {
+            return 0;
+        }
+        boolean send = inFlight.isEmpty()
+                || encoder.bodyBytes() >= settings.batchMaxBytes()
+                || now - openStartNanos >= batchTimeoutNanos;
+        if (!send) {
+            return 0;
+        }
+        long first = openFirstVersion;
+        long last = first + openTxns.size() - 1;
+        BatchHeader h = new BatchHeader(BatchHeader.DATA, term.term(), term.leaderId(), first, last,
+                prevVersion, prevTxnVersion, clock.epochMillis(), openTxns.size());
+        int bodyBytes = encoder.bodyBytes();
+        byte[] object = encoder.seal(h);
+        Batch b = new Batch(h, layout.objectKey(first), object, openTxns, openItems, openStartNanos, now);
+        b.released = openReleased;
+        openReleased = false;
+        observer.batchSent(openTxns.size(), bodyBytes, now - openStartNanos);
+        prevVersion = last;
+        prevTxnVersion = last;
+        openTxns = new ArrayList<>();
+        openItems = new ArrayList<>();
+        openFirstVersion = -1;
+        inFlight.addLast(b);
+        put(b);
+        return 1;
+    }
+
+    private void put(Batch b) {
+        b.outstanding = true;
+        b.attempts++;
+        b.retryAtNanos = Long.MAX_VALUE;
+        store.putIfAbsent(b.key, b.object).whenComplete((r, t) -> deliver(new PutDone(b, r, t)));
+    }
+
+    private void deliver(IoEvent e) {
+        boolean ok = ioEvents.offer(e);
+        assert ok : "io event queue overflow";
+        if (!ok) {
+            log.error("persister io event queue overflow; dropping {}", e);
+        }
+        signal.wake();
+    }
+
+    private void onIo(IoEvent e, long now) {
+        Batch b = e.batch();
+        b.outstanding = false;
+        if (fenced || b.durable) {
+            return;
+        }
+        switch (e) {
+            case PutDone p -> {
+                if (p.error() == null && p.result() == ObjectStore.PutResult.CREATED) {
+                    markDurable(b, now);
+                } else if (p.error() == null) {
+                    // Present already: our own earlier attempt, an older term's orphan, or another leader.
+                    b.outstanding = true;
+                    store.get(b.key).whenComplete((bytes, t) -> deliver(new VerifyDone(b, bytes, t)));
+                } else {
+                    scheduleRetry(b, StorageException.of(p.error()), now);
+                }
+            }
+            case VerifyDone v -> {
+                if (v.error() != null) {
+                    scheduleRetry(b, StorageException.of(v.error()), now);
+                } else if (Arrays.equals(v.existing(), b.object)) {
+                    log.info("{}: found our own batch after an unacknowledged attempt; it is durable", b.key);
+                    markDurable(b, now);
+                } else {
+                    resolveCollision(b, v.existing(), now);
+                }
+            }
+            case DeleteDone d -> {
+                if (d.error() != null) {
+                    scheduleRetry(b, StorageException.of(d.error()), now);
+                } else {
+                    put(b);
+                }
+            }
+        }
+    }
+
+    private void resolveCollision(Batch b, byte[] existing, long now) {
+        BatchHeader other;
+        try {
+            other = BatchCodec.decodeHeader(b.key, existing);
+        } catch (CorruptBatchException ex) {
+            fence("object " + b.key + " exists and is not a valid log object: " + ex.getMessage());
+            return;
+        }
+        if (other.term() < term.term()) {
+            log.warn("{}: deleting an orphan of older term {} ({}) that sits where this term writes",
+                    b.key, other.term(), other.leaderId());
+            b.outstanding = true;
+            store.delete(List.of(b.key)).whenComplete((r, t) -> deliver(new DeleteDone(b, t)));
+        } else {
+            fence("log object " + b.key + " was written by leader " + other.leaderId() + " (term " + other.term() + ")");
+        }
+    }
+
+    private void markDurable(Batch b, long now) {
+        b.durable = true;
+        storageHealthy = true;
+        observer.batchDurable(b.txns.size(), now - b.sentNanos);
+    }
+
+    private void scheduleRetry(Batch b, StorageException cause, long now) {
+        observer.retry(cause);
+        long backoffMs = Math.min(settings.retryMaxBackoffMs(),
+                settings.retryInitialBackoffMs() << Math.min(20, Math.max(0, b.attempts - 1)));
+        // full jitter: uniformly in [backoff/2, backoff]
+        long delayNanos = TimeUnit.MILLISECONDS.toNanos(backoffMs) / 2
+                + (long) (random.nextDouble() * TimeUnit.MILLISECONDS.toNanos(backoffMs) / 2);
+        b.retryAtNanos = now + delayNanos;
+        if (cause.kind() == StorageException.Kind.PERMANENT) {
+            log.error("{}: storage refused the write (attempt {}), retrying in {} ms: {}", b.key, b.attempts,
+                    delayNanos / 1_000_000, cause.getMessage());
+        } else if (b.attempts == 1 || b.attempts % 10 == 0) {
+            log.warn("{}: write failed (attempt {}), retrying in {} ms: {}", b.key, b.attempts,
+                    delayNanos / 1_000_000, cause.getMessage());
+        }
+    }
+
+    private int retryDue(long now) {
+        if (fenced) {
+            return 0;
+        }
+        int n = 0;
+        for (Batch b : inFlight) {
+            if (!b.durable && !b.outstanding && b.retryAtNanos <= now) {
+                put(b);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private int acknowledge() {
+        int n = 0;
+        while (!inFlight.isEmpty() && inFlight.peekFirst().durable) {
+            if (!releaser.hasRoom()) {
+                break;
+            }
+            Batch b = inFlight.pollFirst();
+            assert b.header.firstVersion() == durableVersion + 1 : "acknowledging " + b.header.firstVersion()
+                    + " after durable " + durableVersion;
+            durableVersion = b.header.lastVersion();
+            listener.durable(b.header, b.txns);
+            if (!b.released) {
+                b.released = true;
+                releaser.offer(new Release(b.items, term.leaderId(), null));
+            } else if (!b.items.isEmpty()) {
+                // commits already answered "unknown"; replies attached later still need their answer
+                releaser.offer(new Release(repliesOnly(b.items), term.leaderId(), null));
+            }
+            n++;
+        }
+        return n;
+    }
+
+    private static List<Sequenced> repliesOnly(List<Sequenced> items) {
+        List<Sequenced> out = new ArrayList<>();
+        for (Sequenced s : items) {
+            if (s instanceof Sequenced.Reply) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    private int enforceBudget(long now) {
+        int n = 0;
+        for (Batch b : inFlight) {
+            if (!b.released && !b.durable && now - b.firstSequencedNanos >= budgetNanos) {
+                b.released = true;
+                storageHealthy = false;
+                observer.budgetExceeded(b.txns.size());
+                log.error("{}: not durable after {} ms ({} attempts); answering its {} commits 503 outcome unknown",
+                        b.key, settings.retryBudgetMs(), b.attempts, b.txns.size());
+                releaser.offer(new Release(b.items, term.leaderId(), unknown("storage did not confirm the write in time")));
+                b.items.clear();
+                n++;
+            }
+        }
+        if (!openTxns.isEmpty() && !openReleased && now - openStartNanos >= budgetNanos) {
+            // Still waiting for a free in-flight slot: storage has been stuck for the whole budget.
+            openReleased = true;
+            storageHealthy = false;
+            observer.budgetExceeded(openTxns.size());
+            releaser.offer(new Release(openItems, term.leaderId(), unknown("storage did not confirm the write in time")));
+            openItems = new ArrayList<>();
+            n++;
+        }
+        return n;
+    }
+
+    private void fence(String reason) {
+        if (fenced) {
+            return;
+        }
+        fenced = true;
+        leading = false;
+        storageHealthy = false;
+        log.error("lost leadership of the log (term {}, leader {}): {}", term.term(), term.leaderId(), reason);
+        Outcome.Unavailable lost = lostLeadership();
+        for (Batch b : inFlight) {
+            if (!b.released) {
+                b.released = true;
+                releaser.offer(new Release(b.items, term.leaderId(), lost));
+            }
+        }
+        inFlight.clear();
+        if (!openItems.isEmpty()) {
+            releaser.offer(new Release(openItems, term.leaderId(), lost));
+            openItems = new ArrayList<>();
+            openTxns = new ArrayList<>();
+            encoder.reset();
+        }
+        listener.fenced(reason);
+    }
+
+    private Outcome.Unavailable lostLeadership() {
+        return unknown("this server lost leadership of the log");
+    }
+
+    private Outcome.Unavailable unknown(String message) {
+        return new Outcome.Unavailable(message, true, settings.retryAfterSeconds(), null, null);
+    }
+}

@@ -1,0 +1,104 @@
+package io.weaseldb.pipeline;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import org.jctools.queues.atomic.SpscAtomicArrayQueue;
+
+/**
+ * Stage 3: release. Turns decided items into outcomes and hands them back to each connection's
+ * own event loop, one task per event loop per batch (not one per response), so a batch of a
+ * thousand commits costs each event loop one wake-up.
+ *
+ * <p>Owned by its runner thread; the persister {@link #offer}s.
+ */
+public final class Releaser implements Stage {
+    private final SpscAtomicArrayQueue<Release> input;
+    private final WakeSignal signal = new WakeSignal();
+    private final Map<Executor, List<Runnable>> byLoop = new IdentityHashMap<>();
+
+    public Releaser(int capacity) {
+        this.input = new SpscAtomicArrayQueue<>(capacity);
+    }
+
+    public WakeSignal signal() {
+        return signal;
+    }
+
+    boolean hasRoom() {
+        return input.size() < input.capacity() - 1;
+    }
+
+    /** Persister thread. Never fails: capacity is sized to the persister's bounds. */
+    void offer(Release r) {
+        boolean ok = input.offer(r);
+        assert ok : "releaser queue overflow";
+        if (!ok) {
+            throw new IllegalStateException("releaser queue overflow");
+        }
+        signal.wake();
+    }
+
+    public int queueSize() {
+        return input.size();
+    }
+
+    @Override
+    public String name() {
+        return "releaser";
+    }
+
+    @Override
+    public long nextDeadlineNanos() {
+        return Long.MAX_VALUE;
+    }
+
+    @Override
+    public int doWork(long nowNanos) {
+        int n = 0;
+        Release r;
+        while (n < 256 && (r = input.poll()) != null) {
+            n++;
+            for (Sequenced item : r.items()) {
+                Completion c;
+                Outcome o;
+                switch (item) {
+                    case Sequenced.Txn t -> {
+                        c = t.completion();
+                        o = r.failure() == null
+                                ? new Outcome.Committed(t.txn().version(), r.leaderId(), t.txn().requestId(), false)
+                                : withRequestId(r.failure(), t.txn().requestId());
+                    }
+                    case Sequenced.Reply reply -> {
+                        c = reply.completion();
+                        o = reply.outcome();
+                    }
+                }
+                if (c == null) {
+                    continue; // e.g. a transaction replayed without a waiting client
+                }
+                final Outcome outcome = o;
+                final Completion completion = c;
+                byLoop.computeIfAbsent(c.executor(), k -> new ArrayList<>()).add(() -> completion.complete(outcome));
+            }
+        }
+        if (!byLoop.isEmpty()) {
+            for (Map.Entry<Executor, List<Runnable>> e : byLoop.entrySet()) {
+                List<Runnable> tasks = e.getValue();
+                e.getKey().execute(() -> {
+                    for (Runnable task : tasks) {
+                        task.run();
+                    }
+                });
+            }
+            byLoop.clear();
+        }
+        return n;
+    }
+
+    private static Outcome.Unavailable withRequestId(Outcome.Unavailable u, String requestId) {
+        return new Outcome.Unavailable(u.message(), u.outcomeUnknown(), u.retryAfterSeconds(), u.leaderId(), requestId);
+    }
+}
