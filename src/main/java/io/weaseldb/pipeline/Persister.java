@@ -95,7 +95,7 @@ public final class Persister implements Stage {
         final String key;
         final byte[] object;
         final List<Transaction> txns;
-        final ArrayList<Sequenced> items;
+        ArrayList<Sequenced> items; // replaced, never cleared: a Release holds the old list
         final long firstSequencedNanos;
         final long sentNanos;
         boolean durable;
@@ -480,7 +480,7 @@ public final class Persister implements Stage {
                 log.error("{}: not durable after {} ms ({} attempts); answering its {} commits 503 outcome unknown",
                         b.key, settings.retryBudgetMs(), b.attempts, b.txns.size());
                 releaser.offer(new Release(b.items, term.leaderId(), unknown("storage did not confirm the write in time")));
-                b.items.clear();
+                b.items = new ArrayList<>();
                 n++;
             }
         }

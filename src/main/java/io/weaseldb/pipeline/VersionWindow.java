@@ -16,7 +16,7 @@ final class VersionWindow {
     private int head; // oldest sample
     private int size;
     private long oldest;
-    private long lastSampleNanos = Long.MIN_VALUE;
+    private long lastSampleNanos;
 
     VersionWindow(long windowNanos, long initialOldestVersion) {
         this.windowNanos = windowNanos;
@@ -30,7 +30,7 @@ final class VersionWindow {
 
     /** Records that {@code latestVersion} was current at {@code nowNanos}; advances the window. */
     void advance(long nowNanos, long latestVersion) {
-        if (nowNanos - lastSampleNanos >= granularityNanos) {
+        if (size == 0 || nowNanos - lastSampleNanos >= granularityNanos) {
             if (size == times.length) {
                 pop();
             }

@@ -1,0 +1,60 @@
+package io.weaseldb.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+    @Test
+    void defaultsMatchTheDocumentedValues() {
+        WeaselConfig c = ConfigLoader.defaults();
+        assertEquals(8080, c.server().port());
+        assertEquals(1 << 20, c.server().maxRequestSizeBytes());
+        assertEquals(20, c.commit().minRequestIdLength());
+        assertEquals(5000, c.commit().conflictWindowMs());
+        assertEquals(10L << 20, c.subscription().maxBufferSizeBytes());
+        assertEquals(30, c.subscription().keepaliveIntervalSeconds());
+        assertTrue(c.s3().embedded());
+        assertEquals(Path.of("./data"), c.s3().dataDir());
+    }
+
+    @Test
+    void theShippedConfigFileParsesToTheDefaults() throws Exception {
+        Path shipped = Path.of("config/weaseldb.toml");
+        assertTrue(Files.exists(shipped), "config/weaseldb.toml documents every key");
+        assertEquals(ConfigLoader.defaults(), ConfigLoader.load(shipped));
+    }
+
+    @Test
+    void everyShippedExampleConfigIsValid() throws Exception {
+        try (var files = Files.list(Path.of("config"))) {
+            for (Path p : files.filter(f -> f.toString().endsWith(".toml")).toList()) {
+                ConfigLoader.load(p);
+            }
+        }
+    }
+
+    static String error(String toml) {
+        return assertThrows(ConfigException.class, () -> ConfigLoader.parse(toml, "test.toml")).getMessage();
+    }
+
+    @Test
+    void unknownKeysAndSectionsAreErrorsNamingTheKey() {
+        assertEquals("test.toml: unknown configuration key [server].prot", error("[server]\nprot = 1"));
+        assertTrue(error("[sever]\nport = 1").startsWith("test.toml: unknown configuration section [sever]"));
+    }
+
+    @Test
+    void badValuesAreErrorsNamingTheKey() {
+        assertEquals("test.toml: [server].port must be an integer, got string \"80\"", error("[server]\nport = \"80\""));
+        assertEquals("test.toml: [server].port must be between 0 and 65535, got 70000", error("[server]\nport = 70000"));
+        assertTrue(error("[s3]\nendpoint = \"localhost:9000\"").contains("[s3].endpoint must start with http://"));
+        assertTrue(error("[s3]\naccess_key_id = \"x\"").contains("must be set together"));
+        assertTrue(error("[s3]\nbucket = \"Bad_Bucket\"").contains("[s3].bucket is not a valid S3 bucket name"));
+        assertTrue(error("[server\n").startsWith("test.toml: TOML syntax error at line 1"));
+    }
+}

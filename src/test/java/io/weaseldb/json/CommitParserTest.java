@@ -1,0 +1,179 @@
+package io.weaseldb.json;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import io.weaseldb.txn.CommitRequest;
+import io.weaseldb.txn.Operation;
+import io.weaseldb.txn.Precondition;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class CommitParserTest {
+    static final JsonFactory FACTORY = CommitParser.newFactory(1 << 20);
+    static final CommitLimits LIMITS = new CommitLimits(20, 256, 64, 100, 100);
+
+    static String b64(String s) {
+        return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static final String FULL = """
+            {"request_id": "req-0123456789-abcdefghij", "leader_id": "L\\u00e9", "read_version": 42,
+             "unknown_field": {"nested": [1, 2, {"x": null}], "s": "\\"q\\""},
+             "preconditions": [
+               {"type": "point_read", "key": "%s", "version": 40},
+               {"version": 7, "end": "%s", "type": "range_read", "begin": "%s", "extra": [true]},
+               {"type": "point_read", "key": ""}
+             ],
+             "operations": [
+               {"type": "write", "key": "%s", "value": "%s"},
+               {"type": "delete", "key": "%s"},
+               {"type": "range_delete", "begin": "%s", "end": "%s"}
+             ]}
+            """.formatted(b64("k1"), b64("zz"), b64("a"), b64("key\u0000"), b64("v\u00ff\u0001x"), b64("gone"),
+            b64("b"), b64("c"));
+
+    static CommitRequest parse(byte[] body, int... splits) throws BadRequestException {
+        CommitParser p = new CommitParser(FACTORY, LIMITS);
+        int start = 0;
+        for (int s : splits) {
+            p.feed(ByteBuffer.wrap(body, start, s - start));
+            start = s;
+        }
+        p.feed(ByteBuffer.wrap(body, start, body.length - start));
+        return p.finish();
+    }
+
+    static CommitRequest parse(String body) throws BadRequestException {
+        return parse(body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static void assertFull(CommitRequest r) {
+        assertEquals("req-0123456789-abcdefghij", r.requestId());
+        assertEquals("Lé", r.leaderId());
+        assertEquals(42, r.readVersion());
+        assertEquals(3, r.preconditions().size());
+        var p0 = assertInstanceOf(Precondition.PointRead.class, r.preconditions().get(0));
+        assertArrayEquals("k1".getBytes(), p0.key());
+        assertEquals(40, p0.version());
+        var p1 = assertInstanceOf(Precondition.RangeRead.class, r.preconditions().get(1));
+        assertArrayEquals("a".getBytes(), p1.begin());
+        assertArrayEquals("zz".getBytes(), p1.end());
+        assertEquals(7, p1.version());
+        var p2 = assertInstanceOf(Precondition.PointRead.class, r.preconditions().get(2));
+        assertEquals(0, p2.key().length);
+        assertEquals(Precondition.DEFAULT_VERSION, p2.version());
+        var w = assertInstanceOf(Operation.Write.class, r.operations().get(0));
+        assertArrayEquals("key\u0000".getBytes(StandardCharsets.UTF_8), w.key());
+        assertArrayEquals("v\u00ff\u0001x".getBytes(StandardCharsets.UTF_8), w.value());
+        assertInstanceOf(Operation.Delete.class, r.operations().get(1));
+        var rd = assertInstanceOf(Operation.RangeDelete.class, r.operations().get(2));
+        assertArrayEquals("b".getBytes(), rd.begin());
+    }
+
+    @Test
+    void parsesEveryFieldAndIgnoresUnknownOnes() throws Exception {
+        assertFull(parse(FULL));
+    }
+
+    @Test
+    void givesTheSameResultForEverySplitPointOfTheBody() throws Exception {
+        byte[] body = FULL.getBytes(StandardCharsets.UTF_8);
+        for (int split = 0; split <= body.length; split++) {
+            assertFull(parse(body, split));
+        }
+    }
+
+    @Test
+    void givesTheSameResultFedOneByteAtATime() throws Exception {
+        byte[] body = FULL.getBytes(StandardCharsets.UTF_8);
+        int[] splits = new int[body.length - 1];
+        for (int i = 0; i < splits.length; i++) {
+            splits[i] = i + 1;
+        }
+        assertFull(parse(body, splits));
+    }
+
+    @Test
+    void acceptsAnEmptyTransactionAndNullsForOptionalFields() throws Exception {
+        CommitRequest r = parse("{}");
+        assertEquals(List.of(), r.operations());
+        assertEquals(null, r.requestId());
+        r = parse("{\"request_id\":null,\"preconditions\":null,\"operations\":[],\"read_version\":null}");
+        assertEquals(CommitRequest.NO_READ_VERSION, r.readVersion());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', textBlock = """
+            ''                                                                  | request body is empty
+            '[]'                                                                | the body must be a JSON object
+            '{"operations": [}'                                                 | malformed JSON
+            '{"operations": [{"type": "write", "key": "YQ==", "value": "YQ=="}' | truncated JSON: the body ended inside the operations array
+            '{"operations": [{"type": "write"'                                  | truncated JSON: the body ended inside operations[0]
+            '{} {}'                                                             | unexpected data after the end of the JSON object
+            '{"request_id": 5}'                                                 | request_id must be a string, got an integer
+            '{"request_id": "short"}'                                           | request_id must be at least 20 characters, got 5
+            '{"read_version": "5"}'                                             | read_version must be a non-negative integer, got a string
+            '{"read_version": -1}'                                              | read_version must be a non-negative integer, got -1
+            '{"read_version": 1.5}'                                             | read_version must be a non-negative integer, got a floating-point number
+            '{"read_version": 99999999999999999999}'                            | read_version is out of range
+            '{"operations": {}}'                                                | operations must be an array, got an object
+            '{"operations": [1]}'                                               | operations[0] must be an object, got an integer
+            '{"operations": [{"key": "YQ=="}]}'                                 | operations[0]: missing "type"
+            '{"operations": [{"type": "put", "key": "YQ=="}]}'                  | operations[0]: unknown operation type "put"
+            '{"operations": [{"type": "write", "key": "YQ=="}]}'                | operations[0]: missing "value" for write
+            '{"operations": [{"type": "write", "key": "YQ", "value": ""}]}'     | operations[0].key: invalid base64: length 2 is not a multiple of 4
+            '{"operations": [{"type": "write", "key": "Y!==", "value": ""}]}'   | operations[0].key: invalid base64: illegal character '!' at position 1
+            '{"operations": [{"type": "write", "key": "YR==", "value": ""}]}'   | operations[0].key: invalid base64: non-zero bits before padding
+            '{"operations": [{"type": "write", "key": "=AAA", "value": ""}]}'   | operations[0].key: invalid base64: padding '=' at position 0
+            '{"operations": [{"type": "write", "key": "YQ==", "value": 5}]}'    | operations[0].value must be a base64 string, got an integer
+            '{"operations": [{"type": "delete", "key": "YQ==", "value": ""}]}'  | operations[0]: field "value" does not apply to delete
+            '{"operations": [{"type": "range_delete", "begin": "Yg==", "end": "YQ=="}]}' | operations[0]: begin must be less than end
+            '{"operations": [{"type": "range_delete", "begin": "YQ==", "end": "YQ=="}]}' | operations[0]: begin must be less than end
+            '{"operations": [{"type": "delete", "key": "YQ==", "key": "Yg=="}]}'| operations[0]: duplicate field "key"
+            '{"preconditions": [{"type": "point_read", "key": "YQ=="}]}'        | preconditions[0] has no "version" and the request has no "read_version"
+            '{"preconditions": [{"type": "scan", "key": "YQ=="}]}'              | preconditions[0]: unknown precondition type "scan"
+            '{"preconditions": [{"type": "range_read", "begin": "YQ=="}]}'      | preconditions[0]: missing "end" for range_read
+            '{"read_version": 1, "read_version": 2}'                            | duplicate field "read_version"
+            """)
+    void rejectsInvalidBodiesWithAPreciseMessage(String body, String expected) {
+        BadRequestException e = assertThrows(BadRequestException.class, () -> parse(body));
+        assertTrue(e.getMessage().startsWith(expected), "message was: " + e.getMessage());
+    }
+
+    @Test
+    void enforcesKeySizeAndCountLimits() {
+        String bigKey = Base64.getEncoder().encodeToString(new byte[65]);
+        var e = assertThrows(BadRequestException.class,
+                () -> parse("{\"operations\":[{\"type\":\"delete\",\"key\":\"" + bigKey + "\"}]}"));
+        assertTrue(e.getMessage().contains("key is 65 bytes, the limit is 64"), e.getMessage());
+        StringBuilder many = new StringBuilder("{\"operations\":[");
+        for (int i = 0; i < 101; i++) {
+            many.append(i == 0 ? "" : ",").append("{\"type\":\"delete\",\"key\":\"YQ==\"}");
+        }
+        many.append("]}");
+        e = assertThrows(BadRequestException.class, () -> parse(many.toString()));
+        assertTrue(e.getMessage().startsWith("too many operations: at most 100"), e.getMessage());
+    }
+
+    @Test
+    void base64MatchesTheJdkOnRandomInput() throws Exception {
+        var random = new java.util.SplittableRandom(1);
+        for (int n = 0; n < 200; n++) {
+            byte[] data = new byte[random.nextInt(0, 64)];
+            random.nextBytes(data);
+            String enc = Base64.getEncoder().encodeToString(data);
+            assertEquals(enc, Base64Codec.encodeToString(data));
+            assertArrayEquals(data, Base64Codec.decode(enc));
+        }
+    }
+}

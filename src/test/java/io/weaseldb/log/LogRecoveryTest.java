@@ -1,0 +1,103 @@
+package io.weaseldb.log;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.testing.ManualClock;
+import io.weaseldb.testing.ManualObjectStore;
+import io.weaseldb.txn.Transaction;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class LogRecoveryTest {
+    final ManualObjectStore store = new ManualObjectStore().auto(true);
+    final LogLayout layout = new LogLayout("");
+    final LogRecovery recovery = new LogRecovery(store, layout, 64, 1000);
+
+    void data(long term, String leader, long first, long last, long prev, long prevTxn) {
+        BatchCodec.Encoder e = new BatchCodec.Encoder();
+        long p = prevTxn;
+        for (long v = first; v <= last; v++) {
+            e.append(new Transaction("r" + v, v, p, 0, List.of()));
+            p = v;
+        }
+        store.putDirect(layout.objectKey(first),
+                e.seal(new BatchHeader(BatchHeader.DATA, term, leader, first, last, prev, prevTxn, 0, (int) (last - first + 1))));
+    }
+
+    void start(long term, String leader, long v, long prev, long prevTxn) {
+        store.putDirect(layout.objectKey(v),
+                BatchCodec.encodeEmpty(new BatchHeader(BatchHeader.TERM_START, term, leader, v, v, prev, prevTxn, 0, 0)));
+    }
+
+    @Test
+    void anEmptyLogStartsAtVersionZero() throws Exception {
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(-1, tail.lastVersion());
+        Term t = recovery.claim(tail, "L1", new ManualClock());
+        assertEquals(new Term(1, "L1", 0, -1), t);
+        assertTrue(store.objects().containsKey(layout.objectKey(0)));
+    }
+
+    @Test
+    void continuesAfterTheLastObjectOfAValidChain() throws Exception {
+        start(1, "A", 0, -1, -1);
+        data(1, "A", 1, 3, 0, -1);
+        data(1, "A", 4, 4, 3, 3);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(4, tail.lastVersion());
+        assertEquals(4, tail.lastTxnVersion());
+        assertEquals(1, tail.term());
+        Term t = recovery.claim(tail, "B", new ManualClock());
+        assertEquals(new Term(2, "B", 5, 4), t);
+    }
+
+    @Test
+    void stopsAtAHoleAndDeletesTheUnacknowledgedObjectsAfterIt() throws Exception {
+        start(1, "A", 0, -1, -1);
+        data(1, "A", 1, 2, 0, -1);
+        // 3..4 never landed; 5..6 did but was never acknowledged
+        data(1, "A", 5, 6, 4, 4);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(2, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(5)), tail.orphans());
+        Term t = recovery.claim(tail, "B", new ManualClock());
+        assertEquals(3, t.startVersion());
+        assertEquals(List.of(layout.objectKey(0), layout.objectKey(1), layout.objectKey(3)),
+                List.copyOf(store.objects().keySet()));
+    }
+
+    @Test
+    void skipsOrphansOfAnOlderTermInsideTheNewerTermsChain() throws Exception {
+        start(1, "A", 0, -1, -1);
+        data(1, "A", 1, 2, 0, -1);
+        start(2, "B", 3, 2, 2); // B claimed the hole at 3
+        data(2, "B", 4, 7, 3, 2);
+        data(1, "A", 5, 6, 4, 4); // A's write that landed late
+        data(2, "B", 8, 8, 7, 7);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(8, tail.lastVersion());
+        assertEquals(2, tail.term());
+        assertEquals(List.of(layout.objectKey(5)), tail.orphans());
+    }
+
+    @Test
+    void aClaimLostToANewerLeaderFails() throws Exception {
+        start(1, "A", 0, -1, -1);
+        LogRecovery.Tail tail = recovery.findTail();
+        start(2, "B", 1, 0, -1); // B claimed first
+        var e = assertThrows(LogRecovery.LostClaimException.class, () -> recovery.claim(tail, "C", new ManualClock()));
+        assertTrue(e.getMessage().contains("B"), e.getMessage());
+    }
+
+    @Test
+    void aClaimFindingAnOlderOrphanDeletesItAndWins() throws Exception {
+        start(1, "A", 0, -1, -1);
+        LogRecovery.Tail tail = recovery.findTail();
+        data(1, "A", 1, 1, 0, -1); // landed after our listing, never acknowledged
+        Term t = recovery.claim(tail, "B", new ManualClock());
+        assertEquals(1, t.startVersion());
+        assertEquals("B", BatchCodec.decodeHeader("k", store.objects().get(layout.objectKey(1))).leaderId());
+    }
+}

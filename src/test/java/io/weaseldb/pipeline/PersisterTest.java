@@ -1,0 +1,264 @@
+package io.weaseldb.pipeline;
+
+import static io.weaseldb.pipeline.PipelineHarness.settings;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.log.Batch;
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.BatchHeader;
+import io.weaseldb.testing.ManualObjectStore;
+import io.weaseldb.testing.RecordingCompletion;
+import io.weaseldb.txn.Operation;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class PersisterTest {
+
+    @Test
+    void sendsAtOnceWhenNoWriteIsInFlight() throws Exception {
+        var h = new PipelineHarness(settings(50, 1 << 20, 4));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        assertEquals(1, h.store.pendingCount(), "an idle persister must not wait for batch_timeout_ms");
+        assertEquals("log/00000000000000000001", h.store.pending().get(0).key);
+        assertFalse(c.done(), "not acknowledged before the write is durable");
+        h.store.take().succeed();
+        h.step();
+        var committed = assertInstanceOf(Outcome.Committed.class, c.only());
+        assertEquals(1, committed.version());
+        assertEquals("leader-1", committed.leaderId());
+        assertEquals(1, h.persister.durableVersion());
+    }
+
+    @Test
+    void collectsWhileWritesAreInFlightUntilTheBatchTimeout() throws Exception {
+        var h = new PipelineHarness(settings(5, 1 << 20, 4));
+        h.write("a", "1");
+        h.step();
+        RecordingCompletion b = h.write("b", "2");
+        RecordingCompletion c = h.write("c", "3");
+        h.step();
+        assertEquals(1, h.store.pendingCount(), "second batch must wait while the first is in flight");
+        h.advanceMillis(4);
+        assertEquals(1, h.store.pendingCount());
+        h.advanceMillis(1);
+        assertEquals(2, h.store.pendingCount(), "batch_timeout_ms elapsed: the collected batch goes out");
+        h.completeAll();
+        assertEquals(3, ((Outcome.Committed) c.only()).version());
+        assertEquals(2, ((Outcome.Committed) b.only()).version());
+        List<Batch> log = h.log();
+        assertEquals(2, log.size());
+        assertEquals(2, log.get(1).header().count(), "b and c share one log object");
+    }
+
+    @Test
+    void sendsEarlyWhenTheBatchReachesMaxBytes() {
+        var h = new PipelineHarness(settings(10_000, 1024, 4));
+        h.write("a", "1");
+        h.step();
+        for (int i = 0; i < 40; i++) {
+            h.write("key-" + i, "x".repeat(100));
+        }
+        h.step();
+        assertTrue(h.store.pendingCount() >= 3, "full batches are sent without waiting for the timeout: "
+                + h.store.pendingCount());
+    }
+
+    @Test
+    void neverHasMoreThanMaxInFlightPutsOutstandingEvenWithRetries() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 2));
+        List<RecordingCompletion> all = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            all.add(h.write("k" + i, "v"));
+            h.step();
+            assertTrue(h.store.pendingCount() <= 2, "in flight: " + h.store.pendingCount());
+            if (i % 7 == 0 && h.store.pendingCount() > 0) {
+                h.store.take().fail(503); // a retry must reuse the batch's slot
+                h.step();
+            }
+            if (i % 3 == 0) {
+                h.advanceMillis(200);
+                if (h.store.pendingCount() > 0) {
+                    h.store.take().succeed();
+                }
+            }
+        }
+        for (int i = 0; i < 100 && !all.stream().allMatch(RecordingCompletion::done); i++) {
+            h.advanceMillis(200);
+            h.completeAll();
+        }
+        for (RecordingCompletion c : all) {
+            assertInstanceOf(Outcome.Committed.class, c.only());
+        }
+        assertGapFree(h);
+    }
+
+    @Test
+    void acknowledgesInVersionOrderWhenWritesCompleteOutOfOrder() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        RecordingCompletion first = h.write("a", "1");
+        h.step();
+        RecordingCompletion second = h.write("b", "2");
+        h.step();
+        assertEquals(2, h.store.pendingCount());
+        h.store.takeFor("log/00000000000000000002").succeed();
+        h.step();
+        assertFalse(second.done(), "batch 2 must wait for batch 1");
+        assertEquals(0, h.persister.durableVersion());
+        h.store.takeFor("log/00000000000000000001").succeed();
+        h.step();
+        assertTrue(first.done() && second.done());
+        assertEquals(2, h.persister.durableVersion());
+        assertEquals(List.of(1L, 2L), h.durable.stream().map(BatchHeader::firstVersion).toList());
+    }
+
+    @Test
+    void retriesTransientErrorsWithBackoff() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        h.store.take().fail(503);
+        h.step();
+        assertEquals(0, h.store.pendingCount(), "a retry waits for its backoff");
+        h.advanceMillis(10); // initial backoff is 10 ms with jitter in [5, 10]
+        assertEquals(1, h.store.pendingCount());
+        h.store.take().fail(0); // timeout / reset
+        h.step();
+        h.advanceMillis(20);
+        h.store.take().succeed();
+        h.step();
+        assertEquals(1, ((Outcome.Committed) c.only()).version());
+        assertEquals(3, h.store.putCount());
+    }
+
+    @Test
+    void aLostSuccessReplyIsResolvedByReadingTheObjectBack() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        h.store.take().applyAndLoseReply();
+        h.step();
+        h.advanceMillis(10);
+        h.completeAll(); // retry gets 412, then reads the object: it is ours
+        assertEquals(1, ((Outcome.Committed) c.only()).version());
+        assertEquals(1, h.log().size());
+        assertTrue(h.persister.leading());
+    }
+
+    @Test
+    void answersUnknownAfterTheRetryBudgetThenRecoversWhenStorageReturns() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4)); // budget 1000 ms, max backoff 100 ms
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        for (int t = 0; t < 1000; t += 100) {
+            for (ManualObjectStore.Pending p : h.store.pending()) {
+                h.store.takeFor(p.key).fail(500);
+            }
+            h.step();
+            h.advanceMillis(100);
+        }
+        h.step();
+        var unknown = assertInstanceOf(Outcome.Unavailable.class, c.only());
+        assertTrue(unknown.outcomeUnknown(), "the batch may still land: outcome unknown");
+        assertFalse(h.persister.storageHealthy());
+        RecordingCompletion refused = h.write("b", "2");
+        h.step();
+        var notCommitted = assertInstanceOf(Outcome.Unavailable.class, refused.only());
+        assertFalse(notCommitted.outcomeUnknown(), "refused before sequencing: definitely not committed");
+
+        h.advanceMillis(100);
+        h.completeAll(); // storage is back: the old batch lands
+        assertTrue(h.persister.storageHealthy());
+        assertEquals(1, h.persister.durableVersion());
+        assertEquals(1, h.log().size(), "the unknown commit did commit, exactly once");
+        assertEquals(1, c.outcomes().size(), "no second answer for the same request");
+        RecordingCompletion after = h.write("c", "3");
+        h.completeAll();
+        assertEquals(2, ((Outcome.Committed) after.only()).version());
+    }
+
+    @Test
+    void anotherLeadersObjectFencesThisServer() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        BatchHeader theirs = new BatchHeader(BatchHeader.TERM_START, 2, "leader-2", 1, 1, 0, -1, 0, 0);
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(theirs));
+        RecordingCompletion c = h.write("a", "1");
+        h.completeAll();
+        var lost = assertInstanceOf(Outcome.Unavailable.class, c.only());
+        assertTrue(lost.outcomeUnknown());
+        assertFalse(h.persister.leading());
+        assertTrue(h.fencedReason.contains("leader-2"), h.fencedReason);
+        RecordingCompletion next = h.write("b", "2");
+        h.completeAll();
+        var refused = assertInstanceOf(Outcome.Unavailable.class, next.only());
+        assertFalse(refused.outcomeUnknown());
+        RecordingCompletion probe = h.probe();
+        h.completeAll();
+        assertInstanceOf(Outcome.Unavailable.class, probe.only());
+        assertEquals(0, h.persister.durableVersion(), "a deposed leader acknowledges nothing more");
+    }
+
+    @Test
+    void anOlderTermsOrphanIsDeletedAndTheWriteRetried() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        BatchHeader orphan = new BatchHeader(BatchHeader.TERM_START, 0, "old", 1, 1, 0, -1, 0, 0);
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(orphan));
+        RecordingCompletion c = h.write("a", "1");
+        h.completeAll();
+        assertEquals(1, ((Outcome.Committed) c.only()).version());
+        assertEquals("leader-1", h.log().get(0).header().leaderId());
+    }
+
+    @Test
+    void conflictRepliesWaitForTheTransactionsSequencedBeforeThem() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        h.write("a", "1");
+        h.step();
+        RecordingCompletion stale = h.commit(PipelineHarness.request(
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("a"), 0)), List.of(), 0));
+        h.step();
+        assertFalse(stale.done(), "its retry version 1 is not durable yet");
+        h.store.take().succeed();
+        h.step();
+        var conflict = assertInstanceOf(Outcome.Conflict.class, stale.only());
+        assertEquals(1, conflict.version());
+        assertEquals(List.of(0), conflict.conflicts());
+    }
+
+    @Test
+    void batchesCarryTheChainAndTransactionsInOrder() throws Exception {
+        var h = new PipelineHarness(settings(1, 1 << 20, 1));
+        for (int i = 0; i < 20; i++) {
+            h.write("k" + i, "v" + i);
+            if (i % 4 == 0) {
+                h.advanceMillis(1);
+            }
+            h.step();
+            h.completeAll();
+        }
+        assertGapFree(h);
+        List<Batch> log = h.log();
+        for (int i = 1; i < log.size(); i++) {
+            assertTrue(log.get(i - 1).header().isFollowedBy(log.get(i).header()), "chain broken at " + i);
+        }
+        Operation.Write w = (Operation.Write) log.get(0).transactions().get(0).operations().get(0);
+        assertEquals("k0", new String(w.key()));
+    }
+
+    static void assertGapFree(PipelineHarness h) throws Exception {
+        long expected = 1;
+        long prevTxn = -1;
+        for (Batch b : h.log()) {
+            for (var t : b.transactions()) {
+                assertEquals(expected, t.version(), "versions must be gap-free");
+                assertEquals(prevTxn, t.prevVersion());
+                prevTxn = t.version();
+                expected++;
+            }
+        }
+    }
+}
