@@ -23,6 +23,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.weaseldb.json.CommitParser;
 import java.net.InetSocketAddress;
@@ -84,6 +85,9 @@ public final class HttpServer implements AutoCloseable {
                                 .setMaxInitialLineLength(8192)
                                 .setMaxHeaderSize(settings.maxHeaderBytes())
                                 .setMaxChunkSize(64 << 10)));
+                        // Holds decoded messages while reading is paused, so max_pipelined_requests is
+                        // exact rather than "plus whatever one socket read contained".
+                        ch.pipeline().addLast("flow", new FlowControlHandler());
                         if (settings.idleTimeoutSeconds() > 0) {
                             ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeoutSeconds(), TimeUnit.SECONDS));
                         }

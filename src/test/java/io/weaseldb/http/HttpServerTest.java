@@ -1,0 +1,318 @@
+package io.weaseldb.http;
+
+import static io.weaseldb.testing.RawHttp.get;
+import static io.weaseldb.testing.RawHttp.post;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.weaseldb.json.CommitLimits;
+import io.weaseldb.pipeline.Completion;
+import io.weaseldb.pipeline.Outcome;
+import io.weaseldb.testing.RawHttp;
+import io.weaseldb.txn.CommitRequest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The HTTP layer over real TCP against a backend that the test controls. */
+class HttpServerTest {
+    static final String WRITE = "{\"operations\":[{\"type\":\"write\",\"key\":\"YQ==\",\"value\":\"YQ==\"}]}";
+
+    /** Commits are held until the test releases them, in any order it likes. */
+    static final class HeldBackend implements Backend {
+        final List<Completion> held = new ArrayList<>();
+        final List<CommitRequest> requests = new ArrayList<>();
+        final AtomicLong version = new AtomicLong();
+        volatile boolean hold;
+        volatile boolean full;
+        final ExecutorService blocking = Executors.newSingleThreadExecutor();
+
+        @Override
+        public synchronized boolean submitCommit(CommitRequest request, Completion completion) {
+            if (full) {
+                return false;
+            }
+            requests.add(request);
+            if (hold) {
+                held.add(completion);
+            } else {
+                long v = version.incrementAndGet();
+                completion.executor().execute(() -> completion.complete(new Outcome.Committed(v, "L", "r" + v, false)));
+            }
+            return true;
+        }
+
+        synchronized void release(int index) {
+            Completion c = held.get(index);
+            long v = version.incrementAndGet();
+            c.executor().execute(() -> c.complete(new Outcome.Committed(v, "L", "r" + v, false)));
+        }
+
+        synchronized int heldCount() {
+            return held.size();
+        }
+
+        @Override
+        public boolean submitProbe(Completion completion) {
+            completion.executor().execute(() -> completion.complete(new Outcome.Healthy(version.get(), "L")));
+            return true;
+        }
+
+        @Override
+        public VersionInfo version() {
+            return new VersionInfo(version.get(), "L");
+        }
+
+        @Override
+        public String scrapeMetrics() {
+            return "# HELP x\nx 1\n";
+        }
+
+        @Override
+        public java.util.concurrent.Executor blockingExecutor() {
+            return blocking;
+        }
+    }
+
+    HeldBackend backend = new HeldBackend();
+    HttpServer server;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8, 1024, 4, 0,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1), backend, new HttpMetrics(new SimpleMeterRegistry()));
+        server.start();
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+        backend.blocking.shutdownNow();
+    }
+
+    void awaitHeld(int n) throws InterruptedException {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (backend.heldCount() < n) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("commits never reached the backend");
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void answersPipelinedRequestsInRequestOrderEvenWhenCompletedOutOfOrder() throws Exception {
+        backend.hold = true;
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", WRITE) + post("/v1/commit", WRITE) + get("/v1/version") + post("/v1/commit", WRITE));
+            awaitHeld(3);
+            backend.release(2);
+            backend.release(1);
+            backend.release(0);
+            var r1 = c.read();
+            var r2 = c.read();
+            var r3 = c.read();
+            var r4 = c.read();
+            assertEquals(200, r1.status());
+            assertTrue(r1.body().contains("\"version\":3"), "first request was released last: " + r1.body());
+            assertTrue(r2.body().contains("\"version\":2"), r2.body());
+            assertTrue(r3.body().startsWith("{\"version\":"), r3.body());
+            assertTrue(r4.body().contains("\"version\":1"), r4.body());
+        }
+    }
+
+    @Test
+    void keepsTheConnectionAfterA400() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", "{\"operations\":[{\"type\":\"write\",\"key\":\"!!\"}]}"));
+            var bad = c.read();
+            assertEquals(400, bad.status());
+            assertEquals("application/json", bad.header("content-type"));
+            assertTrue(bad.body().startsWith("{\"error\":\"bad_request\",\"message\":\"operations[0].key: invalid base64"), bad.body());
+            c.send(post("/v1/commit", WRITE));
+            assertEquals(200, c.read().status());
+        }
+    }
+
+    @Test
+    void rejectsADeclaredOversizedBodyWith413AndStillServesOthers() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + "x".repeat(5000));
+            var r = c.read();
+            assertEquals(413, r.status());
+            assertTrue(r.body().contains("\"error\":\"content_too_large\""), r.body());
+            assertEquals("close", r.header("connection"));
+            assertTrue(c.closedByServer());
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", WRITE));
+            assertEquals(200, c.read().status());
+        }
+        assertEquals(1, backend.requests.size(), "the oversized request never reached the pipeline");
+    }
+
+    @Test
+    void rejectsAChunkedBodyOnceItGrowsPastTheLimit() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+            String chunk = "{\"operations\":[" + "{\"type\":\"delete\",\"key\":\"YQ==\"},".repeat(40);
+            for (int i = 0; i < 4; i++) {
+                c.send(Integer.toHexString(chunk.length()) + "\r\n" + chunk + "\r\n");
+            }
+            var r = c.read();
+            assertEquals(413, r.status());
+            c.send("0\r\n\r\n");
+            assertTrue(c.closedByServer());
+        }
+    }
+
+    @Test
+    void aTruncatedBodyIsA400AndTheServerKeepsServing() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            String body = WRITE.substring(0, 20);
+            c.send(post("/v1/commit", body));
+            var r = c.read();
+            assertEquals(400, r.status());
+            assertTrue(r.body().contains("truncated JSON"), r.body());
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            // the client vanishes halfway through a declared body
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"operations\":[");
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", WRITE));
+            assertEquals(200, c.read().status());
+        }
+    }
+
+    @Test
+    void malformedHttpGetsA400AndTheConnectionIsClosed() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("THIS IS NOT HTTP\r\n\r\n");
+            var r = c.read();
+            assertEquals(400, r.status());
+            assertTrue(c.closedByServer());
+        }
+    }
+
+    @Test
+    void oversizedHeadersGet431() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("GET /v1/version HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(2000) + "\r\n\r\n");
+            assertEquals(431, c.read().status());
+        }
+    }
+
+    @Test
+    void unknownPathsAre404AndWrongMethods405WithAllow() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/v2/nope"));
+            var r = c.read();
+            assertEquals(404, r.status());
+            assertTrue(r.body().startsWith("{\"error\":\"not_found\""), r.body());
+            c.send(get("/v1/commit"));
+            r = c.read();
+            assertEquals(405, r.status());
+            assertEquals("POST", r.header("allow"));
+            assertTrue(r.body().startsWith("{\"error\":\"method_not_allowed\""), r.body());
+        }
+    }
+
+    @Test
+    void http10WithoutKeepAliveClosesAfterTheResponse() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("GET /v1/version HTTP/1.0\r\n\r\n");
+            assertEquals(200, c.read().status());
+            assertTrue(c.closedByServer());
+        }
+    }
+
+    @Test
+    void aFullPipelineIsA503WithRetryAfter() throws Exception {
+        backend.full = true;
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", WRITE));
+            var r = c.read();
+            assertEquals(503, r.status());
+            assertEquals("1", r.header("retry-after"));
+            assertTrue(r.body().contains("\"outcome\":\"not_committed\""), r.body());
+        }
+    }
+
+    @Test
+    void connectionsBeyondTheLimitAreRefusedWith503() throws Exception {
+        List<RawHttp> open = new ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                RawHttp c = new RawHttp(server.port());
+                c.send(get("/v1/version"));
+                assertEquals(200, c.read().status());
+                open.add(c);
+            }
+            try (RawHttp extra = new RawHttp(server.port())) {
+                var r = extra.read();
+                assertEquals(503, r.status());
+                assertTrue(r.body().contains("max_connections"), r.body());
+            }
+            open.remove(0).close();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (true) { // the server notices the close asynchronously
+                try (RawHttp again = new RawHttp(server.port())) {
+                    again.send(get("/v1/version"));
+                    if (again.read().status() == 200) {
+                        break;
+                    }
+                }
+                assertTrue(System.nanoTime() < deadline, "a freed connection slot was never reusable");
+            }
+        } finally {
+            for (RawHttp c : open) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
+    void metricsAndOkAreServed() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/metrics"));
+            var m = c.read();
+            assertEquals(200, m.status());
+            assertEquals("text/plain; version=0.0.4; charset=utf-8", m.header("content-type"));
+            c.send(get("/ok"));
+            var ok = c.read();
+            assertEquals(200, ok.status());
+            assertTrue(ok.body().startsWith("{\"status\":\"ok\""), ok.body());
+        }
+    }
+
+    @Test
+    void pausesReadingWhenTooManyResponsesAreOutstanding() throws Exception {
+        backend.hold = true;
+        try (RawHttp c = new RawHttp(server.port())) {
+            StringBuilder many = new StringBuilder();
+            for (int i = 0; i < 10; i++) {
+                many.append(post("/v1/commit", WRITE));
+            }
+            c.send(many.toString());
+            awaitHeld(4);
+            // max_pipelined_requests = 4: the rest stay unread in the socket until responses drain
+            long until = System.nanoTime() + 200_000_000L;
+            while (System.nanoTime() < until) {
+                assertTrue(backend.heldCount() <= 4, "read past the pipelining limit: " + backend.heldCount());
+                Thread.onSpinWait();
+            }
+            for (int released = 0; released < 10; released++) {
+                awaitHeld(released + 1);
+                backend.release(released);
+                assertEquals(200, c.read().status());
+            }
+        }
+    }
+}
