@@ -178,7 +178,6 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 case UNKNOWN -> throw new AssertionError();
             }
         }
-        pauseIfBusy();
     }
 
     private Slot newSlot(Endpoint endpoint, long start, boolean keepAlive, boolean http10) {
@@ -252,6 +251,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             if (body != Body.COMMIT && !closing) {
                 body = Body.NONE;
             }
+            pauseIfBusy(); // only between requests: pausing mid-body would starve the request itself
         }
     }
 
