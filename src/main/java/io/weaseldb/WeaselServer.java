@@ -9,6 +9,7 @@ import io.weaseldb.http.HttpMetrics;
 import io.weaseldb.http.HttpServer;
 import io.weaseldb.http.HttpSettings;
 import io.weaseldb.log.CorruptBatchException;
+import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
 import io.weaseldb.log.LogRecovery;
 import io.weaseldb.log.Term;
@@ -22,6 +23,10 @@ import io.weaseldb.pipeline.SequencerMessage;
 import io.weaseldb.pipeline.StageRunner;
 import io.weaseldb.s3.ObjectStore;
 import io.weaseldb.s3.SdkObjectStore;
+import io.weaseldb.subscribe.EventCache;
+import io.weaseldb.subscribe.Publisher;
+import io.weaseldb.subscribe.SubscribeMetrics;
+import io.weaseldb.subscribe.SubscriberHub;
 import io.weaseldb.time.Clock;
 import io.weaseldb.time.IdSource;
 import io.weaseldb.txn.CommitRequest;
@@ -53,6 +58,9 @@ public final class WeaselServer implements AutoCloseable {
     private StageRunner sequencerRunner;
     private StageRunner persisterRunner;
     private StageRunner releaserRunner;
+    private StageRunner publisherRunner;
+    private SubscriberHub hub;
+    private final ExecutorService history;
     private HttpServer http;
     private Term term;
     private volatile boolean closed;
@@ -63,6 +71,13 @@ public final class WeaselServer implements AutoCloseable {
         this.ids = ids;
         this.blocking = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "weaseldb-blocking");
+            t.setDaemon(true);
+            return t;
+        });
+        // Decodes log objects read from S3 for subscribers replaying history (CPU work kept off
+        // the event loops). Bounded by the hub's limit on history reads in flight.
+        this.history = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "weaseldb-history");
             t.setDaemon(true);
             return t;
         });
@@ -89,18 +104,27 @@ public final class WeaselServer implements AutoCloseable {
         store.ensureBucket(s3.createBucket()).get(s3.requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
 
         LogLayout layout = new LogLayout(s3.prefix());
-        term = claimTerm(layout);
+        LogIndex index = new LogIndex();
+        term = claimTerm(layout, index);
 
         var p = config.persistence();
         int retryAfter = 1;
         Releaser releaser = new Releaser(1024);
+        var sub = config.subscription();
+        EventCache cache = new EventCache(sub.memoryWindowBytes(), 1 << 16, term.startVersion());
+        SubscribeMetrics subscribeMetrics = new SubscribeMetrics(registry);
+        subscribeMetrics.cacheGauge(cache, EventCache::retainedBytesApprox);
+        hub = new SubscriberHub(new SubscriberHub.Settings(sub.maxSubscribers(), sub.maxBufferSizeBytes(),
+                TimeUnit.SECONDS.toNanos(sub.keepaliveIntervalSeconds()), sub.historyReadAheadBatches(), 64),
+                cache, index, store, layout, history, subscribeMetrics, clock);
+        Publisher publisher = new Publisher(1 << 16, cache, index, hub, term.leaderId());
         persister = new Persister(new Persister.Settings(p.batchTimeoutMs(), p.batchMaxBytes(), p.maxInFlightPuts(),
                 p.retryInitialBackoffMs(), p.retryMaxBackoffMs(), p.retryBudgetMs(), retryAfter,
                 Math.max(1024, config.commit().maxPendingCommits())),
-                store, layout, releaser, Persister.DurabilityListener.NONE, new PipelineMetrics(registry), clock, ids);
+                store, layout, releaser, publisher, new PipelineMetrics(registry), clock, ids);
         sequencer = new Sequencer(new Sequencer.Settings(config.commit().conflictWindowMs(),
                 config.commit().maxPendingCommits(), retryAfter),
-                new ConflictSet(), clock, ids, persister, Sequencer.SequenceListener.NONE);
+                new ConflictSet(), clock, ids, persister);
         persister.lead(term);
         sequencer.lead(term);
 
@@ -108,9 +132,11 @@ public final class WeaselServer implements AutoCloseable {
             log.error("a pipeline stage failed; exiting");
             Runtime.getRuntime().halt(70);
         };
+        publisherRunner = new StageRunner(publisher, publisher.signal(), clock, fatal);
         releaserRunner = new StageRunner(releaser, releaser.signal(), clock, fatal);
         persisterRunner = new StageRunner(persister, persister.signal(), clock, fatal);
         sequencerRunner = new StageRunner(sequencer, sequencer.signal(), clock, fatal);
+        publisherRunner.start();
         releaserRunner.start();
         persisterRunner.start();
         sequencerRunner.start();
@@ -122,7 +148,7 @@ public final class WeaselServer implements AutoCloseable {
                 config.server().host(), http.port(), term.leaderId(), term.term(), term.startVersion() + 1);
     }
 
-    private Term claimTerm(LogLayout layout) throws CorruptBatchException, LogRecovery.LostClaimException {
+    private Term claimTerm(LogLayout layout, LogIndex index) throws CorruptBatchException, LogRecovery.LostClaimException {
         LogRecovery recovery = new LogRecovery(store, layout,
                 Math.max(64, 4 * config.persistence().maxInFlightPuts()), config.s3().requestTimeoutMs() * 3);
         LogRecovery.Tail tail = recovery.findTail();
@@ -132,7 +158,12 @@ public final class WeaselServer implements AutoCloseable {
             log.info("log has {} objects; last version {} (term {}, leader {})", tail.objects(), tail.lastVersion(),
                     tail.term(), tail.lastLeaderId());
         }
-        return recovery.claim(tail, ids.uuid(), clock);
+        Term t = recovery.claim(tail, ids.uuid(), clock);
+        for (long first : tail.firstVersions()) {
+            index.add(first);
+        }
+        index.add(t.startVersion());
+        return t;
     }
 
     private void registerGauges(MeterRegistry registry, Releaser releaser) {
@@ -169,6 +200,9 @@ public final class WeaselServer implements AutoCloseable {
             return;
         }
         closed = true;
+        if (hub != null) {
+            hub.endAll("shutdown");
+        }
         if (http != null) {
             http.close();
         }
@@ -182,7 +216,7 @@ public final class WeaselServer implements AutoCloseable {
                 break;
             }
         }
-        for (StageRunner r : new StageRunner[] {sequencerRunner, persisterRunner, releaserRunner}) {
+        for (StageRunner r : new StageRunner[] {sequencerRunner, persisterRunner, releaserRunner, publisherRunner}) {
             if (r != null) {
                 r.close();
             }
@@ -194,6 +228,7 @@ public final class WeaselServer implements AutoCloseable {
             embeddedS3.close();
         }
         blocking.shutdownNow();
+        history.shutdownNow();
         metrics.close();
     }
 
@@ -212,6 +247,11 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public VersionInfo version() {
             return new VersionInfo(persister.durableVersion(), term.leaderId());
+        }
+
+        @Override
+        public SubscriberHub subscribers() {
+            return hub;
         }
 
         @Override

@@ -19,6 +19,9 @@ public interface Backend {
     /** The newest durable version and its leader, or null when this server cannot tell. */
     VersionInfo version();
 
+    /** The subscription registry, or null when this server cannot stream (e.g. not leading). */
+    io.weaseldb.subscribe.SubscriberHub subscribers();
+
     /** Prometheus text exposition. Called on {@link #blockingExecutor()}, never on an event loop. */
     String scrapeMetrics();
 

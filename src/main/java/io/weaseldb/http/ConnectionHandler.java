@@ -12,7 +12,10 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
@@ -26,6 +29,8 @@ import io.weaseldb.json.CommitParser;
 import io.weaseldb.json.JsonWriter;
 import io.weaseldb.pipeline.Completion;
 import io.weaseldb.pipeline.Outcome;
+import io.weaseldb.subscribe.SubscriberHub;
+import io.weaseldb.subscribe.Subscription;
 import io.weaseldb.txn.CommitRequest;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -63,6 +68,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean lingering; // that response is written; discarding input until the client is done
     private long lingerLeft;
     private boolean bodyComplete = true;
+    private Subscription subscription; // set once this connection became an SSE stream
 
     ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, JsonFactory jsonFactory) {
         this.settings = settings;
@@ -78,6 +84,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         final boolean keepAlive;
         final boolean http10;
         FullHttpResponse response;
+        HttpResponse streamHead; // a subscribe: the response head, after which the stream starts
+        Runnable startStream;
         boolean closeAfter;
         boolean abandoned;
 
@@ -172,7 +180,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 case VERSION -> version(slot);
                 case OK -> probe(slot);
                 case METRICS -> metricsScrape(slot);
-                case STATUS, SUBSCRIBE, RETENTION_LIST, RETENTION_POLICY ->
+                case SUBSCRIBE -> subscribe(req, query, slot);
+                case STATUS, RETENTION_LIST, RETENTION_POLICY ->
                         respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "not_implemented",
                                 route.endpoint().label + " is not implemented yet"));
                 case UNKNOWN -> throw new AssertionError();
@@ -288,6 +297,92 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    private void subscribe(HttpRequest req, QueryStringDecoder query, Slot slot) {
+        SubscriberHub hub = backend.subscribers();
+        Backend.VersionInfo v = backend.version();
+        if (hub == null || v == null) {
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "this server is not streaming the log (not the leader)"));
+            return;
+        }
+        long after;
+        boolean durable;
+        try {
+            String a = param(query, "after");
+            String lastEventId = req.headers().get("Last-Event-ID");
+            if (a != null) {
+                after = nonNegative("after", a);
+            } else if (lastEventId != null && !lastEventId.isBlank()) {
+                after = nonNegative("Last-Event-ID", lastEventId.trim());
+            } else {
+                after = hub.latestVersion();
+            }
+            String d = param(query, "durable");
+            if (d == null || d.equals("true") || d.equals("1")) {
+                durable = true;
+            } else if (d.equals("false") || d.equals("0")) {
+                durable = false;
+            } else {
+                throw new BadRequestException("durable must be true or false, got \"" + d + "\"");
+            }
+        } catch (BadRequestException e) {
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", e.getMessage()));
+            return;
+        }
+        SubscriberHub.Refusal refusal = hub.admit(after);
+        if (refusal != null) {
+            switch (refusal) {
+                case SubscriberHub.Refusal.Truncated t -> {
+                    ByteBuf b = ctx.alloc().buffer(160);
+                    new JsonWriter(b).beginObject().field("error", "log_truncated")
+                            .field("message", "the log before version " + t.oldestVersion() + " has been deleted;"
+                                    + " subscribe with after >= " + (t.oldestVersion() - 1))
+                            .field("oldest_version", t.oldestVersion()).endObject();
+                    respond(slot, Responses.json(ctx.alloc(), HttpResponseStatus.GONE, b));
+                }
+                case SubscriberHub.Refusal.TooMany m -> {
+                    metrics.rejected("max_subscribers");
+                    FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                            "too many subscribers (max_subscribers = " + m.max() + ")");
+                    r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
+                    respond(slot, r);
+                }
+                case SubscriberHub.Refusal.NotLeading n -> respond(slot, Responses.error(ctx.alloc(),
+                        HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", "this server no longer leads the log"));
+            }
+            return;
+        }
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
+        head.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
+        head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        head.headers().set("X-Accel-Buffering", "no");
+        final long from = after;
+        final boolean mode = durable;
+        final String leader = v.leaderId();
+        slot.streamHead = head;
+        slot.startStream = () -> subscription = hub.open(ctx.channel(), from, mode, leader);
+        closing = true; // the connection now belongs to the stream; later requests are ignored
+        flushReady();
+    }
+
+    private static String param(QueryStringDecoder query, String name) {
+        var values = query.parameters().get(name);
+        return values == null || values.isEmpty() ? null : values.get(0);
+    }
+
+    private static long nonNegative(String name, String value) throws BadRequestException {
+        try {
+            long v = Long.parseLong(value);
+            if (v >= 0) {
+                return v;
+            }
+        } catch (NumberFormatException ignored) {
+            // fall through to the error
+        }
+        throw new BadRequestException(name + " must be a non-negative integer version, got \"" + value + "\"");
+    }
+
     private void version(Slot slot) {
         Backend.VersionInfo v = backend.version();
         if (v == null) {
@@ -347,8 +442,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void flushReady() {
         boolean wrote = false;
-        while (!slots.isEmpty() && slots.peekFirst().response != null) {
+        while (!slots.isEmpty() && (slots.peekFirst().response != null || slots.peekFirst().streamHead != null)) {
             Slot s = slots.pollFirst();
+            if (s.streamHead != null) {
+                metrics.request(s.endpoint, 200, System.nanoTime() - s.startNanos);
+                ctx.write(s.streamHead, ctx.voidPromise());
+                ctx.flush();
+                s.startStream.run();
+                return;
+            }
             FullHttpResponse r = s.response;
             boolean close = s.closeAfter || !s.keepAlive;
             Responses.keepAlive(r, !close, s.http10);
@@ -403,7 +505,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (ctx.channel().isWritable()) {
+        if (subscription != null) {
+            subscription.pump();
+        } else if (ctx.channel().isWritable()) {
             resumeIfIdle();
         } else if (ctx.channel().config().isAutoRead()) {
             ctx.channel().config().setAutoRead(false); // the client is not reading its responses
@@ -413,7 +517,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent && slots.isEmpty() && body == Body.NONE) {
+        if (evt instanceof IdleStateEvent && slots.isEmpty() && body == Body.NONE && subscription == null) {
             metrics.rejected("idle_timeout");
             ctx.close();
             return;
@@ -424,6 +528,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closeParser();
+        if (subscription != null) {
+            subscription.end(null);
+        }
         for (Slot s : slots) {
             s.abandoned = true;
             if (s.response != null) {

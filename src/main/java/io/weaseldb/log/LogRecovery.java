@@ -28,8 +28,12 @@ public final class LogRecovery {
     private static final Logger log = LoggerFactory.getLogger(LogRecovery.class);
 
     /** The end of the valid log. {@code lastVersion == -1} for an empty log. */
+    /**
+     * The end of the valid log. {@code lastVersion == -1} for an empty log. {@code firstVersions}
+     * lists the objects of the valid log (orphans excluded), oldest first.
+     */
     public record Tail(long term, long lastVersion, long lastTxnVersion, String lastLeaderId,
-                       List<String> orphans, long objects) {}
+                       List<String> orphans, long objects, long[] firstVersions) {}
 
     /** Another server claimed the version first. */
     public static final class LostClaimException extends Exception {
@@ -54,7 +58,7 @@ public final class LogRecovery {
     public Tail findTail() throws CorruptBatchException {
         List<String> keys = listAll();
         if (keys.isEmpty()) {
-            return new Tail(0, -1, -1, null, List.of(), 0);
+            return new Tail(0, -1, -1, null, List.of(), 0, new long[0]);
         }
         int from = Math.max(0, keys.size() - window);
         List<String> tailKeys = keys.subList(from, keys.size());
@@ -85,7 +89,10 @@ public final class LogRecovery {
                 orphans.add(tailKeys.get(i));
             }
         }
-        return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size());
+        java.util.Set<String> orphanSet = new java.util.HashSet<>(orphans);
+        long[] firsts = keys.stream().filter(k -> !orphanSet.contains(k)).mapToLong(layout::versionOf).toArray();
+        return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size(),
+                firsts);
     }
 
     /**

@@ -56,14 +56,37 @@ public final class Persister implements Stage {
             int retryAfterSeconds,
             int inputCapacity) {}
 
-    /** Receives each durable batch, in log order, on the persister thread. */
-    public interface DurabilityListener {
+    /**
+     * Follows the log as the persister sees it, on the persister thread: each transaction as it
+     * is sequenced (for durable=false subscribers), each batch once it and all before it are
+     * durable, and the loss of leadership. {@link #hasRoom} is asked before each call; a listener
+     * that is full holds the persister back (backpressure) rather than dropping anything.
+     */
+    public interface LogListener {
+        boolean hasRoom();
+
+        void sequenced(Transaction txn);
+
         void durable(BatchHeader header, List<Transaction> transactions);
 
         /** Leadership was lost: end anything that depends on this term. */
-        default void fenced(String reason) {}
+        void fenced(String reason);
 
-        DurabilityListener NONE = (h, t) -> {};
+        LogListener NONE = new LogListener() {
+            @Override
+            public boolean hasRoom() {
+                return true;
+            }
+
+            @Override
+            public void sequenced(Transaction txn) {}
+
+            @Override
+            public void durable(BatchHeader header, List<Transaction> transactions) {}
+
+            @Override
+            public void fenced(String reason) {}
+        };
     }
 
     /** Observes batch-level events for metrics; methods run on the persister thread. */
@@ -120,7 +143,7 @@ public final class Persister implements Stage {
     private final ObjectStore store;
     private final LogLayout layout;
     private final Releaser releaser;
-    private final DurabilityListener listener;
+    private final LogListener listener;
     private final Observer observer;
     private final Clock clock;
     private final IdSource random;
@@ -147,7 +170,7 @@ public final class Persister implements Stage {
     private volatile boolean leading;
 
     public Persister(Settings settings, ObjectStore store, LogLayout layout, Releaser releaser,
-                     DurabilityListener listener, Observer observer, Clock clock, IdSource random) {
+                     LogListener listener, Observer observer, Clock clock, IdSource random) {
         this.settings = settings;
         this.store = store;
         this.layout = layout;
@@ -264,7 +287,8 @@ public final class Persister implements Stage {
     private int drainInput(long now) {
         int n = 0;
         Sequenced s;
-        while ((fenced || encoder.bodyBytes() < settings.batchMaxBytes()) && (s = input.poll()) != null) {
+        while ((fenced || encoder.bodyBytes() < settings.batchMaxBytes()) && listener.hasRoom()
+                && (s = input.poll()) != null) {
             n++;
             switch (s) {
                 case Sequenced.Txn t -> {
@@ -279,6 +303,7 @@ public final class Persister implements Stage {
                     assert t.txn().version() == openFirstVersion + openTxns.size() : "version gap at " + t.txn().version();
                     encoder.append(t.txn());
                     openTxns.add(t.txn());
+                    listener.sequenced(t.txn());
                     openItems.add(s);
                 }
                 case Sequenced.Reply r -> attachReply(s);
@@ -440,7 +465,7 @@ public final class Persister implements Stage {
     private int acknowledge() {
         int n = 0;
         while (!inFlight.isEmpty() && inFlight.peekFirst().durable) {
-            if (!releaser.hasRoom()) {
+            if (!releaser.hasRoom() || !listener.hasRoom()) {
                 break;
             }
             Batch b = inFlight.pollFirst();

@@ -37,7 +37,6 @@ public final class Sequencer implements Stage {
     private final MpscAtomicArrayQueue<SequencerMessage> inbox;
     private final WakeSignal signal = new WakeSignal();
     private final Persister persister;
-    private final SequenceListener listener;
 
     private Term term; // null until leading
     private boolean leading;
@@ -47,21 +46,12 @@ public final class Sequencer implements Stage {
     private VersionWindow window;
     private final ArrayList<Integer> failed = new ArrayList<>();
 
-    /** Notified of each sequenced transaction before it is durable (for durable=false subscribers). */
-    public interface SequenceListener {
-        void sequenced(Transaction txn, Term term);
-
-        SequenceListener NONE = (txn, term) -> {};
-    }
-
-    public Sequencer(Settings settings, ConflictSet conflicts, Clock clock, IdSource ids, Persister persister,
-                     SequenceListener listener) {
+    public Sequencer(Settings settings, ConflictSet conflicts, Clock clock, IdSource ids, Persister persister) {
         this.settings = settings;
         this.conflicts = conflicts;
         this.clock = clock;
         this.ids = ids;
         this.persister = persister;
-        this.listener = listener;
         this.inbox = new MpscAtomicArrayQueue<>(settings.inboxCapacity());
     }
 
@@ -206,7 +196,6 @@ public final class Sequencer implements Stage {
         }
         Transaction txn = new Transaction(requestId, version, lastTxnVersion, clock.epochMillis(), r.operations());
         lastTxnVersion = version;
-        listener.sequenced(txn, term);
         persister.accept(new Sequenced.Txn(txn, completion, BatchCodec.encodedSize(txn), nowNanos));
     }
 

@@ -70,6 +70,11 @@ class HttpServerTest {
         }
 
         @Override
+        public io.weaseldb.subscribe.SubscriberHub subscribers() {
+            return null;
+        }
+
+        @Override
         public String scrapeMetrics() {
             return "# HELP x\nx 1\n";
         }

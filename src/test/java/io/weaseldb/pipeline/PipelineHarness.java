@@ -39,7 +39,17 @@ final class PipelineHarness {
 
     PipelineHarness(Persister.Settings settings, long conflictWindowMs, Term term) {
         this.term = term;
-        Persister.DurabilityListener listener = new Persister.DurabilityListener() {
+        Persister.LogListener listener = new Persister.LogListener() {
+            @Override
+            public boolean hasRoom() {
+                return true;
+            }
+
+            @Override
+            public void sequenced(Transaction txn) {
+                sequenced.add(txn);
+            }
+
             @Override
             public void durable(BatchHeader header, List<Transaction> transactions) {
                 durable.add(header);
@@ -54,7 +64,7 @@ final class PipelineHarness {
         persister = new Persister(settings, store, layout, releaser, listener, Persister.Observer.NONE, clock,
                 IdSource.seeded(7));
         sequencer = new Sequencer(new Sequencer.Settings(conflictWindowMs, 4096, 1), new ConflictSet(), clock,
-                IdSource.seeded(8), persister, (txn, t) -> sequenced.add(txn));
+                IdSource.seeded(8), persister);
         persister.lead(term);
         sequencer.lead(term);
     }

@@ -1,0 +1,179 @@
+package io.weaseldb.subscribe;
+
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * The recent transactions of this term as encoded SSE bytes, shared by every subscriber: one
+ * chunk per publisher step, each holding consecutive versions. Subscribers keep only a cursor
+ * into it, so a thousand subscribers cost one copy of the data, and a slow subscriber's lag is
+ * measured here instead of being buffered per connection. Bounded by {@code memory_window_bytes};
+ * older history is read from the log in S3.
+ *
+ * <p>One writer (the publisher thread) appends and evicts; event loops read without locks.
+ * Chunks are immutable; a reader that raced with eviction sees {@link #EVICTED} and falls back
+ * to S3.
+ */
+public final class EventCache {
+    /** Consecutive transactions {@code firstVersion..lastVersion}; event i spans offsets[i]..offsets[i+1]. */
+    public record Chunk(long firstVersion, long lastVersion, byte[] data, int[] offsets, long startByte) {
+        int indexOf(long version) {
+            return (int) (version - firstVersion);
+        }
+
+        int count() {
+            return (int) (lastVersion - firstVersion + 1);
+        }
+    }
+
+    /** Returned by {@link #find} when the version is older than what the cache holds. */
+    public static final Chunk EVICTED = new Chunk(-1, -1, new byte[0], new int[] {0}, 0);
+
+    private final AtomicReferenceArray<Chunk> ring;
+    private final int mask;
+    private final long maxBytes;
+    private volatile long head; // chunks ever appended
+    private volatile long tail; // index of the oldest retained chunk
+    private volatile long floorVersion; // versions <= this are not in the cache
+    private volatile long sequencedVersion; // newest version appended
+    private volatile long durableVersion; // newest durable version (may be a marker)
+    private volatile long totalBytes; // bytes ever appended
+    private long retainedBytes; // writer only
+
+    /** @param startVersion the term start marker's version: the cache holds what comes after it */
+    public EventCache(long maxBytes, int maxChunks, long startVersion) {
+        int cap = Integer.highestOneBit(Math.max(16, maxChunks - 1)) << 1;
+        this.ring = new AtomicReferenceArray<>(cap);
+        this.mask = cap - 1;
+        this.maxBytes = maxBytes;
+        this.floorVersion = startVersion;
+        this.sequencedVersion = startVersion;
+        this.durableVersion = startVersion;
+    }
+
+    // ---- writer (publisher thread) ----
+
+    /** Appends the next chunk; its first version must follow the newest appended version. */
+    void append(long firstVersion, long lastVersion, byte[] data, int[] offsets) {
+        if (firstVersion != sequencedVersion + 1) {
+            throw new IllegalStateException("cache chunk " + firstVersion + " does not follow " + sequencedVersion);
+        }
+        long h = head;
+        if (h - tail == ring.length()) {
+            if (!oldestIsDurable()) {
+                throw new IllegalStateException("cache ring full of non-durable chunks; check canAppend() first");
+            }
+            evictOne();
+        }
+        long start = totalBytes;
+        ring.set((int) (h & mask), new Chunk(firstVersion, lastVersion, data, offsets, start));
+        totalBytes = start + data.length;
+        retainedBytes += data.length;
+        head = h + 1; // publishes the chunk
+        sequencedVersion = lastVersion;
+        while (retainedBytes > maxBytes && head - tail > 1 && oldestIsDurable()) {
+            evictOne();
+        }
+    }
+
+    /**
+     * Only durable chunks are evicted: a durable=false subscriber must never find a version
+     * that is neither in memory nor in S3 yet. The persister's in-flight bound limits how much
+     * non-durable data can pile up.
+     */
+    private boolean oldestIsDurable() {
+        return ring.get((int) (tail & mask)).lastVersion() <= durableVersion;
+    }
+
+    /** Whether the ring has a free slot (or a durable chunk to evict for one). */
+    boolean canAppend() {
+        return head - tail < ring.length() || oldestIsDurable();
+    }
+
+    private void evictOne() {
+        long t = tail;
+        Chunk c = ring.get((int) (t & mask));
+        retainedBytes -= c.data().length;
+        floorVersion = c.lastVersion();
+        tail = t + 1;
+    }
+
+    void durable(long version) {
+        if (version > durableVersion) {
+            durableVersion = version;
+        }
+        while (retainedBytes > maxBytes && head - tail > 1 && oldestIsDurable()) {
+            evictOne();
+        }
+    }
+
+    // ---- readers (any thread) ----
+
+    /**
+     * The chunk holding {@code version}; null if it is not appended yet; {@link #EVICTED} if it
+     * is older than the cache.
+     */
+    public Chunk find(long version) {
+        if (version <= floorVersion) {
+            return EVICTED;
+        }
+        if (version > sequencedVersion) {
+            return null;
+        }
+        long lo = tail;
+        long hi = head - 1;
+        while (lo <= hi) {
+            long mid = (lo + hi) >>> 1;
+            Chunk c = ring.get((int) (mid & mask));
+            if (c == null) {
+                return EVICTED;
+            }
+            if (version < c.firstVersion()) {
+                hi = mid - 1;
+            } else if (version > c.lastVersion()) {
+                lo = mid + 1;
+            } else {
+                // the slot may have been reused by a wrap-around while we searched
+                return tail <= mid ? c : EVICTED;
+            }
+        }
+        return EVICTED;
+    }
+
+    public long sequencedVersion() {
+        return sequencedVersion;
+    }
+
+    public long durableVersion() {
+        return durableVersion;
+    }
+
+    /** Versions <= this must be read from S3. */
+    public long floorVersion() {
+        return floorVersion;
+    }
+
+    public long totalBytes() {
+        return totalBytes;
+    }
+
+    /** Encoded bytes of the transactions after {@code version} up to the newest appended. */
+    public long bytesAfter(long version) {
+        Chunk c = find(version + 1);
+        if (c == null) {
+            return 0;
+        }
+        if (c == EVICTED) {
+            return Long.MAX_VALUE;
+        }
+        return totalBytes - (c.startByte() + c.offsets()[c.indexOf(version + 1)]);
+    }
+
+    public long retainedBytesApprox() {
+        long t = tail;
+        if (head == t) {
+            return 0;
+        }
+        Chunk c = ring.get((int) (t & mask));
+        return c == null ? 0 : totalBytes - c.startByte();
+    }
+}

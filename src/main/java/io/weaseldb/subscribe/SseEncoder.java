@@ -1,0 +1,105 @@
+package io.weaseldb.subscribe;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.weaseldb.json.JsonWriter;
+import io.weaseldb.txn.Operation;
+import io.weaseldb.txn.Transaction;
+import java.nio.charset.StandardCharsets;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+
+/**
+ * Server-Sent Events framing of the stream: {@code transaction} events (with {@code id:} so
+ * EventSource reconnects resume), {@code checkpoint} events and keepalive comments. Each
+ * transaction is encoded once and the bytes shared by every subscriber.
+ *
+ * <p>Stateless apart from a reusable scratch buffer: one instance per thread.
+ */
+public final class SseEncoder {
+    public static final byte[] KEEPALIVE = ": keepalive\n\n".getBytes(StandardCharsets.US_ASCII);
+    private final ByteBuf scratch = Unpooled.buffer(64 << 10);
+
+    /**
+     * Encodes transactions into one byte array; {@code offsets[i]} is where transaction i's
+     * event starts and {@code offsets[n]} the total length, so any suffix can be sent alone.
+     */
+    public byte[] encode(java.util.List<Transaction> txns, String leaderId, int[] offsets) {
+        scratch.clear();
+        for (int i = 0; i < txns.size(); i++) {
+            offsets[i] = scratch.writerIndex();
+            writeTransaction(scratch, txns.get(i), leaderId);
+        }
+        offsets[txns.size()] = scratch.writerIndex();
+        byte[] out = new byte[scratch.writerIndex()];
+        scratch.getBytes(0, out);
+        if (scratch.capacity() > (4 << 20)) {
+            scratch.capacity(64 << 10);
+        }
+        return out;
+    }
+
+    public static void writeTransaction(ByteBuf out, Transaction t, String leaderId) {
+        out.writeCharSequence("id: ", StandardCharsets.US_ASCII);
+        JsonWriter.writeLong(out, t.version());
+        out.writeCharSequence("\nevent: transaction\ndata: ", StandardCharsets.US_ASCII);
+        JsonWriter w = new JsonWriter(out).beginObject()
+                .field("request_id", t.requestId())
+                .field("version", t.version())
+                .field("prev_version", t.prevVersion())
+                .field("timestamp", timestamp(t.timestampMillis()))
+                .field("leader_id", leaderId)
+                .beginArray("operations");
+        for (Operation op : t.operations()) {
+            w.beginElementObject();
+            switch (op) {
+                case Operation.Write wr -> w.field("type", "write").fieldBase64("key", wr.key()).fieldBase64("value", wr.value());
+                case Operation.Delete d -> w.field("type", "delete").fieldBase64("key", d.key());
+                case Operation.RangeDelete r -> w.field("type", "range_delete").fieldBase64("begin", r.begin())
+                        .fieldBase64("end", r.end());
+            }
+            w.endObject();
+        }
+        w.endArray().endObject();
+        out.writeCharSequence("\n\n", StandardCharsets.US_ASCII);
+    }
+
+    public static byte[] checkpoint(long committedVersion, String leaderId) {
+        ByteBuf b = Unpooled.buffer(96);
+        b.writeCharSequence("event: checkpoint\ndata: ", StandardCharsets.US_ASCII);
+        new JsonWriter(b).beginObject().field("committed_version", committedVersion).field("leader_id", leaderId).endObject();
+        b.writeCharSequence("\n\n", StandardCharsets.US_ASCII);
+        byte[] out = new byte[b.readableBytes()];
+        b.readBytes(out);
+        return out;
+    }
+
+    /** ISO-8601 UTC with milliseconds, e.g. {@code 2026-11-22T20:27:42.555Z}. */
+    static String timestamp(long epochMillis) {
+        LocalDateTime t = LocalDateTime.ofEpochSecond(Math.floorDiv(epochMillis, 1000),
+                (int) Math.floorMod(epochMillis, 1000) * 1_000_000, ZoneOffset.UTC);
+        char[] c = new char[24];
+        put(c, 0, t.getYear(), 4);
+        c[4] = '-';
+        put(c, 5, t.getMonthValue(), 2);
+        c[7] = '-';
+        put(c, 8, t.getDayOfMonth(), 2);
+        c[10] = 'T';
+        put(c, 11, t.getHour(), 2);
+        c[13] = ':';
+        put(c, 14, t.getMinute(), 2);
+        c[16] = ':';
+        put(c, 17, t.getSecond(), 2);
+        c[19] = '.';
+        put(c, 20, t.getNano() / 1_000_000, 3);
+        c[23] = 'Z';
+        return new String(c);
+    }
+
+    private static void put(char[] c, int at, int value, int digits) {
+        for (int i = at + digits - 1; i >= at; i--) {
+            c[i] = (char) ('0' + value % 10);
+            value /= 10;
+        }
+    }
+}

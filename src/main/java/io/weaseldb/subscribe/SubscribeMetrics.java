@@ -1,0 +1,65 @@
+package io.weaseldb.subscribe;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToDoubleFunction;
+
+/** Subscription metrics. Thread-safe. */
+public final class SubscribeMetrics {
+    private final MeterRegistry registry;
+    final AtomicInteger connected = new AtomicInteger();
+    final AtomicInteger replaying = new AtomicInteger();
+    private final Counter events;
+    private final Counter bytes;
+    private final Counter historyObjects;
+    private final DistributionSummary lag;
+    private final ConcurrentHashMap<String, Counter> dropped = new ConcurrentHashMap<>();
+
+    public SubscribeMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        Gauge.builder("weaseldb.subscribers", connected, AtomicInteger::get)
+                .description("Connected subscribers").register(registry);
+        Gauge.builder("weaseldb.subscribers.replaying", replaying, AtomicInteger::get)
+                .description("Subscribers reading history from S3").register(registry);
+        events = Counter.builder("weaseldb.subscribe.events").description("Transaction events sent to subscribers")
+                .register(registry);
+        bytes = Counter.builder("weaseldb.subscribe.sent").baseUnit("bytes")
+                .description("Bytes sent to subscribers").register(registry);
+        historyObjects = Counter.builder("weaseldb.subscribe.history.objects")
+                .description("Log objects read from S3 to replay history").register(registry);
+        lag = DistributionSummary.builder("weaseldb.subscribe.lag").baseUnit("bytes")
+                .description("How far behind the newest event a live subscriber is, sampled each second")
+                .serviceLevelObjectives(1, 4096, 65536, 1 << 20, 4 << 20, 10 << 20, 64 << 20)
+                .register(registry);
+    }
+
+    /** Registers a gauge for the bytes the shared cache holds. */
+    public <T> void cacheGauge(T cache, ToDoubleFunction<T> bytesHeld) {
+        Gauge.builder("weaseldb.subscribe.buffered", cache, bytesHeld).baseUnit("bytes")
+                .description("Encoded recent transactions held in memory for subscribers").register(registry);
+    }
+
+    void sent(int eventCount, long byteCount) {
+        events.increment(eventCount);
+        bytes.increment(byteCount);
+    }
+
+    void historyObject() {
+        historyObjects.increment();
+    }
+
+    void lag(long lagBytes) {
+        lag.record(lagBytes);
+    }
+
+    /** reason: slow (buffer bound), leader_changed, shutdown, error. */
+    void dropped(String reason) {
+        dropped.computeIfAbsent(reason, r -> Counter.builder("weaseldb.subscribers.dropped")
+                .description("Subscriber streams ended by the server, by reason").tag("reason", r)
+                .register(registry)).increment();
+    }
+}

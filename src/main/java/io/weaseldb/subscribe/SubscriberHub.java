@@ -1,0 +1,186 @@
+package io.weaseldb.subscribe;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.weaseldb.log.LogIndex;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.s3.ObjectStore;
+import io.weaseldb.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Registry of subscriptions, grouped by event loop. When the publisher adds data it calls
+ * {@link #notifyLoops}, which schedules at most one pump task per event loop; that task lets
+ * each subscription on the loop copy what it is missing from the shared cache. A per-loop tick
+ * sends keepalives and samples lag.
+ *
+ * <p>Thread-safe; each {@link Subscription} is owned by its channel's event loop.
+ */
+public final class SubscriberHub {
+    public record Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
+                           int maxHistoryReads) {}
+
+    /** Why a subscription cannot start. */
+    public sealed interface Refusal {
+        record Truncated(long oldestVersion) implements Refusal {}
+
+        record TooMany(int max) implements Refusal {}
+
+        record NotLeading() implements Refusal {}
+    }
+
+    final Settings settings;
+    final EventCache cache;
+    final LogIndex index;
+    final ObjectStore store;
+    final LogLayout layout;
+    final Executor decodeExecutor;
+    final SubscribeMetrics metrics;
+    final Clock clock;
+    final AtomicInteger historyReads = new AtomicInteger();
+    private final AtomicInteger count = new AtomicInteger();
+    private final ConcurrentHashMap<EventLoop, LoopSubscribers> loops = new ConcurrentHashMap<>();
+    private volatile String endedReason;
+
+    public SubscriberHub(Settings settings, EventCache cache, LogIndex index, ObjectStore store, LogLayout layout,
+                         Executor decodeExecutor, SubscribeMetrics metrics, Clock clock) {
+        this.settings = settings;
+        this.cache = cache;
+        this.index = index;
+        this.store = store;
+        this.layout = layout;
+        this.decodeExecutor = decodeExecutor;
+        this.metrics = metrics;
+        this.clock = clock;
+    }
+
+    public EventCache cache() {
+        return cache;
+    }
+
+    /** The oldest version a subscriber can still be sent (the first version of the oldest log object). */
+    public long oldestVersion() {
+        return Math.max(0, index.oldest());
+    }
+
+    /** The default {@code after}: the latest committed version. */
+    public long latestVersion() {
+        return cache.durableVersion();
+    }
+
+    /** Checks whether a subscription from {@code after} can start; null if it can. */
+    public Refusal admit(long after) {
+        if (endedReason != null) {
+            return new Refusal.NotLeading();
+        }
+        long oldest = oldestVersion();
+        if (after < oldest - 1) {
+            return new Refusal.Truncated(oldest);
+        }
+        if (count.get() >= settings.maxSubscribers()) {
+            return new Refusal.TooMany(settings.maxSubscribers());
+        }
+        return null;
+    }
+
+    /** Starts streaming on {@code channel}; call on its event loop once the 200 response head is written. */
+    public Subscription open(Channel channel, long after, boolean durable, String leaderId) {
+        count.incrementAndGet();
+        metrics.connected.incrementAndGet();
+        Subscription s = new Subscription(this, channel, after, durable, leaderId);
+        LoopSubscribers l = loops.computeIfAbsent(channel.eventLoop(), LoopSubscribers::new);
+        l.add(s);
+        if (endedReason != null) {
+            s.end("leader_changed");
+        } else {
+            s.pump();
+        }
+        return s;
+    }
+
+    void closed(Subscription s) {
+        count.decrementAndGet();
+        metrics.connected.decrementAndGet();
+        LoopSubscribers l = loops.get(s.channel.eventLoop());
+        if (l != null) {
+            l.remove(s);
+        }
+    }
+
+    public int count() {
+        return count.get();
+    }
+
+    /** New data: wake every loop with subscribers (at most one pending task per loop). */
+    public void notifyLoops() {
+        for (LoopSubscribers l : loops.values()) {
+            l.schedule();
+        }
+    }
+
+    /** Ends every stream (leadership lost or shutdown); new subscriptions are refused. */
+    public void endAll(String reason) {
+        endedReason = reason;
+        for (LoopSubscribers l : loops.values()) {
+            l.loop.execute(() -> {
+                for (Subscription s : l.snapshot()) {
+                    s.end(reason.startsWith("shutdown") ? "shutdown" : "leader_changed");
+                }
+            });
+        }
+    }
+
+    /** The subscriptions of one event loop; the list is touched only on that loop. */
+    private final class LoopSubscribers {
+        final EventLoop loop;
+        final AtomicBoolean scheduled = new AtomicBoolean();
+        final List<Subscription> subs = new ArrayList<>();
+        private final Runnable pumpAll = this::pumpAll;
+
+        LoopSubscribers(EventLoop loop) {
+            this.loop = loop;
+            long tick = Math.min(TimeUnit.SECONDS.toNanos(1), settings.keepaliveNanos());
+            loop.scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.NANOSECONDS);
+        }
+
+        void add(Subscription s) {
+            subs.add(s);
+        }
+
+        void remove(Subscription s) {
+            subs.remove(s);
+        }
+
+        List<Subscription> snapshot() {
+            return new ArrayList<>(subs);
+        }
+
+        void schedule() {
+            if (!subs.isEmpty() && scheduled.compareAndSet(false, true)) {
+                loop.execute(pumpAll);
+            }
+        }
+
+        private void pumpAll() {
+            scheduled.set(false);
+            for (int i = subs.size() - 1; i >= 0; i--) {
+                if (i < subs.size()) {
+                    subs.get(i).pump();
+                }
+            }
+        }
+
+        private void tick() {
+            long now = clock.nanoTime();
+            for (Subscription s : snapshot()) {
+                s.tick(now);
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+package io.weaseldb.subscribe;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.weaseldb.log.Batch;
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.BatchHeader;
+import io.weaseldb.log.CorruptBatchException;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One SSE stream. Its state is a cursor: every transaction at or below {@code cursor} has been
+ * written. While the cursor is older than the shared cache it replays log objects from S3 (read
+ * ahead, validated as a chain, encoded off the event loop); then it copies slices of the cache.
+ * It writes only while the channel is writable, so memory per subscriber stays at Netty's write
+ * buffer; how far it is behind is measured in the cache and bounded by
+ * {@code max_buffer_size_bytes}.
+ *
+ * <p>Owned by its channel's event loop.
+ */
+public final class Subscription {
+    private static final Logger log = LoggerFactory.getLogger(Subscription.class);
+    private static final ThreadLocal<SseEncoder> ENCODER = ThreadLocal.withInitial(SseEncoder::new);
+
+    final SubscriberHub hub;
+    final Channel channel;
+    private final boolean durable;
+    private final String leaderId;
+    private long cursor;
+    private long lastTxnSent;
+    private long lastCheckpoint;
+    private long lastWriteNanos;
+    private boolean closed;
+    private History history;
+
+    Subscription(SubscriberHub hub, Channel channel, long after, boolean durable, String leaderId) {
+        this.hub = hub;
+        this.channel = channel;
+        this.durable = durable;
+        this.leaderId = leaderId;
+        this.cursor = after;
+        this.lastTxnSent = after;
+        this.lastCheckpoint = after;
+        this.lastWriteNanos = hub.clock.nanoTime();
+    }
+
+    /** Writes whatever this subscriber is missing, as far as the channel accepts it. */
+    public void pump() {
+        if (closed) {
+            return;
+        }
+        if (!channel.isActive()) {
+            end(null);
+            return;
+        }
+        boolean wrote = false;
+        if (history == null) {
+            wrote = pumpLive();
+        }
+        if (history != null && !closed) {
+            wrote |= pumpHistory();
+            if (history == null && !closed) {
+                wrote |= pumpLive();
+            }
+        }
+        if (!closed) {
+            wrote |= maybeCheckpoint();
+            if (history == null && !channel.isWritable()) {
+                checkLag();
+            }
+        }
+        if (wrote && !closed) {
+            channel.flush();
+        }
+    }
+
+    private boolean pumpLive() {
+        EventCache cache = hub.cache;
+        boolean wrote = false;
+        while (channel.isWritable()) {
+            long limit = durable ? cache.durableVersion() : cache.sequencedVersion();
+            if (cursor >= limit) {
+                break;
+            }
+            EventCache.Chunk c = cache.find(cursor + 1);
+            if (c == null) {
+                break;
+            }
+            if (c == EventCache.EVICTED) {
+                startHistory();
+                break;
+            }
+            long last = Math.min(limit, c.lastVersion());
+            int from = c.indexOf(cursor + 1);
+            int to = c.indexOf(last) + 1;
+            write(c.data(), c.offsets()[from], c.offsets()[to] - c.offsets()[from], to - from);
+            cursor = last;
+            lastTxnSent = last;
+            wrote = true;
+        }
+        return wrote;
+    }
+
+    private boolean maybeCheckpoint() {
+        long cp = durable ? cursor : Math.min(cursor, hub.cache.durableVersion());
+        if (cp > lastCheckpoint && (!durable || cursor > lastTxnSent)) {
+            byte[] b = SseEncoder.checkpoint(cp, leaderId);
+            write(b, 0, b.length, 0);
+            lastCheckpoint = cp;
+            return true;
+        }
+        return false;
+    }
+
+    private void write(byte[] data, int offset, int length, int events) {
+        channel.write(new DefaultHttpContent(Unpooled.wrappedBuffer(data, offset, length)), channel.voidPromise());
+        lastWriteNanos = hub.clock.nanoTime();
+        hub.metrics.sent(events, length);
+    }
+
+    private void checkLag() {
+        long lag = hub.cache.bytesAfter(cursor);
+        ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
+        if (out != null) {
+            lag += out.totalPendingWriteBytes();
+        }
+        if (lag > hub.settings.maxBufferBytes()) {
+            log.info("subscriber {} is {} bytes behind (limit {}): disconnecting it; it can resume after version {}",
+                    channel.remoteAddress(), lag, hub.settings.maxBufferBytes(), cursor);
+            end("slow");
+        }
+    }
+
+    /** Keepalives and a lag sample; also catches up if a wake-up was missed. */
+    void tick(long nowNanos) {
+        if (closed) {
+            return;
+        }
+        pump();
+        if (closed) {
+            return;
+        }
+        if (history == null) {
+            hub.metrics.lag(Math.max(0, hub.cache.bytesAfter(cursor)));
+        }
+        if (nowNanos - lastWriteNanos >= hub.settings.keepaliveNanos() && channel.isWritable()) {
+            write(SseEncoder.KEEPALIVE, 0, SseEncoder.KEEPALIVE.length, 0);
+            channel.flush();
+        }
+    }
+
+    /** Ends the stream (reason null when the client went away) and closes the connection. */
+    public void end(String reason) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (history != null) {
+            history = null;
+            hub.metrics.replaying.decrementAndGet();
+        }
+        if (reason != null) {
+            hub.metrics.dropped(reason);
+        }
+        hub.closed(this);
+        if (channel.isActive()) {
+            channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    public long cursor() {
+        return cursor;
+    }
+
+    // ---- history from S3 ----
+
+    /** A log object read and encoded off the event loop. */
+    private record Decoded(BatchHeader header, byte[] events, int[] offsets) {}
+
+    private final class History {
+        long nextObject;
+        long lastRequested = -1;
+        BatchHeader last;
+        final ArrayDeque<CompletableFuture<Decoded>> reads = new ArrayDeque<>();
+    }
+
+    private void startHistory() {
+        long first = hub.index.floor(cursor + 1);
+        if (first < 0) {
+            // older than the oldest object: truncated while we streamed; the client resumes and gets 410
+            end("truncated");
+            return;
+        }
+        history = new History();
+        history.nextObject = first;
+        hub.metrics.replaying.incrementAndGet();
+    }
+
+    private boolean pumpHistory() {
+        History h = history;
+        boolean wrote = false;
+        while (!closed && history == h) {
+            fill(h);
+            CompletableFuture<Decoded> f = h.reads.peekFirst();
+            if (f == null || !f.isDone()) {
+                break;
+            }
+            h.reads.pollFirst();
+            Decoded d;
+            try {
+                d = f.join();
+            } catch (CompletionException e) {
+                log.error("subscriber {}: cannot read log history: {}", channel.remoteAddress(), e.getCause().toString());
+                end("error");
+                return wrote;
+            }
+            hub.metrics.historyObject();
+            BatchHeader bh = d.header();
+            if (h.last != null && !h.last.isFollowedBy(bh)) {
+                if (bh.term() < h.last.term() || bh.lastVersion() <= cursor) {
+                    continue; // an orphan of an older term, never part of the log
+                }
+                log.error("subscriber {}: log chain broken at {} (after {}..{})", channel.remoteAddress(),
+                        bh.firstVersion(), h.last.firstVersion(), h.last.lastVersion());
+                end("error");
+                return wrote;
+            }
+            h.last = bh;
+            if (bh.lastVersion() > cursor) {
+                if (bh.count() > 0) {
+                    int from = (int) (Math.max(cursor + 1, bh.firstVersion()) - bh.firstVersion());
+                    int[] o = d.offsets();
+                    write(d.events(), o[from], o[bh.count()] - o[from], bh.count() - from);
+                    lastTxnSent = bh.lastVersion();
+                }
+                cursor = bh.lastVersion();
+                wrote = true;
+            }
+            if (cursor >= hub.cache.floorVersion()) {
+                history = null; // caught up with memory: the rest comes from the cache
+                hub.metrics.replaying.decrementAndGet();
+                break;
+            }
+            if (!channel.isWritable()) {
+                break;
+            }
+        }
+        return wrote;
+    }
+
+    private void fill(History h) {
+        while (channel.isWritable() && h.reads.size() < hub.settings.readAheadObjects()) {
+            if (h.nextObject < 0) {
+                h.nextObject = h.lastRequested < 0 ? -1 : hub.index.next(h.lastRequested);
+                if (h.nextObject < 0) {
+                    return; // not durable yet: the next pump or tick tries again
+                }
+            }
+            if (hub.historyReads.incrementAndGet() > hub.settings.maxHistoryReads()) {
+                hub.historyReads.decrementAndGet();
+                return; // the server-wide bound on history reads; the tick retries
+            }
+            long first = h.nextObject;
+            String key = hub.layout.objectKey(first);
+            CompletableFuture<Decoded> f = hub.store.get(key)
+                    .thenApplyAsync(bytes -> decode(key, bytes), hub.decodeExecutor);
+            f.whenComplete((x, t) -> {
+                hub.historyReads.decrementAndGet();
+                channel.eventLoop().execute(this::pump);
+            });
+            h.reads.addLast(f);
+            h.lastRequested = first;
+            h.nextObject = hub.index.next(first);
+        }
+    }
+
+    private static Decoded decode(String key, byte[] bytes) {
+        Batch b;
+        try {
+            b = BatchCodec.decode(key, bytes);
+        } catch (CorruptBatchException e) {
+            throw new CompletionException(e);
+        }
+        int[] offsets = new int[b.transactions().size() + 1];
+        byte[] events = b.transactions().isEmpty() ? new byte[0]
+                : ENCODER.get().encode(b.transactions(), b.header().leaderId(), offsets);
+        return new Decoded(b.header(), events, offsets);
+    }
+}
