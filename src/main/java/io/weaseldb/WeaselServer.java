@@ -18,6 +18,9 @@ import io.weaseldb.metrics.PipelineMetrics;
 import io.weaseldb.pipeline.Completion;
 import io.weaseldb.pipeline.Persister;
 import io.weaseldb.pipeline.Releaser;
+import io.weaseldb.pipeline.RequestIdIndex;
+import io.weaseldb.pipeline.RequestIdRecovery;
+import io.weaseldb.pipeline.TermHistory;
 import io.weaseldb.pipeline.Sequencer;
 import io.weaseldb.pipeline.SequencerMessage;
 import io.weaseldb.pipeline.StageRunner;
@@ -120,13 +123,15 @@ public final class WeaselServer implements AutoCloseable {
         Publisher publisher = new Publisher(1 << 16, cache, index, hub, term.leaderId());
         persister = new Persister(new Persister.Settings(p.batchTimeoutMs(), p.batchMaxBytes(), p.maxInFlightPuts(),
                 p.retryInitialBackoffMs(), p.retryMaxBackoffMs(), p.retryBudgetMs(), retryAfter,
-                Math.max(1024, config.commit().maxPendingCommits())),
+                Math.max(1024, config.commit().maxPendingCommits()), p.leaderHeartbeatMs()),
                 store, layout, releaser, publisher, new PipelineMetrics(registry), clock, ids);
         sequencer = new Sequencer(new Sequencer.Settings(config.commit().conflictWindowMs(),
                 config.commit().maxPendingCommits(), retryAfter),
                 new ConflictSet(), clock, ids, persister);
+        persister.markerSource(sequencer::requestMarker);
+        RequestIdIndex requestIds = rebuildRequestIds(layout, index);
         persister.lead(term);
-        sequencer.lead(term);
+        sequencer.lead(term, requestIds, terms);
 
         Runnable fatal = () -> {
             log.error("a pipeline stage failed; exiting");
@@ -164,6 +169,24 @@ public final class WeaselServer implements AutoCloseable {
         }
         index.add(t.startVersion());
         return t;
+    }
+
+    private final TermHistory terms = new TermHistory();
+
+    /** The request-id index for the retention window, rebuilt from the log's request-id sections. */
+    private RequestIdIndex rebuildRequestIds(LogLayout layout, LogIndex index) throws CorruptBatchException {
+        var c = config.commit();
+        long from = RequestIdRecovery.startVersion(index, term.startVersion(), c.requestIdRetentionVersions());
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        RequestIdIndex ids = new RequestIdIndex(random.nextLong(), random.nextLong(), c.requestIdRetentionVersions(),
+                TimeUnit.HOURS.toMillis(c.requestIdRetentionHours()), from, clock.epochMillis());
+        long start = System.nanoTime();
+        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, from, ids, terms, 32,
+                config.s3().requestTimeoutMs() * 3);
+        ids.expire(term.startVersion(), clock.epochMillis(), Integer.MAX_VALUE);
+        log.info("request-id index: {} ids and {} bans from {} log objects (versions >= {}) in {} ms",
+                r.ids(), r.bans(), r.objects(), from, (System.nanoTime() - start) / 1_000_000);
+        return ids;
     }
 
     private void registerGauges(MeterRegistry registry, Releaser releaser) {
@@ -237,6 +260,11 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public boolean submitCommit(CommitRequest request, Completion completion) {
             return sequencer.offer(new SequencerMessage.Commit(request, completion));
+        }
+
+        @Override
+        public boolean submitStatus(String requestId, long minVersion, Completion completion) {
+            return sequencer.offer(new SequencerMessage.Status(requestId, minVersion, completion));
         }
 
         @Override

@@ -55,6 +55,12 @@ public final class ConfigLoader {
         }
     }
 
+    /** Whether [s3].endpoint is empty (the embedded fake S3), which changes a few defaults. */
+    private static boolean embeddedDefault(TomlParseResult r) {
+        String e = r.getString("s3.endpoint");
+        return e == null || e.isEmpty();
+    }
+
     private static WeaselConfig build(TomlParseResult r) {
         TomlSection s = new TomlSection("server", r.getTable("server"));
         var server = new WeaselConfig.Server(
@@ -93,7 +99,8 @@ public final class ConfigLoader {
                 p.getInt("max_in_flight_puts", 8, 1, 1024),
                 p.getLong("retry_initial_backoff_ms", 20, 1, 60_000),
                 p.getLong("retry_max_backoff_ms", 2_000, 1, 600_000),
-                p.getLong("retry_budget_ms", 10_000, 1, 3_600_000));
+                p.getLong("retry_budget_ms", 10_000, 1, 3_600_000),
+                p.getLong("leader_heartbeat_ms", embeddedDefault(r) ? 0 : 1_000, 0, 3_600_000));
         if (persistence.retryInitialBackoffMs() > persistence.retryMaxBackoffMs()) {
             throw new ConfigException(p.key("retry_initial_backoff_ms") + " must not exceed " + p.key("retry_max_backoff_ms"));
         }

@@ -47,7 +47,8 @@ public record WeaselConfig(
             int maxInFlightPuts,
             long retryInitialBackoffMs,
             long retryMaxBackoffMs,
-            long retryBudgetMs) {}
+            long retryBudgetMs,
+            long leaderHeartbeatMs) {}
 
     /**
      * {@code [s3]}: where the log lives. An empty {@code endpoint} starts the in-process fake S3

@@ -13,6 +13,9 @@ public interface Backend {
     /** Enqueues a commit; false when the pipeline is full (the caller answers 503). */
     boolean submitCommit(CommitRequest request, Completion completion);
 
+    /** Enqueues a status query; false when the pipeline is full. */
+    boolean submitStatus(String requestId, long minVersion, Completion completion);
+
     /** Enqueues a health probe through every stage; false when the pipeline is full. */
     boolean submitProbe(Completion completion);
 

@@ -181,7 +181,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 case OK -> probe(slot);
                 case METRICS -> metricsScrape(slot);
                 case SUBSCRIBE -> subscribe(req, query, slot);
-                case STATUS, RETENTION_LIST, RETENTION_POLICY ->
+                case STATUS -> status(query, slot);
+                case RETENTION_LIST, RETENTION_POLICY ->
                         respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "not_implemented",
                                 route.endpoint().label + " is not implemented yet"));
                 case UNKNOWN -> throw new AssertionError();
@@ -364,6 +365,28 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         slot.startStream = () -> subscription = hub.open(ctx.channel(), from, mode, leader);
         closing = true; // the connection now belongs to the stream; later requests are ignored
         flushReady();
+    }
+
+    private void status(QueryStringDecoder query, Slot slot) {
+        String requestId = param(query, "request_id");
+        long minVersion = -1;
+        try {
+            if (requestId == null || requestId.isEmpty()) {
+                throw new BadRequestException("request_id is required");
+            }
+            String mv = param(query, "min_version");
+            if (mv != null) {
+                minVersion = nonNegative("min_version", mv);
+            }
+        } catch (BadRequestException e) {
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", e.getMessage()));
+            return;
+        }
+        if (!backend.submitStatus(requestId, minVersion, slot)) {
+            metrics.rejected("pipeline_full");
+            slot.complete(new Outcome.Unavailable("the pipeline is full; retry shortly", false,
+                    settings.retryAfterSeconds(), null, requestId));
+        }
     }
 
     private static String param(QueryStringDecoder query, String name) {

@@ -48,6 +48,9 @@ public final class HttpMetrics {
             case Outcome.Rejected r -> "bad_request";
             case Outcome.Unavailable u -> u.outcomeUnknown() ? "unknown" : "unavailable";
             case Outcome.Healthy h -> null;
+            case Outcome.StatusCommitted sc -> null;
+            case Outcome.StatusNotCommitted sn -> null;
+            case Outcome.Truncated t -> null;
         };
         if (name != null) {
             commitOutcome(name);

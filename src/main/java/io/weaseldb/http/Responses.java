@@ -107,6 +107,19 @@ public final class Responses {
                     w.field("leader_id", u.leaderId());
                 }
             }
+            case Outcome.StatusCommitted sc -> {
+                status = HttpResponseStatus.OK;
+                w.field("request_id", sc.requestId()).field("status", "committed").field("version", sc.version())
+                        .field("leader_id", sc.leaderId());
+            }
+            case Outcome.StatusNotCommitted sn -> {
+                status = HttpResponseStatus.OK;
+                w.field("request_id", sn.requestId()).field("status", "not_committed").field("version", sn.version());
+            }
+            case Outcome.Truncated t -> {
+                status = HttpResponseStatus.GONE;
+                w.field("error", "log_truncated").field("message", t.message()).field("oldest_version", t.oldestVersion());
+            }
             case Outcome.Healthy h -> {
                 status = HttpResponseStatus.OK;
                 w.field("status", "ok").field("version", h.version()).field("leader_id", h.leaderId());

@@ -3,10 +3,11 @@ package io.weaseldb.log;
 import io.weaseldb.txn.Transaction;
 import java.util.List;
 
-/** A decoded log object: its header and its transactions in version order. */
-public record Batch(BatchHeader header, List<Transaction> transactions) {
+/** A decoded log object: its header, its transactions in version order, and its banned request ids. */
+public record Batch(BatchHeader header, List<Transaction> transactions, List<String> bans) {
     public Batch {
         transactions = List.copyOf(transactions);
-        assert transactions.size() == header.count();
+        bans = List.copyOf(bans);
+        assert transactions.size() == header.count() && bans.size() == header.banCount();
     }
 }

@@ -1,18 +1,26 @@
 package io.weaseldb.log;
 
 /**
- * The header of one log object ({@code log/<20-digit firstVersion>}). See {@code docs/log-format.md}.
+ * The header of one log object ({@code log/<20-digit firstVersion>}). Layout in
+ * {@code docs/log-format.md}.
  *
- * @param kind           {@link #DATA} (transactions {@code firstVersion..lastVersion}) or
- *                       {@link #TERM_START} (a marker that claims version {@code firstVersion} for a
- *                       new leader term and holds no transaction)
+ * <p>An object covers versions {@code firstVersion..lastVersion}, all consecutive with the
+ * previous object's. Each version holds either one transaction or nothing (a marker: the start
+ * of a term, a heartbeat, or a version taken to record status answers while no commit was in
+ * flight). Objects may also record request ids that {@code /v1/status} declared never to commit
+ * ("bans"), so that promise survives restarts and leader changes.
+ *
+ * @param kind           {@link #DATA}, or {@link #TERM_START} for the marker that claims a new
+ *                       term's first version (it holds no transaction)
  * @param term           the leader term that wrote the object; terms only grow along the log
  * @param leaderId       the writing leader's id (opaque, unique per term)
  * @param prevVersion    {@code lastVersion} of the previous object in the log, -1 for the first;
  *                       links the objects into a chain so readers can tell orphans from the log
  * @param prevTxnVersion version of the last transaction before this object, -1 if none; the
  *                       {@code prev_version} of this object's first transaction
- * @param count          number of transactions (0 for a term start)
+ * @param lastTxnVersion version of the last transaction up to and including this object
+ * @param count          transactions in the object (at most the number of versions it covers)
+ * @param banCount       request ids banned by this object
  */
 public record BatchHeader(
         int kind,
@@ -22,8 +30,10 @@ public record BatchHeader(
         long lastVersion,
         long prevVersion,
         long prevTxnVersion,
+        long lastTxnVersion,
         long timestampMillis,
-        int count) {
+        int count,
+        int banCount) {
 
     public static final int DATA = 0;
     public static final int TERM_START = 1;
@@ -32,25 +42,36 @@ public record BatchHeader(
         if (kind != DATA && kind != TERM_START) {
             throw new IllegalArgumentException("unknown batch kind " + kind);
         }
+        if (lastVersion < firstVersion || firstVersion < 0) {
+            throw new IllegalArgumentException("invalid version range " + firstVersion + ".." + lastVersion);
+        }
+        if (count < 0 || count > lastVersion - firstVersion + 1 || banCount < 0) {
+            throw new IllegalArgumentException("count " + count + " does not fit versions " + firstVersion + ".." + lastVersion);
+        }
         if (kind == TERM_START && (count != 0 || firstVersion != lastVersion)) {
             throw new IllegalArgumentException("a term start holds no transaction and claims one version");
         }
-        if (kind == DATA && (count <= 0 || lastVersion - firstVersion + 1 != count)) {
-            throw new IllegalArgumentException("a data batch holds consecutive versions " + firstVersion + ".." + lastVersion
-                    + " but count is " + count);
+        if (prevVersion != firstVersion - 1 && prevVersion != -1 && prevVersion >= firstVersion) {
+            throw new IllegalArgumentException("previous version must precede " + firstVersion);
         }
-        if (prevVersion >= firstVersion || prevTxnVersion >= firstVersion) {
-            throw new IllegalArgumentException("previous versions must precede " + firstVersion);
+        if (prevTxnVersion >= firstVersion) {
+            throw new IllegalArgumentException("previous transaction must precede " + firstVersion);
         }
+        if (count == 0 ? lastTxnVersion != prevTxnVersion
+                : lastTxnVersion < firstVersion || lastTxnVersion > lastVersion) {
+            throw new IllegalArgumentException("last transaction version " + lastTxnVersion + " is inconsistent");
+        }
+    }
+
+    /** A term start marker. */
+    public static BatchHeader termStart(long term, String leaderId, long version, long prevVersion, long prevTxnVersion,
+                                        long timestampMillis) {
+        return new BatchHeader(TERM_START, term, leaderId, version, version, prevVersion, prevTxnVersion,
+                prevTxnVersion, timestampMillis, 0, 0);
     }
 
     /** Whether {@code next} directly follows this object in a valid log. */
     public boolean isFollowedBy(BatchHeader next) {
         return next.prevVersion == lastVersion && next.firstVersion == lastVersion + 1 && next.term >= term;
-    }
-
-    /** Version of the last transaction up to and including this object. */
-    public long lastTxnVersion() {
-        return kind == DATA ? lastVersion : prevTxnVersion;
     }
 }

@@ -102,8 +102,8 @@ public final class LogRecovery {
     public Term claim(Tail tail, String leaderId, Clock clock) throws LostClaimException, CorruptBatchException {
         long version = tail.lastVersion() + 1;
         long newTerm = tail.term() + 1;
-        BatchHeader marker = new BatchHeader(BatchHeader.TERM_START, newTerm, leaderId, version, version,
-                tail.lastVersion(), tail.lastTxnVersion(), clock.epochMillis(), 0);
+        BatchHeader marker = BatchHeader.termStart(newTerm, leaderId, version, tail.lastVersion(), tail.lastTxnVersion(),
+                clock.epochMillis());
         byte[] object = BatchCodec.encodeEmpty(marker);
         String key = layout.objectKey(version);
         for (int attempt = 0; ; attempt++) {

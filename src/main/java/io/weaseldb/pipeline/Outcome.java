@@ -35,6 +35,15 @@ public sealed interface Outcome {
     record Unavailable(String message, boolean outcomeUnknown, int retryAfterSeconds, String leaderId, String requestId)
             implements Outcome {}
 
+    /** {@code /v1/status}: the request id committed at {@code version}. */
+    record StatusCommitted(String requestId, long version, String leaderId) implements Outcome {}
+
+    /** {@code /v1/status}: the request id did not commit at or below {@code version}, and never will. */
+    record StatusNotCommitted(String requestId, long version) implements Outcome {}
+
+    /** History needed for the answer is gone (410 log_truncated). */
+    record Truncated(String message, long oldestVersion) implements Outcome {}
+
     /** A health probe made it through every stage. */
     record Healthy(long version, String leaderId) implements Outcome {}
 }

@@ -54,7 +54,13 @@ public final class Persister implements Stage {
             long retryMaxBackoffMs,
             long retryBudgetMs,
             int retryAfterSeconds,
-            int inputCapacity) {}
+            int inputCapacity,
+            long heartbeatMs) {}
+
+    /** Asks the sequencer for a version without a transaction; false if it cannot take the request now. */
+    public interface MarkerSource {
+        boolean requestMarker();
+    }
 
     /**
      * Follows the log as the persister sees it, on the persister thread: each transaction as it
@@ -159,9 +165,16 @@ public final class Persister implements Stage {
     private final BatchCodec.Encoder encoder = new BatchCodec.Encoder();
     private ArrayList<Transaction> openTxns = new ArrayList<>();
     private ArrayList<Sequenced> openItems = new ArrayList<>();
-    private long openFirstVersion = -1;
+    private final ArrayList<String> openBans = new ArrayList<>();
+    private long openFirstVersion = -1; // -1: no open batch
+    private long openLastVersion;
     private long openStartNanos;
     private boolean openReleased; // the open batch's commits were already answered "unknown"
+    private final ArrayList<Sequenced.Ban> pendingBans = new ArrayList<>(); // waiting for a version to ride on
+    private boolean markerRequested;
+    private MarkerSource markerSource = () -> false;
+    private final long heartbeatNanos;
+    private long lastSentNanos;
     private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
     private boolean fenced;
 
@@ -184,6 +197,12 @@ public final class Persister implements Stage {
         this.ioEvents = new MpscAtomicArrayQueue<>(Math.max(16, settings.maxInFlightPuts() * 2));
         this.batchTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(settings.batchTimeoutMs());
         this.budgetNanos = TimeUnit.MILLISECONDS.toNanos(settings.retryBudgetMs());
+        this.heartbeatNanos = TimeUnit.MILLISECONDS.toNanos(settings.heartbeatMs());
+    }
+
+    /** Wires the sequencer in (they reference each other); before the runners start. */
+    public void markerSource(MarkerSource source) {
+        this.markerSource = source;
     }
 
     public WakeSignal signal() {
@@ -197,6 +216,7 @@ public final class Persister implements Stage {
         this.prevTxnVersion = t.prevTxnVersion();
         this.durableVersion = t.startVersion();
         this.leading = true;
+        this.lastSentNanos = clock.nanoTime();
     }
 
     // ---- called by the sequencer thread ----
@@ -250,8 +270,11 @@ public final class Persister implements Stage {
     @Override
     public long nextDeadlineNanos() {
         long next = Long.MAX_VALUE;
-        if (!openTxns.isEmpty() && !fenced) {
-            next = openStartNanos + batchTimeoutNanos;
+        if (heartbeatNanos > 0 && !fenced && openFirstVersion < 0 && inFlight.isEmpty()) {
+            next = lastSentNanos + heartbeatNanos;
+        }
+        if (openFirstVersion >= 0 && !fenced) {
+            next = Math.min(next, openStartNanos + batchTimeoutNanos);
             if (!openReleased) {
                 next = Math.min(next, openStartNanos + budgetNanos);
             }
@@ -277,6 +300,7 @@ public final class Persister implements Stage {
         }
         work += acknowledge();
         work += drainInput(now);
+        requestMarkerIfNeeded(now);
         work += maybeSend(now);
         work += retryDue(now);
         work += enforceBudget(now);
@@ -296,25 +320,71 @@ public final class Persister implements Stage {
                         releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
                         continue;
                     }
-                    if (openTxns.isEmpty()) {
-                        openFirstVersion = t.txn().version();
-                        openStartNanos = t.sequencedNanos();
-                    }
-                    assert t.txn().version() == openFirstVersion + openTxns.size() : "version gap at " + t.txn().version();
+                    openVersion(t.txn().version(), t.sequencedNanos());
                     encoder.append(t.txn());
                     openTxns.add(t.txn());
-                    listener.sequenced(t.txn());
                     openItems.add(s);
+                    listener.sequenced(t.txn());
+                }
+                case Sequenced.Marker m -> {
+                    if (fenced) {
+                        continue;
+                    }
+                    markerRequested = false;
+                    openVersion(m.version(), m.sequencedNanos());
+                }
+                case Sequenced.Ban b -> {
+                    if (fenced) {
+                        releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
+                    } else {
+                        pendingBans.add(b);
+                    }
                 }
                 case Sequenced.Reply r -> attachReply(s);
+            }
+            if (openFirstVersion >= 0 && !pendingBans.isEmpty()) {
+                for (Sequenced.Ban b : pendingBans) {
+                    openBans.add(b.requestId());
+                    openItems.add(b);
+                }
+                pendingBans.clear();
             }
         }
         return n;
     }
 
+    /** Adds a version to the open batch (opening one if needed); versions arrive gap-free. */
+    private void openVersion(long version, long sequencedNanos) {
+        long expected = (openFirstVersion < 0 ? prevVersion : openLastVersion) + 1;
+        assert version == expected : "version " + version + " arrived, expected " + expected;
+        if (version != expected) {
+            throw new IllegalStateException("version " + version + " arrived, expected " + expected);
+        }
+        if (openFirstVersion < 0) {
+            openFirstVersion = version;
+            openStartNanos = sequencedNanos;
+        }
+        openLastVersion = version;
+    }
+
+    /**
+     * Bans need a version to be written with. Under load they ride on the next batch; when idle
+     * the persister asks the sequencer for a marker version. Likewise a heartbeat while idle
+     * proves this leader alive and, being a log write, finds out at once if it was deposed.
+     */
+    private void requestMarkerIfNeeded(long now) {
+        if (fenced || markerRequested || openFirstVersion >= 0) {
+            return;
+        }
+        boolean heartbeat = heartbeatNanos > 0 && inFlight.isEmpty() && now - lastSentNanos >= heartbeatNanos;
+        if (!pendingBans.isEmpty() || heartbeat) {
+            markerRequested = markerSource.requestMarker();
+        }
+    }
+
     /** A reply waits for everything sequenced before it: the open batch, else the newest in flight. */
     private void attachReply(Sequenced reply) {
-        if (!openTxns.isEmpty()) {
+        if (openFirstVersion >= 0) {
             openItems.add(reply);
         } else if (!inFlight.isEmpty() && !inFlight.peekLast().released) {
             inFlight.peekLast().items.add(reply);
@@ -324,7 +394,7 @@ public final class Persister implements Stage {
     }
 
     private int maybeSend(long now) {
-        if (fenced || openTxns.isEmpty() || inFlight.size() >= settings.maxInFlightPuts() || !releaser.hasRoom()) {
+        if (fenced || openFirstVersion < 0 || inFlight.size() >= settings.maxInFlightPuts() || !releaser.hasRoom()) {
             return 0;
         }
         boolean send = inFlight.isEmpty()
@@ -333,21 +403,26 @@ public final class Persister implements Stage {
         if (!send) {
             return 0;
         }
-        long first = openFirstVersion;
-        long last = first + openTxns.size() - 1;
-        BatchHeader h = new BatchHeader(BatchHeader.DATA, term.term(), term.leaderId(), first, last,
-                prevVersion, prevTxnVersion, clock.epochMillis(), openTxns.size());
+        long lastTxn = openTxns.isEmpty() ? prevTxnVersion : openTxns.get(openTxns.size() - 1).version();
+        BatchHeader h = new BatchHeader(BatchHeader.DATA, term.term(), term.leaderId(), openFirstVersion,
+                openLastVersion, prevVersion, prevTxnVersion, lastTxn, clock.epochMillis(), openTxns.size(),
+                openBans.size());
         int bodyBytes = encoder.bodyBytes();
+        for (String ban : openBans) {
+            encoder.appendBan(ban);
+        }
         byte[] object = encoder.seal(h);
-        Batch b = new Batch(h, layout.objectKey(first), object, openTxns, openItems, openStartNanos, now);
+        Batch b = new Batch(h, layout.objectKey(openFirstVersion), object, openTxns, openItems, openStartNanos, now);
         b.released = openReleased;
         openReleased = false;
         observer.batchSent(openTxns.size(), bodyBytes, now - openStartNanos);
-        prevVersion = last;
-        prevTxnVersion = last;
+        prevVersion = openLastVersion;
+        prevTxnVersion = lastTxn;
         openTxns = new ArrayList<>();
         openItems = new ArrayList<>();
+        openBans.clear();
         openFirstVersion = -1;
+        lastSentNanos = now;
         inFlight.addLast(b);
         put(b);
         return 1;
@@ -488,7 +563,7 @@ public final class Persister implements Stage {
     private static List<Sequenced> repliesOnly(List<Sequenced> items) {
         List<Sequenced> out = new ArrayList<>();
         for (Sequenced s : items) {
-            if (s instanceof Sequenced.Reply) {
+            if (!(s instanceof Sequenced.Txn)) {
                 out.add(s);
             }
         }
@@ -509,7 +584,7 @@ public final class Persister implements Stage {
                 n++;
             }
         }
-        if (!openTxns.isEmpty() && !openReleased && now - openStartNanos >= budgetNanos) {
+        if (openFirstVersion >= 0 && !openReleased && now - openStartNanos >= budgetNanos) {
             // Still waiting for a free in-flight slot: storage has been stuck for the whole budget.
             openReleased = true;
             storageHealthy = false;
@@ -537,12 +612,17 @@ public final class Persister implements Stage {
             }
         }
         inFlight.clear();
-        if (!openItems.isEmpty()) {
-            releaser.offer(new Release(openItems, term.leaderId(), lost));
-            openItems = new ArrayList<>();
-            openTxns = new ArrayList<>();
-            encoder.reset();
+        if (!openItems.isEmpty() || !pendingBans.isEmpty()) {
+            List<Sequenced> items = new ArrayList<>(openItems);
+            items.addAll(pendingBans);
+            releaser.offer(new Release(items, term.leaderId(), lost));
         }
+        openItems = new ArrayList<>();
+        openTxns = new ArrayList<>();
+        openBans.clear();
+        pendingBans.clear();
+        openFirstVersion = -1;
+        encoder.reset();
         listener.fenced(reason);
     }
 

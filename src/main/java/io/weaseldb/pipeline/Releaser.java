@@ -5,6 +5,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import org.jctools.queues.atomic.SpscAtomicArrayQueue;
 
 /**
@@ -31,11 +32,9 @@ public final class Releaser implements Stage {
         return input.size() < input.capacity() - 1;
     }
 
-    /** Persister thread. Never fails: capacity is sized to the persister's bounds. */
+    /** Persister thread. Never fails: the persister checks {@link #hasRoom} first. */
     void offer(Release r) {
-        boolean ok = input.offer(r);
-        assert ok : "releaser queue overflow";
-        if (!ok) {
+        if (!input.offer(r)) {
             throw new IllegalStateException("releaser queue overflow");
         }
         signal.wake();
@@ -73,11 +72,21 @@ public final class Releaser implements Stage {
                     }
                     case Sequenced.Reply reply -> {
                         c = reply.completion();
-                        o = reply.outcome();
+                        o = reply.needsDurability() && r.failure() != null
+                                ? withRequestId(r.failure(), requestIdOf(reply.outcome()))
+                                : reply.outcome();
+                    }
+                    case Sequenced.Ban ban -> {
+                        c = ban.completion();
+                        o = r.failure() != null ? withRequestId(r.failure(), ban.requestId()) : ban.outcome();
+                    }
+                    case Sequenced.Marker m -> {
+                        c = null;
+                        o = null;
                     }
                 }
                 if (c == null) {
-                    continue; // e.g. a transaction replayed without a waiting client
+                    continue;
                 }
                 final Outcome outcome = o;
                 final Completion completion = c;
@@ -87,15 +96,34 @@ public final class Releaser implements Stage {
         if (!byLoop.isEmpty()) {
             for (Map.Entry<Executor, List<Runnable>> e : byLoop.entrySet()) {
                 List<Runnable> tasks = e.getValue();
-                e.getKey().execute(() -> {
-                    for (Runnable task : tasks) {
-                        task.run();
-                    }
-                });
+                try {
+                    e.getKey().execute(() -> {
+                        for (Runnable task : tasks) {
+                            task.run();
+                        }
+                    });
+                } catch (RejectedExecutionException shuttingDown) {
+                    // the event loop is gone (shutdown): its connections are closed anyway
+                }
             }
             byLoop.clear();
         }
         return n;
+    }
+
+    private static String requestIdOf(Outcome o) {
+        return switch (o) {
+            case Outcome.Committed c -> c.requestId();
+            case Outcome.Conflict c -> c.requestId();
+            case Outcome.TooOld t -> t.requestId();
+            case Outcome.LeaderChanged l -> l.requestId();
+            case Outcome.Unavailable u -> u.requestId();
+            case Outcome.StatusCommitted s -> s.requestId();
+            case Outcome.StatusNotCommitted s -> s.requestId();
+            case Outcome.Rejected r -> null;
+            case Outcome.Truncated t -> null;
+            case Outcome.Healthy h -> null;
+        };
     }
 
     private static Outcome.Unavailable withRequestId(Outcome.Unavailable u, String requestId) {

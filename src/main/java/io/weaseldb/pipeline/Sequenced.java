@@ -3,21 +3,29 @@ package io.weaseldb.pipeline;
 import io.weaseldb.txn.Transaction;
 
 /**
- * What the sequencer hands the persister, in version order. Replies without a transaction
- * (conflicts, probes) travel in the same stream so that they are released only after every
- * transaction sequenced before them is durable: a conflict's retry version is then readable.
+ * What the sequencer hands the persister, in version order. Items that answer a request without
+ * writing a transaction travel in the same stream, so they are released only after everything
+ * sequenced before them is durable.
  */
 public sealed interface Sequenced {
 
-    /** Encoded size for batch accounting (0 for replies). */
-    int bytes();
+    /** Encoded size for batch accounting. */
+    default int bytes() {
+        return 0;
+    }
 
     record Txn(Transaction txn, Completion completion, int bytes, long sequencedNanos) implements Sequenced {}
 
-    record Reply(Outcome outcome, Completion completion) implements Sequenced {
-        @Override
-        public int bytes() {
-            return 0;
-        }
-    }
+    /** A version that holds no transaction: a heartbeat, or a carrier for bans while idle. */
+    record Marker(long version, long sequencedNanos) implements Sequenced {}
+
+    /**
+     * An answer that needs no log write. With {@code needsDurability} it is true only if what it
+     * reports is durable (a duplicate's original commit, a status answer), so it is replaced by
+     * the batch's failure if the batch it waits for fails; otherwise (a conflict) it stands.
+     */
+    record Reply(Outcome outcome, Completion completion, boolean needsDurability) implements Sequenced {}
+
+    /** /v1/status declared {@code requestId} never to commit: recorded in the log, then answered. */
+    record Ban(String requestId, Outcome outcome, Completion completion) implements Sequenced {}
 }

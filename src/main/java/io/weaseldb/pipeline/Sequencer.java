@@ -44,6 +44,8 @@ public final class Sequencer implements Stage {
     private long lastVersion = -1;
     private long lastTxnVersion = -1;
     private VersionWindow window;
+    private RequestIdIndex requestIds;
+    private TermHistory terms;
     private final ArrayList<Integer> failed = new ArrayList<>();
 
     public Sequencer(Settings settings, ConflictSet conflicts, Clock clock, IdSource ids, Persister persister) {
@@ -63,9 +65,12 @@ public final class Sequencer implements Stage {
      * Starts leading: called once, before the runner starts, after the term start marker is
      * durable in the log at {@code term.startVersion()}.
      */
-    public void lead(Term t) {
+    public void lead(Term t, RequestIdIndex requestIds, TermHistory terms) {
         assert term == null : "already led a term";
         this.term = t;
+        this.requestIds = requestIds;
+        this.terms = terms;
+        terms.add(t.startVersion(), t.leaderId());
         this.leading = true;
         this.lastVersion = t.startVersion();
         this.lastTxnVersion = t.prevTxnVersion();
@@ -109,6 +114,7 @@ public final class Sequencer implements Stage {
         if (window != null) {
             window.advance(nowNanos, lastVersion);
             conflicts.removeBefore(window.oldestVersion());
+            requestIds.expire(lastVersion, clock.epochMillis(), 1024);
         }
         while (done < MAX_BATCH && persister.hasRoom()) {
             SequencerMessage m = inbox.poll();
@@ -124,14 +130,25 @@ public final class Sequencer implements Stage {
         return done;
     }
 
+    /** Persister thread: asks for a version without a transaction. */
+    public boolean requestMarker() {
+        return offer(SequencerMessage.MarkerRequest.INSTANCE);
+    }
+
     private void handle(SequencerMessage m, long nowNanos) {
         switch (m) {
             case SequencerMessage.Commit c -> commit(c.request(), c.completion(), nowNanos);
+            case SequencerMessage.Status st -> status(st.requestId(), st.minVersion(), st.completion());
+            case SequencerMessage.MarkerRequest mr -> {
+                if (leading) {
+                    persister.accept(new Sequenced.Marker(++lastVersion, nowNanos));
+                }
+            }
             case SequencerMessage.Probe p -> {
                 if (leading) {
-                    persister.accept(new Sequenced.Reply(new Outcome.Healthy(lastVersion, term.leaderId()), p.completion()));
+                    persister.accept(new Sequenced.Reply(new Outcome.Healthy(lastVersion, term.leaderId()), p.completion(), true));
                 } else {
-                    persister.accept(new Sequenced.Reply(unavailable(null), p.completion()));
+                    persister.accept(new Sequenced.Reply(unavailable(null), p.completion(), false));
                 }
             }
         }
@@ -140,17 +157,31 @@ public final class Sequencer implements Stage {
     private void commit(CommitRequest r, Completion completion, long nowNanos) {
         String requestId = r.requestId() != null ? r.requestId() : ids.uuid();
         if (!leading) {
-            persister.accept(new Sequenced.Reply(unavailable(requestId), completion));
+            reply(unavailable(requestId), completion);
             return;
         }
+        if (r.requestId() != null) {
+            long known = requestIds.lookup(requestId);
+            if (RequestIdIndex.isBanned(known)) {
+                reply(new Outcome.Rejected("request_id \"" + requestId + "\" was declared not committed by /v1/status"
+                        + " (at version " + RequestIdIndex.bannedAt(known) + ") and can never commit; use a new request_id"),
+                        completion);
+                return;
+            }
+            if (known != RequestIdIndex.UNKNOWN) {
+                // Idempotent retry: the original outcome, once the original is durable.
+                persister.accept(new Sequenced.Reply(new Outcome.Committed(known, leaderAt(known), requestId, true),
+                        completion, true));
+                return;
+            }
+        }
         if (!persister.storageHealthy()) {
-            persister.accept(new Sequenced.Reply(new Outcome.Unavailable(
-                    "storage is unavailable; the commit was not applied", false, settings.retryAfterSeconds(),
-                    term.leaderId(), requestId), completion));
+            reply(new Outcome.Unavailable("storage is unavailable; the commit was not applied", false,
+                    settings.retryAfterSeconds(), term.leaderId(), requestId), completion);
             return;
         }
         if (r.leaderId() != null && !r.leaderId().equals(term.leaderId())) {
-            persister.accept(new Sequenced.Reply(new Outcome.LeaderChanged(lastVersion, term.leaderId(), requestId), completion));
+            reply(new Outcome.LeaderChanged(lastVersion, term.leaderId(), requestId), completion);
             return;
         }
         // Preconditions: all are checked so the client learns every failed index at once.
@@ -162,8 +193,8 @@ public final class Sequencer implements Stage {
             Precondition p = pre.get(i);
             long v = p.version() != Precondition.DEFAULT_VERSION ? p.version() : r.readVersion();
             if (v > lastVersion) {
-                persister.accept(new Sequenced.Reply(new Outcome.Rejected("preconditions[" + i + "] version " + v
-                        + " is newer than the latest committed version " + lastVersion), completion));
+                reply(new Outcome.Rejected("preconditions[" + i + "] version " + v
+                        + " is newer than the latest committed version " + lastVersion), completion);
                 return;
             }
             if (v < oldest) {
@@ -179,11 +210,11 @@ public final class Sequencer implements Stage {
             }
         }
         if (!failed.isEmpty()) {
-            persister.accept(new Sequenced.Reply(new Outcome.Conflict(lastVersion, term.leaderId(), requestId, failed), completion));
+            reply(new Outcome.Conflict(lastVersion, term.leaderId(), requestId, failed), completion);
             return;
         }
         if (tooOld) {
-            persister.accept(new Sequenced.Reply(new Outcome.TooOld(lastVersion, term.leaderId(), requestId), completion));
+            reply(new Outcome.TooOld(lastVersion, term.leaderId(), requestId), completion);
             return;
         }
         long version = ++lastVersion;
@@ -194,9 +225,52 @@ public final class Sequencer implements Stage {
                 case Operation.RangeDelete rd -> conflicts.addRangeWrite(rd.begin(), rd.end(), version);
             }
         }
-        Transaction txn = new Transaction(requestId, version, lastTxnVersion, clock.epochMillis(), r.operations());
+        long now = clock.epochMillis();
+        Transaction txn = new Transaction(requestId, version, lastTxnVersion, now, r.operations());
         lastTxnVersion = version;
+        requestIds.committed(requestId, version, now);
         persister.accept(new Sequenced.Txn(txn, completion, BatchCodec.encodedSize(txn), nowNanos));
+    }
+
+    /**
+     * {@code /v1/status}. Asking makes the outcome final: an id that is not known is banned at
+     * the latest version (recorded in the log with the next batch), so it can never commit.
+     */
+    private void status(String requestId, long minVersion, Completion completion) {
+        if (!leading) {
+            reply(unavailable(requestId), completion);
+            return;
+        }
+        long known = requestIds.lookup(requestId);
+        if (RequestIdIndex.isBanned(known)) {
+            persister.accept(new Sequenced.Reply(new Outcome.StatusNotCommitted(requestId, RequestIdIndex.bannedAt(known)),
+                    completion, true));
+            return;
+        }
+        if (known != RequestIdIndex.UNKNOWN) {
+            persister.accept(new Sequenced.Reply(new Outcome.StatusCommitted(requestId, known, leaderAt(known)),
+                    completion, true));
+            return;
+        }
+        long from = Math.max(0, minVersion);
+        if (from < requestIds.horizon()) {
+            reply(new Outcome.Truncated("request ids of versions before " + requestIds.horizon()
+                    + " are no longer known (request_id_retention_*); the outcome of a commit after version " + from
+                    + " cannot be determined", requestIds.horizon()), completion);
+            return;
+        }
+        long at = lastVersion;
+        requestIds.banned(requestId, at, clock.epochMillis());
+        persister.accept(new Sequenced.Ban(requestId, new Outcome.StatusNotCommitted(requestId, at), completion));
+    }
+
+    private String leaderAt(long version) {
+        String l = terms.leaderAt(version);
+        return l != null ? l : term.leaderId();
+    }
+
+    private void reply(Outcome outcome, Completion completion) {
+        persister.accept(new Sequenced.Reply(outcome, completion, false));
     }
 
     private Outcome.Unavailable unavailable(String requestId) {

@@ -9,4 +9,12 @@ public sealed interface SequencerMessage {
 
     /** A health probe; it travels every stage like a commit but writes nothing. */
     record Probe(Completion completion) implements SequencerMessage {}
+
+    /** {@code GET /v1/status}: what happened to a request id, made final by asking. */
+    record Status(String requestId, long minVersion, Completion completion) implements SequencerMessage {}
+
+    /** The persister needs a version without a transaction (heartbeat, or bans while idle). */
+    record MarkerRequest() implements SequencerMessage {
+        static final MarkerRequest INSTANCE = new MarkerRequest();
+    }
 }

@@ -52,9 +52,12 @@ public final class EventCache {
 
     // ---- writer (publisher thread) ----
 
-    /** Appends the next chunk; its first version must follow the newest appended version. */
+    /**
+     * Appends the next chunk of consecutive transactions. It may start after a gap: versions
+     * between chunks are markers, which hold no transaction.
+     */
     void append(long firstVersion, long lastVersion, byte[] data, int[] offsets) {
-        if (firstVersion != sequencedVersion + 1) {
+        if (firstVersion <= sequencedVersion) {
             throw new IllegalStateException("cache chunk " + firstVersion + " does not follow " + sequencedVersion);
         }
         long h = head;
@@ -109,8 +112,8 @@ public final class EventCache {
     // ---- readers (any thread) ----
 
     /**
-     * The chunk holding {@code version}; null if it is not appended yet; {@link #EVICTED} if it
-     * is older than the cache.
+     * The chunk holding {@code version}, or the first chunk after it (the versions in between
+     * are markers); null if there is none yet; {@link #EVICTED} if it is older than the cache.
      */
     public Chunk find(long version) {
         if (version <= floorVersion) {
@@ -119,24 +122,29 @@ public final class EventCache {
         if (version > sequencedVersion) {
             return null;
         }
-        long lo = tail;
+        long t = tail;
+        long lo = t;
         long hi = head - 1;
-        while (lo <= hi) {
+        long found = -1;
+        while (lo <= hi) { // the first chunk whose lastVersion >= version
             long mid = (lo + hi) >>> 1;
             Chunk c = ring.get((int) (mid & mask));
             if (c == null) {
                 return EVICTED;
             }
-            if (version < c.firstVersion()) {
+            if (c.lastVersion() >= version) {
+                found = mid;
                 hi = mid - 1;
-            } else if (version > c.lastVersion()) {
-                lo = mid + 1;
             } else {
-                // the slot may have been reused by a wrap-around while we searched
-                return tail <= mid ? c : EVICTED;
+                lo = mid + 1;
             }
         }
-        return EVICTED;
+        if (found < 0) {
+            return null;
+        }
+        Chunk c = ring.get((int) (found & mask));
+        // the slot may have been reused by a wrap-around while we searched
+        return tail <= found && c != null && c.lastVersion() >= version ? c : EVICTED;
     }
 
     public long sequencedVersion() {
@@ -165,8 +173,9 @@ public final class EventCache {
         if (c == EVICTED) {
             return Long.MAX_VALUE;
         }
-        return totalBytes - (c.startByte() + c.offsets()[c.indexOf(version + 1)]);
+        return totalBytes - (c.startByte() + c.offsets()[c.indexOf(Math.max(version + 1, c.firstVersion()))]);
     }
+
 
     public long retainedBytesApprox() {
         long t = tail;

@@ -99,6 +99,9 @@ public final class Publisher implements Stage, Persister.LogListener {
                 break;
             }
             if (o instanceof Transaction t) {
+                if (!pending.isEmpty() && t.version() != pending.get(pending.size() - 1).version() + 1) {
+                    flush(); // chunks hold consecutive versions; a marker sits in the gap
+                }
                 if (pending.isEmpty() && !cache.canAppend()) {
                     break; // wait until durability lets the cache evict
                 }

@@ -86,20 +86,23 @@ public final class Subscription {
         EventCache cache = hub.cache;
         boolean wrote = false;
         while (channel.isWritable()) {
-            long limit = durable ? cache.durableVersion() : cache.sequencedVersion();
+            long limit = durable ? cache.durableVersion() : Math.max(cache.sequencedVersion(), cache.durableVersion());
             if (cursor >= limit) {
                 break;
             }
             EventCache.Chunk c = cache.find(cursor + 1);
-            if (c == null) {
-                break;
-            }
             if (c == EventCache.EVICTED) {
                 startHistory();
                 break;
             }
+            if (c == null || c.firstVersion() > limit) {
+                // No transaction up to the limit, only markers (a transaction is always in the
+                // cache before its version counts as durable): caught up through the limit.
+                cursor = limit;
+                break;
+            }
             long last = Math.min(limit, c.lastVersion());
-            int from = c.indexOf(cursor + 1);
+            int from = c.indexOf(Math.max(cursor + 1, c.firstVersion()));
             int to = c.indexOf(last) + 1;
             write(c.data(), c.offsets()[from], c.offsets()[to] - c.offsets()[from], to - from);
             cursor = last;

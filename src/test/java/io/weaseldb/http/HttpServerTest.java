@@ -59,6 +59,11 @@ class HttpServerTest {
         }
 
         @Override
+        public boolean submitStatus(String requestId, long minVersion, Completion completion) {
+            return false;
+        }
+
+        @Override
         public boolean submitProbe(Completion completion) {
             completion.executor().execute(() -> completion.complete(new Outcome.Healthy(version.get(), "L")));
             return true;

@@ -1,0 +1,93 @@
+package io.weaseldb.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class RequestIdIndexTest {
+    static final long K0 = 0x0706050403020100L;
+    static final long K1 = 0x0f0e0d0c0b0a0908L;
+
+    static byte[] sip(int length) {
+        byte[] in = new byte[length];
+        for (int i = 0; i < length; i++) {
+            in[i] = (byte) i;
+        }
+        long[] out = new long[2];
+        SipHash128.hashBytes(K0, K1, in, out);
+        return ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(out[0]).putLong(out[1]).array();
+    }
+
+    static byte[] hex(int... b) {
+        byte[] out = new byte[b.length];
+        for (int i = 0; i < b.length; i++) {
+            out[i] = (byte) b[i];
+        }
+        return out;
+    }
+
+    @Test
+    void sipHash128MatchesTheReferenceVectors() {
+        assertArrayEquals(hex(0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93), sip(0));
+        assertArrayEquals(hex(0x81, 0x77, 0x22, 0x8d, 0xa4, 0xa4, 0x5d, 0xc7, 0xfc, 0xa3, 0x8b, 0xde, 0xf6, 0x0a, 0xff, 0xe4), sip(2));
+        assertArrayEquals(hex(0xf8, 0x81, 0x64, 0xc1, 0x2d, 0x9c, 0x8f, 0xaf, 0x7d, 0x0f, 0x6e, 0x7c, 0x7b, 0xcd, 0x55, 0x79), sip(4));
+        assertArrayEquals(hex(0x3b, 0x62, 0xa9, 0xba, 0x62, 0x58, 0xf5, 0x61, 0x0f, 0x83, 0xe2, 0x64, 0xf3, 0x14, 0x97, 0xb4), sip(8));
+        assertArrayEquals(hex(0x6e, 0xe2, 0xa4, 0xca, 0x67, 0xb0, 0x54, 0xbb, 0xfd, 0x33, 0x15, 0xbf, 0x85, 0x23, 0x05, 0x77), sip(16));
+    }
+
+    @Test
+    void findsCommittedAndBannedIdsAndForgetsThemInOrder() {
+        RequestIdIndex idx = new RequestIdIndex(1, 2, 100, 3_600_000, 0, 1_000_000);
+        idx.committed("alpha-request-id-0001", 5, 1_000_000);
+        idx.banned("beta-request-id-00002", 6, 1_000_000);
+        assertEquals(5, idx.lookup("alpha-request-id-0001"));
+        long b = idx.lookup("beta-request-id-00002");
+        assertTrue(RequestIdIndex.isBanned(b));
+        assertEquals(6, RequestIdIndex.bannedAt(b));
+        assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("gamma"));
+        assertEquals(0, idx.expire(104, 1_000_000, 10));
+        assertEquals(1, idx.expire(105, 1_000_000, 10), "version retention reached for 5");
+        assertEquals(6, idx.horizon());
+        assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("alpha-request-id-0001"));
+        assertEquals(1, idx.expire(0, 1_000_000 + 3_600_000, 10), "time retention reached for 6");
+        assertEquals(7, idx.horizon());
+    }
+
+    @Test
+    void agreesWithAHashMapUnderRandomInsertsAndExpiry() {
+        SplittableRandom random = new SplittableRandom(42);
+        RequestIdIndex idx = new RequestIdIndex(random.nextLong(), random.nextLong(), 5_000, Long.MAX_VALUE / 4, 0, 0);
+        Map<String, Long> model = new HashMap<>();
+        java.util.ArrayDeque<String> order = new java.util.ArrayDeque<>();
+        long version = 0;
+        for (int i = 0; i < 60_000; i++) {
+            version++;
+            String id = "req-" + random.nextLong();
+            idx.committed(id, version, 0);
+            model.put(id, version);
+            order.add(id);
+            if (random.nextInt(10) == 0) {
+                idx.expire(version, 0, 1_000_000);
+                while (!order.isEmpty() && version - model.get(order.peek()) >= 5_000) {
+                    model.remove(order.poll());
+                }
+            }
+            if (i % 997 == 0) {
+                assertTrue(idx.consistent());
+                for (String k : order) {
+                    assertEquals(model.get(k), idx.lookup(k), k);
+                }
+                assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("absent-" + i));
+            }
+        }
+        assertEquals(model.size(), idx.size());
+        assertTrue(idx.memoryBytes() < 100L * 8192 * 4, "bounded by retention: " + idx.memoryBytes());
+    }
+}
