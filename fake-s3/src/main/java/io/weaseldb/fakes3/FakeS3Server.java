@@ -248,6 +248,11 @@ public final class FakeS3Server implements AutoCloseable {
         return context.stats();
     }
 
+    /** How many request bodies arrived with {@code encoding}; for tests of client upload forms. */
+    long payloadEncodingCount(PayloadSpec.Encoding encoding) {
+        return context.payloadEncodings.get(encoding.ordinal());
+    }
+
     /**
      * Stops listening, closes every connection (held ones too), lets running operations finish (up
      * to 10 s), stops the threads and closes the backend. Idempotent.

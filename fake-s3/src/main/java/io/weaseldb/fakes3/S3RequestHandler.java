@@ -202,6 +202,7 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             exchange.reader = new RequestBodyReader(payload);
+            context.payloadEncodings.incrementAndGet(payload.encoding().ordinal());
         }
         if (HttpUtil.is100ContinueExpected(request)) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE,

@@ -28,6 +28,9 @@ final class ServerContext {
     final AtomicLong rejectedConnections = new AtomicLong();
     final AtomicLong rejectedBusy = new AtomicLong();
     final AtomicInteger openConnections = new AtomicInteger();
+    /** Bodies received per {@link PayloadSpec.Encoding}, so tests can tell which framing a client used. */
+    final java.util.concurrent.atomic.AtomicLongArray payloadEncodings =
+            new java.util.concurrent.atomic.AtomicLongArray(PayloadSpec.Encoding.values().length);
 
     ServerContext(RequestParser parser, S3Operations operations, FaultInjector faults, ExecutorService workers,
                   InstantSource clock, long maxBufferedBytes) {
