@@ -92,6 +92,10 @@ class FakeS3ServerTest {
         return assertInstanceOf(S3Exception.class, e.getCause(), () -> "expected an S3 error, got " + e.getCause());
     }
 
+    static int s3ErrorStatus(Runnable call) {
+        return s3Error(call).statusCode();
+    }
+
     @ParameterizedTest
     @EnumSource(S3Clients.UploadForm.class)
     void putThenGetRoundTripsInEveryUploadForm(S3Clients.UploadForm form) throws Exception {
