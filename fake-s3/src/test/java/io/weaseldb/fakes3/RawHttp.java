@@ -79,6 +79,21 @@ final class RawHttp implements AutoCloseable {
         return new Response(status, headers, body);
     }
 
+    /** Reads a head-only interim answer such as {@code 100 Continue}. */
+    Response readInterim() throws IOException {
+        String statusLine = line();
+        if (statusLine == null) {
+            throw new IOException("connection closed before a response");
+        }
+        Map<String, String> headers = new LinkedHashMap<>();
+        String l;
+        while ((l = line()) != null && !l.isEmpty()) {
+            int colon = l.indexOf(':');
+            headers.put(l.substring(0, colon).trim().toLowerCase(Locale.ROOT), l.substring(colon + 1).trim());
+        }
+        return new Response(Integer.parseInt(statusLine.split(" ", 3)[1]), headers, new byte[0]);
+    }
+
     Response read() throws IOException {
         return read(false);
     }
