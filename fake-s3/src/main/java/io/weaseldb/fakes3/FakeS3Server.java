@@ -123,9 +123,29 @@ public final class FakeS3Server implements AutoCloseable {
      */
     public static FakeS3Server start(FakeS3Config config, ObjectBackend backend, InstantSource clock)
             throws InterruptedException {
+        return start(config, backend, clock, Limits.of(config));
+    }
+
+    /**
+     * Internal limits derived from the config; tests shrink them to reach the limits quickly.
+     *
+     * @param workerThreads    threads running backend operations
+     * @param workerQueue      operations waiting for a worker before new ones get 503 SlowDown
+     * @param maxBufferedBytes request body bytes held at once before new uploads get 503 SlowDown
+     */
+    record Limits(int workerThreads, int workerQueue, long maxBufferedBytes) {
+        static Limits of(FakeS3Config config) {
+            return new Limits(Math.max(4, 2 * config.ioThreads()), WORKER_QUEUE,
+                    Math.max(256L * 1024 * 1024, 4 * config.maxObjectBytes()));
+        }
+    }
+
+    static FakeS3Server start(FakeS3Config config, ObjectBackend backend, InstantSource clock, Limits limits)
+            throws InterruptedException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(backend, "backend");
         Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(limits, "limits");
         MultiThreadIoEventLoopGroup group = null;
         ThreadPoolExecutor workers = null;
         try {
@@ -135,16 +155,14 @@ public final class FakeS3Server implements AutoCloseable {
             FaultInjector faults = FaultInjector.seeded(config.seed());
             config.faults().forEach(faults::add);
 
-            int workerThreads = Math.max(4, 2 * config.ioThreads());
-            workers = new ThreadPoolExecutor(workerThreads, workerThreads, 0, TimeUnit.MILLISECONDS,
-                    new ArrayBlockingQueue<>(WORKER_QUEUE), new DefaultThreadFactory("fakes3-worker", true),
+            workers = new ThreadPoolExecutor(limits.workerThreads(), limits.workerThreads(), 0, TimeUnit.MILLISECONDS,
+                    new ArrayBlockingQueue<>(limits.workerQueue()), new DefaultThreadFactory("fakes3-worker", true),
                     new ThreadPoolExecutor.AbortPolicy());
             SigV4Verifier verifier = config.authenticationEnabled()
                     ? new SigV4Verifier(config.accessKey(), config.secretKey(), clock)
                     : null;
-            long maxBuffered = Math.max(256L * 1024 * 1024, 4 * config.maxObjectBytes());
             ServerContext context = new ServerContext(new RequestParser(config.maxObjectBytes(), verifier),
-                    new S3Operations(backend, faults), faults, workers, clock, maxBuffered);
+                    new S3Operations(backend, faults), faults, workers, clock, limits.maxBufferedBytes());
 
             boolean epoll = Epoll.isAvailable();
             IoHandlerFactory ioHandler = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();

@@ -9,6 +9,7 @@ package io.weaseldb.fakes3;
  * @param rejectedBusy         requests answered 503 SlowDown because the worker queue or the
  *                             buffered-bytes budget was full
  * @param openConnections      connections open now
+ * @param bufferedBytes        request body bytes reserved now (uploads being received or stored)
  */
 public record FakeS3Stats(long requests, long errorResponses, long rejectedConnections, long rejectedBusy,
-                          int openConnections) {}
+                          int openConnections, long bufferedBytes) {}

@@ -71,6 +71,6 @@ final class ServerContext {
 
     FakeS3Stats stats() {
         return new FakeS3Stats(requests.get(), errorResponses.get(), rejectedConnections.get(), rejectedBusy.get(),
-                openConnections.get());
+                openConnections.get(), bufferedBytes.get());
     }
 }
