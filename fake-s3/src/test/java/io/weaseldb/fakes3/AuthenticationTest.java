@@ -19,6 +19,7 @@ import software.amazon.awssdk.services.s3.S3AsyncClient;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /** SigV4: header signatures, chunk signature chains and trailer signatures are all verified. */
+@org.junit.jupiter.api.Timeout(120)
 class AuthenticationTest {
     private static FakeS3Server server;
     private static S3AsyncClient s3;

@@ -26,6 +26,7 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * The property WeaselDB's fencing rests on: of N writers racing a conditional PUT on one key,
  * exactly one wins and the others get 412, for both backends, over real HTTP.
  */
+@org.junit.jupiter.api.Timeout(120)
 class ConditionalPutRaceTest {
     private static final int RACERS = 12;
     private static final int ROUNDS = 15;

@@ -21,6 +21,7 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /** A server on a data directory, closed and started again: everything acknowledged is still there. */
+@org.junit.jupiter.api.Timeout(120)
 class DirectoryRestartTest {
     @TempDir
     Path dir;

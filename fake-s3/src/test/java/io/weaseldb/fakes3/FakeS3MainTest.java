@@ -22,6 +22,7 @@ import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
 
+@org.junit.jupiter.api.Timeout(120)
 class FakeS3MainTest {
     private static final Pattern LISTENING = Pattern.compile("fake-s3 listening on (http://\\S+)");
 

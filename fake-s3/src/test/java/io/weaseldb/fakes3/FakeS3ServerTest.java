@@ -45,6 +45,7 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /** Every operation, driven by the real AWS SDK v2 over TCP, with SigV4 verification on. */
+@org.junit.jupiter.api.Timeout(120)
 class FakeS3ServerTest {
     private static final String BUCKET = "test-bucket";
     private static FakeS3Server server;
@@ -390,7 +391,7 @@ class FakeS3ServerTest {
                         ok.incrementAndGet();
                     }));
         }
-        java.util.concurrent.CompletableFuture.allOf(all.toArray(new java.util.concurrent.CompletableFuture[0]))
+        java.util.concurrent.CompletableFuture.allOf(all.toArray(java.util.concurrent.CompletableFuture<?>[]::new))
                 .orTimeout(60, java.util.concurrent.TimeUnit.SECONDS).join();
         assertEquals(200, ok.get());
         assertEquals(200, s3.listObjectsV2(b -> b.bucket(BUCKET).prefix("conc/")).join().keyCount());

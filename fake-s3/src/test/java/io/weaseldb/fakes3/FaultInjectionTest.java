@@ -28,6 +28,7 @@ import software.amazon.awssdk.services.s3.model.S3Error;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /** Every fault kind, observed the way WeaselDB observes S3: through the SDK. */
+@org.junit.jupiter.api.Timeout(120)
 class FaultInjectionTest {
     @TempDir
     Path dir;

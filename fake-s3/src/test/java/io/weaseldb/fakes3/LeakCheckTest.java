@@ -18,6 +18,7 @@ import software.amazon.awssdk.services.s3.S3AsyncClient;
  * Drives the server through its normal and abnormal paths, then makes Netty's leak detector
  * (paranoid in the test JVM) report: a leaked ByteBuf fails this test instead of only logging.
  */
+@org.junit.jupiter.api.Timeout(120)
 class LeakCheckTest {
     @Test
     void noBufferLeaksOnAnyPath() throws Exception {

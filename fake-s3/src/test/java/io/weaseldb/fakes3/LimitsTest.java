@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The worker queue and the buffered-bytes budget are bounded; beyond them clients get 503 SlowDown. */
+@org.junit.jupiter.api.Timeout(120)
 class LimitsTest {
 
     /** A memory backend whose puts wait until released, to fill the worker pool on purpose. */

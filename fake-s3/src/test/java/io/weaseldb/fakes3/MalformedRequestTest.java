@@ -19,6 +19,7 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * Garbage, oversize and abusive requests get an error (or a close) and never disturb other
  * connections.
  */
+@org.junit.jupiter.api.Timeout(120)
 class MalformedRequestTest {
     private static final int MAX_OBJECT = 64 * 1024;
     private static FakeS3Server server;

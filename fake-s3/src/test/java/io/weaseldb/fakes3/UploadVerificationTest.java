@@ -13,6 +13,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Body checks on uploads a careless client could send: each mismatch gets S3's error code. */
+@org.junit.jupiter.api.Timeout(120)
 class UploadVerificationTest {
     private static FakeS3Server server;
 
