@@ -304,8 +304,9 @@ final class RequestParser {
             length = parseLength(headers.get("x-amz-decoded-content-length"), "x-amz-decoded-content-length");
         } else {
             if (headers.contains("transfer-encoding")) {
-                throw new S3ErrorException(S3ErrorCode.MISSING_CONTENT_LENGTH,
-                        "Transfer-Encoding is not supported without aws-chunked; send Content-Length");
+                // What S3 answers: HTTP chunking is only accepted under aws-chunked.
+                throw new S3ErrorException(S3ErrorCode.NOT_IMPLEMENTED,
+                        "A header you provided implies functionality that is not implemented: Transfer-Encoding");
             }
             length = parseLength(headers.get("content-length"), "Content-Length");
         }

@@ -121,6 +121,36 @@ class FakeS3ServerTest {
         }
     }
 
+    /**
+     * Bodies of unknown length: S3 takes them only as aws-chunked with a decoded length. The SDK
+     * buffers them (unchunked form), refuses client-side (default form) or sends no length at all
+     * (WHEN_REQUIRED form), which S3 answers with 411 MissingContentLength and so does this server.
+     */
+    @ParameterizedTest
+    @EnumSource(S3Clients.UploadForm.class)
+    void streamedBodiesOfUnknownLengthAreHandledLikeS3(S3Clients.UploadForm form) throws Exception {
+        byte[] content = randomBytes(200_000, 100 + form.ordinal());
+        String key = "streamed/" + form;
+        try (S3AsyncClient client = S3Clients.client(server.endpoint(), form)) {
+            // fromPublisher hides the length of the wrapped body.
+            var body = AsyncRequestBody.fromPublisher(AsyncRequestBody.fromBytes(content));
+            assertTrue(body.contentLength().isEmpty());
+            var put = client.putObject(b -> b.bucket(BUCKET).key(key), body);
+            try {
+                assertEquals(md5Etag(content), put.join().eTag());
+                assertArrayEquals(content, get(key));
+            } catch (CompletionException | java.util.concurrent.CancellationException e) {
+                assertTrue(form != S3Clients.UploadForm.UNCHUNKED, "the unchunked form must work: " + e);
+                if (e.getCause() instanceof S3Exception s3e) {
+                    // No length at all (what the SDK sends in the WHEN_REQUIRED form): 411, or
+                    // HTTP chunking: 501 -- both as S3 answers.
+                    assertTrue(s3e.statusCode() == 411 || s3e.statusCode() == 501, s3e::toString);
+                }
+                assertEquals(404, s3ErrorStatus(() -> s3.headObject(b -> b.bucket(BUCKET).key(key)).join()));
+            }
+        }
+    }
+
     @Test
     void emptyObjectRoundTrips() throws Exception {
         PutObjectResponse put = put(s3, "empty", new byte[0]);
