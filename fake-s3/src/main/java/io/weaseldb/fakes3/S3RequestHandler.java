@@ -1,6 +1,7 @@
 package io.weaseldb.fakes3;
 
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -145,7 +146,7 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
                 abandonCurrent();
                 current = refused;
                 answerAndClose(ctx, S3Response.error(S3ErrorCode.INVALID_REQUEST.status, S3ErrorCode.INVALID_REQUEST.code,
-                        "HTTP pipelining is not supported", refused.resource, refused.requestId), false);
+                        "HTTP pipelining is not supported", refused.resource, refused.requestId));
                 return;
             }
         }
@@ -162,7 +163,7 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
                     : "Malformed HTTP request: " + cause.getMessage();
             log.debug("malformed request from {}: {}", ctx.channel().remoteAddress(), cause.toString());
             // After a bad message the decoder drops the rest of the stream; answer and close.
-            answerAndClose(ctx, S3Response.error(code.status, code.code, message, "/", exchange.requestId), false);
+            answerAndClose(ctx, S3Response.error(code.status, code.code, message, "/", exchange.requestId));
             return;
         }
 
@@ -355,8 +356,8 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
         }, LINGER_MS, TimeUnit.MILLISECONDS);
     }
 
-    private void answerAndClose(ChannelHandlerContext ctx, S3Response response, boolean keepAlive) {
-        write(ctx, response, keepAlive).addListener(ChannelFutureListener.CLOSE);
+    private void answerAndClose(ChannelHandlerContext ctx, S3Response response) {
+        write(ctx, response, false).addListener(ChannelFutureListener.CLOSE);
         state = State.CLOSED;
         current = null;
     }
@@ -374,7 +375,7 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private io.netty.channel.ChannelFuture write(ChannelHandlerContext ctx, S3Response response, boolean keepAlive) {
+    private ChannelFuture write(ChannelHandlerContext ctx, S3Response response, boolean keepAlive) {
         boolean head = current != null && current.head;
         String requestId = current != null ? current.requestId : context.nextRequestId();
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
