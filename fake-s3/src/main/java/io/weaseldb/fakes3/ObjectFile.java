@@ -1,0 +1,178 @@
+package io.weaseldb.fakes3;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.zip.CRC32C;
+
+/**
+ * The on-disk form of one object in the {@link DirectoryBackend}: metadata and content in one file,
+ * so that a single atomic rename publishes both.
+ *
+ * <pre>
+ *   magic "WDBS3OBJ" (8 bytes)
+ *   u32 format version (1)
+ *   u32 header length N
+ *   N bytes header: key, u64 size, etag, i64 last-modified epoch ms, content type,
+ *                   checksum algorithm ("" for none), checksum value, u32 metadata count,
+ *                   count x (name, value); every string is u32 length + UTF-8
+ *   u32 CRC32C of the header
+ *   size bytes content
+ * </pre>
+ *
+ * The header CRC and the size check catch torn or foreign files at startup; the content itself is
+ * covered by the ETag (MD5), which is not re-verified on every read.
+ */
+final class ObjectFile {
+    static final byte[] MAGIC = "WDBS3OBJ".getBytes(StandardCharsets.US_ASCII);
+    static final int VERSION = 1;
+    /** Keys are at most 1024 bytes and metadata 2 KiB; anything near this is corruption. */
+    private static final int MAX_HEADER_BYTES = 64 * 1024;
+
+    private ObjectFile() {}
+
+    /** A decoded header and where the content starts in the file. */
+    record Header(ObjectInfo info, long contentOffset) {}
+
+    static byte[] encodeHeader(ObjectInfo info) {
+        try {
+            ByteArrayOutputStream headerBytes = new ByteArrayOutputStream(256);
+            DataOutputStream h = new DataOutputStream(headerBytes);
+            writeString(h, info.key());
+            h.writeLong(info.size());
+            writeString(h, info.etag());
+            h.writeLong(info.lastModified().toEpochMilli());
+            ObjectAttributes a = info.attributes();
+            writeString(h, a.contentType());
+            writeString(h, a.checksum().map(c -> c.algorithm().name()).orElse(""));
+            writeString(h, a.checksum().map(ObjectChecksum::value).orElse(""));
+            h.writeInt(a.userMetadata().size());
+            for (var e : a.userMetadata().entrySet()) {
+                writeString(h, e.getKey());
+                writeString(h, e.getValue());
+            }
+            h.flush();
+            byte[] header = headerBytes.toByteArray();
+            CRC32C crc = new CRC32C();
+            crc.update(header);
+
+            ByteArrayOutputStream all = new ByteArrayOutputStream(header.length + 20);
+            DataOutputStream out = new DataOutputStream(all);
+            out.write(MAGIC);
+            out.writeInt(VERSION);
+            out.writeInt(header.length);
+            out.write(header);
+            out.writeInt((int) crc.getValue());
+            out.flush();
+            return all.toByteArray();
+        } catch (IOException e) {
+            throw new AssertionError("in-memory stream failed", e);
+        }
+    }
+
+    /**
+     * Reads and checks the header at the start of {@code channel}.
+     *
+     * @throws IOException if the file is not a complete object file
+     */
+    static Header readHeader(FileChannel channel) throws IOException {
+        ByteBuffer fixed = ByteBuffer.allocate(MAGIC.length + 8);
+        readFully(channel, fixed, 0);
+        byte[] magic = new byte[MAGIC.length];
+        fixed.flip().get(magic);
+        if (!Arrays.equals(magic, MAGIC)) {
+            throw new IOException("not an object file (bad magic)");
+        }
+        int version = fixed.getInt();
+        if (version != VERSION) {
+            throw new IOException("unsupported object file version " + version);
+        }
+        int length = fixed.getInt();
+        if (length < 0 || length > MAX_HEADER_BYTES) {
+            throw new IOException("implausible header length " + length);
+        }
+        ByteBuffer rest = ByteBuffer.allocate(length + 4);
+        readFully(channel, rest, MAGIC.length + 8);
+        rest.flip();
+        byte[] header = new byte[length];
+        rest.get(header);
+        int storedCrc = rest.getInt();
+        CRC32C crc = new CRC32C();
+        crc.update(header);
+        if ((int) crc.getValue() != storedCrc) {
+            throw new IOException("header checksum mismatch");
+        }
+        DataInputStream h = new DataInputStream(new java.io.ByteArrayInputStream(header));
+        String key = readString(h);
+        long size = h.readLong();
+        String etag = readString(h);
+        Instant lastModified = Instant.ofEpochMilli(h.readLong());
+        String contentType = readString(h);
+        String algorithm = readString(h);
+        String checksumValue = readString(h);
+        int metadataCount = h.readInt();
+        if (metadataCount < 0 || metadataCount > 1024) {
+            throw new IOException("implausible metadata count " + metadataCount);
+        }
+        Map<String, String> metadata = new TreeMap<>();
+        for (int i = 0; i < metadataCount; i++) {
+            metadata.put(readString(h), readString(h));
+        }
+        Optional<ObjectChecksum> checksum = Optional.empty();
+        if (!algorithm.isEmpty()) {
+            ChecksumAlgorithm alg = ChecksumAlgorithm.fromName(algorithm)
+                    .orElseThrow(() -> new IOException("unknown checksum algorithm " + algorithm));
+            try {
+                checksum = Optional.of(new ObjectChecksum(alg, checksumValue));
+            } catch (IllegalArgumentException e) {
+                throw new IOException(e.getMessage(), e);
+            }
+        }
+        long contentOffset = MAGIC.length + 8L + length + 4L;
+        long expectedFileSize = contentOffset + size;
+        if (channel.size() != expectedFileSize) {
+            throw new IOException("file is " + channel.size() + " bytes, header says " + expectedFileSize);
+        }
+        ObjectInfo info = new ObjectInfo(key, size, etag, lastModified,
+                new ObjectAttributes(contentType, checksum, metadata));
+        return new Header(info, contentOffset);
+    }
+
+    /** Reads until {@code buffer} is full, starting at {@code position}. */
+    static void readFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+        long pos = position;
+        while (buffer.hasRemaining()) {
+            int n = channel.read(buffer, pos);
+            if (n < 0) {
+                throw new EOFException("file ends early");
+            }
+            pos += n;
+        }
+    }
+
+    private static void writeString(DataOutputStream out, String s) throws IOException {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        out.writeInt(b.length);
+        out.write(b);
+    }
+
+    private static String readString(DataInputStream in) throws IOException {
+        int length = in.readInt();
+        if (length < 0 || length > MAX_HEADER_BYTES) {
+            throw new IOException("implausible string length " + length);
+        }
+        byte[] b = new byte[length];
+        in.readFully(b);
+        return new String(b, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,8 @@
+package io.weaseldb.fakes3;
+
+class MemoryBackendTest extends ObjectBackendContractTest {
+    @Override
+    protected ObjectBackend open() {
+        return new MemoryBackend(clock);
+    }
+}
