@@ -37,7 +37,7 @@ public final class Main {
 
     public static void main(String[] args) {
         if (args.length > 0 && args[0].equals("fake-s3")) {
-            System.exit(FakeS3Launcher.run(Arrays.copyOfRange(args, 1, args.length)));
+            System.exit(io.weaseldb.fakes3.FakeS3Main.run(Arrays.copyOfRange(args, 1, args.length)));
         }
         WeaselConfig config;
         try {

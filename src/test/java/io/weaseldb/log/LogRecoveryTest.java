@@ -23,12 +23,13 @@ class LogRecoveryTest {
             p = v;
         }
         store.putDirect(layout.objectKey(first),
-                e.seal(new BatchHeader(BatchHeader.DATA, term, leader, first, last, prev, prevTxn, 0, (int) (last - first + 1))));
+                e.seal(new BatchHeader(BatchHeader.DATA, term, leader, first, last, prev, prevTxn, last, 0,
+                        (int) (last - first + 1), 0)));
     }
 
     void start(long term, String leader, long v, long prev, long prevTxn) {
         store.putDirect(layout.objectKey(v),
-                BatchCodec.encodeEmpty(new BatchHeader(BatchHeader.TERM_START, term, leader, v, v, prev, prevTxn, 0, 0)));
+                BatchCodec.encodeEmpty(BatchHeader.termStart(term, leader, v, prev, prevTxn, 0)));
     }
 
     @Test

@@ -184,7 +184,7 @@ class PersisterTest {
     @Test
     void anotherLeadersObjectFencesThisServer() {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
-        BatchHeader theirs = new BatchHeader(BatchHeader.TERM_START, 2, "leader-2", 1, 1, 0, -1, 0, 0);
+        BatchHeader theirs = BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0);
         h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(theirs));
         RecordingCompletion c = h.write("a", "1");
         h.completeAll();
@@ -205,7 +205,7 @@ class PersisterTest {
     @Test
     void anOlderTermsOrphanIsDeletedAndTheWriteRetried() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
-        BatchHeader orphan = new BatchHeader(BatchHeader.TERM_START, 0, "old", 1, 1, 0, -1, 0, 0);
+        BatchHeader orphan = BatchHeader.termStart(0, "old", 1, 0, -1, 0);
         h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(orphan));
         RecordingCompletion c = h.write("a", "1");
         h.completeAll();

@@ -36,6 +36,7 @@ final class PipelineHarness {
     final List<Transaction> durableTxns = new ArrayList<>();
     final List<Transaction> sequenced = new ArrayList<>();
     String fencedReason;
+    final RequestIdIndex requestIds;
 
     PipelineHarness(Persister.Settings settings, long conflictWindowMs, Term term) {
         this.term = term;
@@ -65,8 +66,10 @@ final class PipelineHarness {
                 IdSource.seeded(7));
         sequencer = new Sequencer(new Sequencer.Settings(conflictWindowMs, 4096, 1), new ConflictSet(), clock,
                 IdSource.seeded(8), persister);
+        persister.markerSource(sequencer::requestMarker);
+        requestIds = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, term.startVersion(), clock.epochMillis());
         persister.lead(term);
-        sequencer.lead(term);
+        sequencer.lead(term, requestIds, new TermHistory());
     }
 
     PipelineHarness(Persister.Settings settings) {
@@ -74,7 +77,7 @@ final class PipelineHarness {
     }
 
     static Persister.Settings settings(long batchTimeoutMs, long batchMaxBytes, int maxInFlight) {
-        return new Persister.Settings(batchTimeoutMs, batchMaxBytes, maxInFlight, 10, 100, 1_000, 1, 4096);
+        return new Persister.Settings(batchTimeoutMs, batchMaxBytes, maxInFlight, 10, 100, 1_000, 1, 4096, 0);
     }
 
     /** Runs every stage until none has work left. */

@@ -137,7 +137,7 @@ abstract class ObjectStoreContract {
         LogRecovery recovery = new LogRecovery(store, layout, 64, 30_000);
         Term first = recovery.claim(recovery.findTail(), "A", new ManualClock());
         assertEquals(0, first.startVersion());
-        BatchHeader h = new BatchHeader(BatchHeader.DATA, 1, "A", 1, 1, 0, -1, 0, 1);
+        BatchHeader h = new BatchHeader(BatchHeader.DATA, 1, "A", 1, 1, 0, -1, 1, 0, 1, 0);
         BatchCodec.Encoder e = new BatchCodec.Encoder();
         e.append(new io.weaseldb.txn.Transaction("r", 1, -1, 0, List.of()));
         assertEquals(ObjectStore.PutResult.CREATED, await(store.putIfAbsent(layout.objectKey(1), e.seal(h))));
