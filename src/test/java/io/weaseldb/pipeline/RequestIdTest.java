@@ -1,0 +1,137 @@
+package io.weaseldb.pipeline;
+
+import static io.weaseldb.pipeline.PipelineHarness.b;
+import static io.weaseldb.pipeline.PipelineHarness.settings;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.log.Batch;
+import io.weaseldb.testing.RecordingCompletion;
+import io.weaseldb.txn.CommitRequest;
+import io.weaseldb.txn.Operation;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Idempotent commits and /v1/status, stepped through the pipeline. */
+class RequestIdTest {
+    final PipelineHarness h = new PipelineHarness(settings(0, 1 << 20, 4));
+    static final String ID = "client-request-id-0000001";
+
+    RecordingCompletion commit(String id) {
+        return h.commit(new CommitRequest(id, null, -1, List.of(), List.of(new Operation.Write(b("k"), b("v"))), 0));
+    }
+
+    RecordingCompletion status(String id, long minVersion) {
+        RecordingCompletion c = new RecordingCompletion();
+        h.sequencer.offer(new SequencerMessage.Status(id, minVersion, c));
+        return c;
+    }
+
+    @Test
+    void aRetriedCommitGetsTheOriginalVersionAndIsNotLoggedTwice() throws Exception {
+        RecordingCompletion first = commit(ID);
+        h.completeAll();
+        RecordingCompletion again = commit(ID);
+        h.completeAll();
+        var c1 = assertInstanceOf(Outcome.Committed.class, first.only());
+        var c2 = assertInstanceOf(Outcome.Committed.class, again.only());
+        assertEquals(c1.version(), c2.version());
+        assertFalse(c1.duplicate());
+        assertTrue(c2.duplicate());
+        assertEquals(1, h.durableTxns.size());
+    }
+
+    @Test
+    void aDuplicateArrivingWhileTheFirstIsInFlightWaitsForItsOutcome() {
+        RecordingCompletion first = commit(ID);
+        h.step();
+        RecordingCompletion dup = commit(ID);
+        h.step();
+        assertFalse(dup.done(), "the original is not durable yet");
+        h.store.take().succeed();
+        h.step();
+        assertEquals(((Outcome.Committed) first.only()).version(), ((Outcome.Committed) dup.only()).version());
+    }
+
+    @Test
+    void aDuplicateOfACommitWhoseBatchIsLostIsUnknownNotCommitted() {
+        commit(ID);
+        h.step();
+        RecordingCompletion dup = commit(ID);
+        h.step();
+        h.store.putDirect("log/00000000000000000001",
+                io.weaseldb.log.BatchCodec.encodeEmpty(io.weaseldb.log.BatchHeader.termStart(9, "usurper", 1, 0, -1, 0)));
+        h.completeAll(); // our PUT finds the usurper's object: fenced
+        var u = assertInstanceOf(Outcome.Unavailable.class, dup.only());
+        assertTrue(u.outcomeUnknown());
+    }
+
+    @Test
+    void statusOfACommittedIdNamesItsVersionAndLeader() {
+        RecordingCompletion c = commit(ID);
+        h.completeAll();
+        RecordingCompletion s = status(ID, 0);
+        h.completeAll();
+        var st = assertInstanceOf(Outcome.StatusCommitted.class, s.only());
+        assertEquals(((Outcome.Committed) c.only()).version(), st.version());
+        assertEquals("leader-1", st.leaderId());
+    }
+
+    @Test
+    void statusBeforeTheCommitBansTheIdDurablyAndTheCommitIsRefused() throws Exception {
+        h.write("x", "1");
+        h.completeAll();
+        RecordingCompletion s = status(ID, 0);
+        h.step();
+        assertFalse(s.done(), "the ban must be durable before the answer");
+        h.completeAll(); // idle: the persister asks for a marker version and writes the ban with it
+        var nc = assertInstanceOf(Outcome.StatusNotCommitted.class, s.only());
+        assertEquals(1, nc.version(), "not committed at or below the latest version when asked");
+        List<Batch> log = h.log();
+        Batch carrier = log.get(log.size() - 1);
+        assertEquals(List.of(ID), carrier.bans());
+        assertEquals(0, carrier.header().count(), "a marker version: no transaction");
+        assertEquals(2, carrier.header().firstVersion());
+
+        RecordingCompletion late = commit(ID);
+        h.completeAll();
+        var r = assertInstanceOf(Outcome.Rejected.class, late.only());
+        assertTrue(r.message().contains("can never commit"), r.message());
+        RecordingCompletion again = status(ID, 0);
+        h.completeAll();
+        assertEquals(1, ((Outcome.StatusNotCommitted) again.only()).version(), "the answer is stable");
+        // the next transaction's version follows the marker, and links to the previous transaction
+        RecordingCompletion next = h.write("y", "2");
+        h.completeAll();
+        assertEquals(3, ((Outcome.Committed) next.only()).version());
+        assertEquals(1, h.durableTxns.get(h.durableTxns.size() - 1).prevVersion());
+    }
+
+    @Test
+    void bansRideOnATransactionBatchWhenThereIsOne() throws Exception {
+        RecordingCompletion w = h.write("x", "1");
+        RecordingCompletion s = status(ID, 0);
+        h.completeAll();
+        assertInstanceOf(Outcome.Committed.class, w.only());
+        assertInstanceOf(Outcome.StatusNotCommitted.class, s.only());
+        assertEquals(1, h.log().size(), "no marker needed");
+        assertEquals(List.of(ID), h.log().get(0).bans());
+    }
+
+    @Test
+    void statusBeyondTheRetainedHistoryIsTruncated() {
+        var h2 = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(2, "L2", 100, 99));
+        // the harness's index starts at the term start: versions before 100 are unknown
+        RecordingCompletion s = new RecordingCompletion();
+        h2.sequencer.offer(new SequencerMessage.Status(ID, 50, s));
+        h2.completeAll();
+        var t = assertInstanceOf(Outcome.Truncated.class, s.only());
+        assertEquals(100, t.oldestVersion());
+        RecordingCompletion ok = new RecordingCompletion();
+        h2.sequencer.offer(new SequencerMessage.Status(ID, 100, ok));
+        h2.completeAll();
+        assertInstanceOf(Outcome.StatusNotCommitted.class, ok.only());
+    }
+}
