@@ -188,3 +188,14 @@ def test_url_with_path_prefix_and_raw_request(server: FakeServer) -> None:
 def test_bad_url_is_rejected() -> None:
     with pytest.raises(ValueError):
         Client("ftp://x")
+
+
+def test_failed_retry_of_a_stale_connection_keeps_the_outcome_unknown(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}))
+    server.on("POST", "/v1/commit", lambda req: (server.close(), Reply(drop=True))[1])
+    client = Client(server.url, timeout=2)
+    client.version()  # leaves a pooled connection
+    with pytest.raises(TransportError) as info:
+        client.commit([Write(b"k", b"v")], request_id="z" * 20)
+    # The first send may have been received even though the retry could not connect.
+    assert info.value.outcome_unknown

@@ -183,11 +183,12 @@ class Transport:
                     conn.connect()
             except socket.timeout as exc:
                 conn.close()
-                raise Timeout(f"connect to {self.host}:{self.port} timed out", sent=False,
+                raise Timeout(f"connect to {self.host}:{self.port} timed out", sent=attempt > 1,
                               request_id=request_id) from exc
             except OSError as exc:
                 conn.close()
-                raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc}", sent=False,
+                # After a stale-connection retry the first attempt may have been received.
+                raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc}", sent=attempt > 1,
                                      request_id=request_id) from exc
             got_status = False
             try:
