@@ -79,6 +79,8 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         class _Server(ThreadingHTTPServer):
+            request_queue_size = 128
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # dropped connections are the point of many tests
 
