@@ -103,3 +103,15 @@ def test_errors_surface_through_wait_for(server: FakeServer) -> None:
         r.wait_for(1, timeout=10)
     assert isinstance(r.error, LogTruncated)
     r.close()
+
+
+def test_term_start_checkpoint_between_linked_transactions(server: FakeServer) -> None:
+    # As the Java server streams a restart: the new term starts at 207 with a checkpoint
+    # at 206 (no transaction has that version), /v1/version may answer 210.
+    w = lambda k: [{"type": "write", "key": b64(k), "value": b64(b"x")}]  # noqa: E731
+    server.on("GET", "/v1/subscribe",
+              Stream([tx_event(205, 204, w(b"a")), checkpoint_event(206, "L2"), tx_event(207, 205, w(b"b"), leader="L2"),
+                      checkpoint_event(210, "L3")], end="hang"))
+    with Replica(Client(server.url), after=204) as r:
+        assert r.wait_for(210, timeout=10) == 210
+        assert list(r) == [b"a", b"b"]
