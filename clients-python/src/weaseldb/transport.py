@@ -192,7 +192,14 @@ class Transport:
                                      request_id=request_id) from exc
             got_status = False
             try:
-                conn.request(method, target, body=body, headers=hdrs)
+                try:
+                    conn.request(method, target, body=body, headers=hdrs)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The server may answer before reading the whole body (413 while a
+                    # large commit streams in) and close: its answer may still be
+                    # readable. If not, getresponse() raises and we treat it as lost.
+                    if not (body and len(body) > 65536):
+                        raise
                 resp = conn.getresponse()
                 got_status = True
                 data = resp.read()
