@@ -1,0 +1,486 @@
+"""``weaseldb``: the command line over :class:`weaseldb.Client`.
+
+Human-readable output by default, one JSON document per result (per event for
+``subscribe``) with ``--json``. Errors go to stderr with one exit code per error class
+(:data:`EXIT_CODES`, documented in the README) so scripts can react to a conflict
+differently from an unreachable server. Operations and preconditions keep the order in
+which they were given on the command line, because operations apply in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Any, Callable, Sequence, TextIO
+
+from . import __version__
+from .admin import Metrics
+from .client import Client
+from .errors import (
+    BadRequest,
+    Conflict,
+    ContentTooLarge,
+    Forbidden,
+    LeaderChanged,
+    LogTruncated,
+    MethodNotAllowed,
+    NotFound,
+    StreamError,
+    TooManyRequests,
+    TooOld,
+    TransportError,
+    Unauthorized,
+    Unavailable,
+    WeaselError,
+)
+from .model import (
+    Checkpoint,
+    CommitResult,
+    Delete,
+    Event,
+    Operation,
+    PointRead,
+    Precondition,
+    RangeDelete,
+    RangeRead,
+    RetentionPolicy,
+    Rollback,
+    Transaction,
+    UnknownOperation,
+    Write,
+    b64decode,
+    b64encode,
+    encode_operation,
+)
+
+__all__ = ["main", "EXIT_CODES"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_TRANSPORT = 3
+EXIT_BAD_REQUEST = 4
+EXIT_UNAUTHORIZED = 5
+EXIT_FORBIDDEN = 6
+EXIT_NOT_FOUND = 7
+EXIT_CONFLICT = 8
+EXIT_TOO_OLD = 9
+EXIT_LEADER_CHANGED = 10
+EXIT_LOG_TRUNCATED = 11
+EXIT_CONTENT_TOO_LARGE = 12
+EXIT_TOO_MANY_REQUESTS = 13
+EXIT_UNAVAILABLE = 14
+EXIT_OUTCOME_UNKNOWN = 15
+EXIT_STREAM = 16
+EXIT_INTERRUPTED = 130
+
+#: Error class -> exit code, most specific first.
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (Conflict, EXIT_CONFLICT),
+    (TooOld, EXIT_TOO_OLD),
+    (LeaderChanged, EXIT_LEADER_CHANGED),
+    (LogTruncated, EXIT_LOG_TRUNCATED),
+    (BadRequest, EXIT_BAD_REQUEST),
+    (MethodNotAllowed, EXIT_BAD_REQUEST),
+    (Unauthorized, EXIT_UNAUTHORIZED),
+    (Forbidden, EXIT_FORBIDDEN),
+    (NotFound, EXIT_NOT_FOUND),
+    (ContentTooLarge, EXIT_CONTENT_TOO_LARGE),
+    (TooManyRequests, EXIT_TOO_MANY_REQUESTS),
+    (Unavailable, EXIT_UNAVAILABLE),
+    (TransportError, EXIT_TRANSPORT),
+    (StreamError, EXIT_STREAM),
+    (WeaselError, EXIT_ERROR),
+]
+
+
+class UsageError(Exception):
+    """A bad command-line argument (exit code 2)."""
+
+
+# -- argument parsing ---------------------------------------------------------------------
+
+
+class _Ordered(argparse.Action):
+    """Append ``(option, values)`` to one shared list so the relative order survives."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        items = list(getattr(namespace, self.dest, None) or [])
+        items.append((self.const, list(values) if isinstance(values, list) else [values]))
+        setattr(namespace, self.dest, items)
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--url", default=d(os.environ.get("WEASELDB_URL") or "http://127.0.0.1:8080"),
+                        help="server URL (env WEASELDB_URL, default http://127.0.0.1:8080)")
+    parser.add_argument("--token", default=d(os.environ.get("WEASELDB_TOKEN")),
+                        help="bearer token (env WEASELDB_TOKEN)")
+    parser.add_argument("--timeout", type=float, default=d(30.0), help="seconds per request (default 30)")
+    parser.add_argument("--json", action="store_true", default=d(False), help="print JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="weaseldb", description="WeaselDB command line client.")
+    parser.add_argument("--version", action="version", version=f"weaseldb {__version__}")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("version", parents=[common], help="latest committed version and leader")
+
+    c = sub.add_parser("commit", parents=[common], help="commit a transaction",
+                       description="Operations and preconditions apply in the order given. Keys and "
+                                   "values are UTF-8 text unless --b64. Every PAIR option also takes "
+                                   "its two parts as two arguments (for keys containing = : or @).")
+    c.add_argument("--write", dest="ops", action=_Ordered, const="write", nargs="+", metavar="KEY=VALUE")
+    c.add_argument("--delete", dest="ops", action=_Ordered, const="delete", nargs=1, metavar="KEY")
+    c.add_argument("--range-delete", dest="ops", action=_Ordered, const="range_delete", nargs="+",
+                   metavar="BEGIN:END")
+    c.add_argument("--point-read", dest="pre", action=_Ordered, const="point_read", nargs="+",
+                   metavar="KEY[@VERSION]")
+    c.add_argument("--range-read", dest="pre", action=_Ordered, const="range_read", nargs="+",
+                   metavar="BEGIN:END[@VERSION]")
+    c.add_argument("--read-version", type=int)
+    c.add_argument("--request-id")
+    c.add_argument("--leader-id")
+    c.add_argument("--b64", action="store_true", help="keys and values are standard base64")
+
+    s = sub.add_parser("status", parents=[common], help="final outcome of a request id")
+    s.add_argument("request_id")
+    s.add_argument("--min-version", type=int)
+
+    sb = sub.add_parser("subscribe", parents=[common], help="print committed transactions as they come")
+    sb.add_argument("--after", type=int, help="start after this version (default: now)")
+    sb.add_argument("--no-durable", dest="durable", action="store_false",
+                    help="also non-durable transactions (with checkpoints and rollbacks)")
+    sb.add_argument("--limit", type=int, help="stop after N transactions")
+
+    r = sub.add_parser("retention", parents=[common], help="retention policies")
+    rs = r.add_subparsers(dest="action", metavar="ACTION", required=True)
+    rs.add_parser("list", parents=[common])
+    g = rs.add_parser("get", parents=[common])
+    g.add_argument("policy_id")
+    p = rs.add_parser("put", parents=[common])
+    p.add_argument("policy_id")
+    p.add_argument("version", type=int)
+    p.add_argument("--ttl", type=int, dest="ttl_seconds", help="seconds until the policy expires")
+    dl = rs.add_parser("delete", parents=[common])
+    dl.add_argument("policy_id")
+
+    m = sub.add_parser("metrics", parents=[common], help="scrape /metrics")
+    m.add_argument("prefix", nargs="?", help="only metrics whose name starts with this")
+
+    sub.add_parser("ok", parents=[common], help="health check")
+    return parser
+
+
+# -- key/value text ------------------------------------------------------------------------
+
+
+def _decode(text: str, b64: bool) -> bytes:
+    if b64:
+        try:
+            return b64decode(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return text.encode("utf-8")
+
+
+def _valid_b64(text: str) -> bool:
+    try:
+        b64decode(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _split_pair(values: list[str], sep: str, b64: bool, what: str) -> tuple[str, str]:
+    """``A<sep>B`` or ``A B``. In base64 mode ``=`` is also padding: pick the split that
+    leaves valid base64 on both sides."""
+    if len(values) == 2:
+        return values[0], values[1]
+    if len(values) != 1:
+        raise UsageError(f"{what}: expected one {sep}-separated argument or two arguments, got {values}")
+    text = values[0]
+    if b64 and sep == "=":
+        for i, ch in enumerate(text):
+            if ch == "=" and _valid_b64(text[:i]) and _valid_b64(text[i + 1:]):
+                return text[:i], text[i + 1:]
+        raise UsageError(f"{what}: cannot split {text!r} into two base64 strings")
+    if sep == ":" and text.count(":") != 1:
+        raise UsageError(f"{what}: {text!r} must contain exactly one ':'; pass BEGIN END as two arguments")
+    if sep not in text:
+        raise UsageError(f"{what}: {text!r} has no {sep!r}")
+    a, _, b = text.partition(sep)
+    return a, b
+
+
+def _split_version(values: list[str], what: str) -> tuple[list[str], int | None]:
+    """Strip a trailing ``@VERSION`` (or a last all-digit argument) off a read."""
+    last = values[-1]
+    at = last.rfind("@")
+    if at >= 0 and last[at + 1:].isdigit():
+        return values[:-1] + [last[:at]], int(last[at + 1:])
+    return values, None
+
+
+def parse_commit_args(args: argparse.Namespace) -> tuple[list[Operation], list[Precondition]]:
+    ops: list[Operation] = []
+    pres: list[Precondition] = []
+    b64 = bool(args.b64)
+    for kind, values in args.ops or []:
+        if kind == "write":
+            k, v = _split_pair(values, "=", b64, "--write")
+            ops.append(Write(_decode(k, b64), _decode(v, b64)))
+        elif kind == "delete":
+            ops.append(Delete(_decode(values[0], b64)))
+        else:
+            b, e = _split_pair(values, ":", b64, "--range-delete")
+            ops.append(RangeDelete(_decode(b, b64), _decode(e, b64)))
+    for kind, values in args.pre or []:
+        if kind == "point_read":
+            at: int | None
+            if len(values) == 2 and values[1].isdigit():
+                key, at = values[0], int(values[1])
+            elif len(values) == 1:
+                parts, at = _split_version(values, "--point-read")
+                key = parts[0]
+            else:
+                raise UsageError(f"--point-read: expected KEY[@VERSION] or KEY VERSION, got {values}")
+            pres.append(PointRead(_decode(key, b64), at))
+        else:
+            parts, at = _split_version(values, "--range-read")
+            b, e = _split_pair(parts, ":", b64, "--range-read")
+            pres.append(RangeRead(_decode(b, b64), _decode(e, b64), at))
+    return ops, pres
+
+
+def show(data: bytes) -> str:
+    """Bytes for humans: the text when it is printable UTF-8, else ``base64:...``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + b64encode(data)
+    if text.isprintable() and not text.startswith("base64:"):
+        return text
+    return "base64:" + b64encode(data)
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+class Out:
+    def __init__(self, as_json: bool, stdout: TextIO, stderr: TextIO) -> None:
+        self.as_json = as_json
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def json(self, doc: Any) -> None:
+        self.stdout.write(json.dumps(_finite(doc), separators=(",", ":"), sort_keys=False) + "\n")
+        self.stdout.flush()
+
+    def line(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def emit(self, doc: Any, human: Callable[[], str]) -> None:
+        if self.as_json:
+            self.json(doc)
+        else:
+            self.line(human())
+
+
+def _finite(doc: Any) -> Any:
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return "NaN" if math.isnan(doc) else ("+Inf" if doc > 0 else "-Inf")
+    if isinstance(doc, dict):
+        return {k: _finite(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_finite(v) for v in doc]
+    return doc
+
+
+def _op_text(op: Operation | UnknownOperation) -> str:
+    if isinstance(op, Write):
+        return f"write {show(op.key)} = {show(op.value)}"
+    if isinstance(op, Delete):
+        return f"delete {show(op.key)}"
+    if isinstance(op, RangeDelete):
+        return f"range_delete [{show(op.begin)}, {show(op.end)})"
+    return f"{op.type} {json.dumps(dict(op.raw))}"
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    if isinstance(event, Transaction):
+        doc = dict(event.raw) or {
+            "request_id": event.request_id, "version": event.version, "prev_version": event.prev_version,
+            "timestamp": event.timestamp, "leader_id": event.leader_id,
+            "operations": [encode_operation(o) if not isinstance(o, UnknownOperation) else dict(o.raw)
+                           for o in event.operations],
+        }
+        return {"event": "transaction", **doc}
+    if isinstance(event, Checkpoint):
+        return {"event": "checkpoint", **(dict(event.raw) or {"committed_version": event.committed_version,
+                                                              "leader_id": event.leader_id})}
+    return {"event": "rollback", "version": event.version, "discarded": event.discarded}
+
+
+def _event_text(event: Event) -> str:
+    if isinstance(event, Transaction):
+        head = (f"transaction {event.version} prev={event.prev_version} request_id={event.request_id} "
+                f"leader={event.leader_id} time={event.timestamp}")
+        return "\n".join([head] + ["  " + _op_text(op) for op in event.operations])
+    if isinstance(event, Checkpoint):
+        return f"checkpoint {event.committed_version} leader={event.leader_id}"
+    return f"rollback to {event.version}: discard {event.discarded} non-durable transaction(s) after it"
+
+
+def _policy_text(p: RetentionPolicy) -> str:
+    extra = ""
+    if p.ttl_seconds is not None:
+        extra += f" ttl={p.ttl_seconds}s"
+    if p.expires_at:
+        extra += f" expires_at={p.expires_at}"
+    if p.updated_at:
+        extra += f" updated_at={p.updated_at}"
+    return f"{p.policy_id} version={p.version}{extra}"
+
+
+def _metric_line(name: str, labels: tuple[tuple[str, str], ...], value: float) -> str:
+    if labels:
+        inner = ",".join(f'{k}="{v}"'.replace("\n", "\\n") for k, v in labels)
+        return f"{name}{{{inner}}} {value:g}"
+    return f"{name} {value:g}"
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace, out: Out) -> int:
+    try:
+        client = Client(args.url, timeout=args.timeout, token=args.token)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    cmd = args.command
+    if cmd == "version":
+        v = client.version()
+        out.emit(dict(v.raw) or {"version": v.version, "leader_id": v.leader_id},
+                 lambda: f"{v.version} leader={v.leader_id}")
+    elif cmd == "commit":
+        ops, pres = parse_commit_args(args)
+        result: CommitResult = client.commit(ops, pres, read_version=args.read_version,
+                                             request_id=args.request_id, leader_id=args.leader_id)
+        out.emit(dict(result.raw), lambda: (
+            f"committed version={result.version} leader={result.leader_id} request_id={result.request_id}"
+            + (" (duplicate: already committed earlier)" if result.duplicate else "")))
+    elif cmd == "status":
+        st = client.status(args.request_id, min_version=args.min_version)
+        out.emit(dict(st.raw), lambda: (
+            f"{st.status} version={st.version}" + (f" leader={st.leader_id}" if st.leader_id else "")
+            + f" request_id={st.request_id or args.request_id}"))
+    elif cmd == "subscribe":
+        seen = 0
+        if args.limit is not None and args.limit <= 0:
+            return EXIT_OK
+        with client.subscribe(after=args.after, durable=args.durable) as sub:
+            for event in sub:
+                out.emit(_event_json(event), lambda: _event_text(event))
+                if isinstance(event, Transaction):
+                    seen += 1
+                    if args.limit is not None and seen >= args.limit:
+                        break
+    elif cmd == "retention":
+        if args.action == "list":
+            lst = client.list_retention()
+            out.emit(dict(lst.raw) or {"policies": [dict(p.raw) for p in lst.policies],
+                                       "oldest_version": lst.oldest_version},
+                     lambda: "\n".join([f"oldest_version={lst.oldest_version}"]
+                                       + [_policy_text(p) for p in lst.policies]))
+        elif args.action == "get":
+            pol = client.get_retention(args.policy_id)
+            out.emit(dict(pol.raw), lambda: _policy_text(pol))
+        elif args.action == "put":
+            pol = client.put_retention(args.policy_id, args.version, ttl_seconds=args.ttl_seconds)
+            out.emit(dict(pol.raw), lambda: _policy_text(pol))
+        else:
+            client.delete_retention(args.policy_id)
+            out.emit({"deleted": args.policy_id}, lambda: f"deleted {args.policy_id}")
+    elif cmd == "metrics":
+        metrics: Metrics = client.metrics()
+        rows = sorted((k, v) for k, v in metrics.items() if not args.prefix or k[0].startswith(args.prefix))
+        if out.as_json:
+            out.json([{"name": n, "labels": dict(labels), "value": x} for (n, labels), x in rows])
+        else:
+            for (n, labels), x in rows:
+                out.line(_metric_line(n, labels, x))
+    elif cmd == "ok":
+        h = client.ok()
+        out.emit(dict(h.raw), lambda: f"{h.status} version={h.version} leader={h.leader_id}")
+    client.close()
+    return EXIT_OK
+
+
+def exit_code_for(exc: BaseException, *, command: str | None = None) -> int:
+    """The exit code of an error; a commit whose outcome is unknown gets its own."""
+    if command == "commit" and isinstance(exc, WeaselError) and exc.outcome_unknown:
+        return EXIT_OUTCOME_UNKNOWN
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_ERROR
+
+
+def _describe(exc: WeaselError, command: str | None) -> str:
+    text = str(exc)
+    if isinstance(exc, Conflict):
+        text += f" (failed preconditions {exc.conflicts}; retry from version {exc.version})"
+    elif isinstance(exc, (TooOld, LeaderChanged)) and exc.version is not None:
+        text += f" (current version {exc.version}, leader {exc.leader_id})"
+    elif isinstance(exc, LogTruncated) and exc.oldest_version is not None:
+        text += f" (oldest retained version {exc.oldest_version})"
+    elif isinstance(exc, (Unavailable, TooManyRequests)) and exc.retry_after is not None:
+        text += f" (retry after {exc.retry_after:g}s)"
+    if command == "commit" and exc.outcome_unknown:
+        text += (f"; the commit may or may not have happened: run `weaseldb status {exc.request_id}` "
+                 "to find out (that makes the outcome final)")
+    return text
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code (see README)."""
+    out_stream = stdout or sys.stdout
+    err_stream = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    out = Out(bool(args.json), out_stream, err_stream)
+    command = getattr(args, "command", None)
+    try:
+        return _run(args, out)
+    except UsageError as exc:
+        err_stream.write(f"weaseldb: error: {exc}\n")
+        return EXIT_USAGE
+    except WeaselError as exc:
+        err_stream.write(f"weaseldb: {command}: {_describe(exc, command)}\n")
+        if out.as_json and exc.body:
+            out.json(exc.body)
+        return exit_code_for(exc, command=command)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_OK

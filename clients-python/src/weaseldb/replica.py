@@ -1,0 +1,270 @@
+"""A local, read-only copy of the key space kept current from the subscribe stream.
+
+The server serves no reads: a reader builds its own view from ``/v1/subscribe`` and
+commits with preconditions at the version its view reflects. :class:`Replica` is that
+view for Python: a sorted in-memory map updated by a background thread, in log order,
+with the version it reflects, so that ``get``/``range`` results can be turned into
+:class:`~weaseldb.model.PointRead`/:class:`~weaseldb.model.RangeRead` preconditions
+that are exactly right.
+
+It holds the whole key space in memory (a dict plus a sorted key list, O(n) per new key),
+which suits tests, tools and small data sets; it is a reference for building real
+materialized views, not a cache for large ones.
+
+With ``durable=False`` the replica may show transactions that never become durable; it
+keeps an undo log back to the last checkpoint so a :class:`~weaseldb.model.Rollback`
+restores the exact earlier state.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+from .errors import StreamError
+from .model import (
+    Checkpoint,
+    Delete,
+    Event,
+    Operation,
+    RangeDelete,
+    Rollback,
+    Transaction,
+    UnknownOperation,
+    Write,
+)
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .subscribe import Subscription
+
+__all__ = ["Replica"]
+
+_MISSING = object()
+
+
+class Replica(Mapping[bytes, bytes]):
+    """Dict-like view of the database at :attr:`version`, fed by a subscription.
+
+    Args:
+        client: where to subscribe; ``None`` for a replica fed by hand with :meth:`apply`.
+        after: the version ``initial`` reflects (default 0 with an empty map: the whole
+            log is replayed, which needs the log not to be truncated).
+        initial: the key space at version ``after``.
+        durable: subscribe with ``durable=True`` (only durable transactions) or not.
+        start: start the background thread now (otherwise call :meth:`start`).
+        subscribe_options: passed to :meth:`weaseldb.Client.subscribe`.
+    """
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        after: int = 0,
+        *,
+        initial: Mapping[bytes, bytes] | None = None,
+        durable: bool = True,
+        start: bool = True,
+        **subscribe_options: Any,
+    ) -> None:
+        self._client = client
+        self._data: dict[bytes, bytes] = dict(initial or {})
+        self._keys: list[bytes] = sorted(self._data)
+        self._version = after
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._durable = durable
+        self._checkpoint = after
+        # durable=False only: per transaction after the checkpoint, what to restore.
+        self._undo: list[tuple[int, list[tuple[bytes, bytes | None]]]] = []
+        self._options = subscribe_options
+        self._subscription: Subscription | None = None
+        self._thread: threading.Thread | None = None
+        self.transactions_applied = 0
+        if client is not None and start:
+            self.start()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following the log in a daemon thread."""
+        if self._client is None:
+            raise ValueError("this replica has no client to subscribe with")
+        if self._thread is not None:
+            return
+        self._subscription = self._client.subscribe(after=self._version, durable=self._durable, **self._options)
+        self._thread = threading.Thread(target=self._follow, name="weaseldb-replica", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Stop following; the data stays readable."""
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> Replica:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _follow(self) -> None:
+        assert self._subscription is not None
+        try:
+            for event in self._subscription:
+                self.apply(event)
+        except BaseException as exc:  # noqa: BLE001 - surfaced through wait_for/error
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why following stopped (e.g. :class:`~weaseldb.errors.LogTruncated`), if it did."""
+        with self._cond:
+            return self._error
+
+    # -- reads -----------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The version the contents reflect: every transaction up to it is applied."""
+        with self._cond:
+            return self._version
+
+    def wait_for(self, version: int, timeout: float | None = None) -> int:
+        """Block until the replica reflects at least ``version``; return its version.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds, or the error that stopped the
+        subscription.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._version < version:
+                if self._error is not None:
+                    raise self._error
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"replica at version {self._version}, waited for {version}")
+                self._cond.wait(remaining)
+            return self._version
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        with self._cond:
+            return self._data.get(key, default)
+
+    def get_at(self, key: bytes) -> tuple[bytes | None, int]:
+        """``(value or None, version)`` read atomically: use the version in a PointRead."""
+        with self._cond:
+            return self._data.get(key), self._version
+
+    def range(self, begin: bytes, end: bytes, limit: int | None = None) -> list[tuple[bytes, bytes]]:
+        """Items with ``begin <= key < end`` in key order (unsigned byte order)."""
+        return self.range_at(begin, end, limit)[0]
+
+    def range_at(self, begin: bytes, end: bytes, limit: int | None = None) -> tuple[list[tuple[bytes, bytes]], int]:
+        """``(items, version)`` read atomically: use the version in a RangeRead."""
+        with self._cond:
+            lo = bisect.bisect_left(self._keys, begin)
+            hi = bisect.bisect_left(self._keys, end, lo) if begin < end else lo
+            if limit is not None:
+                hi = min(hi, lo + limit)
+            return [(k, self._data[k]) for k in self._keys[lo:hi]], self._version
+
+    def snapshot(self) -> tuple[dict[bytes, bytes], int]:
+        """A copy of everything and the version it reflects."""
+        with self._cond:
+            return dict(self._data), self._version
+
+    def __getitem__(self, key: bytes) -> bytes:
+        with self._cond:
+            return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        with self._cond:
+            return key in self._data
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self._cond:
+            return iter(list(self._keys))
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self._data)
+
+    # -- writes (from the stream) -----------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Apply one subscribe event; used by the follower thread, public for feeding by hand."""
+        with self._cond:
+            if isinstance(event, Transaction):
+                self._apply_transaction(event)
+            elif isinstance(event, Checkpoint):
+                cv = event.committed_version
+                self._checkpoint = max(self._checkpoint, cv)
+                self._undo = [u for u in self._undo if u[0] > cv]
+                # Every transaction up to a checkpoint precedes it in the stream, so the
+                # replica also reflects versions between the last transaction and it.
+                self._version = max(self._version, cv)
+            elif isinstance(event, Rollback):
+                while self._undo and self._undo[-1][0] > event.version:
+                    _, saved = self._undo.pop()
+                    for key, old in reversed(saved):
+                        self._restore(key, old)
+                self._version = event.version
+            self._cond.notify_all()
+
+    def _apply_transaction(self, tx: Transaction) -> None:
+        if tx.version <= self._version:
+            raise StreamError(f"replica at {self._version} got transaction {tx.version} again")
+        known: list[Operation] = []
+        for op in tx.operations:
+            if isinstance(op, UnknownOperation):
+                # Refuse before touching anything: a half-applied transaction is worse.
+                raise StreamError(f"transaction {tx.version} has an unknown operation {op.type!r}")
+            known.append(op)
+        saved: list[tuple[bytes, bytes | None]] | None = None if self._durable else []
+        for op in known:
+            self._apply_op(op, saved)
+        if saved is not None:
+            self._undo.append((tx.version, saved))
+        self._version = tx.version
+        self.transactions_applied += 1
+
+    def _apply_op(self, op: Operation, saved: list[tuple[bytes, bytes | None]] | None) -> None:
+        if isinstance(op, Write):
+            if saved is not None:
+                saved.append((op.key, self._data.get(op.key)))
+            if op.key not in self._data:
+                bisect.insort(self._keys, op.key)
+            self._data[op.key] = op.value
+        elif isinstance(op, Delete):
+            if op.key in self._data:
+                if saved is not None:
+                    saved.append((op.key, self._data[op.key]))
+                del self._data[op.key]
+                del self._keys[bisect.bisect_left(self._keys, op.key)]
+        elif isinstance(op, RangeDelete):
+            if not op.begin < op.end:
+                return
+            lo = bisect.bisect_left(self._keys, op.begin)
+            hi = bisect.bisect_left(self._keys, op.end, lo)
+            for key in self._keys[lo:hi]:
+                if saved is not None:
+                    saved.append((key, self._data[key]))
+                del self._data[key]
+            del self._keys[lo:hi]
+
+    def _restore(self, key: bytes, old: bytes | None) -> None:
+        present = key in self._data
+        if old is None:
+            if present:
+                del self._data[key]
+                del self._keys[bisect.bisect_left(self._keys, key)]
+        else:
+            if not present:
+                bisect.insort(self._keys, key)
+            self._data[key] = old
+

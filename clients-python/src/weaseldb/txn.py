@@ -1,0 +1,283 @@
+"""The optimistic transaction loop: read at a version, buffer writes, commit, retry.
+
+:func:`run_transaction` (also ``Client.transact``) calls the user's function with a
+:class:`Txn` carrying a read version. The function reads (through a
+:class:`~weaseldb.replica.Replica`, which records the matching preconditions, or by
+recording them itself) and buffers operations; then the helper commits with a fresh
+request id and:
+
+- on ``conflict`` / ``too_old`` / ``leader_changed``, and on failures that certainly did
+  not commit (503 without ``outcome: unknown``, 429, connection refused), runs the
+  function again at a newer version after a randomized exponential backoff;
+- on an *unknown* outcome (connection lost or timed out after sending, 503 with
+  ``outcome: unknown``) asks ``/v1/status`` about the same request id. That answer is
+  final: ``committed`` ends the loop with that version, ``not_committed`` means the id
+  can never commit, so the function runs again under a new id. A transaction therefore
+  never applies twice. If status cannot answer (410, or it keeps failing), the helper
+  raises :class:`~weaseldb.errors.OutcomeUnknown` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Generic, TypeVar
+
+from .errors import (
+    CommitRejected,
+    Conflict,
+    LeaderChanged,
+    LogTruncated,
+    OutcomeUnknown,
+    TooManyRequests,
+    TooOld,
+    TransportError,
+    Unavailable,
+    WeaselError,
+)
+from .model import CommitResult, Delete, Operation, PointRead, Precondition, RangeDelete, RangeRead, StatusResult, Write
+from .subscribe import Backoff
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .replica import Replica
+
+__all__ = ["Txn", "TxnResult", "run_transaction", "resolve_outcome", "new_request_id"]
+
+T = TypeVar("T")
+
+
+def new_request_id() -> str:
+    """A random request id, well over the 20-character minimum of the contract."""
+    return uuid.uuid4().hex + uuid.uuid4().hex[:8]
+
+
+class Txn:
+    """One attempt of a transaction: its read version, reads recorded, writes buffered.
+
+    Reads through :meth:`get`/:meth:`range` need a replica; each records a precondition
+    at the version the replica reflected when it answered (at least ``read_version``), so
+    what was read is exactly what is checked. Without a replica, record reads done
+    elsewhere with :meth:`add_read`/:meth:`add_range_read` (version defaults to
+    ``read_version``). Reads see this transaction's own buffered writes.
+    """
+
+    def __init__(self, read_version: int, *, request_id: str, attempt: int = 1, replica: Replica | None = None) -> None:
+        self.read_version = read_version
+        self.request_id = request_id
+        self.attempt = attempt
+        self.replica = replica
+        self.preconditions: list[Precondition] = []
+        self.operations: list[Operation] = []
+
+    # -- reads ---------------------------------------------------------------------
+
+    def _need_replica(self) -> Replica:
+        if self.replica is None:
+            raise RuntimeError("Txn.get/range need a replica: pass replica= to transact(), or use add_read()")
+        return self.replica
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of ``key`` (``None`` if absent); records a PointRead."""
+        value, version = self._need_replica().get_at(key)
+        self.preconditions.append(PointRead(key, version))
+        return self._overlay_point(key, value)
+
+    def range(self, begin: bytes, end: bytes, limit: int | None = None) -> list[tuple[bytes, bytes]]:
+        """Items in ``[begin, end)`` in key order; records a RangeRead of what was seen.
+
+        With ``limit``, the precondition covers only up to the last key returned, so keys
+        beyond it may change without a conflict.
+        """
+        items, version = self._need_replica().range_at(begin, end)
+        merged = self._overlay_range(begin, end, items)
+        read_end = end
+        if limit is not None and len(merged) > limit:
+            merged = merged[:limit]
+            read_end = merged[-1][0] + b"\x00" if merged else begin
+        if begin < read_end:
+            self.preconditions.append(RangeRead(begin, read_end, version))
+        return merged
+
+    def add_read(self, key: bytes, version: int | None = None) -> None:
+        """Record a point read done elsewhere (default version: ``read_version``)."""
+        self.preconditions.append(PointRead(key, version))
+
+    def add_range_read(self, begin: bytes, end: bytes, version: int | None = None) -> None:
+        """Record a range read done elsewhere (default version: ``read_version``)."""
+        self.preconditions.append(RangeRead(begin, end, version))
+
+    # -- writes --------------------------------------------------------------------
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self.operations.append(Write(key, value))
+
+    def delete(self, key: bytes) -> None:
+        self.operations.append(Delete(key))
+
+    def delete_range(self, begin: bytes, end: bytes) -> None:
+        self.operations.append(RangeDelete(begin, end))
+
+    # -- read-your-writes ------------------------------------------------------------
+
+    def _overlay_point(self, key: bytes, value: bytes | None) -> bytes | None:
+        for op in self.operations:
+            if isinstance(op, Write) and op.key == key:
+                value = op.value
+            elif isinstance(op, Delete) and op.key == key:
+                value = None
+            elif isinstance(op, RangeDelete) and op.begin <= key < op.end:
+                value = None
+        return value
+
+    def _overlay_range(self, begin: bytes, end: bytes, items: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        if not self.operations:
+            return items
+        view = dict(items)
+        for op in self.operations:
+            if isinstance(op, Write):
+                if begin <= op.key < end:
+                    view[op.key] = op.value
+            elif isinstance(op, Delete):
+                view.pop(op.key, None)
+            elif isinstance(op, RangeDelete):
+                for k in [k for k in view if op.begin <= k < op.end]:
+                    del view[k]
+        return sorted(view.items())
+
+
+@dataclass(frozen=True)
+class TxnResult(Generic[T]):
+    """What :func:`run_transaction` returns.
+
+    ``value``: the function's return value of the attempt that committed. ``commit``:
+    the commit (``None`` if the function buffered nothing, so nothing was sent).
+    ``attempts``: how many times the function ran. ``resolved_by_status``: the commit's
+    reply was lost and ``/v1/status`` confirmed it.
+    """
+
+    value: T
+    commit: CommitResult | None
+    attempts: int
+    resolved_by_status: bool = False
+
+    @property
+    def version(self) -> int | None:
+        return self.commit.version if self.commit else None
+
+
+def resolve_outcome(
+    client: Client,
+    request_id: str,
+    *,
+    min_version: int | None = None,
+    attempts: int = 8,
+    backoff: Backoff | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> StatusResult:
+    """Ask ``/v1/status`` until it answers; the answer makes the id's outcome final.
+
+    Raises :class:`OutcomeUnknown` if the server says the history is gone (410) or
+    does not answer after ``attempts`` tries.
+    """
+    import time
+
+    backoff = backoff or Backoff(0.05, 2.0)
+    do_sleep = sleep or time.sleep
+    last: WeaselError | None = None
+    for i in range(attempts):
+        try:
+            return client.status(request_id, min_version=min_version)
+        except LogTruncated as exc:
+            raise OutcomeUnknown(f"outcome of {request_id} is unknown: request history truncated",
+                                 request_id=request_id, cause=exc) from exc
+        except (TransportError, Unavailable, TooManyRequests) as exc:
+            last = exc
+        except WeaselError as exc:
+            if exc.status is None or exc.status < 500:
+                raise
+            last = exc
+        if i + 1 < attempts:
+            hint = last.retry_after if isinstance(last, (Unavailable, TooManyRequests)) else None
+            do_sleep(backoff.next(hint))
+    raise OutcomeUnknown(f"outcome of {request_id} is unknown: /v1/status did not answer ({last})",
+                         request_id=request_id, cause=last)
+
+
+def run_transaction(
+    client: Client,
+    fn: Callable[[Txn], T],
+    *,
+    replica: Replica | None = None,
+    retries: int | None = 10,
+    read_version: int | None = None,
+    backoff: Backoff | None = None,
+    sleep: Callable[[float], None] | None = None,
+    rng: random.Random | None = None,
+    request_id_factory: Callable[[], str] | None = None,
+    status_attempts: int = 8,
+    replica_timeout: float | None = 30.0,
+) -> TxnResult[T]:
+    """Run ``fn(txn)`` and commit what it buffered, retrying until it commits once.
+
+    Args:
+        replica: read through it (``txn.get``/``txn.range``); each attempt first waits
+            until it reflects the attempt's read version.
+        retries: attempts after the first (``None``: unlimited); when exhausted the last
+            error (e.g. :class:`Conflict`) is raised.
+        read_version: the first attempt's read version (default: ``/v1/version``); later
+            attempts use the version a conflict reported, or ``/v1/version``.
+        backoff/sleep/rng: the randomized exponential backoff between attempts
+            (defaults: 10 ms doubling up to 1 s, ``time.sleep``); injectable for tests.
+        request_id_factory: makes a new request id for every attempt.
+        status_attempts: how often ``/v1/status`` is tried to resolve an unknown outcome.
+    """
+    import time
+
+    backoff = backoff or Backoff(0.01, 1.0, rng=rng or random.Random())
+    do_sleep = sleep or time.sleep
+    make_id = request_id_factory or client.request_id_factory
+    next_version = read_version
+    attempt = 0
+    while True:
+        attempt += 1
+        hint: float | None = None
+        error: WeaselError
+        try:
+            rv = next_version if next_version is not None else client.version().version
+            next_version = None
+            if replica is not None:
+                replica.wait_for(rv, timeout=replica_timeout)
+            request_id = make_id()
+            txn = Txn(rv, request_id=request_id, attempt=attempt, replica=replica)
+            value = fn(txn)
+            if not txn.operations and not txn.preconditions:
+                return TxnResult(value, None, attempt)
+            try:
+                result = client.commit(txn.operations, txn.preconditions, read_version=rv, request_id=request_id)
+                return TxnResult(value, result, attempt)
+            except WeaselError as exc:
+                if not exc.outcome_unknown:
+                    raise
+                status = resolve_outcome(client, request_id, min_version=rv, attempts=status_attempts,
+                                         backoff=Backoff(0.05, 2.0, rng=backoff.rng), sleep=do_sleep)
+                if status.committed:
+                    commit = CommitResult(status.version, status.leader_id or "", request_id, False, status.raw)
+                    return TxnResult(value, commit, attempt, resolved_by_status=True)
+                error = exc  # final: not committed, and never will be; retry under a new id
+        except (Conflict, TooOld) as exc:
+            error = exc
+            next_version = exc.version
+        except (LeaderChanged, CommitRejected) as exc:
+            error = exc
+        except (Unavailable, TooManyRequests) as exc:
+            # A commit's unknown outcome never gets here (resolved above): this one
+            # certainly did not commit, or came from /v1/version.
+            error = exc
+            hint = exc.retry_after
+        except TransportError as exc:
+            error = exc  # connection refused before a commit, or /v1/version failed
+        if retries is not None and attempt > retries:
+            raise error
+        do_sleep(backoff.next(hint))

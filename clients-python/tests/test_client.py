@@ -1,0 +1,201 @@
+"""Client against the fake server: requests on the wire, responses, errors, keep-alive."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from conftest import FakeServer, Reply
+from weaseldb import (
+    Client, CommitResult, Conflict, Delete, LogTruncated, PointRead, Timeout, TransportError, Unauthorized,
+    Unavailable, Write,
+)
+
+COMMITTED = {"status": "committed", "version": 42, "leader_id": "L1", "request_id": "r" * 20}
+
+
+def test_version(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 123456, "leader_id": "abc"}))
+    v = Client(server.url).version()
+    assert (v.version, v.leader_id) == (123456, "abc")
+
+
+def test_commit_sends_exact_json_and_returns_typed_result(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit", Reply(body=COMMITTED))
+    client = Client(server.url)
+    res = client.commit([Write(b"k", b"v"), Delete(b"x")], [PointRead(b"k")], read_version=41,
+                        request_id="r" * 20)
+    assert res == CommitResult(42, "L1", "r" * 20, duplicate=False)
+    req = server.calls("/v1/commit")[0]
+    assert req.headers["content-type"] == "application/json"
+    assert req.body == (b'{"request_id":"rrrrrrrrrrrrrrrrrrrr","read_version":41,'
+                        b'"preconditions":[{"type":"point_read","key":"aw=="}],'
+                        b'"operations":[{"type":"write","key":"aw==","value":"dg=="},{"type":"delete","key":"eA=="}]}')
+
+
+def test_commit_generates_a_long_request_id_unless_disabled(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit", Reply(body=COMMITTED))
+    Client(server.url).commit([Write(b"k", b"v")])
+    Client(server.url, auto_request_id=False).commit([Write(b"k", b"v")])
+    first, second = server.calls("/v1/commit")
+    assert len(first.json()["request_id"]) >= 20
+    assert "request_id" not in second.json()
+
+
+def test_duplicate_commit_is_reported(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit", Reply(body={**COMMITTED, "duplicate": True}))
+    assert Client(server.url).commit([Write(b"k", b"v")], request_id="r" * 20).duplicate is True
+
+
+def test_token_is_sent_as_bearer(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}))
+    Client(server.url, token="s3cret").version()
+    Client(server.url).version()
+    with_token, without = server.calls("/v1/version")
+    assert with_token.headers["authorization"] == "Bearer s3cret"
+    assert "authorization" not in without.headers
+
+
+def test_conflict_raises_with_indexes_retry_version_and_request_id(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit", Reply(409, {"error": "conflict", "status": "conflict", "version": 50,
+                                                "leader_id": "L1", "request_id": "q" * 20, "conflicts": [1],
+                                                "message": "precondition 1 failed"}))
+    with pytest.raises(Conflict) as info:
+        Client(server.url).commit([Write(b"k", b"v")], [PointRead(b"a"), PointRead(b"b")], read_version=3,
+                                  request_id="q" * 20)
+    err = info.value
+    assert (err.status, err.code, err.conflicts, err.version, err.request_id) == (409, "conflict", [1], 50, "q" * 20)
+    assert not err.outcome_unknown
+
+
+def test_503_outcome_unknown_is_distinguishable(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit",
+              Reply(503, {"error": "unavailable", "message": "storage", "outcome": "unknown"},
+                    headers={"Retry-After": "2"}),
+              Reply(503, {"error": "unavailable", "message": "not leader"}))
+    client = Client(server.url)
+    with pytest.raises(Unavailable) as first:
+        client.commit([Write(b"k", b"v")], request_id="u" * 20)
+    assert first.value.outcome_unknown and first.value.retry_after == 2.0 and first.value.request_id == "u" * 20
+    with pytest.raises(Unavailable) as second:
+        client.commit([Write(b"k", b"v")])
+    assert not second.value.outcome_unknown
+
+
+def test_dropped_connection_after_sending_a_commit_is_an_unknown_outcome(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit", Reply(drop=True))
+    with pytest.raises(TransportError) as info:
+        Client(server.url).commit([Write(b"k", b"v")], request_id="d" * 20)
+    assert info.value.sent and info.value.outcome_unknown and info.value.request_id == "d" * 20
+    assert info.value.status is None
+
+
+def test_connection_refused_is_not_an_unknown_outcome() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(TransportError) as info:
+        Client(f"http://127.0.0.1:{port}", timeout=2).commit([Write(b"k", b"v")])
+    assert not info.value.sent and not info.value.outcome_unknown
+
+
+def test_timeout_raises_timeout(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}, delay=0.5))
+    with pytest.raises(Timeout) as info:
+        Client(server.url, timeout=0.1).version()
+    assert info.value.outcome_unknown  # it was sent
+
+
+def test_status_with_min_version_and_410(server: FakeServer) -> None:
+    server.on("GET", "/v1/status",
+              Reply(body={"request_id": "s" * 20, "status": "committed", "version": 9, "leader_id": "L"}),
+              Reply(body={"request_id": "s" * 20, "status": "not_committed", "version": 12}),
+              Reply(410, {"error": "log_truncated", "message": "gone", "oldest_version": 5}))
+    client = Client(server.url)
+    st = client.status("s" * 20, min_version=3)
+    assert st.committed and st.version == 9 and st.leader_id == "L"
+    st2 = client.status("s" * 20)
+    assert not st2.committed and st2.status == "not_committed" and st2.version == 12
+    with pytest.raises(LogTruncated) as info:
+        client.status("s" * 20, min_version=1)
+    assert info.value.oldest_version == 5
+    q = [r.query for r in server.calls("/v1/status")]
+    assert q == [{"request_id": "s" * 20, "min_version": "3"}, {"request_id": "s" * 20},
+                 {"request_id": "s" * 20, "min_version": "1"}]
+
+
+def test_keep_alive_reuses_one_connection(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}))
+    client = Client(server.url)
+    for _ in range(5):
+        client.version()
+    assert len({r.port for r in server.requests}) == 1
+
+
+def test_stale_keep_alive_connection_is_retried_on_a_fresh_one(server: FakeServer) -> None:
+    # The first reply closes the socket without saying so, like an idle-timeout close.
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}, close_after=True),
+              Reply(body={"version": 2, "leader_id": "L"}))
+    client = Client(server.url)
+    assert client.version().version == 1
+    assert client.version().version == 2
+    assert len({r.port for r in server.requests}) == 2
+
+
+def test_non_json_error_body_still_maps(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(401, b"go away", headers={"Content-Type": "text/plain"}))
+    with pytest.raises(Unauthorized) as info:
+        Client(server.url).version()
+    assert info.value.message == "go away" and info.value.body == {}
+
+
+def test_client_is_thread_safe(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit", lambda req: Reply(body={**COMMITTED, "request_id": req.json()["request_id"]}))
+    client = Client(server.url, max_idle_connections=4)
+    errors: list[BaseException] = []
+    ids: list[str] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                ids.append(client.commit([Write(b"k", b"v")]).request_id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert len(set(ids)) == 160
+    assert client.transport.idle_connections <= 4
+    assert len({r.port for r in server.requests}) < 160  # connections were reused
+
+
+def test_url_with_path_prefix_and_raw_request(server: FakeServer) -> None:
+    server.on("POST", "/prefix/v1/commit", Reply(400, {"error": "bad_request", "message": "bad json"}))
+    client = Client(server.url + "/prefix/")
+    resp = client.request("POST", "/v1/commit", b"{not json")
+    assert resp.status == 400 and resp.json()["error"] == "bad_request"
+    assert server.requests[0].body == b"{not json"
+
+
+def test_bad_url_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        Client("ftp://x")
+
+
+def test_failed_retry_of_a_stale_connection_keeps_the_outcome_unknown(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}))
+    server.on("POST", "/v1/commit", lambda req: (server.close(), Reply(drop=True))[1])
+    client = Client(server.url, timeout=2)
+    client.version()  # leaves a pooled connection
+    with pytest.raises(TransportError) as info:
+        client.commit([Write(b"k", b"v")], request_id="z" * 20)
+    # The first send may have been received even though the retry could not connect.
+    assert info.value.outcome_unknown

@@ -1,0 +1,126 @@
+"""Request encoding (exact JSON, base64) and the mapping of error bodies to exceptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from weaseldb import (
+    BadRequest, Client, Conflict, ContentTooLarge, Delete, Forbidden, InternalError, LeaderChanged,
+    LogTruncated, MethodNotAllowed, NotFound, PointRead, RangeDelete, RangeRead, TooManyRequests, TooOld,
+    Transaction, Unauthorized, Unavailable, WeaselError, Write,
+)
+from weaseldb.errors import error_from_response, parse_retry_after
+from weaseldb.model import b64decode, b64encode, decode_operation, decode_precondition
+
+
+def test_commit_body_is_the_contract_shape_with_standard_padded_base64() -> None:
+    doc = Client.commit_body(
+        [Write(b"k\xff", b"v"), Delete(b""), RangeDelete(b"a", b"b\x00")],
+        [PointRead(b"k", 5), RangeRead(b"\x00", b"\xff\xfe")],
+        read_version=7, request_id="r" * 20, leader_id="L",
+    )
+    assert doc == {
+        "request_id": "r" * 20,
+        "leader_id": "L",
+        "read_version": 7,
+        "preconditions": [
+            {"type": "point_read", "key": "aw==", "version": 5},
+            {"type": "range_read", "begin": "AA==", "end": "//4="},
+        ],
+        "operations": [
+            {"type": "write", "key": "a/8=", "value": "dg=="},
+            {"type": "delete", "key": ""},
+            {"type": "range_delete", "begin": "YQ==", "end": "YgA="},
+        ],
+    }
+    assert list(doc) == ["request_id", "leader_id", "read_version", "preconditions", "operations"]
+
+
+def test_commit_body_omits_absent_optional_fields() -> None:
+    assert Client.commit_body() == {"preconditions": [], "operations": []}
+
+
+def test_keys_must_be_bytes_not_text() -> None:
+    with pytest.raises(TypeError, match="bytes"):
+        Write("k", b"v")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        PointRead(b"k", "5")  # type: ignore[arg-type]
+    assert Write(bytearray(b"k"), memoryview(b"v")) == Write(b"k", b"v")  # type: ignore[arg-type]
+
+
+def test_base64_decoding_is_strict() -> None:
+    assert b64decode("YWI=") == b"ab"
+    assert b64encode(b"ab") == "YWI="
+    for bad in ("YWI", "YW=I", "Y*I=", "ab_-", "é"):
+        with pytest.raises(ValueError):
+            b64decode(bad)
+
+
+def test_operations_and_preconditions_decode_back() -> None:
+    assert decode_operation({"type": "write", "key": "aw==", "value": ""}) == Write(b"k", b"")
+    assert decode_operation({"type": "range_delete", "begin": "YQ==", "end": "Yg=="}) == RangeDelete(b"a", b"b")
+    unknown = decode_operation({"type": "compare_and_swap", "key": "aw=="})
+    assert type(unknown).__name__ == "UnknownOperation" and unknown.type == "compare_and_swap"  # type: ignore[union-attr]
+    assert decode_precondition({"type": "range_read", "begin": "YQ==", "end": "Yg==", "version": 3}) == \
+        RangeRead(b"a", b"b", 3)
+    with pytest.raises(ValueError):
+        decode_operation({"type": "write", "key": 5, "value": ""})
+
+
+def test_transaction_event_parses_timestamp() -> None:
+    tx = Transaction.from_json({"request_id": "r", "version": 2, "prev_version": 1,
+                                "timestamp": "2026-11-22T20:27:42.555Z", "leader_id": "L", "operations": []})
+    assert tx.time == dt.datetime(2026, 11, 22, 20, 27, 42, 555000, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("status,body,cls", [
+    (400, {"error": "bad_request", "message": "m"}, BadRequest),
+    (401, {"error": "unauthorized", "message": "m"}, Unauthorized),
+    (403, {"error": "forbidden", "message": "m"}, Forbidden),
+    (404, {"error": "not_found", "message": "m"}, NotFound),
+    (405, {"error": "method_not_allowed", "message": "m"}, MethodNotAllowed),
+    (409, {"error": "conflict", "status": "conflict", "version": 9, "conflicts": [1]}, Conflict),
+    (409, {"error": "too_old", "status": "too_old", "version": 9}, TooOld),
+    (409, {"error": "leader_changed", "status": "leader_changed", "version": 9, "leader_id": "L2"}, LeaderChanged),
+    (409, {"status": "too_old", "version": 9}, TooOld),  # status alone is enough
+    (410, {"error": "log_truncated", "message": "m", "oldest_version": 100}, LogTruncated),
+    (413, {"error": "content_too_large", "message": "m"}, ContentTooLarge),
+    (429, {"error": "too_many_requests", "message": "m"}, TooManyRequests),
+    (500, {"error": "internal", "message": "m"}, InternalError),
+    (503, {"error": "unavailable", "message": "m"}, Unavailable),
+    (502, "<html>bad gateway</html>", InternalError),
+    (418, {"error": "teapot", "message": "m"}, WeaselError),
+])
+def test_error_bodies_map_to_typed_exceptions(status: int, body: object, cls: type) -> None:
+    err = error_from_response(status, body, text=str(body))
+    assert type(err) is cls
+    assert err.status == status
+    assert isinstance(err, WeaselError)
+
+
+def test_error_fields_are_exposed() -> None:
+    c = error_from_response(409, {"error": "conflict", "status": "conflict", "version": 12, "leader_id": "L",
+                                  "request_id": "r" * 20, "conflicts": [0, 2], "message": "precondition failed"})
+    assert isinstance(c, Conflict)
+    assert (c.conflicts, c.version, c.leader_id, c.request_id, c.code) == ([0, 2], 12, "L", "r" * 20, "conflict")
+    assert c.body["conflicts"] == [0, 2]
+    t = error_from_response(410, {"error": "log_truncated", "message": "gone", "oldest_version": 77})
+    assert isinstance(t, LogTruncated) and t.oldest_version == 77 and t.message == "gone"
+    u = error_from_response(503, {"error": "unavailable", "message": "?", "outcome": "unknown"}, retry_after="3")
+    assert isinstance(u, Unavailable) and u.outcome == "unknown" and u.outcome_unknown and u.retry_after == 3.0
+    d = error_from_response(503, {"error": "unavailable", "message": "not leader"})
+    assert isinstance(d, Unavailable) and d.outcome is None and not d.outcome_unknown
+    assert "HTTP 503 unavailable: not leader" == str(d)
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    now = dt.datetime(2026, 1, 1, 0, 0, 0, tzinfo=dt.timezone.utc)
+    assert parse_retry_after("5") == 5.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("-3") is None

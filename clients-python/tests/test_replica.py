@@ -1,0 +1,117 @@
+"""Replica: ordered application of writes/deletes/range deletes, waiting, rollback, streaming."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from conftest import FakeServer, Reply, Stream, b64, checkpoint_event, tx_event
+from weaseldb import (
+    Checkpoint, Client, Delete, LogTruncated, RangeDelete, Replica, Rollback, StreamError, Transaction,
+    UnknownOperation, Write,
+)
+
+
+def tx(version: int, *ops: object, prev: int | None = None) -> Transaction:
+    return Transaction(version, version - 1 if prev is None else prev, "r", "", "L", tuple(ops))  # type: ignore[arg-type]
+
+
+def test_range_delete_includes_begin_and_excludes_end() -> None:
+    r = Replica(None, initial={k: b"v" for k in (b"a", b"b", b"b\x00", b"c", b"c\x00", b"d")})
+    r.apply(tx(1, RangeDelete(b"b", b"c")))
+    assert list(r) == [b"a", b"c", b"c\x00", b"d"]
+    r.apply(tx(2, RangeDelete(b"c\x00", b"d")))
+    assert list(r) == [b"a", b"c", b"d"]
+    r.apply(tx(3, RangeDelete(b"", b"\xff")))
+    assert list(r) == []
+    assert r.version == 3
+
+
+def test_keys_order_by_unsigned_bytes() -> None:
+    r = Replica(None)
+    r.apply(tx(1, Write(b"\xff", b"1"), Write(b"\x00", b"2"), Write(b"\x7f", b"3"), Write(b"", b"4")))
+    assert r.range(b"", b"\xff\xff") == [(b"", b"4"), (b"\x00", b"2"), (b"\x7f", b"3"), (b"\xff", b"1")]
+    assert r.range(b"\x01", b"\xff") == [(b"\x7f", b"3")]
+    assert r.range(b"b", b"a") == []
+    assert r.range(b"", b"\xff\xff", limit=2) == [(b"", b"4"), (b"\x00", b"2")]
+
+
+def test_operations_apply_in_order_within_a_transaction() -> None:
+    r = Replica(None)
+    r.apply(tx(1, Write(b"k", b"1"), Delete(b"k"), Write(b"k", b"2"), Write(b"j", b"x"),
+               RangeDelete(b"j", b"k"), Delete(b"missing")))
+    assert dict(r.snapshot()[0]) == {b"k": b"2"}
+    assert r.get(b"k") == b"2" and r[b"k"] == b"2" and b"j" not in r and len(r) == 1
+    assert r.get_at(b"k") == (b"2", 1) and r.get(b"nope", b"d") == b"d"
+
+
+def test_repeated_version_and_unknown_operations_are_refused_untouched() -> None:
+    r = Replica(None)
+    r.apply(tx(1, Write(b"k", b"1")))
+    with pytest.raises(StreamError):
+        r.apply(tx(1, Write(b"k", b"2")))
+    with pytest.raises(StreamError, match="unknown operation"):
+        r.apply(tx(2, Write(b"k", b"3"), UnknownOperation("cas", {})))
+    assert r.get(b"k") == b"1" and r.version == 1
+
+
+def test_checkpoint_advances_the_version() -> None:
+    r = Replica(None, after=5)
+    r.apply(Checkpoint(9, "L"))
+    assert r.version == 9
+
+
+def test_rollback_restores_the_state_at_the_checkpoint() -> None:
+    r = Replica(None, initial={b"a": b"0", b"b": b"0", b"c": b"0"}, durable=False)
+    r.apply(tx(1, Write(b"a", b"1")))
+    r.apply(Checkpoint(1, "L"))
+    r.apply(tx(2, Write(b"a", b"2"), Write(b"new", b"n"), Delete(b"b")))
+    r.apply(tx(3, RangeDelete(b"a", b"z"), Write(b"c", b"3")))
+    assert dict(r.snapshot()[0]) == {b"c": b"3"}
+    r.apply(Rollback(1, 2))
+    assert r.snapshot() == ({b"a": b"1", b"b": b"0", b"c": b"0"}, 1)
+    assert list(r) == [b"a", b"b", b"c"]
+
+
+def test_wait_for_times_out_and_wakes_up() -> None:
+    r = Replica(None)
+    with pytest.raises(TimeoutError):
+        r.wait_for(1, timeout=0.05)
+    threading.Timer(0.05, r.apply, args=(tx(1, Write(b"k", b"v")),)).start()
+    assert r.wait_for(1, timeout=5) == 1
+
+
+def test_follows_a_stream_across_reconnects(server: FakeServer) -> None:
+    w = lambda k, v: {"type": "write", "key": b64(k), "value": b64(v)}  # noqa: E731
+    server.on("GET", "/v1/subscribe",
+              Stream([tx_event(1, 0, [w(b"a", b"1"), w(b"b", b"1"), w(b"c", b"1")]),
+                      tx_event(2, 1, [{"type": "range_delete", "begin": b64(b"a"), "end": b64(b"c")}])], end="drop"),
+              Stream([tx_event(3, 2, [w(b"d", b"4"), {"type": "delete", "key": b64(b"c")}]), checkpoint_event(3)],
+                     end="hang"))
+    with Replica(Client(server.url), after=0, backoff=None) as r:
+        assert r.wait_for(3, timeout=10) == 3
+        assert r.snapshot() == ({b"d": b"4"}, 3)
+    assert [c.query["after"] for c in server.calls("/v1/subscribe")] == ["0", "2"]
+
+
+def test_errors_surface_through_wait_for(server: FakeServer) -> None:
+    server.on("GET", "/v1/subscribe", Reply(410, {"error": "log_truncated", "message": "gone",
+                                                  "oldest_version": 40}))
+    r = Replica(Client(server.url))
+    with pytest.raises(LogTruncated):
+        r.wait_for(1, timeout=10)
+    assert isinstance(r.error, LogTruncated)
+    r.close()
+
+
+def test_term_start_checkpoint_between_linked_transactions(server: FakeServer) -> None:
+    # As the Java server streams a restart: the new term starts at 207 with a checkpoint
+    # at 206 (no transaction has that version), /v1/version may answer 210.
+    w = lambda k: [{"type": "write", "key": b64(k), "value": b64(b"x")}]  # noqa: E731
+    server.on("GET", "/v1/subscribe",
+              Stream([tx_event(205, 204, w(b"a")), checkpoint_event(206, "L2"), tx_event(207, 205, w(b"b"), leader="L2"),
+                      checkpoint_event(210, "L3")], end="hang"))
+    with Replica(Client(server.url), after=204) as r:
+        assert r.wait_for(210, timeout=10) == 210
+        assert list(r) == [b"a", b"b"]
