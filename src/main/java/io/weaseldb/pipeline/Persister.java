@@ -415,7 +415,8 @@ public final class Persister implements Stage {
         Batch b = new Batch(h, layout.objectKey(openFirstVersion), object, openTxns, openItems, openStartNanos, now);
         b.released = openReleased;
         openReleased = false;
-        observer.batchSent(openTxns.size(), bodyBytes, now - openStartNanos);
+        // the sequencer's clock sample can be a hair later than this stage's
+        observer.batchSent(openTxns.size(), bodyBytes, Math.max(0, now - openStartNanos));
         prevVersion = openLastVersion;
         prevTxnVersion = lastTxn;
         openTxns = new ArrayList<>();
