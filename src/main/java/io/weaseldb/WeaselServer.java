@@ -393,7 +393,7 @@ public final class WeaselServer implements AutoCloseable {
             String leaderId = s.leader() != null ? s.leader().leaderId() : null;
             String where = s.leader() != null ? "; the leader is at " + s.leader().url() : "";
             return new Outcome.Unavailable("this server is not the leader (" + s.message() + ")" + where, false, 1,
-                    leaderId, requestId);
+                    leaderId, requestId, s.leader() != null ? s.leader().url() : null);
         }
 
         private boolean refuse(Completion c, String requestId) {
