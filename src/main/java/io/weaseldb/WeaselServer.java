@@ -26,6 +26,7 @@ import io.weaseldb.pipeline.TermHistory;
 import io.weaseldb.retention.RetentionManager;
 import io.weaseldb.s3.ObjectStore;
 import io.weaseldb.s3.SdkObjectStore;
+import io.weaseldb.s3.StorageException;
 import io.weaseldb.subscribe.SubscribeMetrics;
 import io.weaseldb.subscribe.SubscriberHub;
 import io.weaseldb.time.Clock;
@@ -113,8 +114,9 @@ public final class WeaselServer implements AutoCloseable {
         String secretKey = s3.embedded() ? EmbeddedS3.SECRET_KEY : s3.secretAccessKey();
         store = new SdkObjectStore(new SdkObjectStore.Settings(endpoint, s3.region(), s3.bucket(), accessKey, secretKey,
                 Duration.ofMillis(s3.requestTimeoutMs()), s3.maxConnections()), registry);
-        store.ensureBucket(s3.createBucket()).get(s3.requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
         layout = new LogLayout(s3.prefix());
+        retryAtStartup("checking the bucket", () -> store.ensureBucket(s3.createBucket())
+                .get(s3.requestTimeoutMs() * 3, TimeUnit.MILLISECONDS));
 
         Runnable fatal = () -> {
             log.error("a pipeline stage failed; exiting");
@@ -129,7 +131,8 @@ public final class WeaselServer implements AutoCloseable {
         http.start();
 
         lastProgressNanos = clock.nanoTime();
-        decide(); // first decision on this thread: a lone server leads before start() returns
+        // First decision on this thread: a lone server leads before start() returns.
+        retryAtStartup("taking the log over", this::decide);
         long poll = pollMillis();
         leadership.scheduleWithFixedDelay(this::tick, poll, poll, TimeUnit.MILLISECONDS);
         LeaderTerm t = current;
@@ -139,6 +142,33 @@ public final class WeaselServer implements AutoCloseable {
         } else {
             log.info("WeaselDB listening on http://{}:{} as a standby ({})", config.server().host(), http.port(),
                     standby.message());
+        }
+    }
+
+    private interface StartupStep {
+        void run() throws Exception;
+    }
+
+    /**
+     * Storage may be briefly unreachable while everything starts (or cold and slow on the first
+     * request): transient failures are retried with backoff for up to 60 s before giving up.
+     */
+    private void retryAtStartup(String what, StartupStep step) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        long backoffMs = 100;
+        while (true) {
+            try {
+                step.run();
+                return;
+            } catch (Exception e) {
+                StorageException se = StorageException.of(e);
+                if (se.kind() != StorageException.Kind.TRANSIENT || System.nanoTime() > deadline || closed) {
+                    throw e;
+                }
+                log.warn("{}: storage not answering yet ({}); retrying in {} ms", what, se.getMessage(), backoffMs);
+                Thread.sleep(backoffMs); // startup only, before anything is served
+                backoffMs = Math.min(2_000, backoffMs * 2);
+            }
         }
     }
 
