@@ -44,6 +44,9 @@ public final class SubscriberHub {
     final SubscribeMetrics metrics;
     final Clock clock;
     final AtomicInteger historyReads = new AtomicInteger();
+    /** Subscriptions that found every history read slot taken; woken one per freed slot. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Subscription> readWaiters =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final AtomicInteger count = new AtomicInteger();
     private final ConcurrentHashMap<EventLoop, LoopSubscribers> loops = new ConcurrentHashMap<>();
     private final java.util.Set<Subscription> all = ConcurrentHashMap.newKeySet();
@@ -59,6 +62,37 @@ public final class SubscriberHub {
         this.decodeExecutor = decodeExecutor;
         this.metrics = metrics;
         this.clock = clock;
+    }
+
+    /** Takes a history read slot, or queues {@code s} to be pumped when one frees up. */
+    boolean acquireRead(Subscription s) {
+        if (historyReads.incrementAndGet() <= settings.maxHistoryReads()) {
+            return true;
+        }
+        historyReads.decrementAndGet();
+        readWaiters.add(s);
+        // a slot may have been freed between the failed increment and queueing: re-check
+        if (historyReads.get() < settings.maxHistoryReads()) {
+            wakeReadWaiter();
+        }
+        return false;
+    }
+
+    /** Returns a history read slot and wakes a waiting subscription, if any. Any thread. */
+    void releaseRead() {
+        historyReads.decrementAndGet();
+        wakeReadWaiter();
+    }
+
+    private void wakeReadWaiter() {
+        Subscription w = readWaiters.poll();
+        if (w != null) {
+            try {
+                w.channel.eventLoop().execute(w::pump);
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // its event loop is gone
+            }
+        }
     }
 
     public EventCache cache() {

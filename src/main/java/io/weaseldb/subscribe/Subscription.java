@@ -41,6 +41,8 @@ public final class Subscription {
     private long lastWriteNanos;
     private boolean closed;
     private History history;
+    private boolean pumping;
+    private boolean pumpAgain;
 
     Subscription(SubscriberHub hub, Channel channel, long after, boolean durable, String leaderId) {
         this.hub = hub;
@@ -54,8 +56,28 @@ public final class Subscription {
         this.lastWriteNanos = hub.clock.nanoTime();
     }
 
-    /** Writes whatever this subscriber is missing, as far as the channel accepts it. */
+    /**
+     * Writes whatever this subscriber is missing, as far as the channel accepts it. Never
+     * re-entered: a write that crosses Netty's high-water mark fires channelWritabilityChanged
+     * synchronously, which pumps again; that nested call only asks for another round.
+     */
     public void pump() {
+        if (pumping) {
+            pumpAgain = true;
+            return;
+        }
+        pumping = true;
+        try {
+            do {
+                pumpAgain = false;
+                pumpOnce();
+            } while (pumpAgain && !closed);
+        } finally {
+            pumping = false;
+        }
+    }
+
+    private void pumpOnce() {
         if (closed) {
             return;
         }
@@ -195,10 +217,22 @@ public final class Subscription {
         return cursor;
     }
 
+    /** A one-line account of this stream's state, for logs and diagnostics. */
+    public String describe() {
+        History h = history;
+        return "cursor " + cursor + (closed ? " closed" : "") + (durable ? " durable" : " non-durable")
+                + (h == null ? " live" : " replaying (next object " + h.nextObject + ", last requested "
+                + h.lastRequested + ", " + h.reads.size() + " reads pending, first "
+                + (h.reads.isEmpty() ? "-" : h.reads.peekFirst().isDone() ? "done" : "waiting")
+                + ", history reads in flight " + hub.historyReads.get() + ")")
+                + "; cache floor " + hub.cache.floorVersion() + " durable " + hub.cache.durableVersion()
+                + " sequenced " + hub.cache.sequencedVersion();
+    }
+
     // ---- history from S3 ----
 
     /** A log object read and encoded off the event loop. */
-    private record Decoded(BatchHeader header, byte[] events, int[] offsets) {}
+    private record Decoded(BatchHeader header, byte[] events, int[] offsets, long[] versions) {}
 
     private final class History {
         long nextObject;
@@ -250,11 +284,17 @@ public final class Subscription {
             }
             h.last = bh;
             if (bh.lastVersion() > cursor) {
-                if (bh.count() > 0) {
-                    int from = (int) (Math.max(cursor + 1, bh.firstVersion()) - bh.firstVersion());
+                // Position of the first transaction after the cursor. Not version - first: an
+                // object may hold markers (versions without a transaction) anywhere in its range.
+                long[] versions = d.versions();
+                int from = 0;
+                while (from < versions.length && versions[from] <= cursor) {
+                    from++;
+                }
+                if (from < versions.length) {
                     int[] o = d.offsets();
-                    write(d.events(), o[from], o[bh.count()] - o[from], bh.count() - from);
-                    lastTxnSent = bh.lastVersion();
+                    write(d.events(), o[from], o[versions.length] - o[from], versions.length - from);
+                    lastTxnSent = versions[versions.length - 1];
                 }
                 cursor = bh.lastVersion();
                 wrote = true;
@@ -279,16 +319,15 @@ public final class Subscription {
                     return; // not durable yet: the next pump or tick tries again
                 }
             }
-            if (hub.historyReads.incrementAndGet() > hub.settings.maxHistoryReads()) {
-                hub.historyReads.decrementAndGet();
-                return; // the server-wide bound on history reads; the tick retries
+            if (!hub.acquireRead(this)) {
+                return; // the server-wide bound on history reads: woken when a slot frees
             }
             long first = h.nextObject;
             String key = hub.layout.objectKey(first);
             CompletableFuture<Decoded> f = hub.store.get(key)
                     .thenApplyAsync(bytes -> decode(key, bytes), hub.decodeExecutor);
             f.whenComplete((x, t) -> {
-                hub.historyReads.decrementAndGet();
+                hub.releaseRead();
                 channel.eventLoop().execute(this::pump);
             });
             h.reads.addLast(f);
@@ -307,6 +346,10 @@ public final class Subscription {
         int[] offsets = new int[b.transactions().size() + 1];
         byte[] events = b.transactions().isEmpty() ? new byte[0]
                 : ENCODER.get().encode(b.transactions(), b.header().leaderId(), offsets);
-        return new Decoded(b.header(), events, offsets);
+        long[] versions = new long[b.transactions().size()];
+        for (int i = 0; i < versions.length; i++) {
+            versions[i] = b.transactions().get(i).version();
+        }
+        return new Decoded(b.header(), events, offsets, versions);
     }
 }
