@@ -216,15 +216,20 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void tooLarge(Slot slot) {
-        metrics.rejected("max_request_size");
         metrics.commitOutcome("content_too_large");
+        tooLarge(slot, settings.maxRequestSizeBytes(), "max_request_size_bytes");
+    }
+
+    /** 413: answered at once; the rest of the body is read and dropped, never buffered. */
+    private void tooLarge(Slot slot, long limit, String what) {
+        metrics.rejected("max_request_size");
         closeParser();
         slot.closeAfter = true;
         closing = true;
         body = Body.DISCARD;
         lingerLeft = settings.lingerBytes();
         respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "content_too_large",
-                "request body exceeds max_request_size_bytes (" + settings.maxRequestSizeBytes() + " bytes)"));
+                "request body exceeds " + what + " (" + limit + " bytes)"));
     }
 
     private void onContent(HttpContent c) {
@@ -255,7 +260,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     releaseSmall();
                     Slot slot = bodySlot;
                     bodySlot = null;
-                    tooLarge(slot);
+                    tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
                 } else {
                     small.addComponent(true, buf.retain());
                     if (last) {
@@ -331,10 +336,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void subscribe(HttpRequest req, QueryStringDecoder query, Slot slot) {
         SubscriberHub hub = backend.subscribers();
-        Backend.VersionInfo v = backend.version();
+        Backend.VersionInfo v = backend.leaderInfo();
         if (hub == null || v == null) {
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "this server is not streaming the log (not the leader)"));
+            respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
             return;
         }
         long after;
@@ -481,7 +485,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else {
             long length = HttpUtil.getContentLength(req, -1L);
             if (length > MAX_SMALL_BODY) {
-                tooLarge(slot);
+                tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
                 return;
             }
             small = ctx.alloc().compositeBuffer();
@@ -531,8 +535,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private FullHttpResponse notManaged() {
-        return Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                "this server does not manage retention (not the leader)");
+        return Responses.outcome(ctx.alloc(), backend.notLeader(null));
     }
 
     private FullHttpResponse storageError(Throwable t) {
@@ -562,10 +565,22 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void version(Slot slot) {
-        Backend.VersionInfo v = backend.version();
-        if (v == null) {
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "this server does not know the latest version yet"));
+        java.util.concurrent.CompletableFuture<Backend.VersionInfo> f = backend.version();
+        Backend.VersionInfo now = f.getNow(null);
+        if (f.isDone() && now != null) {
+            versionResponse(slot, now, null);
+            return;
+        }
+        Executor loop = ctx.channel().eventLoop();
+        f.whenComplete((v, t) -> loop.execute(() -> versionResponse(slot, v, t)));
+    }
+
+    private void versionResponse(Slot slot, Backend.VersionInfo v, Throwable t) {
+        if (slot.abandoned || !ctx.channel().isActive()) {
+            return;
+        }
+        if (t != null || v == null) {
+            respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
             return;
         }
         ByteBuf b = ctx.alloc().buffer(64);

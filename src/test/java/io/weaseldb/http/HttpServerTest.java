@@ -70,8 +70,18 @@ class HttpServerTest {
         }
 
         @Override
-        public VersionInfo version() {
+        public VersionInfo leaderInfo() {
             return new VersionInfo(version.get(), "L");
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<VersionInfo> version() {
+            return java.util.concurrent.CompletableFuture.completedFuture(leaderInfo());
+        }
+
+        @Override
+        public Outcome.Unavailable notLeader(String requestId) {
+            return new Outcome.Unavailable("not the leader", false, 1, null, requestId);
         }
 
         @Override
