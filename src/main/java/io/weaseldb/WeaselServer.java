@@ -24,6 +24,7 @@ import io.weaseldb.pipeline.TermHistory;
 import io.weaseldb.pipeline.Sequencer;
 import io.weaseldb.pipeline.SequencerMessage;
 import io.weaseldb.pipeline.StageRunner;
+import io.weaseldb.retention.RetentionManager;
 import io.weaseldb.s3.ObjectStore;
 import io.weaseldb.s3.SdkObjectStore;
 import io.weaseldb.subscribe.EventCache;
@@ -63,6 +64,7 @@ public final class WeaselServer implements AutoCloseable {
     private StageRunner releaserRunner;
     private StageRunner publisherRunner;
     private SubscriberHub hub;
+    private RetentionManager retention;
     private final ExecutorService history;
     private HttpServer http;
     private Term term;
@@ -147,6 +149,11 @@ public final class WeaselServer implements AutoCloseable {
         sequencerRunner.start();
         registerGauges(registry, releaser);
 
+        retention = new RetentionManager(new RetentionManager.Settings(config.retention().truncateIntervalSeconds(),
+                config.retention().maxDeletesPerRequest(), s3.requestTimeoutMs() * 3), store, layout, index, clock,
+                persister::durableVersion, hub::minCursor, registry);
+        retention.start();
+
         http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry));
         http.start();
         log.info("WeaselDB listening on http://{}:{} (leader {}, term {}, first version {})",
@@ -212,6 +219,10 @@ public final class WeaselServer implements AutoCloseable {
         return term;
     }
 
+    public RetentionManager retention() {
+        return retention;
+    }
+
     public Metrics metrics() {
         return metrics;
     }
@@ -243,6 +254,9 @@ public final class WeaselServer implements AutoCloseable {
             if (r != null) {
                 r.close();
             }
+        }
+        if (retention != null) {
+            retention.close();
         }
         if (store != null) {
             store.close();
@@ -280,6 +294,11 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public SubscriberHub subscribers() {
             return hub;
+        }
+
+        @Override
+        public RetentionManager retention() {
+            return retention;
         }
 
         @Override

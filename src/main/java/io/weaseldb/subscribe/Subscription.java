@@ -35,6 +35,7 @@ public final class Subscription {
     private final boolean durable;
     private final String leaderId;
     private long cursor;
+    private volatile long publishedCursor; // cursor, readable by the truncator
     private long lastTxnSent;
     private long lastCheckpoint;
     private long lastWriteNanos;
@@ -47,6 +48,7 @@ public final class Subscription {
         this.durable = durable;
         this.leaderId = leaderId;
         this.cursor = after;
+        this.publishedCursor = after;
         this.lastTxnSent = after;
         this.lastCheckpoint = after;
         this.lastWriteNanos = hub.clock.nanoTime();
@@ -80,6 +82,11 @@ public final class Subscription {
         if (wrote && !closed) {
             channel.flush();
         }
+        publishedCursor = cursor;
+    }
+
+    long publishedCursor() {
+        return publishedCursor;
     }
 
     private boolean pumpLive() {
