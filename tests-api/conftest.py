@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Mapping
 import pytest
 
 import weaseldb
-from harness import JAR, S3PROXY_JAR, ChildProcess, S3Proxy, ServerProcess, merge_config
+from harness import JAR, S3PROXY_JAR, STOP_TIMEOUT, ChildProcess, S3Proxy, ServerProcess, merge_config
 
 BACKENDS = ("embedded", "s3proxy")
 
@@ -100,6 +100,7 @@ class _Session:
         self.root = root
         self.s3proxy: S3Proxy | None = None
         self.servers: dict[str, ServerProcess] = {}
+        self.retired: list[ServerProcess] = []
 
     def get_s3proxy(self) -> S3Proxy:
         if not S3PROXY_JAR or not Path(S3PROXY_JAR).is_file():
@@ -117,11 +118,18 @@ class _Session:
             srv.start()
         return srv
 
+    def retire(self, srv: ServerProcess) -> None:
+        """SIGTERM now, wait at the end: a graceful stop takes seconds of idle waiting."""
+        srv.retire()
+        self.retired.append(srv)
+
     def close(self) -> None:
         for srv in self.servers.values():
-            srv.shutdown()
+            srv.retire()
+        stuck = [srv.name for srv in [*self.retired, *self.servers.values()] if srv.reap() is None]
         if self.s3proxy is not None:
             self.s3proxy.stop()
+        assert not stuck, f"servers that did not exit within {STOP_TIMEOUT}s of SIGTERM (killed): {stuck}"
 
 
 @pytest.fixture(scope="session")
@@ -158,7 +166,7 @@ def tuned_server(request: pytest.FixtureRequest, session_procs: _Session) -> Ser
 
 
 @pytest.fixture
-def make_server(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path
+def make_server(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path, session_procs: _Session
                 ) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers of this test's own (stopped at teardown); ``config`` adds TOML sections."""
     started: list[ServerProcess] = []
@@ -171,7 +179,7 @@ def make_server(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path
 
     yield start
     for srv in started:
-        srv.shutdown()
+        session_procs.retire(srv)
 
 
 @pytest.fixture

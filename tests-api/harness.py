@@ -194,6 +194,15 @@ class ChildProcess:
                 return None
         return proc.returncode
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (see :meth:`reap`)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def reap(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """Wait for an exit started by :meth:`terminate`; SIGKILL past ``timeout``."""
+        return self.stop(timeout)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing, like a crash."""
         proc = self.proc
@@ -296,6 +305,11 @@ class ServerProcess(ChildProcess):
     def shutdown(self) -> int | None:
         self.close_clients()
         return self.stop()
+
+    def retire(self) -> None:
+        """Close clients and send SIGTERM; the exit is awaited later with :meth:`reap`."""
+        self.close_clients()
+        self.terminate()
 
 
 class S3Proxy(ChildProcess):

@@ -40,6 +40,7 @@ def conflict_after(client: weaseldb.Client, ns: bytes, changes: list, preconditi
 # -- committed -------------------------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_commit_returns_version_leader_and_request_id(client: weaseldb.Client, ns: bytes) -> None:
     leader = client.version().leader_id
     rid = "commit-test-" + ns.hex()[-20:]
@@ -131,6 +132,7 @@ def test_request_id_shorter_than_minimum_is_400(client: weaseldb.Client, ns: byt
     assert res.request_id == (ns.hex() + "y" * 20)[-20:]
 
 
+@pytest.mark.both_backends
 def test_duplicate_request_id_returns_original_outcome(client: weaseldb.Client, ns: bytes) -> None:
     rid = "dup-" + ns.hex()
     first = client.commit([Write(ns + b"k", b"1")], request_id=rid)
@@ -159,6 +161,7 @@ def test_duplicate_is_detected_even_if_preconditions_now_fail(client: weaseldb.C
 # -- preconditions and conflicts ---------------------------------------------------------------
 
 
+@pytest.mark.both_backends
 def test_conflict_reports_failed_indexes_and_a_retry_version(client: weaseldb.Client, ns: bytes) -> None:
     base = client.commit([Write(ns + b"seed", b"")]).version
     changed = client.commit([Write(ns + b"hot", b"1"), Write(ns + b"range/m", b"1")]).version

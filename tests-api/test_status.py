@@ -13,6 +13,7 @@ def rid_for(ns: bytes, tag: str) -> str:
     return f"{tag}-{ns.hex()}"
 
 
+@pytest.mark.both_backends
 def test_status_of_a_committed_request(client: weaseldb.Client, ns: bytes) -> None:
     rid = rid_for(ns, "st-committed")
     res = client.commit([Write(ns + b"k", b"v")], request_id=rid)
@@ -24,6 +25,7 @@ def test_status_of_a_committed_request(client: weaseldb.Client, ns: bytes) -> No
     assert client.status(rid, min_version=res.version - 1).committed
 
 
+@pytest.mark.both_backends
 def test_unknown_request_becomes_not_committed_and_is_then_refused(client: weaseldb.Client, ns: bytes) -> None:
     rid = rid_for(ns, "st-never")
     before = client.version().version
