@@ -54,11 +54,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
+def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05,
+               fatal: tuple[type[BaseException], ...] = ()) -> T:
     """Call ``probe`` until it returns something truthy; fail with ``what`` at the deadline.
 
     Exceptions of the probe count as "not yet" until the deadline, then the last one is
-    reported.
+    reported; those in ``fatal`` end the wait at once.
     """
     deadline = time.monotonic() + timeout
     last_exc: BaseException | None = None
@@ -69,6 +70,8 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interva
             if value:
                 return value
             last_exc = None
+        except fatal:
+            raise
         except Exception as exc:  # noqa: BLE001 - reported at the deadline
             last_exc = exc
         if time.monotonic() >= deadline:
@@ -168,7 +171,7 @@ class ChildProcess:
             return None
 
         try:
-            return wait_until(probe, timeout, f"{self.name} to start", interval=0.05)
+            return wait_until(probe, timeout, f"{self.name} to start", interval=0.05, fatal=(ChildExited,))
         except (AssertionError, ChildExited) as exc:
             self.kill()
             raise AssertionError(f"{self.name} did not start: {exc}\n--- {self.log.path} ---\n"
