@@ -125,7 +125,7 @@ def test_malformed_request_does_not_affect_other_connections(server, client: wea
         bystander.send(http_request("GET", "/v1/version"))
         assert bystander.read_response().status == 200
         for junk in (b"\x00\x01\x02 garbage\r\n\r\n", b"POST /v1/commit HTTP/1.1\r\nContent-Length: zz\r\n\r\n{}",
-                     b"GET /v1/version HTTP/9.9\r\n\r\n", http_request("POST", "/v1/commit", b"{" * 5000)):
+                     b"GET /v1/version HTTP/1.1\r\nNo colon here\r\n\r\n", http_request("POST", "/v1/commit", b"{" * 5000)):
             with RawConnection(server.port) as bad:
                 bad.send(junk)
                 try:  # a 4xx, or the connection closed: either way it must not take others down
