@@ -92,3 +92,18 @@ def test_oversized_headers_get_431(server, client: weaseldb.Client) -> None:
     resp = raw_exchange(server.port, http_request("GET", "/v1/version", headers={"X-Filler": "a" * 40_000}))
     assert resp.status == 431, resp
     assert client.version().version >= 0
+
+
+def test_commit_refusals_use_the_error_shape(client: weaseldb.Client, ns: bytes) -> None:
+    key = weaseldb.model.b64encode(ns + b"k")
+    base = client.commit([Write(ns + b"k", b"1")]).version
+    client.commit([Write(ns + b"k", b"2")])
+    body = {"read_version": base, "preconditions": [{"type": "point_read", "key": key}],
+            "operations": [{"type": "write", "key": key, "value": ""}]}
+    doc = assert_error_body(client.request("POST", "/v1/commit", body), 409, "conflict")
+    assert doc["status"] == "conflict" and doc["conflicts"] == [0] and isinstance(doc["version"], int)
+    doc = assert_error_body(client.request("POST", "/v1/commit", {**body, "preconditions": [], "leader_id": "nope"}),
+                            409, "leader_changed")
+    assert doc["status"] == "leader_changed" and doc["leader_id"] == client.version().leader_id
+    assert_error_body(client.request("POST", "/v1/commit", {"operations": [{"type": "nope"}]}), 400, "bad_request")
+    assert_error_body(client.request("GET", "/v1/status"), 400, "bad_request")
