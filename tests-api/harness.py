@@ -38,6 +38,23 @@ S3PROXY_JAR = os.environ.get("WEASELDB_S3PROXY_JAR") or ""
 JVM_OPTS = (os.environ.get("WEASELDB_TEST_JVM_OPTS")
             or "-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData").split()
 START_TIMEOUT = float(os.environ.get("WEASELDB_TEST_START_TIMEOUT", "90"))
+BUILD_DIR = os.environ.get("WEASELDB_BUILD_DIR") or ""
+
+
+def cds_opts(jar: str) -> list[str]:
+    """A dynamic class-data-sharing archive per jar build under the build dir: the suite starts
+    the server JVM a couple of dozen times, and the archive halves each start-up."""
+    if not BUILD_DIR or os.environ.get("WEASELDB_TEST_CDS", "1") == "0":
+        return []
+    try:
+        st = os.stat(jar)
+    except OSError:
+        return []
+    directory = Path(BUILD_DIR) / "python" / "cds"
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{Path(jar).stem}-{st.st_size}-{int(st.st_mtime)}.jsa"
+    return ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={directory / name}", "-Xlog:cds=off",
+            "-Xlog:cds+dynamic=off"]
 STOP_TIMEOUT = 30.0
 
 LISTENING = re.compile(r"WeaselDB listening on http://([^:\s]+):(\d+) \(leader (\S+), term (\d+), first version (\d+)\)")
@@ -252,7 +269,7 @@ class ServerProcess(ChildProcess):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(toml(self.config), encoding="utf-8")
-        cmd = [JAVA, *JVM_OPTS, "-jar", JAR, "--config", str(self.config_path), "--host", "127.0.0.1",
+        cmd = [JAVA, *JVM_OPTS, *cds_opts(JAR), "-jar", JAR, "--config", str(self.config_path), "--host", "127.0.0.1",
                "--port", str(self.port), "--data-dir", str(self.data_dir)]
         deadline = time.monotonic() + timeout
         for attempt in itertools.count(1):
@@ -340,7 +357,7 @@ class S3Proxy(ChildProcess):
             f"jclouds.filesystem.basedir={basedir}",
             "",
         ]), encoding="utf-8")
-        offset = self._spawn([JAVA, *JVM_OPTS, "-jar", S3PROXY_JAR, "--properties", str(props)])
+        offset = self._spawn([JAVA, *JVM_OPTS, *cds_opts(S3PROXY_JAR), "-jar", S3PROXY_JAR, "--properties", str(props)])
         m = self._wait_for_log(S3PROXY_LISTENING, offset, timeout)
         self.port = int(m.group(2))
         return self

@@ -1,4 +1,4 @@
-"""Restarts: the log, request ids, bans and history continue across terms; nothing acknowledged is lost.
+"""Restarts: the log, request ids, bans, policies and history continue across terms; nothing acknowledged is lost.
 
 Each test runs its own server and restarts it on the same port and data (SIGTERM, or
 SIGKILL for a crash), as an operator or a crash would.
@@ -12,7 +12,7 @@ import pytest
 
 import weaseldb
 from harness import history, wait_until
-from weaseldb import Backoff, BadRequest, LeaderChanged, Rollback, Transaction, TransportError, Write
+from weaseldb import Backoff, BadRequest, LeaderChanged, NotFound, Rollback, Transaction, TransportError, Write
 
 
 @pytest.mark.both_backends
@@ -23,6 +23,9 @@ def test_restart_continues_the_log(make_server, ns: bytes) -> None:
     old_leader = first[-1].leader_id
     banned = "banned-" + ns.hex()
     assert c.status(banned).status == "not_committed"
+    kept = c.put_retention("kept", first[1].version, ttl_seconds=86400)
+    c.put_retention("dropped", 0)
+    c.delete_retention("dropped")
 
     srv.restart()
     c = srv.client()
@@ -42,6 +45,15 @@ def test_restart_continues_the_log(make_server, ns: bytes) -> None:
     with pytest.raises(LeaderChanged) as exc:
         c.commit([Write(ns + b"stale", b"")], leader_id=old_leader)
     assert exc.value.leader_id == info.leader_id
+
+    # Retention policies are stored next to the log.
+    got = c.get_retention("kept")
+    assert (got.version, got.ttl_seconds, got.expires_at, got.updated_at) == \
+        (kept.version, kept.ttl_seconds, kept.expires_at, kept.updated_at)
+    assert [p.policy_id for p in c.list_retention().policies] == ["kept"]
+    with pytest.raises(NotFound):
+        c.get_retention("dropped")
+    assert c.request("PUT", "/v1/retention/kept", {"version": kept.version}).status == 200, "a replacement"
 
     after = c.commit([Write(ns + b"k", b"after")], request_id=f"after-{ns.hex()}")
     assert after.version > first[-1].version and after.leader_id == info.leader_id

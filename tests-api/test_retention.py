@@ -204,21 +204,4 @@ def test_truncation_follows_the_minimum_live_policy(make_server, ns: bytes) -> N
     assert metrics.value("weaseldb_version_oldest") == oldest
 
 
-@pytest.mark.both_backends
-def test_policies_survive_restart(make_server, ns: bytes) -> None:
-    srv = make_server()
-    c = srv.client()
-    v = c.commit([Write(ns + b"k", b"")]).version
-    kept = c.put_retention("kept", v, ttl_seconds=86400)
-    c.put_retention("dropped", 0)
-    c.delete_retention("dropped")
-    srv.restart()
-    c = srv.client()
-    got = c.get_retention("kept")
-    assert (got.version, got.ttl_seconds, got.expires_at, got.updated_at) == \
-        (kept.version, kept.ttl_seconds, kept.expires_at, kept.updated_at)
-    assert [p.policy_id for p in c.list_retention().policies] == ["kept"]
-    with pytest.raises(NotFound):
-        c.get_retention("dropped")
-    # Replacing it after the restart is a replacement (200), not a creation.
-    assert c.request("PUT", "/v1/retention/kept", {"version": v}).status == 200
+# Policies surviving a restart: test_restart.py::test_restart_continues_the_log.
