@@ -17,7 +17,6 @@ from weaseldb import (
     RangeDelete,
     RangeRead,
     TooOld,
-    Transaction,
     Write,
 )
 

@@ -14,7 +14,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import weaseldb
 from harness import history
 from weaseldb import Write
 

@@ -13,7 +13,7 @@ import pytest
 
 import weaseldb
 from harness import RawStream, history, wait_until
-from weaseldb import BadRequest, LogTruncated, NotFound, Transaction, Write
+from weaseldb import BadRequest, LogTruncated, NotFound, Write
 
 
 def pid(tag: str) -> str:

@@ -38,8 +38,6 @@ class Takeover:
 
 @pytest.fixture(scope="module")
 def takeover(request: pytest.FixtureRequest, session_procs, tmp_path_factory) -> Takeover:
-    from conftest import Backend
-
     proxy = session_procs.get_s3proxy()
     root = tmp_path_factory.mktemp("takeover")
     old = ServerProcess(root / "old", proxy.s3_config(), label="old-leader")
