@@ -12,7 +12,7 @@ import pytest
 
 import weaseldb
 from harness import history, wait_until
-from weaseldb import Backoff, BadRequest, LeaderChanged, NotFound, Rollback, Transaction, TransportError, Unavailable, Write
+from weaseldb import Backoff, BadRequest, Checkpoint, LeaderChanged, NotFound, Rollback, Transaction, TransportError, Unavailable, Write
 
 
 @pytest.mark.both_backends
@@ -175,3 +175,69 @@ def test_subscriber_survives_restart(make_server, ns: bytes, durable: bool, cras
     got = [rid for _, rid in applied if not rid.startswith("zz-end")]
     assert got == committed, f"every transaction exactly once and in order (rollbacks: {rollbacks})"
     assert sub.connections >= 2, "the subscription should have reconnected to the restarted server"
+
+
+def test_not_durable_subscriber_rolls_back_what_a_crash_lost(make_server, ns: bytes) -> None:
+    # The second commit of a fresh log (version 2) is held by storage for 3 s: long enough to
+    # see it on a durable=false stream and crash the server before it is durable.
+    srv = make_server({"s3": {"fake_faults": ["op=PUT,prefix=log/00000000000000000002,kind=latency,ms=3000,count=1"]}})
+    c = srv.client()
+    assert c.version().version == 0
+    events: list = []
+    applied: list[Transaction] = []
+    lock = threading.Lock()
+    failure: list[BaseException] = []
+    sub = weaseldb.Client(srv.url, timeout=10).subscribe(
+        after=0, durable=False, backoff=Backoff(base=0.05, cap=0.5), idle_timeout=20)
+
+    def follow() -> None:
+        try:
+            for e in sub:
+                with lock:
+                    events.append(e)
+                    if isinstance(e, Rollback):
+                        applied[:] = [t for t in applied if t.version <= e.version]
+                    elif isinstance(e, Transaction):
+                        applied.append(e)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failure.append(exc)
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+
+    def saw(rid: str):
+        return lambda: any(t.request_id == rid for t in list(applied))
+
+    try:
+        a = c.commit([Write(ns + b"a", b"")], request_id=f"a-{ns.hex()}")
+        assert a.version == 1
+        wait_until(lambda: any(isinstance(e, Checkpoint) and e.committed_version >= 1 for e in list(events)), 20,
+                   "a checkpoint covering the first commit")
+        lost: list[BaseException] = []
+
+        def commit_b() -> None:
+            try:
+                c.commit([Write(ns + b"b", b"")], request_id=f"b-{ns.hex()}")
+            except weaseldb.WeaselError as exc:
+                lost.append(exc)
+
+        tb = threading.Thread(target=commit_b, daemon=True)
+        tb.start()
+        wait_until(saw(f"b-{ns.hex()}"), 2, "the held commit on the durable=false stream")
+        srv.kill()
+        tb.join(20)
+        assert lost and lost[0].outcome_unknown, "the held commit cannot have been acknowledged"
+        srv.start()
+        c = srv.client()
+        cc = c.commit([Write(ns + b"c", b"")], request_id=f"c-{ns.hex()}")
+        wait_until(saw(cc.request_id), 30, "the commit after the crash on the resumed stream")
+    finally:
+        sub.close()
+        reader.join(10)
+    assert not failure, failure
+    rollbacks = [e for e in events if isinstance(e, Rollback)]
+    assert rollbacks and rollbacks[0].version == 1 and rollbacks[0].discarded == 1, events
+    assert [t.request_id for t in applied] == [a.request_id, cc.request_id]
+    assert c.status(f"b-{ns.hex()}").status == "not_committed"
+    assert [t.request_id for t in history(c, 0, cc.version) if t.request_id.endswith(ns.hex())] == \
+        [a.request_id, cc.request_id]
