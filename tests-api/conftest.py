@@ -22,11 +22,17 @@ from typing import Any, Callable, Iterator, Mapping
 import pytest
 
 import weaseldb
-from harness import JAR, S3PROXY_JAR, STOP_TIMEOUT, ChildProcess, S3Proxy, ServerProcess, merge_config
+from harness import JAR, S3PROXY_JAR, STOP_TIMEOUT, Backend, ChildProcess, S3Proxy, ServerProcess, merge_config
 
 BACKENDS = ("embedded", "s3proxy")
 
 # Server for tests that need short time windows and a short request-id history.
+# Server with small connection/subscriber limits and a small subscriber buffer.
+LIMITS_CONFIG = {
+    "server": {"max_connections": 8},
+    "subscription": {"max_subscribers": 1, "max_buffer_size_bytes": 65536},
+}
+
 TUNED_CONFIG = {
     "commit": {"conflict_window_ms": 300, "request_id_retention_versions": 8},
     "subscription": {"keepalive_interval_seconds": 1},
@@ -77,20 +83,6 @@ def _artifacts() -> None:
 @pytest.fixture(scope="session")
 def workroot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("weaseldb")
-
-
-class Backend:
-    """Where servers store their log: the embedded fake S3, or S3Proxy."""
-
-    def __init__(self, name: str, s3proxy: S3Proxy | None = None) -> None:
-        self.name = name
-        self.s3proxy = s3proxy
-
-    def config(self) -> dict[str, dict[str, Any]]:
-        return self.s3proxy.s3_config() if self.s3proxy else {}
-
-    def __repr__(self) -> str:
-        return f"Backend({self.name})"
 
 
 class _Session:
@@ -163,6 +155,21 @@ def tuned_server(request: pytest.FixtureRequest, session_procs: _Session) -> Ser
     srv = session_procs.shared("tuned", Backend("embedded"), TUNED_CONFIG)
     note(request, srv)
     return srv
+
+
+@pytest.fixture(scope="session")
+def limits_process(session_procs: _Session) -> ServerProcess:
+    """The limits server for session- or module-scoped fixtures (tests use ``limited``)."""
+    return session_procs.shared("limits", Backend("embedded"), LIMITS_CONFIG)
+
+
+@pytest.fixture
+def limited(request: pytest.FixtureRequest, limits_process: ServerProcess) -> ServerProcess:
+    """A shared server with small connection and subscriber limits (see LIMITS_CONFIG)."""
+    if not limits_process.running:
+        limits_process.start()
+    note(request, limits_process)
+    return limits_process
 
 
 @pytest.fixture

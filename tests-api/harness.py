@@ -373,6 +373,20 @@ class S3Proxy(ChildProcess):
         }}
 
 
+class Backend:
+    """Where servers store their log: the embedded fake S3, or S3Proxy."""
+
+    def __init__(self, name: str, s3proxy: S3Proxy | None = None) -> None:
+        self.name = name
+        self.s3proxy = s3proxy
+
+    def config(self) -> dict[str, dict[str, Any]]:
+        return self.s3proxy.s3_config() if self.s3proxy else {}
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name})"
+
+
 # -- raw HTTP -------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Bounds instead of unbounded growth: too many connections or subscribers (503), slow subscribers.
 
-One server with small limits is shared by these tests.
+One server with small limits (conftest.LIMITS_CONFIG) is shared by these tests.
 """
 
 from __future__ import annotations
@@ -13,21 +13,8 @@ import uuid
 import pytest
 
 import weaseldb
-from conftest import Backend, note
 from harness import ConnectionClosed, RawConnection, RawStream, history, http_request, wait_until
 from weaseldb import Write
-
-LIMITS = {
-    "server": {"max_connections": 8},
-    "subscription": {"max_subscribers": 1, "max_buffer_size_bytes": 65536},
-}
-
-
-@pytest.fixture
-def limited(request: pytest.FixtureRequest, session_procs):
-    srv = session_procs.shared("limits", Backend("embedded"), LIMITS)
-    note(request, srv)
-    return srv
 
 
 def test_connections_beyond_the_limit_get_503(limited) -> None:
@@ -89,8 +76,8 @@ class Backlog:
 
 
 @pytest.fixture(scope="module")
-def backlog(session_procs) -> Backlog:
-    srv = session_procs.shared("limits", Backend("embedded"), LIMITS)
+def backlog(limits_process) -> Backlog:
+    srv = limits_process
     prefix = b"t/backlog/%s/" % uuid.uuid4().hex[:8].encode()
     c = srv.client()
     start = c.version().version

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 import weaseldb
-from harness import RawConnection, history, http_request
+from harness import RawConnection, ServerProcess, history, http_request
 from weaseldb import Write
 
 SLOW_LOG = {"s3": {"fake_faults": ["op=PUT,prefix=log/,kind=latency,ms=300"]}}
@@ -20,8 +20,6 @@ SLOW_LOG = {"s3": {"fake_faults": ["op=PUT,prefix=log/,kind=latency,ms=300"]}}
 
 @pytest.fixture(scope="module")
 def slow(session_procs, tmp_path_factory):
-    from harness import ServerProcess
-
     srv = ServerProcess(tmp_path_factory.mktemp("slow-log"), SLOW_LOG, label="slow-log").start()
     yield srv
     session_procs.retire(srv)
