@@ -1,7 +1,6 @@
 package io.weaseldb.retention;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
@@ -88,11 +87,6 @@ public final class RetentionManager implements AutoCloseable {
             return t;
         });
         this.oldestVersion = Math.max(0, index.oldest());
-        Gauge.builder("weaseldb.version.oldest", this, RetentionManager::oldestVersion)
-                .description("Oldest version still in the log (the first version of the oldest log object)")
-                .register(registry);
-        Gauge.builder("weaseldb.retention.policies", this, m -> m.policyCount)
-                .description("Live retention policies").register(registry);
         deletedObjects = Counter.builder("weaseldb.retention.deleted.objects")
                 .description("Log objects deleted by truncation").register(registry);
     }
@@ -116,6 +110,11 @@ public final class RetentionManager implements AutoCloseable {
             truncate();
             return null;
         }), period, period, TimeUnit.SECONDS);
+    }
+
+    /** Live policies (for the gauge). */
+    public int policyCount() {
+        return policyCount;
     }
 
     /** First version of the oldest log object still stored. */

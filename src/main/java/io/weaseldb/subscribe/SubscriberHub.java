@@ -141,13 +141,20 @@ public final class SubscriberHub {
 
     /** Ends every stream (leadership lost or shutdown); new subscriptions are refused. */
     public void endAll(String reason) {
+        if (endedReason != null) {
+            return;
+        }
         endedReason = reason;
         for (LoopSubscribers l : loops.values()) {
-            l.loop.execute(() -> {
-                for (Subscription s : l.snapshot()) {
-                    s.end(reason.startsWith("shutdown") ? "shutdown" : "leader_changed");
-                }
-            });
+            try {
+                l.loop.execute(() -> {
+                    for (Subscription s : l.snapshot()) {
+                        s.end(reason.startsWith("shutdown") ? "shutdown" : "leader_changed");
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // the event loop is already shut down: its connections are closed
+            }
         }
     }
 

@@ -75,9 +75,6 @@ public final class Subscription {
         }
         if (!closed) {
             wrote |= maybeCheckpoint();
-            if (history == null && !channel.isWritable()) {
-                checkLag();
-            }
         }
         if (wrote && !closed) {
             channel.flush();
@@ -136,6 +133,7 @@ public final class Subscription {
         hub.metrics.sent(events, length);
     }
 
+    /** Bytes this subscriber has not taken yet: still in the cache, or queued in Netty. */
     private void checkLag() {
         long lag = hub.cache.bytesAfter(cursor);
         ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
@@ -159,7 +157,14 @@ public final class Subscription {
             return;
         }
         if (history == null) {
+            // Judged once a tick, not right after a write: a subscriber that keeps up still holds
+            // a freshly written chunk for a moment. Memory meanwhile stays bounded: the cache is
+            // shared and nothing more is written to a channel that is not writable.
             hub.metrics.lag(Math.max(0, hub.cache.bytesAfter(cursor)));
+            checkLag();
+            if (closed) {
+                return;
+            }
         }
         if (nowNanos - lastWriteNanos >= hub.settings.keepaliveNanos() && channel.isWritable()) {
             write(SseEncoder.KEEPALIVE, 0, SseEncoder.KEEPALIVE.length, 0);
