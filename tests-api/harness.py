@@ -57,7 +57,9 @@ def cds_opts(jar: str) -> list[str]:
             "-Xlog:cds+dynamic=off"]
 STOP_TIMEOUT = 30.0
 
-LISTENING = re.compile(r"WeaselDB listening on http://([^:\s]+):(\d+) \(leader (\S+), term (\d+), first version (\d+)\)")
+# A leader: "... listening on http://H:P (leader L, term N, first version V)"; a standby:
+# "... listening on http://H:P as a standby (...)", and later "leading term N as L from version S".
+LISTENING = re.compile(r"WeaselDB listening on http://([^:\s]+):(\d+)")
 S3PROXY_LISTENING = re.compile(r"ServerConnector@\S*.*\{(?:[^}]*?)(127\.0\.0\.1|localhost|0\.0\.0\.0):(\d+)\}")
 
 _PR_SET_PDEATHSIG = 1
@@ -254,8 +256,6 @@ class ServerProcess(ChildProcess):
         self.config = merge_config(config)
         self.port = 0
         self.leader_id = ""
-        self.term = 0
-        self.first_version = 0
         self.starts = 0
         self._clients: list[weaseldb.Client] = []
 
@@ -263,7 +263,9 @@ class ServerProcess(ChildProcess):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
+    def start(self, timeout: float = START_TIMEOUT, *, standby: bool = False) -> ServerProcess:
+        """Start and wait until the server leads (``/ok`` is 200), or with ``standby`` until it
+        answers as a standby (``/ok`` is 503)."""
         if not JAR or not Path(JAR).is_file():
             raise AssertionError(f"server jar not found: WEASELDB_JAR={JAR!r} (build it with ./mvnw package)")
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -285,14 +287,31 @@ class ServerProcess(ChildProcess):
                     continue
                 raise
         self.port = int(m.group(2))
-        self.leader_id = m.group(3)
-        self.term = int(m.group(4))
-        self.first_version = int(m.group(5))
         self.starts += 1
         probe = weaseldb.Client(self.url, timeout=5)
+
+        def healthy() -> str | None:
+            if not self.running:
+                raise ChildExited(self.proc.returncode if self.proc else None)
+            h = probe.ok()
+            return h.leader_id if h.status == "ok" else None
+
+        def standing_by() -> bool:
+            if not self.running:
+                raise ChildExited(self.proc.returncode if self.proc else None)
+            resp = probe.request("GET", "/ok")
+            return resp.status == 503
+
         try:
-            wait_until(lambda: probe.ok().status == "ok", max(1.0, deadline - time.monotonic()), f"{self.name} /ok")
-        except AssertionError as exc:
+            if standby:
+                wait_until(standing_by, max(1.0, deadline - time.monotonic()), f"{self.name} to stand by",
+                           fatal=(ChildExited,))
+            else:
+                # A standby first (restart on shared storage) becomes the leader once the old one is
+                # silent for leader_timeout_ms.
+                self.leader_id = wait_until(healthy, max(1.0, deadline - time.monotonic()), f"{self.name} to lead",
+                                            fatal=(ChildExited,))
+        except (AssertionError, ChildExited) as exc:
             raise AssertionError(f"{exc}\n--- {self.log.path} ---\n{self.log.tail(offset, 80)}") from None
         finally:
             probe.close()
@@ -363,13 +382,17 @@ class S3Proxy(ChildProcess):
         return self
 
     def s3_config(self) -> dict[str, dict[str, Any]]:
-        """The ``[s3]`` section of a WeaselDB server using a bucket of its own here."""
+        """The ``[s3]`` section of a WeaselDB server using a bucket of its own here (and quick failover)."""
         return {"s3": {
             "endpoint": f"http://127.0.0.1:{self.port}",
             "access_key_id": self.identity,
             "secret_access_key": self.credential,
             "bucket": f"weaseldb-test-{next(self._buckets)}",
             "create_bucket": True,
+        }, "persistence": {
+            # A restarted server stands by until the previous leader is silent this long: keep it short.
+            "leader_heartbeat_ms": 300,
+            "leader_timeout_ms": 1200,
         }}
 
 
