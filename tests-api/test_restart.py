@@ -178,9 +178,9 @@ def test_subscriber_survives_restart(make_server, ns: bytes, durable: bool, cras
 
 
 def test_not_durable_subscriber_rolls_back_what_a_crash_lost(make_server, ns: bytes) -> None:
-    # The second commit of a fresh log (version 2) is held by storage for 3 s: long enough to
+    # The second commit of a fresh log (version 2) is held by storage for 8 s: long enough to
     # see it on a durable=false stream and crash the server before it is durable.
-    srv = make_server({"s3": {"fake_faults": ["op=PUT,prefix=log/00000000000000000002,kind=latency,ms=3000,count=1"]}})
+    srv = make_server({"s3": {"fake_faults": ["op=PUT,prefix=log/00000000000000000002,kind=latency,ms=8000,count=1"]}})
     c = srv.client()
     assert c.version().version == 0
     events: list = []
@@ -223,7 +223,7 @@ def test_not_durable_subscriber_rolls_back_what_a_crash_lost(make_server, ns: by
 
         tb = threading.Thread(target=commit_b, daemon=True)
         tb.start()
-        wait_until(saw(f"b-{ns.hex()}"), 2, "the held commit on the durable=false stream")
+        wait_until(saw(f"b-{ns.hex()}"), 5, "the held commit on the durable=false stream")
         srv.kill()
         tb.join(20)
         assert lost and lost[0].outcome_unknown, "the held commit cannot have been acknowledged"

@@ -214,7 +214,7 @@ def test_durable_stream_waits_for_storage(make_server, ns: bytes) -> None:
             t.join(30)
     assert times["v"] == 1, times
     assert times["ack"] >= 1.9, f"acknowledged before storage answered: {times}"
-    assert times["fast"] < 1.5, f"durable=false must send transactions once sequenced: {times}"
+    assert times["fast"] < times["ack"] - 0.3, f"durable=false must send transactions once sequenced: {times}"
     assert times["durable"] >= 1.9, f"durable=true sent a transaction before it was durable: {times}"
     # On the durable=false stream the checkpoint follows the transaction it covers.
     kinds = [e.event for e in fast.events]
