@@ -61,7 +61,7 @@ def test_subscribers_beyond_the_limit_get_503(limited) -> None:
     wait_until(lambda: subscribers(limited) == 0, 15, "no subscriber left from earlier tests")
     with RawStream(limited.port) as first:
         assert first.status == 200
-        # The server counts a subscriber once its response head is out (see the xfail below).
+        # (the slot is reserved on admission; the gauge follows once the stream starts)
         wait_until(lambda: subscribers(limited) == 1, 10, "the first subscriber to be counted")
         with RawStream(limited.port) as second:
             assert second.status == 503, second.status
@@ -132,9 +132,6 @@ def backlog(limits_process) -> Backlog:
     return Backlog(start, versions, bytes(got), prefix)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: max_subscribers is checked when a subscribe request arrives "
-                   "but counted only after its response head is written, so simultaneous requests (one per event "
-                   "loop) are all admitted")
 def test_subscriber_limit_holds_for_simultaneous_requests(limited) -> None:
     for _ in range(5):
         wait_until(lambda: subscribers(limited) == 0, 15, "no subscriber left")
@@ -170,10 +167,6 @@ def test_slow_subscriber_is_disconnected_and_resumes(limited, backlog: Backlog) 
     assert mine == [v for v in backlog.versions if v > resume_at]
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a subscriber that reads as fast as it can is disconnected as "
-                   "'slow' whenever its resume point is more than max_buffer_size_bytes behind in the memory "
-                   "cache (lag counts the whole backlog it has yet to read), so catching up takes one reconnect "
-                   "per socket buffer")
 def test_catching_up_subscriber_is_not_disconnected(limited, backlog: Backlog) -> None:
     # Reading continuously from the start of the backlog: nothing is buffered for this
     # subscriber beyond what the socket holds, so it is not slow and must get everything

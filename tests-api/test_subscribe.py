@@ -221,9 +221,6 @@ def test_durable_stream_waits_for_storage(make_server, ns: bytes) -> None:
     assert kinds.index("transaction") < len(kinds) - 1 - kinds[::-1].index("checkpoint")
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: with both `after` and Last-Event-ID the server resumes from "
-                   "`after`, so a browser EventSource (which reconnects to the same URL, adding Last-Event-ID) "
-                   "replays events it already has")
 def test_last_event_id_wins_over_after_on_reconnect(server, client: weaseldb.Client, ns: bytes) -> None:
     versions = [client.commit([Write(ns + b"k", b"%d" % i)]).version for i in range(4)]
     # EventSource("/v1/subscribe?after=A") reconnecting after it saw event L sends the same URL plus Last-Event-ID: L.

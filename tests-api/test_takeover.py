@@ -148,8 +148,6 @@ def test_standby_refuses_with_503_and_names_the_leader(takeover: Takeover) -> No
     assert commit.get("leader_id") == takeover.old_leader, commit
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a standby answers /v1/version 200 with the last version it "
-                   "polled from the log, older than commits the leader already acknowledged")
 def test_standby_version_is_never_stale(takeover: Takeover) -> None:
     for acked, status, body in takeover.standby_versions:
         # Either it cannot promise (503) or it promises the contract: >= every acknowledged commit.

@@ -91,6 +91,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         FullHttpResponse response;
         HttpResponse streamHead; // a subscribe: the response head, after which the stream starts
         Runnable startStream;
+        Runnable cancelStream; // releases the subscriber slot if the stream never starts
         boolean closeAfter;
         boolean abandoned;
 
@@ -346,10 +347,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         try {
             String a = param(query, "after");
             String lastEventId = req.headers().get("Last-Event-ID");
-            if (a != null) {
-                after = nonNegative("after", a);
-            } else if (lastEventId != null && !lastEventId.isBlank()) {
+            // Last-Event-ID wins: an EventSource reconnects to its original URL (with the original
+            // `after`) and adds the id of the last event it received.
+            if (lastEventId != null && !lastEventId.isBlank()) {
                 after = nonNegative("Last-Event-ID", lastEventId.trim());
+            } else if (a != null) {
+                after = nonNegative("after", a);
             } else {
                 after = hub.latestVersion();
             }
@@ -398,6 +401,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         final String leader = v.leaderId();
         slot.streamHead = head;
         slot.startStream = () -> subscription = hub.open(ctx.channel(), from, mode, leader);
+        slot.cancelStream = hub::cancel;
         closing = true; // the connection now belongs to the stream; later requests are ignored
         flushReady();
     }
@@ -638,6 +642,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         while (!slots.isEmpty() && (slots.peekFirst().response != null || slots.peekFirst().streamHead != null)) {
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
+                s.cancelStream = null; // the stream starts: the slot is now the subscription's
                 metrics.request(s.endpoint, 200, System.nanoTime() - s.startNanos);
                 ctx.write(s.streamHead, ctx.voidPromise());
                 ctx.flush();
@@ -651,10 +656,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             if (close) {
                 closing = true;
                 for (Slot rest : slots) {
-                    rest.abandoned = true;
-                    if (rest.response != null) {
-                        rest.response.release();
-                    }
+                    abandon(rest);
                 }
                 slots.clear();
                 ctx.writeAndFlush(r).addListener((ChannelFutureListener) f -> afterClosingResponse());
@@ -667,6 +669,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             ctx.flush();
         }
         resumeIfIdle();
+    }
+
+    private static void abandon(Slot s) {
+        s.abandoned = true;
+        if (s.response != null) {
+            s.response.release();
+            s.response = null;
+        }
+        if (s.cancelStream != null) {
+            s.cancelStream.run();
+            s.cancelStream = null;
+        }
     }
 
     /** The last response is out: close now, or once the client has finished sending its body. */
@@ -726,11 +740,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             subscription.end(null);
         }
         for (Slot s : slots) {
-            s.abandoned = true;
-            if (s.response != null) {
-                s.response.release();
-                s.response = null;
-            }
+            abandon(s);
         }
         slots.clear();
         ctx.fireChannelInactive();

@@ -109,7 +109,11 @@ public final class SubscriberHub {
         return cache.durableVersion();
     }
 
-    /** Checks whether a subscription from {@code after} can start; null if it can. */
+    /**
+     * Checks whether a subscription from {@code after} can start; null if it can, in which case a
+     * slot under {@code max_subscribers} is reserved for it (atomically, so simultaneous requests
+     * cannot overshoot): follow with {@link #open}, or {@link #cancel} if the stream never starts.
+     */
     public Refusal admit(long after) {
         if (endedReason != null) {
             return new Refusal.NotLeading();
@@ -118,15 +122,20 @@ public final class SubscriberHub {
         if (after < oldest - 1) {
             return new Refusal.Truncated(oldest);
         }
-        if (count.get() >= settings.maxSubscribers()) {
+        if (count.incrementAndGet() > settings.maxSubscribers()) {
+            count.decrementAndGet();
             return new Refusal.TooMany(settings.maxSubscribers());
         }
         return null;
     }
 
-    /** Starts streaming on {@code channel}; call on its event loop once the 200 response head is written. */
+    /** Releases a slot reserved by {@link #admit} for a stream that never started. */
+    public void cancel() {
+        count.decrementAndGet();
+    }
+
+    /** Starts streaming on {@code channel} in the slot {@link #admit} reserved; on its event loop, once the 200 head is written. */
     public Subscription open(Channel channel, long after, boolean durable, String leaderId) {
-        count.incrementAndGet();
         metrics.connected.incrementAndGet();
         Subscription s = new Subscription(this, channel, after, durable, leaderId);
         all.add(s);

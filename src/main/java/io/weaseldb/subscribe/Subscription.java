@@ -39,6 +39,7 @@ public final class Subscription {
     private long lastTxnSent;
     private long lastCheckpoint;
     private long lastWriteNanos;
+    private long lastLag = Long.MAX_VALUE; // at the previous tick
     private boolean closed;
     private History history;
     private boolean pumping;
@@ -155,14 +156,21 @@ public final class Subscription {
         hub.metrics.sent(events, length);
     }
 
-    /** Bytes this subscriber has not taken yet: still in the cache, or queued in Netty. */
+    /**
+     * Bytes this subscriber has not taken yet (still in the cache, or queued in Netty). Past the
+     * bound it is disconnected, unless it is catching up: a resumed subscriber far behind that
+     * reads steadily shrinks its lag every tick and is left alone; one whose lag does not shrink
+     * will never catch up.
+     */
     private void checkLag() {
         long lag = hub.cache.bytesAfter(cursor);
         ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
         if (out != null) {
             lag += out.totalPendingWriteBytes();
         }
-        if (lag > hub.settings.maxBufferBytes()) {
+        long previous = lastLag;
+        lastLag = lag;
+        if (lag > hub.settings.maxBufferBytes() && lag >= previous) {
             log.info("subscriber {} is {} bytes behind (limit {}): disconnecting it; it can resume after version {}",
                     channel.remoteAddress(), lag, hub.settings.maxBufferBytes(), cursor);
             end("slow");
