@@ -75,11 +75,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private io.netty.buffer.CompositeByteBuf small; // a small JSON body being aggregated
     private java.util.function.Consumer<byte[]> smallDone;
 
-    ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, JsonFactory jsonFactory) {
+    private final Authenticator auth;
+    private final ReadTimeouts timeouts;
+    private static final Logger access = LoggerFactory.getLogger("io.weaseldb.access");
+
+    ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, JsonFactory jsonFactory,
+                      Authenticator auth, ReadTimeouts timeouts) {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
         this.jsonFactory = jsonFactory;
+        this.auth = auth;
+        this.timeouts = timeouts;
     }
 
     /** A request's place in the response order, and where the pipeline sends its outcome. */
@@ -89,6 +96,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         final boolean keepAlive;
         final boolean http10;
         FullHttpResponse response;
+        String requestId; // for the access log, when the pipeline named one
         HttpResponse streamHead; // a subscribe: the response head, after which the stream starts
         Runnable startStream;
         Runnable cancelStream; // releases the subscriber slot if the stream never starts
@@ -113,6 +121,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             metrics.outcome(outcome);
+            requestId = Responses.requestIdOf(outcome);
             respond(this, Responses.outcome(ctx.alloc(), outcome));
         }
     }
@@ -165,6 +174,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             respond(slot, Responses.error(ctx.alloc(), status, "bad_request", message));
             return;
         }
+        timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
         QueryStringDecoder query = new QueryStringDecoder(req.uri());
@@ -172,7 +182,19 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         Slot slot = newSlot(route.endpoint(), start, keepAlive, http10);
         body = Body.DISCARD; // requests other than commits carry no body we read
         bodyComplete = false;
-        if (route.endpoint() == Endpoint.UNKNOWN) {
+        Authenticator.Decision decision = auth.check(req, route.endpoint());
+        if (decision == Authenticator.Decision.UNAUTHORIZED) {
+            metrics.rejected("unauthorized");
+            FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.UNAUTHORIZED, "unauthorized",
+                    "a valid bearer token is required (Authorization: Bearer <token>)");
+            r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"weaseldb\"");
+            respond(slot, r);
+        } else if (decision == Authenticator.Decision.FORBIDDEN) {
+            metrics.rejected("forbidden");
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+                    "this token lacks the " + Authenticator.roleFor(route.endpoint()).name().toLowerCase(java.util.Locale.ROOT)
+                            + " role needed for " + route.endpoint().label));
+        } else if (route.endpoint() == Endpoint.UNKNOWN) {
             respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
                     "no such endpoint: " + req.method() + " " + query.path()));
         } else if (route.allow() != null) {
@@ -286,6 +308,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             case NONE -> { }
         }
         if (last) {
+            timeouts.requestComplete();
             bodyComplete = true;
             if (body != Body.COMMIT && body != Body.SMALL && !closing) {
                 body = Body.NONE;
@@ -652,7 +675,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             FullHttpResponse r = s.response;
             boolean close = s.closeAfter || !s.keepAlive;
             Responses.keepAlive(r, !close, s.http10);
-            metrics.request(s.endpoint, r.status().code(), System.nanoTime() - s.startNanos);
+            long nanos = System.nanoTime() - s.startNanos;
+            metrics.request(s.endpoint, r.status().code(), nanos);
+            if (settings.accessLog()) {
+                access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", r.status().code())
+                        .addKeyValue("micros", nanos / 1000).addKeyValue("request_id", s.requestId)
+                        .addKeyValue("remote", ctx.channel().remoteAddress())
+                        .log("{} {} {} us{}", s.endpoint.label, r.status().code(), nanos / 1000,
+                                s.requestId == null ? "" : " request_id=" + s.requestId);
+            }
             if (close) {
                 closing = true;
                 for (Slot rest : slots) {

@@ -351,7 +351,14 @@ public final class Persister implements Stage {
                         pendingBans.add(b);
                     }
                 }
-                case Sequenced.Reply r -> attachReply(s);
+                case Sequenced.Reply r -> {
+                    if (fenced && r.needsDurability()) {
+                        // what it reports was never made durable by this (deposed) leader
+                        releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
+                    } else {
+                        attachReply(s);
+                    }
+                }
             }
             if (openFirstVersion >= 0 && !pendingBans.isEmpty()) {
                 for (Sequenced.Ban b : pendingBans) {
@@ -647,9 +654,10 @@ public final class Persister implements Stage {
         log.error("lost leadership of the log (term {}, leader {}): {}", term.term(), term.leaderId(), reason);
         Outcome.Unavailable lost = lostLeadership();
         for (Batch b : inFlight) {
-            if (!b.released) {
+            if (!b.released || !b.items.isEmpty()) { // released ones may still hold replies attached later
                 b.released = true;
                 releaser.offer(new Release(b.items, term.leaderId(), lost));
+                b.items = new ArrayList<>();
             }
         }
         inFlight.clear();

@@ -111,7 +111,9 @@ class HttpServerTest {
     @BeforeEach
     void start() throws Exception {
         server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1), backend, new HttpMetrics(new SimpleMeterRegistry()));
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
+                new HttpMetrics(new SimpleMeterRegistry()));
         server.start();
     }
 

@@ -177,7 +177,18 @@ final class Simulation {
     private Node boot() {
         store.immediate = true;
         if (DEBUG) {
-            debug("boot; log objects: " + store.logObjects().stream().map(ObjectInfo::key).toList());
+            StringBuilder sb = new StringBuilder();
+            for (ObjectInfo i : store.logObjects()) {
+                try {
+                    var h = BatchCodec.decodeHeader(i.key(), store.read(i.key()));
+                    sb.append("\n   ").append(i.key().substring(4)).append(" T").append(h.term()).append(" [")
+                            .append(h.firstVersion()).append("..").append(h.lastVersion()).append("] prev ")
+                            .append(h.prevVersion()).append(" kind ").append(h.kind()).append(" n ").append(h.count());
+                } catch (Exception e) {
+                    sb.append("\n   ").append(i.key()).append(" ").append(e);
+                }
+            }
+            debug("boot; log objects:" + sb);
         }
         try {
             for (int attempt = 0; ; attempt++) {
@@ -237,6 +248,9 @@ final class Simulation {
                 fail("request " + requestId + " answered twice: " + outcome + " then " + o);
             }
             outcome = o;
+            if (DEBUG && requestId.endsWith(System.getProperty("weaseldb.sim.trace", "~"))) {
+                debug("answer for " + requestId + (commit ? " (commit)" : " (status)") + ": " + o);
+            }
             switch (o) {
                 case Outcome.Committed c -> {
                     String other = acked.put(c.version(), c.requestId());
@@ -440,6 +454,9 @@ final class Simulation {
                     Precondition.DEFAULT_VERSION));
         }
         Answer a = new Answer(id, true);
+        if (DEBUG && id.endsWith(System.getProperty("weaseldb.sim.trace", "~"))) {
+            debug("commit " + id + " to term " + n.term.term() + (n == leader ? " (leader)" : " (older node)"));
+        }
         if (!n.sequencer.offer(new SequencerMessage.Commit(new CommitRequest(id, null, readVersion, pre, ops, 0), a))) {
             a.complete(new Outcome.Unavailable("full", false, 1, null, id));
         }
@@ -448,6 +465,9 @@ final class Simulation {
     private void status() {
         String id = usedIds.isEmpty() || random.nextInt(5) == 0 ? newId() : usedIds.get(random.nextInt(usedIds.size()));
         Answer a = new Answer(id, false);
+        if (DEBUG && id.endsWith(System.getProperty("weaseldb.sim.trace", "~"))) {
+            debug("status " + id + " to term " + leader.term.term());
+        }
         leader.sequencer.offer(new SequencerMessage.Status(id, 0, a));
     }
 
@@ -594,7 +614,9 @@ final class Simulation {
         for (var e : statusCommitted.entrySet()) {
             if (!e.getValue().equals(l.versionByRequestId().get(e.getKey()))) {
                 fail("/v1/status said " + e.getKey() + " committed at " + e.getValue() + "; the log says "
-                        + l.versionByRequestId().get(e.getKey()));
+                        + l.versionByRequestId().get(e.getKey()) + "; chain " + l.chain().stream().map(b -> "T"
+                        + b.header().term() + "[" + b.header().firstVersion() + ".." + b.header().lastVersion() + "]").toList()
+                        + " orphans " + l.orphans());
             }
         }
         for (SimSubscriber s : subscribers) {
