@@ -69,6 +69,7 @@ public final class WeaselServer implements AutoCloseable {
     private volatile LeaderTerm current;
     private volatile Standby standby = new Standby(null, "starting up", -1, null);
     private volatile boolean closed;
+    private volatile boolean shuttingDown; // refuse new work while what is in flight finishes
     private long lastProgressNanos;
     private String lastSeenKey;
 
@@ -236,8 +237,10 @@ public final class WeaselServer implements AutoCloseable {
         boolean first = lastSeenKey == null;
         lastSeenKey = newest;
         lastProgressNanos = clock.nanoTime();
-        if (first && clock.epochMillis() - h.timestampMillis() > config.persistence().leaderTimeoutMs()) {
-            // The newest object is older than the timeout by the wall clock: nobody is writing.
+        if (h.kind() == BatchHeader.TERM_END
+                || first && clock.epochMillis() - h.timestampMillis() > config.persistence().leaderTimeoutMs()) {
+            // The leader ended its term cleanly, or the newest object is older than the timeout
+            // by the wall clock (nobody is writing): no need to wait.
             lastProgressNanos -= config.persistence().leaderTimeoutMs() * 1_000_000L;
         }
         LeaderRecord leader = readLeaderRecord(h.term());
@@ -389,6 +392,7 @@ public final class WeaselServer implements AutoCloseable {
             return;
         }
         closed = true;
+        shuttingDown = true; // new requests get 503 from now; the HTTP listener stays up to answer what is in flight
         leadership.shutdownNow();
         try {
             leadership.awaitTermination(5, TimeUnit.SECONDS);
@@ -397,13 +401,19 @@ public final class WeaselServer implements AutoCloseable {
         }
         LeaderTerm t = current;
         if (t != null) {
+            long grace = config.server().shutdownGraceMs();
+            t.drain(grace);
+            if (t.leading()) {
+                boolean handedOver = t.retire(grace);
+                log.info(handedOver ? "term {} ended cleanly: a successor can take over at once"
+                        : "term {} could not write its end marker: a successor waits leader_timeout_ms", t.term.term());
+            }
             t.hub.endAll("shutdown");
         }
         if (http != null) {
             http.close();
         }
         if (t != null) {
-            t.drain(config.server().shutdownGraceMs());
             t.close();
         }
         current = null;
@@ -419,6 +429,9 @@ public final class WeaselServer implements AutoCloseable {
     }
 
     private Outcome.Unavailable notLeader(String requestId) {
+        if (shuttingDown) {
+            return new Outcome.Unavailable("this server is shutting down", false, 1, null, requestId);
+        }
         Standby s = standby;
         String leaderId = s.leader() != null ? s.leader().leaderId() : null;
         String where = s.leader() != null ? "; the leader is at " + s.leader().url() : "";
@@ -458,21 +471,21 @@ public final class WeaselServer implements AutoCloseable {
 
         @Override
         public boolean submitCommit(CommitRequest request, Completion completion) {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? refuse(completion, request.requestId())
                     : t.sequencer.offer(new SequencerMessage.Commit(request, completion));
         }
 
         @Override
         public boolean submitStatus(String requestId, long minVersion, Completion completion) {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? refuse(completion, requestId)
                     : t.sequencer.offer(new SequencerMessage.Status(requestId, minVersion, completion));
         }
 
         @Override
         public boolean submitProbe(Completion completion) {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? refuse(completion, null) : t.sequencer.offer(new SequencerMessage.Probe(completion));
         }
 
@@ -509,7 +522,7 @@ public final class WeaselServer implements AutoCloseable {
 
         @Override
         public SubscriberHub subscribers() {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? null : t.hub;
         }
 

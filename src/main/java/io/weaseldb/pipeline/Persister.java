@@ -180,6 +180,9 @@ public final class Persister implements Stage {
     private boolean fenced;
 
     private volatile long durableVersion = -1;
+    private boolean retiring; // the open batch ends the term: send it now, then write nothing more
+    private boolean retiredSent;
+    private volatile boolean retired;
     private volatile boolean storageHealthy = true;
     private volatile boolean leading;
 
@@ -246,7 +249,12 @@ public final class Persister implements Stage {
         return storageHealthy;
     }
 
-    /** True while this server leads its term (false once fenced). */
+    /** True once the term's end marker is durable after a clean shutdown. */
+    public boolean retired() {
+        return retired;
+    }
+
+    /** True while this server leads its term (false once fenced or retired). */
     public boolean leading() {
         return leading;
     }
@@ -279,7 +287,7 @@ public final class Persister implements Stage {
             return Long.MAX_VALUE;
         }
         long next = Long.MAX_VALUE;
-        if (heartbeatNanos > 0 && openFirstVersion < 0 && inFlight.isEmpty() && !markerRequested) {
+        if (heartbeatNanos > 0 && !retiring && openFirstVersion < 0 && inFlight.isEmpty() && !markerRequested) {
             next = lastSentNanos + heartbeatNanos;
         }
         if (openFirstVersion >= 0) {
@@ -343,6 +351,9 @@ public final class Persister implements Stage {
                     }
                     markerRequested = false;
                     openVersion(m.version(), m.sequencedNanos());
+                    if (m.endOfTerm()) {
+                        retiring = true;
+                    }
                 }
                 case Sequenced.Ban b -> {
                     if (fenced) {
@@ -394,6 +405,9 @@ public final class Persister implements Stage {
         if (fenced || markerRequested || openFirstVersion >= 0) {
             return;
         }
+        if (retiring) {
+            return;
+        }
         boolean heartbeat = heartbeatNanos > 0 && inFlight.isEmpty() && now - lastSentNanos >= heartbeatNanos;
         if (!pendingBans.isEmpty() || heartbeat) {
             markerRequested = markerSource.requestMarker();
@@ -417,17 +431,19 @@ public final class Persister implements Stage {
     }
 
     private int maybeSend(long now) {
-        if (fenced || openFirstVersion < 0 || inFlight.size() >= settings.maxInFlightPuts() || !releaser.hasRoom()) {
+        if (fenced || retiredSent || openFirstVersion < 0 || inFlight.size() >= settings.maxInFlightPuts()
+                || !releaser.hasRoom()) {
             return 0;
         }
-        boolean send = inFlight.isEmpty()
+        boolean send = retiring || inFlight.isEmpty()
                 || encoder.bodyBytes() >= settings.batchMaxBytes()
                 || now - openStartNanos >= batchTimeoutNanos;
         if (!send) {
             return 0;
         }
         long lastTxn = openTxns.isEmpty() ? prevTxnVersion : openTxns.get(openTxns.size() - 1).version();
-        BatchHeader h = new BatchHeader(BatchHeader.DATA, term.term(), term.leaderId(), openFirstVersion,
+        BatchHeader h = new BatchHeader(retiring ? BatchHeader.TERM_END : BatchHeader.DATA, term.term(), term.leaderId(),
+                openFirstVersion,
                 openLastVersion, prevVersion, prevTxnVersion, lastTxn, clock.epochMillis(), openTxns.size(),
                 openBans.size());
         int bodyBytes = encoder.bodyBytes();
@@ -447,6 +463,7 @@ public final class Persister implements Stage {
         openBans.clear();
         openFirstVersion = -1;
         lastSentNanos = now;
+        retiredSent = retiring;
         inFlight.addLast(b);
         put(b);
         return 1;
@@ -589,6 +606,10 @@ public final class Persister implements Stage {
                     + " after durable " + durableVersion;
             durableVersion = b.header.lastVersion();
             listener.durable(b.header, b.txns);
+            if (b.header.kind() == BatchHeader.TERM_END) {
+                retired = true;
+                leading = false;
+            }
             if (!b.released) {
                 b.released = true;
                 releaser.offer(new Release(b.items, term.leaderId(), null));

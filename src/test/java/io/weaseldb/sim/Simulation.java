@@ -403,8 +403,10 @@ final class Simulation {
             subscribe();
         } else if (r < 86) {
             unsubscribe();
-        } else if (r < 88) {
+        } else if (r < 87) {
             crash();
+        } else if (r < 88) {
+            gracefulRestart();
         } else if (r < 90) {
             takeover();
         } else {
@@ -510,6 +512,27 @@ final class Simulation {
             }
         }
         nodes.clear();
+        leader = boot();
+    }
+
+    /** The leader shuts down cleanly (ending its term with a marker); a new server starts. */
+    private void gracefulRestart() {
+        Node old = leader;
+        old.sequencer.retire();
+        for (int i = 0; i < 10_000 && !old.persister.retired() && old.persister.leading(); i++) {
+            if (!clock.step()) {
+                break;
+            }
+            settle();
+        }
+        old.crashed = true; // stopped: whatever it still holds is never answered, like a process exit
+        for (SimSubscriber s : subscribers) {
+            if (!s.ended && s.node == old) {
+                s.channel.close();
+                s.pump();
+            }
+        }
+        nodes.remove(old);
         leader = boot();
     }
 
