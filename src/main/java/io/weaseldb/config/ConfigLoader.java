@@ -92,7 +92,7 @@ public final class ConfigLoader {
                 c.getInt("max_operations", 10_000, 0, 1_000_000),
                 c.getLong("conflict_window_ms", 5_000, 1, 3_600_000),
                 c.getInt("request_id_retention_hours", 24, 0, 24 * 365),
-                c.getLong("request_id_retention_versions", 10_000_000, 0, Long.MAX_VALUE),
+                c.getLong("request_id_retention_versions", 1_000_000, 1, 1L << 31),
                 c.getInt("max_pending_commits", 65_536, 16, 1 << 24));
         if (commit.minRequestIdLength() > commit.maxRequestIdLength()) {
             throw new ConfigException(c.key("min_request_id_length") + " (" + commit.minRequestIdLength()
