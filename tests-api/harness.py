@@ -59,7 +59,7 @@ STOP_TIMEOUT = 30.0
 
 # A leader: "... listening on http://H:P (leader L, term N, first version V)"; a standby:
 # "... listening on http://H:P as a standby (...)", and later "leading term N as L from version S".
-LISTENING = re.compile(r"WeaselDB listening on http://([^:\s]+):(\d+)")
+LISTENING = re.compile(r"WeaselDB listening on https?://([^:\s]+):(\d+)")
 S3PROXY_LISTENING = re.compile(r"ServerConnector@\S*.*\{(?:[^}]*?)(127\.0\.0\.1|localhost|0\.0\.0\.0):(\d+)\}")
 
 _PR_SET_PDEATHSIG = 1

@@ -128,7 +128,7 @@ public final class Main {
             var s3 = c.s3();
             c = new WeaselConfig(c.server(), c.commit(), c.persistence(), new WeaselConfig.S3(s3.endpoint(), s3.region(),
                     s3.bucket(), s3.prefix(), s3.accessKeyId(), s3.secretAccessKey(), s3.createBucket(),
-                    s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakePort(), s3.fakeFaults()),
+                    s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakePort(), s3.fakeFaults(), s3.fakeOverHttp()),
                     c.subscription(), c.retention(), c.security());
         }
         return c;

@@ -106,16 +106,24 @@ public final class WeaselServer implements AutoCloseable {
         if (s3.embedded()) {
             embeddedS3 = EmbeddedS3.start(s3);
             endpoint = embeddedS3.endpoint();
-            log.info("storage: embedded fake S3 at {} storing under {} (fsync {})", endpoint,
-                    s3.dataDir().toAbsolutePath().normalize(), s3.fsync() ? "on" : "off");
+            log.info("storage: embedded fake S3 at {} storing under {} (fsync {}; this server reaches it {})", endpoint,
+                    s3.dataDir().toAbsolutePath().normalize(), s3.fsync() ? "on" : "off",
+                    s3.fakeOverHttp() ? "over HTTP through the AWS SDK" : "in-process");
         } else {
             endpoint = URI.create(s3.endpoint());
             log.info("storage: S3 endpoint {} bucket {} prefix \"{}\"", endpoint, s3.bucket(), s3.prefix());
         }
-        String accessKey = s3.embedded() ? EmbeddedS3.ACCESS_KEY : s3.accessKeyId();
-        String secretKey = s3.embedded() ? EmbeddedS3.SECRET_KEY : s3.secretAccessKey();
-        store = new SdkObjectStore(new SdkObjectStore.Settings(endpoint, s3.region(), s3.bucket(), accessKey, secretKey,
-                Duration.ofMillis(s3.requestTimeoutMs()), s3.maxConnections()), registry);
+        if (s3.embedded() && !s3.fakeOverHttp()) {
+            // In-process calls to the fake S3's storage: same semantics and fsync, without the
+            // HTTP hop, request signing and the SDK pipeline (see EmbeddedObjectStore).
+            store = new EmbeddedObjectStore(embeddedS3.server().backend(), s3.bucket(),
+                    Math.max(4, config.persistence().maxInFlightPuts() + 4), new io.weaseldb.s3.StoreMetrics(registry));
+        } else {
+            String accessKey = s3.embedded() ? EmbeddedS3.ACCESS_KEY : s3.accessKeyId();
+            String secretKey = s3.embedded() ? EmbeddedS3.SECRET_KEY : s3.secretAccessKey();
+            store = new SdkObjectStore(new SdkObjectStore.Settings(endpoint, s3.region(), s3.bucket(), accessKey,
+                    secretKey, Duration.ofMillis(s3.requestTimeoutMs()), s3.maxConnections()), registry);
+        }
         layout = new LogLayout(s3.prefix());
         retryAtStartup("checking the bucket", () -> store.ensureBucket(s3.createBucket())
                 .get(s3.requestTimeoutMs() * 3, TimeUnit.MILLISECONDS));
@@ -138,11 +146,12 @@ public final class WeaselServer implements AutoCloseable {
         long poll = pollMillis();
         leadership.scheduleWithFixedDelay(this::tick, poll, poll, TimeUnit.MILLISECONDS);
         LeaderTerm t = current;
+        String scheme = config.security().tls() ? "https" : "http";
         if (t != null) {
-            log.info("WeaselDB listening on http://{}:{} (leader {}, term {}, first version {})",
-                    config.server().host(), http.port(), t.term.leaderId(), t.term.term(), t.term.startVersion() + 1);
+            log.info("WeaselDB listening on {}://{}:{} (leader {}, term {}, first version {})",
+                    scheme, config.server().host(), http.port(), t.term.leaderId(), t.term.term(), t.term.startVersion() + 1);
         } else {
-            log.info("WeaselDB listening on http://{}:{} as a standby ({})", config.server().host(), http.port(),
+            log.info("WeaselDB listening on {}://{}:{} as a standby ({})", scheme, config.server().host(), http.port(),
                     standby.message());
         }
     }

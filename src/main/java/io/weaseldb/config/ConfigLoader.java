@@ -141,6 +141,15 @@ public final class ConfigLoader {
             throw new ConfigException(s3.key("access_key_id") + " and " + s3.key("secret_access_key")
                     + " must be set together (or both left empty for the AWS SDK default credential chain)");
         }
+        List<String> fakeFaults = s3.getStringList("fake_faults", List.of());
+        String transport = s3.getString("fake_transport", fakeFaults.isEmpty() ? "direct" : "http");
+        if (!transport.equals("direct") && !transport.equals("http")) {
+            throw new ConfigException(s3.key("fake_transport") + " must be \"direct\" or \"http\", got \"" + transport + "\"");
+        }
+        if (transport.equals("direct") && !fakeFaults.isEmpty()) {
+            throw new ConfigException(s3.key("fake_faults") + " act on HTTP requests; they need "
+                    + s3.key("fake_transport") + " = \"http\"");
+        }
         var s3c = new WeaselConfig.S3(
                 endpoint,
                 s3.getString("region", "us-east-1"),
@@ -154,7 +163,8 @@ public final class ConfigLoader {
                 Path.of(s3.getString("data_dir", "./data")),
                 s3.getBoolean("fsync", true),
                 s3.getInt("fake_port", 0, 0, 65535),
-                s3.getStringList("fake_faults", List.of()));
+                fakeFaults,
+                transport.equals("http"));
         s3.rejectUnknownKeys();
 
         TomlSection sub = new TomlSection("subscription", r.getTable("subscription"));

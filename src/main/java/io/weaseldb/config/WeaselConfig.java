@@ -79,7 +79,8 @@ public record WeaselConfig(
             Path dataDir,
             boolean fsync,
             int fakePort,
-            List<String> fakeFaults) {
+            List<String> fakeFaults,
+            boolean fakeOverHttp) {
 
         public boolean embedded() {
             return endpoint.isEmpty();

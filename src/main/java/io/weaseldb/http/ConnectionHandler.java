@@ -120,7 +120,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             if (response != null || abandoned || !ctx.channel().isActive()) {
                 return;
             }
-            metrics.outcome(outcome);
+            if (endpoint == Endpoint.COMMIT) { // probes and status queries are not commits
+                metrics.outcome(outcome);
+            }
             requestId = Responses.requestIdOf(outcome);
             respond(this, Responses.outcome(ctx.alloc(), outcome));
         }
@@ -266,8 +268,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 } else {
                     try {
                         if (buf.isReadable()) {
-                            for (ByteBuffer nio : buf.nioBuffers()) {
-                                parser.feed(nio);
+                            if (buf.nioBufferCount() == 1) {
+                                // no allocation: the parser consumes it fully before feed() returns
+                                parser.feed(buf.internalNioBuffer(buf.readerIndex(), buf.readableBytes()));
+                            } else {
+                                for (ByteBuffer nio : buf.nioBuffers()) {
+                                    parser.feed(nio);
+                                }
                             }
                         }
                         if (last) {
@@ -666,7 +673,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
                 s.cancelStream = null; // the stream starts: the slot is now the subscription's
-                metrics.request(s.endpoint, 200, System.nanoTime() - s.startNanos);
+                long nanos = System.nanoTime() - s.startNanos;
+                metrics.request(s.endpoint, 200, nanos);
+                if (settings.accessLog()) {
+                    access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", 200)
+                            .addKeyValue("micros", nanos / 1000).addKeyValue("remote", ctx.channel().remoteAddress())
+                            .log("{} 200 {} us (stream starts)", s.endpoint.label, nanos / 1000);
+                }
                 ctx.write(s.streamHead, ctx.voidPromise());
                 ctx.flush();
                 s.startStream.run();

@@ -109,6 +109,10 @@ public final class RetentionManager implements AutoCloseable {
         timer.scheduleWithFixedDelay(() -> submit(() -> {
             truncate();
             return null;
+        }).whenComplete((ok, failure) -> {
+            if (failure != null) {
+                log.warn("retention: truncation pass failed (next try in {} s): {}", period, failure.toString());
+            }
         }), period, period, TimeUnit.SECONDS);
     }
 

@@ -1,15 +1,11 @@
 package io.weaseldb.s3;
 
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
@@ -46,9 +42,7 @@ public final class SdkObjectStore implements ObjectStore {
     private final S3AsyncClient writer;
     private final S3AsyncClient reader;
     private final String bucket;
-    private final MeterRegistry registry;
-    private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<String, Counter> errors = new ConcurrentHashMap<>();
+    private final StoreMetrics metrics;
 
     public record Settings(
             URI endpoint,
@@ -61,7 +55,7 @@ public final class SdkObjectStore implements ObjectStore {
 
     public SdkObjectStore(Settings s, MeterRegistry registry) {
         this.bucket = s.bucket();
-        this.registry = registry;
+        this.metrics = new StoreMetrics(registry);
         this.http = NettyNioAsyncHttpClient.builder()
                 .maxConcurrency(s.maxConnections())
                 .maxPendingConnectionAcquires(10_000)
@@ -288,28 +282,11 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     private void record(String op, String outcome, long startNanos) {
-        timers.computeIfAbsent(op + '|' + outcome, k -> Timer.builder("weaseldb.s3.request")
-                        .description("S3 request latency by operation and outcome")
-                        .tag("operation", op)
-                        .tag("outcome", outcome)
-                        .publishPercentileHistogram()
-                        .register(registry))
-                .record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
+        metrics.record(op, outcome, startNanos);
     }
 
     private void fail(String op, StorageException e, long startNanos) {
-        String kind = e.statusCode() == 0 ? "no_response" : String.valueOf(e.statusCode());
-        if (e.kind() == StorageException.Kind.NOT_FOUND) {
-            record(op, "not_found", startNanos);
-            return;
-        }
-        record(op, "error", startNanos);
-        errors.computeIfAbsent(op + '|' + kind, k -> Counter.builder("weaseldb.s3.errors")
-                        .description("S3 request failures by operation and HTTP status (no_response: timeout or connection error)")
-                        .tag("operation", op)
-                        .tag("status", kind)
-                        .register(registry))
-                .increment();
+        metrics.fail(op, e, startNanos);
     }
 
     static StorageException classify(Throwable t, String key) {

@@ -98,6 +98,9 @@ public final class EventCache {
         retainedBytes -= c.data().length;
         floorVersion = c.lastVersion();
         tail = t + 1;
+        // Drop the reference so the bytes can be collected; a reader that still searches sees
+        // null and treats it as evicted, readers that already hold the chunk keep it alive.
+        ring.set((int) (t & mask), null);
     }
 
     void durable(long version) {

@@ -39,6 +39,7 @@ public final class SubscribeMetrics {
     /** Registers a gauge for the bytes the shared cache holds (read through the supplier: caches come and go with terms). */
     public void cacheGauge(java.util.function.LongSupplier bytesHeld) {
         Gauge.builder("weaseldb.subscribe.buffered", bytesHeld, s -> s.getAsLong()).baseUnit("bytes")
+                .strongReference(true) // the supplier is a lambda nobody else holds
                 .description("Encoded recent transactions held in memory for subscribers").register(registry);
     }
 

@@ -13,6 +13,7 @@ import io.weaseldb.log.CorruptBatchException;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +29,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Subscription {
     private static final Logger log = LoggerFactory.getLogger(Subscription.class);
+    /** A subscriber replaying history whose socket accepts nothing for this long is dropped. */
+    static final long HISTORY_STALL_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final ThreadLocal<SseEncoder> ENCODER = ThreadLocal.withInitial(SseEncoder::new);
 
     final SubscriberHub hub;
@@ -40,6 +43,8 @@ public final class Subscription {
     private long lastCheckpoint;
     private long lastWriteNanos;
     private long lastLag = Long.MAX_VALUE; // at the previous tick
+    private long cursorAtLastTick = -1;
+    private long stalledSinceNanos; // 0: not stalled
     private boolean closed;
     private History history;
     private boolean pumping;
@@ -195,7 +200,22 @@ public final class Subscription {
             if (closed) {
                 return;
             }
+        } else if (!channel.isWritable() && cursor == cursorAtLastTick) {
+            // Replaying history: its distance from the tail says nothing (it is behind by design
+            // and reads at its own pace), but a client that takes nothing at all for a while
+            // has stopped reading; it would hold its read-ahead and a connection forever.
+            if (stalledSinceNanos == 0) {
+                stalledSinceNanos = nowNanos;
+            } else if (nowNanos - stalledSinceNanos >= HISTORY_STALL_NANOS) {
+                log.info("subscriber {} replaying history took nothing for {} s: disconnecting it; it can resume after version {}",
+                        channel.remoteAddress(), TimeUnit.NANOSECONDS.toSeconds(HISTORY_STALL_NANOS), cursor);
+                end("slow");
+                return;
+            }
+        } else {
+            stalledSinceNanos = 0;
         }
+        cursorAtLastTick = cursor;
         if (nowNanos - lastWriteNanos >= hub.settings.keepaliveNanos() && channel.isWritable()) {
             write(SseEncoder.KEEPALIVE, 0, SseEncoder.KEEPALIVE.length, 0);
             channel.flush();
@@ -267,7 +287,9 @@ public final class Subscription {
         while (!closed && history == h) {
             fill(h);
             CompletableFuture<Decoded> f = h.reads.peekFirst();
-            if (f == null || !f.isDone()) {
+            if (f == null || !f.isDone() || !channel.isWritable()) {
+                // (a client that does not read gets nothing more queued: memory stays bounded by
+                // the read-ahead, whatever wakes this stream up)
                 break;
             }
             h.reads.pollFirst();
@@ -310,9 +332,6 @@ public final class Subscription {
             if (cursor >= hub.cache.floorVersion()) {
                 history = null; // caught up with memory: the rest comes from the cache
                 hub.metrics.replaying.decrementAndGet();
-                break;
-            }
-            if (!channel.isWritable()) {
                 break;
             }
         }

@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
 
 /** The packaged server jar as a child process (for crash and failover tests), with its log kept. */
 final class ServerProcess implements AutoCloseable {
-    private static final Pattern LISTENING = Pattern.compile("WeaselDB listening on http://127\\.0\\.0\\.1:(\\d+)");
+    private static final Pattern LISTENING = Pattern.compile("WeaselDB listening on https?://127\\.0\\.0\\.1:(\\d+)");
     private final Process process;
     private final int port;
     private final List<String> output;

@@ -31,7 +31,7 @@ class StorageFaultsTest {
     Path dir;
 
     TestServer start() throws Exception {
-        return TestServer.start(dir, FAST_RETRIES + "[s3]\ndata_dir = \"" + dir + "\"\nfsync = false\nrequest_timeout_ms = 1000\n");
+        return TestServer.start(dir, FAST_RETRIES + "[s3]\nfake_transport = \"http\"\ndata_dir = \"" + dir + "\"\nfsync = false\nrequest_timeout_ms = 1000\n");
     }
 
     static String commitBody(String key) {

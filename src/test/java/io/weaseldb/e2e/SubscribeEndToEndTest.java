@@ -158,15 +158,48 @@ class SubscribeEndToEndTest {
     }
 
     @Test
+    void aSubscriberThatStopsReadingWhileReplayingHistoryIsDropped() throws Exception {
+        // No memory window: every event comes from the log in S3, so the stream stays in replay.
+        try (TestServer s = TestServer.start(dir, "[subscription]\nmemory_window_bytes = 0\n")) {
+            try (Writers w = new Writers(s, 8, 80, 32768)) { // ~28 MB of events, more than socket buffers hold
+                w.await();
+            }
+            Socket stalled = SseClient.openStalled(s.port(), "/v1/subscribe?after=0");
+            long openedNanos = System.nanoTime();
+            // The stream fills the socket buffers, then the client takes nothing more: after
+            // 10 s without progress the server ends it. Draining then reaches end of stream.
+            String dropped = "weaseldb_subscribers_dropped_total{reason=\"slow\"} 1.0";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+            while (!s.get("/metrics").body().contains(dropped) && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            stalled.setSoTimeout(30_000);
+            InputStream in = stalled.getInputStream();
+            byte[] buf = new byte[65536];
+            long total = 0;
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                total += n;
+            }
+            stalled.close();
+            assertTrue(total < 20 << 20, "the stream was cut, not delivered whole: " + total);
+            assertTrue(System.nanoTime() - openedNanos >= TimeUnit.SECONDS.toNanos(10), "dropped before 10 s");
+            String metrics = s.get("/metrics").body();
+            assertTrue(metrics.contains(dropped), metrics);
+        }
+    }
+
+    @Test
     void aSubscriberThatStopsReadingIsDroppedWhileOthersKeepUp() throws Exception {
         try (TestServer s = TestServer.start(dir, "[subscription]\nmax_buffer_size_bytes = 1048576\n")) {
             long start = s.get("/v1/version").version();
             Socket stalled = SseClient.openStalled(s.port(), "/v1/subscribe?after=" + start);
             Map<Long, String> seen = new ConcurrentHashMap<>();
             try (SseClient healthy = SseClient.open(s.port(), "/v1/subscribe?after=" + start);
-                 Writers w = new Writers(s, 8, 120, 8192)) {
-                // ~10 MB of events: more than the kernel's socket buffers (up to 4 MB send buffer
-                // here) can absorb, so the server itself must hold or drop the stalled stream.
+                 Writers w = new Writers(s, 8, 80, 32768)) {
+                // ~28 MB of events: far more than the kernel's socket buffers can absorb (runs
+                // have seen 7 MB vanish into them on loopback), so the server itself must hold or
+                // drop the stalled stream.
                 w.await();
                 readThrough(healthy, start, max(w.acked), seen);
                 assertEquals(w.acked.keySet(), seen.keySet());
@@ -180,7 +213,7 @@ class SubscribeEndToEndTest {
             while ((n = in.read(buf)) >= 0) {
                 total += n;
             }
-            assertTrue(total < 8 << 20, "the stream was cut, not delivered whole: " + total);
+            assertTrue(total < 20 << 20, "the stream was cut, not delivered whole: " + total);
             stalled.close();
             String metrics = s.get("/metrics").body();
             assertTrue(metrics.contains("weaseldb_subscribers_dropped_total{reason=\"slow\"} 1.0"), metrics);
