@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# CPU and allocation profile of WeaselDB's commit path under load, with JDK Flight Recorder.
+# Starts WeaselDB (embedded fake S3, fsync on), drives it with weaseldb-bench (closed loop by
+# default), records JFR (settings=profile) over the measured window, and summarizes:
+#   - CPU samples by thread and by top frame (jfr ExecutionSample), and by the innermost
+#     io.weaseldb frame on the stack (what our code spends, callees included)
+#   - allocation: bytes per commit (ThreadAllocationStatistics deltas / commits), by thread and
+#     by class
+# Output in OUT_DIR: weaseldb.jfr, profile.txt, the generator's JSON.
+#
+# Usage: docs/bench/profile.sh [generator options...]   (e.g. --mode open --rate 3000)
+# Knobs: DURATION_S=20 WARMUP_S=5 CONNECTIONS=64 WORKLOAD=rmw SERVER_JAVA_OPTS="-Xms1g -Xmx1g"
+#   OUT_DIR=target/bench/profile JAVA=/path/to/java
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+source "$ROOT/docs/bench/lib.sh"
+
+DURATION_S=${DURATION_S:-20}
+WARMUP_S=${WARMUP_S:-5}
+CONNECTIONS=${CONNECTIONS:-64}
+WORKLOAD=${WORKLOAD:-rmw}
+SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g"}
+OUT_DIR=${OUT_DIR:-$ROOT/target/bench/profile}
+JAR=${JAR:-$ROOT/target/weaseldb.jar}
+CONFIG=${CONFIG:-$ROOT/config/weaseldb.toml}
+JAVA_BIN=$(find_java)
+JCMD=$(dirname "$JAVA_BIN")/jcmd
+JFR=$(dirname "$JAVA_BIN")/jfr
+
+rm -rf "$OUT_DIR"
+mkdir -p "$OUT_DIR"
+DATA=$(mktemp -d "$ROOT/target/bench-data.XXXXXX")
+trap 'cleanup; rm -rf "$DATA"' EXIT
+trap 'exit 130' INT TERM
+machine_summary | tee "$OUT_DIR/machine.txt"
+
+# shellcheck disable=SC2086
+"$JAVA_BIN" $SERVER_JAVA_OPTS --enable-native-access=ALL-UNNAMED -jar "$JAR" --config "$CONFIG" --port 0 \
+    --data-dir "$DATA/weaseldb" >"$OUT_DIR/server.log" 2>&1 &
+PID=$!
+STARTED_PIDS+=("$PID")
+PORT=$(wait_for_line "$OUT_DIR/server.log" 'WeaselDB listening on http://127.0.0.1:[0-9]+' 60 | grep -oE '[0-9]+$')
+
+timeout $((WARMUP_S + DURATION_S + 60)) "$JAVA_BIN" -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$JAR" \
+    io.weaseldb.bench.LoadGenerator --port "$PORT" --workload "$WORKLOAD" --connections "$CONNECTIONS" \
+    --warmup-s "$WARMUP_S" --duration-s "$DURATION_S" --server-pid "$PID" --label profile \
+    --json "$OUT_DIR/load.json" "$@" >"$OUT_DIR/load.txt" 2>"$OUT_DIR/generator.err" &
+GEN=$!
+sleep "$WARMUP_S"
+"$JCMD" "$PID" JFR.start name=bench settings=profile duration="$((DURATION_S - 1))s" \
+    filename="$OUT_DIR/weaseldb.jfr" >/dev/null
+wait "$GEN"
+cat "$OUT_DIR/load.txt"
+for _ in $(seq 100); do
+    [ -s "$OUT_DIR/weaseldb.jfr" ] && ! "$JCMD" "$PID" JFR.check 2>/dev/null | grep -q 'name=bench' && break
+    sleep 0.2
+done
+
+"$JFR" print --json --events jdk.ExecutionSample --stack-depth 64 "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/samples.json"
+"$JFR" print --json --events jdk.ThreadAllocationStatistics "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/alloc-stats.json"
+"$JFR" view --width 160 allocation-by-class "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/allocation-by-class.txt" 2>&1 || true
+"$JFR" view --width 160 hot-methods "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/hot-methods.txt" 2>&1 || true
+"$JFR" view --width 160 gc "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/gc.txt" 2>&1 || true
+
+python3 - "$OUT_DIR" "$DURATION_S" <<'PY' | tee "$OUT_DIR/profile.txt"
+import collections, json, os, re, sys
+out, seconds = sys.argv[1], float(sys.argv[2])
+load = json.load(open(os.path.join(out, "load.json")))
+events = json.load(open(os.path.join(out, "samples.json")))["recording"]["events"]
+
+def frame_name(f):
+    m = f["method"]
+    return m["type"]["name"] + "." + m["name"]
+
+def thread_group(name):
+    # event-loop threads are numbered; fold them so the table reads by role
+    return re.sub(r"-\d+(-\d+)*$", "-N", name or "?")
+
+by_thread, by_top, by_ours, by_ours_thread = (collections.Counter() for _ in range(4))
+for e in events:
+    v = e["values"]
+    thread = thread_group((v.get("sampledThread") or {}).get("javaName") or (v.get("sampledThread") or {}).get("osName"))
+    frames = (v.get("stackTrace") or {}).get("frames") or []
+    if not frames:
+        continue
+    by_thread[thread] += 1
+    by_top[frame_name(frames[0])] += 1
+    ours = next((frame_name(f) for f in frames if f["method"]["type"]["name"].startswith("io.weaseldb.")), "(no io.weaseldb frame)")
+    by_ours[ours] += 1
+    by_ours_thread[(thread, ours)] += 1
+total = sum(by_thread.values()) or 1
+
+print(f"JFR execution samples: {total} over ~{seconds:.0f} s; load: {load['committed_per_second']:.0f} committed/s, "
+      f"server {load['server_cpu_cores']:.2f} cores")
+print("\n-- CPU samples by thread (Java code only; threads blocked in native code are not sampled here)")
+for k, n in by_thread.most_common(15):
+    print(f"{100 * n / total:6.1f}%  {k}")
+print("\n-- top frames (self)")
+for k, n in by_top.most_common(25):
+    print(f"{100 * n / total:6.1f}%  {k}")
+print("\n-- innermost io.weaseldb frame (callees included)")
+for k, n in by_ours.most_common(25):
+    print(f"{100 * n / total:6.1f}%  {k}")
+print("\n-- by thread and innermost io.weaseldb frame")
+for (t, k), n in by_ours_thread.most_common(25):
+    print(f"{100 * n / total:6.1f}%  {t:<28} {k}")
+
+# Allocation: ThreadAllocationStatistics is emitted at chunk start and end (settings=profile);
+# the per-thread delta between the first and last sample is what each thread allocated.
+stats = json.load(open(os.path.join(out, "alloc-stats.json")))["recording"]["events"]
+first, last = {}, {}
+for e in stats:
+    v = e["values"]
+    t = v["thread"]
+    key = (t.get("javaThreadId") or t.get("osThreadId"), t.get("javaName") or t.get("osName"))
+    first.setdefault(key, v["allocated"])
+    last[key] = v["allocated"]
+per_group = collections.Counter()
+for key in last:
+    per_group[thread_group(key[1])] += last[key] - first[key]
+allocated = sum(per_group.values())
+# the recording covers seconds - 1 of the measured seconds
+commits = max(1, load["committed"] * (seconds - 1) / seconds)
+print(f"\n-- allocation: {allocated / 2**20:.0f} MiB in the recording, {allocated / commits:.0f} bytes per committed "
+      f"transaction (~{commits:.0f} commits during the recording)")
+for k, n in per_group.most_common(12):
+    print(f"{n / commits:10.0f} B/commit  {k}")
+PY
+echo "details: $OUT_DIR/{hot-methods,allocation-by-class,gc}.txt"
