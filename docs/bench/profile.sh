@@ -72,7 +72,8 @@ events = json.load(open(os.path.join(out, "samples.json")))["recording"]["events
 
 def frame_name(f):
     m = f["method"]
-    return m["type"]["name"] + "." + m["name"]
+    # JFR writes class names with '/' (hidden lambda classes with '.'): normalize
+    return m["type"]["name"].replace("/", ".") + "." + m["name"]
 
 def thread_group(name):
     # event-loop threads are numbered; fold them so the table reads by role
@@ -87,7 +88,8 @@ for e in events:
         continue
     by_thread[thread] += 1
     by_top[frame_name(frames[0])] += 1
-    ours = next((frame_name(f) for f in frames if f["method"]["type"]["name"].startswith("io.weaseldb.")), "(no io.weaseldb frame)")
+    ours = next((n for n in map(frame_name, frames)
+                 if n.startswith("io.weaseldb.") and "$$Lambda" not in n), "(no io.weaseldb frame)")
     by_ours[ours] += 1
     by_ours_thread[(thread, ours)] += 1
 total = sum(by_thread.values()) or 1
