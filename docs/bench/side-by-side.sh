@@ -94,7 +94,7 @@ if [ -z "${SKIP_ETCD:-}" ]; then
         curl --noproxy '*' -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1 && break
         sleep 0.2
     done
-    "$ETCD" --version | head -1 >>"$OUT_DIR/machine.txt"
+    "$ETCD" --version | awk 'NR == 1' >>"$OUT_DIR/machine.txt"
     bench etcd "$ETCD_PID" "$ETCD_PORT" etcd --mode closed
     stop_pid "$ETCD_PID"
 fi
