@@ -21,7 +21,9 @@ IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
 SUBSCRIBERS=${SUBSCRIBERS:-1000}
 SUBSCRIBER_RATE=${SUBSCRIBER_RATE:-1000}
 HOLD_S=${HOLD_S:-20}
-SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g -XX:NativeMemoryTracking=summary"}
+# AlwaysPreTouch makes the whole heap resident at start, so RSS deltas show memory outside the
+# heap rather than heap pages first touched by allocation.
+SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:NativeMemoryTracking=summary"}
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench/memory}
 JAR=${JAR:-$ROOT/target/weaseldb.jar}
 CONFIG=${CONFIG:-$ROOT/config/weaseldb.toml}
@@ -53,17 +55,22 @@ sample() {
     echo "$heap" >"$OUT_DIR/heap-$name.txt"
     "$JCMD" "$PID" VM.native_memory summary >"$OUT_DIR/nmt-$name.txt" 2>/dev/null || true
     rss=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$PID/status")
-    python3 - "$name" "$rss" "$OUT_DIR/heap-$name.txt" >>"$OUT_DIR/samples.jsonl" <<'PY'
-import json, re, sys
-name, rss, heap_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    python3 - "$name" "$rss" "$OUT_DIR/heap-$name.txt" "$OUT_DIR/nmt-$name.txt" >>"$OUT_DIR/samples.jsonl" <<'PY'
+import json, os, re, sys
+name, rss, heap_file, nmt_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 text = open(heap_file).read()
+nmt = open(nmt_file).read() if os.path.exists(nmt_file) else ""
+total = re.search(r"Total: reserved=\d+KB, committed=(\d+)KB", nmt)
+heap_nmt = re.search(r"Java Heap \(reserved=\d+KB, committed=(\d+)KB", nmt)
+non_heap = (int(total.group(1)) - int(heap_nmt.group(1))) * 1024 if total and heap_nmt else None
 # G1: "garbage-first heap   total reserved 1048576K, committed 1048576K, used 23456K"
 # Others: "total 1048576K, used 23456K"
 used = re.search(r"used (\d+)K", text)
 committed = re.search(r"committed (\d+)K", text) or re.search(r"total (\d+)K", text)
 print(json.dumps({"state": name, "rss_bytes": rss,
                   "heap_used_after_gc_bytes": int(used.group(1)) * 1024 if used else None,
-                  "heap_committed_bytes": int(committed.group(1)) * 1024 if committed else None}))
+                  "heap_committed_bytes": int(committed.group(1)) * 1024 if committed else None,
+                  "nmt_non_heap_committed_bytes": non_heap}))
 PY
     tail -1 "$OUT_DIR/samples.jsonl"
 }
@@ -85,7 +92,7 @@ sleep 3 # the server sees the closes
 
 # 3. subscribers under a light load
 "$JAVA_BIN" -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$JAR" io.weaseldb.bench.LoadGenerator --mode open \
-    --rate "$SUBSCRIBER_RATE" --connections 8 --port "$PORT" --subscribers "$SUBSCRIBERS" --warmup-s 2 \
+    --rate "$SUBSCRIBER_RATE" --connections 64 --port "$PORT" --subscribers "$SUBSCRIBERS" --warmup-s 2 \
     --duration-s "$HOLD_S" --server-pid "$PID" --label "subscribers-$SUBSCRIBERS" \
     --json "$OUT_DIR/subscribers.json" >"$OUT_DIR/subscribers.txt" 2>&1 &
 GEN=$!
@@ -103,10 +110,12 @@ subs = json.load(open(os.path.join(out, "subscribers.json")))
 idle = json.load(open(os.path.join(out, "idle-connections.json")))
 base = samples[0]
 print("\n== server memory")
-print(f"{'state':<22}{'RSS MiB':>10}{'live heap MiB':>15}{'RSS delta KiB/conn':>20}")
+print(f"{'state':<22}{'RSS MiB':>9}{'live heap MiB':>15}{'non-heap MiB':>14}{'per conn KiB: RSS':>19}{'heap':>7}")
 for s, n in zip(samples, [1, idle["idle_connections_held"], subs["subscribers"]["connected"]]):
     d = (s["rss_bytes"] - base["rss_bytes"]) / 1024 / max(1, n) if s is not base else 0
-    print(f"{s['state']:<22}{s['rss_bytes'] / 2**20:>10.0f}{(s['heap_used_after_gc_bytes'] or 0) / 2**20:>15.1f}{d:>20.1f}")
+    h = ((s["heap_used_after_gc_bytes"] or 0) - (base["heap_used_after_gc_bytes"] or 0)) / 1024 / max(1, n) if s is not base else 0
+    nh = (s.get("nmt_non_heap_committed_bytes") or 0) / 2**20
+    print(f"{s['state']:<22}{s['rss_bytes'] / 2**20:>9.0f}{(s['heap_used_after_gc_bytes'] or 0) / 2**20:>15.1f}{nh:>14.0f}{d:>19.1f}{h:>7.1f}")
 json.dump({"samples": samples, "idle_connections": idle, "subscribers": subs,
            "machine": open(os.path.join(out, "machine.txt")).read().splitlines()},
           open(os.path.join(out, "memory.json"), "w"), indent=2)
