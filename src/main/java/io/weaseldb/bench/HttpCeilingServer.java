@@ -144,29 +144,46 @@ public final class HttpCeilingServer implements AutoCloseable {
         }
     }
 
-    public static void main(String[] args) throws InterruptedException {
+    public static void main(String[] args) {
+        int status = cli(args);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /** Runs the server until SIGTERM; returns the exit status (a subcommand entry point for {@code Main}). */
+    public static int cli(String[] args) {
         String host = "127.0.0.1";
         int port = 0;
         int ioThreads = 0;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--host" -> host = args[++i];
-                case "--port" -> port = Integer.parseInt(args[++i]);
-                case "--io-threads" -> ioThreads = Integer.parseInt(args[++i]);
-                default -> {
-                    System.err.println("usage: HttpCeilingServer [--host ADDR] [--port N] [--io-threads N]");
-                    System.exit(2);
+        try {
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--host" -> host = args[++i];
+                    case "--port" -> port = Integer.parseInt(args[++i]);
+                    case "--io-threads" -> ioThreads = Integer.parseInt(args[++i]);
+                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
                 }
             }
+        } catch (RuntimeException e) {
+            System.err.println("http-ceiling: " + e.getMessage());
+            System.err.println("usage: HttpCeilingServer [--host ADDR] [--port N] [--io-threads N]");
+            return 2;
         }
-        HttpCeilingServer server = new HttpCeilingServer(host, port, ioThreads);
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            stopped.countDown();
-        }, "ceiling-shutdown"));
-        System.out.println("HTTP ceiling listening on http://" + host + ":" + server.port());
-        System.out.flush();
-        stopped.await();
+        try {
+            HttpCeilingServer server = new HttpCeilingServer(host, port, ioThreads);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                stopped.countDown();
+            }, "ceiling-shutdown"));
+            System.out.println("HTTP ceiling listening on http://" + host + ":" + server.port());
+            System.out.flush();
+            stopped.await();
+            return 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 130;
+        }
     }
 }

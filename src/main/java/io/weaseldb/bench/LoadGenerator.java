@@ -61,31 +61,44 @@ public final class LoadGenerator {
     private static final int CONNECT_BATCH = 512;
     private static final long CONNECT_TIMEOUT_MS = 30_000;
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        int status = cli(args);
+        if (status != 0) {
+            System.exit(status);
+        }
+    }
+
+    /**
+     * The command line ({@code weaseldb-bench}): runs, prints the report, writes the JSON file.
+     * Returns the exit status instead of exiting, so {@code Main} can offer it as a subcommand.
+     */
+    public static int cli(String[] args) {
         BenchOptions o;
         try {
             if (args.length == 0 || List.of(args).contains("--help")) {
                 System.out.print(BenchOptions.USAGE);
-                return;
+                return 0;
             }
             o = BenchOptions.parse(args);
         } catch (IllegalArgumentException e) {
             System.err.println("weaseldb-bench: " + e.getMessage());
             System.err.print(BenchOptions.USAGE);
-            System.exit(2);
-            return;
+            return 2;
         }
-        BenchReport report;
         try {
-            report = run(o);
-        } catch (IOException e) {
+            BenchReport report = run(o);
+            System.out.print(report.text());
+            System.out.flush();
+            if (o.jsonOut() != null) {
+                report.writeJson(o.jsonOut());
+            }
+            return 0;
+        } catch (IOException | RuntimeException e) {
             System.err.println("weaseldb-bench: " + e.getMessage());
-            System.exit(1);
-            return;
-        }
-        System.out.print(report.text());
-        if (o.jsonOut() != null) {
-            report.writeJson(o.jsonOut());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 130;
         }
     }
 
