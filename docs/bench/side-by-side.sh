@@ -74,9 +74,37 @@ start_weaseldb() {
     WEASEL_PORT=$(wait_for_line "$OUT_DIR/weaseldb-server.log" 'WeaselDB listening on http://127.0.0.1:[0-9]+' 60 | grep -oE '[0-9]+$')
 }
 
-# 1. WeaselDB, closed loop: the maximum.
+# metrics NAME: the server's batch and storage counters after a run (warmup included).
+metrics() {
+    curl --noproxy '*' -sf "http://127.0.0.1:$WEASEL_PORT/metrics" >"$OUT_DIR/$1-metrics.txt" || true
+    python3 - "$OUT_DIR/$1-metrics.txt" <<'PY'
+import re, sys
+m = {}
+for line in open(sys.argv[1]):
+    if line.startswith("#"):
+        continue
+    parts = line.rsplit(" ", 1)
+    if len(parts) == 2:
+        m[parts[0]] = float(parts[1])
+def mean(name):
+    c, s = m.get(name + "_count", 0), m.get(name + "_sum", 0)
+    return s / c if c else float("nan")
+puts = 'weaseldb_s3_request_seconds{operation="put",outcome="ok"}'
+print(f"  server      {mean('weaseldb_batch_transactions'):.1f} txn/batch, batch age {1000 * mean('weaseldb_batch_age_seconds'):.1f} ms, "
+      f"PUT {1000 * m.get(puts.replace('}', '') + '_sum', 0) / max(1, m.get(puts.replace('}', '') + '_count', 0)):.1f} ms, "
+      f"sequenced->durable {1000 * mean('weaseldb_batch_durable_seconds'):.1f} ms (means, warmup included)")
+PY
+}
+
+# 1. WeaselDB, closed loop: the maximum at this concurrency; then at 4x the connections, to
+#    tell a latency bound (Little's law: connections / latency) from a capacity bound.
 start_weaseldb
 bench weaseldb "$WEASEL_PID" "$WEASEL_PORT" weaseldb --mode closed
+metrics weaseldb | tee -a "$OUT_DIR/weaseldb.txt"
+stop_pid "$WEASEL_PID"
+start_weaseldb
+bench weaseldb-x4 "$WEASEL_PID" "$WEASEL_PORT" weaseldb --mode closed --connections $((CONNECTIONS * 4))
+metrics weaseldb-x4 | tee -a "$OUT_DIR/weaseldb-x4.txt"
 stop_pid "$WEASEL_PID"
 
 # 2. etcd, same shape.
@@ -96,6 +124,19 @@ if [ -z "${SKIP_ETCD:-}" ]; then
     done
     "$ETCD" --version | awk 'NR == 1' >>"$OUT_DIR/machine.txt"
     bench etcd "$ETCD_PID" "$ETCD_PORT" etcd --mode closed
+    # The same Txn over etcd's native gRPC API (Go clientv3), to show what the JSON gateway costs
+    # etcd. Needs the Go toolchain and the module proxy the first time (SKIP_ETCD_GRPC=1 to skip).
+    if [ -z "${SKIP_ETCD_GRPC:-}" ] && command -v go >/dev/null; then
+        echo "== etcd-grpc (load $(cut -d' ' -f1 /proc/loadavg))"
+        if (cd "$ROOT/docs/bench/etcd-txn" && timeout 600 go build -o "$OUT_DIR/etcd-txn" .) 2>>"$OUT_DIR/generator.err"; then
+            timeout "$RUN_TIMEOUT_S" "$OUT_DIR/etcd-txn" -endpoint "127.0.0.1:$ETCD_PORT" -workers "$CONNECTIONS" \
+                -warmup "${WARMUP_S}s" -duration "${DURATION_S}s" >"$OUT_DIR/etcd-grpc.json" 2>>"$OUT_DIR/generator.err" || true
+            cat "$OUT_DIR/etcd-grpc.json"
+        else
+            echo "(go build failed; see generator.err)"
+        fi
+        echo
+    fi
     stop_pid "$ETCD_PID"
 fi
 
@@ -123,6 +164,7 @@ def load(name):
     p = os.path.join(out, name + ".json")
     return json.load(open(p)) if os.path.exists(p) else None
 w, e, c, h = load("weaseldb"), load("etcd"), load("ceiling"), load("weaseldb-open-half")
+w4, g = load("weaseldb-x4"), load("etcd-grpc")
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
 summary = {
@@ -131,6 +173,8 @@ summary = {
     "etcd_committed_per_second": e["committed_per_second"] if e else None,
     "ceiling_answered_per_second": c["completed_per_second"],
     "weaseldb_over_etcd": ratio(w["committed_per_second"], e["committed_per_second"] if e else None),
+    "etcd_grpc_committed_per_second": g["committed_per_second"] if g else None,
+    "weaseldb_over_etcd_grpc": ratio(w["committed_per_second"], g["committed_per_second"] if g else None),
     "weaseldb_over_ceiling": ratio(w["committed_per_second"], c["completed_per_second"]),
     "half_max_offered_per_second": h["options"]["rate"],
     "half_max_p99_us": h["latency_us"]["p99"],
@@ -139,15 +183,21 @@ summary = {
         "weaseldb >= 0.5x ceiling": ratio(w["committed_per_second"], c["completed_per_second"]) >= 0.5,
         "p99 at half max < 5 ms": h["latency_us"]["p99"] < 5000,
     },
-    "runs": {k: v for k, v in (("weaseldb", w), ("etcd", e), ("ceiling", c), ("weaseldb-open-half", h)) if v},
+    "runs": {k: v for k, v in (("weaseldb", w), ("weaseldb-x4", w4), ("etcd", e), ("ceiling", c),
+                                ("weaseldb-open-half", h), ("etcd-grpc", g)) if v},
 }
 json.dump(summary, open(os.path.join(out, "side-by-side.json"), "w"), indent=2)
 print("== summary")
 print(f"WeaselDB  {w['committed_per_second']:>10.0f} committed/s  p99 {w['latency_us']['p99']} us  (server {w['server_cpu_cores']:.2f} cores)")
+print(f"WeaselDB x4 {w4['committed_per_second']:>8.0f} committed/s  p99 {w4['latency_us']['p99']} us  (server {w4['server_cpu_cores']:.2f} cores)")
 if e:
     print(f"etcd      {e['committed_per_second']:>10.0f} committed/s  p99 {e['latency_us']['p99']} us  (server {e['server_cpu_cores']:.2f} cores)")
+if g:
+    print(f"etcd gRPC {g['committed_per_second']:>10.0f} committed/s  p99 {g['latency_us']['p99']} us  (native Go client)")
 print(f"ceiling   {c['completed_per_second']:>10.0f} answered/s   p99 {c['latency_us']['p99']} us  (server {c['server_cpu_cores']:.2f} cores)")
 print(f"WeaselDB / etcd    = {summary['weaseldb_over_etcd']}   (target >= 5)")
+if g:
+    print(f"WeaselDB / etcd gRPC = {summary['weaseldb_over_etcd_grpc']}")
 print(f"WeaselDB / ceiling = {summary['weaseldb_over_ceiling']}   (target >= 0.5)")
 print(f"open loop at {h['options']['rate']:.0f}/s (half max): p50 {h['latency_us']['p50']} us, p99 {h['latency_us']['p99']} us, p99.9 {h['latency_us']['p99_9']} us   (target p99 < 5000 us)")
 print(f"results: {os.path.join(out, 'side-by-side.json')}")
