@@ -76,3 +76,30 @@ for k in sys.argv[2].split("."):
     v=v[k]
 print(v)' "$1" "$2"
 }
+
+# weasel_metrics PORT FILE: saves WeaselDB's /metrics to FILE and prints the batch and storage
+# means (since server start): transactions per batch, batch age, PUT latency, sequenced->durable.
+weasel_metrics() {
+    curl --noproxy '*' -sf "http://127.0.0.1:$1/metrics" >"$2" || true
+    python3 - "$2" <<'PY'
+import sys
+m = {}
+for line in open(sys.argv[1]):
+    if line.startswith("#"):
+        continue
+    parts = line.rsplit(" ", 1)
+    if len(parts) == 2:
+        try:
+            m[parts[0]] = float(parts[1])
+        except ValueError:
+            pass
+def mean(name):
+    c, s = m.get(name + "_count", 0), m.get(name + "_sum", 0)
+    return s / c if c else float("nan")
+put_sum = m.get('weaseldb_s3_request_seconds_sum{operation="put",outcome="ok"}', 0)
+put_count = m.get('weaseldb_s3_request_seconds_count{operation="put",outcome="ok"}', 0)
+print(f"  server      {mean('weaseldb_batch_transactions'):.1f} txn/batch, batch age {1000 * mean('weaseldb_batch_age_seconds'):.1f} ms, "
+      f"{put_count:.0f} PUTs of {1000 * put_sum / max(1, put_count):.1f} ms, "
+      f"sequenced->durable {1000 * mean('weaseldb_batch_durable_seconds'):.1f} ms (means since start)")
+PY
+}

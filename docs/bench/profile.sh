@@ -52,6 +52,7 @@ sleep "$WARMUP_S"
 "$JCMD" "$PID" JFR.start name=bench settings=profile duration="$((DURATION_S - 1))s" \
     filename="$OUT_DIR/weaseldb.jfr" >/dev/null
 wait "$GEN"
+weasel_metrics "$PORT" "$OUT_DIR/metrics.txt" >>"$OUT_DIR/load.txt"
 cat "$OUT_DIR/load.txt"
 for _ in $(seq 100); do
     [ -s "$OUT_DIR/weaseldb.jfr" ] && ! "$JCMD" "$PID" JFR.check 2>/dev/null | grep -q 'name=bench' && break
@@ -96,6 +97,7 @@ total = sum(by_thread.values()) or 1
 
 print(f"JFR execution samples: {total} over ~{seconds:.0f} s; load: {load['committed_per_second']:.0f} committed/s, "
       f"server {load['server_cpu_cores']:.2f} cores")
+print(open(os.path.join(out, "load.txt")).read().rstrip())
 print("\n-- CPU samples by thread (Java code only; threads blocked in native code are not sampled here)")
 for k, n in by_thread.most_common(15):
     print(f"{100 * n / total:6.1f}%  {k}")

@@ -76,25 +76,7 @@ start_weaseldb() {
 
 # metrics NAME: the server's batch and storage counters after a run (warmup included).
 metrics() {
-    curl --noproxy '*' -sf "http://127.0.0.1:$WEASEL_PORT/metrics" >"$OUT_DIR/$1-metrics.txt" || true
-    python3 - "$OUT_DIR/$1-metrics.txt" <<'PY'
-import re, sys
-m = {}
-for line in open(sys.argv[1]):
-    if line.startswith("#"):
-        continue
-    parts = line.rsplit(" ", 1)
-    if len(parts) == 2:
-        m[parts[0]] = float(parts[1])
-def mean(name):
-    c, s = m.get(name + "_count", 0), m.get(name + "_sum", 0)
-    return s / c if c else float("nan")
-put_sum = m.get('weaseldb_s3_request_seconds_sum{operation="put",outcome="ok"}', 0)
-put_count = m.get('weaseldb_s3_request_seconds_count{operation="put",outcome="ok"}', 0)
-print(f"  server      {mean('weaseldb_batch_transactions'):.1f} txn/batch, batch age {1000 * mean('weaseldb_batch_age_seconds'):.1f} ms, "
-      f"{put_count:.0f} PUTs of {1000 * put_sum / max(1, put_count):.1f} ms, "
-      f"sequenced->durable {1000 * mean('weaseldb_batch_durable_seconds'):.1f} ms (means, warmup included)")
-PY
+    weasel_metrics "$WEASEL_PORT" "$OUT_DIR/$1-metrics.txt"
 }
 
 # 1. WeaselDB, closed loop: the maximum at this concurrency; then at 4x the connections, to
