@@ -49,7 +49,10 @@ timeout $((WARMUP_S + DURATION_S + 60)) "$JAVA_BIN" -Xmx1g --enable-native-acces
     --json "$OUT_DIR/load.json" "$@" >"$OUT_DIR/load.txt" 2>"$OUT_DIR/generator.err" &
 GEN=$!
 sleep "$WARMUP_S"
-"$JCMD" "$PID" JFR.start name=bench settings=profile duration="$((DURATION_S - 1))s" \
+# The profile settings sample every 10-20 ms; 2 ms gives enough samples in a short window.
+"$JFR" configure --input profile jdk.ExecutionSample#period=2ms jdk.NativeMethodSample#period=10ms \
+    --output "$OUT_DIR/bench.jfc" >/dev/null
+"$JCMD" "$PID" JFR.start name=bench settings="$OUT_DIR/bench.jfc" duration="$((DURATION_S - 1))s" \
     filename="$OUT_DIR/weaseldb.jfr" >/dev/null
 wait "$GEN"
 weasel_metrics "$PORT" "$OUT_DIR/metrics.txt" >>"$OUT_DIR/load.txt"
@@ -60,6 +63,7 @@ for _ in $(seq 100); do
 done
 
 "$JFR" print --json --events jdk.ExecutionSample --stack-depth 64 "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/samples.json"
+"$JFR" print --json --events jdk.NativeMethodSample --stack-depth 8 "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/native.json"
 "$JFR" print --json --events jdk.ThreadAllocationStatistics "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/alloc-stats.json"
 "$JFR" view --width 160 allocation-by-class "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/allocation-by-class.txt" 2>&1 || true
 "$JFR" view --width 160 hot-methods "$OUT_DIR/weaseldb.jfr" >"$OUT_DIR/hot-methods.txt" 2>&1 || true
@@ -110,6 +114,20 @@ for k, n in by_ours.most_common(25):
 print("\n-- by thread and innermost io.weaseldb frame")
 for (t, k), n in by_ours_thread.most_common(25):
     print(f"{100 * n / total:6.1f}%  {t:<28} {k}")
+
+# Threads in native code (blocked or working outside Java): where each role waits.
+native = json.load(open(os.path.join(out, "native.json")))["recording"]["events"]
+by_native = collections.Counter()
+for e in native:
+    v = e["values"]
+    thread = thread_group((v.get("sampledThread") or {}).get("javaName") or (v.get("sampledThread") or {}).get("osName"))
+    frames = (v.get("stackTrace") or {}).get("frames") or []
+    if frames:
+        by_native[(thread, frame_name(frames[0]))] += 1
+native_total = sum(by_native.values()) or 1
+print("\n-- native-method samples (threads inside native code: waiting in epoll/park, or in fsync/write)")
+for (t, k), n in by_native.most_common(15):
+    print(f"{100 * n / native_total:6.1f}%  {t:<28} {k}")
 
 # Allocation: ThreadAllocationStatistics is emitted at chunk start and end (settings=profile);
 # the per-thread delta between the first and last sample is what each thread allocated.

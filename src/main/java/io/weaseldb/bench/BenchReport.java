@@ -18,6 +18,7 @@ import org.HdrHistogram.Histogram;
  * @param measuredSeconds   length of the measured window (warmup excluded)
  * @param unanswered        requests still without an answer when the run gave up waiting
  * @param serverCpuCores    server CPU seconds per measured second (-1 without --server-pid)
+ * @param serverSystemCpuCores the kernel-time part of it (syscalls, fsync, TCP)
  * @param generatorCpuCores this generator's CPU seconds per measured second
  */
 record BenchReport(
@@ -38,6 +39,7 @@ record BenchReport(
         long[] completedEachSecond,
         Subscribers subscribers,
         double serverCpuCores,
+        double serverSystemCpuCores,
         long serverRssPeakBytes,
         double generatorCpuCores,
         double loadAverageStart,
@@ -98,7 +100,8 @@ record BenchReport(
                     g.p50, g.p99, g.max, subscribers.maxVersionLag, subscribers.disconnects));
         }
         s.append(String.format(Locale.ROOT, "  cpu         server %s, generator %.2f cores; server RSS peak %s; load average %.2f -> %.2f%n",
-                serverCpuCores < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f cores%s", serverCpuCores,
+                serverCpuCores < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f cores (%.2f system)%s", serverCpuCores,
+                        serverSystemCpuCores,
                         committed > 0 ? String.format(Locale.ROOT, " (%.1f us/commit)", serverCpuCores * 1e6 / committedPerSecond()) : ""),
                 generatorCpuCores,
                 serverRssPeakBytes < 0 ? "n/a" : (serverRssPeakBytes >> 20) + " MiB",
@@ -163,6 +166,7 @@ record BenchReport(
             writeLatency(g, "lag_ms", subscribers.lagMillis);
             g.writeEndObject();
             g.writeNumberField("server_cpu_cores", serverCpuCores);
+            g.writeNumberField("server_system_cpu_cores", serverSystemCpuCores);
             g.writeNumberField("server_rss_peak_bytes", serverRssPeakBytes);
             g.writeNumberField("generator_cpu_cores", generatorCpuCores);
             g.writeNumberField("load_average_start", loadAverageStart);

@@ -194,6 +194,7 @@ public final class LoadGenerator {
         long rssPeak = -1;
         long cpuMeasure = -1;
         long serverCpuMeasure = -1;
+        long serverSysMeasure = -1;
         boolean measuring = false;
         // Sample while the run goes; then wait (bounded) for the answers still in flight.
         long drainDeadline = run.endNanos() + TimeUnit.SECONDS.toNanos(o.drainSeconds());
@@ -203,6 +204,7 @@ public final class LoadGenerator {
                 measuring = true;
                 cpuMeasure = ProcessSampler.ownCpuNanos();
                 serverCpuMeasure = o.serverPid() > 0 ? ProcessSampler.cpuNanos(o.serverPid()) : -1;
+                serverSysMeasure = o.serverPid() > 0 ? ProcessSampler.systemCpuNanos(o.serverPid()) : -1;
             }
             if (o.serverPid() > 0) {
                 rssPeak = Math.max(rssPeak, ProcessSampler.rssBytes(o.serverPid()));
@@ -218,9 +220,11 @@ public final class LoadGenerator {
         long measuredEnd = System.nanoTime();
         long cpu1 = ProcessSampler.ownCpuNanos();
         long serverCpu1 = o.serverPid() > 0 ? ProcessSampler.cpuNanos(o.serverPid()) : -1;
+        long serverSys1 = o.serverPid() > 0 ? ProcessSampler.systemCpuNanos(o.serverPid()) : -1;
         if (cpuMeasure < 0) {
             cpuMeasure = cpu0;
             serverCpuMeasure = serverCpu0;
+            serverSysMeasure = serverCpu0 >= 0 ? ProcessSampler.systemCpuNanos(o.serverPid()) : -1;
         }
         long unanswered = Math.max(0, run.outstanding().sum());
 
@@ -259,6 +263,7 @@ public final class LoadGenerator {
                 BenchReport.Latency.of(total.latencyMicros), total.requestBytes, total.responseBytes,
                 total.completedPerSecond, subs,
                 serverCpuMeasure >= 0 && serverCpu1 >= 0 ? (serverCpu1 - serverCpuMeasure) / 1e9 / wall : -1,
+                serverSysMeasure >= 0 && serverSys1 >= 0 ? (serverSys1 - serverSysMeasure) / 1e9 / wall : -1,
                 rssPeak, (cpu1 - cpuMeasure) / 1e9 / wall, loadStart, ProcessSampler.loadAverage(), 0);
     }
 
@@ -306,7 +311,7 @@ public final class LoadGenerator {
         return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open,
                 BenchReport.Latency.of(none.latencyMicros), 0, 0, new long[0],
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(none.subscriberLagMillis), 0),
-                -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);
+                -1, -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);
     }
 
     private static void awaitConnected(List<ChannelFuture> batch, List<Channel> channels) throws InterruptedException {

@@ -20,11 +20,20 @@ final class ProcessSampler {
 
     /** User + system CPU time of process {@code pid} in nanoseconds. */
     static long cpuNanos(long pid) {
+        return cpuNanos(pid, true);
+    }
+
+    /** System (kernel) CPU time of process {@code pid} in nanoseconds: syscalls, fsync, TCP. */
+    static long systemCpuNanos(long pid) {
+        return cpuNanos(pid, false);
+    }
+
+    private static long cpuNanos(long pid, boolean userToo) {
         try {
             String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
             // fields after the parenthesised command name, which may contain spaces
             String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime (fields 14 and 15)
+            long ticks = (userToo ? Long.parseLong(f[11]) : 0) + Long.parseLong(f[12]); // utime, stime (fields 14, 15)
             return ticks * (1_000_000_000L / TICKS_PER_SECOND);
         } catch (IOException | RuntimeException e) {
             return -1;
