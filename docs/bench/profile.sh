@@ -48,12 +48,22 @@ timeout $((WARMUP_S + DURATION_S + 60)) "$JAVA_BIN" -Xmx1g --enable-native-acces
     --warmup-s "$WARMUP_S" --duration-s "$DURATION_S" --server-pid "$PID" --label profile \
     --json "$OUT_DIR/load.json" "$@" >"$OUT_DIR/load.txt" 2>"$OUT_DIR/generator.err" &
 GEN=$!
+# thread_cpu FILE: per-thread CPU ticks (user+system, 1/100 s) and names, for a per-role table.
+thread_cpu() {
+    for t in /proc/"$PID"/task/*; do
+        # utime and stime are fields 14 and 15, counted after the parenthesised name (which may hold spaces)
+        echo "$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12, $13}') $(cat "$t/comm" 2>/dev/null)"
+    done >"$1"
+}
 sleep "$WARMUP_S"
+thread_cpu "$OUT_DIR/threads-start.txt"
 # The profile settings sample every 10-20 ms; 2 ms gives enough samples in a short window.
 "$JFR" configure --input profile jdk.ExecutionSample#period=2ms jdk.NativeMethodSample#period=10ms \
     --output "$OUT_DIR/bench.jfc" >/dev/null
 "$JCMD" "$PID" JFR.start name=bench settings="$OUT_DIR/bench.jfc" duration="$((DURATION_S - 1))s" \
     filename="$OUT_DIR/weaseldb.jfr" >/dev/null
+sleep "$((DURATION_S - 2))"
+thread_cpu "$OUT_DIR/threads-end.txt"
 wait "$GEN"
 weasel_metrics "$PORT" "$OUT_DIR/metrics.txt" >>"$OUT_DIR/load.txt"
 cat "$OUT_DIR/load.txt"
@@ -73,6 +83,16 @@ python3 - "$OUT_DIR" "$DURATION_S" <<'PY' | tee "$OUT_DIR/profile.txt"
 import collections, json, os, re, sys
 out, seconds = sys.argv[1], float(sys.argv[2])
 load = json.load(open(os.path.join(out, "load.json")))
+
+def thread_ticks(name):
+    t = {}
+    for line in open(os.path.join(out, name)):
+        parts = line.split(None, 2)
+        if len(parts) == 3:
+            key = re.sub(r"[-#]?\d+$", "", re.sub(r"(-\d+)+$", "", parts[2].strip()))
+            u, s_ = t.get(key, (0, 0))
+            t[key] = (u + int(parts[0]), s_ + int(parts[1]))
+    return t
 events = json.load(open(os.path.join(out, "samples.json")))["recording"]["events"]
 
 def frame_name(f):
@@ -102,6 +122,25 @@ total = sum(by_thread.values()) or 1
 print(f"JFR execution samples: {total} over ~{seconds:.0f} s; load: {load['committed_per_second']:.0f} committed/s, "
       f"server {load['server_cpu_cores']:.2f} cores")
 print(open(os.path.join(out, "load.txt")).read().rstrip())
+# /proc thread CPU over the window (names cut to 15 characters by the kernel); user and system.
+t0, t1 = thread_ticks("threads-start.txt"), thread_ticks("threads-end.txt")
+window = seconds - 2
+rows = []
+for k in t1:
+    u0, s0 = t0.get(k, (0, 0))
+    u, s_ = t1[k][0] - u0, t1[k][1] - s0
+    if u + s_ > 0:
+        rows.append((u + s_, u, s_, k))
+rows.sort(reverse=True)
+all_ticks = sum(r[0] for r in rows) or 1
+commits_per_s = load["committed_per_second"] or 1
+print(f"\n-- CPU by thread role from /proc over {window:.0f} s: cores (user/system), share, us per commit")
+for total_ticks, u, s_, k in rows[:16]:
+    cores = total_ticks / 100 / window
+    print(f"{cores:6.3f} ({u / 100 / window:.3f}/{s_ / 100 / window:.3f})  {100 * total_ticks / all_ticks:5.1f}%  "
+          f"{1e6 * cores / commits_per_s:7.1f} us  {k}")
+print(f"{all_ticks / 100 / window:6.3f} cores in all")
+
 print("\n-- CPU samples by thread (Java code only; threads blocked in native code are not sampled here)")
 for k, n in by_thread.most_common(15):
     print(f"{100 * n / total:6.1f}%  {k}")
