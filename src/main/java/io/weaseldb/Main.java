@@ -115,7 +115,7 @@ public final class Main {
             var s = c.server();
             c = new WeaselConfig(new WeaselConfig.Server(host != null ? host : s.host(), port != null ? port : s.port(),
                     s.ioThreads(), s.maxRequestSizeBytes(), s.maxConnections(), s.maxHeaderBytes(),
-                    s.maxPipelinedRequests(), s.idleTimeoutSeconds(), s.shutdownGraceMs()),
+                    s.maxPipelinedRequests(), s.idleTimeoutSeconds(), s.shutdownGraceMs(), s.advertiseUrl()),
                     c.commit(), c.persistence(), c.s3(), c.subscription(), c.retention());
         }
         if (dataDir != null) {

@@ -3,12 +3,14 @@ package io.weaseldb;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.conflict.ConflictSet;
 import io.weaseldb.http.Backend;
 import io.weaseldb.http.HttpMetrics;
 import io.weaseldb.http.HttpServer;
 import io.weaseldb.http.HttpSettings;
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.BatchHeader;
 import io.weaseldb.log.CorruptBatchException;
+import io.weaseldb.log.LeaderRecord;
 import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
 import io.weaseldb.log.LogRecovery;
@@ -16,18 +18,15 @@ import io.weaseldb.log.Term;
 import io.weaseldb.metrics.Metrics;
 import io.weaseldb.metrics.PipelineMetrics;
 import io.weaseldb.pipeline.Completion;
-import io.weaseldb.pipeline.Persister;
-import io.weaseldb.pipeline.Releaser;
+import io.weaseldb.pipeline.Outcome;
 import io.weaseldb.pipeline.RequestIdIndex;
 import io.weaseldb.pipeline.RequestIdRecovery;
-import io.weaseldb.pipeline.TermHistory;
-import io.weaseldb.pipeline.Sequencer;
 import io.weaseldb.pipeline.SequencerMessage;
-import io.weaseldb.pipeline.StageRunner;
+import io.weaseldb.pipeline.TermHistory;
+import io.weaseldb.retention.RetentionManager;
 import io.weaseldb.s3.ObjectStore;
 import io.weaseldb.s3.SdkObjectStore;
-import io.weaseldb.subscribe.EventCache;
-import io.weaseldb.subscribe.Publisher;
+import io.weaseldb.s3.StorageException;
 import io.weaseldb.subscribe.SubscribeMetrics;
 import io.weaseldb.subscribe.SubscriberHub;
 import io.weaseldb.time.Clock;
@@ -35,16 +34,21 @@ import io.weaseldb.time.IdSource;
 import io.weaseldb.txn.CommitRequest;
 import java.net.URI;
 import java.time.Duration;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Wires a WeaselDB server from its configuration: storage, log recovery and the term claim, the
- * three pipeline stages on their own threads, and the HTTP listener. Plain constructor wiring;
- * clock and id source are parameters so tests can control them.
+ * One WeaselDB server. It is either the leader of the log (a {@link LeaderTerm} runs the
+ * pipeline) or a standby that watches the log and answers with the leader's address. A single
+ * control thread ("leadership") decides: it claims the log when it is empty, when the previous
+ * leader stopped writing for {@code leader_timeout_ms}, or at once with the embedded fake S3
+ * (which no other server can share); and it steps down when the pipeline finds another leader's
+ * object in the log. Plain constructor wiring: clock and id source are parameters.
  */
 public final class WeaselServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WeaselServer.class);
@@ -54,39 +58,45 @@ public final class WeaselServer implements AutoCloseable {
     private final IdSource ids;
     private final Metrics metrics = new Metrics();
     private final ExecutorService blocking;
+    private final ExecutorService history;
+    private final ScheduledExecutorService leadership;
     private EmbeddedS3 embeddedS3;
     private ObjectStore store;
-    private Sequencer sequencer;
-    private Persister persister;
-    private StageRunner sequencerRunner;
-    private StageRunner persisterRunner;
-    private StageRunner releaserRunner;
-    private StageRunner publisherRunner;
-    private SubscriberHub hub;
-    private final ExecutorService history;
+    private LogLayout layout;
     private HttpServer http;
-    private Term term;
+    private LeaderTerm.Context termContext;
+    private volatile LeaderTerm current;
+    private volatile Standby standby = new Standby(null, null, -1);
     private volatile boolean closed;
+    private long lastProgressNanos;
+    private String lastSeenKey;
+
+    /** What a standby knows: the newest log object and the leader's record. */
+    private record Standby(LeaderRecord leader, String message, long lastVersion) {}
 
     public WeaselServer(WeaselConfig config, Clock clock, IdSource ids) {
         this.config = config;
         this.clock = clock;
         this.ids = ids;
-        this.blocking = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "weaseldb-blocking");
-            t.setDaemon(true);
-            return t;
-        });
+        this.blocking = Executors.newFixedThreadPool(2, daemon("weaseldb-blocking"));
         // Decodes log objects read from S3 for subscribers replaying history (CPU work kept off
         // the event loops). Bounded by the hub's limit on history reads in flight.
-        this.history = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "weaseldb-history");
-            t.setDaemon(true);
-            return t;
-        });
+        this.history = Executors.newFixedThreadPool(2, daemon("weaseldb-history"));
+        this.leadership = Executors.newSingleThreadScheduledExecutor(daemon("weaseldb-leadership"));
     }
 
-    /** Starts everything; returns when the server accepts commits. */
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /**
+     * Starts storage, the HTTP listener and the leadership loop. Returns once this server leads,
+     * or once it has settled as a standby behind a live leader.
+     */
     public void start() throws Exception {
         MeterRegistry registry = metrics.registry();
         WeaselConfig.S3 s3 = config.s3();
@@ -104,56 +114,147 @@ public final class WeaselServer implements AutoCloseable {
         String secretKey = s3.embedded() ? EmbeddedS3.SECRET_KEY : s3.secretAccessKey();
         store = new SdkObjectStore(new SdkObjectStore.Settings(endpoint, s3.region(), s3.bucket(), accessKey, secretKey,
                 Duration.ofMillis(s3.requestTimeoutMs()), s3.maxConnections()), registry);
-        store.ensureBucket(s3.createBucket()).get(s3.requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
-
-        LogLayout layout = new LogLayout(s3.prefix());
-        LogIndex index = new LogIndex();
-        term = claimTerm(layout, index);
-
-        var p = config.persistence();
-        int retryAfter = 1;
-        Releaser releaser = new Releaser(1024);
-        var sub = config.subscription();
-        EventCache cache = new EventCache(sub.memoryWindowBytes(), 1 << 16, term.startVersion());
-        SubscribeMetrics subscribeMetrics = new SubscribeMetrics(registry);
-        subscribeMetrics.cacheGauge(cache, EventCache::retainedBytesApprox);
-        hub = new SubscriberHub(new SubscriberHub.Settings(sub.maxSubscribers(), sub.maxBufferSizeBytes(),
-                TimeUnit.SECONDS.toNanos(sub.keepaliveIntervalSeconds()), sub.historyReadAheadBatches(), 64),
-                cache, index, store, layout, history, subscribeMetrics, clock);
-        Publisher publisher = new Publisher(1 << 16, cache, index, hub, term.leaderId());
-        persister = new Persister(new Persister.Settings(p.batchTimeoutMs(), p.batchMaxBytes(), p.maxInFlightPuts(),
-                p.retryInitialBackoffMs(), p.retryMaxBackoffMs(), p.retryBudgetMs(), retryAfter,
-                Math.max(1024, config.commit().maxPendingCommits()), p.leaderHeartbeatMs()),
-                store, layout, releaser, publisher, new PipelineMetrics(registry), clock, ids);
-        sequencer = new Sequencer(new Sequencer.Settings(config.commit().conflictWindowMs(),
-                config.commit().maxPendingCommits(), retryAfter),
-                new ConflictSet(), clock, ids, persister);
-        persister.markerSource(sequencer::requestMarker);
-        RequestIdIndex requestIds = rebuildRequestIds(layout, index);
-        persister.lead(term);
-        sequencer.lead(term, requestIds, terms);
+        layout = new LogLayout(s3.prefix());
+        retryAtStartup("checking the bucket", () -> store.ensureBucket(s3.createBucket())
+                .get(s3.requestTimeoutMs() * 3, TimeUnit.MILLISECONDS));
 
         Runnable fatal = () -> {
             log.error("a pipeline stage failed; exiting");
             Runtime.getRuntime().halt(70);
         };
-        publisherRunner = new StageRunner(publisher, publisher.signal(), clock, fatal);
-        releaserRunner = new StageRunner(releaser, releaser.signal(), clock, fatal);
-        persisterRunner = new StageRunner(persister, persister.signal(), clock, fatal);
-        sequencerRunner = new StageRunner(sequencer, sequencer.signal(), clock, fatal);
-        publisherRunner.start();
-        releaserRunner.start();
-        persisterRunner.start();
-        sequencerRunner.start();
-        registerGauges(registry, releaser);
+        SubscribeMetrics subscribeMetrics = new SubscribeMetrics(registry);
+        termContext = new LeaderTerm.Context(config, clock, ids, store, layout, new PipelineMetrics(registry),
+                subscribeMetrics, registry, history, fatal);
+        registerGauges(registry, subscribeMetrics);
 
         http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry));
         http.start();
-        log.info("WeaselDB listening on http://{}:{} (leader {}, term {}, first version {})",
-                config.server().host(), http.port(), term.leaderId(), term.term(), term.startVersion() + 1);
+
+        lastProgressNanos = clock.nanoTime();
+        // First decision on this thread: a lone server leads before start() returns.
+        retryAtStartup("taking the log over", this::decide);
+        long poll = pollMillis();
+        leadership.scheduleWithFixedDelay(this::tick, poll, poll, TimeUnit.MILLISECONDS);
+        LeaderTerm t = current;
+        if (t != null) {
+            log.info("WeaselDB listening on http://{}:{} (leader {}, term {}, first version {})",
+                    config.server().host(), http.port(), t.term.leaderId(), t.term.term(), t.term.startVersion() + 1);
+        } else {
+            log.info("WeaselDB listening on http://{}:{} as a standby ({})", config.server().host(), http.port(),
+                    standby.message());
+        }
     }
 
-    private Term claimTerm(LogLayout layout, LogIndex index) throws CorruptBatchException, LogRecovery.LostClaimException {
+    private interface StartupStep {
+        void run() throws Exception;
+    }
+
+    /**
+     * Storage may be briefly unreachable while everything starts (or cold and slow on the first
+     * request): transient failures are retried with backoff for up to 60 s before giving up.
+     */
+    private void retryAtStartup(String what, StartupStep step) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        long backoffMs = 100;
+        while (true) {
+            try {
+                step.run();
+                return;
+            } catch (Exception e) {
+                StorageException se = StorageException.of(e);
+                if (se.kind() != StorageException.Kind.TRANSIENT || System.nanoTime() > deadline || closed) {
+                    throw e;
+                }
+                log.warn("{}: storage not answering yet ({}); retrying in {} ms", what, se.getMessage(), backoffMs);
+                Thread.sleep(backoffMs); // startup only, before anything is served
+                backoffMs = Math.min(2_000, backoffMs * 2);
+            }
+        }
+    }
+
+    private long pollMillis() {
+        long hb = config.persistence().leaderHeartbeatMs();
+        long base = hb > 0 ? hb / 2 : config.persistence().leaderTimeoutMs() / 4;
+        return Math.max(50, Math.min(500, base));
+    }
+
+    /** The leadership thread. */
+    private void tick() {
+        try {
+            decide();
+        } catch (Throwable t) {
+            log.warn("leadership check failed (will retry): {}", t.toString());
+        }
+    }
+
+    private void decide() throws Exception {
+        if (closed) {
+            return;
+        }
+        LeaderTerm t = current;
+        if (t != null) {
+            if (!t.leading()) {
+                stepDown(t);
+            }
+            return;
+        }
+        if (config.s3().embedded()) {
+            claim(); // nobody else can write to an in-process fake S3
+            return;
+        }
+        observe();
+        if (standby.lastVersion() < 0 || clock.nanoTime() - lastProgressNanos >= config.persistence().leaderTimeoutMs() * 1_000_000L) {
+            claim();
+        }
+    }
+
+    /** Standby: notes new log objects (a live leader writes at least one per heartbeat). */
+    private void observe() throws Exception {
+        long timeoutMs = config.s3().requestTimeoutMs() * 3;
+        String newest = lastSeenKey;
+        String token = null;
+        do {
+            ObjectStore.ListPage page = store.list(layout.logPrefix(), lastSeenKey, token, 1000)
+                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+            for (ObjectStore.Entry e : page.entries()) {
+                if (layout.versionOf(e.key()) >= 0) {
+                    newest = e.key();
+                }
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        if (newest == null) {
+            standby = new Standby(null, "the log is empty", -1);
+            return;
+        }
+        if (newest.equals(lastSeenKey)) {
+            return;
+        }
+        BatchHeader h = BatchCodec.decodeHeader(newest,
+                store.getRange(newest, 0, BatchCodec.MAX_HEADER_BYTES).get(timeoutMs, TimeUnit.MILLISECONDS));
+        boolean first = lastSeenKey == null;
+        lastSeenKey = newest;
+        lastProgressNanos = clock.nanoTime();
+        if (first && clock.epochMillis() - h.timestampMillis() > config.persistence().leaderTimeoutMs()) {
+            // The newest object is older than the timeout by the wall clock: nobody is writing.
+            lastProgressNanos -= config.persistence().leaderTimeoutMs() * 1_000_000L;
+        }
+        LeaderRecord leader = readLeaderRecord(h.term());
+        standby = new Standby(leader, leader == null ? "leader " + h.leaderId() + " (term " + h.term() + ")"
+                : "leader " + leader.leaderId() + " at " + leader.url(), h.lastVersion());
+    }
+
+    private LeaderRecord readLeaderRecord(long term) {
+        try {
+            byte[] b = store.get(layout.leaderKey(term)).get(config.s3().requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
+            return LeaderRecord.decode(layout.leaderKey(term), b);
+        } catch (Exception e) {
+            return null; // not written yet, or from a version without records: the log is what counts
+        }
+    }
+
+    /** Tries to take the log over; on losing the race stays a standby. */
+    private void claim() throws Exception {
         LogRecovery recovery = new LogRecovery(store, layout,
                 Math.max(64, 4 * config.persistence().maxInFlightPuts()), config.s3().requestTimeoutMs() * 3);
         LogRecovery.Tail tail = recovery.findTail();
@@ -163,57 +264,120 @@ public final class WeaselServer implements AutoCloseable {
             log.info("log has {} objects; last version {} (term {}, leader {})", tail.objects(), tail.lastVersion(),
                     tail.term(), tail.lastLeaderId());
         }
-        Term t = recovery.claim(tail, ids.uuid(), clock);
+        Term term;
+        try {
+            term = recovery.claim(tail, ids.uuid(), clock);
+        } catch (LogRecovery.LostClaimException e) {
+            log.info("another server took the log first ({}); standing by", e.getMessage());
+            lastProgressNanos = clock.nanoTime();
+            lastSeenKey = null;
+            return;
+        }
+        LogIndex index = new LogIndex();
         for (long first : tail.firstVersions()) {
             index.add(first);
         }
-        index.add(t.startVersion());
-        return t;
+        index.add(term.startVersion());
+        TermHistory terms = new TermHistory();
+        RequestIdIndex requestIds = rebuildRequestIds(term, index, terms);
+        LeaderTerm t = new LeaderTerm(termContext, term, index, requestIds, terms);
+        t.start();
+        String url = config.server().url(http.port());
+        try {
+            store.putIfAbsent(layout.leaderKey(term.term()),
+                    new LeaderRecord(term.leaderId(), term.term(), url, term.startVersion(), clock.epochMillis()).encode())
+                    .get(config.s3().requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            log.warn("could not write the leader record (standbys will name the leader by id only): {}", e.toString());
+        }
+        current = t;
+        log.info("leading term {} as {} from version {} ({})", term.term(), term.leaderId(), term.startVersion(), url);
     }
 
-    private final TermHistory terms = new TermHistory();
-
     /** The request-id index for the retention window, rebuilt from the log's request-id sections. */
-    private RequestIdIndex rebuildRequestIds(LogLayout layout, LogIndex index) throws CorruptBatchException {
+    private RequestIdIndex rebuildRequestIds(Term term, LogIndex index, TermHistory terms) throws CorruptBatchException {
         var c = config.commit();
         long from = RequestIdRecovery.startVersion(index, term.startVersion(), c.requestIdRetentionVersions());
         java.security.SecureRandom random = new java.security.SecureRandom();
-        RequestIdIndex ids = new RequestIdIndex(random.nextLong(), random.nextLong(), c.requestIdRetentionVersions(),
+        RequestIdIndex requestIds = new RequestIdIndex(random.nextLong(), random.nextLong(), c.requestIdRetentionVersions(),
                 TimeUnit.HOURS.toMillis(c.requestIdRetentionHours()), from, clock.epochMillis());
         long start = System.nanoTime();
-        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, from, ids, terms, 32,
+        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, from, requestIds, terms, 32,
                 config.s3().requestTimeoutMs() * 3);
-        ids.expire(term.startVersion(), clock.epochMillis(), Integer.MAX_VALUE);
+        requestIds.expire(term.startVersion(), clock.epochMillis(), Integer.MAX_VALUE);
         log.info("request-id index: {} ids and {} bans from {} log objects (versions >= {}) in {} ms",
                 r.ids(), r.bans(), r.objects(), from, (System.nanoTime() - start) / 1_000_000);
-        return ids;
+        return requestIds;
     }
 
-    private void registerGauges(MeterRegistry registry, Releaser releaser) {
-        Gauge.builder("weaseldb.pipeline.queue.depth", sequencer, Sequencer::inboxSize)
-                .description("Items waiting in each pipeline stage's input queue").tag("stage", "sequencer").register(registry);
-        Gauge.builder("weaseldb.pipeline.queue.depth", persister, Persister::inputSize)
-                .tag("stage", "persister").register(registry);
-        Gauge.builder("weaseldb.pipeline.queue.depth", releaser, Releaser::queueSize)
-                .tag("stage", "releaser").register(registry);
-        Gauge.builder("weaseldb.batches.in.flight", persister, Persister::inFlightCount)
+    /** Another leader owns the log: stop serving as leader, answer what is queued, become a standby. */
+    private void stepDown(LeaderTerm t) {
+        log.warn("term {} lost the log to another server; becoming a standby", t.term.term());
+        current = null;
+        t.drain(2_000);
+        t.close();
+        lastSeenKey = null;
+        lastProgressNanos = clock.nanoTime();
+        standby = new Standby(null, "this server lost the log; looking for the new leader", t.persister.durableVersion());
+    }
+
+    private void registerGauges(MeterRegistry registry, SubscribeMetrics subscribeMetrics) {
+        queueGauge(registry, "sequencer", t -> t.sequencer.inboxSize());
+        queueGauge(registry, "persister", t -> t.persister.inputSize());
+        queueGauge(registry, "releaser", t -> t.releaser.queueSize());
+        queueGauge(registry, "publisher", t -> t.publisher.queueSize());
+        Gauge.builder("weaseldb.batches.in.flight", this, s -> termValue(t -> t.persister.inFlightCount()))
                 .description("Log batches written but not yet acknowledged (max_in_flight_puts bounds it)").register(registry);
-        Gauge.builder("weaseldb.version.committed", persister, Persister::durableVersion)
-                .description("Latest committed (durable) version").register(registry);
-        Gauge.builder("weaseldb.leader", persister, x -> x.leading() ? 1 : 0)
-                .description("1 while this server leads the log").register(registry);
+        Gauge.builder("weaseldb.version.committed", this, s -> {
+            LeaderTerm t = current;
+            return t != null ? t.persister.durableVersion() : standby.lastVersion();
+        }).description("Latest committed (durable) version").register(registry);
+        Gauge.builder("weaseldb.version.oldest", this, s -> termValue(t -> t.retention.oldestVersion()))
+                .description("Oldest version still in the log (the first version of the oldest log object)").register(registry);
+        Gauge.builder("weaseldb.leader", this, s -> current != null && current.leading() ? 1 : 0)
+                .description("1 while this server leads the log, 0 as a standby").register(registry);
+        Gauge.builder("weaseldb.retention.policies", this, s -> termValue(t -> t.retention.policyCount()))
+                .description("Live retention policies").register(registry);
+        subscribeMetrics.cacheGauge(() -> (long) termValue(t -> t.cache.retainedBytesApprox()));
+    }
+
+    private void queueGauge(MeterRegistry registry, String stage, java.util.function.ToDoubleFunction<LeaderTerm> f) {
+        Gauge.builder("weaseldb.pipeline.queue.depth", this, s -> termValue(f))
+                .description("Items waiting in each pipeline stage's input queue").tag("stage", stage).register(registry);
+    }
+
+    private double termValue(java.util.function.ToDoubleFunction<LeaderTerm> f) {
+        LeaderTerm t = current;
+        return t == null ? 0 : f.applyAsDouble(t);
     }
 
     public int port() {
         return http.port();
     }
 
+    /** The current term, or null as a standby. */
     public Term term() {
-        return term;
+        LeaderTerm t = current;
+        return t == null ? null : t.term;
+    }
+
+    public boolean leading() {
+        LeaderTerm t = current;
+        return t != null && t.leading();
+    }
+
+    public RetentionManager retention() {
+        LeaderTerm t = current;
+        return t == null ? null : t.retention;
     }
 
     public Metrics metrics() {
         return metrics;
+    }
+
+    /** The embedded fake S3 (tests inject faults through it), or null with an S3 endpoint. */
+    public io.weaseldb.fakes3.FakeS3Server embeddedS3() {
+        return embeddedS3 == null ? null : embeddedS3.server();
     }
 
     /** Stops accepting requests, lets the pipeline finish what it holds, and releases resources. */
@@ -223,27 +387,24 @@ public final class WeaselServer implements AutoCloseable {
             return;
         }
         closed = true;
-        if (hub != null) {
-            hub.endAll("shutdown");
+        leadership.shutdownNow();
+        try {
+            leadership.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        LeaderTerm t = current;
+        if (t != null) {
+            t.hub.endAll("shutdown");
         }
         if (http != null) {
             http.close();
         }
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.server().shutdownGraceMs());
-        while (persister != null && sequencer != null && System.nanoTime() < deadline
-                && (sequencer.inboxSize() > 0 || persister.inputSize() > 0 || persister.inFlightCount() > 0)) {
-            try {
-                Thread.sleep(10); // shutdown only: waiting for the pipeline to drain
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        if (t != null) {
+            t.drain(config.server().shutdownGraceMs());
+            t.close();
         }
-        for (StageRunner r : new StageRunner[] {sequencerRunner, persisterRunner, releaserRunner, publisherRunner}) {
-            if (r != null) {
-                r.close();
-            }
-        }
+        current = null;
         if (store != null) {
             store.close();
         }
@@ -255,31 +416,65 @@ public final class WeaselServer implements AutoCloseable {
         metrics.close();
     }
 
-    /** The HTTP layer's view of the server. */
+    /** The HTTP layer's view of the server: the current term, or standby answers. */
     private final class ServerBackend implements Backend {
+        private Outcome.Unavailable notLeader(String requestId) {
+            Standby s = standby;
+            String leaderId = s.leader() != null ? s.leader().leaderId() : null;
+            String where = s.leader() != null ? "; the leader is at " + s.leader().url() : "";
+            return new Outcome.Unavailable("this server is not the leader (" + s.message() + ")" + where, false, 1,
+                    leaderId, requestId, s.leader() != null ? s.leader().url() : null);
+        }
+
+        private boolean refuse(Completion c, String requestId) {
+            Outcome o = notLeader(requestId);
+            c.executor().execute(() -> c.complete(o));
+            return true;
+        }
+
         @Override
         public boolean submitCommit(CommitRequest request, Completion completion) {
-            return sequencer.offer(new SequencerMessage.Commit(request, completion));
+            LeaderTerm t = current;
+            return t == null ? refuse(completion, request.requestId())
+                    : t.sequencer.offer(new SequencerMessage.Commit(request, completion));
         }
 
         @Override
         public boolean submitStatus(String requestId, long minVersion, Completion completion) {
-            return sequencer.offer(new SequencerMessage.Status(requestId, minVersion, completion));
+            LeaderTerm t = current;
+            return t == null ? refuse(completion, requestId)
+                    : t.sequencer.offer(new SequencerMessage.Status(requestId, minVersion, completion));
         }
 
         @Override
         public boolean submitProbe(Completion completion) {
-            return sequencer.offer(new SequencerMessage.Probe(completion));
+            LeaderTerm t = current;
+            return t == null ? refuse(completion, null) : t.sequencer.offer(new SequencerMessage.Probe(completion));
         }
 
         @Override
         public VersionInfo version() {
-            return new VersionInfo(persister.durableVersion(), term.leaderId());
+            LeaderTerm t = current;
+            if (t != null) {
+                return new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
+            }
+            Standby s = standby;
+            if (s.lastVersion() < 0) {
+                return null;
+            }
+            return new VersionInfo(s.lastVersion(), s.leader() != null ? s.leader().leaderId() : null);
         }
 
         @Override
         public SubscriberHub subscribers() {
-            return hub;
+            LeaderTerm t = current;
+            return t == null ? null : t.hub;
+        }
+
+        @Override
+        public RetentionManager retention() {
+            LeaderTerm t = current;
+            return t == null ? null : t.retention;
         }
 
         @Override
@@ -288,7 +483,7 @@ public final class WeaselServer implements AutoCloseable {
         }
 
         @Override
-        public java.util.concurrent.Executor blockingExecutor() {
+        public Executor blockingExecutor() {
             return blocking;
         }
     }

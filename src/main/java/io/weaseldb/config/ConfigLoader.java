@@ -72,7 +72,12 @@ public final class ConfigLoader {
                 s.getInt("max_header_bytes", 16 << 10, 1024, 1 << 20),
                 s.getInt("max_pipelined_requests", 64, 1, 65_536),
                 s.getInt("idle_timeout_seconds", 300, 0, 86_400),
-                s.getInt("shutdown_grace_ms", 5_000, 0, 600_000));
+                s.getInt("shutdown_grace_ms", 5_000, 0, 600_000),
+                s.getString("advertise_url", ""));
+        if (!server.advertiseUrl().isEmpty() && !server.advertiseUrl().matches("https?://.+")) {
+            throw new ConfigException(s.key("advertise_url") + " must be an http:// or https:// URL, got \""
+                    + server.advertiseUrl() + "\"");
+        }
         s.rejectUnknownKeys();
 
         TomlSection c = new TomlSection("commit", r.getTable("commit"));
@@ -100,7 +105,12 @@ public final class ConfigLoader {
                 p.getLong("retry_initial_backoff_ms", 20, 1, 60_000),
                 p.getLong("retry_max_backoff_ms", 2_000, 1, 600_000),
                 p.getLong("retry_budget_ms", 10_000, 1, 3_600_000),
-                p.getLong("leader_heartbeat_ms", embeddedDefault(r) ? 0 : 1_000, 0, 3_600_000));
+                p.getLong("leader_heartbeat_ms", embeddedDefault(r) ? 0 : 1_000, 0, 3_600_000),
+                p.getLong("leader_timeout_ms", 5_000, 100, 3_600_000));
+        if (persistence.leaderHeartbeatMs() > 0 && persistence.leaderTimeoutMs() < 2 * persistence.leaderHeartbeatMs()) {
+            throw new ConfigException(p.key("leader_timeout_ms") + " (" + persistence.leaderTimeoutMs()
+                    + ") must be at least twice " + p.key("leader_heartbeat_ms") + " (" + persistence.leaderHeartbeatMs() + ")");
+        }
         if (persistence.retryInitialBackoffMs() > persistence.retryMaxBackoffMs()) {
             throw new ConfigException(p.key("retry_initial_backoff_ms") + " must not exceed " + p.key("retry_max_backoff_ms"));
         }

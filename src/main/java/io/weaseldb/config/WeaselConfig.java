@@ -26,7 +26,14 @@ public record WeaselConfig(
             int maxHeaderBytes,
             int maxPipelinedRequests,
             int idleTimeoutSeconds,
-            int shutdownGraceMs) {}
+            int shutdownGraceMs,
+            String advertiseUrl) {
+
+        /** The URL other servers and clients are told to use for this one. */
+        public String url(int boundPort) {
+            return advertiseUrl.isEmpty() ? "http://" + host + ":" + boundPort : advertiseUrl;
+        }
+    }
 
     /** {@code [commit]}: request validation, request ids and the conflict window. */
     public record Commit(
@@ -48,7 +55,8 @@ public record WeaselConfig(
             long retryInitialBackoffMs,
             long retryMaxBackoffMs,
             long retryBudgetMs,
-            long leaderHeartbeatMs) {}
+            long leaderHeartbeatMs,
+            long leaderTimeoutMs) {}
 
     /**
      * {@code [s3]}: where the log lives. An empty {@code endpoint} starts the in-process fake S3

@@ -25,6 +25,9 @@ public interface Backend {
     /** The subscription registry, or null when this server cannot stream (e.g. not leading). */
     io.weaseldb.subscribe.SubscriberHub subscribers();
 
+    /** Retention policies, or null when this server does not manage them (not leading). */
+    io.weaseldb.retention.RetentionManager retention();
+
     /** Prometheus text exposition. Called on {@link #blockingExecutor()}, never on an event loop. */
     String scrapeMetrics();
 

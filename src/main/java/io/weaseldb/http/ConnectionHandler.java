@@ -51,7 +51,10 @@ import org.slf4j.LoggerFactory;
 final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
 
-    private enum Body { NONE, COMMIT, DISCARD }
+    private enum Body { NONE, COMMIT, SMALL, DISCARD }
+
+    /** Largest body of a request other than a commit (retention policies). */
+    private static final int MAX_SMALL_BODY = 64 << 10;
 
     private final HttpSettings settings;
     private final Backend backend;
@@ -69,6 +72,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private long lingerLeft;
     private boolean bodyComplete = true;
     private Subscription subscription; // set once this connection became an SSE stream
+    private io.netty.buffer.CompositeByteBuf small; // a small JSON body being aggregated
+    private java.util.function.Consumer<byte[]> smallDone;
 
     ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, JsonFactory jsonFactory) {
         this.settings = settings;
@@ -182,9 +187,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 case METRICS -> metricsScrape(slot);
                 case SUBSCRIBE -> subscribe(req, query, slot);
                 case STATUS -> status(query, slot);
-                case RETENTION_LIST, RETENTION_POLICY ->
-                        respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "not_implemented",
-                                route.endpoint().label + " is not implemented yet"));
+                case RETENTION_LIST -> retentionList(slot);
+                case RETENTION_POLICY -> retentionPolicy(req, route.param(), slot);
                 case UNKNOWN -> throw new AssertionError();
             }
         }
@@ -246,6 +250,25 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     }
                 }
             }
+            case SMALL -> {
+                if (small.readableBytes() + buf.readableBytes() > MAX_SMALL_BODY) {
+                    releaseSmall();
+                    Slot slot = bodySlot;
+                    bodySlot = null;
+                    tooLarge(slot);
+                } else {
+                    small.addComponent(true, buf.retain());
+                    if (last) {
+                        byte[] bytes = new byte[small.readableBytes()];
+                        small.readBytes(bytes);
+                        java.util.function.Consumer<byte[]> done = smallDone;
+                        releaseSmall();
+                        body = Body.NONE;
+                        bodySlot = null;
+                        done.accept(bytes);
+                    }
+                }
+            }
             case DISCARD -> {
                 if (lingering || closing) {
                     lingerLeft -= buf.readableBytes();
@@ -258,7 +281,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         if (last) {
             bodyComplete = true;
-            if (body != Body.COMMIT && !closing) {
+            if (body != Body.COMMIT && body != Body.SMALL && !closing) {
                 body = Body.NONE;
             }
             pauseIfBusy(); // only between requests: pausing mid-body would starve the request itself
@@ -289,6 +312,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         bodySlot = null;
         metrics.commitOutcome("bad_request");
         respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", message));
+    }
+
+    private void releaseSmall() {
+        if (small != null) {
+            small.release();
+            small = null;
+        }
+        smallDone = null;
     }
 
     private void closeParser() {
@@ -387,6 +418,130 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             slot.complete(new Outcome.Unavailable("the pipeline is full; retry shortly", false,
                     settings.retryAfterSeconds(), null, requestId));
         }
+    }
+
+    private void retentionList(Slot slot) {
+        io.weaseldb.retention.RetentionManager r = backend.retention();
+        if (r == null) {
+            respond(slot, notManaged());
+            return;
+        }
+        Executor loop = ctx.channel().eventLoop();
+        r.list().whenComplete((policies, t) -> loop.execute(() -> {
+            if (t != null) {
+                respond(slot, storageError(t));
+                return;
+            }
+            ByteBuf b = ctx.alloc().buffer(128 + policies.size() * 160);
+            JsonWriter w = new JsonWriter(b).beginObject().beginArray("policies");
+            for (var p : policies) {
+                w.beginElementObject();
+                io.weaseldb.retention.PolicyCodec.write(w, p);
+                w.endObject();
+            }
+            w.endArray().field("oldest_version", r.oldestVersion()).endObject();
+            respond(slot, Responses.json(ctx.alloc(), HttpResponseStatus.OK, b));
+        }));
+    }
+
+    private void retentionPolicy(HttpRequest req, String id, Slot slot) {
+        io.weaseldb.retention.RetentionManager r = backend.retention();
+        if (!io.weaseldb.retention.Policy.validId(id)) {
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+                    "policy_id must be 1 to 128 characters of [A-Za-z0-9._-]"));
+            return;
+        }
+        if (r == null) {
+            respond(slot, notManaged());
+            return;
+        }
+        Executor loop = ctx.channel().eventLoop();
+        if (req.method().equals(io.netty.handler.codec.http.HttpMethod.GET)) {
+            r.get(id).whenComplete((p, t) -> loop.execute(() -> {
+                if (t != null) {
+                    respond(slot, storageError(t));
+                } else if (p == null) {
+                    respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
+                            "no retention policy " + id));
+                } else {
+                    respond(slot, policyResponse(HttpResponseStatus.OK, p));
+                }
+            }));
+        } else if (req.method().equals(io.netty.handler.codec.http.HttpMethod.DELETE)) {
+            r.delete(id).whenComplete((deleted, t) -> loop.execute(() -> {
+                if (t != null) {
+                    respond(slot, storageError(t));
+                } else if (!deleted) {
+                    respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
+                            "no retention policy " + id));
+                } else {
+                    respond(slot, Responses.empty(HttpResponseStatus.NO_CONTENT));
+                }
+            }));
+        } else {
+            long length = HttpUtil.getContentLength(req, -1L);
+            if (length > MAX_SMALL_BODY) {
+                tooLarge(slot);
+                return;
+            }
+            small = ctx.alloc().compositeBuffer();
+            bodySlot = slot;
+            body = Body.SMALL;
+            smallDone = bytes -> {
+                io.weaseldb.retention.PolicyCodec.Request put;
+                try {
+                    put = io.weaseldb.retention.PolicyCodec.parseRequest(bytes);
+                } catch (BadRequestException e) {
+                    respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", e.getMessage()));
+                    return;
+                }
+                r.put(id, put.version(), put.ttlSeconds()).whenComplete((result, t) -> loop.execute(() -> {
+                    if (t != null) {
+                        respond(slot, storageError(t));
+                        return;
+                    }
+                    switch (result) {
+                        case io.weaseldb.retention.RetentionManager.PutResult.Created c ->
+                                respond(slot, policyResponse(HttpResponseStatus.CREATED, c.policy()));
+                        case io.weaseldb.retention.RetentionManager.PutResult.Replaced rp ->
+                                respond(slot, policyResponse(HttpResponseStatus.OK, rp.policy()));
+                        case io.weaseldb.retention.RetentionManager.PutResult.Truncated tr -> {
+                            ByteBuf b = ctx.alloc().buffer(160);
+                            new JsonWriter(b).beginObject().field("error", "log_truncated")
+                                    .field("message", "the log before version " + tr.oldestVersion()
+                                            + " has been deleted; a policy cannot pin it")
+                                    .field("oldest_version", tr.oldestVersion()).endObject();
+                            respond(slot, Responses.json(ctx.alloc(), HttpResponseStatus.GONE, b));
+                        }
+                        case io.weaseldb.retention.RetentionManager.PutResult.Invalid iv ->
+                                respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+                                        iv.message()));
+                    }
+                }));
+            };
+        }
+    }
+
+    private FullHttpResponse policyResponse(HttpResponseStatus status, io.weaseldb.retention.Policy p) {
+        ByteBuf b = ctx.alloc().buffer(192);
+        JsonWriter w = new JsonWriter(b).beginObject();
+        io.weaseldb.retention.PolicyCodec.write(w, p);
+        w.endObject();
+        return Responses.json(ctx.alloc(), status, b);
+    }
+
+    private FullHttpResponse notManaged() {
+        return Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                "this server does not manage retention (not the leader)");
+    }
+
+    private FullHttpResponse storageError(Throwable t) {
+        log.warn("retention request failed: {}", t.toString());
+        FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                "storage did not complete the request: "
+                        + (t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t).getMessage());
+        r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
+        return r;
     }
 
     private static String param(QueryStringDecoder query, String name) {
@@ -551,6 +706,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closeParser();
+        releaseSmall();
         if (subscription != null) {
             subscription.end(null);
         }

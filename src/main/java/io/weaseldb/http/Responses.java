@@ -106,6 +106,9 @@ public final class Responses {
                 if (u.leaderId() != null) {
                     w.field("leader_id", u.leaderId());
                 }
+                if (u.leaderUrl() != null) {
+                    w.field("leader_url", u.leaderUrl());
+                }
             }
             case Outcome.StatusCommitted sc -> {
                 status = HttpResponseStatus.OK;

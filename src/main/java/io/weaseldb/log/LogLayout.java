@@ -44,6 +44,15 @@ public record LogLayout(String prefix) {
         return v;
     }
 
+    public String leaderPrefix() {
+        return prefix + "leader/";
+    }
+
+    /** Where the leader of {@code term} records itself (zero-padded: key order is term order). */
+    public String leaderKey(long term) {
+        return leaderPrefix() + String.format("%020d", term);
+    }
+
     public String retentionPrefix() {
         return prefix + "retention/";
     }

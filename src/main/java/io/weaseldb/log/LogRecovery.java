@@ -116,13 +116,19 @@ public final class LogRecovery {
                 break; // our own marker, written by an attempt whose reply was lost
             }
             BatchHeader other = BatchCodec.decodeHeader(key, existing);
-            if (other.term() < newTerm && attempt < 3) {
+            boolean continuesTheLog = other.prevVersion() == tail.lastVersion()
+                    && other.firstVersion() == tail.lastVersion() + 1 && other.term() >= tail.term();
+            if (!continuesTheLog && other.term() < newTerm && attempt < 3) {
+                // A leftover that does not continue the log (an older term's write that landed
+                // past a hole): never acknowledged, safe to remove.
                 log.warn("{}: deleting an orphan of older term {} before claiming", key, other.term());
                 await(store.delete(List.of(key)));
                 continue;
             }
-            throw new LostClaimException("version " + version + " was claimed by leader " + other.leaderId()
-                    + " (term " + other.term() + ")");
+            // The log grew since we listed it (the previous leader is still writing, and may have
+            // acknowledged this object), or another server claimed first: never delete it.
+            throw new LostClaimException("version " + version + " was written by leader " + other.leaderId()
+                    + " (term " + other.term() + ")" + (continuesTheLog ? ", continuing the log" : ""));
         }
         if (!tail.orphans().isEmpty()) {
             log.warn("deleting {} unacknowledged log objects left by the previous term: {}", tail.orphans().size(),

@@ -32,8 +32,16 @@ public sealed interface Outcome {
      * ask {@code /v1/status}); otherwise it did not and will not commit. {@code leaderId} names
      * the leader when known (null otherwise).
      */
-    record Unavailable(String message, boolean outcomeUnknown, int retryAfterSeconds, String leaderId, String requestId)
-            implements Outcome {}
+    record Unavailable(String message, boolean outcomeUnknown, int retryAfterSeconds, String leaderId, String requestId,
+                       String leaderUrl) implements Outcome {
+        public Unavailable(String message, boolean outcomeUnknown, int retryAfterSeconds, String leaderId, String requestId) {
+            this(message, outcomeUnknown, retryAfterSeconds, leaderId, requestId, null);
+        }
+
+        public Unavailable withRequestId(String id) {
+            return new Unavailable(message, outcomeUnknown, retryAfterSeconds, leaderId, id, leaderUrl);
+        }
+    }
 
     /** {@code /v1/status}: the request id committed at {@code version}. */
     record StatusCommitted(String requestId, long version, String leaderId) implements Outcome {}

@@ -382,11 +382,16 @@ public final class Persister implements Stage {
         }
     }
 
-    /** A reply waits for everything sequenced before it: the open batch, else the newest in flight. */
+    /**
+     * A reply waits for everything sequenced before it: the open batch, else the newest in flight.
+     * A reply that reports something durable waits even for a batch whose commits were already
+     * answered "unknown" (it may still land); other replies need not.
+     */
     private void attachReply(Sequenced reply) {
+        boolean needsDurability = reply instanceof Sequenced.Reply r && r.needsDurability();
         if (openFirstVersion >= 0) {
             openItems.add(reply);
-        } else if (!inFlight.isEmpty() && !inFlight.peekLast().released) {
+        } else if (!inFlight.isEmpty() && (needsDurability || !inFlight.peekLast().released)) {
             inFlight.peekLast().items.add(reply);
         } else {
             releaser.offer(new Release(List.of(reply), term == null ? null : term.leaderId(), null));
@@ -415,7 +420,8 @@ public final class Persister implements Stage {
         Batch b = new Batch(h, layout.objectKey(openFirstVersion), object, openTxns, openItems, openStartNanos, now);
         b.released = openReleased;
         openReleased = false;
-        observer.batchSent(openTxns.size(), bodyBytes, now - openStartNanos);
+        // the sequencer's clock sample can be a hair later than this stage's
+        observer.batchSent(openTxns.size(), bodyBytes, Math.max(0, now - openStartNanos));
         prevVersion = openLastVersion;
         prevTxnVersion = lastTxn;
         openTxns = new ArrayList<>();
@@ -573,6 +579,13 @@ public final class Persister implements Stage {
     private int enforceBudget(long now) {
         int n = 0;
         for (Batch b : inFlight) {
+            if (b.released && !b.durable && !b.items.isEmpty() && now - b.firstSequencedNanos >= budgetNanos) {
+                // replies that joined a batch already past its budget: answer them now as well
+                releaser.offer(new Release(b.items, term.leaderId(), unknown("storage did not confirm the write in time")));
+                b.items = new ArrayList<>();
+                n++;
+                continue;
+            }
             if (!b.released && !b.durable && now - b.firstSequencedNanos >= budgetNanos) {
                 b.released = true;
                 storageHealthy = false;

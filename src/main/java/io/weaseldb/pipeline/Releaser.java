@@ -127,6 +127,6 @@ public final class Releaser implements Stage {
     }
 
     private static Outcome.Unavailable withRequestId(Outcome.Unavailable u, String requestId) {
-        return new Outcome.Unavailable(u.message(), u.outcomeUnknown(), u.retryAfterSeconds(), u.leaderId(), requestId);
+        return u.withRequestId(requestId);
     }
 }

@@ -145,7 +145,10 @@ public final class Sequencer implements Stage {
                 }
             }
             case SequencerMessage.Probe p -> {
-                if (leading) {
+                if (leading && !persister.storageHealthy()) {
+                    reply(new Outcome.Unavailable("storage is not accepting log writes", false,
+                            settings.retryAfterSeconds(), term.leaderId(), null), p.completion());
+                } else if (leading) {
                     persister.accept(new Sequenced.Reply(new Outcome.Healthy(lastVersion, term.leaderId()), p.completion(), true));
                 } else {
                     persister.accept(new Sequenced.Reply(unavailable(null), p.completion(), false));

@@ -3,11 +3,10 @@ package io.weaseldb.subscribe;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.weaseldb.json.JsonWriter;
+import io.weaseldb.time.Timestamps;
 import io.weaseldb.txn.Operation;
 import io.weaseldb.txn.Transaction;
 import java.nio.charset.StandardCharsets;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
 
 /**
  * Server-Sent Events framing of the stream: {@code transaction} events (with {@code id:} so
@@ -47,7 +46,7 @@ public final class SseEncoder {
                 .field("request_id", t.requestId())
                 .field("version", t.version())
                 .field("prev_version", t.prevVersion())
-                .field("timestamp", timestamp(t.timestampMillis()))
+                .field("timestamp", Timestamps.iso(t.timestampMillis()))
                 .field("leader_id", leaderId)
                 .beginArray("operations");
         for (Operation op : t.operations()) {
@@ -72,34 +71,5 @@ public final class SseEncoder {
         byte[] out = new byte[b.readableBytes()];
         b.readBytes(out);
         return out;
-    }
-
-    /** ISO-8601 UTC with milliseconds, e.g. {@code 2026-11-22T20:27:42.555Z}. */
-    static String timestamp(long epochMillis) {
-        LocalDateTime t = LocalDateTime.ofEpochSecond(Math.floorDiv(epochMillis, 1000),
-                (int) Math.floorMod(epochMillis, 1000) * 1_000_000, ZoneOffset.UTC);
-        char[] c = new char[24];
-        put(c, 0, t.getYear(), 4);
-        c[4] = '-';
-        put(c, 5, t.getMonthValue(), 2);
-        c[7] = '-';
-        put(c, 8, t.getDayOfMonth(), 2);
-        c[10] = 'T';
-        put(c, 11, t.getHour(), 2);
-        c[13] = ':';
-        put(c, 14, t.getMinute(), 2);
-        c[16] = ':';
-        put(c, 17, t.getSecond(), 2);
-        c[19] = '.';
-        put(c, 20, t.getNano() / 1_000_000, 3);
-        c[23] = 'Z';
-        return new String(c);
-    }
-
-    private static void put(char[] c, int at, int value, int digits) {
-        for (int i = at + digits - 1; i >= at; i--) {
-            c[i] = (char) ('0' + value % 10);
-            value /= 10;
-        }
     }
 }

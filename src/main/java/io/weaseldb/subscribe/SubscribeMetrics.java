@@ -6,7 +6,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.ToDoubleFunction;
 
 /** Subscription metrics. Thread-safe. */
 public final class SubscribeMetrics {
@@ -37,9 +36,9 @@ public final class SubscribeMetrics {
                 .register(registry);
     }
 
-    /** Registers a gauge for the bytes the shared cache holds. */
-    public <T> void cacheGauge(T cache, ToDoubleFunction<T> bytesHeld) {
-        Gauge.builder("weaseldb.subscribe.buffered", cache, bytesHeld).baseUnit("bytes")
+    /** Registers a gauge for the bytes the shared cache holds (read through the supplier: caches come and go with terms). */
+    public void cacheGauge(java.util.function.LongSupplier bytesHeld) {
+        Gauge.builder("weaseldb.subscribe.buffered", bytesHeld, s -> s.getAsLong()).baseUnit("bytes")
                 .description("Encoded recent transactions held in memory for subscribers").register(registry);
     }
 

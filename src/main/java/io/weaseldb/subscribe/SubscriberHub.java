@@ -46,6 +46,7 @@ public final class SubscriberHub {
     final AtomicInteger historyReads = new AtomicInteger();
     private final AtomicInteger count = new AtomicInteger();
     private final ConcurrentHashMap<EventLoop, LoopSubscribers> loops = new ConcurrentHashMap<>();
+    private final java.util.Set<Subscription> all = ConcurrentHashMap.newKeySet();
     private volatile String endedReason;
 
     public SubscriberHub(Settings settings, EventCache cache, LogIndex index, ObjectStore store, LogLayout layout,
@@ -94,6 +95,7 @@ public final class SubscriberHub {
         count.incrementAndGet();
         metrics.connected.incrementAndGet();
         Subscription s = new Subscription(this, channel, after, durable, leaderId);
+        all.add(s);
         LoopSubscribers l = loops.computeIfAbsent(channel.eventLoop(), LoopSubscribers::new);
         l.add(s);
         if (endedReason != null) {
@@ -105,12 +107,25 @@ public final class SubscriberHub {
     }
 
     void closed(Subscription s) {
+        all.remove(s);
         count.decrementAndGet();
         metrics.connected.decrementAndGet();
         LoopSubscribers l = loops.get(s.channel.eventLoop());
         if (l != null) {
             l.remove(s);
         }
+    }
+
+    /**
+     * The lowest cursor among connected subscribers (every version above it is still to be
+     * sent to someone), or Long.MAX_VALUE with none: truncation never deletes past it.
+     */
+    public long minCursor() {
+        long min = Long.MAX_VALUE;
+        for (Subscription s : all) {
+            min = Math.min(min, s.publishedCursor());
+        }
+        return min;
     }
 
     public int count() {
@@ -126,13 +141,20 @@ public final class SubscriberHub {
 
     /** Ends every stream (leadership lost or shutdown); new subscriptions are refused. */
     public void endAll(String reason) {
+        if (endedReason != null) {
+            return;
+        }
         endedReason = reason;
         for (LoopSubscribers l : loops.values()) {
-            l.loop.execute(() -> {
-                for (Subscription s : l.snapshot()) {
-                    s.end(reason.startsWith("shutdown") ? "shutdown" : "leader_changed");
-                }
-            });
+            try {
+                l.loop.execute(() -> {
+                    for (Subscription s : l.snapshot()) {
+                        s.end(reason.startsWith("shutdown") ? "shutdown" : "leader_changed");
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // the event loop is already shut down: its connections are closed
+            }
         }
     }
 

@@ -35,6 +35,7 @@ public final class Subscription {
     private final boolean durable;
     private final String leaderId;
     private long cursor;
+    private volatile long publishedCursor; // cursor, readable by the truncator
     private long lastTxnSent;
     private long lastCheckpoint;
     private long lastWriteNanos;
@@ -47,6 +48,7 @@ public final class Subscription {
         this.durable = durable;
         this.leaderId = leaderId;
         this.cursor = after;
+        this.publishedCursor = after;
         this.lastTxnSent = after;
         this.lastCheckpoint = after;
         this.lastWriteNanos = hub.clock.nanoTime();
@@ -73,13 +75,15 @@ public final class Subscription {
         }
         if (!closed) {
             wrote |= maybeCheckpoint();
-            if (history == null && !channel.isWritable()) {
-                checkLag();
-            }
         }
         if (wrote && !closed) {
             channel.flush();
         }
+        publishedCursor = cursor;
+    }
+
+    long publishedCursor() {
+        return publishedCursor;
     }
 
     private boolean pumpLive() {
@@ -129,6 +133,7 @@ public final class Subscription {
         hub.metrics.sent(events, length);
     }
 
+    /** Bytes this subscriber has not taken yet: still in the cache, or queued in Netty. */
     private void checkLag() {
         long lag = hub.cache.bytesAfter(cursor);
         ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
@@ -152,7 +157,14 @@ public final class Subscription {
             return;
         }
         if (history == null) {
+            // Judged once a tick, not right after a write: a subscriber that keeps up still holds
+            // a freshly written chunk for a moment. Memory meanwhile stays bounded: the cache is
+            // shared and nothing more is written to a channel that is not writable.
             hub.metrics.lag(Math.max(0, hub.cache.bytesAfter(cursor)));
+            checkLag();
+            if (closed) {
+                return;
+            }
         }
         if (nowNanos - lastWriteNanos >= hub.settings.keepaliveNanos() && channel.isWritable()) {
             write(SseEncoder.KEEPALIVE, 0, SseEncoder.KEEPALIVE.length, 0);

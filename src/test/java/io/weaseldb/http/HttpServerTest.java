@@ -80,6 +80,11 @@ class HttpServerTest {
         }
 
         @Override
+        public io.weaseldb.retention.RetentionManager retention() {
+            return null;
+        }
+
+        @Override
         public String scrapeMetrics() {
             return "# HELP x\nx 1\n";
         }

@@ -93,12 +93,25 @@ class LogRecoveryTest {
     }
 
     @Test
-    void aClaimFindingAnOlderOrphanDeletesItAndWins() throws Exception {
+    void aClaimNeverDeletesAnObjectThatContinuesTheLog() throws Exception {
         start(1, "A", 0, -1, -1);
         LogRecovery.Tail tail = recovery.findTail();
-        data(1, "A", 1, 1, 0, -1); // landed after our listing, never acknowledged
-        Term t = recovery.claim(tail, "B", new ManualClock());
-        assertEquals(1, t.startVersion());
-        assertEquals("B", BatchCodec.decodeHeader("k", store.objects().get(layout.objectKey(1))).leaderId());
+        data(1, "A", 1, 1, 0, -1); // the old leader is alive: its next batch landed after our listing
+        assertThrows(LogRecovery.LostClaimException.class, () -> recovery.claim(tail, "B", new ManualClock()));
+        assertEquals("A", BatchCodec.decodeHeader("k", store.objects().get(layout.objectKey(1))).leaderId(),
+                "A may have acknowledged it");
+        Term t = recovery.claim(recovery.findTail(), "B", new ManualClock());
+        assertEquals(2, t.startVersion(), "listing again, B claims after it");
+    }
+
+    @Test
+    void aClaimFindingAnOrphanThatDoesNotContinueTheLogDeletesItAndWins() throws Exception {
+        start(1, "A", 0, -1, -1);
+        start(2, "B", 1, 0, -1);
+        LogRecovery.Tail tail = recovery.findTail();
+        data(1, "A", 2, 2, 1, -1); // term 1 wrote past B's claim: it can never have been acknowledged
+        Term t = recovery.claim(tail, "C", new ManualClock());
+        assertEquals(2, t.startVersion());
+        assertEquals("C", BatchCodec.decodeHeader("k", store.objects().get(layout.objectKey(2))).leaderId());
     }
 }

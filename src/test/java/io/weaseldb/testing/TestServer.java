@@ -41,7 +41,7 @@ public final class TestServer implements AutoCloseable {
         if (!config.contains("[server]")) {
             config = "[server]\nport = 0\n" + config;
         }
-        if (!config.contains("[s3]")) {
+        if (!config.contains("[s3]") && !config.contains("endpoint")) {
             config += "\n[s3]\ndata_dir = \"" + dataDir.toString().replace("\\", "\\\\") + "\"\nfsync = false\n";
         }
         WeaselConfig c = ConfigLoader.parse(config, "test");
@@ -102,6 +102,9 @@ public final class TestServer implements AutoCloseable {
     }
 
     public Response send(HttpRequest request) throws IOException, InterruptedException {
+        if (closed) {
+            throw new java.net.ConnectException("server closed");
+        }
         HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
         Map<String, Object> json = null;
         String type = r.headers().firstValue("content-type").orElse("");
@@ -111,9 +114,14 @@ public final class TestServer implements AutoCloseable {
         return new Response(r.statusCode(), r.body(), json);
     }
 
+    private boolean closed;
+
     @Override
-    public void close() {
-        server.close();
-        http.close();
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            server.close();
+            http.close();
+        }
     }
 }

@@ -1,0 +1,123 @@
+package io.weaseldb;
+
+import io.weaseldb.config.WeaselConfig;
+import io.weaseldb.conflict.ConflictSet;
+import io.weaseldb.log.LogIndex;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.log.Term;
+import io.weaseldb.metrics.PipelineMetrics;
+import io.weaseldb.pipeline.Persister;
+import io.weaseldb.pipeline.Releaser;
+import io.weaseldb.pipeline.RequestIdIndex;
+import io.weaseldb.pipeline.Sequencer;
+import io.weaseldb.pipeline.StageRunner;
+import io.weaseldb.pipeline.TermHistory;
+import io.weaseldb.retention.RetentionManager;
+import io.weaseldb.s3.ObjectStore;
+import io.weaseldb.subscribe.EventCache;
+import io.weaseldb.subscribe.Publisher;
+import io.weaseldb.subscribe.SubscribeMetrics;
+import io.weaseldb.subscribe.SubscriberHub;
+import io.weaseldb.time.Clock;
+import io.weaseldb.time.IdSource;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Everything that exists only while this server leads one term: the pipeline stages and their
+ * threads, the subscriber cache and hub, and the retention manager. A server that loses the log
+ * closes its term and becomes a standby; one that takes over builds a new term.
+ */
+final class LeaderTerm implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(LeaderTerm.class);
+
+    /** What a term borrows from its server. */
+    record Context(WeaselConfig config, Clock clock, IdSource ids, ObjectStore store, LogLayout layout,
+                   PipelineMetrics pipelineMetrics, SubscribeMetrics subscribeMetrics,
+                   io.micrometer.core.instrument.MeterRegistry registry, ExecutorService history, Runnable fatal) {}
+
+    final Term term;
+    final LogIndex index;
+    final Sequencer sequencer;
+    final Persister persister;
+    final Releaser releaser;
+    final Publisher publisher;
+    final EventCache cache;
+    final SubscriberHub hub;
+    final RetentionManager retention;
+    private final StageRunner[] runners;
+    private final Context ctx;
+
+    LeaderTerm(Context ctx, Term term, LogIndex index, RequestIdIndex requestIds, TermHistory terms) {
+        this.ctx = ctx;
+        this.term = term;
+        this.index = index;
+        WeaselConfig config = ctx.config();
+        var p = config.persistence();
+        var sub = config.subscription();
+        int retryAfter = 1;
+        releaser = new Releaser(1024);
+        cache = new EventCache(sub.memoryWindowBytes(), 1 << 16, term.startVersion());
+        hub = new SubscriberHub(new SubscriberHub.Settings(sub.maxSubscribers(), sub.maxBufferSizeBytes(),
+                TimeUnit.SECONDS.toNanos(sub.keepaliveIntervalSeconds()), sub.historyReadAheadBatches(), 64),
+                cache, index, ctx.store(), ctx.layout(), ctx.history(), ctx.subscribeMetrics(), ctx.clock());
+        publisher = new Publisher(1 << 16, cache, index, hub, term.leaderId());
+        persister = new Persister(new Persister.Settings(p.batchTimeoutMs(), p.batchMaxBytes(), p.maxInFlightPuts(),
+                p.retryInitialBackoffMs(), p.retryMaxBackoffMs(), p.retryBudgetMs(), retryAfter,
+                Math.max(1024, config.commit().maxPendingCommits()), p.leaderHeartbeatMs()),
+                ctx.store(), ctx.layout(), releaser, publisher, ctx.pipelineMetrics(), ctx.clock(), ctx.ids());
+        sequencer = new Sequencer(new Sequencer.Settings(config.commit().conflictWindowMs(),
+                config.commit().maxPendingCommits(), retryAfter),
+                new ConflictSet(), ctx.clock(), ctx.ids(), persister);
+        persister.markerSource(sequencer::requestMarker);
+        persister.lead(term);
+        sequencer.lead(term, requestIds, terms);
+        retention = new RetentionManager(new RetentionManager.Settings(config.retention().truncateIntervalSeconds(),
+                config.retention().maxDeletesPerRequest(), config.s3().requestTimeoutMs() * 3), ctx.store(), ctx.layout(),
+                index, ctx.clock(), persister::durableVersion, hub::minCursor, ctx.registry());
+        runners = new StageRunner[] {
+            new StageRunner(publisher, publisher.signal(), ctx.clock(), ctx.fatal()),
+            new StageRunner(releaser, releaser.signal(), ctx.clock(), ctx.fatal()),
+            new StageRunner(persister, persister.signal(), ctx.clock(), ctx.fatal()),
+            new StageRunner(sequencer, sequencer.signal(), ctx.clock(), ctx.fatal()),
+        };
+    }
+
+    void start() throws java.io.IOException {
+        for (StageRunner r : runners) {
+            r.start();
+        }
+        retention.start();
+    }
+
+    /** False once the persister found another leader's object in the log. */
+    boolean leading() {
+        return persister.leading();
+    }
+
+    /** Waits (bounded) until the stages hold nothing: queued requests have been answered. */
+    void drain(long timeoutMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (System.nanoTime() < deadline && (sequencer.inboxSize() > 0 || persister.inputSize() > 0
+                || persister.inFlightCount() > 0 || releaser.queueSize() > 0)) {
+            try {
+                Thread.sleep(10); // shutdown and step-down only: the stages finish what they hold
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        hub.endAll(leading() ? "shutdown" : "leader_changed");
+        retention.close();
+        for (int i = runners.length - 1; i >= 0; i--) {
+            runners[i].close();
+        }
+        log.info("term {} ({}) closed", term.term(), term.leaderId());
+    }
+}

@@ -1,0 +1,292 @@
+package io.weaseldb.retention;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.weaseldb.log.LogIndex;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.s3.ObjectStore;
+import io.weaseldb.s3.StorageException;
+import io.weaseldb.time.Clock;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Retention policies and log truncation. Policies are stored in S3 under {@code retention/}, so
+ * they survive restarts and leader changes. The log is truncated only below the minimum version
+ * over live policies (none: nothing is deleted), only in whole log objects, never the newest
+ * object, and never past what a connected subscriber still has to read.
+ *
+ * <p>Owned by one thread: every operation (API requests and the periodic truncation) runs on it,
+ * in order, so the policy map and the truncation never race. Requests queue in a bounded queue;
+ * storage calls block this thread (never an event loop) with a timeout.
+ */
+public final class RetentionManager implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RetentionManager.class);
+
+    public record Settings(int truncateIntervalSeconds, int maxDeletesPerRequest, long requestTimeoutMs) {}
+
+    /** Outcome of a PUT. */
+    public sealed interface PutResult {
+        record Created(Policy policy) implements PutResult {}
+
+        record Replaced(Policy policy) implements PutResult {}
+
+        /** The version is below what is already deleted. */
+        record Truncated(long oldestVersion) implements PutResult {}
+
+        record Invalid(String message) implements PutResult {}
+    }
+
+    private final Settings settings;
+    private final ObjectStore store;
+    private final LogLayout layout;
+    private final LogIndex index;
+    private final Clock clock;
+    private final LongSupplier latestVersion;
+    private final LongSupplier oldestNeededBySubscribers;
+    private final ThreadPoolExecutor thread;
+    private final ScheduledExecutorService timer;
+    private final TreeMap<String, Policy> policies = new TreeMap<>();
+    private volatile long oldestVersion;
+    private volatile int policyCount;
+    private final Counter deletedObjects;
+
+    /**
+     * @param latestVersion            the newest committed version (policies may not pin beyond it)
+     * @param oldestNeededBySubscribers the lowest version some connected subscriber has yet to
+     *                                 receive, minus one (Long.MAX_VALUE with none)
+     */
+    public RetentionManager(Settings settings, ObjectStore store, LogLayout layout, LogIndex index, Clock clock,
+                            LongSupplier latestVersion, LongSupplier oldestNeededBySubscribers, MeterRegistry registry) {
+        this.settings = settings;
+        this.store = store;
+        this.layout = layout;
+        this.index = index;
+        this.clock = clock;
+        this.latestVersion = latestVersion;
+        this.oldestNeededBySubscribers = oldestNeededBySubscribers;
+        this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1024), r -> {
+            Thread t = new Thread(r, "weaseldb-retention");
+            t.setDaemon(true);
+            return t;
+        });
+        this.timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "weaseldb-retention-timer");
+            t.setDaemon(true);
+            return t;
+        });
+        this.oldestVersion = Math.max(0, index.oldest());
+        deletedObjects = Counter.builder("weaseldb.retention.deleted.objects")
+                .description("Log objects deleted by truncation").register(registry);
+    }
+
+    /** Loads the stored policies (blocking; at startup) and schedules truncation. */
+    public void start() throws IOException {
+        String prefix = layout.retentionPrefix();
+        String token = null;
+        do {
+            ObjectStore.ListPage page = await(store.list(prefix, null, token, 1000));
+            for (ObjectStore.Entry e : page.entries()) {
+                Policy p = PolicyCodec.decode(e.key(), await(store.get(e.key())));
+                policies.put(p.policyId(), p);
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        policyCount = policies.size();
+        log.info("retention: {} policies; oldest version in the log {}", policies.size(), oldestVersion);
+        long period = settings.truncateIntervalSeconds();
+        timer.scheduleWithFixedDelay(() -> submit(() -> {
+            truncate();
+            return null;
+        }), period, period, TimeUnit.SECONDS);
+    }
+
+    /** Live policies (for the gauge). */
+    public int policyCount() {
+        return policyCount;
+    }
+
+    /** First version of the oldest log object still stored. */
+    public long oldestVersion() {
+        return oldestVersion;
+    }
+
+    public CompletableFuture<PutResult> put(String id, long version, Long ttlSeconds) {
+        return submit(() -> {
+            long oldest = oldestVersion;
+            if (version < oldest - 1) {
+                return new PutResult.Truncated(oldest);
+            }
+            long latest = latestVersion.getAsLong();
+            if (version > latest) {
+                return new PutResult.Invalid("version " + version + " is newer than the latest committed version " + latest);
+            }
+            long now = clock.epochMillis();
+            Policy p = new Policy(id, version, ttlSeconds, ttlSeconds == null ? null : now + ttlSeconds * 1000, now);
+            await(store.put(key(id), PolicyCodec.encode(p)));
+            Policy old = policies.put(id, p);
+            policyCount = policies.size();
+            boolean replaced = old != null && !old.expired(now);
+            log.info("retention policy {} {} at version {}{}", id, replaced ? "replaced" : "created", version,
+                    ttlSeconds == null ? "" : " (ttl " + ttlSeconds + " s)");
+            return replaced ? new PutResult.Replaced(p) : new PutResult.Created(p);
+        });
+    }
+
+    /** The live policy, or null (missing or expired). */
+    public CompletableFuture<Policy> get(String id) {
+        return submit(() -> {
+            Policy p = policies.get(id);
+            return p == null || p.expired(clock.epochMillis()) ? null : p;
+        });
+    }
+
+    public CompletableFuture<List<Policy>> list() {
+        return submit(() -> {
+            long now = clock.epochMillis();
+            List<Policy> out = new ArrayList<>();
+            for (Policy p : policies.values()) {
+                if (!p.expired(now)) {
+                    out.add(p);
+                }
+            }
+            return out;
+        });
+    }
+
+    /** True if a live policy was deleted. */
+    public CompletableFuture<Boolean> delete(String id) {
+        return submit(() -> {
+            Policy p = policies.get(id);
+            if (p == null) {
+                return false;
+            }
+            await(store.delete(List.of(key(id))));
+            policies.remove(id);
+            policyCount = policies.size();
+            log.info("retention policy {} deleted", id);
+            return !p.expired(clock.epochMillis());
+        });
+    }
+
+    /** Runs a truncation pass now (tests, operators); completes with the number of objects deleted. */
+    public CompletableFuture<Integer> truncateNow() {
+        return submit(this::truncate);
+    }
+
+    /** The retention thread: deletes whole log objects below the horizon. */
+    private int truncate() {
+        long now = clock.epochMillis();
+        List<String> expired = new ArrayList<>();
+        for (Policy p : policies.values()) {
+            if (p.expired(now)) {
+                expired.add(p.policyId());
+            }
+        }
+        for (String id : expired) {
+            await(store.delete(List.of(key(id))));
+            policies.remove(id);
+            log.info("retention policy {} expired", id);
+        }
+        policyCount = policies.size();
+        if (policies.isEmpty()) {
+            return 0; // no policy: keep everything (the safe default)
+        }
+        long horizon = Long.MAX_VALUE;
+        for (Policy p : policies.values()) {
+            horizon = Math.min(horizon, p.version());
+        }
+        horizon = Math.min(horizon, oldestNeededBySubscribers.getAsLong());
+        // An object is deletable when the next object starts at or below horizon + 1: everything
+        // it holds is then at or below the horizon. The newest object always stays.
+        List<String> doomed = new ArrayList<>();
+        String previous = null; // the newest object seen so far: kept unless a later one starts <= horizon + 1
+        String token = null;
+        outer:
+        do {
+            ObjectStore.ListPage page = await(store.list(layout.logPrefix(), null, token, 1000));
+            for (ObjectStore.Entry e : page.entries()) {
+                long first = layout.versionOf(e.key());
+                if (first < 0) {
+                    continue;
+                }
+                if (first > horizon + 1) {
+                    break outer;
+                }
+                if (previous != null) {
+                    doomed.add(previous);
+                }
+                previous = e.key();
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        if (doomed.isEmpty()) {
+            return 0;
+        }
+        long newOldest = layout.versionOf(previous);
+        // Readers stop finding the doomed objects first, then they are deleted.
+        index.removeBefore(newOldest);
+        oldestVersion = newOldest;
+        for (int i = 0; i < doomed.size(); i += settings.maxDeletesPerRequest()) {
+            List<String> page = doomed.subList(i, Math.min(doomed.size(), i + settings.maxDeletesPerRequest()));
+            await(store.delete(page));
+            deletedObjects.increment(page.size());
+        }
+        log.info("truncated the log: deleted {} objects below version {} (horizon {})", doomed.size(), newOldest, horizon);
+        return doomed.size();
+    }
+
+    private String key(String id) {
+        return layout.retentionPrefix() + id;
+    }
+
+    private <T> CompletableFuture<T> submit(java.util.concurrent.Callable<T> task) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        try {
+            thread.execute(() -> {
+                try {
+                    f.complete(task.call());
+                } catch (Throwable t) {
+                    f.completeExceptionally(t);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            f.completeExceptionally(new StorageException(StorageException.Kind.TRANSIENT, 0,
+                    "retention requests are queued beyond their bound", e));
+        }
+        return f;
+    }
+
+    private <T> T await(CompletableFuture<T> f) {
+        try {
+            return f.get(settings.requestTimeoutMs(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException(StorageException.Kind.TRANSIENT, 0, "interrupted", e);
+        } catch (Exception e) {
+            throw StorageException.of(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+        thread.shutdown();
+        try {
+            thread.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,151 @@
+package io.weaseldb.e2e;
+
+import static io.weaseldb.testing.Json.write;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.fakes3.FakeS3Config;
+import io.weaseldb.fakes3.FakeS3Server;
+import io.weaseldb.testing.LogAudit;
+import io.weaseldb.testing.TestServer;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Two servers on one bucket: standby answers, takeover after the leader stops, fencing of a live leader. */
+@Timeout(120)
+class FailoverTest {
+    @TempDir
+    Path dir;
+    FakeS3Server s3;
+
+    @BeforeEach
+    void startS3() throws Exception {
+        s3 = FakeS3Server.start(FakeS3Config.builder().dataDir(dir).fsync(false).credentials("k", "secret-key").build());
+    }
+
+    @AfterEach
+    void stopS3() {
+        s3.close();
+    }
+
+    String config(long heartbeatMs, long timeoutMs) {
+        return "[s3]\nendpoint = \"" + s3.endpoint() + "\"\naccess_key_id = \"k\"\nsecret_access_key = \"secret-key\"\n"
+                + "create_bucket = true\n[persistence]\nleader_heartbeat_ms = " + heartbeatMs
+                + "\nleader_timeout_ms = " + timeoutMs + "\n";
+    }
+
+    /** A client that starts anywhere and follows the 503 leader_url hint. */
+    static TestServer.Response commitFollowingHints(Map<String, TestServer> byUrl, TestServer start, String body)
+            throws Exception {
+        TestServer target = start;
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (true) {
+            TestServer.Response r;
+            try {
+                r = target.commit(body);
+            } catch (java.io.IOException gone) {
+                assertTrue(System.nanoTime() < deadline, "no leader found: " + gone);
+                target = start; // the hinted leader is gone: ask again where we started
+                continue;
+            }
+            if (r.status() != 503) {
+                return r;
+            }
+            assertTrue(System.nanoTime() < deadline, "no leader found: " + r.body());
+            Object url = r.json() == null ? null : r.get("leader_url");
+            if (url != null && byUrl.containsKey(url)) {
+                target = byUrl.get(url);
+            }
+        }
+    }
+
+    @Test
+    void theStandbyNamesTheLeaderAndTakesOverWhenItStops() throws Exception {
+        TestServer a = TestServer.start(dir.resolve("a"), config(200, 1_000));
+        TestServer b = TestServer.start(dir.resolve("b"), config(200, 1_000));
+        Map<Long, String> acked = new HashMap<>();
+        try {
+            assertTrue(a.server().leading());
+            assertTrue(!b.server().leading(), "the second server stands by behind a live leader");
+            var refused = b.commit("{\"operations\":[" + write("k", "v") + "]}");
+            assertEquals(503, refused.status());
+            assertEquals("not_committed", refused.get("outcome"));
+            assertEquals("http://127.0.0.1:" + a.port(), refused.get("leader_url"));
+            assertEquals(a.server().term().leaderId(), refused.get("leader_id"));
+            assertEquals(503, b.get("/ok").status());
+
+            Map<String, TestServer> byUrl = Map.of("http://127.0.0.1:" + a.port(), a, "http://127.0.0.1:" + b.port(), b);
+            for (int i = 0; i < 20; i++) {
+                var r = commitFollowingHints(byUrl, b, "{\"operations\":[" + write("before-" + i, "v") + "]}");
+                assertEquals(200, r.status(), r.body());
+                acked.put(r.version(), (String) r.get("request_id"));
+            }
+            assertTrue(b.get("/v1/version").version() > 0, "a standby serves /v1/version from the log");
+
+            String oldLeader = a.server().term().leaderId();
+            long stopped = System.nanoTime();
+            a.close(); // the leader goes away
+            for (int i = 0; i < 20; i++) {
+                var r = commitFollowingHints(byUrl, b, "{\"operations\":[" + write("after-" + i, "v") + "]}");
+                assertEquals(200, r.status(), r.body());
+                acked.put(r.version(), (String) r.get("request_id"));
+            }
+            long failoverMs = (System.nanoTime() - stopped) / 1_000_000;
+            assertTrue(b.server().leading());
+            assertNotEquals(oldLeader, b.server().term().leaderId());
+            assertTrue(failoverMs < 10_000, "took over in " + failoverMs + " ms");
+        } finally {
+            a.close();
+            b.close();
+        }
+        s3.close();
+        LogAudit.Result log = LogAudit.read(dir);
+        for (var e : acked.entrySet()) {
+            assertEquals(e.getValue(), log.transactions().get(e.getKey()).requestId(), "acknowledged " + e.getKey());
+        }
+    }
+
+    @Test
+    void aLeaderThatLostTheLogNeverAcknowledgesAndStepsDown() throws Exception {
+        // a writes no heartbeats, so b (impatient) takes the log over while a is still alive
+        TestServer a = TestServer.start(dir.resolve("a"), config(0, 60_000));
+        var before = a.commit("{\"operations\":[" + write("k", "1") + "]}");
+        assertEquals(200, before.status());
+        TestServer b = TestServer.start(dir.resolve("b"), config(100, 300));
+        try {
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!b.server().leading()) {
+                assertTrue(System.nanoTime() < deadline, "b never took over");
+                Thread.onSpinWait();
+            }
+            String id = "lost-commit-request-id-0001";
+            var lost = a.commit("{\"request_id\":\"" + id + "\",\"operations\":[" + write("k", "2") + "]}");
+            assertEquals(503, lost.status(), lost.body());
+            assertEquals("unknown", lost.get("outcome"), "a deposed leader cannot say more");
+            var status = b.get("/v1/status?request_id=" + id + "&min_version=" + before.version());
+            assertEquals("not_committed", status.get("status"), status.body());
+            while (a.server().leading() || a.get("/ok").status() == 200) {
+                assertTrue(System.nanoTime() < deadline, "a kept leading");
+                Thread.onSpinWait();
+            }
+            assertEquals(503, a.get("/ok").status());
+            var moved = a.commit("{\"operations\":[" + write("k", "3") + "]}");
+            assertEquals(503, moved.status());
+            assertEquals("not_committed", moved.get("outcome"));
+        } finally {
+            a.close();
+            b.close();
+        }
+        s3.close();
+        LogAudit.Result log = LogAudit.read(dir);
+        assertEquals(before.get("request_id"), log.transactions().get(before.version()).requestId());
+        assertTrue(!log.versionByRequestId().containsKey("lost-commit-request-id-0001"));
+    }
+}

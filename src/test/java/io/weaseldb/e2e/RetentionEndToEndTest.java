@@ -1,0 +1,72 @@
+package io.weaseldb.e2e;
+
+import static io.weaseldb.testing.Json.write;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.testing.SseClient;
+import io.weaseldb.testing.TestServer;
+import java.net.http.HttpRequest;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Retention over HTTP: CRUD, truncation, the 410 horizon for subscribers, persistence across restart. */
+@Timeout(120)
+class RetentionEndToEndTest {
+    @TempDir
+    Path dir;
+
+    static TestServer.Response put(TestServer s, String id, String body) throws Exception {
+        return s.send(HttpRequest.newBuilder(s.uri("/v1/retention/" + id)).PUT(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    @Test
+    void truncationHonoursPoliciesAndSubscribersSeeTheHorizon() throws Exception {
+        TestServer s = TestServer.start(dir);
+        try {
+            long last = 0;
+            for (int i = 0; i < 10; i++) {
+                last = s.commit("{\"operations\":[" + write("k" + i, "v") + "]}").version();
+            }
+            long pin = last - 3;
+            var created = put(s, "reader", "{\"version\":" + pin + "}");
+            assertEquals(201, created.status(), created.body());
+            assertEquals(pin, created.version());
+            int deleted = s.server().retention().truncateNow().get();
+            assertTrue(deleted > 0);
+            var list = s.get("/v1/retention/");
+            long oldest = (Long) list.get("oldest_version");
+            assertTrue(oldest > 0 && oldest <= pin + 1, "oldest " + oldest + " pin " + pin);
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> policies = (List<Map<String, Object>>) list.get("policies");
+            assertEquals("reader", policies.get(0).get("policy_id"));
+
+            try (SseClient below = SseClient.open(s.port(), "/v1/subscribe?after=" + (oldest - 2))) {
+                assertEquals(SseClient.END, below.next(5000));
+                assertEquals(410, below.status());
+                assertTrue(below.statusBody().contains("\"oldest_version\":" + oldest), below.statusBody());
+            }
+            try (SseClient at = SseClient.open(s.port(), "/v1/subscribe?after=" + pin)) {
+                for (long v = pin + 1; v <= last; v++) {
+                    assertEquals(v, at.nextTransaction(5000).version(), "the retained history, exactly");
+                }
+            }
+            assertEquals(410, put(s, "late", "{\"version\":0}").status());
+
+            s = s.restart();
+            var again = s.get("/v1/retention/reader");
+            assertEquals(200, again.status(), "policies survive restarts");
+            assertEquals(pin, again.version());
+            assertEquals(204, s.send(HttpRequest.newBuilder(s.uri("/v1/retention/reader")).DELETE().build()).status());
+            assertEquals(404, s.get("/v1/retention/reader").status());
+            assertEquals(400, put(s, "bad%20id!", "{\"version\":1}").status());
+            assertEquals(400, put(s, "ok-id", "{\"version\":\"1\"}").status());
+        } finally {
+            s.close();
+        }
+    }
+}

@@ -1,0 +1,231 @@
+package io.weaseldb.e2e;
+
+import static io.weaseldb.testing.Json.write;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.testing.SseClient;
+import io.weaseldb.testing.TestServer;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** GET /v1/subscribe over real TCP: history from S3, the switch to live, resume, flow control. */
+@Timeout(180)
+class SubscribeEndToEndTest {
+    /** A tiny in-memory window forces subscribers through S3 history and back to live. */
+    static final String SMALL_WINDOW = "[subscription]\nmemory_window_bytes = 4096\n";
+
+    @TempDir
+    Path dir;
+
+    /** Commits from {@code writers} threads until told to stop; returns acknowledged version -> request id. */
+    static final class Writers implements AutoCloseable {
+        final Map<Long, String> acked = new ConcurrentHashMap<>();
+        final ExecutorService pool;
+        final List<Future<?>> tasks = new ArrayList<>();
+        volatile boolean stop;
+
+        Writers(TestServer s, int writers, int commitsEach) {
+            this(s, writers, commitsEach, 64);
+        }
+
+        Writers(TestServer s, int writers, int commitsEach, int valueBytes) {
+            pool = Executors.newFixedThreadPool(writers);
+            for (int w = 0; w < writers; w++) {
+                int id = w;
+                tasks.add(pool.submit(() -> {
+                    for (int i = 0; i < commitsEach && !stop; i++) {
+                        var r = s.commit("{\"operations\":[" + write("w" + id + "-" + i, "x".repeat(valueBytes)) + "]}");
+                        if (r.status() == 200) {
+                            acked.put(r.version(), (String) r.get("request_id"));
+                        }
+                    }
+                    return null;
+                }));
+            }
+        }
+
+        void await() throws Exception {
+            for (Future<?> f : tasks) {
+                f.get(120, TimeUnit.SECONDS);
+            }
+        }
+
+        @Override
+        public void close() {
+            stop = true;
+            pool.shutdownNow();
+        }
+    }
+
+    /** Reads transactions until {@code last}, checking order, the prev_version chain and exactly-once. */
+    static long readThrough(SseClient sub, long after, long last, Map<Long, String> seen) throws Exception {
+        long prev = Long.MIN_VALUE;
+        long v = after;
+        while (v < last) {
+            SseClient.Event e = sub.nextTransaction(20_000);
+            assertNotNull(e, "no event after version " + v);
+            if (e == SseClient.END) {
+                return v; // the stream ended (restart): caller resumes
+            }
+            Map<String, Object> j = e.json();
+            long version = (Long) j.get("version");
+            assertEquals(String.valueOf(version), e.id(), "id: carries the version");
+            assertTrue(version > v, "versions increase: " + version + " after " + v);
+            if (prev != Long.MIN_VALUE) {
+                assertEquals(prev, (Long) j.get("prev_version"), "prev_version links to the previous transaction");
+            }
+            assertTrue(seen.put(version, (String) j.get("request_id")) == null, "duplicate " + version);
+            prev = version;
+            v = version;
+        }
+        return v;
+    }
+
+    @Test
+    void aSubscriberFromTheStartSeesEveryTransactionOnceAcrossTheSwitchToLive() throws Exception {
+        try (TestServer s = TestServer.start(dir, SMALL_WINDOW)) {
+            try (Writers early = new Writers(s, 20, 10)) {
+                early.await();
+            }
+            Map<Long, String> seen = new ConcurrentHashMap<>();
+            try (SseClient sub = SseClient.open(s.port(), "/v1/subscribe?after=0");
+                 Writers writers = new Writers(s, 20, 15)) {
+                writers.await();
+                readThrough(sub, 0, Math.max(max(writers.acked), s.get("/v1/version").version()), seen);
+                for (var e : writers.acked.entrySet()) {
+                    assertEquals(e.getValue(), seen.get(e.getKey()), "acknowledged version " + e.getKey() + " delivered");
+                }
+                assertTrue(seen.size() >= 20 * 10 + writers.acked.size());
+            }
+        }
+    }
+
+    @Test
+    void aSubscriberResumesWithLastEventIdAfterARestart() throws Exception {
+        TestServer s = TestServer.start(dir, SMALL_WINDOW);
+        Map<Long, String> seen = new ConcurrentHashMap<>();
+        Map<Long, String> acked = new ConcurrentHashMap<>();
+        try {
+            SseClient sub = SseClient.open(s.port(), "/v1/subscribe?after=0");
+            try (Writers w = new Writers(s, 20, 10)) {
+                w.await();
+                acked.putAll(w.acked);
+            }
+            long reached = readThrough(sub, 0, max(acked), seen);
+            s = s.restart(); // the stream ends with the old server
+            assertEquals(SseClient.END, sub.nextTransaction(10_000) == null ? SseClient.END : drainToEnd(sub));
+            sub.close();
+            long resumeFrom = seen.keySet().stream().mapToLong(Long::longValue).max().orElse(0);
+            assertTrue(resumeFrom >= reached);
+            try (Writers w = new Writers(s, 20, 5);
+                 SseClient again = SseClient.open(s.port(), "/v1/subscribe", "Last-Event-ID: " + resumeFrom)) {
+                w.await();
+                acked.putAll(w.acked);
+                readThrough(again, resumeFrom, max(acked), seen);
+            }
+            for (var e : acked.entrySet()) {
+                assertEquals(e.getValue(), seen.get(e.getKey()), "acknowledged version " + e.getKey());
+            }
+        } finally {
+            s.close();
+        }
+    }
+
+    private static long max(Map<Long, String> acked) {
+        return acked.keySet().stream().mapToLong(Long::longValue).max().orElse(0);
+    }
+
+    private static SseClient.Event drainToEnd(SseClient sub) throws InterruptedException {
+        SseClient.Event e;
+        while ((e = sub.next(10_000)) != null && e != SseClient.END) {
+            // events already in flight when the server stopped
+        }
+        return SseClient.END;
+    }
+
+    @Test
+    void aSubscriberThatStopsReadingIsDroppedWhileOthersKeepUp() throws Exception {
+        try (TestServer s = TestServer.start(dir, "[subscription]\nmax_buffer_size_bytes = 1048576\n")) {
+            long start = s.get("/v1/version").version();
+            Socket stalled = SseClient.openStalled(s.port(), "/v1/subscribe?after=" + start);
+            Map<Long, String> seen = new ConcurrentHashMap<>();
+            try (SseClient healthy = SseClient.open(s.port(), "/v1/subscribe?after=" + start);
+                 Writers w = new Writers(s, 8, 120, 8192)) {
+                // ~10 MB of events: more than the kernel's socket buffers (up to 4 MB send buffer
+                // here) can absorb, so the server itself must hold or drop the stalled stream.
+                w.await();
+                readThrough(healthy, start, max(w.acked), seen);
+                assertEquals(w.acked.keySet(), seen.keySet());
+            }
+            // The server closed the stalled stream: draining what it buffered ends in EOF.
+            stalled.setSoTimeout(20_000);
+            InputStream in = stalled.getInputStream();
+            byte[] buf = new byte[65536];
+            long total = 0;
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                total += n;
+            }
+            assertTrue(total < 8 << 20, "the stream was cut, not delivered whole: " + total);
+            stalled.close();
+            String metrics = s.get("/metrics").body();
+            assertTrue(metrics.contains("weaseldb_subscribers_dropped_total{reason=\"slow\"} 1.0"), metrics);
+        }
+    }
+
+    @Test
+    void nonDurableSubscribersSeeTransactionsBeforeTheCommitIsAcknowledgedThenACheckpoint() throws Exception {
+        String slowStorage = "[s3]\ndata_dir = \"" + dir + "\"\nfsync = false\n"
+                + "fake_faults = [\"op=PUT,kind=latency,min_ms=400,max_ms=400\"]\n";
+        try (TestServer s = TestServer.start(dir, slowStorage)) {
+            long start = s.get("/v1/version").version();
+            try (SseClient fast = SseClient.open(s.port(), "/v1/subscribe?durable=false&after=" + start)) {
+                var pending = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return s.commit("{\"operations\":[" + write("early", "bird") + "]}");
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                SseClient.Event e = fast.nextTransaction(10_000);
+                assertNotNull(e);
+                assertTrue(!pending.isDone(), "the event arrived while the commit was still waiting for storage");
+                long v = e.version();
+                assertEquals(v, pending.get(10, TimeUnit.SECONDS).version());
+                SseClient.Event cp;
+                do {
+                    cp = fast.next(10_000);
+                    assertNotNull(cp, "a checkpoint follows");
+                } while (!cp.type().equals("checkpoint"));
+                assertTrue(cp.version() >= v, "the checkpoint covers the transaction once durable");
+            }
+        }
+    }
+
+    @Test
+    void idleStreamsGetKeepalives() throws Exception {
+        try (TestServer s = TestServer.start(dir, "[subscription]\nkeepalive_interval_seconds = 1\n");
+             SseClient sub = SseClient.open(s.port(), "/v1/subscribe")) {
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (sub.keepalives() < 2) {
+                assertTrue(System.nanoTime() < deadline, "no keepalive comments");
+                Thread.onSpinWait();
+            }
+            assertEquals(200, sub.status());
+        }
+    }
+}

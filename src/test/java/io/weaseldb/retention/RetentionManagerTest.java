@@ -1,0 +1,133 @@
+package io.weaseldb.retention;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.weaseldb.log.LogIndex;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.testing.ManualClock;
+import io.weaseldb.testing.ManualObjectStore;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class RetentionManagerTest {
+    final ManualObjectStore store = new ManualObjectStore().auto(true);
+    final LogLayout layout = new LogLayout("");
+    final LogIndex index = new LogIndex();
+    final ManualClock clock = new ManualClock();
+    final AtomicLong subscriberHorizon = new AtomicLong(Long.MAX_VALUE);
+    RetentionManager m;
+
+    /** Log objects starting at these versions; the log ends at 99. */
+    static final long[] FIRSTS = {0, 10, 20, 30, 40, 50};
+
+    @BeforeEach
+    void setUp() throws Exception {
+        for (long f : FIRSTS) {
+            store.putDirect(layout.objectKey(f), new byte[] {1});
+            index.add(f);
+        }
+        m = manager();
+        m.start();
+    }
+
+    RetentionManager manager() {
+        return new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
+                () -> 99, subscriberHorizon::get, new SimpleMeterRegistry());
+    }
+
+    @AfterEach
+    void tearDown() {
+        m.close();
+    }
+
+    List<String> logKeys() {
+        return store.objects().keySet().stream().filter(k -> k.startsWith("log/")).toList();
+    }
+
+    @Test
+    void withoutPoliciesNothingIsDeleted() throws Exception {
+        assertEquals(0, m.truncateNow().get());
+        assertEquals(6, logKeys().size());
+    }
+
+    @Test
+    void deletesExactlyTheObjectsEntirelyBelowTheMinimumPolicy() throws Exception {
+        m.put("a", 35, null).get();
+        m.put("b", 29, null).get();
+        // horizon 29: [0..9] and [10..19] go; [20..29] ends at 29 <= 29 too; [30..39] holds 30 > 29: kept
+        assertEquals(3, m.truncateNow().get());
+        assertEquals(List.of(layout.objectKey(30), layout.objectKey(40), layout.objectKey(50)), logKeys());
+        assertEquals(30, m.oldestVersion());
+        assertEquals(30, index.oldest());
+        assertInstanceOf(RetentionManager.PutResult.Truncated.class, m.put("c", 10, null).get(), "below what is gone");
+        assertInstanceOf(RetentionManager.PutResult.Created.class, m.put("c", 29, null).get(), "at the horizon is fine");
+    }
+
+    @Test
+    void neverDeletesTheNewestObject() throws Exception {
+        m.put("a", 99, null).get();
+        assertEquals(5, m.truncateNow().get());
+        assertEquals(List.of(layout.objectKey(50)), logKeys());
+    }
+
+    @Test
+    void expiredPoliciesStopPinning() throws Exception {
+        m.put("short", 5, 60L).get();
+        m.put("long", 45, null).get();
+        assertEquals(0, m.truncateNow().get(), "the short policy pins everything above 5");
+        clock.advanceMillis(61_000);
+        assertNull(m.get("short").get(), "an expired policy is gone");
+        assertEquals(4, m.truncateNow().get());
+        assertEquals(1, m.list().get().size());
+        assertTrue(!store.objects().containsKey("retention/short"), "expired policy documents are removed");
+    }
+
+    @Test
+    void aSubscriberStillReadingPinsItsRange() throws Exception {
+        m.put("a", 99, null).get();
+        subscriberHorizon.set(15);
+        assertEquals(1, m.truncateNow().get(), "only [0..9] is below what the subscriber still needs");
+        subscriberHorizon.set(Long.MAX_VALUE);
+        assertEquals(4, m.truncateNow().get());
+    }
+
+    @Test
+    void policiesSurviveARestartAndDeletesAreRecorded() throws Exception {
+        m.put("keep", 20, 3600L).get();
+        m.put("gone", 30, null).get();
+        assertTrue(m.delete("gone").get());
+        assertTrue(!m.delete("gone").get(), "deleting twice finds nothing");
+        m.close();
+        m = manager();
+        m.start();
+        List<Policy> list = m.list().get();
+        assertEquals(1, list.size());
+        assertEquals("keep", list.get(0).policyId());
+        assertEquals(20, list.get(0).version());
+        assertEquals(3600L, list.get(0).ttlSeconds());
+    }
+
+    @Test
+    void validatesIdsAndBodies() throws Exception {
+        assertTrue(Policy.validId("a.b_c-1"));
+        assertTrue(!Policy.validId(""));
+        assertTrue(!Policy.validId("a/b"));
+        assertTrue(!Policy.validId("x".repeat(129)));
+        assertInstanceOf(RetentionManager.PutResult.Invalid.class, m.put("x", 100, null).get(), "newer than the log");
+        var e = org.junit.jupiter.api.Assertions.assertThrows(io.weaseldb.json.BadRequestException.class,
+                () -> PolicyCodec.parseRequest("{\"version\": -1}".getBytes()));
+        assertTrue(e.getMessage().contains("non-negative"));
+        org.junit.jupiter.api.Assertions.assertThrows(io.weaseldb.json.BadRequestException.class,
+                () -> PolicyCodec.parseRequest("{\"version\": 1, \"ttl_seconds\": 0}".getBytes()));
+        org.junit.jupiter.api.Assertions.assertThrows(io.weaseldb.json.BadRequestException.class,
+                () -> PolicyCodec.parseRequest("[]".getBytes()));
+        assertEquals(new PolicyCodec.Request(7, null), PolicyCodec.parseRequest("{\"version\":7,\"x\":[1]}".getBytes()));
+    }
+}
