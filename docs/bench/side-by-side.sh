@@ -9,7 +9,7 @@
 # open-loop run at half its measured maximum (the p99 target). Prints the ratios and writes OUT_DIR/side-by-side.json.
 #
 # Usage: docs/bench/side-by-side.sh            (from the repository root, after ./mvnw package)
-# Knobs (environment): DURATION_S=20 WARMUP_S=5 CONNECTIONS=64 WORKLOAD=rmw GEN_THREADS=1
+# Knobs (environment): DURATION_S=20 WARMUP_S=5 PREWARM_S=30 CONNECTIONS=64 WORKLOAD=rmw GEN_THREADS=1
 #   SERVER_JAVA_OPTS="-Xms1g -Xmx1g" GEN_JAVA_OPTS="-Xmx1g" OUT_DIR=target/bench/side-by-side
 #   JAVA=/path/to/java (>= 21) ETCD=etcd SKIP_ETCD=1 (if etcd is not installed: apt-get install etcd-server)
 # Bounded: every run has a fixed duration and a timeout; every process started here is stopped on exit.
@@ -22,6 +22,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 DURATION_S=${DURATION_S:-20}
+# Each JVM server first gets PREWARM_S of unrecorded load: C2 is still compiling the AWS SDK and
+# Netty 40 s after start on this 2-core machine, and etcd (Go) has no JIT to warm.
+PREWARM_S=${PREWARM_S:-30}
 WARMUP_S=${WARMUP_S:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 WORKLOAD=${WORKLOAD:-rmw}
@@ -49,6 +52,15 @@ trap 'cleanup; rm -rf "$DATA"' EXIT
 machine_summary | tee "$OUT_DIR/machine.txt"
 echo "load shape: $WORKLOAD, $CONNECTIONS connections x 1 in flight, ${WARMUP_S}s warmup + ${DURATION_S}s measured, generator threads $GEN_THREADS"
 echo
+
+# prewarm PORT TARGET: unrecorded closed-loop load so the JIT has compiled the hot path.
+prewarm() {
+    echo "(prewarming $2 for ${PREWARM_S}s)"
+    # shellcheck disable=SC2086
+    timeout $((PREWARM_S + 60)) "$JAVA_BIN" $GEN_JAVA_OPTS --enable-native-access=ALL-UNNAMED -cp "$JAR" \
+        io.weaseldb.bench.LoadGenerator --target "$2" --port "$1" --workload "$WORKLOAD" --connections "$CONNECTIONS" \
+        --warmup-s 0 --duration-s "$PREWARM_S" --label "prewarm-$2" >/dev/null 2>>"$OUT_DIR/generator.err"
+}
 
 # bench NAME PID PORT TARGET EXTRA...: runs the generator against one server.
 bench() {
@@ -85,6 +97,7 @@ metrics() {
 #    open-loop run meets a JIT-warm server (a fresh JVM on a busy 2-core machine needs well over
 #    the warmup to compile the hot path).
 start_weaseldb
+prewarm "$WEASEL_PORT" weaseldb
 bench weaseldb "$WEASEL_PID" "$WEASEL_PORT" weaseldb --mode closed
 metrics weaseldb | tee -a "$OUT_DIR/weaseldb.txt"
 bench weaseldb-x4 "$WEASEL_PID" "$WEASEL_PORT" weaseldb --mode closed --connections $((CONNECTIONS * 4))
@@ -134,6 +147,7 @@ fi
 CEILING_PID=$!
 STARTED_PIDS+=("$CEILING_PID")
 CEILING_PORT=$(wait_for_line "$OUT_DIR/ceiling-server.log" 'listening on http://127.0.0.1:[0-9]+' 30 | grep -oE '[0-9]+$')
+prewarm "$CEILING_PORT" ceiling
 bench ceiling "$CEILING_PID" "$CEILING_PORT" ceiling --mode closed
 stop_pid "$CEILING_PID"
 
