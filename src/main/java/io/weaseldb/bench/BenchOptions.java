@@ -18,6 +18,8 @@ import java.util.Locale;
  * @param readVersionLag  versions subtracted from the newest version seen when choosing a
  *                        read version (0: read at the newest known version)
  * @param countLimit      stop after this many requests in total (0: no limit)
+ * @param subscriberThreads event-loop threads of the SSE readers, apart from the commit
+ *                        connections' so reading events never delays reading commit answers
  * @param serverPid       process to sample CPU and RSS of (0: none)
  */
 public record BenchOptions(
@@ -42,6 +44,7 @@ public record BenchOptions(
         int readVersionLag,
         boolean requestIds,
         int subscribers,
+        int subscriberThreads,
         boolean subscribersDurable,
         long seed,
         long serverPid,
@@ -72,6 +75,7 @@ public record BenchOptions(
         require(rangeKeys >= 1, "--range-keys must be >= 1");
         require(readVersionLag >= 0, "--read-lag must be >= 0");
         require(subscribers >= 0 && subscribers <= 60_000, "--subscribers must be 0..60000");
+        require(subscriberThreads >= 1 && subscriberThreads <= 64, "--subscriber-threads must be 1..64");
         require(mode == Mode.IDLE || connections >= 1 || subscribers >= 1, "nothing to do: no connections and no subscribers");
     }
 
@@ -109,6 +113,8 @@ public record BenchOptions(
             Subscribers (WeaselDB only)
               --subscribers N   SSE readers on /v1/subscribe counting events and lag (default 0)
               --durable true|false   subscribe with durable=... (default true)
+              --subscriber-threads N event-loop threads for the readers, apart from the commit
+                                connections' threads (default 1)
 
             Output
               --server-pid PID  sample the server's CPU time and RSS during the run
@@ -138,6 +144,7 @@ public record BenchOptions(
         int readLag = 0;
         boolean requestIds = false;
         int subscribers = 0;
+        int subscriberThreads = 1;
         boolean durable = true;
         long seed = 1;
         long serverPid = 0;
@@ -168,6 +175,7 @@ public record BenchOptions(
                 case "--request-ids" -> requestIds = true;
                 case "--subscribers" -> subscribers = intValue(args, ++i, a);
                 case "--durable" -> durable = Boolean.parseBoolean(value(args, ++i, a));
+                case "--subscriber-threads" -> subscriberThreads = intValue(args, ++i, a);
                 case "--seed" -> seed = longValue(args, ++i, a);
                 case "--server-pid" -> serverPid = longValue(args, ++i, a);
                 case "--json" -> json = Path.of(value(args, ++i, a));
@@ -183,7 +191,7 @@ public record BenchOptions(
                 valueBytes != null ? valueBytes : s.valueBytes(),
                 ops != null ? ops : s.opsPerTxn(),
                 rangeKeys != null ? rangeKeys : s.rangeKeys(),
-                readLag, requestIds, subscribers, durable, seed, serverPid, json,
+                readLag, requestIds, subscribers, subscriberThreads, durable, seed, serverPid, json,
                 label != null ? label : target.name().toLowerCase(Locale.ROOT) + "-" + workload.label());
     }
 

@@ -134,6 +134,7 @@ record BenchReport(
             g.writeNumberField("read_version_lag", o.readVersionLag());
             g.writeBooleanField("request_ids", o.requestIds());
             g.writeNumberField("subscribers", o.subscribers());
+            g.writeNumberField("subscriber_threads", o.subscriberThreads());
             g.writeNumberField("seed", o.seed());
             g.writeEndObject();
             g.writeNumberField("measured_seconds", measuredSeconds);

@@ -109,6 +109,9 @@ public final class LoadGenerator {
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(o.threads(), io);
+        // SSE readers get their own loops: at hundreds of subscribers, reading events on the
+        // commit connections' loops would delay reading commit answers and inflate latencies.
+        EventLoopGroup readerGroup = o.subscribers() > 0 ? new MultiThreadIoEventLoopGroup(o.subscriberThreads(), io) : null;
         try {
             Map<EventExecutor, LoopStats> stats = new HashMap<>();
             Map<EventExecutor, RequestWriter> writers = new HashMap<>();
@@ -116,6 +119,11 @@ public final class LoadGenerator {
             for (EventExecutor e : group) {
                 stats.put(e, new LoopStats(o.durationSeconds() + o.drainSeconds() + 1));
                 writers.put(e, new RequestWriter(o, runId));
+            }
+            if (readerGroup != null) {
+                for (EventExecutor e : readerGroup) {
+                    stats.put(e, new LoopStats(o.durationSeconds() + o.drainSeconds() + 1));
+                }
             }
             Bootstrap base = new Bootstrap().group(group)
                     .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
@@ -125,13 +133,17 @@ public final class LoadGenerator {
             if (o.mode() == BenchOptions.Mode.IDLE) {
                 return idle(o, base, stats, loadStart);
             }
-            return load(o, base, stats, writers, runId, initialVersion, loadStart);
+            return load(o, base, readerGroup == null ? null : base.clone(readerGroup), stats, writers, runId,
+                    initialVersion, loadStart);
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            if (readerGroup != null) {
+                readerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+            }
         }
     }
 
-    private static BenchReport load(BenchOptions o, Bootstrap base, Map<EventExecutor, LoopStats> stats,
+    private static BenchReport load(BenchOptions o, Bootstrap base, Bootstrap readerBase, Map<EventExecutor, LoopStats> stats,
                                     Map<EventExecutor, RequestWriter> writers, String runId, long initialVersion,
                                     double loadStart) throws IOException, InterruptedException {
         // The run's clock starts once every connection is up; handlers look it up through the proxy.
@@ -146,7 +158,7 @@ public final class LoadGenerator {
         for (int i = 0; i < o.subscribers(); i += CONNECT_BATCH) {
             List<ChannelFuture> batch = new ArrayList<>();
             for (int j = i; j < Math.min(o.subscribers(), i + CONNECT_BATCH); j++) {
-                batch.add(base.clone().handler(new ChannelInitializer<SocketChannel>() {
+                batch.add(readerBase.clone().handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         SseConnection s = new SseConnection(o, proxy, stats.get(ch.eventLoop()), streaming);
