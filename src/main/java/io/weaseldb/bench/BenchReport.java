@@ -17,6 +17,7 @@ import org.HdrHistogram.Histogram;
  *
  * @param measuredSeconds   length of the measured window (warmup excluded)
  * @param unanswered        requests still without an answer when the run gave up waiting
+ * @param unsent            open loop: requests due before the end that never went out
  * @param serverCpuCores    server CPU seconds per measured second (-1 without --server-pid)
  * @param serverSystemCpuCores the kernel-time part of it (syscalls, fsync, TCP)
  * @param generatorCpuCores this generator's CPU seconds per measured second
@@ -32,6 +33,7 @@ record BenchReport(
         long refused,
         long errors,
         long unanswered,
+        long unsent,
         long connectionFailures,
         Latency latencyMicros,
         long requestBytes,
@@ -76,17 +78,21 @@ record BenchReport(
     String text() {
         BenchOptions o = options;
         StringBuilder s = new StringBuilder();
-        s.append(String.format(Locale.ROOT, "%s: %s loop, target %s, workload %s, %d connections x depth %d%s, %.0f s measured after %d s warmup%n",
-                o.label(), o.mode().name().toLowerCase(Locale.ROOT), o.target().name().toLowerCase(Locale.ROOT),
+        s.append(String.format(Locale.ROOT, "%s: %s%s, target %s, workload %s, %d connections x depth %d%s, %.0f s measured after %d s warmup%n",
+                o.label(), o.mode().name().toLowerCase(Locale.ROOT), o.mode() == BenchOptions.Mode.IDLE ? "" : " loop",
+                o.target().name().toLowerCase(Locale.ROOT),
                 o.workload().label(), o.connections(), o.depth(),
                 o.mode() == BenchOptions.Mode.OPEN ? String.format(Locale.ROOT, ", %.0f txn/s offered", o.rate()) : "",
                 measuredSeconds, o.warmupSeconds()));
         if (o.mode() == BenchOptions.Mode.IDLE) {
-            s.append(String.format(Locale.ROOT, "  held %d idle keep-alive connections%n", idleConnectionsHeld));
+            s.append(String.format(Locale.ROOT, "  held %d idle keep-alive connections for %.0f s; server RSS peak %s; load average %.2f -> %.2f%n",
+                    idleConnectionsHeld, measuredSeconds, serverRssPeakBytes < 0 ? "n/a" : (serverRssPeakBytes >> 20) + " MiB",
+                    loadAverageStart, loadAverageEnd));
+            return s.toString();
         } else {
-            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, errors %d, unanswered %d, connection failures %d%n",
+            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, errors %d, unanswered %d, unsent %d, connection failures %d%n",
                     completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, errors, unanswered,
-                    connectionFailures));
+                    unsent, connectionFailures));
             Latency l = latencyMicros;
             s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d)%n",
                     l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count));
@@ -146,6 +152,7 @@ record BenchReport(
             g.writeNumberField("refused", refused);
             g.writeNumberField("errors", errors);
             g.writeNumberField("unanswered", unanswered);
+            g.writeNumberField("unsent", unsent);
             g.writeNumberField("connection_failures", connectionFailures);
             g.writeNumberField("completed_per_second", completedPerSecond());
             g.writeNumberField("committed_per_second", committedPerSecond());

@@ -227,6 +227,9 @@ public final class LoadGenerator {
             if (now >= run.endNanos() && o.connections() == 0) {
                 break;
             }
+            if (o.countLimit() > 0 && run.budget().get() <= 0 && run.outstanding().sum() <= 0 && now > run.measureNanos()) {
+                break; // --count spent and every answer in: the run ends early
+            }
             Thread.sleep(now < run.endNanos() ? Math.min(200, Math.max(1, (run.endNanos() - now) / 1_000_000)) : 5);
         }
         long measuredEnd = System.nanoTime();
@@ -265,13 +268,14 @@ public final class LoadGenerator {
         for (Channel ch : channels) {
             ch.closeFuture().awaitUninterruptibly(1, TimeUnit.SECONDS);
         }
-        double seconds = o.durationSeconds();
-        double wall = (measuredEnd - run.measureNanos()) / 1e9;
+        double wall = Math.max(1e-3, (measuredEnd - run.measureNanos()) / 1e9);
+        // A run cut short by --count is measured over the time it took, not the duration asked for.
+        double seconds = measuredEnd < run.endNanos() ? wall : o.durationSeconds();
         BenchReport.Subscribers subs = new BenchReport.Subscribers(readers.size(), total.subscriberEvents,
                 total.subscriberBytes, total.subscriberDisconnects, BenchReport.Latency.of(total.subscriberLagMillis),
                 readers.isEmpty() ? 0 : maxVersionLag);
         return new BenchReport(o, seconds, total.sent, total.completed(), total.committed, total.conflicts, total.tooOld,
-                total.refused, total.errors, unanswered, total.connectionFailures,
+                total.refused, total.errors, unanswered, total.unsent, total.connectionFailures,
                 BenchReport.Latency.of(total.latencyMicros), total.requestBytes, total.responseBytes,
                 total.completedPerSecond, subs,
                 serverCpuMeasure >= 0 && serverCpu1 >= 0 ? (serverCpu1 - serverCpuMeasure) / 1e9 / wall : -1,
@@ -320,7 +324,7 @@ public final class LoadGenerator {
             ch.closeFuture().awaitUninterruptibly(1, TimeUnit.SECONDS);
         }
         LoopStats none = new LoopStats(1);
-        return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open,
+        return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open,
                 BenchReport.Latency.of(none.latencyMicros), 0, 0, new long[0],
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(none.subscriberLagMillis), 0),
                 -1, -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);

@@ -20,6 +20,8 @@ final class LoopStats {
     long refused;
     long errors;
     long sent;
+    /** Open loop: requests due before the end that were never sent. */
+    long unsent;
     long requestBytes;
     long responseBytes;
     long connectionFailures;
@@ -57,6 +59,7 @@ final class LoopStats {
         refused += o.refused;
         errors += o.errors;
         sent += o.sent;
+        unsent += o.unsent;
         requestBytes += o.requestBytes;
         responseBytes += o.responseBytes;
         connectionFailures += o.connectionFailures;
