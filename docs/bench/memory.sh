@@ -48,9 +48,9 @@ PORT=$(wait_for_line "$OUT_DIR/server.log" 'WeaselDB listening on http://127.0.0
 # sample NAME: live heap after a full GC, committed heap, RSS; one JSON line per sample.
 sample() {
     local name=$1
-    "$JCMD" "$PID" GC.run >/dev/null
-    sleep 1
     local heap rss
+    # Right after the full GC: under load, young regions refill within a second.
+    "$JCMD" "$PID" GC.run >/dev/null
     heap=$("$JCMD" "$PID" GC.heap_info)
     echo "$heap" >"$OUT_DIR/heap-$name.txt"
     "$JCMD" "$PID" VM.native_memory summary >"$OUT_DIR/nmt-$name.txt" 2>/dev/null || true
@@ -66,9 +66,13 @@ non_heap = (int(total.group(1)) - int(heap_nmt.group(1))) * 1024 if total and he
 # G1: "garbage-first heap   total reserved 1048576K, committed 1048576K, used 23456K"
 # Others: "total 1048576K, used 23456K"
 used = re.search(r"used (\d+)K", text)
+# G1: "region size 1024K, 108 young (110592K), 0 survivors (0K)": what was allocated since the
+# full GC, not live data; subtract it.
+young = re.search(r"(\d+) young \((\d+)K\)", text)
 committed = re.search(r"committed (\d+)K", text) or re.search(r"total (\d+)K", text)
+live = (int(used.group(1)) - (int(young.group(2)) if young else 0)) * 1024 if used else None
 print(json.dumps({"state": name, "rss_bytes": rss,
-                  "heap_used_after_gc_bytes": int(used.group(1)) * 1024 if used else None,
+                  "heap_used_after_gc_bytes": live,
                   "heap_committed_bytes": int(committed.group(1)) * 1024 if committed else None,
                   "nmt_non_heap_committed_bytes": non_heap}))
 PY
