@@ -91,7 +91,8 @@ shopt -s nullglob globstar
 api_tests=("$here"/**/test_*.py "$here"/**/*_test.py)
 shopt -u globstar
 if (( ${#api_tests[@]} > 0 )); then
-    run_pytest api "$here" "$here"
+    # Server data dirs and logs go under the build dir (pytest empties it at the start).
+    run_pytest api "$here" --basetemp "$work/api-tmp" "$here"
 else
     echo "tests-api/run.sh: api: no tests yet"
 fi

@@ -111,6 +111,33 @@ final class LeaderTerm implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends the term cleanly: the sequencer stops and the last object written is a term-end
+     * marker, so a successor takes over at once instead of waiting out the leader timeout.
+     * Returns whether the marker became durable in time.
+     */
+    boolean retire(long timeoutMs) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!sequencer.retire()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.onSpinWait();
+        }
+        while (!persister.retired()) {
+            if (System.nanoTime() > deadline || !persister.storageHealthy() && !persister.leading()) {
+                return false;
+            }
+            try {
+                Thread.sleep(5); // shutdown only
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
     @Override
     public void close() {
         hub.endAll(leading() ? "shutdown" : "leader_changed");

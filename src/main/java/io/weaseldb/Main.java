@@ -36,6 +36,11 @@ public final class Main {
             """;
 
     public static void main(String[] args) {
+        // Before any logger exists: JSON lines when asked (see logback-json.xml).
+        if ("json".equalsIgnoreCase(System.getenv("WEASELDB_LOG_FORMAT"))
+                && System.getProperty("logback.configurationFile") == null) {
+            System.setProperty("logback.configurationFile", "logback-json.xml");
+        }
         if (args.length > 0 && args[0].equals("fake-s3")) {
             System.exit(io.weaseldb.fakes3.FakeS3Main.run(Arrays.copyOfRange(args, 1, args.length)));
         }
@@ -115,15 +120,16 @@ public final class Main {
             var s = c.server();
             c = new WeaselConfig(new WeaselConfig.Server(host != null ? host : s.host(), port != null ? port : s.port(),
                     s.ioThreads(), s.maxRequestSizeBytes(), s.maxConnections(), s.maxHeaderBytes(),
-                    s.maxPipelinedRequests(), s.idleTimeoutSeconds(), s.shutdownGraceMs(), s.advertiseUrl()),
-                    c.commit(), c.persistence(), c.s3(), c.subscription(), c.retention());
+                    s.maxPipelinedRequests(), s.idleTimeoutSeconds(), s.shutdownGraceMs(), s.advertiseUrl(),
+                    s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.accessLog()),
+                    c.commit(), c.persistence(), c.s3(), c.subscription(), c.retention(), c.security());
         }
         if (dataDir != null) {
             var s3 = c.s3();
             c = new WeaselConfig(c.server(), c.commit(), c.persistence(), new WeaselConfig.S3(s3.endpoint(), s3.region(),
                     s3.bucket(), s3.prefix(), s3.accessKeyId(), s3.secretAccessKey(), s3.createBucket(),
                     s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakePort(), s3.fakeFaults()),
-                    c.subscription(), c.retention());
+                    c.subscription(), c.retention(), c.security());
         }
         return c;
     }

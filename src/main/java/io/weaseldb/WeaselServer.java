@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.weaseldb.config.WeaselConfig;
 import io.weaseldb.http.Backend;
+import io.weaseldb.http.Backend.VersionInfo;
 import io.weaseldb.http.HttpMetrics;
 import io.weaseldb.http.HttpServer;
 import io.weaseldb.http.HttpSettings;
@@ -66,13 +67,14 @@ public final class WeaselServer implements AutoCloseable {
     private HttpServer http;
     private LeaderTerm.Context termContext;
     private volatile LeaderTerm current;
-    private volatile Standby standby = new Standby(null, null, -1);
+    private volatile Standby standby = new Standby(null, "starting up", -1, null);
     private volatile boolean closed;
+    private volatile boolean shuttingDown; // refuse new work while what is in flight finishes
     private long lastProgressNanos;
     private String lastSeenKey;
 
-    /** What a standby knows: the newest log object and the leader's record. */
-    private record Standby(LeaderRecord leader, String message, long lastVersion) {}
+    /** What a standby knows: the newest log object (key and last version) and the leader's record. */
+    private record Standby(LeaderRecord leader, String message, long lastVersion, String lastKey) {}
 
     public WeaselServer(WeaselConfig config, Clock clock, IdSource ids) {
         this.config = config;
@@ -224,7 +226,7 @@ public final class WeaselServer implements AutoCloseable {
             token = page.continuationToken();
         } while (token != null);
         if (newest == null) {
-            standby = new Standby(null, "the log is empty", -1);
+            standby = new Standby(null, "the log is empty", -1, null);
             return;
         }
         if (newest.equals(lastSeenKey)) {
@@ -235,13 +237,15 @@ public final class WeaselServer implements AutoCloseable {
         boolean first = lastSeenKey == null;
         lastSeenKey = newest;
         lastProgressNanos = clock.nanoTime();
-        if (first && clock.epochMillis() - h.timestampMillis() > config.persistence().leaderTimeoutMs()) {
-            // The newest object is older than the timeout by the wall clock: nobody is writing.
+        if (h.kind() == BatchHeader.TERM_END
+                || first && clock.epochMillis() - h.timestampMillis() > config.persistence().leaderTimeoutMs()) {
+            // The leader ended its term cleanly, or the newest object is older than the timeout
+            // by the wall clock (nobody is writing): no need to wait.
             lastProgressNanos -= config.persistence().leaderTimeoutMs() * 1_000_000L;
         }
         LeaderRecord leader = readLeaderRecord(h.term());
         standby = new Standby(leader, leader == null ? "leader " + h.leaderId() + " (term " + h.term() + ")"
-                : "leader " + leader.leaderId() + " at " + leader.url(), h.lastVersion());
+                : "leader " + leader.leaderId() + " at " + leader.url(), h.lastVersion(), newest);
     }
 
     private LeaderRecord readLeaderRecord(long term) {
@@ -318,7 +322,8 @@ public final class WeaselServer implements AutoCloseable {
         t.close();
         lastSeenKey = null;
         lastProgressNanos = clock.nanoTime();
-        standby = new Standby(null, "this server lost the log; looking for the new leader", t.persister.durableVersion());
+        standby = new Standby(null, "this server lost the log; looking for the new leader", t.persister.durableVersion(),
+                null);
     }
 
     private void registerGauges(MeterRegistry registry, SubscribeMetrics subscribeMetrics) {
@@ -387,6 +392,7 @@ public final class WeaselServer implements AutoCloseable {
             return;
         }
         closed = true;
+        shuttingDown = true; // new requests get 503 from now; the HTTP listener stays up to answer what is in flight
         leadership.shutdownNow();
         try {
             leadership.awaitTermination(5, TimeUnit.SECONDS);
@@ -395,13 +401,19 @@ public final class WeaselServer implements AutoCloseable {
         }
         LeaderTerm t = current;
         if (t != null) {
+            long grace = config.server().shutdownGraceMs();
+            t.drain(grace);
+            if (t.leading()) {
+                boolean handedOver = t.retire(grace);
+                log.info(handedOver ? "term {} ended cleanly: a successor can take over at once"
+                        : "term {} could not write its end marker: a successor waits leader_timeout_ms", t.term.term());
+            }
             t.hub.endAll("shutdown");
         }
         if (http != null) {
             http.close();
         }
         if (t != null) {
-            t.drain(config.server().shutdownGraceMs());
             t.close();
         }
         current = null;
@@ -416,15 +428,40 @@ public final class WeaselServer implements AutoCloseable {
         metrics.close();
     }
 
+    private Outcome.Unavailable notLeader(String requestId) {
+        if (shuttingDown) {
+            return new Outcome.Unavailable("this server is shutting down", false, 1, null, requestId);
+        }
+        Standby s = standby;
+        String leaderId = s.leader() != null ? s.leader().leaderId() : null;
+        String where = s.leader() != null ? "; the leader is at " + s.leader().url() : "";
+        return new Outcome.Unavailable("this server is not the leader (" + s.message() + ")" + where, false, 1,
+                leaderId, requestId, s.leader() != null ? s.leader().url() : null);
+    }
+
+    /** The last version of the newest log object now in storage (blocking; never on an event loop). */
+    private VersionInfo newestVersion(Standby s) throws Exception {
+        long timeoutMs = config.s3().requestTimeoutMs() * 3;
+        String newest = s.lastKey();
+        String token = null;
+        do {
+            ObjectStore.ListPage page = store.list(layout.logPrefix(), s.lastKey(), token, 1000)
+                    .get(timeoutMs, TimeUnit.MILLISECONDS);
+            for (ObjectStore.Entry e : page.entries()) {
+                if (layout.versionOf(e.key()) >= 0) {
+                    newest = e.key();
+                }
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        BatchHeader h = BatchCodec.decodeHeader(newest,
+                store.getRange(newest, 0, BatchCodec.MAX_HEADER_BYTES).get(timeoutMs, TimeUnit.MILLISECONDS));
+        LeaderRecord leader = s.leader();
+        return new VersionInfo(h.lastVersion(), leader != null && leader.term() == h.term() ? leader.leaderId() : h.leaderId());
+    }
+
     /** The HTTP layer's view of the server: the current term, or standby answers. */
     private final class ServerBackend implements Backend {
-        private Outcome.Unavailable notLeader(String requestId) {
-            Standby s = standby;
-            String leaderId = s.leader() != null ? s.leader().leaderId() : null;
-            String where = s.leader() != null ? "; the leader is at " + s.leader().url() : "";
-            return new Outcome.Unavailable("this server is not the leader (" + s.message() + ")" + where, false, 1,
-                    leaderId, requestId, s.leader() != null ? s.leader().url() : null);
-        }
 
         private boolean refuse(Completion c, String requestId) {
             Outcome o = notLeader(requestId);
@@ -434,40 +471,58 @@ public final class WeaselServer implements AutoCloseable {
 
         @Override
         public boolean submitCommit(CommitRequest request, Completion completion) {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? refuse(completion, request.requestId())
                     : t.sequencer.offer(new SequencerMessage.Commit(request, completion));
         }
 
         @Override
         public boolean submitStatus(String requestId, long minVersion, Completion completion) {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? refuse(completion, requestId)
                     : t.sequencer.offer(new SequencerMessage.Status(requestId, minVersion, completion));
         }
 
         @Override
         public boolean submitProbe(Completion completion) {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? refuse(completion, null) : t.sequencer.offer(new SequencerMessage.Probe(completion));
         }
 
         @Override
-        public VersionInfo version() {
+        public VersionInfo leaderInfo() {
             LeaderTerm t = current;
-            if (t != null) {
-                return new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
+            return t == null ? null : new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<VersionInfo> version() {
+            VersionInfo mine = leaderInfo();
+            if (mine != null) {
+                return java.util.concurrent.CompletableFuture.completedFuture(mine);
             }
+            // A standby reads the log now: every acknowledged commit is in it before its answer.
             Standby s = standby;
-            if (s.lastVersion() < 0) {
-                return null;
+            if (s.lastKey() == null) {
+                return java.util.concurrent.CompletableFuture.completedFuture(null);
             }
-            return new VersionInfo(s.lastVersion(), s.leader() != null ? s.leader().leaderId() : null);
+            return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return newestVersion(s);
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }, blocking);
+        }
+
+        @Override
+        public Outcome.Unavailable notLeader(String requestId) {
+            return WeaselServer.this.notLeader(requestId);
         }
 
         @Override
         public SubscriberHub subscribers() {
-            LeaderTerm t = current;
+            LeaderTerm t = shuttingDown ? null : current;
             return t == null ? null : t.hub;
         }
 

@@ -14,7 +14,7 @@ import org.tomlj.TomlParseResult;
  */
 public final class ConfigLoader {
     private static final Set<String> SECTIONS =
-            Set.of("server", "commit", "persistence", "s3", "subscription", "retention");
+            Set.of("server", "commit", "persistence", "s3", "subscription", "retention", "security");
 
     private ConfigLoader() {}
 
@@ -73,7 +73,10 @@ public final class ConfigLoader {
                 s.getInt("max_pipelined_requests", 64, 1, 65_536),
                 s.getInt("idle_timeout_seconds", 300, 0, 86_400),
                 s.getInt("shutdown_grace_ms", 5_000, 0, 600_000),
-                s.getString("advertise_url", ""));
+                s.getString("advertise_url", ""),
+                s.getInt("header_read_timeout_ms", 10_000, 0, 3_600_000),
+                s.getInt("body_read_timeout_ms", 30_000, 0, 3_600_000),
+                s.getBoolean("access_log", false));
         if (!server.advertiseUrl().isEmpty() && !server.advertiseUrl().matches("https?://.+")) {
             throw new ConfigException(s.key("advertise_url") + " must be an http:// or https:// URL, got \""
                     + server.advertiseUrl() + "\"");
@@ -89,7 +92,7 @@ public final class ConfigLoader {
                 c.getInt("max_operations", 10_000, 0, 1_000_000),
                 c.getLong("conflict_window_ms", 5_000, 1, 3_600_000),
                 c.getInt("request_id_retention_hours", 24, 0, 24 * 365),
-                c.getLong("request_id_retention_versions", 10_000_000, 0, Long.MAX_VALUE),
+                c.getLong("request_id_retention_versions", 1_000_000, 1, 1L << 31),
                 c.getInt("max_pending_commits", 65_536, 16, 1 << 24));
         if (commit.minRequestIdLength() > commit.maxRequestIdLength()) {
             throw new ConfigException(c.key("min_request_id_length") + " (" + commit.minRequestIdLength()
@@ -169,6 +172,69 @@ public final class ConfigLoader {
                 ret.getInt("max_deletes_per_request", 1000, 1, 1000));
         ret.rejectUnknownKeys();
 
-        return new WeaselConfig(server, commit, persistence, s3c, subscription, retention);
+        TomlSection sec = new TomlSection("security", r.getTable("security"));
+        List<WeaselConfig.Token> tokens = new java.util.ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (TomlSection t : sec.getTableList("tokens")) {
+            String name = t.getString("name", "");
+            if (name.isEmpty() || !names.add(name)) {
+                throw new ConfigException(t.key("name") + " must be set and unique (it names the token in logs and metrics)");
+            }
+            String plain = t.getString("token", "");
+            String hash = t.getString("token_sha256", "");
+            byte[] sha256;
+            if (plain.isEmpty() == hash.isEmpty()) {
+                throw new ConfigException(t.key("token") + " or " + t.key("token_sha256") + ": exactly one is required");
+            }
+            if (!plain.isEmpty()) {
+                if (plain.length() < 16) {
+                    throw new ConfigException(t.key("token") + " is too short to be a secret (at least 16 characters)");
+                }
+                sha256 = sha256(plain);
+            } else {
+                if (!hash.matches("[0-9a-fA-F]{64}")) {
+                    throw new ConfigException(t.key("token_sha256") + " must be 64 hex digits (the SHA-256 of the token)");
+                }
+                sha256 = java.util.HexFormat.of().parseHex(hash);
+            }
+            java.util.EnumSet<WeaselConfig.Role> roles = java.util.EnumSet.noneOf(WeaselConfig.Role.class);
+            for (String role : t.getStringList("roles", List.of())) {
+                try {
+                    roles.add(WeaselConfig.Role.valueOf(role.toUpperCase(java.util.Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException(t.key("roles") + ": unknown role \"" + role + "\" (known: commit, subscribe, admin)");
+                }
+            }
+            if (roles.isEmpty()) {
+                throw new ConfigException(t.key("roles") + " must name at least one of commit, subscribe, admin");
+            }
+            t.rejectUnknownKeys();
+            tokens.add(new WeaselConfig.Token(name, sha256, java.util.Collections.unmodifiableSet(roles)));
+        }
+        String cert = sec.getString("tls_cert_file", "");
+        String key = sec.getString("tls_key_file", "");
+        if (cert.isEmpty() != key.isEmpty()) {
+            throw new ConfigException(sec.key("tls_cert_file") + " and " + sec.key("tls_key_file") + " must be set together");
+        }
+        for (String f : List.of(cert, key)) {
+            if (!f.isEmpty() && !java.nio.file.Files.isReadable(Path.of(f))) {
+                throw new ConfigException("[security] TLS file " + f + " is not readable");
+            }
+        }
+        sec.rejectUnknownKeys();
+        var security = new WeaselConfig.Security(List.copyOf(tokens), cert.isEmpty() ? null : Path.of(cert),
+                key.isEmpty() ? null : Path.of(key));
+
+        return new WeaselConfig(server, commit, persistence, s3c, subscription, retention, security);
+    }
+
+    /** SHA-256 of a token's UTF-8 bytes. */
+    public static byte[] sha256(String token) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(token.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK lacks SHA-256", e);
+        }
     }
 }

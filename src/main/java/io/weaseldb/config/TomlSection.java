@@ -117,12 +117,15 @@ final class TomlSection {
         if (v == null) {
             return List.of();
         }
-        if (!(v instanceof TomlArray a) || !(a.isEmpty() || a.containsTables())) {
+        if (!(v instanceof TomlArray a)) {
             throw new ConfigException(key(key) + " must be an array of tables ([[" + name + "." + key + "]])");
         }
         List<TomlSection> out = new ArrayList<>();
         for (int i = 0; i < a.size(); i++) {
-            out.add(new TomlSection(name + "." + key + "[" + i + "]", a.getTable(i)));
+            if (!(a.get(i) instanceof TomlTable t)) {
+                throw new ConfigException(key(key) + " must be an array of tables ([[" + name + "." + key + "]])");
+            }
+            out.add(new TomlSection(name + "." + key + "[" + i + "]", t));
         }
         return out;
     }

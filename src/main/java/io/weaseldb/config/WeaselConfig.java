@@ -14,7 +14,8 @@ public record WeaselConfig(
         Persistence persistence,
         S3 s3,
         Subscription subscription,
-        Retention retention) {
+        Retention retention,
+        Security security) {
 
     /** {@code [server]}: the HTTP listener and its limits. */
     public record Server(
@@ -27,7 +28,10 @@ public record WeaselConfig(
             int maxPipelinedRequests,
             int idleTimeoutSeconds,
             int shutdownGraceMs,
-            String advertiseUrl) {
+            String advertiseUrl,
+            int headerReadTimeoutMs,
+            int bodyReadTimeoutMs,
+            boolean accessLog) {
 
         /** The URL other servers and clients are told to use for this one. */
         public String url(int boundPort) {
@@ -92,4 +96,24 @@ public record WeaselConfig(
 
     /** {@code [retention]}: log truncation. */
     public record Retention(int truncateIntervalSeconds, int maxDeletesPerRequest) {}
+
+    /** What a bearer token may do. */
+    public enum Role { COMMIT, SUBSCRIBE, ADMIN }
+
+    /** A bearer token: known only by its SHA-256, never stored or logged in the clear. */
+    public record Token(String name, byte[] sha256, java.util.Set<Role> roles) {}
+
+    /**
+     * {@code [security]}: bearer tokens with roles (none: no authentication), and TLS from PEM
+     * files (both empty: plain HTTP).
+     */
+    public record Security(List<Token> tokens, Path tlsCertFile, Path tlsKeyFile) {
+        public boolean authenticate() {
+            return !tokens.isEmpty();
+        }
+
+        public boolean tls() {
+            return tlsCertFile != null;
+        }
+    }
 }

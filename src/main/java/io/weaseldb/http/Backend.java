@@ -19,8 +19,17 @@ public interface Backend {
     /** Enqueues a health probe through every stage; false when the pipeline is full. */
     boolean submitProbe(Completion completion);
 
-    /** The newest durable version and its leader, or null when this server cannot tell. */
-    VersionInfo version();
+    /** While leading: the newest durable version and this server's leader id; null otherwise. */
+    VersionInfo leaderInfo();
+
+    /**
+     * {@code GET /v1/version}: a committed version at least as new as every commit acknowledged
+     * before the call (a standby reads the log for it). Completes with null when unknown.
+     */
+    java.util.concurrent.CompletableFuture<VersionInfo> version();
+
+    /** The 503 a server that does not lead answers with, naming the leader when known. */
+    io.weaseldb.pipeline.Outcome.Unavailable notLeader(String requestId);
 
     /** The subscription registry, or null when this server cannot stream (e.g. not leading). */
     io.weaseldb.subscribe.SubscriberHub subscribers();

@@ -75,11 +75,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private io.netty.buffer.CompositeByteBuf small; // a small JSON body being aggregated
     private java.util.function.Consumer<byte[]> smallDone;
 
-    ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, JsonFactory jsonFactory) {
+    private final Authenticator auth;
+    private final ReadTimeouts timeouts;
+    private static final Logger access = LoggerFactory.getLogger("io.weaseldb.access");
+
+    ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, JsonFactory jsonFactory,
+                      Authenticator auth, ReadTimeouts timeouts) {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
         this.jsonFactory = jsonFactory;
+        this.auth = auth;
+        this.timeouts = timeouts;
     }
 
     /** A request's place in the response order, and where the pipeline sends its outcome. */
@@ -89,8 +96,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         final boolean keepAlive;
         final boolean http10;
         FullHttpResponse response;
+        String requestId; // for the access log, when the pipeline named one
         HttpResponse streamHead; // a subscribe: the response head, after which the stream starts
         Runnable startStream;
+        Runnable cancelStream; // releases the subscriber slot if the stream never starts
         boolean closeAfter;
         boolean abandoned;
 
@@ -112,6 +121,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             metrics.outcome(outcome);
+            requestId = Responses.requestIdOf(outcome);
             respond(this, Responses.outcome(ctx.alloc(), outcome));
         }
     }
@@ -164,6 +174,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             respond(slot, Responses.error(ctx.alloc(), status, "bad_request", message));
             return;
         }
+        timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
         QueryStringDecoder query = new QueryStringDecoder(req.uri());
@@ -171,7 +182,19 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         Slot slot = newSlot(route.endpoint(), start, keepAlive, http10);
         body = Body.DISCARD; // requests other than commits carry no body we read
         bodyComplete = false;
-        if (route.endpoint() == Endpoint.UNKNOWN) {
+        Authenticator.Decision decision = auth.check(req, route.endpoint());
+        if (decision == Authenticator.Decision.UNAUTHORIZED) {
+            metrics.rejected("unauthorized");
+            FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.UNAUTHORIZED, "unauthorized",
+                    "a valid bearer token is required (Authorization: Bearer <token>)");
+            r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"weaseldb\"");
+            respond(slot, r);
+        } else if (decision == Authenticator.Decision.FORBIDDEN) {
+            metrics.rejected("forbidden");
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+                    "this token lacks the " + Authenticator.roleFor(route.endpoint()).name().toLowerCase(java.util.Locale.ROOT)
+                            + " role needed for " + route.endpoint().label));
+        } else if (route.endpoint() == Endpoint.UNKNOWN) {
             respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
                     "no such endpoint: " + req.method() + " " + query.path()));
         } else if (route.allow() != null) {
@@ -216,15 +239,20 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void tooLarge(Slot slot) {
-        metrics.rejected("max_request_size");
         metrics.commitOutcome("content_too_large");
+        tooLarge(slot, settings.maxRequestSizeBytes(), "max_request_size_bytes");
+    }
+
+    /** 413: answered at once; the rest of the body is read and dropped, never buffered. */
+    private void tooLarge(Slot slot, long limit, String what) {
+        metrics.rejected("max_request_size");
         closeParser();
         slot.closeAfter = true;
         closing = true;
         body = Body.DISCARD;
         lingerLeft = settings.lingerBytes();
         respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "content_too_large",
-                "request body exceeds max_request_size_bytes (" + settings.maxRequestSizeBytes() + " bytes)"));
+                "request body exceeds " + what + " (" + limit + " bytes)"));
     }
 
     private void onContent(HttpContent c) {
@@ -255,7 +283,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     releaseSmall();
                     Slot slot = bodySlot;
                     bodySlot = null;
-                    tooLarge(slot);
+                    tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
                 } else {
                     small.addComponent(true, buf.retain());
                     if (last) {
@@ -280,6 +308,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             case NONE -> { }
         }
         if (last) {
+            timeouts.requestComplete();
             bodyComplete = true;
             if (body != Body.COMMIT && body != Body.SMALL && !closing) {
                 body = Body.NONE;
@@ -331,10 +360,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void subscribe(HttpRequest req, QueryStringDecoder query, Slot slot) {
         SubscriberHub hub = backend.subscribers();
-        Backend.VersionInfo v = backend.version();
+        Backend.VersionInfo v = backend.leaderInfo();
         if (hub == null || v == null) {
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "this server is not streaming the log (not the leader)"));
+            respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
             return;
         }
         long after;
@@ -342,10 +370,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         try {
             String a = param(query, "after");
             String lastEventId = req.headers().get("Last-Event-ID");
-            if (a != null) {
-                after = nonNegative("after", a);
-            } else if (lastEventId != null && !lastEventId.isBlank()) {
+            // Last-Event-ID wins: an EventSource reconnects to its original URL (with the original
+            // `after`) and adds the id of the last event it received.
+            if (lastEventId != null && !lastEventId.isBlank()) {
                 after = nonNegative("Last-Event-ID", lastEventId.trim());
+            } else if (a != null) {
+                after = nonNegative("after", a);
             } else {
                 after = hub.latestVersion();
             }
@@ -394,6 +424,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         final String leader = v.leaderId();
         slot.streamHead = head;
         slot.startStream = () -> subscription = hub.open(ctx.channel(), from, mode, leader);
+        slot.cancelStream = hub::cancel;
         closing = true; // the connection now belongs to the stream; later requests are ignored
         flushReady();
     }
@@ -481,7 +512,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else {
             long length = HttpUtil.getContentLength(req, -1L);
             if (length > MAX_SMALL_BODY) {
-                tooLarge(slot);
+                tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
                 return;
             }
             small = ctx.alloc().compositeBuffer();
@@ -531,8 +562,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private FullHttpResponse notManaged() {
-        return Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                "this server does not manage retention (not the leader)");
+        return Responses.outcome(ctx.alloc(), backend.notLeader(null));
     }
 
     private FullHttpResponse storageError(Throwable t) {
@@ -562,10 +592,22 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void version(Slot slot) {
-        Backend.VersionInfo v = backend.version();
-        if (v == null) {
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "this server does not know the latest version yet"));
+        java.util.concurrent.CompletableFuture<Backend.VersionInfo> f = backend.version();
+        Backend.VersionInfo now = f.getNow(null);
+        if (f.isDone() && now != null) {
+            versionResponse(slot, now, null);
+            return;
+        }
+        Executor loop = ctx.channel().eventLoop();
+        f.whenComplete((v, t) -> loop.execute(() -> versionResponse(slot, v, t)));
+    }
+
+    private void versionResponse(Slot slot, Backend.VersionInfo v, Throwable t) {
+        if (slot.abandoned || !ctx.channel().isActive()) {
+            return;
+        }
+        if (t != null || v == null) {
+            respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
             return;
         }
         ByteBuf b = ctx.alloc().buffer(64);
@@ -623,6 +665,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         while (!slots.isEmpty() && (slots.peekFirst().response != null || slots.peekFirst().streamHead != null)) {
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
+                s.cancelStream = null; // the stream starts: the slot is now the subscription's
                 metrics.request(s.endpoint, 200, System.nanoTime() - s.startNanos);
                 ctx.write(s.streamHead, ctx.voidPromise());
                 ctx.flush();
@@ -632,14 +675,19 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             FullHttpResponse r = s.response;
             boolean close = s.closeAfter || !s.keepAlive;
             Responses.keepAlive(r, !close, s.http10);
-            metrics.request(s.endpoint, r.status().code(), System.nanoTime() - s.startNanos);
+            long nanos = System.nanoTime() - s.startNanos;
+            metrics.request(s.endpoint, r.status().code(), nanos);
+            if (settings.accessLog()) {
+                access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", r.status().code())
+                        .addKeyValue("micros", nanos / 1000).addKeyValue("request_id", s.requestId)
+                        .addKeyValue("remote", ctx.channel().remoteAddress())
+                        .log("{} {} {} us{}", s.endpoint.label, r.status().code(), nanos / 1000,
+                                s.requestId == null ? "" : " request_id=" + s.requestId);
+            }
             if (close) {
                 closing = true;
                 for (Slot rest : slots) {
-                    rest.abandoned = true;
-                    if (rest.response != null) {
-                        rest.response.release();
-                    }
+                    abandon(rest);
                 }
                 slots.clear();
                 ctx.writeAndFlush(r).addListener((ChannelFutureListener) f -> afterClosingResponse());
@@ -652,6 +700,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             ctx.flush();
         }
         resumeIfIdle();
+    }
+
+    private static void abandon(Slot s) {
+        s.abandoned = true;
+        if (s.response != null) {
+            s.response.release();
+            s.response = null;
+        }
+        if (s.cancelStream != null) {
+            s.cancelStream.run();
+            s.cancelStream = null;
+        }
     }
 
     /** The last response is out: close now, or once the client has finished sending its body. */
@@ -711,11 +771,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             subscription.end(null);
         }
         for (Slot s : slots) {
-            s.abandoned = true;
-            if (s.response != null) {
-                s.response.release();
-                s.response = null;
-            }
+            abandon(s);
         }
         slots.clear();
         ctx.fireChannelInactive();

@@ -52,12 +52,16 @@ public final class HttpServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final Class<? extends ServerChannel> channelClass;
     private Channel serverChannel;
+    private final io.netty.handler.ssl.SslContext ssl;
+    private final Authenticator auth;
 
     public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics) {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
         this.jsonFactory = CommitParser.newFactory(settings.maxRequestSizeBytes());
+        this.auth = new Authenticator(settings.security().tokens());
+        this.ssl = settings.security().tls() ? sslContext(settings.security()) : null;
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -81,6 +85,12 @@ public final class HttpServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline().addLast("limit", limiter);
+                        if (ssl != null) {
+                            ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc()));
+                        }
+                        ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
+                                metrics);
+                        ch.pipeline().addLast("timeouts", timeouts);
                         ch.pipeline().addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
                                 .setMaxInitialLineLength(8192)
                                 .setMaxHeaderSize(settings.maxHeaderBytes())
@@ -91,10 +101,41 @@ public final class HttpServer implements AutoCloseable {
                         if (settings.idleTimeoutSeconds() > 0) {
                             ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeoutSeconds(), TimeUnit.SECONDS));
                         }
-                        ch.pipeline().addLast("api", new ConnectionHandler(settings, backend, metrics, jsonFactory));
+                        ch.pipeline().addLast("api", new ConnectionHandler(settings, backend, metrics, jsonFactory, auth, timeouts));
                     }
                 });
         serverChannel = b.bind(settings.host(), settings.port()).sync().channel();
+        if (!auth.enabled() && !loopback(settings.host())) {
+            log.warn("!!! listening on {} with NO authentication: anyone who can reach this address can commit,"
+                    + " read the whole log and change retention. Configure [[security.tokens]] (see docs/operations.md). !!!",
+                    settings.host());
+        }
+        log.info("HTTP{} on {}:{}, authentication {}", ssl != null ? "S (TLS)" : "", settings.host(), port(),
+                auth.enabled() ? "by bearer token (" + settings.security().tokens().size() + " tokens)" : "off");
+    }
+
+    private static boolean loopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /** TLS from PEM files, with the OpenSSL provider when netty-tcnative is present, else the JDK's. */
+    private static io.netty.handler.ssl.SslContext sslContext(io.weaseldb.config.WeaselConfig.Security sec) {
+        try {
+            io.netty.handler.ssl.SslProvider provider = io.netty.handler.ssl.OpenSsl.isAvailable()
+                    ? io.netty.handler.ssl.SslProvider.OPENSSL : io.netty.handler.ssl.SslProvider.JDK;
+            return io.netty.handler.ssl.SslContextBuilder.forServer(sec.tlsCertFile().toFile(), sec.tlsKeyFile().toFile())
+                    .sslProvider(provider)
+                    .applicationProtocolConfig(io.netty.handler.ssl.ApplicationProtocolConfig.DISABLED)
+                    .build();
+        } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
+            throw new io.weaseldb.config.ConfigException("[security] cannot load TLS certificate "
+                    + sec.tlsCertFile() + " / key " + sec.tlsKeyFile() + ": " + e.getMessage()
+                    + " (PEM certificate chain and PKCS#8 PEM private key expected)");
+        }
     }
 
     public int port() {

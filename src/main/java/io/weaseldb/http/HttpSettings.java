@@ -15,13 +15,17 @@ public record HttpSettings(
         int idleTimeoutSeconds,
         CommitLimits commitLimits,
         long probeTimeoutMs,
-        int retryAfterSeconds) {
+        int retryAfterSeconds,
+        int headerReadTimeoutMs,
+        int bodyReadTimeoutMs,
+        boolean accessLog,
+        WeaselConfig.Security security) {
 
     public static HttpSettings from(WeaselConfig c) {
         var s = c.server();
         return new HttpSettings(s.host(), s.port(), s.ioThreads(), s.maxRequestSizeBytes(), s.maxConnections(),
                 s.maxHeaderBytes(), s.maxPipelinedRequests(), s.idleTimeoutSeconds(), CommitLimits.from(c.commit()),
-                5_000, 1);
+                5_000, 1, s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.accessLog(), c.security());
     }
 
     /** Bytes of an oversized body read and discarded before closing, so the client sees the 413. */

@@ -10,8 +10,9 @@ package io.weaseldb.log;
  * flight). Objects may also record request ids that {@code /v1/status} declared never to commit
  * ("bans"), so that promise survives restarts and leader changes.
  *
- * @param kind           {@link #DATA}, or {@link #TERM_START} for the marker that claims a new
- *                       term's first version (it holds no transaction)
+ * @param kind           {@link #DATA}; {@link #TERM_START} for the marker that claims a new
+ *                       term's first version (it holds no transaction); {@link #TERM_END} for the
+ *                       last object of a term whose leader shut down cleanly
  * @param term           the leader term that wrote the object; terms only grow along the log
  * @param leaderId       the writing leader's id (opaque, unique per term)
  * @param prevVersion    {@code lastVersion} of the previous object in the log, -1 for the first;
@@ -37,9 +38,11 @@ public record BatchHeader(
 
     public static final int DATA = 0;
     public static final int TERM_START = 1;
+    /** The last object of a term whose leader stepped down cleanly: a successor need not wait. */
+    public static final int TERM_END = 2;
 
     public BatchHeader {
-        if (kind != DATA && kind != TERM_START) {
+        if (kind != DATA && kind != TERM_START && kind != TERM_END) {
             throw new IllegalArgumentException("unknown batch kind " + kind);
         }
         if (lastVersion < firstVersion || firstVersion < 0) {

@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * writes outstanding and acknowledges strictly in order, a crash can leave holes and orphans only
  * among the newest objects: recovery reads the headers of the last {@code window} objects and
  * walks the chain there. Objects past the first hole, and objects of an older term that do not
- * continue the chain, were never acknowledged; the new leader deletes them after its claim wins.
+ * continue the chain, were never acknowledged; readers skip them and the new leader's writes
+ * replace them (compare-and-swap on their entity tag) where it needs their names.
  *
  * <p>Blocking; runs on the thread that starts or promotes the server, never on an event loop.
  */
@@ -97,7 +98,7 @@ public final class LogRecovery {
 
     /**
      * Claims {@code tail.lastVersion() + 1} for a new term by writing its start marker with
-     * {@code If-None-Match: *}, then deletes the orphans. Returns the new term.
+     * {@code If-None-Match: *}. Returns the new term.
      */
     public Term claim(Tail tail, String leaderId, Clock clock) throws LostClaimException, CorruptBatchException {
         long version = tail.lastVersion() + 1;
@@ -111,31 +112,41 @@ public final class LogRecovery {
             if (r == ObjectStore.PutResult.CREATED) {
                 break;
             }
-            byte[] existing = await(store.get(key));
-            if (java.util.Arrays.equals(existing, object)) {
+            ObjectStore.Versioned existing;
+            try {
+                existing = await(store.getVersioned(key));
+            } catch (StorageException e) {
+                if (e.kind() == StorageException.Kind.NOT_FOUND && attempt < 5) {
+                    continue; // it vanished meanwhile: try again
+                }
+                throw e;
+            }
+            if (java.util.Arrays.equals(existing.bytes(), object)) {
                 break; // our own marker, written by an attempt whose reply was lost
             }
-            BatchHeader other = BatchCodec.decodeHeader(key, existing);
+            BatchHeader other = BatchCodec.decodeHeader(key, existing.bytes());
             boolean continuesTheLog = other.prevVersion() == tail.lastVersion()
                     && other.firstVersion() == tail.lastVersion() + 1 && other.term() >= tail.term();
-            if (!continuesTheLog && other.term() < newTerm && attempt < 3) {
+            if (!continuesTheLog && other.term() < newTerm && attempt < 5) {
                 // A leftover that does not continue the log (an older term's write that landed
-                // past a hole): never acknowledged, safe to remove.
-                log.warn("{}: deleting an orphan of older term {} before claiming", key, other.term());
-                await(store.delete(List.of(key)));
-                continue;
+                // past a hole) was never acknowledged. Replace it atomically, only if it is still
+                // that very object: deleting it first could race another writer.
+                log.warn("{}: replacing an orphan of older term {} with the claim", key, other.term());
+                if (await(store.putIfMatch(key, object, existing.etag())) == ObjectStore.PutResult.CREATED) {
+                    break;
+                }
+                continue; // it changed meanwhile: look again
             }
             // The log grew since we listed it (the previous leader is still writing, and may have
-            // acknowledged this object), or another server claimed first: never delete it.
+            // acknowledged this object), or another server claimed first: never touch it.
             throw new LostClaimException("version " + version + " was written by leader " + other.leaderId()
                     + " (term " + other.term() + ")" + (continuesTheLog ? ", continuing the log" : ""));
         }
         if (!tail.orphans().isEmpty()) {
-            log.warn("deleting {} unacknowledged log objects left by the previous term: {}", tail.orphans().size(),
+            // Left in place: readers skip them, this term's writes replace any whose name they
+            // need (compare-and-swap), and truncation removes the rest.
+            log.info("{} unacknowledged log objects of the previous term ignored: {}", tail.orphans().size(),
                     tail.orphans());
-            for (int i = 0; i < tail.orphans().size(); i += 1000) {
-                await(store.delete(tail.orphans().subList(i, Math.min(tail.orphans().size(), i + 1000))));
-            }
         }
         return new Term(newTerm, leaderId, version, tail.lastTxnVersion());
     }

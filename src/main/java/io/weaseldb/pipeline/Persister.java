@@ -114,9 +114,10 @@ public final class Persister implements Stage {
 
     private record PutDone(Batch batch, ObjectStore.PutResult result, Throwable error) implements IoEvent {}
 
-    private record VerifyDone(Batch batch, byte[] existing, Throwable error) implements IoEvent {}
+    private record VerifyDone(Batch batch, ObjectStore.Versioned existing, Throwable error) implements IoEvent {}
 
-    private record DeleteDone(Batch batch, Throwable error) implements IoEvent {}
+    /** The compare-and-swap that replaces an older term's orphan with this batch. */
+    private record ReplaceDone(Batch batch, ObjectStore.PutResult result, Throwable error) implements IoEvent {}
 
     /** A sealed batch from the moment it is sent until it is acknowledged. Persister thread only. */
     private static final class Batch {
@@ -179,6 +180,9 @@ public final class Persister implements Stage {
     private boolean fenced;
 
     private volatile long durableVersion = -1;
+    private boolean retiring; // the open batch ends the term: send it now, then write nothing more
+    private boolean retiredSent;
+    private volatile boolean retired;
     private volatile boolean storageHealthy = true;
     private volatile boolean leading;
 
@@ -245,7 +249,12 @@ public final class Persister implements Stage {
         return storageHealthy;
     }
 
-    /** True while this server leads its term (false once fenced). */
+    /** True once the term's end marker is durable after a clean shutdown. */
+    public boolean retired() {
+        return retired;
+    }
+
+    /** True while this server leads its term (false once fenced or retired). */
     public boolean leading() {
         return leading;
     }
@@ -267,14 +276,24 @@ public final class Persister implements Stage {
         return "persister";
     }
 
+    /**
+     * Only deadlines this stage can act on when they pass: a batch that cannot be sent (every
+     * in-flight slot busy) waits for a storage completion, which wakes the stage anyway; a
+     * deadline reported without being actionable would make the runner spin.
+     */
     @Override
     public long nextDeadlineNanos() {
+        if (fenced) {
+            return Long.MAX_VALUE;
+        }
         long next = Long.MAX_VALUE;
-        if (heartbeatNanos > 0 && !fenced && openFirstVersion < 0 && inFlight.isEmpty()) {
+        if (heartbeatNanos > 0 && !retiring && openFirstVersion < 0 && inFlight.isEmpty() && !markerRequested) {
             next = lastSentNanos + heartbeatNanos;
         }
-        if (openFirstVersion >= 0 && !fenced) {
-            next = Math.min(next, openStartNanos + batchTimeoutNanos);
+        if (openFirstVersion >= 0) {
+            if (inFlight.size() < settings.maxInFlightPuts() && !inFlight.isEmpty()) {
+                next = Math.min(next, openStartNanos + batchTimeoutNanos);
+            }
             if (!openReleased) {
                 next = Math.min(next, openStartNanos + budgetNanos);
             }
@@ -283,7 +302,7 @@ public final class Persister implements Stage {
             if (!b.outstanding && !b.durable) {
                 next = Math.min(next, b.retryAtNanos);
             }
-            if (!b.released && !b.durable) {
+            if (!b.durable && (!b.released || !b.items.isEmpty())) {
                 next = Math.min(next, b.firstSequencedNanos + budgetNanos);
             }
         }
@@ -332,6 +351,9 @@ public final class Persister implements Stage {
                     }
                     markerRequested = false;
                     openVersion(m.version(), m.sequencedNanos());
+                    if (m.endOfTerm()) {
+                        retiring = true;
+                    }
                 }
                 case Sequenced.Ban b -> {
                     if (fenced) {
@@ -340,7 +362,14 @@ public final class Persister implements Stage {
                         pendingBans.add(b);
                     }
                 }
-                case Sequenced.Reply r -> attachReply(s);
+                case Sequenced.Reply r -> {
+                    if (fenced && r.needsDurability()) {
+                        // what it reports was never made durable by this (deposed) leader
+                        releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
+                    } else {
+                        attachReply(s);
+                    }
+                }
             }
             if (openFirstVersion >= 0 && !pendingBans.isEmpty()) {
                 for (Sequenced.Ban b : pendingBans) {
@@ -376,6 +405,9 @@ public final class Persister implements Stage {
         if (fenced || markerRequested || openFirstVersion >= 0) {
             return;
         }
+        if (retiring) {
+            return;
+        }
         boolean heartbeat = heartbeatNanos > 0 && inFlight.isEmpty() && now - lastSentNanos >= heartbeatNanos;
         if (!pendingBans.isEmpty() || heartbeat) {
             markerRequested = markerSource.requestMarker();
@@ -399,17 +431,19 @@ public final class Persister implements Stage {
     }
 
     private int maybeSend(long now) {
-        if (fenced || openFirstVersion < 0 || inFlight.size() >= settings.maxInFlightPuts() || !releaser.hasRoom()) {
+        if (fenced || retiredSent || openFirstVersion < 0 || inFlight.size() >= settings.maxInFlightPuts()
+                || !releaser.hasRoom()) {
             return 0;
         }
-        boolean send = inFlight.isEmpty()
+        boolean send = retiring || inFlight.isEmpty()
                 || encoder.bodyBytes() >= settings.batchMaxBytes()
                 || now - openStartNanos >= batchTimeoutNanos;
         if (!send) {
             return 0;
         }
         long lastTxn = openTxns.isEmpty() ? prevTxnVersion : openTxns.get(openTxns.size() - 1).version();
-        BatchHeader h = new BatchHeader(BatchHeader.DATA, term.term(), term.leaderId(), openFirstVersion,
+        BatchHeader h = new BatchHeader(retiring ? BatchHeader.TERM_END : BatchHeader.DATA, term.term(), term.leaderId(),
+                openFirstVersion,
                 openLastVersion, prevVersion, prevTxnVersion, lastTxn, clock.epochMillis(), openTxns.size(),
                 openBans.size());
         int bodyBytes = encoder.bodyBytes();
@@ -429,6 +463,7 @@ public final class Persister implements Stage {
         openBans.clear();
         openFirstVersion = -1;
         lastSentNanos = now;
+        retiredSent = retiring;
         inFlight.addLast(b);
         put(b);
         return 1;
@@ -462,45 +497,62 @@ public final class Persister implements Stage {
                     markDurable(b, now);
                 } else if (p.error() == null) {
                     // Present already: our own earlier attempt, an older term's orphan, or another leader.
-                    b.outstanding = true;
-                    store.get(b.key).whenComplete((bytes, t) -> deliver(new VerifyDone(b, bytes, t)));
+                    verify(b);
                 } else {
                     scheduleRetry(b, StorageException.of(p.error()), now);
                 }
             }
             case VerifyDone v -> {
                 if (v.error() != null) {
-                    scheduleRetry(b, StorageException.of(v.error()), now);
-                } else if (Arrays.equals(v.existing(), b.object)) {
+                    StorageException cause = StorageException.of(v.error());
+                    if (cause.kind() == StorageException.Kind.NOT_FOUND) {
+                        put(b); // it vanished meanwhile: write again
+                    } else {
+                        scheduleRetry(b, cause, now);
+                    }
+                } else if (Arrays.equals(v.existing().bytes(), b.object)) {
                     log.info("{}: found our own batch after an unacknowledged attempt; it is durable", b.key);
                     markDurable(b, now);
                 } else {
                     resolveCollision(b, v.existing(), now);
                 }
             }
-            case DeleteDone d -> {
-                if (d.error() != null) {
-                    scheduleRetry(b, StorageException.of(d.error()), now);
+            case ReplaceDone r -> {
+                if (r.error() != null) {
+                    scheduleRetry(b, StorageException.of(r.error()), now);
+                } else if (r.result() == ObjectStore.PutResult.CREATED) {
+                    markDurable(b, now);
                 } else {
-                    put(b);
+                    verify(b); // the object changed meanwhile: look again
                 }
             }
         }
     }
 
-    private void resolveCollision(Batch b, byte[] existing, long now) {
+    private void verify(Batch b) {
+        b.outstanding = true;
+        store.getVersioned(b.key).whenComplete((v, t) -> deliver(new VerifyDone(b, v, t)));
+    }
+
+    /**
+     * Another object holds this batch's name. An older term's object here can never have been
+     * acknowledged (its writer lost the log to this term, whose claim precedes it), so it is
+     * replaced by compare-and-swap on its entity tag, which never races another writer. A newer
+     * term's object means another server leads now.
+     */
+    private void resolveCollision(Batch b, ObjectStore.Versioned existing, long now) {
         BatchHeader other;
         try {
-            other = BatchCodec.decodeHeader(b.key, existing);
+            other = BatchCodec.decodeHeader(b.key, existing.bytes());
         } catch (CorruptBatchException ex) {
             fence("object " + b.key + " exists and is not a valid log object: " + ex.getMessage());
             return;
         }
         if (other.term() < term.term()) {
-            log.warn("{}: deleting an orphan of older term {} ({}) that sits where this term writes",
+            log.warn("{}: replacing an orphan of older term {} ({}) that sits where this term writes",
                     b.key, other.term(), other.leaderId());
             b.outstanding = true;
-            store.delete(List.of(b.key)).whenComplete((r, t) -> deliver(new DeleteDone(b, t)));
+            store.putIfMatch(b.key, b.object, existing.etag()).whenComplete((r, t) -> deliver(new ReplaceDone(b, r, t)));
         } else {
             fence("log object " + b.key + " was written by leader " + other.leaderId() + " (term " + other.term() + ")");
         }
@@ -554,6 +606,10 @@ public final class Persister implements Stage {
                     + " after durable " + durableVersion;
             durableVersion = b.header.lastVersion();
             listener.durable(b.header, b.txns);
+            if (b.header.kind() == BatchHeader.TERM_END) {
+                retired = true;
+                leading = false;
+            }
             if (!b.released) {
                 b.released = true;
                 releaser.offer(new Release(b.items, term.leaderId(), null));
@@ -619,9 +675,10 @@ public final class Persister implements Stage {
         log.error("lost leadership of the log (term {}, leader {}): {}", term.term(), term.leaderId(), reason);
         Outcome.Unavailable lost = lostLeadership();
         for (Batch b : inFlight) {
-            if (!b.released) {
+            if (!b.released || !b.items.isEmpty()) { // released ones may still hold replies attached later
                 b.released = true;
                 releaser.offer(new Release(b.items, term.leaderId(), lost));
+                b.items = new ArrayList<>();
             }
         }
         inFlight.clear();

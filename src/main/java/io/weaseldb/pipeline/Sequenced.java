@@ -16,8 +16,15 @@ public sealed interface Sequenced {
 
     record Txn(Transaction txn, Completion completion, int bytes, long sequencedNanos) implements Sequenced {}
 
-    /** A version that holds no transaction: a heartbeat, or a carrier for bans while idle. */
-    record Marker(long version, long sequencedNanos) implements Sequenced {}
+    /**
+     * A version that holds no transaction: a heartbeat, a carrier for bans while idle, or
+     * ({@code endOfTerm}) the last version of a leader that is shutting down cleanly.
+     */
+    record Marker(long version, long sequencedNanos, boolean endOfTerm) implements Sequenced {
+        public Marker(long version, long sequencedNanos) {
+            this(version, sequencedNanos, false);
+        }
+    }
 
     /**
      * An answer that needs no log write. With {@code needsDurability} it is true only if what it

@@ -130,6 +130,11 @@ public final class Sequencer implements Stage {
         return done;
     }
 
+    /** Any thread: begins a clean shutdown of this term (see {@link Persister#retired()}). */
+    public boolean retire() {
+        return offer(SequencerMessage.Retire.INSTANCE);
+    }
+
     /** Persister thread: asks for a version without a transaction. */
     public boolean requestMarker() {
         return offer(SequencerMessage.MarkerRequest.INSTANCE);
@@ -139,6 +144,13 @@ public final class Sequencer implements Stage {
         switch (m) {
             case SequencerMessage.Commit c -> commit(c.request(), c.completion(), nowNanos);
             case SequencerMessage.Status st -> status(st.requestId(), st.minVersion(), st.completion());
+            case SequencerMessage.Retire r -> {
+                if (leading) {
+                    leading = false;
+                    stepDownReason = "it is shutting down";
+                    persister.accept(new Sequenced.Marker(++lastVersion, nowNanos, true));
+                }
+            }
             case SequencerMessage.MarkerRequest mr -> {
                 if (leading) {
                     persister.accept(new Sequenced.Marker(++lastVersion, nowNanos));

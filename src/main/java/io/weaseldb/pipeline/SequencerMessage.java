@@ -13,6 +13,11 @@ public sealed interface SequencerMessage {
     /** {@code GET /v1/status}: what happened to a request id, made final by asking. */
     record Status(String requestId, long minVersion, Completion completion) implements SequencerMessage {}
 
+    /** Clean shutdown: stop sequencing and end the term with a final marker. */
+    record Retire() implements SequencerMessage {
+        static final Retire INSTANCE = new Retire();
+    }
+
     /** The persister needs a version without a transaction (heartbeat, or bans while idle). */
     record MarkerRequest() implements SequencerMessage {
         static final MarkerRequest INSTANCE = new MarkerRequest();

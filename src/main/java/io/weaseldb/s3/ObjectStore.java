@@ -17,6 +17,19 @@ public interface ObjectStore extends AutoCloseable {
     /** Creates {@code key} only if absent ({@code If-None-Match: *}). */
     CompletableFuture<PutResult> putIfAbsent(String key, byte[] body);
 
+    /**
+     * Replaces {@code key} only if it still has entity tag {@code etag} ({@code If-Match}): a
+     * compare-and-swap, used to replace an orphaned log object without racing another writer.
+     * {@link PutResult#ALREADY_EXISTS} means the object changed (or vanished) meanwhile.
+     */
+    CompletableFuture<PutResult> putIfMatch(String key, byte[] body, String etag);
+
+    /** The whole object and its entity tag; NOT_FOUND when absent. */
+    CompletableFuture<Versioned> getVersioned(String key);
+
+    /** An object's bytes with its entity tag. */
+    record Versioned(byte[] bytes, String etag) {}
+
     /** Creates or replaces {@code key}. */
     CompletableFuture<Void> put(String key, byte[] body);
 

@@ -114,6 +114,41 @@ public final class SdkObjectStore implements ObjectStore {
     }
 
     @Override
+    public CompletableFuture<PutResult> putIfMatch(String key, byte[] body, String etag) {
+        long start = System.nanoTime();
+        return writer.putObject(b -> b.bucket(bucket).key(key).ifMatch(etag).contentLength((long) body.length),
+                        AsyncRequestBody.fromBytesUnsafe(body))
+                .handle((r, t) -> {
+                    if (t == null) {
+                        record("put", "ok", start);
+                        return PutResult.CREATED;
+                    }
+                    StorageException e = classify(t, key);
+                    if (e.statusCode() == 412 || e.statusCode() == 409 || e.statusCode() == 404) {
+                        record("put", "exists", start);
+                        return PutResult.ALREADY_EXISTS;
+                    }
+                    fail("put", e, start);
+                    throw e;
+                });
+    }
+
+    @Override
+    public CompletableFuture<Versioned> getVersioned(String key) {
+        long start = System.nanoTime();
+        return reader.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBytes())
+                .handle((r, t) -> {
+                    if (t != null) {
+                        StorageException e = classify(t, key);
+                        fail("get", e, start);
+                        throw e;
+                    }
+                    record("get", "ok", start);
+                    return new Versioned(r.asByteArrayUnsafe(), r.response().eTag());
+                });
+    }
+
+    @Override
     public CompletableFuture<Void> put(String key, byte[] body) {
         long start = System.nanoTime();
         return writer.putObject(b -> b.bucket(bucket).key(key).contentLength((long) body.length),

@@ -44,6 +44,9 @@ public final class SubscriberHub {
     final SubscribeMetrics metrics;
     final Clock clock;
     final AtomicInteger historyReads = new AtomicInteger();
+    /** Subscriptions that found every history read slot taken; woken one per freed slot. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Subscription> readWaiters =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final AtomicInteger count = new AtomicInteger();
     private final ConcurrentHashMap<EventLoop, LoopSubscribers> loops = new ConcurrentHashMap<>();
     private final java.util.Set<Subscription> all = ConcurrentHashMap.newKeySet();
@@ -61,6 +64,37 @@ public final class SubscriberHub {
         this.clock = clock;
     }
 
+    /** Takes a history read slot, or queues {@code s} to be pumped when one frees up. */
+    boolean acquireRead(Subscription s) {
+        if (historyReads.incrementAndGet() <= settings.maxHistoryReads()) {
+            return true;
+        }
+        historyReads.decrementAndGet();
+        readWaiters.add(s);
+        // a slot may have been freed between the failed increment and queueing: re-check
+        if (historyReads.get() < settings.maxHistoryReads()) {
+            wakeReadWaiter();
+        }
+        return false;
+    }
+
+    /** Returns a history read slot and wakes a waiting subscription, if any. Any thread. */
+    void releaseRead() {
+        historyReads.decrementAndGet();
+        wakeReadWaiter();
+    }
+
+    private void wakeReadWaiter() {
+        Subscription w = readWaiters.poll();
+        if (w != null) {
+            try {
+                w.channel.eventLoop().execute(w::pump);
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // its event loop is gone
+            }
+        }
+    }
+
     public EventCache cache() {
         return cache;
     }
@@ -75,7 +109,11 @@ public final class SubscriberHub {
         return cache.durableVersion();
     }
 
-    /** Checks whether a subscription from {@code after} can start; null if it can. */
+    /**
+     * Checks whether a subscription from {@code after} can start; null if it can, in which case a
+     * slot under {@code max_subscribers} is reserved for it (atomically, so simultaneous requests
+     * cannot overshoot): follow with {@link #open}, or {@link #cancel} if the stream never starts.
+     */
     public Refusal admit(long after) {
         if (endedReason != null) {
             return new Refusal.NotLeading();
@@ -84,15 +122,20 @@ public final class SubscriberHub {
         if (after < oldest - 1) {
             return new Refusal.Truncated(oldest);
         }
-        if (count.get() >= settings.maxSubscribers()) {
+        if (count.incrementAndGet() > settings.maxSubscribers()) {
+            count.decrementAndGet();
             return new Refusal.TooMany(settings.maxSubscribers());
         }
         return null;
     }
 
-    /** Starts streaming on {@code channel}; call on its event loop once the 200 response head is written. */
+    /** Releases a slot reserved by {@link #admit} for a stream that never started. */
+    public void cancel() {
+        count.decrementAndGet();
+    }
+
+    /** Starts streaming on {@code channel} in the slot {@link #admit} reserved; on its event loop, once the 200 head is written. */
     public Subscription open(Channel channel, long after, boolean durable, String leaderId) {
-        count.incrementAndGet();
         metrics.connected.incrementAndGet();
         Subscription s = new Subscription(this, channel, after, durable, leaderId);
         all.add(s);

@@ -39,8 +39,11 @@ public final class Subscription {
     private long lastTxnSent;
     private long lastCheckpoint;
     private long lastWriteNanos;
+    private long lastLag = Long.MAX_VALUE; // at the previous tick
     private boolean closed;
     private History history;
+    private boolean pumping;
+    private boolean pumpAgain;
 
     Subscription(SubscriberHub hub, Channel channel, long after, boolean durable, String leaderId) {
         this.hub = hub;
@@ -54,8 +57,28 @@ public final class Subscription {
         this.lastWriteNanos = hub.clock.nanoTime();
     }
 
-    /** Writes whatever this subscriber is missing, as far as the channel accepts it. */
+    /**
+     * Writes whatever this subscriber is missing, as far as the channel accepts it. Never
+     * re-entered: a write that crosses Netty's high-water mark fires channelWritabilityChanged
+     * synchronously, which pumps again; that nested call only asks for another round.
+     */
     public void pump() {
+        if (pumping) {
+            pumpAgain = true;
+            return;
+        }
+        pumping = true;
+        try {
+            do {
+                pumpAgain = false;
+                pumpOnce();
+            } while (pumpAgain && !closed);
+        } finally {
+            pumping = false;
+        }
+    }
+
+    private void pumpOnce() {
         if (closed) {
             return;
         }
@@ -133,14 +156,21 @@ public final class Subscription {
         hub.metrics.sent(events, length);
     }
 
-    /** Bytes this subscriber has not taken yet: still in the cache, or queued in Netty. */
+    /**
+     * Bytes this subscriber has not taken yet (still in the cache, or queued in Netty). Past the
+     * bound it is disconnected, unless it is catching up: a resumed subscriber far behind that
+     * reads steadily shrinks its lag every tick and is left alone; one whose lag does not shrink
+     * will never catch up.
+     */
     private void checkLag() {
         long lag = hub.cache.bytesAfter(cursor);
         ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
         if (out != null) {
             lag += out.totalPendingWriteBytes();
         }
-        if (lag > hub.settings.maxBufferBytes()) {
+        long previous = lastLag;
+        lastLag = lag;
+        if (lag > hub.settings.maxBufferBytes() && lag >= previous) {
             log.info("subscriber {} is {} bytes behind (limit {}): disconnecting it; it can resume after version {}",
                     channel.remoteAddress(), lag, hub.settings.maxBufferBytes(), cursor);
             end("slow");
@@ -195,10 +225,22 @@ public final class Subscription {
         return cursor;
     }
 
+    /** A one-line account of this stream's state, for logs and diagnostics. */
+    public String describe() {
+        History h = history;
+        return "cursor " + cursor + (closed ? " closed" : "") + (durable ? " durable" : " non-durable")
+                + (h == null ? " live" : " replaying (next object " + h.nextObject + ", last requested "
+                + h.lastRequested + ", " + h.reads.size() + " reads pending, first "
+                + (h.reads.isEmpty() ? "-" : h.reads.peekFirst().isDone() ? "done" : "waiting")
+                + ", history reads in flight " + hub.historyReads.get() + ")")
+                + "; cache floor " + hub.cache.floorVersion() + " durable " + hub.cache.durableVersion()
+                + " sequenced " + hub.cache.sequencedVersion();
+    }
+
     // ---- history from S3 ----
 
     /** A log object read and encoded off the event loop. */
-    private record Decoded(BatchHeader header, byte[] events, int[] offsets) {}
+    private record Decoded(BatchHeader header, byte[] events, int[] offsets, long[] versions) {}
 
     private final class History {
         long nextObject;
@@ -250,11 +292,17 @@ public final class Subscription {
             }
             h.last = bh;
             if (bh.lastVersion() > cursor) {
-                if (bh.count() > 0) {
-                    int from = (int) (Math.max(cursor + 1, bh.firstVersion()) - bh.firstVersion());
+                // Position of the first transaction after the cursor. Not version - first: an
+                // object may hold markers (versions without a transaction) anywhere in its range.
+                long[] versions = d.versions();
+                int from = 0;
+                while (from < versions.length && versions[from] <= cursor) {
+                    from++;
+                }
+                if (from < versions.length) {
                     int[] o = d.offsets();
-                    write(d.events(), o[from], o[bh.count()] - o[from], bh.count() - from);
-                    lastTxnSent = bh.lastVersion();
+                    write(d.events(), o[from], o[versions.length] - o[from], versions.length - from);
+                    lastTxnSent = versions[versions.length - 1];
                 }
                 cursor = bh.lastVersion();
                 wrote = true;
@@ -279,16 +327,15 @@ public final class Subscription {
                     return; // not durable yet: the next pump or tick tries again
                 }
             }
-            if (hub.historyReads.incrementAndGet() > hub.settings.maxHistoryReads()) {
-                hub.historyReads.decrementAndGet();
-                return; // the server-wide bound on history reads; the tick retries
+            if (!hub.acquireRead(this)) {
+                return; // the server-wide bound on history reads: woken when a slot frees
             }
             long first = h.nextObject;
             String key = hub.layout.objectKey(first);
             CompletableFuture<Decoded> f = hub.store.get(key)
                     .thenApplyAsync(bytes -> decode(key, bytes), hub.decodeExecutor);
             f.whenComplete((x, t) -> {
-                hub.historyReads.decrementAndGet();
+                hub.releaseRead();
                 channel.eventLoop().execute(this::pump);
             });
             h.reads.addLast(f);
@@ -307,6 +354,10 @@ public final class Subscription {
         int[] offsets = new int[b.transactions().size() + 1];
         byte[] events = b.transactions().isEmpty() ? new byte[0]
                 : ENCODER.get().encode(b.transactions(), b.header().leaderId(), offsets);
-        return new Decoded(b.header(), events, offsets);
+        long[] versions = new long[b.transactions().size()];
+        for (int i = 0; i < versions.length; i++) {
+            versions[i] = b.transactions().get(i).version();
+        }
+        return new Decoded(b.header(), events, offsets, versions);
     }
 }

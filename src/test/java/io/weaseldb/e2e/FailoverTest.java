@@ -87,7 +87,14 @@ class FailoverTest {
                 assertEquals(200, r.status(), r.body());
                 acked.put(r.version(), (String) r.get("request_id"));
             }
-            assertTrue(b.get("/v1/version").version() > 0, "a standby serves /v1/version from the log");
+            long lastAcked = acked.keySet().stream().mapToLong(Long::longValue).max().orElseThrow();
+            var standbyVersion = b.get("/v1/version");
+            assertTrue(standbyVersion.version() >= lastAcked, "a standby reads /v1/version from the log: "
+                    + standbyVersion.body() + " after acknowledged " + lastAcked);
+            assertEquals(a.server().term().leaderId(), standbyVersion.get("leader_id"));
+            var sub = b.get("/v1/subscribe");
+            assertEquals(503, sub.status());
+            assertEquals("http://127.0.0.1:" + a.port(), sub.get("leader_url"), "every standby 503 names the leader");
 
             String oldLeader = a.server().term().leaderId();
             long stopped = System.nanoTime();

@@ -70,8 +70,18 @@ class HttpServerTest {
         }
 
         @Override
-        public VersionInfo version() {
+        public VersionInfo leaderInfo() {
             return new VersionInfo(version.get(), "L");
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<VersionInfo> version() {
+            return java.util.concurrent.CompletableFuture.completedFuture(leaderInfo());
+        }
+
+        @Override
+        public Outcome.Unavailable notLeader(String requestId) {
+            return new Outcome.Unavailable("not the leader", false, 1, null, requestId);
         }
 
         @Override
@@ -101,7 +111,9 @@ class HttpServerTest {
     @BeforeEach
     void start() throws Exception {
         server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1), backend, new HttpMetrics(new SimpleMeterRegistry()));
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
+                new HttpMetrics(new SimpleMeterRegistry()));
         server.start();
     }
 

@@ -203,7 +203,7 @@ class PersisterTest {
     }
 
     @Test
-    void anOlderTermsOrphanIsDeletedAndTheWriteRetried() throws Exception {
+    void anOlderTermsOrphanIsReplacedByCompareAndSwap() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
         BatchHeader orphan = BatchHeader.termStart(0, "old", 1, 0, -1, 0);
         h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(orphan));

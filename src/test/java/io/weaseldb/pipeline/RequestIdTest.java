@@ -69,6 +69,20 @@ class RequestIdTest {
     }
 
     @Test
+    void aStatusAnswerWaitingWhenTheLeaderIsDeposedIsUnknownNotCommitted() {
+        commit(ID);
+        h.step(); // its batch is in flight
+        RecordingCompletion s = status(ID, 0);
+        h.sequencer.doWork(h.clock.nanoTime()); // the answer waits in the persister's input
+        h.store.putDirect("log/00000000000000000001",
+                io.weaseldb.log.BatchCodec.encodeEmpty(io.weaseldb.log.BatchHeader.termStart(9, "usurper", 1, 0, -1, 0)));
+        h.store.take().succeed(); // our write finds the usurper's object
+        h.completeAll();
+        var u = assertInstanceOf(Outcome.Unavailable.class, s.only(), "never 'committed' for a write that did not land");
+        assertTrue(u.outcomeUnknown());
+    }
+
+    @Test
     void statusOfACommittedIdNamesItsVersionAndLeader() {
         RecordingCompletion c = commit(ID);
         h.completeAll();

@@ -32,6 +32,9 @@ final class SimStore implements ObjectStore {
     /** Set when a simulated crash drops the requests in flight (each of them may or may not have landed). */
     private long epoch;
     int puts;
+    int inFlight;
+    /** Writes and deletes applied to the backend (what the invariant checks re-read on). */
+    int mutations;
 
     SimStore(SimScheduler scheduler, SplittableRandom random, double failure, double lostReply) {
         this.scheduler = scheduler;
@@ -46,7 +49,11 @@ final class SimStore implements ObjectStore {
         epoch++;
     }
 
-    private <T> CompletableFuture<T> submit(boolean write, Supplier<T> apply) {
+    private <T> CompletableFuture<T> submit(boolean write, Supplier<T> operation) {
+        Supplier<T> apply = !write ? operation : () -> {
+            mutations++;
+            return operation.get();
+        };
         CompletableFuture<T> f = new CompletableFuture<>();
         if (immediate) {
             try {
@@ -57,9 +64,11 @@ final class SimStore implements ObjectStore {
             return f;
         }
         long issuedIn = epoch;
+        inFlight++;
         long latency = 200_000L + random.nextLong(20_000_000L); // 0.2 - 20 ms
         double r = random.nextDouble();
         scheduler.after(latency, () -> {
+            inFlight--;
             if (issuedIn != epoch) { // the issuing process crashed: maybe it landed, nobody will know
                 if (write && random.nextBoolean()) {
                     try {
@@ -98,6 +107,25 @@ final class SimStore implements ObjectStore {
             case ObjectBackend.PutResult.Stored s -> PutResult.CREATED;
             case ObjectBackend.PutResult.PreconditionFailed p -> PutResult.ALREADY_EXISTS;
             case ObjectBackend.PutResult.NoSuchBucket n -> throw new StorageException(StorageException.Kind.PERMANENT, 404, "no bucket", null);
+        });
+    }
+
+    @Override
+    public CompletableFuture<PutResult> putIfMatch(String key, byte[] body, String etag) {
+        puts++;
+        byte[] copy = body.clone();
+        return submit(true, () -> switch (backend.put(BUCKET, key, copy, ObjectAttributes.DEFAULT, new PutCondition.IfMatch(etag))) {
+            case ObjectBackend.PutResult.Stored s -> PutResult.CREATED;
+            case ObjectBackend.PutResult.PreconditionFailed p -> PutResult.ALREADY_EXISTS;
+            case ObjectBackend.PutResult.NoSuchBucket n -> throw new StorageException(StorageException.Kind.PERMANENT, 404, "no bucket", null);
+        });
+    }
+
+    @Override
+    public CompletableFuture<Versioned> getVersioned(String key) {
+        return submit(false, () -> switch (backend.get(BUCKET, key, null)) {
+            case ObjectBackend.GetResult.Found f -> new Versioned(f.content(), f.info().etag());
+            default -> throw new StorageException(StorageException.Kind.NOT_FOUND, 404, key + " not found", null);
         });
     }
 

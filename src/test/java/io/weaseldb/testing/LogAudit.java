@@ -31,7 +31,6 @@ public final class LogAudit {
     public static Result read(Path dataDir) throws Exception {
         List<Batch> all = new ArrayList<>();
         List<String> keys = new ArrayList<>();
-        LogLayout layout = new LogLayout("");
         try (DirectoryBackend backend = DirectoryBackend.open(dataDir, false, InstantSource.system())) {
             String after = "";
             while (true) {
@@ -41,14 +40,22 @@ public final class LogAudit {
                     var got = (ObjectBackend.GetResult.Found) backend.get("weaseldb", info.key(), null);
                     all.add(BatchCodec.decode(info.key(), got.content()));
                     keys.add(info.key());
-                    if (layout.versionOf(info.key()) != all.get(all.size() - 1).header().firstVersion()) {
-                        throw new AssertionError(info.key() + " holds versions from " + all.get(all.size() - 1).header().firstVersion());
-                    }
                 }
                 if (!page.truncated()) {
                     break;
                 }
                 after = page.lastKey();
+            }
+        }
+        return audit(keys, all);
+    }
+
+    /** Audits decoded log objects given in key order. */
+    public static Result audit(List<String> keys, List<Batch> all) {
+        LogLayout layout = new LogLayout("");
+        for (int i = 0; i < all.size(); i++) {
+            if (layout.versionOf(keys.get(i)) != all.get(i).header().firstVersion()) {
+                throw new AssertionError(keys.get(i) + " holds versions from " + all.get(i).header().firstVersion());
             }
         }
         List<Batch> chain = new ArrayList<>();

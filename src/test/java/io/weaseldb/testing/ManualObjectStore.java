@@ -146,6 +146,38 @@ public final class ManualObjectStore implements ObjectStore {
         });
     }
 
+    /** Entity tag of stored bytes (content hash, like S3's MD5 ETag). */
+    static String etag(byte[] b) {
+        return Integer.toHexString(java.util.Arrays.hashCode(b)) + ":" + b.length;
+    }
+
+    @Override
+    public CompletableFuture<PutResult> putIfMatch(String key, byte[] body, String etag) {
+        byte[] copy = body.clone();
+        synchronized (this) {
+            puts++;
+        }
+        return submit("putIfMatch", key, () -> {
+            byte[] existing = objects.get(key);
+            if (existing == null || !etag(existing).equals(etag)) {
+                return PutResult.ALREADY_EXISTS;
+            }
+            objects.put(key, copy);
+            return PutResult.CREATED;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Versioned> getVersioned(String key) {
+        return submit("get", key, () -> {
+            byte[] b = objects.get(key);
+            if (b == null) {
+                throw new StorageException(StorageException.Kind.NOT_FOUND, 404, key + " not found", null);
+            }
+            return new Versioned(b.clone(), etag(b));
+        });
+    }
+
     @Override
     public CompletableFuture<Void> put(String key, byte[] body) {
         byte[] copy = body.clone();

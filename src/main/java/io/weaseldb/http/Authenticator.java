@@ -1,0 +1,61 @@
+package io.weaseldb.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.weaseldb.config.ConfigLoader;
+import io.weaseldb.config.WeaselConfig;
+import java.security.MessageDigest;
+import java.util.List;
+
+/**
+ * Bearer-token authentication with roles. Tokens are configured by their SHA-256 only; a
+ * presented token is hashed and compared against every configured hash with a constant-time
+ * comparison, so neither timing nor logs reveal a token. With no tokens configured every
+ * request is allowed. Stateless and thread-safe.
+ */
+final class Authenticator {
+    /** The verdict on one request. */
+    enum Decision { ALLOW, UNAUTHORIZED, FORBIDDEN }
+
+    private final List<WeaselConfig.Token> tokens;
+
+    Authenticator(List<WeaselConfig.Token> tokens) {
+        this.tokens = List.copyOf(tokens);
+    }
+
+    boolean enabled() {
+        return !tokens.isEmpty();
+    }
+
+    /** The role an endpoint needs; null when any valid token will do, or none is needed. */
+    static WeaselConfig.Role roleFor(Endpoint e) {
+        return switch (e) {
+            case COMMIT, STATUS -> WeaselConfig.Role.COMMIT;
+            case SUBSCRIBE -> WeaselConfig.Role.SUBSCRIBE;
+            case RETENTION_LIST, RETENTION_POLICY, METRICS -> WeaselConfig.Role.ADMIN;
+            case VERSION, OK, UNKNOWN -> null;
+        };
+    }
+
+    Decision check(HttpRequest req, Endpoint endpoint) {
+        if (tokens.isEmpty() || endpoint == Endpoint.OK) {
+            return Decision.ALLOW; // /ok stays open for load balancers' health checks
+        }
+        String header = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (header == null || header.length() < 8 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return Decision.UNAUTHORIZED;
+        }
+        byte[] presented = ConfigLoader.sha256(header.substring(7).trim());
+        WeaselConfig.Token match = null;
+        for (WeaselConfig.Token t : tokens) {
+            if (MessageDigest.isEqual(presented, t.sha256())) { // constant time; compare them all
+                match = t;
+            }
+        }
+        if (match == null) {
+            return Decision.UNAUTHORIZED;
+        }
+        WeaselConfig.Role needed = roleFor(endpoint);
+        return needed == null || match.roles().contains(needed) ? Decision.ALLOW : Decision.FORBIDDEN;
+    }
+}

@@ -1,0 +1,221 @@
+package io.weaseldb.e2e;
+
+import static io.weaseldb.testing.Json.write;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.handler.ssl.util.SelfSignedCertificate;
+import io.weaseldb.testing.RawHttp;
+import io.weaseldb.testing.TestServer;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Tokens and roles, TLS, and the limits against slow or oversized requests, over real TCP. */
+@Timeout(120)
+class SecurityEndToEndTest {
+    static final String WRITER = "writer-token-0123456789";
+    static final String READER = "reader-token-0123456789";
+    static final String ADMIN = "admin-token-01234567890";
+
+    @TempDir
+    Path dir;
+
+    static String tokens() {
+        return "[[security.tokens]]\nname = \"writer\"\ntoken = \"" + WRITER + "\"\nroles = [\"commit\"]\n"
+                + "[[security.tokens]]\nname = \"reader\"\ntoken_sha256 = \"" + sha256Hex(READER) + "\"\nroles = [\"subscribe\"]\n"
+                + "[[security.tokens]]\nname = \"admin\"\ntoken = \"" + ADMIN + "\"\nroles = [\"admin\"]\n";
+    }
+
+    static String sha256Hex(String s) {
+        return java.util.HexFormat.of().formatHex(io.weaseldb.config.ConfigLoader.sha256(s));
+    }
+
+    /** One request of each endpoint, with the role it needs (null: any token; "none": no token needed). */
+    record Call(String method, String path, String body, String role) {}
+
+    static final List<Call> CALLS = List.of(
+            new Call("GET", "/v1/version", null, null),
+            new Call("POST", "/v1/commit", "{\"operations\":[" + write("k", "v") + "]}", "commit"),
+            new Call("GET", "/v1/status?request_id=some-request-id-000000000001", null, "commit"),
+            new Call("GET", "/v1/retention/", null, "admin"),
+            new Call("PUT", "/v1/retention/p1", "{\"version\":0}", "admin"),
+            new Call("GET", "/v1/retention/p1", null, "admin"),
+            new Call("DELETE", "/v1/retention/p1", null, "admin"),
+            new Call("GET", "/metrics", null, "admin"),
+            new Call("GET", "/ok", null, "none"));
+
+    static String tokenFor(String role) {
+        return switch (role) {
+            case "commit" -> WRITER;
+            case "subscribe" -> READER;
+            default -> ADMIN;
+        };
+    }
+
+    static int send(TestServer s, Call c, String token) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(s.uri(c.path())).timeout(Duration.ofSeconds(10))
+                .method(c.method(), c.body() == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(c.body()));
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        var r = s.send(b.build());
+        if (r.status() == 401 || r.status() == 403) {
+            assertEquals(r.status() == 401 ? "unauthorized" : "forbidden", r.get("error"));
+            assertTrue(!r.body().contains(token == null ? "\u0000" : token), "tokens never echoed");
+        }
+        return r.status();
+    }
+
+    @Test
+    void everyEndpointNeedsATokenWithTheRightRole() throws Exception {
+        try (TestServer s = TestServer.start(dir, tokens())) {
+            for (Call c : CALLS) {
+                String what = c.method() + " " + c.path();
+                int anonymous = send(s, c, null);
+                int bogus = send(s, c, "not-a-valid-token-at-all");
+                if (c.role() != null && c.role().equals("none")) {
+                    assertEquals(200, anonymous, what + " stays open for health checks");
+                    continue;
+                }
+                assertEquals(401, anonymous, what + " without a token");
+                assertEquals(401, bogus, what + " with an unknown token");
+                if (c.role() == null) {
+                    for (String t : List.of(WRITER, READER, ADMIN)) {
+                        assertEquals(200, send(s, c, t), what + " with any valid token");
+                    }
+                    continue;
+                }
+                for (String role : List.of("commit", "subscribe", "admin")) {
+                    int status = send(s, c, tokenFor(role));
+                    if (role.equals(c.role())) {
+                        assertTrue(status >= 200 && status < 300, what + " with the " + role + " role: " + status);
+                    } else {
+                        assertEquals(403, status, what + " with the " + role + " role");
+                    }
+                }
+            }
+            // subscribe: the reader may, the writer may not
+            try (RawHttp raw = new RawHttp(s.port())) {
+                raw.send("GET /v1/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + WRITER + "\r\n\r\n");
+                assertEquals(403, raw.read().status());
+            }
+            try (RawHttp raw = new RawHttp(s.port())) {
+                raw.send("GET /v1/subscribe HTTP/1.1\r\nHost: x\r\n\r\n");
+                var r = raw.read();
+                assertEquals(401, r.status());
+                assertEquals("Bearer realm=\"weaseldb\"", r.header("www-authenticate"));
+            }
+            var sub = new java.net.Socket("127.0.0.1", s.port());
+            sub.getOutputStream().write(("GET /v1/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + READER
+                    + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            byte[] head = new byte[12];
+            assertEquals(12, sub.getInputStream().readNBytes(head, 0, 12));
+            assertEquals("HTTP/1.1 200", new String(head, StandardCharsets.US_ASCII));
+            sub.close();
+            String metrics = s.send(HttpRequest.newBuilder(s.uri("/metrics")).header("Authorization", "Bearer " + ADMIN)
+                    .build()).body();
+            assertTrue(metrics.contains("weaseldb_http_rejected_total{reason=\"unauthorized\"}"), "limits are counted");
+            assertTrue(metrics.contains("weaseldb_http_rejected_total{reason=\"forbidden\"}"));
+        }
+    }
+
+    @Test
+    void commitsOverTls() throws Exception {
+        SelfSignedCertificate cert = new SelfSignedCertificate("localhost");
+        Path certFile = dir.resolve("cert.pem");
+        Path keyFile = dir.resolve("key.pem");
+        Files.copy(cert.certificate().toPath(), certFile);
+        Files.copy(cert.privateKey().toPath(), keyFile);
+        String tls = "[security]\ntls_cert_file = \"" + certFile + "\"\ntls_key_file = \"" + keyFile + "\"\n";
+        try (TestServer s = TestServer.start(dir.resolve("data"), tls)) {
+            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+            trust.load(null, null);
+            trust.setCertificateEntry("weaseldb", cert.cert());
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext ssl = SSLContext.getInstance("TLS");
+            ssl.init(null, tmf.getTrustManagers(), null);
+            try (HttpClient https = HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build()) {
+                var r = https.send(HttpRequest.newBuilder(URI.create("https://localhost:" + s.port() + "/v1/commit"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"operations\":[" + write("over", "tls") + "]}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, r.statusCode(), r.body());
+                assertTrue(r.body().contains("\"status\":\"committed\""));
+            }
+            try (RawHttp plain = new RawHttp(s.port())) { // plain HTTP to a TLS port is refused
+                plain.send(RawHttp.get("/v1/version"));
+                assertTrue(plain.closedByServer());
+            }
+        } finally {
+            cert.delete();
+        }
+    }
+
+    @Test
+    void slowAndOversizedRequestsAreCutOffWhileOthersAreServed() throws Exception {
+        String limits = "[server]\nport = 0\nheader_read_timeout_ms = 500\nbody_read_timeout_ms = 500\n"
+                + "max_header_bytes = 4096\n";
+        try (TestServer s = TestServer.start(dir, limits)) {
+            // slowloris: a request line, then headers that never end
+            try (Socket slow = new Socket("127.0.0.1", s.port())) {
+                slow.setSoTimeout(10_000);
+                slow.getOutputStream().write("GET /v1/version HTTP/1.1\r\nHost: x\r\nX-Slow: a".getBytes(StandardCharsets.US_ASCII));
+                long start = System.nanoTime();
+                InputStream in = slow.getInputStream();
+                String answer = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+                assertTrue(ms < 5_000, "closed after " + ms + " ms");
+            }
+            // a body that stalls halfway
+            try (Socket stall = new Socket("127.0.0.1", s.port())) {
+                stall.setSoTimeout(10_000);
+                stall.getOutputStream().write(("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"oper")
+                        .getBytes(StandardCharsets.US_ASCII));
+                String answer = new String(stall.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+            }
+            // a header bomb
+            try (RawHttp bomb = new RawHttp(s.port())) {
+                StringBuilder headers = new StringBuilder();
+                for (int i = 0; i < 500; i++) {
+                    headers.append("X-H").append(i).append(": ").append("v".repeat(20)).append("\r\n");
+                }
+                bomb.send("GET /v1/version HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+                assertEquals(431, bomb.read().status());
+                assertTrue(bomb.closedByServer());
+            }
+            // meanwhile a normal client is served, and a slow but steady body is fine
+            assertEquals(200, s.commit("{\"operations\":[" + write("fine", "client") + "]}").status());
+            try (RawHttp steady = new RawHttp(s.port())) {
+                String body = "{\"operations\":[" + write("steady", "body") + "]}";
+                steady.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n");
+                for (char ch : body.toCharArray()) {
+                    steady.send(String.valueOf(ch));
+                    Thread.sleep(5); // a slow client on purpose, well inside body_read_timeout_ms per byte
+                }
+                assertEquals(200, steady.read().status());
+            }
+            Map<String, Object> unused = Map.of();
+            assertTrue(unused.isEmpty());
+        }
+    }
+}

@@ -1,0 +1,693 @@
+package io.weaseldb.sim;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Ticker;
+import io.weaseldb.conflict.ConflictSet;
+import io.weaseldb.fakes3.ObjectInfo;
+import io.weaseldb.log.Batch;
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.LogIndex;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.log.LogRecovery;
+import io.weaseldb.log.Term;
+import io.weaseldb.pipeline.Completion;
+import io.weaseldb.pipeline.Outcome;
+import io.weaseldb.pipeline.Persister;
+import io.weaseldb.pipeline.Releaser;
+import io.weaseldb.pipeline.RequestIdIndex;
+import io.weaseldb.pipeline.RequestIdRecovery;
+import io.weaseldb.pipeline.Sequencer;
+import io.weaseldb.pipeline.SequencerMessage;
+import io.weaseldb.pipeline.TermHistory;
+import io.weaseldb.subscribe.EventCache;
+import io.weaseldb.subscribe.Publisher;
+import io.weaseldb.subscribe.SubscribeMetrics;
+import io.weaseldb.subscribe.SubscriberHub;
+import io.weaseldb.subscribe.Subscription;
+import io.weaseldb.testing.Json;
+import io.weaseldb.testing.LogAudit;
+import io.weaseldb.time.IdSource;
+import io.weaseldb.txn.CommitRequest;
+import io.weaseldb.txn.Operation;
+import io.weaseldb.txn.Precondition;
+import io.weaseldb.txn.Transaction;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One deterministic run of WeaselDB's pipeline, subscribers and storage, from a seed.
+ *
+ * <p>The real stages (sequencer, persister, releaser, publisher), the real subscription code on
+ * Netty's EmbeddedChannel, and the fake S3's real in-memory backend run on one thread and one
+ * simulated clock. Storage answers late, fails, times out and loses success replies; servers
+ * crash (in-flight writes land or not, nobody hears back) and a second server takes the log over
+ * while the first still runs. After every step the invariants are checked against what storage
+ * actually holds:
+ * <ul>
+ *   <li>the log is one valid chain: versions gap-free, each transaction linked to the previous;</li>
+ *   <li>every acknowledged commit is in it, at its version, exactly once; no request id twice;</li>
+ *   <li>nothing is acknowledged twice, and duplicates report the original version;</li>
+ *   <li>/v1/status answers agree with the log (not_committed ids never appear in it);</li>
+ *   <li>subscribers receive transactions in order, without gaps or duplicates, exactly as logged;
+ *       at the end every live durable subscriber has everything.</li>
+ * </ul>
+ */
+final class Simulation {
+    final long seed;
+    private final SplittableRandom random;
+    private final SimScheduler clock = new SimScheduler();
+    private final SimStore store;
+    private final LogLayout layout = new LogLayout("");
+    private final IdSource ids;
+    private final int clientActions;
+    private final List<Node> nodes = new ArrayList<>();
+    private Node leader;
+    private final List<SimSubscriber> subscribers = new ArrayList<>();
+    private final Set<Long> wakeups = new HashSet<>();
+    private final Executor direct = Runnable::run;
+    private final Ticker ticker = new Ticker() {
+        @Override
+        public long initialNanoTime() {
+            return 0;
+        }
+
+        @Override
+        public long nanoTime() {
+            return clock.nanoTime();
+        }
+
+        @Override
+        public void sleep(long delay, TimeUnit unit) {
+            throw new UnsupportedOperationException("no sleeping in a simulation");
+        }
+    };
+
+    // what clients were told
+    private final Map<Long, String> acked = new HashMap<>();
+    private final Map<String, Long> ackedById = new HashMap<>();
+    private final Map<String, Long> statusCommitted = new HashMap<>();
+    private final Set<String> statusNotCommitted = new HashSet<>();
+    private final List<String> usedIds = new ArrayList<>();
+    private int nextId;
+    private long stepsRun;
+
+    // the log as storage holds it, re-read when storage changed
+    private final Map<String, Batch> decoded = new HashMap<>();
+    private LogAudit.Result log;
+    private int auditedAt = -1;
+
+    Simulation(long seed, int clientActions) {
+        this.seed = seed;
+        this.random = new SplittableRandom(seed);
+        this.ids = IdSource.seeded(seed);
+        this.clientActions = clientActions;
+        double failure = random.nextDouble() * 0.15;
+        double lost = random.nextDouble() * 0.05;
+        this.store = new SimStore(clock, new SplittableRandom(random.nextLong()), failure, lost);
+    }
+
+    /** One server term, stepped by the simulation. */
+    private final class Node {
+        final Term term;
+        final LogIndex index;
+        final Sequencer sequencer;
+        final Persister persister;
+        final Releaser releaser;
+        final Publisher publisher;
+        final EventCache cache;
+        final SubscriberHub hub;
+        boolean crashed;
+
+        Node(Term term, LogIndex index, RequestIdIndex requestIds, TermHistory terms) {
+            this.term = term;
+            this.index = index;
+            releaser = new Releaser(1024);
+            cache = new EventCache(512 + random.nextInt(4096), 1 << 10, term.startVersion());
+            hub = new SubscriberHub(new SubscriberHub.Settings(100, Long.MAX_VALUE, TimeUnit.SECONDS.toNanos(1), 2, 4),
+                    cache, index, store, layout, direct, new SubscribeMetrics(new SimpleMeterRegistry()), clock);
+            publisher = new Publisher(1 << 12, cache, index, hub, term.leaderId());
+            persister = new Persister(new Persister.Settings(random.nextInt(0, 5), 512 + random.nextInt(8192),
+                    1 + random.nextInt(4), 1, 20, 300, 1, 1 << 12, 0), store, layout, releaser, publisher,
+                    Persister.Observer.NONE, clock, ids);
+            sequencer = new Sequencer(new Sequencer.Settings(200 + random.nextInt(2000), 1 << 12, 1),
+                    new ConflictSet(), clock, ids, persister);
+            persister.markerSource(sequencer::requestMarker);
+            persister.lead(term);
+            sequencer.lead(term, requestIds, terms);
+        }
+
+        int work() {
+            if (crashed) {
+                return 0;
+            }
+            long now = clock.nanoTime();
+            return sequencer.doWork(now) + persister.doWork(now) + releaser.doWork(now) + publisher.doWork(now);
+        }
+
+        long deadline() {
+            if (crashed) {
+                return Long.MAX_VALUE;
+            }
+            return Math.min(Math.min(sequencer.nextDeadlineNanos(), persister.nextDeadlineNanos()),
+                    Math.min(releaser.nextDeadlineNanos(), publisher.nextDeadlineNanos()));
+        }
+    }
+
+    /** Starts a new term the way a server does: recover, claim, rebuild request ids. */
+    private static final boolean DEBUG = Boolean.getBoolean("weaseldb.sim.debug");
+
+    private void debug(String what) {
+        if (DEBUG) {
+            System.out.println("t=" + clock.nanoTime() / 1_000 + "us " + what);
+        }
+    }
+
+    private Node boot() {
+        store.immediate = true;
+        if (DEBUG) {
+            StringBuilder sb = new StringBuilder();
+            for (ObjectInfo i : store.logObjects()) {
+                try {
+                    var h = BatchCodec.decodeHeader(i.key(), store.read(i.key()));
+                    sb.append("\n   ").append(i.key().substring(4)).append(" T").append(h.term()).append(" [")
+                            .append(h.firstVersion()).append("..").append(h.lastVersion()).append("] prev ")
+                            .append(h.prevVersion()).append(" kind ").append(h.kind()).append(" n ").append(h.count());
+                } catch (Exception e) {
+                    sb.append("\n   ").append(i.key()).append(" ").append(e);
+                }
+            }
+            debug("boot; log objects:" + sb);
+        }
+        try {
+            for (int attempt = 0; ; attempt++) {
+                LogRecovery recovery = new LogRecovery(store, layout, 64, 1_000);
+                LogRecovery.Tail tail = recovery.findTail();
+                Term term;
+                try {
+                    term = recovery.claim(tail, ids.uuid(), clock);
+                } catch (LogRecovery.LostClaimException e) {
+                    if (attempt > 5) {
+                        throw new AssertionError("cannot claim the log: " + e.getMessage());
+                    }
+                    continue;
+                }
+                debug("claimed " + term + " tail last " + tail.lastVersion() + " orphans " + tail.orphans()
+                        + " firsts " + java.util.Arrays.toString(tail.firstVersions()));
+                LogIndex index = new LogIndex();
+                for (long f : tail.firstVersions()) {
+                    index.add(f);
+                }
+                index.add(term.startVersion());
+                TermHistory terms = new TermHistory();
+                long from = RequestIdRecovery.startVersion(index, term.startVersion(), 1_000_000);
+                RequestIdIndex requestIds = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, from, clock.epochMillis());
+                RequestIdRecovery.rebuild(store, layout, index, from, requestIds, terms, 4, 1_000);
+                Node n = new Node(term, index, requestIds, terms);
+                debug("booted term " + term + " index " + java.util.Arrays.toString(index.snapshot()));
+                nodes.add(n);
+                return n;
+            }
+        } catch (io.weaseldb.log.CorruptBatchException e) {
+            throw new AssertionError(e);
+        } finally {
+            store.immediate = false;
+        }
+    }
+
+    /** A client's answer: exactly one outcome per request. */
+    private final class Answer implements Completion {
+        final String requestId;
+        final boolean commit;
+        Outcome outcome;
+
+        Answer(String requestId, boolean commit) {
+            this.requestId = requestId;
+            this.commit = commit;
+        }
+
+        @Override
+        public Executor executor() {
+            return direct;
+        }
+
+        @Override
+        public void complete(Outcome o) {
+            if (outcome != null) {
+                fail("request " + requestId + " answered twice: " + outcome + " then " + o);
+            }
+            outcome = o;
+            if (DEBUG && requestId.endsWith(System.getProperty("weaseldb.sim.trace", "~"))) {
+                debug("answer for " + requestId + (commit ? " (commit)" : " (status)") + ": " + o);
+            }
+            switch (o) {
+                case Outcome.Committed c -> {
+                    String other = acked.put(c.version(), c.requestId());
+                    if (other != null && !other.equals(c.requestId())) {
+                        fail("version " + c.version() + " acknowledged for " + other + " and " + c.requestId());
+                    }
+                    Long before = ackedById.put(c.requestId(), c.version());
+                    if (before != null && before != c.version()) {
+                        fail(c.requestId() + " acknowledged at " + before + " and " + c.version());
+                    }
+                    if (statusNotCommitted.contains(c.requestId())) {
+                        fail(c.requestId() + " committed after /v1/status said it never would");
+                    }
+                }
+                case Outcome.StatusCommitted s -> {
+                    Long before = statusCommitted.put(s.requestId(), s.version());
+                    Long ack = ackedById.get(s.requestId());
+                    if ((before != null && before != s.version()) || (ack != null && ack != s.version())) {
+                        fail("status of " + s.requestId() + " says " + s.version() + ", known " + before + "/" + ack);
+                    }
+                }
+                case Outcome.StatusNotCommitted s -> {
+                    if (ackedById.containsKey(s.requestId()) || statusCommitted.containsKey(s.requestId())) {
+                        fail("status says " + s.requestId() + " did not commit, but it was acknowledged");
+                    }
+                    statusNotCommitted.add(s.requestId());
+                }
+                default -> { }
+            }
+        }
+    }
+
+    /** A subscriber on an EmbeddedChannel, parsing the SSE bytes the real Subscription writes. */
+    private final class SimSubscriber {
+        final EmbeddedChannel channel = EmbeddedChannel.builder().ticker(ticker).build();
+        final boolean durable;
+        final long after;
+        final Node node;
+        Subscription subscription;
+        final StringBuilder pending = new StringBuilder();
+        final List<Long> versions = new ArrayList<>();
+        final Map<Long, String> requestIds = new HashMap<>();
+        long lastCheckpoint = -1;
+        long lastPrev = Long.MIN_VALUE;
+        boolean ended;
+
+        SimSubscriber(Node node, long after, boolean durable) {
+            this.node = node;
+            this.after = after;
+            this.durable = durable;
+        }
+
+        void pump() {
+            channel.runPendingTasks();
+            channel.runScheduledPendingTasks();
+            Object m;
+            while ((m = channel.readOutbound()) != null) {
+                try {
+                    if (m instanceof HttpContent c) {
+                        pending.append(c.content().toString(StandardCharsets.UTF_8));
+                        parse();
+                    }
+                    if (m instanceof LastHttpContent) {
+                        ended = true;
+                    }
+                } finally {
+                    ReferenceCountUtil.release(m);
+                }
+            }
+            if (!channel.isActive()) {
+                ended = true;
+            }
+        }
+
+        private void parse() {
+            int end;
+            while ((end = pending.indexOf("\n\n")) >= 0) {
+                String event = pending.substring(0, end);
+                pending.delete(0, end + 2);
+                String type = null;
+                String data = null;
+                for (String line : event.split("\n")) {
+                    if (line.startsWith("event: ")) {
+                        type = line.substring(7);
+                    } else if (line.startsWith("data: ")) {
+                        data = line.substring(6);
+                    }
+                }
+                if (data == null) {
+                    continue; // keepalive
+                }
+                Map<String, Object> j = Json.object(data);
+                if ("checkpoint".equals(type)) {
+                    lastCheckpoint = (Long) j.get("committed_version");
+                    continue;
+                }
+                long v = (Long) j.get("version");
+                long prev = (Long) j.get("prev_version");
+                long last = versions.isEmpty() ? after : versions.get(versions.size() - 1);
+                if (v <= last) {
+                    fail("subscriber after " + after + " got " + v + " after " + last + " (order or duplicate); received "
+                            + versions + "; " + subscription.describe());
+                }
+                if (!versions.isEmpty() && prev != last) {
+                    fail("subscriber got " + v + " with prev_version " + prev + ", previous event was " + last);
+                }
+                versions.add(v);
+                requestIds.put(v, (String) j.get("request_id"));
+            }
+        }
+    }
+
+    private void fail(String message) {
+        throw new AssertionError("seed " + seed + " at step " + stepsRun + ": " + message);
+    }
+
+    /** Runs the simulation; throws AssertionError naming the seed on any violation. */
+    void run() {
+        leader = boot();
+        long horizon = TimeUnit.MILLISECONDS.toNanos(50 + clientActions * 2L);
+        for (int i = 0; i < clientActions; i++) {
+            clock.at(clock.nanoTime() + random.nextLong(horizon), this::clientAction);
+        }
+        long sameTime = 0;
+        long lastTime = clock.nanoTime();
+        while (clock.step()) {
+            stepsRun++;
+            sameTime = clock.nanoTime() == lastTime ? sameTime + 1 : 0;
+            lastTime = clock.nanoTime();
+            if (sameTime > 100_000) {
+                fail("livelock: time stopped advancing (a stage keeps reporting a deadline it cannot act on)");
+            }
+            settle();
+            check();
+        }
+        // Storage stops failing; everything in flight finishes.
+        store.immediate = false;
+        quiesce();
+        check();
+        finalCheck();
+    }
+
+    private void clientAction() {
+        int r = random.nextInt(100);
+        if (r < 60) {
+            commit();
+        } else if (r < 72) {
+            status();
+        } else if (r < 82) {
+            subscribe();
+        } else if (r < 86) {
+            unsubscribe();
+        } else if (r < 87) {
+            crash();
+        } else if (r < 88) {
+            gracefulRestart();
+        } else if (r < 90) {
+            takeover();
+        } else {
+            commit();
+        }
+    }
+
+    private String newId() {
+        String id = String.format("sim-%d-request-%06d", seed, nextId++);
+        usedIds.add(id);
+        return id;
+    }
+
+    private Node target() {
+        // mostly the newest server; sometimes one that may have been deposed
+        if (nodes.size() > 1 && random.nextInt(10) == 0) {
+            Node n = nodes.get(random.nextInt(nodes.size()));
+            if (!n.crashed) {
+                return n;
+            }
+        }
+        return leader;
+    }
+
+    private byte[] key() {
+        return ("k" + random.nextInt(8)).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private void commit() {
+        String id = !usedIds.isEmpty() && random.nextInt(4) == 0 ? usedIds.get(random.nextInt(usedIds.size())) : newId();
+        List<Operation> ops = new ArrayList<>();
+        for (int i = random.nextInt(1, 4); i > 0; i--) {
+            ops.add(switch (random.nextInt(3)) {
+                case 0 -> new Operation.Write(key(), ("v" + random.nextInt(100)).getBytes(StandardCharsets.UTF_8));
+                case 1 -> new Operation.Delete(key());
+                default -> new Operation.RangeDelete("k2".getBytes(StandardCharsets.UTF_8), "k5".getBytes(StandardCharsets.UTF_8));
+            });
+        }
+        List<Precondition> pre = new ArrayList<>();
+        Node n = target();
+        long readVersion = Math.max(0, n.persister.durableVersion() - random.nextInt(3));
+        if (random.nextBoolean()) {
+            pre.add(new Precondition.PointRead(key(), Precondition.DEFAULT_VERSION));
+        }
+        if (random.nextInt(4) == 0) {
+            pre.add(new Precondition.RangeRead("k0".getBytes(StandardCharsets.UTF_8), "k4".getBytes(StandardCharsets.UTF_8),
+                    Precondition.DEFAULT_VERSION));
+        }
+        Answer a = new Answer(id, true);
+        if (DEBUG && id.endsWith(System.getProperty("weaseldb.sim.trace", "~"))) {
+            debug("commit " + id + " to term " + n.term.term() + (n == leader ? " (leader)" : " (older node)"));
+        }
+        if (!n.sequencer.offer(new SequencerMessage.Commit(new CommitRequest(id, null, readVersion, pre, ops, 0), a))) {
+            a.complete(new Outcome.Unavailable("full", false, 1, null, id));
+        }
+    }
+
+    private void status() {
+        String id = usedIds.isEmpty() || random.nextInt(5) == 0 ? newId() : usedIds.get(random.nextInt(usedIds.size()));
+        Answer a = new Answer(id, false);
+        if (DEBUG && id.endsWith(System.getProperty("weaseldb.sim.trace", "~"))) {
+            debug("status " + id + " to term " + leader.term.term());
+        }
+        leader.sequencer.offer(new SequencerMessage.Status(id, 0, a));
+    }
+
+    private void subscribe() {
+        Node n = leader;
+        long latest = n.persister.durableVersion();
+        long oldest = Math.max(0, n.index.oldest());
+        long after = random.nextBoolean() ? latest : Math.max(-1, oldest - 1 + random.nextLong(latest - oldest + 2));
+        if (after < 0) {
+            after = 0;
+        }
+        if (n.hub.admit(after) != null) {
+            return;
+        }
+        SimSubscriber s = new SimSubscriber(n, after, random.nextInt(4) != 0);
+        s.subscription = n.hub.open(s.channel, after, s.durable, n.term.leaderId());
+        subscribers.add(s);
+    }
+
+    private void unsubscribe() {
+        for (SimSubscriber s : subscribers) {
+            if (!s.ended && random.nextBoolean()) {
+                s.channel.close();
+                s.pump();
+                return;
+            }
+        }
+    }
+
+    /** Every server process dies; storage requests in flight land or not; a new server starts. */
+    private void crash() {
+        for (Node n : nodes) {
+            n.crashed = true;
+        }
+        store.crash();
+        for (SimSubscriber s : subscribers) {
+            if (!s.ended) {
+                s.channel.close();
+                s.pump();
+            }
+        }
+        nodes.clear();
+        leader = boot();
+    }
+
+    /** The leader shuts down cleanly (ending its term with a marker); a new server starts. */
+    private void gracefulRestart() {
+        Node old = leader;
+        old.sequencer.retire();
+        for (int i = 0; i < 10_000 && !old.persister.retired() && old.persister.leading(); i++) {
+            if (!clock.step()) {
+                break;
+            }
+            settle();
+        }
+        old.crashed = true; // stopped: whatever it still holds is never answered, like a process exit
+        for (SimSubscriber s : subscribers) {
+            if (!s.ended && s.node == old) {
+                s.channel.close();
+                s.pump();
+            }
+        }
+        nodes.remove(old);
+        leader = boot();
+    }
+
+    /** A second server takes the log over while the first still runs (a standby that gave up waiting). */
+    private void takeover() {
+        if (nodes.size() > 3) {
+            return;
+        }
+        leader = boot();
+    }
+
+    /** Runs stages and subscriber tasks until nothing moves; schedules the next timer wake-up. */
+    private void settle() {
+        for (int round = 0; round < 10_000; round++) {
+            int work = 0;
+            for (int i = 0; i < nodes.size(); i++) {
+                work += nodes.get(i).work();
+            }
+            for (SimSubscriber s : subscribers) {
+                if (!s.ended) {
+                    int before = s.versions.size();
+                    s.pump();
+                    work += s.versions.size() - before;
+                }
+            }
+            if (work == 0) {
+                for (Node n : nodes) {
+                    long d = n.deadline();
+                    if (d != Long.MAX_VALUE && wakeups.add(d)) {
+                        clock.at(d, () -> wakeups.remove(d));
+                    }
+                }
+                return;
+            }
+        }
+        fail("the pipeline never settled");
+    }
+
+    private void quiesce() {
+        int i = 0;
+        while (clock.step()) {
+            if (++i > 1_000_000) {
+                fail("the simulation never quiesced");
+            }
+            settle();
+        }
+        // keepalive ticks until every subscriber has stopped moving
+        for (int tick = 0; tick < 100; tick++) {
+            long before = subscribers.stream().mapToLong(s -> s.versions.size()).sum();
+            clock.after(TimeUnit.SECONDS.toNanos(1), () -> { });
+            while (clock.step()) {
+                settle();
+            }
+            if (subscribers.stream().mapToLong(s -> s.versions.size()).sum() == before && tick > 2) {
+                break;
+            }
+        }
+    }
+
+    private LogAudit.Result log() {
+        if (auditedAt == store.mutations && log != null) {
+            return log;
+        }
+        List<String> keys = new ArrayList<>();
+        List<Batch> batches = new ArrayList<>();
+        for (ObjectInfo info : store.logObjects()) {
+            String cacheKey = info.key() + "@" + info.etag();
+            Batch b = decoded.get(cacheKey);
+            if (b == null) {
+                try {
+                    b = BatchCodec.decode(info.key(), store.read(info.key()));
+                } catch (io.weaseldb.log.CorruptBatchException e) {
+                    throw new AssertionError("seed " + seed + ": corrupt object", e);
+                }
+                decoded.put(cacheKey, b);
+            }
+            keys.add(info.key());
+            batches.add(b);
+        }
+        try {
+            log = LogAudit.audit(keys, batches);
+        } catch (AssertionError e) {
+            fail(e.getMessage());
+        }
+        auditedAt = store.mutations;
+        return log;
+    }
+
+    private void check() {
+        LogAudit.Result l = log();
+        for (var e : acked.entrySet()) {
+            Transaction t = l.transactions().get(e.getKey());
+            if (t == null || !t.requestId().equals(e.getValue())) {
+                fail("acknowledged version " + e.getKey() + " (" + e.getValue() + ") is not in the log: " + t);
+            }
+        }
+        for (String id : statusNotCommitted) {
+            if (l.versionByRequestId().containsKey(id)) {
+                fail(id + " is in the log although /v1/status said it would never commit");
+            }
+        }
+        for (var e : statusCommitted.entrySet()) {
+            if (!e.getValue().equals(l.versionByRequestId().get(e.getKey()))) {
+                fail("/v1/status said " + e.getKey() + " committed at " + e.getValue() + "; the log says "
+                        + l.versionByRequestId().get(e.getKey()) + "; chain " + l.chain().stream().map(b -> "T"
+                        + b.header().term() + "[" + b.header().firstVersion() + ".." + b.header().lastVersion() + "]").toList()
+                        + " orphans " + l.orphans());
+            }
+        }
+        for (SimSubscriber s : subscribers) {
+            for (long v : s.versions) {
+                if (!s.durable && v > s.lastCheckpoint) {
+                    continue; // may be discarded by the client: not yet durable when sent
+                }
+                Transaction t = l.transactions().get(v);
+                if (t == null || !t.requestId().equals(s.requestIds.get(v))) {
+                    fail("subscriber (after " + s.after + ", durable " + s.durable + ") got version " + v + " ("
+                            + s.requestIds.get(v) + ") that the log does not hold: " + t);
+                }
+            }
+        }
+    }
+
+    private void finalCheck() {
+        LogAudit.Result l = log();
+        List<Long> logged = new ArrayList<>(l.transactions().keySet());
+        for (SimSubscriber s : subscribers) {
+            // what it got is exactly the logged transactions after its start, up to where it stopped
+            long upTo = s.versions.isEmpty() ? s.after : s.versions.get(s.versions.size() - 1);
+            if (!s.ended && s.durable) {
+                upTo = Math.max(upTo, s.node.persister.durableVersion());
+            }
+            List<Long> expected = new ArrayList<>();
+            for (long v : logged) {
+                if (v > s.after && v <= upTo) {
+                    expected.add(v);
+                }
+            }
+            List<Long> got = s.durable ? s.versions : s.versions.stream().filter(v -> v <= l.transactions().keySet()
+                    .stream().mapToLong(Long::longValue).max().orElse(-1)).toList();
+            if (s.durable && !got.equals(expected)) {
+                fail("durable subscriber after " + s.after + (s.ended ? " (ended)" : " (live)") + " got " + got
+                        + ", the log holds " + expected + "; term " + s.node.term.term() + " node durable "
+                        + s.node.persister.durableVersion() + " index " + java.util.Arrays.toString(s.node.index.snapshot())
+                        + "; " + s.subscription.describe() + "; store requests in flight " + store.inFlight
+                        + ", agenda " + clock.size());
+            }
+        }
+    }
+
+    long steps() {
+        return stepsRun;
+    }
+
+    int acknowledged() {
+        return acked.size();
+    }
+}

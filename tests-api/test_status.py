@@ -1,0 +1,89 @@
+"""GET /v1/status: committed, not_committed (then refused for ever), 410, 400."""
+
+from __future__ import annotations
+
+import pytest
+
+import weaseldb
+from harness import history
+from weaseldb import BadRequest, Conflict, LogTruncated, PointRead, Write
+
+
+def rid_for(ns: bytes, tag: str) -> str:
+    return f"{tag}-{ns.hex()}"
+
+
+@pytest.mark.both_backends
+def test_status_of_a_committed_request(client: weaseldb.Client, ns: bytes) -> None:
+    rid = rid_for(ns, "st-committed")
+    res = client.commit([Write(ns + b"k", b"v")], request_id=rid)
+    st = client.status(rid)
+    assert st.committed and st.raw["status"] == "committed"
+    assert (st.request_id, st.version, st.leader_id) == (rid, res.version, res.leader_id)
+    # Still committed when asked again, and with min_version at or below the commit.
+    assert client.status(rid, min_version=res.version).version == res.version
+    assert client.status(rid, min_version=res.version - 1).committed
+
+
+@pytest.mark.both_backends
+def test_unknown_request_becomes_not_committed_and_is_then_refused(client: weaseldb.Client, ns: bytes) -> None:
+    rid = rid_for(ns, "st-never")
+    before = client.version().version
+    st = client.status(rid)
+    assert st.status == "not_committed" and not st.committed
+    assert st.request_id == rid
+    assert st.version >= before
+    assert set(st.raw) >= {"request_id", "status", "version"}
+    # The answer is final: the id can no longer commit (decided: 400) ...
+    with pytest.raises(BadRequest) as info:
+        client.commit([Write(ns + b"late", b"v")], request_id=rid)
+    assert info.value.code == "bad_request"
+    # ... and asking again gives the same outcome.
+    assert client.status(rid).status == "not_committed"
+    end = client.commit([Write(ns + b"end", b"")]).version
+    assert not any(t.request_id == rid for t in history(client, before, end))
+
+
+def test_refused_commit_is_not_committed(client: weaseldb.Client, ns: bytes) -> None:
+    base = client.version().version
+    client.commit([Write(ns + b"k", b"1")])
+    rid = rid_for(ns, "st-conflict")
+    with pytest.raises(Conflict):
+        client.commit([Write(ns + b"k", b"2")], [PointRead(ns + b"k")], read_version=base, request_id=rid)
+    st = client.status(rid, min_version=base)
+    assert st.status == "not_committed"
+
+
+def test_status_requires_request_id(client: weaseldb.Client) -> None:
+    for query in (None, {"min_version": 1}):
+        resp = client.request("GET", "/v1/status", query=query)
+        assert resp.status == 400, resp.body
+        assert resp.json()["error"] == "bad_request"
+
+
+@pytest.mark.parametrize("min_version", ["abc", "-5", "1.5"])
+def test_status_bad_min_version_is_400(client: weaseldb.Client, ns: bytes, min_version: str) -> None:
+    resp = client.request("GET", "/v1/status", query={"request_id": rid_for(ns, "st-bad"), "min_version": min_version})
+    assert resp.status == 400, resp.body
+    assert resp.json()["error"] == "bad_request"
+
+
+def test_status_beyond_request_id_retention_is_410(tuned_server, ns: bytes) -> None:
+    # The tuned server remembers request ids for 8 versions.
+    client = tuned_server.client()
+    rid = rid_for(ns, "st-old")
+    old = client.commit([Write(ns + b"k", b"v")], request_id=rid).version
+    for i in range(20):
+        client.commit([Write(ns + b"fill", b"%d" % i)])
+    with pytest.raises(LogTruncated) as info:
+        client.status(rid, min_version=old)
+    assert info.value.status == 410 and info.value.code == "log_truncated"
+    # Without min_version the commit could be anywhere in the past, so the answer is unknown too.
+    with pytest.raises(LogTruncated):
+        client.status(rid)
+    never = rid_for(ns, "st-old-never")
+    with pytest.raises(LogTruncated):
+        client.status(never, min_version=old)
+    # History that is still kept answers normally.
+    recent = client.commit([Write(ns + b"k", b"w")], request_id=rid_for(ns, "st-recent"))
+    assert client.status(recent.request_id, min_version=recent.version).committed
