@@ -1,0 +1,198 @@
+package io.weaseldb.bench;
+
+import com.fasterxml.jackson.core.JsonEncoding;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The results of one run, in the units their names say, printed for people and written as JSON
+ * for scripts (docs/bench/side-by-side.sh reads {@code committed_per_second} and the latency
+ * percentiles).
+ *
+ * @param measuredSeconds   length of the measured window (warmup excluded)
+ * @param unanswered        requests still without an answer when the run gave up waiting
+ * @param unsent            open loop: requests due before the end that never went out
+ * @param serverCpuCores    server CPU seconds per measured second (-1 without --server-pid)
+ * @param serverSystemCpuCores the kernel-time part of it (syscalls, fsync, TCP)
+ * @param generatorCpuCores this generator's CPU seconds per measured second
+ */
+record BenchReport(
+        BenchOptions options,
+        double measuredSeconds,
+        long sent,
+        long completed,
+        long committed,
+        long conflicts,
+        long tooOld,
+        long refused,
+        long errors,
+        long unanswered,
+        long unsent,
+        long connectionFailures,
+        Latency latencyMicros,
+        long requestBytes,
+        long responseBytes,
+        long[] completedEachSecond,
+        Subscribers subscribers,
+        double serverCpuCores,
+        double serverSystemCpuCores,
+        long serverRssPeakBytes,
+        double generatorCpuCores,
+        double loadAverageStart,
+        double loadAverageEnd,
+        int idleConnectionsHeld) {
+
+    /** Percentiles of a histogram, in its unit. */
+    record Latency(long count, double mean, long p50, long p90, long p99, long p999, long max) {
+        static Latency of(Histogram h) {
+            if (h.getTotalCount() == 0) {
+                return new Latency(0, 0, 0, 0, 0, 0, 0);
+            }
+            return new Latency(h.getTotalCount(), h.getMean(), h.getValueAtPercentile(50), h.getValueAtPercentile(90),
+                    h.getValueAtPercentile(99), h.getValueAtPercentile(99.9), h.getMaxValue());
+        }
+    }
+
+    /** What the SSE readers saw in the measured window. */
+    record Subscribers(int connected, long events, long bytes, long disconnects, Latency lagMillis, long maxVersionLag) {}
+
+    double completedPerSecond() {
+        return completed / measuredSeconds;
+    }
+
+    double committedPerSecond() {
+        return committed / measuredSeconds;
+    }
+
+    /** Failed preconditions per answered commit. */
+    double conflictRate() {
+        return completed == 0 ? 0 : (double) conflicts / completed;
+    }
+
+    String text() {
+        BenchOptions o = options;
+        StringBuilder s = new StringBuilder();
+        s.append(String.format(Locale.ROOT, "%s: %s%s, target %s, workload %s, %d connections x depth %d%s, %.0f s measured after %d s warmup%n",
+                o.label(), o.mode().name().toLowerCase(Locale.ROOT), o.mode() == BenchOptions.Mode.IDLE ? "" : " loop",
+                o.target().name().toLowerCase(Locale.ROOT),
+                o.workload().label(), o.connections(), o.depth(),
+                o.mode() == BenchOptions.Mode.OPEN ? String.format(Locale.ROOT, ", %.0f txn/s offered", o.rate()) : "",
+                measuredSeconds, o.warmupSeconds()));
+        if (o.mode() == BenchOptions.Mode.IDLE) {
+            s.append(String.format(Locale.ROOT, "  held %d idle keep-alive connections for %.0f s; server RSS peak %s; load average %.2f -> %.2f%n",
+                    idleConnectionsHeld, measuredSeconds, serverRssPeakBytes < 0 ? "n/a" : (serverRssPeakBytes >> 20) + " MiB",
+                    loadAverageStart, loadAverageEnd));
+            return s.toString();
+        } else {
+            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, errors %d, unanswered %d, unsent %d, connection failures %d%n",
+                    completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, errors, unanswered,
+                    unsent, connectionFailures));
+            Latency l = latencyMicros;
+            s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d)%n",
+                    l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count));
+            s.append(String.format(Locale.ROOT, "  bytes       sent %.2f MB/s, received %.2f MB/s%n",
+                    requestBytes / measuredSeconds / 1e6, responseBytes / measuredSeconds / 1e6));
+        }
+        if (subscribers.connected > 0) {
+            Latency g = subscribers.lagMillis;
+            s.append(String.format(Locale.ROOT, "  subscribers %d: %.0f events/s (%.2f MB/s), lag ms p50 %d p99 %d max %d, max version lag at end %d, disconnects %d%n",
+                    subscribers.connected, subscribers.events / measuredSeconds, subscribers.bytes / measuredSeconds / 1e6,
+                    g.p50, g.p99, g.max, subscribers.maxVersionLag, subscribers.disconnects));
+        }
+        s.append(String.format(Locale.ROOT, "  cpu         server %s, generator %.2f cores; server RSS peak %s; load average %.2f -> %.2f%n",
+                serverCpuCores < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f cores (%.2f system)%s", serverCpuCores,
+                        serverSystemCpuCores,
+                        committed > 0 ? String.format(Locale.ROOT, " (%.1f us/commit)", serverCpuCores * 1e6 / committedPerSecond()) : ""),
+                generatorCpuCores,
+                serverRssPeakBytes < 0 ? "n/a" : (serverRssPeakBytes >> 20) + " MiB",
+                loadAverageStart, loadAverageEnd));
+        return s.toString();
+    }
+
+    void writeJson(Path file) throws IOException {
+        try (OutputStream out = Files.newOutputStream(file);
+             JsonGenerator g = new JsonFactory().createGenerator(out, JsonEncoding.UTF8)) {
+            g.useDefaultPrettyPrinter();
+            BenchOptions o = options;
+            g.writeStartObject();
+            g.writeStringField("label", o.label());
+            g.writeObjectFieldStart("options");
+            g.writeStringField("target", o.target().name().toLowerCase(Locale.ROOT));
+            g.writeStringField("mode", o.mode().name().toLowerCase(Locale.ROOT));
+            g.writeStringField("workload", o.workload().label());
+            g.writeNumberField("connections", o.connections());
+            g.writeNumberField("depth", o.depth());
+            g.writeNumberField("threads", o.threads());
+            g.writeNumberField("rate", o.rate());
+            g.writeNumberField("warmup_seconds", o.warmupSeconds());
+            g.writeNumberField("duration_seconds", o.durationSeconds());
+            g.writeNumberField("keys", o.keys());
+            g.writeNumberField("key_bytes", o.keyBytes());
+            g.writeNumberField("value_bytes", o.valueBytes());
+            g.writeNumberField("ops_per_txn", o.opsPerTxn());
+            g.writeNumberField("range_keys", o.rangeKeys());
+            g.writeNumberField("read_version_lag", o.readVersionLag());
+            g.writeBooleanField("request_ids", o.requestIds());
+            g.writeNumberField("subscribers", o.subscribers());
+            g.writeNumberField("subscriber_threads", o.subscriberThreads());
+            g.writeNumberField("seed", o.seed());
+            g.writeEndObject();
+            g.writeNumberField("measured_seconds", measuredSeconds);
+            g.writeNumberField("sent", sent);
+            g.writeNumberField("completed", completed);
+            g.writeNumberField("committed", committed);
+            g.writeNumberField("conflicts", conflicts);
+            g.writeNumberField("too_old", tooOld);
+            g.writeNumberField("refused", refused);
+            g.writeNumberField("errors", errors);
+            g.writeNumberField("unanswered", unanswered);
+            g.writeNumberField("unsent", unsent);
+            g.writeNumberField("connection_failures", connectionFailures);
+            g.writeNumberField("completed_per_second", completedPerSecond());
+            g.writeNumberField("committed_per_second", committedPerSecond());
+            g.writeNumberField("conflict_rate", conflictRate());
+            writeLatency(g, "latency_us", latencyMicros);
+            g.writeNumberField("request_bytes", requestBytes);
+            g.writeNumberField("response_bytes", responseBytes);
+            g.writeArrayFieldStart("completed_each_second");
+            for (long c : completedEachSecond) {
+                g.writeNumber(c);
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("subscribers");
+            g.writeNumberField("connected", subscribers.connected);
+            g.writeNumberField("events", subscribers.events);
+            g.writeNumberField("bytes", subscribers.bytes);
+            g.writeNumberField("disconnects", subscribers.disconnects);
+            g.writeNumberField("max_version_lag", subscribers.maxVersionLag);
+            writeLatency(g, "lag_ms", subscribers.lagMillis);
+            g.writeEndObject();
+            g.writeNumberField("server_cpu_cores", serverCpuCores);
+            g.writeNumberField("server_system_cpu_cores", serverSystemCpuCores);
+            g.writeNumberField("server_rss_peak_bytes", serverRssPeakBytes);
+            g.writeNumberField("generator_cpu_cores", generatorCpuCores);
+            g.writeNumberField("load_average_start", loadAverageStart);
+            g.writeNumberField("load_average_end", loadAverageEnd);
+            g.writeNumberField("idle_connections_held", idleConnectionsHeld);
+            g.writeEndObject();
+        }
+    }
+
+    private static void writeLatency(JsonGenerator g, String name, Latency l) throws IOException {
+        g.writeObjectFieldStart(name);
+        g.writeNumberField("count", l.count);
+        g.writeNumberField("mean", l.mean);
+        g.writeNumberField("p50", l.p50);
+        g.writeNumberField("p90", l.p90);
+        g.writeNumberField("p99", l.p99);
+        g.writeNumberField("p99_9", l.p999);
+        g.writeNumberField("max", l.max);
+        g.writeEndObject();
+    }
+}

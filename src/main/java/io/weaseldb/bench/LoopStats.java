@@ -1,0 +1,74 @@
+package io.weaseldb.bench;
+
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+
+/**
+ * What one generator event loop measured. Touched only by that loop while the run is on; read
+ * (merged) after the loops have stopped sending, on the loop itself.
+ */
+final class LoopStats {
+    /** Latencies above this are recorded as this (a run is at most an hour). */
+    static final long MAX_LATENCY_MICROS = TimeUnit.SECONDS.toMicros(3600);
+
+    final Histogram latencyMicros = new Histogram(MAX_LATENCY_MICROS, 3);
+    final Histogram subscriberLagMillis = new Histogram(TimeUnit.HOURS.toMillis(1), 3);
+    final long[] completedPerSecond;
+    long committed;
+    long conflicts;
+    long tooOld;
+    long refused;
+    long errors;
+    long sent;
+    /** Open loop: requests due before the end that were never sent. */
+    long unsent;
+    long requestBytes;
+    long responseBytes;
+    long connectionFailures;
+    long subscriberEvents;
+    long subscriberBytes;
+    long subscriberDisconnects;
+
+    LoopStats(int seconds) {
+        completedPerSecond = new long[seconds];
+    }
+
+    void record(ResponseScan.Outcome outcome, long latencyNanos, int second) {
+        latencyMicros.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latencyNanos / 1000)));
+        switch (outcome) {
+            case COMMITTED -> committed++;
+            case CONFLICT -> conflicts++;
+            case TOO_OLD -> tooOld++;
+            case REFUSED -> refused++;
+            case ERROR -> errors++;
+        }
+        if (second >= 0 && second < completedPerSecond.length) {
+            completedPerSecond[second]++;
+        }
+    }
+
+    void add(LoopStats o) {
+        latencyMicros.add(o.latencyMicros);
+        subscriberLagMillis.add(o.subscriberLagMillis);
+        for (int i = 0; i < completedPerSecond.length; i++) {
+            completedPerSecond[i] += o.completedPerSecond[i];
+        }
+        committed += o.committed;
+        conflicts += o.conflicts;
+        tooOld += o.tooOld;
+        refused += o.refused;
+        errors += o.errors;
+        sent += o.sent;
+        unsent += o.unsent;
+        requestBytes += o.requestBytes;
+        responseBytes += o.responseBytes;
+        connectionFailures += o.connectionFailures;
+        subscriberEvents += o.subscriberEvents;
+        subscriberBytes += o.subscriberBytes;
+        subscriberDisconnects += o.subscriberDisconnects;
+    }
+
+    long completed() {
+        return committed + conflicts + tooOld + refused + errors;
+    }
+}

@@ -1,0 +1,177 @@
+package io.weaseldb.bench;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * One subscriber: {@code GET /v1/subscribe} and read the Server-Sent Events stream, counting
+ * transaction events and bytes, and the lag of each event (receive wall time minus the
+ * transaction's timestamp, millisecond resolution). Only the start of each line is looked at:
+ * the {@code id:} line gives the version, the {@code data:} line's {@code "timestamp"} field
+ * (third field, near the start) gives the lag; the rest of a line is counted and skipped.
+ *
+ * <p>Owned by its channel's event loop.
+ */
+final class SseConnection extends ChannelInboundHandlerAdapter {
+    /** Bytes of a line kept for inspection; longer lines are counted, not stored. */
+    static final int LINE_PREFIX_BYTES = 512;
+    private static final byte[] TIMESTAMP = "\"timestamp\":\"".getBytes(StandardCharsets.US_ASCII);
+
+    private final LoadGenerator.RunProxy run;
+    private final LoopStats stats;
+    private final CountDownLatch streaming;
+    private final byte[] request;
+    private final byte[] line = new byte[LINE_PREFIX_BYTES];
+    private int lineLength;
+    private boolean transactionEvent;
+    private boolean ok;
+    private boolean stopped;
+    private ChannelHandlerContext ctx;
+    private volatile long lastVersion = -1; // read by the main thread at the end
+
+    SseConnection(BenchOptions o, LoadGenerator.RunProxy run, LoopStats stats, CountDownLatch streaming) {
+        this.run = run;
+        this.stats = stats;
+        this.streaming = streaming;
+        this.request = ("GET /v1/subscribe?durable=" + o.subscribersDurable() + " HTTP/1.1\r\nHost: " + o.host() + ":"
+                + o.port() + "\r\nAccept: text/event-stream\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    long lastVersion() {
+        return lastVersion;
+    }
+
+    /** Counts nothing more (call from any thread; returns once done on the loop). */
+    void stopOnLoop() {
+        ctx.executor().submit(() -> {
+            stopped = true;
+        }).syncUninterruptibly();
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        ctx.writeAndFlush(Unpooled.wrappedBuffer(request));
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            if (msg instanceof HttpResponse r) {
+                ok = r.status().code() == 200;
+                streaming.countDown();
+                if (!ok) {
+                    stats.subscriberDisconnects++;
+                }
+            }
+            if (msg instanceof HttpContent c && ok) {
+                consume(c.content());
+            }
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void consume(ByteBuf b) {
+        boolean measuring = !stopped && run.measuring();
+        if (measuring) {
+            stats.subscriberBytes += b.readableBytes();
+        }
+        // Find line ends with Netty's vectorized search and copy only each line's prefix: the
+        // reader must stay cheap at 100 MB/s of events, or the generator measures itself.
+        int i = b.readerIndex();
+        int end = b.writerIndex();
+        while (i < end) {
+            int lf = b.indexOf(i, end, (byte) '\n');
+            int stop = lf < 0 ? end : lf;
+            int n = Math.min(stop - i, line.length - lineLength);
+            if (n > 0) {
+                b.getBytes(i, line, lineLength, n);
+                lineLength += n;
+            }
+            if (lf < 0) {
+                break;
+            }
+            line(measuring);
+            lineLength = 0;
+            i = lf + 1;
+        }
+    }
+
+    /** Parses one line (its prefix) of the stream. */
+    void line(boolean measuring) {
+        if (startsWith("id: ")) {
+            lastVersion = parseLong(4);
+        } else if (startsWith("event: ")) {
+            transactionEvent = startsWith("event: transaction");
+        } else if (startsWith("data: ") && transactionEvent) {
+            if (measuring) {
+                stats.subscriberEvents++;
+                long ts = timestampMillis();
+                if (ts > 0) {
+                    stats.subscriberLagMillis.recordValue(Math.max(0, Math.min(3_600_000, System.currentTimeMillis() - ts)));
+                }
+            }
+            transactionEvent = false;
+        }
+    }
+
+    private boolean startsWith(String s) {
+        if (lineLength < s.length()) {
+            return false;
+        }
+        for (int i = 0; i < s.length(); i++) {
+            if (line[i] != s.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private long parseLong(int from) {
+        long v = 0;
+        for (int i = from; i < lineLength && line[i] >= '0' && line[i] <= '9'; i++) {
+            v = v * 10 + (line[i] - '0');
+        }
+        return v;
+    }
+
+    /** The event's {@code "timestamp":"2026-11-22T20:27:42.555Z"} as epoch milliseconds, or -1. */
+    private long timestampMillis() {
+        outer:
+        for (int i = 0; i + TIMESTAMP.length + 24 <= lineLength; i++) {
+            for (int j = 0; j < TIMESTAMP.length; j++) {
+                if (line[i + j] != TIMESTAMP[j]) {
+                    continue outer;
+                }
+            }
+            return IsoMillis.parse(line, i + TIMESTAMP.length);
+        }
+        return -1;
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (!stopped) {
+            stats.subscriberDisconnects++;
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close();
+    }
+}

@@ -1,0 +1,36 @@
+package io.weaseldb.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class BenchOptionsTest {
+
+    @Test
+    void workloadPresetsApplyAndOptionsOverrideThem() {
+        BenchOptions big = BenchOptions.parse(new String[] {"--port", "1", "--workload", "big-value"});
+        assertEquals(10240, big.valueBytes());
+        assertEquals(Workload.Reads.NONE, big.workload().reads());
+        BenchOptions hot = BenchOptions.parse(new String[] {"--port", "1", "--workload", "hot-key", "--keys", "4"});
+        assertEquals(4, hot.keys());
+        assertEquals(100, BenchOptions.parse(new String[] {"--port", "1", "--workload", "txn-100"}).opsPerTxn());
+        assertEquals("weaseldb-rmw", BenchOptions.parse(new String[] {"--port", "1"}).label());
+    }
+
+    @Test
+    void badOptionsAreRefusedWithTheOptionNamed() {
+        assertMessage("--rate", "--port", "1", "--mode", "open");
+        assertMessage("--depth", "--port", "1", "--depth", "0");
+        assertMessage("--workload", "--port", "1", "--workload", "nope");
+        assertMessage("unknown option --bogus", "--port", "1", "--bogus");
+        assertMessage("--port", "--connections", "1");
+        assertMessage("--duration-s", "--port", "1", "--duration-s", "100000");
+    }
+
+    private static void assertMessage(String part, String... args) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(args));
+        assertTrue(e.getMessage().contains(part), e.getMessage());
+    }
+}
