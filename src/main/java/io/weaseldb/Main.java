@@ -18,6 +18,8 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * java -jar weaseldb.jar [--config FILE] [--port N] [--host ADDR] [--data-dir DIR]   run the server
  * java -jar weaseldb.jar fake-s3 [options]                                          run the fake S3 alone
+ * java -jar weaseldb.jar bench [options]                                            the load generator (weaseldb-bench)
+ * java -jar weaseldb.jar http-ceiling [options]                                     the HTTP-ceiling server
  * </pre>
  */
 public final class Main {
@@ -26,6 +28,8 @@ public final class Main {
     static final String USAGE = """
             Usage: java -jar weaseldb.jar [options]            run the WeaselDB server
                    java -jar weaseldb.jar fake-s3 [options]    run the fake S3 server alone (--help for its options)
+                   java -jar weaseldb.jar bench [options]      the load generator, weaseldb-bench (--help for its options)
+                   java -jar weaseldb.jar http-ceiling [options]  a minimal HTTP server for benchmark baselines
 
             Options:
               --config FILE     TOML configuration (default: config/weaseldb.toml if present, else built-in defaults)
@@ -43,6 +47,12 @@ public final class Main {
         }
         if (args.length > 0 && args[0].equals("fake-s3")) {
             System.exit(io.weaseldb.fakes3.FakeS3Main.run(Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("bench")) {
+            System.exit(io.weaseldb.bench.LoadGenerator.cli(Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("http-ceiling")) {
+            System.exit(io.weaseldb.bench.HttpCeilingServer.cli(Arrays.copyOfRange(args, 1, args.length)));
         }
         WeaselConfig config;
         try {
