@@ -60,8 +60,11 @@ final class LeaderTerm implements AutoCloseable {
         int retryAfter = 1;
         releaser = new Releaser(1024);
         cache = new EventCache(sub.memoryWindowBytes(), 1 << 16, term.startVersion());
+        // History replays share S3 connections with log writes: they may take at most half of
+        // what the writes leave, so a commit never queues behind them for a connection.
+        int historyReads = Math.max(1, Math.min(64, (config.s3().maxConnections() - p.maxInFlightPuts()) / 2));
         hub = new SubscriberHub(new SubscriberHub.Settings(sub.maxSubscribers(), sub.maxBufferSizeBytes(),
-                TimeUnit.SECONDS.toNanos(sub.keepaliveIntervalSeconds()), sub.historyReadAheadBatches(), 64),
+                TimeUnit.SECONDS.toNanos(sub.keepaliveIntervalSeconds()), sub.historyReadAheadBatches(), historyReads),
                 cache, index, ctx.store(), ctx.layout(), ctx.history(), ctx.subscribeMetrics(), ctx.clock());
         publisher = new Publisher(1 << 16, cache, index, hub, term.leaderId());
         persister = new Persister(new Persister.Settings(p.batchTimeoutMs(), p.batchMaxBytes(), p.maxInFlightPuts(),

@@ -224,6 +224,8 @@ class MetricsDocTest {
                 + "[commit]\nconflict_window_ms = 100\n"
                 // A small in-memory window: a subscriber from version 0 replays history from S3.
                 + "[subscription]\nmemory_window_bytes = 2048\n"
+                // Storage faults are injected at the fake S3's HTTP endpoint.
+                + "[s3]\nfake_transport = \"http\"\n"
                 + "[security]\n" + tokensToml();
         String scrape;
         try (TestServer s = TestServer.start(dir, config)) {
