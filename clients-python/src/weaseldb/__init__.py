@@ -14,6 +14,7 @@ See the package README for the transaction helper, subscriptions, the replica an
 from .admin import Histogram, Metrics, MetricsParseError, parse_metrics
 from .client import Client
 from .errors import (
+    CertificateError,
     BadRequest,
     CommitRejected,
     Conflict,
@@ -69,7 +70,7 @@ __all__ = [
     "MetricsParseError", "NotFound", "Operation", "OutcomeUnknown", "PointRead", "Precondition",
     "RangeDelete", "RangeRead", "Replica", "RetentionList", "RetentionPolicy", "Rollback",
     "SSEEvent", "SSEParser", "StatusResult", "StreamError", "Subscription", "Timeout",
-    "TooManyRequests", "TooOld", "Transaction", "TransportError", "Txn", "TxnResult",
+    "TooManyRequests", "TooOld", "Transaction", "TransportError", "CertificateError", "Txn", "TxnResult",
     "Unauthorized", "Unavailable", "UnknownOperation", "VersionInfo", "WeaselError", "Write",
     "__version__", "new_request_id", "parse_metrics", "resolve_outcome", "run_transaction",
 ]

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 __all__ = [
     "WeaselError",
     "TransportError",
+    "CertificateError",
     "Timeout",
     "BadRequest",
     "Unauthorized",
@@ -116,6 +117,17 @@ class TransportError(WeaselError):
 
 class Timeout(TransportError):
     """The server did not answer within the client's timeout."""
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate failed verification (untrusted, expired, wrong host name).
+
+    A configuration problem, not a transient one: nothing was sent, and nothing in this
+    library retries it (pass an ``ssl_context`` that trusts the server's CA).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, sent=False)
 
 
 class BadRequest(WeaselError):

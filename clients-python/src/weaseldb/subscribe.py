@@ -30,10 +30,12 @@ import http.client
 import json
 import random
 import socket
+import ssl
 import threading
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from .errors import (
+    CertificateError,
     GapError,
     LogTruncated,
     StreamError,
@@ -184,7 +186,7 @@ class Subscription:
                     yield event
             except _StreamEnded:
                 pass
-            except (LogTruncated, StreamError):
+            except (LogTruncated, StreamError, CertificateError):
                 raise
             except (TransportError, Unavailable, TooManyRequests) as exc:
                 last_error = exc
@@ -239,6 +241,8 @@ class Subscription:
             resp = conn.getresponse()
         except socket.timeout as exc:
             raise TransportError(f"subscribe: no answer within {self.idle_timeout}s", sent=True) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise CertificateError(f"subscribe: TLS certificate not trusted: {exc.verify_message or exc}") from exc
         except (OSError, http.client.HTTPException) as exc:
             if self._closed.is_set():
                 raise _StreamEnded() from exc

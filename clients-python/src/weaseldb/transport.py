@@ -22,7 +22,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .errors import Timeout, TransportError, WeaselError, error_from_response
+from .errors import CertificateError, Timeout, TransportError, WeaselError, error_from_response
 
 __all__ = ["Response", "Transport", "DEFAULT_URL"]
 
@@ -185,6 +185,10 @@ class Transport:
                 conn.close()
                 raise Timeout(f"connect to {self.host}:{self.port} timed out", sent=attempt > 1,
                               request_id=request_id) from exc
+            except ssl.SSLCertVerificationError as exc:
+                conn.close()
+                raise CertificateError(f"{self.host}:{self.port}: TLS certificate not trusted: "
+                                       f"{exc.verify_message or exc}") from exc
             except OSError as exc:
                 conn.close()
                 # After a stale-connection retry the first attempt may have been received.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Generic, TypeVar
 
 from .errors import (
+    CertificateError,
     CommitRejected,
     Conflict,
     LeaderChanged,
@@ -192,6 +193,8 @@ def resolve_outcome(
         except LogTruncated as exc:
             raise OutcomeUnknown(f"outcome of {request_id} is unknown: request history truncated",
                                  request_id=request_id, cause=exc) from exc
+        except CertificateError:
+            raise
         except (TransportError, Unavailable, TooManyRequests) as exc:
             last = exc
         except WeaselError as exc:
@@ -276,6 +279,8 @@ def run_transaction(
             # certainly did not commit, or came from /v1/version.
             error = exc
             hint = exc.retry_after
+        except CertificateError:
+            raise  # configuration, not a transient failure
         except TransportError as exc:
             error = exc  # connection refused before a commit, or /v1/version failed
         if retries is not None and attempt > retries:
