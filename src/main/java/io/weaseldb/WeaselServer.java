@@ -292,7 +292,7 @@ public final class WeaselServer implements AutoCloseable {
         }
         index.add(term.startVersion());
         TermHistory terms = new TermHistory();
-        RequestIdIndex requestIds = rebuildRequestIds(term, index, terms);
+        RequestIdIndex requestIds = rebuildRequestIds(term, index, tail.bareMarkers(), terms);
         LeaderTerm t = new LeaderTerm(termContext, term, index, requestIds, terms);
         t.start();
         String url = config.server().url(http.port());
@@ -308,14 +308,15 @@ public final class WeaselServer implements AutoCloseable {
     }
 
     /** The request-id index for the retention window, rebuilt from the log's request-id sections. */
-    private RequestIdIndex rebuildRequestIds(Term term, LogIndex index, TermHistory terms) throws CorruptBatchException {
+    private RequestIdIndex rebuildRequestIds(Term term, LogIndex index, long[] bareMarkers, TermHistory terms)
+            throws CorruptBatchException {
         var c = config.commit();
         long from = RequestIdRecovery.startVersion(index, term.startVersion(), c.requestIdRetentionVersions());
         java.security.SecureRandom random = new java.security.SecureRandom();
         RequestIdIndex requestIds = new RequestIdIndex(random.nextLong(), random.nextLong(), c.requestIdRetentionVersions(),
                 TimeUnit.HOURS.toMillis(c.requestIdRetentionHours()), from, clock.epochMillis());
         long start = System.nanoTime();
-        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, from, requestIds, terms, 32,
+        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, bareMarkers, from, requestIds, terms, 32,
                 config.s3().requestTimeoutMs() * 3);
         requestIds.expire(term.startVersion(), clock.epochMillis(), Integer.MAX_VALUE);
         log.info("request-id index: {} ids and {} bans from {} log objects (versions >= {}) in {} ms",

@@ -211,6 +211,19 @@ public final class BatchCodec {
         return object;
     }
 
+    /** Bytes of a leader id as this server generates them (a UUID string). */
+    static final int UUID_LEADER_ID_BYTES = 36;
+
+    /**
+     * Whether an object of {@code size} bytes, written by a leader with a UUID id (every leader),
+     * is a bare marker: a term start, term end or heartbeat, with no transaction and no ban.
+     * Such an object is exactly its header; one with a transaction or a ban is always larger.
+     * Lets recovery skip reading markers, which an idle leader writes once per heartbeat.
+     */
+    public static boolean isBareMarkerSize(long size) {
+        return size == FIXED_HEADER + UUID_LEADER_ID_BYTES + 4;
+    }
+
     /** An object with no transaction and no ban (a term start or a heartbeat). */
     public static byte[] encodeEmpty(BatchHeader header) {
         if (header.count() != 0 || header.banCount() != 0) {

@@ -33,8 +33,13 @@ public final class LogRecovery {
      * The end of the valid log. {@code lastVersion == -1} for an empty log. {@code firstVersions}
      * lists the objects of the valid log (orphans excluded), oldest first.
      */
+    /**
+     * @param bareMarkers first versions (ascending) of the objects that hold neither a
+     *                    transaction nor a ban, judged by their listed size (see
+     *                    {@link BatchCodec#isBareMarkerSize}): reading their request ids is pointless
+     */
     public record Tail(long term, long lastVersion, long lastTxnVersion, String lastLeaderId,
-                       List<String> orphans, long objects, long[] firstVersions) {}
+                       List<String> orphans, long objects, long[] firstVersions, long[] bareMarkers) {}
 
     /** Another server claimed the version first. */
     public static final class LostClaimException extends Exception {
@@ -57,9 +62,13 @@ public final class LogRecovery {
 
     /** Lists the log and walks the newest objects' headers to the end of the valid chain. */
     public Tail findTail() throws CorruptBatchException {
-        List<String> keys = listAll();
+        List<ObjectStore.Entry> entries = listAll();
+        List<String> keys = new ArrayList<>(entries.size());
+        for (ObjectStore.Entry e : entries) {
+            keys.add(e.key());
+        }
         if (keys.isEmpty()) {
-            return new Tail(0, -1, -1, null, List.of(), 0, new long[0]);
+            return new Tail(0, -1, -1, null, List.of(), 0, new long[0], new long[0]);
         }
         int from = Math.max(0, keys.size() - window);
         List<String> tailKeys = keys.subList(from, keys.size());
@@ -92,8 +101,10 @@ public final class LogRecovery {
         }
         java.util.Set<String> orphanSet = new java.util.HashSet<>(orphans);
         long[] firsts = keys.stream().filter(k -> !orphanSet.contains(k)).mapToLong(layout::versionOf).toArray();
+        long[] bare = entries.stream().filter(e -> !orphanSet.contains(e.key()) && BatchCodec.isBareMarkerSize(e.size()))
+                .mapToLong(e -> layout.versionOf(e.key())).toArray();
         return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size(),
-                firsts);
+                firsts, bare);
     }
 
     /**
@@ -151,14 +162,14 @@ public final class LogRecovery {
         return new Term(newTerm, leaderId, version, tail.lastTxnVersion());
     }
 
-    private List<String> listAll() {
-        List<String> keys = new ArrayList<>();
+    private List<ObjectStore.Entry> listAll() {
+        List<ObjectStore.Entry> keys = new ArrayList<>();
         String token = null;
         do {
             ObjectStore.ListPage page = await(store.list(layout.logPrefix(), null, token, 1000));
             for (ObjectStore.Entry e : page.entries()) {
                 if (layout.versionOf(e.key()) >= 0) {
-                    keys.add(e.key());
+                    keys.add(e);
                 }
             }
             token = page.continuationToken();

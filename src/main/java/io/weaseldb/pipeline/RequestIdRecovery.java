@@ -33,12 +33,21 @@ public final class RequestIdRecovery {
         return Math.max(oldest, lastVersion - retentionVersions + 1);
     }
 
-    public static Result rebuild(ObjectStore store, LogLayout layout, LogIndex index, long fromVersion,
+    /**
+     * @param bareMarkers first versions (ascending) of objects known to hold no request id and no
+     *                    ban (from their listed sizes); they are not read. Skipping one loses
+     *                    only its term's start in {@code terms}, which names the leader of
+     *                    versions that hold no transaction.
+     */
+    public static Result rebuild(ObjectStore store, LogLayout layout, LogIndex index, long[] bareMarkers, long fromVersion,
                                  RequestIdIndex ids, TermHistory terms, int parallelism, long timeoutMs)
             throws CorruptBatchException {
-        long[] objects = index.snapshot();
-        int first = Arrays.binarySearch(objects, fromVersion);
+        long[] all = index.snapshot();
+        int first = Arrays.binarySearch(all, fromVersion);
         first = first >= 0 ? first : Math.max(0, -first - 2);
+        long[] objects = Arrays.stream(all, first, all.length)
+                .filter(v -> Arrays.binarySearch(bareMarkers, v) < 0).toArray();
+        first = 0;
         ArrayDeque<CompletableFuture<RequestIds>> window = new ArrayDeque<>();
         long count = 0;
         long idCount = 0;

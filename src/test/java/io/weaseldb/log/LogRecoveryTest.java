@@ -42,6 +42,21 @@ class LogRecoveryTest {
     }
 
     @Test
+    void listsBareMarkersBySizeSoRecoveryNeedNotReadThem() throws Exception {
+        String leader = java.util.UUID.randomUUID().toString();
+        start(1, leader, 0, -1, -1);
+        data(1, leader, 1, 1, 0, -1);
+        // an idle leader's heartbeat: a version without a transaction or a ban
+        store.putDirect(layout.objectKey(2), BatchCodec.encodeEmpty(
+                new BatchHeader(BatchHeader.DATA, 1, leader, 2, 2, 1, 1, 1, 0, 0, 0)));
+        data(1, leader, 3, 3, 2, 1);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(3, tail.lastVersion());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {0, 1, 2, 3}, tail.firstVersions());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {0, 2}, tail.bareMarkers());
+    }
+
+    @Test
     void continuesAfterTheLastObjectOfAValidChain() throws Exception {
         start(1, "A", 0, -1, -1);
         data(1, "A", 1, 3, 0, -1);

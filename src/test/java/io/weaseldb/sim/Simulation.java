@@ -213,7 +213,7 @@ final class Simulation {
                 TermHistory terms = new TermHistory();
                 long from = RequestIdRecovery.startVersion(index, term.startVersion(), 1_000_000);
                 RequestIdIndex requestIds = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, from, clock.epochMillis());
-                RequestIdRecovery.rebuild(store, layout, index, from, requestIds, terms, 4, 1_000);
+                RequestIdRecovery.rebuild(store, layout, index, tail.bareMarkers(), from, requestIds, terms, 4, 1_000);
                 Node n = new Node(term, index, requestIds, terms);
                 debug("booted term " + term + " index " + java.util.Arrays.toString(index.snapshot()));
                 nodes.add(n);
