@@ -10,7 +10,7 @@
 #
 # Usage: docs/bench/side-by-side.sh            (from the repository root, after ./mvnw package)
 # Knobs (environment): DURATION_S=20 WARMUP_S=5 PREWARM_S=30 CONNECTIONS=64 WORKLOAD=rmw GEN_THREADS=1
-#   SERVER_JAVA_OPTS="-Xms1g -Xmx1g" GEN_JAVA_OPTS="-Xmx1g" OUT_DIR=target/bench/side-by-side
+#   SERVER_JAVA_OPTS="-Xms1g -Xmx1g -XX:+UseZGC" GEN_JAVA_OPTS="-Xmx1g" OUT_DIR=target/bench/side-by-side
 #   JAVA=/path/to/java (>= 21) ETCD=etcd SKIP_ETCD=1 (if etcd is not installed: apt-get install etcd-server)
 # Bounded: every run has a fixed duration and a timeout; every process started here is stopped on exit.
 set -euo pipefail
@@ -29,7 +29,7 @@ WARMUP_S=${WARMUP_S:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 WORKLOAD=${WORKLOAD:-rmw}
 GEN_THREADS=${GEN_THREADS:-1}
-SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g"}
+SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g -XX:+UseZGC"}
 GEN_JAVA_OPTS=${GEN_JAVA_OPTS:-"-Xmx1g"}
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench/side-by-side}
 JAR=${JAR:-$ROOT/target/weaseldb.jar}
