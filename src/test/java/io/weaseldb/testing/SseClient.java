@@ -37,14 +37,28 @@ public final class SseClient implements AutoCloseable {
     private volatile String statusBody;
     private volatile int keepalives;
 
-    private SseClient(Socket socket) {
+    private final java.util.function.Consumer<Event> sink;
+
+    private SseClient(Socket socket, java.util.function.Consumer<Event> sink) {
         this.socket = socket;
-        this.reader = new Thread(this::read, "sse-client");
+        this.sink = sink != null ? sink : events::add;
+        // a virtual thread when events go to a sink: tests open a thousand of these
+        this.reader = sink != null ? Thread.ofVirtual().name("sse-client").unstarted(this::read)
+                : new Thread(this::read, "sse-client");
         this.reader.setDaemon(true);
     }
 
     /** Opens {@code path} (e.g. "/v1/subscribe?after=0") with optional extra header lines. */
     public static SseClient open(int port, String path, String... headers) throws IOException {
+        return open(port, path, null, headers);
+    }
+
+    /**
+     * Like {@link #open(int, String, String...)}, but hands each event (and finally {@link #END})
+     * to {@code sink} on the reading thread instead of queueing it for {@link #next}.
+     */
+    public static SseClient open(int port, String path, java.util.function.Consumer<Event> sink, String... headers)
+            throws IOException {
         Socket s = new Socket();
         s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         s.setSoTimeout(0);
@@ -54,7 +68,7 @@ public final class SseClient implements AutoCloseable {
         }
         req.append("\r\n");
         s.getOutputStream().write(req.toString().getBytes(StandardCharsets.US_ASCII));
-        SseClient c = new SseClient(s);
+        SseClient c = new SseClient(s, sink);
         c.reader.start();
         return c;
     }
@@ -136,7 +150,7 @@ public final class SseClient implements AutoCloseable {
                     pending.delete(0, nl + 1);
                     if (l.isEmpty()) {
                         if (data != null) {
-                            events.add(new Event(type == null ? "message" : type, id, data.toString()));
+                            sink.accept(new Event(type == null ? "message" : type, id, data.toString()));
                         }
                         type = null;
                         data = null;
@@ -154,7 +168,7 @@ public final class SseClient implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // the stream ended
         } finally {
-            events.add(END);
+            sink.accept(END);
         }
     }
 
