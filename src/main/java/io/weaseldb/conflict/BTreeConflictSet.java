@@ -517,28 +517,29 @@ public final class BTreeConflictSet implements ConflictSet {
      */
     @Override
     public int prune(int maxEntriesToVisit) {
-        if (maxEntriesToVisit <= 0 || (cursorKey == null && oldestVersion == cleanHorizon)) {
-            return 0;
-        }
-        if (cursorKey == null) {
-            sweepHorizon = oldestVersion;
-            sweepDirty = false;
-            pruneCarryVersion = 0;
-        } else {
-            pruneCarryVersion = versionBefore(cursorPrefix, cursorKey, cursorAfter);
-        }
-        pruneBudget = maxEntriesToVisit;
-        pruneStopped = false;
-        byte[] from = cursorKey;
-        cursorKey = null;
-        pruneNode(root, cursorPrefix, from, cursorAfter);
-        collapseRoot();
-        if (!pruneStopped) {
+        pruneBudget = Math.max(0, maxEntriesToVisit);
+        // A sweep that started below the current horizon vouches only for its own horizon, so
+        // a finished sweep wraps around into a new one while budget remains.
+        while (pruneBudget > 0 && (cursorKey != null || oldestVersion != cleanHorizon)) {
+            if (cursorKey == null) {
+                sweepHorizon = oldestVersion;
+                sweepDirty = false;
+                pruneCarryVersion = 0;
+            } else {
+                pruneCarryVersion = versionBefore(cursorPrefix, cursorKey, cursorAfter);
+            }
+            pruneStopped = false;
+            byte[] from = cursorKey;
             cursorKey = null;
+            pruneNode(root, cursorPrefix, from, cursorAfter);
+            collapseRoot();
+            if (pruneStopped) {
+                break;
+            }
             sweepsCompleted++;
             cleanHorizon = sweepDirty ? NO_CLEAN_HORIZON : sweepHorizon;
         }
-        return maxEntriesToVisit - pruneBudget;
+        return Math.max(0, maxEntriesToVisit) - pruneBudget;
     }
 
     /** Full sweeps finished so far (metrics, tests). */
