@@ -683,6 +683,11 @@ public final class BTreeConflictSet implements ConflictSet {
         return root.entries;
     }
 
+    /** Inner levels above the leaves (tests). */
+    int height() {
+        return height;
+    }
+
     /** Nodes in the tree (metrics). */
     public long nodeCount() {
         return root.nodes;

@@ -23,29 +23,63 @@ class ConflictSetModelTest {
     private static final int OPERATIONS_PER_SEED = Integer.getInteger("conflict.operations", 3_000);
 
     private static final byte[] ALPHABET = {0x00, 0x01, 0x61, (byte) 0x80, (byte) 0xFE, (byte) 0xFF};
+    /** Some seeds draw from more letters, for larger sets. */
+    private static final byte[] WIDE_ALPHABET = {0x00, 0x01, 0x02, 0x30, 0x31, 0x32, 0x33, 0x61, 0x62, 0x63, 0x7F,
+        (byte) 0x80, (byte) 0x81, (byte) 0xC0, (byte) 0xFE, (byte) 0xFF};
 
     @Test
     void everyAnswerMatchesTheModelAcrossSeeds() {
         Long only = Long.getLong("conflict.seed");
         if (only != null) {
-            runSeed(only);
+            boolean large = Boolean.getBoolean("conflict.large");
+            runSeed(only, OPERATIONS_PER_SEED * (large ? 10 : 1), large);
             return;
         }
+        int maxHeight = 0;
+        long maxSize = 0;
         for (long seed = 1; seed <= SEEDS; seed++) {
-            runSeed(seed);
+            Run run = runSeed(seed, OPERATIONS_PER_SEED, false);
+            maxHeight = Math.max(maxHeight, run.maxSmallHeight);
+            maxSize = Math.max(maxSize, run.maxSize);
         }
+        // Guard the test's own reach: the capacity-4 tree must have been deep and wide.
+        assertTrue(maxHeight >= 3, "capacity-4 tree only reached height " + maxHeight);
+        assertTrue(maxSize >= 300, "sets only reached " + maxSize + " boundaries");
+        System.out.printf("model test: %d seeds x %d operations, max height %d, max size %d%n",
+                SEEDS, OPERATIONS_PER_SEED, maxHeight, maxSize);
     }
 
-    private static void runSeed(long seed) {
+    @Test
+    void longRunsWithAMovingWindowMatchTheModel() {
+        // Fewer seeds, longer histories: the horizon trails the newest version like the
+        // sequencer's window, so pruning runs against a steadily churning tree.
+        int maxHeight = 0;
+        long maxSize = 0;
+        for (long seed = 1_001; seed <= 1_000 + SEEDS / 30; seed++) {
+            Run run = runSeed(seed, OPERATIONS_PER_SEED * 10, true);
+            maxHeight = Math.max(maxHeight, run.maxSmallHeight);
+            maxSize = Math.max(maxSize, run.maxSize);
+        }
+        assertTrue(maxHeight >= 5, "capacity-4 tree only reached height " + maxHeight);
+        assertTrue(maxSize >= 1_000, "sets only reached " + maxSize + " boundaries");
+        System.out.printf("large model test: max height %d, max size %d%n", maxHeight, maxSize);
+    }
+
+    private static Run runSeed(long seed, int operations, boolean large) {
         try {
-            new Run(seed).run();
+            Run run = new Run(seed, operations, large);
+            run.run();
+            return run;
         } catch (AssertionError | RuntimeException e) {
-            throw new AssertionError("seed=" + seed + " (rerun with -Dconflict.seed=" + seed + "): " + e.getMessage(), e);
+            throw new AssertionError("seed=" + seed + " (rerun with -Dconflict.seed=" + seed + (large ? " -Dconflict.large=true" : "") + "): " + e.getMessage(), e);
         }
     }
 
     private static final class Run {
         final SplittableRandom random;
+        final int operations;
+        int maxSmallHeight;
+        long maxSize;
         final ModelConflictSet model = new ModelConflictSet();
         final BTreeConflictSet small = new BTreeConflictSet(4);
         final BTreeConflictSet wide = new BTreeConflictSet(BTreeConflictSet.DEFAULT_NODE_CAPACITY);
@@ -54,23 +88,38 @@ class ConflictSetModelTest {
         final List<byte[]> usedKeys = new ArrayList<>();
         /** Each seed picks its own flavour of key space so some seeds are dense, some sparse. */
         final int maxShortLength;
+        final byte[] alphabet;
         final boolean longPrefixes;
+        /** Wide range writes wipe out most boundaries, so some seeds have few, to grow large trees. */
+        final int rangeWritePercent;
+        /** How far the usual horizon trails the newest version. */
+        final long window;
         long newestVersion;
         long oldestVersion;
         String lastOperation = "";
 
-        Run(long seed) {
+        /** Large runs: a big key space, few wide range writes, a horizon that only trails. */
+        final boolean large;
+
+        Run(long seed, int operations, boolean large) {
+            this.operations = operations;
+            this.large = large;
             random = new SplittableRandom(seed);
-            maxShortLength = 1 + random.nextInt(4);
+            maxShortLength = large ? 3 + random.nextInt(2) : 1 + random.nextInt(4);
+            alphabet = large || random.nextBoolean() ? WIDE_ALPHABET : ALPHABET;
             longPrefixes = random.nextBoolean();
+            window = 20 + random.nextInt(operations / 2);
+            rangeWritePercent = large ? 2 : new int[] {1, 4, 10}[random.nextInt(3)];
         }
 
         void run() {
-            for (int op = 0; op < OPERATIONS_PER_SEED; op++) {
+            for (int op = 0; op < operations; op++) {
                 step(op);
                 if (op % 97 == 0) {
                     small.checkInvariants();
                     wide.checkInvariants();
+                    maxSmallHeight = Math.max(maxSmallHeight, small.height());
+                    maxSize = Math.max(maxSize, small.size());
                 }
             }
             // Pruning at the newest version makes every boundary redundant.
@@ -91,7 +140,7 @@ class ConflictSetModelTest {
 
         void step(int op) {
             int kind = random.nextInt(100);
-            if (kind < 30) {
+            if (kind < 40 - rangeWritePercent) {
                 byte[] key = key();
                 long version = nextWriteVersion();
                 lastOperation = "#" + op + " addPointWrite(" + hex(key) + ", " + version + ")";
@@ -130,9 +179,13 @@ class ConflictSetModelTest {
                             "#" + op + " rangeConflicts(" + hex(range[0]) + ", " + hex(range[1]) + ", " + readVersion + ")"));
                 }
             } else if (kind < 92) {
-                // Sometimes all the way to the newest version, so later writes land at or below it.
-                oldestVersion = random.nextInt(4) == 0 ? newestVersion
-                        : oldestVersion + random.nextLong(newestVersion - oldestVersion + 1);
+                // Mostly a window behind the newest version; sometimes all the way to it, so later
+                // writes land at or below the horizon.
+                int choice = large ? 39 : random.nextInt(40);
+                long target = choice == 0 ? newestVersion
+                        : choice < 4 ? oldestVersion + random.nextLong(newestVersion - oldestVersion + 1)
+                        : newestVersion - window;
+                oldestVersion = Math.max(oldestVersion, target);
                 lastOperation = "#" + op + " removeBefore(" + oldestVersion + ")";
                 model.removeBefore(oldestVersion);
                 for (ConflictSet set : sets) {
@@ -184,17 +237,30 @@ class ConflictSetModelTest {
             } else {
                 key = new byte[random.nextInt(maxShortLength + 1)];
                 for (int i = 0; i < key.length; i++) {
-                    key[i] = ALPHABET[random.nextInt(ALPHABET.length)];
+                    key[i] = alphabet[random.nextInt(alphabet.length)];
                 }
             }
             usedKeys.add(key);
             return key;
         }
 
-        /** A random [begin, end) with begin < end, or null when the two keys drawn are equal. */
+        /** A random [begin, end) with begin < end (often narrow), or null when the two keys drawn are equal. */
         byte[][] range() {
             byte[] a = key();
-            byte[] b = random.nextInt(5) == 0 ? ModelConflictSet.successor(a) : key();
+            byte[] b = switch (random.nextInt(4)) {
+                case 0 -> ModelConflictSet.successor(a);
+                case 1 -> {
+                    byte[] longer = java.util.Arrays.copyOf(a, a.length + 1);
+                    longer[a.length] = ALPHABET[random.nextInt(ALPHABET.length)];
+                    yield longer;
+                }
+                case 2 -> large && random.nextInt(10) != 0 ? ModelConflictSet.successor(a) : key();
+                default -> {
+                    byte[] longer = java.util.Arrays.copyOf(a, a.length + 2);
+                    longer[a.length] = ALPHABET[random.nextInt(ALPHABET.length)];
+                    yield longer;
+                }
+            };
             int c = java.util.Arrays.compareUnsigned(a, b);
             if (c == 0) {
                 return null;
