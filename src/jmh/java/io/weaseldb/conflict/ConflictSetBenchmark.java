@@ -52,8 +52,10 @@ public class ConflictSetBenchmark {
     private ConflictSet set;
     /** Keys written by the pre-fill. */
     private byte[][] present;
-    /** Half present, half never written. */
+    /** Half present, half never written; copies, as keys parsed from requests are new arrays. */
     private byte[][] probes;
+    /** Copies of the present keys, for the resolver's reads and rewrites. */
+    private byte[][] presentCopies;
     /** New keys for point writes; by the time the ring wraps, their previous writes left the window. */
     private byte[][] fresh;
     /** [begin, end) pairs covering one 2-byte prefix (about keys/65536 keys each). */
@@ -82,7 +84,11 @@ public class ConflictSetBenchmark {
         byte[][] absent = randomKeys(random, keys);
         probes = new byte[keys][];
         for (int i = 0; i < keys; i++) {
-            probes[i] = (i & 1) == 0 ? present[i] : absent[i];
+            probes[i] = (i & 1) == 0 ? present[i].clone() : absent[i];
+        }
+        presentCopies = new byte[keys][];
+        for (int i = 0; i < keys; i++) {
+            presentCopies[i] = present[i].clone();
         }
         fresh = randomKeys(random, 2 * keys);
         rangeReadBegins = new byte[1 << 16][];
@@ -204,7 +210,7 @@ public class ConflictSetBenchmark {
         int reads = 1 + nextIndex(5);
         boolean conflict = false;
         for (int r = 0; r < reads; r++) {
-            conflict |= set.pointConflicts(present[nextIndex(present.length)], readVersion);
+            conflict |= set.pointConflicts(presentCopies[nextIndex(keys)], readVersion);
         }
         blackhole.consume(conflict);
         if (conflict) {
@@ -213,7 +219,7 @@ public class ConflictSetBenchmark {
         int writes = 1 + nextIndex(5);
         long commitVersion = ++version;
         for (int w = 0; w < writes; w++) {
-            set.addPointWrite(present[nextIndex(present.length)], commitVersion);
+            set.addPointWrite(presentCopies[nextIndex(keys)], commitVersion);
             afterWrite();
         }
     }
