@@ -70,6 +70,11 @@ public final class BTreeConflictSet implements ConflictSet {
     /** Every boundary prunable at this horizon is gone; prune() is free until the horizon moves. */
     private long cleanHorizon = NO_CLEAN_HORIZON;
     private long sweepsCompleted;
+    // Running totals of what deletions removed, so each inner node on the way back up subtracts
+    // its subtree's share instead of re-summing its children (which would touch every child).
+    private long removedEntries;
+    private long removedKeyBytes;
+    private long removedNodes;
     // Per-call scratch of prune().
     private int pruneBudget;
     private long pruneCarryVersion;
@@ -94,6 +99,9 @@ public final class BTreeConflictSet implements ConflictSet {
     @Override
     public boolean pointConflicts(byte[] key, long readVersion) {
         assert readVersion >= oldestVersion : "read version " + readVersion + " below horizon " + oldestVersion;
+        if (readVersion >= newestVersion) {
+            return false; // nothing newer exists (clients often read at the latest version)
+        }
         long p = prefix(key);
         Node n = root;
         while (!n.leaf) {
@@ -135,6 +143,9 @@ public final class BTreeConflictSet implements ConflictSet {
     public boolean rangeConflicts(byte[] begin, byte[] end, long readVersion) {
         assert readVersion >= oldestVersion : "read version " + readVersion + " below horizon " + oldestVersion;
         assert Arrays.compareUnsigned(begin, end) < 0 : "empty range";
+        if (readVersion >= newestVersion) {
+            return false;
+        }
         return rangeNewerThan(root, prefix(begin), begin, prefix(end), end, readVersion);
     }
 
@@ -402,8 +413,11 @@ public final class BTreeConflictSet implements ConflictSet {
             if (s >= t) {
                 return 0;
             }
-            n.keyBytes -= keyBytesOf(n, s, t);
+            long keyBytes = keyBytesOf(n, s, t);
+            n.keyBytes -= keyBytes;
             n.entries -= t - s;
+            removedKeyBytes += keyBytes;
+            removedEntries += t - s;
             removeRange(n, s, t);
             return t - s;
         }
@@ -412,11 +426,18 @@ public final class BTreeConflictSet implements ConflictSet {
         if (hi < 0) {
             return 0; // the range ends before this subtree starts
         }
+        long entriesBefore = removedEntries;
+        long keyBytesBefore = removedKeyBytes;
+        long nodesBefore = removedNodes;
         long removed = 0;
         if (hi - lo > 1) {
             // Children strictly between lo and hi lie inside the range: drop them whole.
             for (int i = lo + 1; i < hi; i++) {
-                removed += n.children[i].entries;
+                Node c = n.children[i];
+                removed += c.entries;
+                removedEntries += c.entries;
+                removedKeyBytes += c.keyBytes;
+                removedNodes += c.nodes;
             }
             removeRange(n, lo + 1, hi);
             hi = lo + 1;
@@ -432,8 +453,14 @@ public final class BTreeConflictSet implements ConflictSet {
             fixChild(n, hi);
         }
         fixChild(n, lo);
-        recomputeAggregates(n);
+        subtractRemoved(n, entriesBefore, keyBytesBefore, nodesBefore);
         return removed;
+    }
+
+    private void subtractRemoved(Node n, long entriesBefore, long keyBytesBefore, long nodesBefore) {
+        n.entries -= removedEntries - entriesBefore;
+        n.keyBytes -= removedKeyBytes - keyBytesBefore;
+        n.nodes -= removedNodes - nodesBefore;
     }
 
     // Outcomes of fixChild, which the prune sweep needs to know where to continue.
@@ -446,12 +473,14 @@ public final class BTreeConflictSet implements ConflictSet {
     /**
      * Restores the invariants of child i of {@code n} after entries were removed below it:
      * refreshes its separator and maximum, removes it if empty, and merges it with or refills it
-     * from a sibling if underfull. Does not update {@code n}'s aggregates (except node counts
-     * below it, which the caller recomputes).
+     * from a sibling if underfull. Counts the nodes it removes in {@link #removedNodes}; the
+     * caller updates {@code n}'s aggregates.
      */
     private int fixChild(Node n, int i) {
         Node c = n.children[i];
         if (c.count == 0) {
+            assert c.entries == 0 && c.nodes == 1 : "empty node with stale aggregates";
+            removedNodes += 1;
             removeRange(n, i, i + 1);
             return FIX_REMOVED;
         }
@@ -464,6 +493,7 @@ public final class BTreeConflictSet implements ConflictSet {
             Node left = n.children[i - 1];
             if (left.count + c.count <= nodeCapacity) {
                 absorb(left, c);
+                removedNodes += 1;
                 n.versions[i - 1] = Math.max(n.versions[i - 1], n.versions[i]);
                 removeRange(n, i, i + 1);
                 return FIX_MERGED_INTO_LEFT;
@@ -483,6 +513,7 @@ public final class BTreeConflictSet implements ConflictSet {
         Node right = n.children[1];
         if (c.count + right.count <= nodeCapacity) {
             absorb(c, right);
+            removedNodes += 1;
             n.versions[0] = Math.max(n.versions[0], n.versions[1]);
             removeRange(n, 1, 2);
             return FIX_TOOK_FROM_RIGHT;
@@ -581,6 +612,9 @@ public final class BTreeConflictSet implements ConflictSet {
             return;
         }
         long horizon = oldestVersion;
+        long entriesBefore = removedEntries;
+        long keyBytesBefore = removedKeyBytes;
+        long nodesBefore = removedNodes;
         int i = from == null ? 0 : Math.max(0, floorIndex(n, fromPrefix, from, fromAfter));
         while (i < n.count) {
             if (pruneBudget == 0) {
@@ -590,6 +624,9 @@ public final class BTreeConflictSet implements ConflictSet {
             Node c = n.children[i];
             if (from == null && c.leaf && n.versions[i] <= horizon && pruneCarryVersion <= horizon) {
                 // Everything in the leaf and the segment before it are at or below the horizon.
+                removedEntries += c.entries;
+                removedKeyBytes += c.keyBytes;
+                removedNodes += 1;
                 removeRange(n, i, i + 1);
                 pruneBudget--;
                 continue;
@@ -619,7 +656,7 @@ public final class BTreeConflictSet implements ConflictSet {
                 default -> i++;
             }
         }
-        recomputeAggregates(n);
+        subtractRemoved(n, entriesBefore, keyBytesBefore, nodesBefore);
     }
 
     private void pruneLeaf(Node n, int start) {
@@ -629,7 +666,7 @@ public final class BTreeConflictSet implements ConflictSet {
         int count = n.count;
         int write = start;
         int read = start;
-        long removedKeyBytes = 0;
+        long leafKeyBytes = 0;
         for (; read < count; read++) {
             if (pruneBudget == 0) {
                 setCursor(n.prefixes[read], n.keys[read], n.after[read]);
@@ -640,7 +677,7 @@ public final class BTreeConflictSet implements ConflictSet {
             if (v <= horizon && carry <= horizon) {
                 // Reads at or above the horizon see "not newer" on both sides of this boundary.
                 if (!n.after[read]) {
-                    removedKeyBytes += keyHeapBytes(n.keys[read]);
+                    leafKeyBytes += keyHeapBytes(n.keys[read]);
                 }
                 continue;
             }
@@ -663,7 +700,9 @@ public final class BTreeConflictSet implements ConflictSet {
             clearTail(n, count - removed, count);
             n.count = count - removed;
             n.entries -= removed;
-            n.keyBytes -= removedKeyBytes;
+            n.keyBytes -= leafKeyBytes;
+            removedEntries += removed;
+            removedKeyBytes += leafKeyBytes;
         }
         pruneCarryVersion = carry;
     }
