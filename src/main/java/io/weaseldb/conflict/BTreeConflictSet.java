@@ -178,51 +178,9 @@ public final class BTreeConflictSet implements ConflictSet {
     public void addPointWrite(byte[] key, long version) {
         noteWrite(version);
         long p = prefix(key);
-        Node n = root;
-        int depth = 0;
-        // The boundary after the leaf's last entry is the exact first key of the next subtree,
-        // found at the deepest level where the path does not take the last child.
-        Node nextNode = null;
-        int nextIdx = 0;
-        while (!n.leaf) {
-            int i = Math.max(0, floorIndex(n, p, key, false));
-            pathNodes[depth] = n;
-            pathIdx[depth] = i;
-            depth++;
-            if (i + 1 < n.count) {
-                nextNode = n;
-                nextIdx = i + 1;
-            }
-            n = n.children[i];
-        }
-        int i = floorIndex(n, p, key, false);
-        long coveringVersion = i >= 0 ? n.versions[i] : 0;
-        if (coveringVersion == version) {
-            return; // an earlier write of the same transaction already covers the key
-        }
-        boolean exact = i >= 0 && n.prefixes[i] == p && compareTail(key, false, n.keys[i], n.after[i]) == 0;
-        boolean nextIsSuccessor;
-        if (i + 1 < n.count) {
-            nextIsSuccessor = n.prefixes[i + 1] == p && compareTail(key, true, n.keys[i + 1], n.after[i + 1]) == 0;
-        } else if (nextNode != null) {
-            nextIsSuccessor = nextNode.prefixes[nextIdx] == p
-                    && compareTail(key, true, nextNode.keys[nextIdx], nextNode.after[nextIdx]) == 0;
-        } else {
-            nextIsSuccessor = false;
-        }
-        if (exact) {
-            n.versions[i] = version;
-            if (nextIsSuccessor) {
-                raisePathMax(depth, version); // the common "rewrite a hot key" case: no structural change
-            } else {
-                // [key, next) becomes [key, key+"\0") at version and [key+"\0", next) keeps the old one.
-                insertEntries(n, depth, i + 1, p, key, true, coveringVersion, false, 0, version);
-            }
-        } else if (nextIsSuccessor) {
-            insertEntries(n, depth, i + 1, p, key, false, version, false, 0, version);
-        } else {
-            insertEntries(n, depth, i + 1, p, key, false, version, true, coveringVersion, version);
-        }
+        // [key, key+"\0") never contains another boundary, so the fast path always applies.
+        boolean done = writeWithoutInnerBoundaries(p, key, p, key, true, version);
+        assert done : "no key lies between a key and its successor";
     }
 
     @Override
@@ -231,7 +189,10 @@ public final class BTreeConflictSet implements ConflictSet {
         noteWrite(version);
         long pb = prefix(begin);
         long pe = prefix(end);
-        // The segment that continues at end keeps its version: remember it before deleting.
+        if (writeWithoutInnerBoundaries(pb, begin, pe, end, false, version)) {
+            return;
+        }
+        // The range holds boundaries: delete them, then put back where the old step resumes.
         Node n = root;
         while (!n.leaf) {
             n = n.children[Math.max(0, floorIndex(n, pe, end, false))];
@@ -246,6 +207,68 @@ public final class BTreeConflictSet implements ConflictSet {
         if (!endIsBoundary && endVersion != version) {
             insertBoundary(pe, end, endVersion);
         }
+    }
+
+    /**
+     * The write of {@code [begin, end)} when no boundary lies strictly inside it (every point
+     * write, and most short ranges): one descent, then at most two adjacent entries in one leaf.
+     * Returns false, having changed nothing, if the range does hold boundaries.
+     */
+    private boolean writeWithoutInnerBoundaries(long pb, byte[] begin, long pe, byte[] end, boolean endAfter,
+                                                long version) {
+        Node n = root;
+        int depth = 0;
+        // The boundary after the leaf's last entry is the exact first key of the next subtree,
+        // found at the deepest level where the path does not take the last child.
+        Node nextNode = null;
+        int nextIdx = 0;
+        while (!n.leaf) {
+            int i = Math.max(0, floorIndex(n, pb, begin, false));
+            pathNodes[depth] = n;
+            pathIdx[depth] = i;
+            depth++;
+            if (i + 1 < n.count) {
+                nextNode = n;
+                nextIdx = i + 1;
+            }
+            n = n.children[i];
+        }
+        int i = floorIndex(n, pb, begin, false);
+        // The first boundary after begin, compared with end.
+        int nextVsEnd;
+        if (i + 1 < n.count) {
+            nextVsEnd = compare(n.prefixes[i + 1], n.keys[i + 1], n.after[i + 1], pe, end, endAfter);
+        } else if (nextNode != null) {
+            nextVsEnd = compare(nextNode.prefixes[nextIdx], nextNode.keys[nextIdx], nextNode.after[nextIdx],
+                    pe, end, endAfter);
+        } else {
+            nextVsEnd = 1;
+        }
+        if (nextVsEnd < 0) {
+            return false;
+        }
+        // [begin, end) lies inside the segment of the floor of begin.
+        long coveringVersion = i >= 0 ? n.versions[i] : 0;
+        if (coveringVersion == version) {
+            return true; // an earlier write of the same transaction already covers it
+        }
+        boolean beginIsBoundary = i >= 0 && n.prefixes[i] == pb
+                && compareTail(begin, false, n.keys[i], n.after[i]) == 0;
+        boolean endIsBoundary = nextVsEnd == 0;
+        if (beginIsBoundary) {
+            n.versions[i] = version;
+            if (endIsBoundary) {
+                raisePathMax(depth, version); // rewriting a hot key: no structural change
+            } else {
+                // The old segment resumes at end.
+                insertEntries(n, depth, i + 1, pe, end, endAfter, coveringVersion, false, 0, null, false, 0, version);
+            }
+        } else if (endIsBoundary) {
+            insertEntries(n, depth, i + 1, pb, begin, false, version, false, 0, null, false, 0, version);
+        } else {
+            insertEntries(n, depth, i + 1, pb, begin, false, version, true, pe, end, endAfter, coveringVersion, version);
+        }
+        return true;
     }
 
     private void noteWrite(long version) {
@@ -273,7 +296,7 @@ public final class BTreeConflictSet implements ConflictSet {
         int i = floorIndex(n, p, key, false);
         assert i < 0 || n.prefixes[i] != p || compareTail(key, false, n.keys[i], n.after[i]) != 0
                 : "boundary already present";
-        insertEntries(n, depth, i + 1, p, key, false, version, false, 0, version);
+        insertEntries(n, depth, i + 1, p, key, false, version, false, 0, null, false, 0, version);
     }
 
     private void raisePathMax(int depth, long version) {
@@ -288,13 +311,14 @@ public final class BTreeConflictSet implements ConflictSet {
     }
 
     /**
-     * Inserts (key, firstAfter, firstVersion) and, if {@code two}, (key, after, secondVersion)
-     * at {@code pos} of the leaf reached by the current path, splitting nodes upward as needed.
+     * Inserts the entry (p1, key1, after1, version1) and, if {@code two}, the entry after it
+     * (p2, key2, after2, version2) at {@code pos} of the leaf reached by the current path,
+     * splitting nodes upward as needed.
      */
-    private void insertEntries(Node leaf, int depth, int pos, long p, byte[] key, boolean firstAfter,
-                               long firstVersion, boolean two, long secondVersion, long maxVersion) {
+    private void insertEntries(Node leaf, int depth, int pos, long p1, byte[] key1, boolean after1, long version1,
+                               boolean two, long p2, byte[] key2, boolean after2, long version2, long maxVersion) {
         int added = two ? 2 : 1;
-        long addedKeyBytes = firstAfter ? 0 : keyHeapBytes(key);
+        long addedKeyBytes = (after1 ? 0 : keyHeapBytes(key1)) + (two && !after2 ? keyHeapBytes(key2) : 0);
         Node target = leaf;
         int at = pos;
         Node right = null;
@@ -308,9 +332,9 @@ public final class BTreeConflictSet implements ConflictSet {
             }
         }
         openGap(target, at, added);
-        setEntry(target, at, p, key, firstAfter, firstVersion);
+        setEntry(target, at, p1, key1, after1, version1);
         if (two) {
-            setEntry(target, at + 1, p, key, true, secondVersion);
+            setEntry(target, at + 1, p2, key2, after2, version2);
         }
         if (right == null) {
             leaf.entries += added;
