@@ -19,8 +19,10 @@ import java.util.HexFormat;
  * <p>Layout choices, all for the hot path:
  * <ul>
  *   <li>Nodes are structure-of-arrays: next to each key reference sits its first 8 bytes as a
- *       big-endian {@code long}, so a search mostly compares longs in one cache line and only
- *       dereferences the key on a prefix tie.
+ *       big-endian {@code long}, so a search is a branch-free binary search over longs that
+ *       dereferences keys only on a prefix tie.
+ *   <li>A write with no boundary strictly inside its range (every point write, most short
+ *       ranges) is one descent and at most two adjacent entry changes in one leaf.
  *   <li>The successor key {@code k+"\0"} that a point write needs is never allocated: an entry
  *       is (key, after) where {@code after} appends a virtual 0x00 byte, so the two boundaries
  *       of a point write share the caller's array.
