@@ -75,8 +75,13 @@ public final class BTreeConflictSet implements ConflictSet {
     // Running totals of what deletions removed, so each inner node on the way back up subtracts
     // its subtree's share instead of re-summing its children (which would touch every child).
     private long removedEntries;
-    private long removedKeyBytes;
     private long removedNodes;
+    /**
+     * Running average of key heap bytes per inserted boundary (a successor boundary shares its
+     * key, so counts 0), for the memory estimate. Kept as an average rather than exact sums so
+     * that splits, deletions and pruning never dereference a key just for accounting.
+     */
+    private double averageKeyBytesPerEntry;
     // Per-call scratch of prune().
     private int pruneBudget;
     private long pruneCarryVersion;
@@ -320,7 +325,10 @@ public final class BTreeConflictSet implements ConflictSet {
     private void insertEntries(Node leaf, int depth, int pos, long p1, byte[] key1, boolean after1, long version1,
                                boolean two, long p2, byte[] key2, boolean after2, long version2, long maxVersion) {
         int added = two ? 2 : 1;
-        long addedKeyBytes = (after1 ? 0 : keyHeapBytes(key1)) + (two && !after2 ? keyHeapBytes(key2) : 0);
+        averageKeyBytesPerEntry += ((after1 ? 0 : keyHeapBytes(key1)) - averageKeyBytesPerEntry) * (1.0 / 1024);
+        if (two) {
+            averageKeyBytesPerEntry += ((after2 ? 0 : keyHeapBytes(key2)) - averageKeyBytesPerEntry) * (1.0 / 1024);
+        }
         Node target = leaf;
         int at = pos;
         Node right = null;
@@ -340,12 +348,11 @@ public final class BTreeConflictSet implements ConflictSet {
         }
         if (right == null) {
             leaf.entries += added;
-            leaf.keyBytes += addedKeyBytes;
         } else {
             recomputeAggregates(leaf);
             recomputeAggregates(right);
         }
-        propagateInsert(depth, leaf, right, added, addedKeyBytes, maxVersion);
+        propagateInsert(depth, leaf, right, added, maxVersion);
     }
 
     /**
@@ -353,13 +360,12 @@ public final class BTreeConflictSet implements ConflictSet {
      * insertion of split-off right siblings (which may split their parents in turn).
      */
     private void propagateInsert(int depth, Node child, Node pendingRight, long addedEntries,
-                                 long addedKeyBytes, long maxVersion) {
+                                 long maxVersion) {
         long addedNodes = pendingRight == null ? 0 : 1;
         for (int d = depth - 1; d >= 0; d--) {
             Node parent = pathNodes[d];
             int idx = pathIdx[d];
             parent.entries += addedEntries;
-            parent.keyBytes += addedKeyBytes;
             parent.nodes += addedNodes;
             copyFirstKey(child, parent, idx);
             if (pendingRight == null) {
@@ -439,10 +445,7 @@ public final class BTreeConflictSet implements ConflictSet {
             if (s >= t) {
                 return 0;
             }
-            long keyBytes = keyBytesOf(n, s, t);
-            n.keyBytes -= keyBytes;
             n.entries -= t - s;
-            removedKeyBytes += keyBytes;
             removedEntries += t - s;
             removeRange(n, s, t);
             return t - s;
@@ -453,7 +456,6 @@ public final class BTreeConflictSet implements ConflictSet {
             return 0; // the range ends before this subtree starts
         }
         long entriesBefore = removedEntries;
-        long keyBytesBefore = removedKeyBytes;
         long nodesBefore = removedNodes;
         long removed = 0;
         if (hi - lo > 1) {
@@ -462,7 +464,6 @@ public final class BTreeConflictSet implements ConflictSet {
                 Node c = n.children[i];
                 removed += c.entries;
                 removedEntries += c.entries;
-                removedKeyBytes += c.keyBytes;
                 removedNodes += c.nodes;
             }
             removeRange(n, lo + 1, hi);
@@ -479,13 +480,12 @@ public final class BTreeConflictSet implements ConflictSet {
             fixChild(n, hi);
         }
         fixChild(n, lo);
-        subtractRemoved(n, entriesBefore, keyBytesBefore, nodesBefore);
+        subtractRemoved(n, entriesBefore, nodesBefore);
         return removed;
     }
 
-    private void subtractRemoved(Node n, long entriesBefore, long keyBytesBefore, long nodesBefore) {
+    private void subtractRemoved(Node n, long entriesBefore, long nodesBefore) {
         n.entries -= removedEntries - entriesBefore;
-        n.keyBytes -= removedKeyBytes - keyBytesBefore;
         n.nodes -= removedNodes - nodesBefore;
     }
 
@@ -561,7 +561,6 @@ public final class BTreeConflictSet implements ConflictSet {
         copyEntries(right, 0, left, left.count, right.count);
         left.count += right.count;
         left.entries += right.entries;
-        left.keyBytes += right.keyBytes;
         left.nodes += right.nodes - 1;
     }
 
@@ -639,7 +638,6 @@ public final class BTreeConflictSet implements ConflictSet {
         }
         long horizon = oldestVersion;
         long entriesBefore = removedEntries;
-        long keyBytesBefore = removedKeyBytes;
         long nodesBefore = removedNodes;
         int i = from == null ? 0 : Math.max(0, floorIndex(n, fromPrefix, from, fromAfter));
         while (i < n.count) {
@@ -651,7 +649,6 @@ public final class BTreeConflictSet implements ConflictSet {
             if (from == null && c.leaf && n.versions[i] <= horizon && pruneCarryVersion <= horizon) {
                 // Everything in the leaf and the segment before it are at or below the horizon.
                 removedEntries += c.entries;
-                removedKeyBytes += c.keyBytes;
                 removedNodes += 1;
                 removeRange(n, i, i + 1);
                 pruneBudget--;
@@ -682,7 +679,7 @@ public final class BTreeConflictSet implements ConflictSet {
                 default -> i++;
             }
         }
-        subtractRemoved(n, entriesBefore, keyBytesBefore, nodesBefore);
+        subtractRemoved(n, entriesBefore, nodesBefore);
     }
 
     private void pruneLeaf(Node n, int start) {
@@ -692,7 +689,6 @@ public final class BTreeConflictSet implements ConflictSet {
         int count = n.count;
         int write = start;
         int read = start;
-        long leafKeyBytes = 0;
         for (; read < count; read++) {
             if (pruneBudget == 0) {
                 setCursor(n.prefixes[read], n.keys[read], n.after[read]);
@@ -702,9 +698,6 @@ public final class BTreeConflictSet implements ConflictSet {
             long v = versions[read];
             if (v <= horizon && carry <= horizon) {
                 // Reads at or above the horizon see "not newer" on both sides of this boundary.
-                if (!n.after[read]) {
-                    leafKeyBytes += keyHeapBytes(n.keys[read]);
-                }
                 continue;
             }
             if (write != read) {
@@ -726,9 +719,7 @@ public final class BTreeConflictSet implements ConflictSet {
             clearTail(n, count - removed, count);
             n.count = count - removed;
             n.entries -= removed;
-            n.keyBytes -= leafKeyBytes;
             removedEntries += removed;
-            removedKeyBytes += leafKeyBytes;
         }
         pruneCarryVersion = carry;
     }
@@ -789,7 +780,7 @@ public final class BTreeConflictSet implements ConflictSet {
         long nodes = root.nodes;
         // Most nodes are leaves: with fanout f there are about nodes/f inner nodes.
         long inner = nodes / Math.max(2, nodeCapacity / 2);
-        return (nodes - inner) * leafBytes + inner * innerBytes + root.keyBytes;
+        return (nodes - inner) * leafBytes + inner * innerBytes + (long) (averageKeyBytesPerEntry * root.entries);
     }
 
     @Override
@@ -799,6 +790,7 @@ public final class BTreeConflictSet implements ConflictSet {
         newestVersion = 0;
         oldestVersion = 0;
         cursorKey = null;
+        averageKeyBytesPerEntry = 0;
         cleanHorizon = NO_CLEAN_HORIZON;
         sweepDirty = false;
         Arrays.fill(pathNodes, null);
@@ -937,16 +929,6 @@ public final class BTreeConflictSet implements ConflictSet {
         return (16L + key.length + 7) & ~7L;
     }
 
-    private static long keyBytesOf(Node leaf, int from, int to) {
-        long bytes = 0;
-        for (int i = from; i < to; i++) {
-            if (!leaf.after[i]) {
-                bytes += keyHeapBytes(leaf.keys[i]);
-            }
-        }
-        return bytes;
-    }
-
     // ---------------------------------------------------------------- node plumbing
 
     /**
@@ -963,9 +945,8 @@ public final class BTreeConflictSet implements ConflictSet {
         /** Leaf: the version of the segment starting at key i. Inner: the maximum version below child i. */
         final long[] versions;
         final Node[] children;
-        /** Subtree aggregates for size() and the memory estimate. */
+        /** Subtree aggregates for size() and the memory estimate (kept without touching keys). */
         long entries;
-        long keyBytes;
         long nodes = 1;
 
         Node(boolean leaf, int capacity) {
@@ -1009,21 +990,17 @@ public final class BTreeConflictSet implements ConflictSet {
     private static void recomputeAggregates(Node n) {
         if (n.leaf) {
             n.entries = n.count;
-            n.keyBytes = keyBytesOf(n, 0, n.count);
             n.nodes = 1;
             return;
         }
         long entries = 0;
-        long keyBytes = 0;
         long nodes = 1;
         for (int i = 0; i < n.count; i++) {
             Node c = n.children[i];
             entries += c.entries;
-            keyBytes += c.keyBytes;
             nodes += c.nodes;
         }
         n.entries = entries;
-        n.keyBytes = keyBytes;
         n.nodes = nodes;
     }
 
@@ -1124,12 +1101,10 @@ public final class BTreeConflictSet implements ConflictSet {
                 lastAfter[0] = n.after[i];
             }
             check(n.entries == n.count, "leaf entries aggregate");
-            check(n.keyBytes == keyBytesOf(n, 0, n.count), "leaf keyBytes aggregate");
             check(n.nodes == 1, "leaf nodes aggregate");
             return;
         }
         long entries = 0;
-        long keyBytes = 0;
         long nodes = 1;
         for (int i = 0; i < n.count; i++) {
             Node c = n.children[i];
@@ -1138,10 +1113,9 @@ public final class BTreeConflictSet implements ConflictSet {
             check(n.versions[i] == maxOf(c), "child max version is not exact at " + i);
             checkNode(c, depth + 1, false, lastPrefix, lastKey, lastAfter);
             entries += c.entries;
-            keyBytes += c.keyBytes;
             nodes += c.nodes;
         }
-        check(n.entries == entries && n.keyBytes == keyBytes && n.nodes == nodes, "inner aggregates");
+        check(n.entries == entries && n.nodes == nodes, "inner aggregates");
     }
 
     private static void check(boolean condition, String message) {
