@@ -348,6 +348,20 @@ public final class BTreeConflictSet implements ConflictSet {
         }
         if (right == null) {
             leaf.entries += added;
+            // The new entries form up to three new adjacent pairs.
+            long[] versions = leaf.versions;
+            int last = at + added - 1;
+            long floor = leaf.pairFloor;
+            if (at > 0) {
+                floor = Math.min(floor, Math.max(versions[at - 1], versions[at]));
+            }
+            if (two) {
+                floor = Math.min(floor, Math.max(versions[at], versions[last]));
+            }
+            if (last + 1 < leaf.count) {
+                floor = Math.min(floor, Math.max(versions[last], versions[last + 1]));
+            }
+            leaf.pairFloor = floor;
         } else {
             recomputeAggregates(leaf);
             recomputeAggregates(right);
@@ -448,6 +462,7 @@ public final class BTreeConflictSet implements ConflictSet {
             n.entries -= t - s;
             removedEntries += t - s;
             removeRange(n, s, t);
+            refreshPairFloor(n);
             return t - s;
         }
         int lo = Math.max(0, floorIndex(n, pb, b, false));
@@ -562,6 +577,9 @@ public final class BTreeConflictSet implements ConflictSet {
         left.count += right.count;
         left.entries += right.entries;
         left.nodes += right.nodes - 1;
+        if (left.leaf) {
+            refreshPairFloor(left);
+        }
     }
 
     private void collapseRoot() {
@@ -646,6 +664,16 @@ public final class BTreeConflictSet implements ConflictSet {
                 break;
             }
             Node c = n.children[i];
+            if (from == null && c.leaf && c.pairFloor > horizon
+                    && (pruneCarryVersion > horizon || c.versions[0] > horizon)) {
+                // No boundary here can go: each has itself or its predecessor above the
+                // horizon. Passing the leaf costs one unit instead of one per entry (with
+                // increasing keys the whole live end of the key space is such leaves).
+                pruneCarryVersion = c.versions[c.count - 1];
+                pruneBudget--;
+                i++;
+                continue;
+            }
             if (from == null && c.leaf && n.versions[i] <= horizon && pruneCarryVersion <= horizon) {
                 // Everything in the leaf and the segment before it are at or below the horizon.
                 removedEntries += c.entries;
@@ -718,6 +746,7 @@ public final class BTreeConflictSet implements ConflictSet {
             System.arraycopy(versions, read, versions, write, tail);
             clearTail(n, count - removed, count);
             n.count = count - removed;
+            refreshPairFloor(n);
             n.entries -= removed;
             removedEntries += removed;
         }
@@ -945,6 +974,13 @@ public final class BTreeConflictSet implements ConflictSet {
         /** Leaf: the version of the segment starting at key i. Inner: the maximum version below child i. */
         final long[] versions;
         final Node[] children;
+        /**
+         * Leaf only: a lower bound of max(version[j-1], version[j]) over j >= 1. Boundary j can
+         * be pruned only when that pair is at or below the horizon, so while this is above it
+         * the prune sweep passes the leaf in O(1). Exact after rebuilds; inserts lower it by
+         * the pairs they create; in-place rewrites (to newer versions) may leave it low: safe.
+         */
+        long pairFloor = Long.MAX_VALUE;
         /** Subtree aggregates for size() and the memory estimate (kept without touching keys). */
         long entries;
         long nodes = 1;
@@ -987,10 +1023,20 @@ public final class BTreeConflictSet implements ConflictSet {
         return max;
     }
 
+    private static void refreshPairFloor(Node leaf) {
+        long floor = Long.MAX_VALUE;
+        long[] versions = leaf.versions;
+        for (int j = 1, count = leaf.count; j < count; j++) {
+            floor = Math.min(floor, Math.max(versions[j - 1], versions[j]));
+        }
+        leaf.pairFloor = floor;
+    }
+
     private static void recomputeAggregates(Node n) {
         if (n.leaf) {
             n.entries = n.count;
             n.nodes = 1;
+            refreshPairFloor(n);
             return;
         }
         long entries = 0;
@@ -1102,6 +1148,10 @@ public final class BTreeConflictSet implements ConflictSet {
             }
             check(n.entries == n.count, "leaf entries aggregate");
             check(n.nodes == 1, "leaf nodes aggregate");
+            long pairFloor = n.pairFloor;
+            for (int j = 1; j < n.count; j++) {
+                check(pairFloor <= Math.max(n.versions[j - 1], n.versions[j]), "pair floor above a pair at " + j);
+            }
             return;
         }
         long entries = 0;

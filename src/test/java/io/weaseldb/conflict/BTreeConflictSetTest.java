@@ -90,6 +90,37 @@ class BTreeConflictSetTest {
     }
 
     @Test
+    void pruningPassesLiveLeavesOfIncreasingKeysCheaply() {
+        BTreeConflictSet set = new BTreeConflictSet();
+        long version = 0;
+        for (long i = 0; i < 100_000; i++) {
+            set.addPointWrite(ByteBuffer.allocate(8).putLong(i).array(), ++version);
+        }
+        set.removeBefore(50_000);
+        while (set.prune(1_000) == 1_000) {
+            // bounded steps
+        }
+        long live = set.size();
+        assertEquals(100_000, live, "keys 50000.. and their successors");
+        for (long i = 100_000; i < 101_000; i++) {
+            set.addPointWrite(ByteBuffer.allocate(8).putLong(i).array(), ++version);
+        }
+        set.removeBefore(51_000);
+        long visited = 0;
+        int step;
+        do {
+            step = set.prune(1_000);
+            visited += step;
+        } while (step == 1_000);
+        set.checkInvariants();
+        assertEquals(100_000, set.size());
+        // One unit per live leaf (about 1/64 of the entries), not one per entry.
+        assertTrue(visited < live / 10, "visited " + visited + " of " + live);
+        assertFalse(set.pointConflicts(ByteBuffer.allocate(8).putLong(50_999).array(), 51_000));
+        assertTrue(set.pointConflicts(ByteBuffer.allocate(8).putLong(51_000).array(), 51_000));
+    }
+
+    @Test
     void pruneWithNothingToDoIsFree() {
         BTreeConflictSet set = new BTreeConflictSet();
         for (int i = 1; i <= 1_000; i++) {
