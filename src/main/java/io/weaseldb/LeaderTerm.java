@@ -1,7 +1,7 @@
 package io.weaseldb;
 
 import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.conflict.ConflictSet;
+import io.weaseldb.conflict.BTreeConflictSet;
 import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
 import io.weaseldb.log.Term;
@@ -73,7 +73,7 @@ final class LeaderTerm implements AutoCloseable {
                 ctx.store(), ctx.layout(), releaser, publisher, ctx.pipelineMetrics(), ctx.clock(), ctx.ids());
         sequencer = new Sequencer(new Sequencer.Settings(config.commit().conflictWindowMs(),
                 config.commit().maxPendingCommits(), retryAfter),
-                new ConflictSet(), ctx.clock(), ctx.ids(), persister);
+                new BTreeConflictSet(), ctx.clock(), ctx.ids(), persister);
         persister.markerSource(sequencer::requestMarker);
         persister.lead(term);
         sequencer.lead(term, requestIds, terms);

@@ -32,6 +32,7 @@ public final class Sequencer implements Stage {
 
     private final Settings settings;
     private final ConflictSet conflicts;
+    private int writesSincePrune;
     private final Clock clock;
     private final IdSource ids;
     private final MpscAtomicArrayQueue<SequencerMessage> inbox;
@@ -113,7 +114,13 @@ public final class Sequencer implements Stage {
         }
         if (window != null) {
             window.advance(nowNanos, lastVersion);
-            conflicts.removeBefore(window.oldestVersion());
+            long horizon = window.oldestVersion();
+            if (horizon > conflicts.oldestVersion()) {
+                conflicts.removeBefore(horizon);
+            }
+            // Reclaim in small steps: at least as fast as writes arrive, never a long pause.
+            conflicts.prune(64 + 2 * writesSincePrune);
+            writesSincePrune = 0;
             requestIds.expire(lastVersion, clock.epochMillis(), 1024);
         }
         while (done < MAX_BATCH && persister.hasRoom()) {
@@ -233,6 +240,7 @@ public final class Sequencer implements Stage {
             return;
         }
         long version = ++lastVersion;
+        writesSincePrune += r.operations().size();
         for (Operation op : r.operations()) {
             switch (op) {
                 case Operation.Write w -> conflicts.addPointWrite(w.key(), version);

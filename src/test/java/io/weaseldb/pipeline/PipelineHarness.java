@@ -1,6 +1,6 @@
 package io.weaseldb.pipeline;
 
-import io.weaseldb.conflict.ConflictSet;
+import io.weaseldb.conflict.BTreeConflictSet;
 import io.weaseldb.log.Batch;
 import io.weaseldb.log.BatchCodec;
 import io.weaseldb.log.BatchHeader;
@@ -64,7 +64,7 @@ final class PipelineHarness {
         };
         persister = new Persister(settings, store, layout, releaser, listener, Persister.Observer.NONE, clock,
                 IdSource.seeded(7));
-        sequencer = new Sequencer(new Sequencer.Settings(conflictWindowMs, 4096, 1), new ConflictSet(), clock,
+        sequencer = new Sequencer(new Sequencer.Settings(conflictWindowMs, 4096, 1), new BTreeConflictSet(), clock,
                 IdSource.seeded(8), persister);
         persister.markerSource(sequencer::requestMarker);
         requestIds = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, term.startVersion(), clock.epochMillis());

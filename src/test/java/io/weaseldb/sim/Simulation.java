@@ -6,7 +6,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Ticker;
-import io.weaseldb.conflict.ConflictSet;
+import io.weaseldb.conflict.BTreeConflictSet;
 import io.weaseldb.fakes3.ObjectInfo;
 import io.weaseldb.log.Batch;
 import io.weaseldb.log.BatchCodec;
@@ -142,7 +142,7 @@ final class Simulation {
                     1 + random.nextInt(4), 1, 20, 300, 1, 1 << 12, 0), store, layout, releaser, publisher,
                     Persister.Observer.NONE, clock, ids);
             sequencer = new Sequencer(new Sequencer.Settings(200 + random.nextInt(2000), 1 << 12, 1),
-                    new ConflictSet(), clock, ids, persister);
+                    new BTreeConflictSet(), clock, ids, persister);
             persister.markerSource(sequencer::requestMarker);
             persister.lead(term);
             sequencer.lead(term, requestIds, terms);
