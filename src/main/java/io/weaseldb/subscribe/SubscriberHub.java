@@ -13,6 +13,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Registry of subscriptions, grouped by event loop. When the publisher adds data it calls
@@ -23,6 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Thread-safe; each {@link Subscription} is owned by its channel's event loop.
  */
 public final class SubscriberHub {
+    private static final Logger log = LoggerFactory.getLogger(SubscriberHub.class);
+
     public record Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
                            int maxHistoryReads) {}
 
@@ -236,15 +240,35 @@ public final class SubscriberHub {
             scheduled.set(false);
             for (int i = subs.size() - 1; i >= 0; i--) {
                 if (i < subs.size()) {
-                    subs.get(i).pump();
+                    Subscription s = subs.get(i);
+                    try {
+                        s.pump();
+                    } catch (RuntimeException e) {
+                        failed(s, e);
+                    }
                 }
             }
         }
 
         private void tick() {
+            // Never lets an exception escape: a periodic task that throws is cancelled for good,
+            // which would leave every stream on this loop without keepalives or lag checks.
             long now = clock.nanoTime();
             for (Subscription s : snapshot()) {
-                s.tick(now);
+                try {
+                    s.tick(now);
+                } catch (RuntimeException e) {
+                    failed(s, e);
+                }
+            }
+        }
+
+        private void failed(Subscription s, RuntimeException e) {
+            log.error("subscriber stream failed ({}): ending it", s.describe(), e);
+            try {
+                s.end("error");
+            } catch (RuntimeException again) {
+                log.error("could not end a failed subscriber stream", again);
             }
         }
     }

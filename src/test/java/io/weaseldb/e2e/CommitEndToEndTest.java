@@ -15,16 +15,26 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** The commit path over real TCP against a real server on the embedded fake S3. */
+/**
+ * The commit path over real TCP against a real server on the embedded fake S3, reached both
+ * ways: in-process (the default) and over HTTP through the AWS SDK, as with any S3 endpoint.
+ */
 @Timeout(120)
 class CommitEndToEndTest {
     @TempDir
     Path dir;
 
-    @Test
-    void commitsConflictsAndVersions() throws Exception {
-        try (TestServer s = TestServer.start(dir)) {
+    static String transport(String t) {
+        return "[s3]\nfake_transport = \"" + t + "\"\n";
+    }
+
+    @ParameterizedTest(name = "fake_transport = {0}")
+    @ValueSource(strings = {"direct", "http"})
+    void commitsConflictsAndVersions(String t) throws Exception {
+        try (TestServer s = TestServer.start(dir, transport(t))) {
             var v0 = s.get("/v1/version");
             assertEquals(200, v0.status());
             long start = v0.version();
@@ -89,11 +99,12 @@ class CommitEndToEndTest {
         }
     }
 
-    @Test
-    void aRestartKeepsEveryAcknowledgedVersionAndContinuesUnderANewLeader() throws Exception {
+    @ParameterizedTest(name = "fake_transport = {0}")
+    @ValueSource(strings = {"direct", "http"})
+    void aRestartKeepsEveryAcknowledgedVersionAndContinuesUnderANewLeader(String t) throws Exception {
         long last;
         String leader;
-        TestServer s = TestServer.start(dir);
+        TestServer s = TestServer.start(dir, transport(t));
         try {
             for (int i = 0; i < 5; i++) {
                 s.commit("{\"operations\":[" + write("k" + i, "v" + i) + "]}");

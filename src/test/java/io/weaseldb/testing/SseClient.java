@@ -201,6 +201,11 @@ public final class SseClient implements AutoCloseable {
         return keepalives;
     }
 
+    /** The client side's port, to tell streams apart in server logs. */
+    public int localPort() {
+        return socket.getLocalPort();
+    }
+
     @Override
     public void close() throws IOException {
         socket.close();

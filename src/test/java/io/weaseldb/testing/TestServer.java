@@ -41,8 +41,12 @@ public final class TestServer implements AutoCloseable {
         if (!config.contains("[server]")) {
             config = "[server]\nport = 0\n" + config;
         }
+        String dataDirLine = "data_dir = \"" + dataDir.toString().replace("\\", "\\\\") + "\"\n";
         if (!config.contains("[s3]") && !config.contains("endpoint")) {
-            config += "\n[s3]\ndata_dir = \"" + dataDir.toString().replace("\\", "\\\\") + "\"\nfsync = false\n";
+            config += "\n[s3]\n" + dataDirLine + "fsync = false\n";
+        } else if (config.contains("[s3]\n") && !config.contains("endpoint") && !config.contains("data_dir")) {
+            // An [s3] section that only tunes the embedded fake S3 still stores under the test's directory.
+            config = config.replace("[s3]\n", "[s3]\n" + dataDirLine + (config.contains("fsync") ? "" : "fsync = false\n"));
         }
         WeaselConfig c = ConfigLoader.parse(config, "test");
         WeaselServer s = new WeaselServer(c, Clock.SYSTEM, IdSource.secure());
