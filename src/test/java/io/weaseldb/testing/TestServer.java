@@ -49,6 +49,11 @@ public final class TestServer implements AutoCloseable {
             config = config.replace("[s3]\n", "[s3]\n" + dataDirLine + (config.contains("fsync") ? "" : "fsync = false\n"));
         }
         WeaselConfig c = ConfigLoader.parse(config, "test");
+        if (c.s3().embedded() && !c.s3().dataDir().toAbsolutePath().normalize()
+                .startsWith(dataDir.toAbsolutePath().normalize())) {
+            throw new IllegalArgumentException("a test server would store outside its directory " + dataDir
+                    + ": under " + c.s3().dataDir().toAbsolutePath());
+        }
         WeaselServer s = new WeaselServer(c, Clock.SYSTEM, IdSource.secure());
         try {
             s.start();
