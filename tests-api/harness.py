@@ -582,10 +582,10 @@ class RawStream:
     def body(self) -> bytes:
         return self.resp.read()
 
-    def read_until(self, pred: Callable[[list[weaseldb.SSEEvent], bytes], bool], timeout: float,
+    def read_until(self, pred: Callable[[list[weaseldb.SSEEvent], bytearray], bool], timeout: float,
                    what: str) -> list[weaseldb.SSEEvent]:
         deadline = time.monotonic() + timeout
-        while not pred(self.events, bytes(self.raw)):
+        while not pred(self.events, self.raw):  # (no copy: streams here may be tens of MB)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}; stream so far:\n"

@@ -75,8 +75,16 @@ def test_subscribers_beyond_the_limit_get_503(limited) -> None:
     wait_until(admitted, 15, "a subscriber to be admitted once the first one left")
 
 
+def slow_drops(srv) -> float:
+    c = weaseldb.Client(srv.url, timeout=10)
+    try:
+        return c.metrics().total("weaseldb_subscribers_dropped_total", reason="slow")
+    finally:
+        c.close()
+
+
 class Backlog:
-    """About 8 MB of events committed while one subscriber read nothing."""
+    """Events committed while one subscriber read nothing, until the server dropped it."""
 
     def __init__(self, start: int, versions: list[int], received: bytes, prefix: bytes) -> None:
         self.start = start
@@ -100,22 +108,35 @@ def backlog(limits_process) -> Backlog:
     sock.connect(("127.0.0.1", srv.port))
     sock.sendall(http_request("GET", f"/v1/subscribe?after={start}", headers={"Accept": "text/event-stream"}))
     try:
-        # ~8 MB of events, far beyond max_buffer_size_bytes (64 KiB) plus the sockets' buffers.
+        # Events keep coming until the server gives up on this subscriber. How much the kernel
+        # absorbs for a client that reads nothing varies between runs (from 3 MB to tens of MB
+        # on loopback), so the writers stop on the drop, not after a fixed amount; bounded at
+        # 4 x 1,000 commits of 32 KiB.
         value = b"s" * 32768
         versions: list[int] = []
+        stop = threading.Event()
 
         def writer(w: int) -> None:
             wc = weaseldb.Client(srv.url, timeout=30)
-            for i in range(48):
-                versions.append(wc.commit([Write(prefix + b"w%d/%03d" % (w, i), value)]).version)
-            wc.close()
+            try:
+                for i in range(1000):
+                    if stop.is_set():
+                        break
+                    versions.append(wc.commit([Write(prefix + b"w%d/%04d" % (w, i), value)]).version)
+            finally:
+                wc.close()
 
+        dropped_before = slow_drops(srv)
         threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
         for t in threads:
             t.start()
+        # Live, the bound is max_buffer_size_bytes; once behind the in-memory window the stream
+        # replays from S3, where the rule is 10 s without progress. The wait covers both.
+        wait_until(lambda: slow_drops(srv) > dropped_before, 90, "the server to drop the subscriber that reads nothing")
+        stop.set()
         for t in threads:
             t.join(120)
-        assert len(versions) == 4 * 48
+        assert versions
         # Now read what the server sent before it gave up on this subscriber.
         got = bytearray()
         while True:
@@ -157,7 +178,7 @@ def test_subscriber_limit_holds_for_simultaneous_requests(limited) -> None:
 
 def test_slow_subscriber_is_disconnected_and_resumes(limited, backlog: Backlog) -> None:
     assert f"id: {backlog.end}\n".encode() not in backlog.received, \
-        "a subscriber 8 MB behind (max_buffer_size_bytes = 64 KiB) was not disconnected"
+        "a subscriber that read nothing (max_buffer_size_bytes = 64 KiB) was not disconnected"
     ids = [int(line[4:]) for line in backlog.received.decode("utf-8", "replace").splitlines()
            if line.startswith("id: ")]
     # It resumes after the last version it saw and gets the rest, each once, in order.
@@ -173,5 +194,7 @@ def test_catching_up_subscriber_is_not_disconnected(limited, backlog: Backlog) -
     # on one connection.
     with RawStream(limited.port, f"after={backlog.start}", timeout=30) as s:
         assert s.status == 200
-        s.read_until(lambda ev, raw: f"id: {backlog.end}\n".encode() in raw, 60,
+        end = str(backlog.end)
+        # (the predicate looks at the newest events only: the backlog is tens of MB)
+        s.read_until(lambda ev, raw: any(e.id == end for e in ev[-50:]), 120,
                      f"transaction {backlog.end} on the same connection")

@@ -170,7 +170,7 @@ public final class Subscription {
     private void checkLag() {
         long lag = hub.cache.bytesAfter(cursor);
         ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
-        if (out != null) {
+        if (out != null && lag != Long.MAX_VALUE) {
             lag += out.totalPendingWriteBytes();
         }
         long previous = lastLag;
@@ -190,6 +190,14 @@ public final class Subscription {
         pump();
         if (closed) {
             return;
+        }
+        if (history == null && hub.cache.bytesAfter(cursor) == Long.MAX_VALUE) {
+            // Fell behind the in-memory window while its socket was full (pump only notices when
+            // it can write): from here it replays from S3 at its own pace, judged by the rule below.
+            startHistory();
+            if (closed) {
+                return;
+            }
         }
         if (history == null) {
             // Judged once a tick, not right after a write: a subscriber that keeps up still holds
