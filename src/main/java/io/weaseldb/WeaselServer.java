@@ -222,18 +222,7 @@ public final class WeaselServer implements AutoCloseable {
     /** Standby: notes new log objects (a live leader writes at least one per heartbeat). */
     private void observe() throws Exception {
         long timeoutMs = config.s3().requestTimeoutMs() * 3;
-        String newest = lastSeenKey;
-        String token = null;
-        do {
-            ObjectStore.ListPage page = store.list(layout.logPrefix(), lastSeenKey, token, 1000)
-                    .get(timeoutMs, TimeUnit.MILLISECONDS);
-            for (ObjectStore.Entry e : page.entries()) {
-                if (layout.versionOf(e.key()) >= 0) {
-                    newest = e.key();
-                }
-            }
-            token = page.continuationToken();
-        } while (token != null);
+        String newest = newestLogKeyAfter(lastSeenKey);
         if (newest == null) {
             standby = new Standby(null, "the log is empty", -1, null);
             return;
@@ -449,13 +438,16 @@ public final class WeaselServer implements AutoCloseable {
                 leaderId, requestId, s.leader() != null ? s.leader().url() : null);
     }
 
-    /** The last version of the newest log object now in storage (blocking; never on an event loop). */
-    private VersionInfo newestVersion(Standby s) throws Exception {
+    /**
+     * The newest log object key listed after {@code startAfter}, or {@code startAfter} itself when
+     * there is none (blocking; never on an event loop).
+     */
+    private String newestLogKeyAfter(String startAfter) throws Exception {
         long timeoutMs = config.s3().requestTimeoutMs() * 3;
-        String newest = s.lastKey();
+        String newest = startAfter;
         String token = null;
         do {
-            ObjectStore.ListPage page = store.list(layout.logPrefix(), s.lastKey(), token, 1000)
+            ObjectStore.ListPage page = store.list(layout.logPrefix(), startAfter, token, 1000)
                     .get(timeoutMs, TimeUnit.MILLISECONDS);
             for (ObjectStore.Entry e : page.entries()) {
                 if (layout.versionOf(e.key()) >= 0) {
@@ -464,6 +456,13 @@ public final class WeaselServer implements AutoCloseable {
             }
             token = page.continuationToken();
         } while (token != null);
+        return newest;
+    }
+
+    /** The last version of the newest log object now in storage (blocking; never on an event loop). */
+    private VersionInfo newestVersion(Standby s) throws Exception {
+        long timeoutMs = config.s3().requestTimeoutMs() * 3;
+        String newest = newestLogKeyAfter(s.lastKey());
         BatchHeader h = BatchCodec.decodeHeader(newest,
                 store.getRange(newest, 0, BatchCodec.MAX_HEADER_BYTES).get(timeoutMs, TimeUnit.MILLISECONDS));
         LeaderRecord leader = s.leader();

@@ -123,7 +123,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             if (endpoint == Endpoint.COMMIT) { // probes and status queries are not commits
                 metrics.outcome(outcome);
             }
-            requestId = Responses.requestIdOf(outcome);
+            requestId = Outcome.requestIdOf(outcome);
             respond(this, Responses.outcome(ctx.alloc(), outcome));
         }
     }

@@ -136,22 +136,6 @@ public final class Responses {
         return r;
     }
 
-    /** The request id an outcome names, if any (for the access log). */
-    static String requestIdOf(Outcome o) {
-        return switch (o) {
-            case Outcome.Committed c -> c.requestId();
-            case Outcome.Conflict c -> c.requestId();
-            case Outcome.TooOld t -> t.requestId();
-            case Outcome.LeaderChanged l -> l.requestId();
-            case Outcome.Unavailable u -> u.requestId();
-            case Outcome.StatusCommitted s -> s.requestId();
-            case Outcome.StatusNotCommitted s -> s.requestId();
-            case Outcome.Rejected r -> null;
-            case Outcome.Truncated t -> null;
-            case Outcome.Healthy h -> null;
-        };
-    }
-
     static void keepAlive(FullHttpResponse r, boolean keepAlive, boolean http10) {
         if (!keepAlive) {
             r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

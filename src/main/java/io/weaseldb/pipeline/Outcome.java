@@ -8,6 +8,23 @@ import java.util.List;
  */
 public sealed interface Outcome {
 
+    /** The request id an outcome names, or null for those that name none. */
+    static String requestIdOf(Outcome o) {
+        return switch (o) {
+            case Committed c -> c.requestId();
+            case Conflict c -> c.requestId();
+            case TooOld t -> t.requestId();
+            case LeaderChanged l -> l.requestId();
+            case Unavailable u -> u.requestId();
+            case StatusCommitted s -> s.requestId();
+            case StatusNotCommitted s -> s.requestId();
+            case Rejected r -> null;
+            case Truncated t -> null;
+            case Healthy h -> null;
+        };
+    }
+
+
     /** The commit is durable in the log at {@code version}. */
     record Committed(long version, String leaderId, String requestId, boolean duplicate) implements Outcome {}
 

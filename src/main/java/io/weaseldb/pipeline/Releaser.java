@@ -68,17 +68,17 @@ public final class Releaser implements Stage {
                         c = t.completion();
                         o = r.failure() == null
                                 ? new Outcome.Committed(t.txn().version(), r.leaderId(), t.txn().requestId(), false)
-                                : withRequestId(r.failure(), t.txn().requestId());
+                                : r.failure().withRequestId(t.txn().requestId());
                     }
                     case Sequenced.Reply reply -> {
                         c = reply.completion();
                         o = reply.needsDurability() && r.failure() != null
-                                ? withRequestId(r.failure(), requestIdOf(reply.outcome()))
+                                ? r.failure().withRequestId(Outcome.requestIdOf(reply.outcome()))
                                 : reply.outcome();
                     }
                     case Sequenced.Ban ban -> {
                         c = ban.completion();
-                        o = r.failure() != null ? withRequestId(r.failure(), ban.requestId()) : ban.outcome();
+                        o = r.failure() != null ? r.failure().withRequestId(ban.requestId()) : ban.outcome();
                     }
                     case Sequenced.Marker m -> {
                         c = null;
@@ -111,22 +111,4 @@ public final class Releaser implements Stage {
         return n;
     }
 
-    private static String requestIdOf(Outcome o) {
-        return switch (o) {
-            case Outcome.Committed c -> c.requestId();
-            case Outcome.Conflict c -> c.requestId();
-            case Outcome.TooOld t -> t.requestId();
-            case Outcome.LeaderChanged l -> l.requestId();
-            case Outcome.Unavailable u -> u.requestId();
-            case Outcome.StatusCommitted s -> s.requestId();
-            case Outcome.StatusNotCommitted s -> s.requestId();
-            case Outcome.Rejected r -> null;
-            case Outcome.Truncated t -> null;
-            case Outcome.Healthy h -> null;
-        };
-    }
-
-    private static Outcome.Unavailable withRequestId(Outcome.Unavailable u, String requestId) {
-        return u.withRequestId(requestId);
-    }
 }

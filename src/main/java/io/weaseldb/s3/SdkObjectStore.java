@@ -6,11 +6,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
@@ -130,90 +132,51 @@ public final class SdkObjectStore implements ObjectStore {
     @Override
     public CompletableFuture<Versioned> getVersioned(String key) {
         long start = System.nanoTime();
-        return reader.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBytes())
-                .handle((r, t) -> {
-                    if (t != null) {
-                        StorageException e = classify(t, key);
-                        fail("get", e, start);
-                        throw e;
-                    }
-                    record("get", "ok", start);
-                    return new Versioned(r.asByteArrayUnsafe(), r.response().eTag());
-                });
+        return observe("get", key, start, reader.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBytes()),
+                r -> new Versioned(r.asByteArrayUnsafe(), r.response().eTag()));
     }
 
     @Override
     public CompletableFuture<Void> put(String key, byte[] body) {
         long start = System.nanoTime();
-        return writer.putObject(b -> b.bucket(bucket).key(key).contentLength((long) body.length),
-                        AsyncRequestBody.fromBytesUnsafe(body))
-                .handle((r, t) -> {
-                    if (t != null) {
-                        StorageException e = classify(t, key);
-                        fail("put", e, start);
-                        throw e;
-                    }
-                    record("put", "ok", start);
-                    return null;
-                });
+        return observe("put", key, start, writer.putObject(b -> b.bucket(bucket).key(key).contentLength((long) body.length),
+                AsyncRequestBody.fromBytesUnsafe(body)), r -> null);
     }
 
     @Override
     public CompletableFuture<byte[]> get(String key) {
         long start = System.nanoTime();
-        return reader.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBytes())
-                .handle((r, t) -> {
-                    if (t != null) {
-                        StorageException e = classify(t, key);
-                        fail("get", e, start);
-                        throw e;
-                    }
-                    record("get", "ok", start);
-                    return r.asByteArrayUnsafe();
-                });
+        return observe("get", key, start, reader.getObject(b -> b.bucket(bucket).key(key), AsyncResponseTransformer.toBytes()),
+                ResponseBytes::asByteArrayUnsafe);
     }
 
     @Override
     public CompletableFuture<byte[]> getRange(String key, long offset, int length) {
         long start = System.nanoTime();
         String range = "bytes=" + offset + "-" + (offset + length - 1);
-        return reader.getObject(b -> b.bucket(bucket).key(key).range(range), AsyncResponseTransformer.toBytes())
-                .handle((r, t) -> {
-                    if (t != null) {
-                        StorageException e = classify(t, key);
-                        fail("get", e, start);
-                        throw e;
-                    }
-                    record("get", "ok", start);
-                    return r.asByteArrayUnsafe();
-                });
+        return observe("get", key, start,
+                reader.getObject(b -> b.bucket(bucket).key(key).range(range), AsyncResponseTransformer.toBytes()),
+                ResponseBytes::asByteArrayUnsafe);
     }
 
     @Override
     public CompletableFuture<ListPage> list(String prefix, String startAfter, String continuationToken, int maxKeys) {
         long start = System.nanoTime();
-        return reader.listObjectsV2(b -> {
-                    b.bucket(bucket).prefix(prefix).maxKeys(maxKeys);
-                    if (continuationToken != null) {
-                        b.continuationToken(continuationToken);
-                    } else if (startAfter != null) {
-                        b.startAfter(startAfter);
-                    }
-                })
-                .handle((r, t) -> {
-                    if (t != null) {
-                        StorageException e = classify(t, prefix);
-                        fail("list", e, start);
-                        throw e;
-                    }
-                    record("list", "ok", start);
-                    List<Entry> entries = new ArrayList<>(r.contents().size());
-                    for (S3Object o : r.contents()) {
-                        entries.add(new Entry(o.key(), o.size() == null ? -1 : o.size()));
-                    }
-                    boolean more = Boolean.TRUE.equals(r.isTruncated());
-                    return new ListPage(entries, more ? r.nextContinuationToken() : null);
-                });
+        return observe("list", prefix, start, reader.listObjectsV2(b -> {
+            b.bucket(bucket).prefix(prefix).maxKeys(maxKeys);
+            if (continuationToken != null) {
+                b.continuationToken(continuationToken);
+            } else if (startAfter != null) {
+                b.startAfter(startAfter);
+            }
+        }), r -> {
+            List<Entry> entries = new ArrayList<>(r.contents().size());
+            for (S3Object o : r.contents()) {
+                entries.add(new Entry(o.key(), o.size() == null ? -1 : o.size()));
+            }
+            boolean more = Boolean.TRUE.equals(r.isTruncated());
+            return new ListPage(entries, more ? r.nextContinuationToken() : null);
+        });
     }
 
     @Override
@@ -279,6 +242,23 @@ public final class SdkObjectStore implements ObjectStore {
         writer.close();
         reader.close();
         http.close();
+    }
+
+    /**
+     * The common shape of a call: {@code op} started at {@code startNanos} is recorded as ok or
+     * failed, and an SDK failure becomes a {@link StorageException} naming {@code key}.
+     */
+    private <R, T> CompletableFuture<T> observe(String op, String key, long startNanos, CompletableFuture<R> call,
+                                                 Function<R, T> onSuccess) {
+        return call.handle((r, t) -> {
+            if (t != null) {
+                StorageException e = classify(t, key);
+                fail(op, e, startNanos);
+                throw e;
+            }
+            record(op, "ok", startNanos);
+            return onSuccess.apply(r);
+        });
     }
 
     private void record(String op, String outcome, long startNanos) {
