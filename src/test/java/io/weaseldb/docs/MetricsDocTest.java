@@ -11,7 +11,6 @@ import io.weaseldb.testing.Json;
 import io.weaseldb.testing.SseClient;
 import io.weaseldb.testing.TestServer;
 import java.io.IOException;
-import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -200,19 +199,8 @@ class MetricsDocTest {
                 + "[[security.tokens]]\nname = \"reader\"\ntoken = \"" + READER + "\"\nroles = [\"subscribe\"]\n";
     }
 
-    private static TestServer.Response call(TestServer s, String method, String path, String body, String token)
-            throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(s.uri(path)).timeout(Duration.ofSeconds(30))
-                .header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (token != null) {
-            b.header("Authorization", "Bearer " + token);
-        }
-        return s.send(b.build());
-    }
-
     private static TestServer.Response commit(TestServer s, String body) throws IOException, InterruptedException {
-        return call(s, "POST", "/v1/commit", body, ALL);
+        return s.call("POST", "/v1/commit", body, ALL);
     }
 
     @Test
@@ -230,7 +218,7 @@ class MetricsDocTest {
         String scrape;
         try (TestServer s = TestServer.start(dir, config)) {
             workload(s);
-            var r = call(s, "GET", "/metrics", null, ALL);
+            var r = s.call("GET", "/metrics", null, ALL);
             assertEquals(200, r.status());
             scrape = r.body();
         }
@@ -261,12 +249,12 @@ class MetricsDocTest {
         assertEquals("leader_changed", commit(s, "{\"leader_id\":\"someone-else\"}").get("error"));
         assertEquals(400, commit(s, "{not json").status());
         assertEquals(413, commit(s, "{\"operations\":[" + write("big", "x".repeat(70_000)) + "]}").status());
-        assertEquals(401, call(s, "GET", "/v1/version", null, null).status());
-        assertEquals(403, call(s, "POST", "/v1/commit", "{}", READER).status());
-        assertEquals("not_committed", call(s, "GET", "/v1/status?request_id=metrics-doc-never-sent-0001&min_version=0",
+        assertEquals(401, s.call("GET", "/v1/version", null, null).status());
+        assertEquals(403, s.call("POST", "/v1/commit", "{}", READER).status());
+        assertEquals("not_committed", s.call("GET", "/v1/status?request_id=metrics-doc-never-sent-0001&min_version=0",
                 null, ALL).get("status"));
-        assertEquals(200, call(s, "GET", "/ok", null, null).status());
-        assertEquals(404, call(s, "GET", "/nothing-here", null, ALL).status());
+        assertEquals(200, s.call("GET", "/ok", null, null).status());
+        assertEquals(404, s.call("GET", "/nothing-here", null, ALL).status());
 
         // Storage errors: the first two attempts of the next log write fail; it is retried and commits.
         s.server().embeddedS3().faults().add("op=PUT,prefix=log/,kind=error,status=503,count=2");
@@ -282,7 +270,7 @@ class MetricsDocTest {
         }
 
         // Subscribers: one live, one replaying history from S3, one dropped by a storage fault.
-        long now = call(s, "GET", "/v1/version", null, ALL).version();
+        long now = s.call("GET", "/v1/version", null, ALL).version();
         String auth = "Authorization: Bearer " + ALL;
         try (SseClient live = SseClient.open(s.port(), "/v1/subscribe?after=" + now, auth);
              SseClient history = SseClient.open(s.port(), "/v1/subscribe?after=0", auth)) {
@@ -302,9 +290,9 @@ class MetricsDocTest {
             }
 
             // Retention: pin at v1, truncate everything below it.
-            assertEquals(201, call(s, "PUT", "/v1/retention/metrics-doc", "{\"version\":" + v1 + "}", ALL).status());
+            assertEquals(201, s.call("PUT", "/v1/retention/metrics-doc", "{\"version\":" + v1 + "}", ALL).status());
             assertTrue(s.server().retention().truncateNow().get() > 0, "the term start marker below v1 is deleted");
-            assertEquals(200, call(s, "GET", "/v1/retention/", null, ALL).status());
+            assertEquals(200, s.call("GET", "/v1/retention/", null, ALL).status());
         }
     }
 

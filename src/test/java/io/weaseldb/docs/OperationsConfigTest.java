@@ -14,7 +14,6 @@ import io.weaseldb.testing.S3ProxyServer;
 import io.weaseldb.testing.SseClient;
 import io.weaseldb.testing.TestServer;
 import java.io.IOException;
-import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -95,19 +94,8 @@ class OperationsConfigTest {
         return "\"" + s + "\"";
     }
 
-    private static TestServer.Response call(TestServer s, String method, String path, String body, String token)
-            throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(s.uri(path)).timeout(Duration.ofSeconds(30))
-                .header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (token != null) {
-            b.header("Authorization", "Bearer " + token);
-        }
-        return s.send(b.build());
-    }
-
     private static TestServer.Response commit(TestServer s, String body) throws IOException, InterruptedException {
-        return call(s, "POST", "/v1/commit", body, WRITER);
+        return s.call("POST", "/v1/commit", body, WRITER);
     }
 
     @Test
@@ -166,9 +154,9 @@ class OperationsConfigTest {
         try {
             assertTrue(leader.server().leading());
             // Tokens and roles, as shipped in the file.
-            assertEquals(401, call(leader, "POST", "/v1/commit", "{}", null).status());
-            assertEquals(403, call(leader, "GET", "/metrics", null, READER).status());
-            assertEquals(200, call(leader, "GET", "/ok", null, null).status(), "/ok needs no token (load balancers)");
+            assertEquals(401, leader.call("POST", "/v1/commit", "{}", null).status());
+            assertEquals(403, leader.call("GET", "/metrics", null, READER).status());
+            assertEquals(200, leader.call("GET", "/ok", null, null).status(), "/ok needs no token (load balancers)");
 
             List<Long> versions = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
@@ -180,9 +168,9 @@ class OperationsConfigTest {
             var conflict = commit(leader, "{\"read_version\":" + (versions.get(0) - 1) + ",\"preconditions\":["
                     + "{\"type\":\"point_read\",\"key\":\"" + b64("k0") + "\"}]}");
             assertEquals(409, conflict.status(), conflict.body());
-            assertEquals("not_committed", call(leader, "GET",
+            assertEquals("not_committed", leader.call("GET",
                     "/v1/status?request_id=ops-config-never-sent-001&min_version=0", null, WRITER).get("status"));
-            String metrics = call(leader, "GET", "/metrics", null, OPS).body();
+            String metrics = leader.call("GET", "/metrics", null, OPS).body();
             assertTrue(metrics.contains("weaseldb_leader 1.0"), metrics);
 
             // A second server on the same bucket and prefix stands by and names the leader.
@@ -191,7 +179,7 @@ class OperationsConfigTest {
             var refused = commit(standby, "{\"operations\":[]}");
             assertEquals(503, refused.status(), refused.body());
             assertEquals("http://weaseldb-a.test:8080", refused.get("leader_url"), refused.body());
-            assertEquals(200, call(standby, "GET", "/v1/version", null, READER).status(), "a standby serves /v1/version");
+            assertEquals(200, standby.call("GET", "/v1/version", null, READER).status(), "a standby serves /v1/version");
 
             // Live subscription on the leader.
             String auth = "Authorization: Bearer " + READER;
@@ -228,16 +216,16 @@ class OperationsConfigTest {
 
             // Retention: one policy per reader at its consumed version; truncation below the minimum.
             long pin = versions.get(4);
-            assertEquals(201, call(standby, "PUT", "/v1/retention/reader-1", "{\"version\":" + pin + "}", OPS).status());
+            assertEquals(201, standby.call("PUT", "/v1/retention/reader-1", "{\"version\":" + pin + "}", OPS).status());
             assertTrue(standby.server().retention().truncateNow().get(30, TimeUnit.SECONDS) > 0);
-            long oldest = (Long) call(standby, "GET", "/v1/retention/", null, OPS).get("oldest_version");
+            long oldest = (Long) standby.call("GET", "/v1/retention/", null, OPS).get("oldest_version");
             assertTrue(oldest > versions.get(0) && oldest <= pin + 1, "oldest " + oldest);
             try (SseClient gone = SseClient.open(standby.port(), "/v1/subscribe?after=0", auth)) {
                 assertEquals(SseClient.END, gone.next(10_000));
                 assertEquals(410, gone.status());
             }
             standby = standby.restart();
-            assertEquals(200, call(standby, "GET", "/v1/retention/reader-1", null, OPS).status(), "policies live in S3");
+            assertEquals(200, standby.call("GET", "/v1/retention/reader-1", null, OPS).status(), "policies live in S3");
         } finally {
             leader.close();
             if (standby != null) {

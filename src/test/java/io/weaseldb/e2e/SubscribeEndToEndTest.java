@@ -32,17 +32,21 @@ class SubscribeEndToEndTest {
     Path dir;
 
     /** Commits from {@code writers} threads until told to stop; returns acknowledged version -> request id. */
+    static final String SLOW_DROP = "weaseldb_subscribers_dropped_total{reason=\"slow\"} 1.0";
+
     static final class Writers implements AutoCloseable {
         final Map<Long, String> acked = new ConcurrentHashMap<>();
         final ExecutorService pool;
         final List<Future<?>> tasks = new ArrayList<>();
         volatile boolean stop;
+        final int valueBytes;
 
         Writers(TestServer s, int writers, int commitsEach) {
             this(s, writers, commitsEach, 64);
         }
 
         Writers(TestServer s, int writers, int commitsEach, int valueBytes) {
+            this.valueBytes = valueBytes;
             pool = Executors.newFixedThreadPool(writers);
             for (int w = 0; w < writers; w++) {
                 int id = w;
@@ -56,6 +60,25 @@ class SubscribeEndToEndTest {
                     return null;
                 }));
             }
+        }
+
+        /**
+         * Lets the writers run until the server reports a slow subscriber dropped (at most 90 s
+         * and their commit count: how much the kernel absorbs for a client that reads nothing
+         * varies, from 3 MB to 28 MB seen here), then stops them.
+         */
+        void commitUntilSlowDrop(TestServer s) throws Exception {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (!s.get("/metrics").body().contains(SLOW_DROP) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            stop = true;
+            await();
+        }
+
+        /** A lower bound on the stream of everything acknowledged: the base64 of every value. */
+        long minStreamBytes() {
+            return acked.size() * ((long) valueBytes / 3 * 4);
         }
 
         void await() throws Exception {
@@ -164,32 +187,18 @@ class SubscribeEndToEndTest {
             long start = s.get("/v1/version").version();
             Socket stalled = SseClient.openStalled(s.port(), "/v1/subscribe?after=" + start);
             long openedNanos = System.nanoTime();
-            String dropped = "weaseldb_subscribers_dropped_total{reason=\"slow\"} 1.0";
             long committedBytes;
             // Up to ~140 MB of events, far more than the kernel absorbs for a client that reads
             // nothing (runs here have seen up to 28 MB): the stream fills the socket buffers, then
             // the client takes nothing more, and after 10 s without progress the server ends it.
             try (Writers w = new Writers(s, 8, 400, 32768)) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-                while (!s.get("/metrics").body().contains(dropped) && System.nanoTime() < deadline) {
-                    Thread.sleep(200);
-                }
-                w.stop = true;
-                w.await();
-                committedBytes = w.acked.size() * (32768L / 3 * 4);
+                w.commitUntilSlowDrop(s);
+                committedBytes = w.minStreamBytes();
             }
             long droppedAfterNanos = System.nanoTime() - openedNanos;
-            stalled.setSoTimeout(30_000);
-            InputStream in = stalled.getInputStream();
-            byte[] buf = new byte[65536];
-            long total = 0;
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                total += n;
-            }
-            stalled.close();
+            long total = drainToEof(stalled, 30_000);
             String metrics = s.get("/metrics").body();
-            assertTrue(metrics.contains(dropped), metrics);
+            assertTrue(metrics.contains(SLOW_DROP), metrics);
             assertTrue(total < committedBytes, "the stream was cut, not delivered whole: " + total + " of " + committedBytes);
             assertTrue(droppedAfterNanos >= TimeUnit.SECONDS.toNanos(10), "dropped before 10 s");
         }
@@ -201,44 +210,41 @@ class SubscribeEndToEndTest {
             long start = s.get("/v1/version").version();
             Socket stalled = SseClient.openStalled(s.port(), "/v1/subscribe?after=" + start);
             Map<Long, String> seen = new ConcurrentHashMap<>();
-            String dropped = "weaseldb_subscribers_dropped_total{reason=\"slow\"} 1.0";
             long committedBytes;
             try (SseClient healthy = SseClient.open(s.port(), "/v1/subscribe?after=" + start);
                  Writers w = new Writers(s, 8, 1000, 32768)) {
-                // Commits flow until the server gives up on the stalled stream. How much the
-                // kernel absorbs for a client that reads nothing varies (runs here have seen
-                // from 3 MB to 28 MB vanish into loopback socket buffers), so the writers keep
-                // going until the drop, bounded at 8,000 commits of 32 KiB (~350 MB of events).
-                // Once the stream is behind the in-memory window it replays from S3, where the
-                // rule is 10 s without progress: the wait covers that too.
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-                while (!s.get("/metrics").body().contains(dropped) && System.nanoTime() < deadline) {
-                    Thread.sleep(100);
-                }
-                w.stop = true;
-                w.await();
-                assertTrue(s.get("/metrics").body().contains(dropped), "the stalled subscriber was never dropped");
-                // A whole delivery is at least the base64 of every value (4/3 of 32 KiB per event).
-                committedBytes = w.acked.size() * (32768L / 3 * 4);
+                // Commits flow until the server gives up on the stalled stream, bounded at 8,000
+                // commits of 32 KiB (~350 MB of events). Once the stream is behind the in-memory
+                // window it replays from S3, where the rule is 10 s without progress: the wait
+                // covers that too.
+                w.commitUntilSlowDrop(s);
+                assertTrue(s.get("/metrics").body().contains(SLOW_DROP), "the stalled subscriber was never dropped");
+                committedBytes = w.minStreamBytes();
                 // Everyone else kept up: the healthy stream has every acknowledged commit.
                 readThrough(healthy, start, max(w.acked), seen);
                 assertEquals(w.acked.keySet(), seen.keySet());
             }
             // The server closed the stalled stream: draining what the kernel held ends in EOF,
             // well short of everything that was committed.
-            stalled.setSoTimeout(20_000);
-            InputStream in = stalled.getInputStream();
-            byte[] buf = new byte[65536];
-            long total = 0;
-            int n;
-            while ((n = in.read(buf)) >= 0) {
-                total += n;
-            }
-            stalled.close();
+            long total = drainToEof(stalled, 20_000);
             assertTrue(total < committedBytes, "the stream was cut, not delivered whole: " + total + " of " + committedBytes);
             String metrics = s.get("/metrics").body();
-            assertTrue(metrics.contains(dropped), metrics);
+            assertTrue(metrics.contains(SLOW_DROP), metrics);
         }
+    }
+
+    /** Reads a stalled stream's socket to end of stream (failing on {@code timeoutMs} of silence), then closes it. */
+    static long drainToEof(Socket socket, int timeoutMs) throws Exception {
+        socket.setSoTimeout(timeoutMs);
+        InputStream in = socket.getInputStream();
+        byte[] buf = new byte[65536];
+        long total = 0;
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+            total += n;
+        }
+        socket.close();
+        return total;
     }
 
     @Test

@@ -110,6 +110,18 @@ public final class TestServer implements AutoCloseable {
         return post("/v1/commit", body);
     }
 
+    /** Any method, a JSON body or none, and a bearer token or none. */
+    public Response call(String method, String path, String body, String bearerToken)
+            throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (bearerToken != null) {
+            b.header("Authorization", "Bearer " + bearerToken);
+        }
+        return send(b.build());
+    }
+
     public Response send(HttpRequest request) throws IOException, InterruptedException {
         if (closed) {
             throw new java.net.ConnectException("server closed");
