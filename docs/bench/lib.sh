@@ -59,6 +59,30 @@ cleanup() {
     STARTED_PIDS=()
 }
 
+# prepare_run: empties $OUT_DIR, makes $DATA on the repository's disk (not tmpfs, so fsync means
+# what it says), removes it and stops every started server on exit, and records the machine.
+prepare_run() {
+    rm -rf "$OUT_DIR"
+    mkdir -p "$OUT_DIR"
+    DATA=$(mktemp -d "$ROOT/target/bench-data.XXXXXX")
+    trap 'cleanup; rm -rf "$DATA"' EXIT
+    trap 'exit 130' INT TERM
+    machine_summary | tee "$OUT_DIR/machine.txt"
+}
+
+# start_weaseldb LOG: starts the jar ($SERVER_JAVA_OPTS, $CONFIG) on a fresh $DATA/weaseldb and a
+# free port, logging to LOG; sets WEASEL_PID and WEASEL_PORT once it listens.
+start_weaseldb() {
+    local log=$1
+    rm -rf "$DATA/weaseldb"
+    # shellcheck disable=SC2086
+    "$JAVA_BIN" $SERVER_JAVA_OPTS --enable-native-access=ALL-UNNAMED -jar "$JAR" --config "$CONFIG" \
+        --port 0 --data-dir "$DATA/weaseldb" >"$log" 2>&1 &
+    WEASEL_PID=$!
+    STARTED_PIDS+=("$WEASEL_PID")
+    WEASEL_PORT=$(wait_for_line "$log" 'WeaselDB listening on http://127.0.0.1:[0-9]+' 60 | grep -oE '[0-9]+$')
+}
+
 machine_summary() {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "kernel: $(uname -srm)"

@@ -30,31 +30,21 @@ CONFIG=${CONFIG:-$ROOT/config/weaseldb.toml}
 JAVA_BIN=$(find_java)
 JCMD=$(dirname "$JAVA_BIN")/jcmd
 
-rm -rf "$OUT_DIR"
-mkdir -p "$OUT_DIR"
-DATA=$(mktemp -d "$ROOT/target/bench-data.XXXXXX")
-trap 'cleanup; rm -rf "$DATA"' EXIT
-trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-machine_summary | tee "$OUT_DIR/machine.txt"
+prepare_run
 
-# shellcheck disable=SC2086
-"$JAVA_BIN" $SERVER_JAVA_OPTS --enable-native-access=ALL-UNNAMED -jar "$JAR" --config "$CONFIG" --port 0 \
-    --data-dir "$DATA/weaseldb" >"$OUT_DIR/server.log" 2>&1 &
-PID=$!
-STARTED_PIDS+=("$PID")
-PORT=$(wait_for_line "$OUT_DIR/server.log" 'WeaselDB listening on http://127.0.0.1:[0-9]+' 60 | grep -oE '[0-9]+$')
+start_weaseldb "$OUT_DIR/server.log"
 
 # sample NAME: live heap after a full GC, committed heap, RSS; one JSON line per sample.
 sample() {
     local name=$1
     local heap rss
     # Right after the full GC: under load, young regions refill within a second.
-    "$JCMD" "$PID" GC.run >/dev/null
-    heap=$("$JCMD" "$PID" GC.heap_info)
+    "$JCMD" "$WEASEL_PID" GC.run >/dev/null
+    heap=$("$JCMD" "$WEASEL_PID" GC.heap_info)
     echo "$heap" >"$OUT_DIR/heap-$name.txt"
-    "$JCMD" "$PID" VM.native_memory summary >"$OUT_DIR/nmt-$name.txt" 2>/dev/null || true
-    rss=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$PID/status")
+    "$JCMD" "$WEASEL_PID" VM.native_memory summary >"$OUT_DIR/nmt-$name.txt" 2>/dev/null || true
+    rss=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$WEASEL_PID/status")
     python3 - "$name" "$rss" "$OUT_DIR/heap-$name.txt" "$OUT_DIR/nmt-$name.txt" >>"$OUT_DIR/samples.jsonl" <<'PY'
 import json, os, re, sys
 name, rss, heap_file, nmt_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -84,7 +74,7 @@ sample idle
 
 # 2. idle keep-alive connections
 "$JAVA_BIN" -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$JAR" io.weaseldb.bench.LoadGenerator --mode idle \
-    --port "$PORT" --connections "$IDLE_CONNECTIONS" --duration-s "$HOLD_S" --server-pid "$PID" \
+    --port "$WEASEL_PORT" --connections "$IDLE_CONNECTIONS" --duration-s "$HOLD_S" --server-pid "$WEASEL_PID" \
     --label "idle-$IDLE_CONNECTIONS" --json "$OUT_DIR/idle-connections.json" >"$OUT_DIR/idle-connections.txt" 2>&1 &
 GEN=$!
 wait_for_line "$OUT_DIR/idle-connections.txt" 'holding [0-9]+ idle connections' $((HOLD_S + 120))
@@ -96,8 +86,8 @@ sleep 3 # the server sees the closes
 
 # 3. subscribers under a light load
 "$JAVA_BIN" -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$JAR" io.weaseldb.bench.LoadGenerator --mode open \
-    --rate "$SUBSCRIBER_RATE" --connections 64 --port "$PORT" --subscribers "$SUBSCRIBERS" --warmup-s 2 \
-    --duration-s "$HOLD_S" --server-pid "$PID" --label "subscribers-$SUBSCRIBERS" \
+    --rate "$SUBSCRIBER_RATE" --connections 64 --port "$WEASEL_PORT" --subscribers "$SUBSCRIBERS" --warmup-s 2 \
+    --duration-s "$HOLD_S" --server-pid "$WEASEL_PID" --label "subscribers-$SUBSCRIBERS" \
     --json "$OUT_DIR/subscribers.json" >"$OUT_DIR/subscribers.txt" 2>&1 &
 GEN=$!
 sleep $((HOLD_S / 2 + 4))

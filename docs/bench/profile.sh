@@ -29,28 +29,18 @@ JAVA_BIN=$(find_java)
 JCMD=$(dirname "$JAVA_BIN")/jcmd
 JFR=$(dirname "$JAVA_BIN")/jfr
 
-rm -rf "$OUT_DIR"
-mkdir -p "$OUT_DIR"
-DATA=$(mktemp -d "$ROOT/target/bench-data.XXXXXX")
-trap 'cleanup; rm -rf "$DATA"' EXIT
-trap 'exit 130' INT TERM
-machine_summary | tee "$OUT_DIR/machine.txt"
+prepare_run
 
-# shellcheck disable=SC2086
-"$JAVA_BIN" $SERVER_JAVA_OPTS --enable-native-access=ALL-UNNAMED -jar "$JAR" --config "$CONFIG" --port 0 \
-    --data-dir "$DATA/weaseldb" >"$OUT_DIR/server.log" 2>&1 &
-PID=$!
-STARTED_PIDS+=("$PID")
-PORT=$(wait_for_line "$OUT_DIR/server.log" 'WeaselDB listening on http://127.0.0.1:[0-9]+' 60 | grep -oE '[0-9]+$')
+start_weaseldb "$OUT_DIR/server.log"
 
 timeout $((WARMUP_S + DURATION_S + 60)) "$JAVA_BIN" -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$JAR" \
-    io.weaseldb.bench.LoadGenerator --port "$PORT" --workload "$WORKLOAD" --connections "$CONNECTIONS" \
-    --warmup-s "$WARMUP_S" --duration-s "$DURATION_S" --server-pid "$PID" --label profile \
+    io.weaseldb.bench.LoadGenerator --port "$WEASEL_PORT" --workload "$WORKLOAD" --connections "$CONNECTIONS" \
+    --warmup-s "$WARMUP_S" --duration-s "$DURATION_S" --server-pid "$WEASEL_PID" --label profile \
     --json "$OUT_DIR/load.json" "$@" >"$OUT_DIR/load.txt" 2>"$OUT_DIR/generator.err" &
 GEN=$!
 # thread_cpu FILE: per-thread CPU ticks (user+system, 1/100 s) and names, for a per-role table.
 thread_cpu() {
-    for t in /proc/"$PID"/task/*; do
+    for t in /proc/"$WEASEL_PID"/task/*; do
         # utime and stime are fields 14 and 15, counted after the parenthesised name (which may hold spaces)
         echo "$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12, $13}') $(cat "$t/comm" 2>/dev/null)"
     done >"$1"
@@ -60,15 +50,15 @@ thread_cpu "$OUT_DIR/threads-start.txt"
 # The profile settings sample every 10-20 ms; 2 ms gives enough samples in a short window.
 "$JFR" configure --input profile jdk.ExecutionSample#period=2ms jdk.NativeMethodSample#period=10ms \
     --output "$OUT_DIR/bench.jfc" >/dev/null
-"$JCMD" "$PID" JFR.start name=bench settings="$OUT_DIR/bench.jfc" duration="$((DURATION_S - 1))s" \
+"$JCMD" "$WEASEL_PID" JFR.start name=bench settings="$OUT_DIR/bench.jfc" duration="$((DURATION_S - 1))s" \
     filename="$OUT_DIR/weaseldb.jfr" >/dev/null
 sleep "$((DURATION_S - 2))"
 thread_cpu "$OUT_DIR/threads-end.txt"
 wait "$GEN"
-weasel_metrics "$PORT" "$OUT_DIR/metrics.txt" >>"$OUT_DIR/load.txt"
+weasel_metrics "$WEASEL_PORT" "$OUT_DIR/metrics.txt" >>"$OUT_DIR/load.txt"
 cat "$OUT_DIR/load.txt"
 for _ in $(seq 100); do
-    [ -s "$OUT_DIR/weaseldb.jfr" ] && ! "$JCMD" "$PID" JFR.check 2>/dev/null | grep -q 'name=bench' && break
+    [ -s "$OUT_DIR/weaseldb.jfr" ] && ! "$JCMD" "$WEASEL_PID" JFR.check 2>/dev/null | grep -q 'name=bench' && break
     sleep 0.2
 done
 

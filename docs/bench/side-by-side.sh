@@ -43,13 +43,7 @@ if [ -z "${SKIP_ETCD:-}" ] && ! command -v "$ETCD" >/dev/null; then
     echo "etcd not found ($ETCD): apt-get install -y etcd-server, or SKIP_ETCD=1" >&2
     exit 1
 fi
-rm -rf "$OUT_DIR"
-mkdir -p "$OUT_DIR"
-# Data on the same disk as the repository (not tmpfs), so fsync means what it says.
-DATA=$(mktemp -d "$ROOT/target/bench-data.XXXXXX")
-trap 'cleanup; rm -rf "$DATA"' EXIT
-
-machine_summary | tee "$OUT_DIR/machine.txt"
+prepare_run
 echo "load shape: $WORKLOAD, $CONNECTIONS connections x 1 in flight, ${WARMUP_S}s warmup + ${DURATION_S}s measured, generator threads $GEN_THREADS"
 echo
 
@@ -76,16 +70,6 @@ bench() {
     echo
 }
 
-start_weaseldb() {
-    rm -rf "$DATA/weaseldb"
-    # shellcheck disable=SC2086
-    "$JAVA_BIN" $SERVER_JAVA_OPTS --enable-native-access=ALL-UNNAMED -jar "$JAR" --config "$CONFIG" \
-        --port 0 --data-dir "$DATA/weaseldb" >"$OUT_DIR/weaseldb-server.log" 2>&1 &
-    WEASEL_PID=$!
-    STARTED_PIDS+=("$WEASEL_PID")
-    WEASEL_PORT=$(wait_for_line "$OUT_DIR/weaseldb-server.log" 'WeaselDB listening on http://127.0.0.1:[0-9]+' 60 | grep -oE '[0-9]+$')
-}
-
 # metrics NAME: the server's batch and storage counters after a run (warmup included).
 metrics() {
     weasel_metrics "$WEASEL_PORT" "$OUT_DIR/$1-metrics.txt"
@@ -96,7 +80,7 @@ metrics() {
 #    loop at half the first maximum, for the latency target. One server for the three runs, so the
 #    open-loop run meets a JIT-warm server (a fresh JVM on a busy 2-core machine needs well over
 #    the warmup to compile the hot path).
-start_weaseldb
+start_weaseldb "$OUT_DIR/weaseldb-server.log"
 prewarm "$WEASEL_PORT" weaseldb
 bench weaseldb "$WEASEL_PID" "$WEASEL_PORT" weaseldb --mode closed
 metrics weaseldb | tee -a "$OUT_DIR/weaseldb.txt"

@@ -23,27 +23,17 @@ JAR=${JAR:-$ROOT/target/weaseldb.jar}
 CONFIG=${CONFIG:-$ROOT/config/weaseldb.toml}
 JAVA_BIN=$(find_java)
 
-rm -rf "$OUT_DIR"
-mkdir -p "$OUT_DIR"
-DATA=$(mktemp -d "$ROOT/target/bench-data.XXXXXX")
-trap 'cleanup; rm -rf "$DATA"' EXIT
-trap 'exit 130' INT TERM
-machine_summary | tee "$OUT_DIR/machine.txt"
+prepare_run
 
-# shellcheck disable=SC2086
-"$JAVA_BIN" $SERVER_JAVA_OPTS --enable-native-access=ALL-UNNAMED -jar "$JAR" --config "$CONFIG" --port 0 \
-    --data-dir "$DATA/weaseldb" >"$OUT_DIR/server.log" 2>&1 &
-PID=$!
-STARTED_PIDS+=("$PID")
-PORT=$(wait_for_line "$OUT_DIR/server.log" 'WeaselDB listening on http://127.0.0.1:[0-9]+' 60 | grep -oE '[0-9]+$')
+start_weaseldb "$OUT_DIR/server.log"
 
 run() {
     local name=$1
     shift
     echo "== $name (load $(cut -d' ' -f1 /proc/loadavg))"
     timeout $((WARMUP_S + DURATION_S + 60)) "$JAVA_BIN" -Xmx1g --enable-native-access=ALL-UNNAMED -cp "$JAR" \
-        io.weaseldb.bench.LoadGenerator --port "$PORT" --connections "$CONNECTIONS" --warmup-s "$WARMUP_S" \
-        --duration-s "$DURATION_S" --server-pid "$PID" --label "$name" --json "$OUT_DIR/$name.json" "$@" \
+        io.weaseldb.bench.LoadGenerator --port "$WEASEL_PORT" --connections "$CONNECTIONS" --warmup-s "$WARMUP_S" \
+        --duration-s "$DURATION_S" --server-pid "$WEASEL_PID" --label "$name" --json "$OUT_DIR/$name.json" "$@" \
         2>>"$OUT_DIR/generator.err" | tee "$OUT_DIR/$name.txt"
 }
 
