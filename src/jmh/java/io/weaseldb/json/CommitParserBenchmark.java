@@ -1,5 +1,6 @@
 package io.weaseldb.json;
 
+import io.weaseldb.jmh.ByteCounter;
 import com.fasterxml.jackson.core.JsonFactory;
 import io.weaseldb.txn.CommitRequest;
 import java.nio.ByteBuffer;
@@ -7,11 +8,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -50,18 +49,6 @@ public class CommitParserBenchmark {
     private JsonFactory factory;
     private CommitLimits limits;
     private byte[] body;
-
-    /** Bytes parsed, reported per second. */
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    @State(Scope.Thread)
-    public static class Bytes {
-        public long bytes;
-
-        @Setup(Level.Iteration)
-        public void clear() {
-            bytes = 0;
-        }
-    }
 
     @Setup
     public void setUp() {
@@ -103,7 +90,7 @@ public class CommitParserBenchmark {
     }
 
     @Benchmark
-    public CommitRequest parse(Bytes counter) throws BadRequestException {
+    public CommitRequest parse(ByteCounter counter) throws BadRequestException {
         try (CommitParser p = new CommitParser(factory, limits)) {
             for (int at = 0; at < body.length; at += chunkBytes) {
                 p.feed(ByteBuffer.wrap(body, at, Math.min(chunkBytes, body.length - at)));

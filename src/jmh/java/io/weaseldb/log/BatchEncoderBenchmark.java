@@ -1,17 +1,14 @@
 package io.weaseldb.log;
 
-import io.weaseldb.txn.Operation;
+import io.weaseldb.jmh.ByteCounter;
+import io.weaseldb.jmh.Transactions;
 import io.weaseldb.txn.Transaction;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -49,41 +46,13 @@ public class BatchEncoderBenchmark {
     private List<Transaction> txns;
     private long firstVersion = 1_000_000;
 
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    @State(Scope.Thread)
-    public static class Bytes {
-        public long bytes;
-
-        @Setup(Level.Iteration)
-        public void clear() {
-            bytes = 0;
-        }
-    }
-
     @Setup
     public void setUp() {
-        txns = transactions(batchTxns, shape.equals("txn100") ? 100 : 1, new SplittableRandom(42), firstVersion);
-    }
-
-    static List<Transaction> transactions(int n, int ops, SplittableRandom random, long firstVersion) {
-        List<Transaction> list = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            List<Operation> o = new ArrayList<>(ops);
-            for (int j = 0; j < ops; j++) {
-                byte[] k = new byte[16];
-                byte[] v = new byte[100];
-                random.nextBytes(k);
-                random.nextBytes(v);
-                o.add(new Operation.Write(k, v));
-            }
-            list.add(new Transaction(new UUID(random.nextLong(), random.nextLong()).toString(), firstVersion + i,
-                    firstVersion + i - 1, 1_795_000_000_000L, o));
-        }
-        return list;
+        txns = Transactions.random(batchTxns, shape.equals("txn100") ? 100 : 1, new SplittableRandom(42), firstVersion);
     }
 
     @Benchmark
-    public byte[] encodeBatch(Bytes counter) {
+    public byte[] encodeBatch(ByteCounter counter) {
         for (Transaction t : txns) {
             encoder.append(t);
         }

@@ -1,17 +1,14 @@
 package io.weaseldb.subscribe;
 
-import io.weaseldb.txn.Operation;
+import io.weaseldb.jmh.ByteCounter;
+import io.weaseldb.jmh.Transactions;
 import io.weaseldb.txn.Transaction;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
@@ -48,39 +45,14 @@ public class SseEncoderBenchmark {
     private List<Transaction> txns;
     private int[] offsets;
 
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    @State(Scope.Thread)
-    public static class Bytes {
-        public long bytes;
-
-        @Setup(Level.Iteration)
-        public void clear() {
-            bytes = 0;
-        }
-    }
-
     @Setup
     public void setUp() {
-        SplittableRandom random = new SplittableRandom(42);
-        int ops = shape.equals("txn100") ? 100 : 1;
-        txns = new ArrayList<>(batchTxns);
-        for (int i = 0; i < batchTxns; i++) {
-            List<Operation> o = new ArrayList<>(ops);
-            for (int j = 0; j < ops; j++) {
-                byte[] k = new byte[16];
-                byte[] v = new byte[100];
-                random.nextBytes(k);
-                random.nextBytes(v);
-                o.add(new Operation.Write(k, v));
-            }
-            txns.add(new Transaction(new UUID(random.nextLong(), random.nextLong()).toString(), 1_000_000 + i,
-                    999_999 + i, 1_795_000_000_000L + i, o));
-        }
+        txns = Transactions.random(batchTxns, shape.equals("txn100") ? 100 : 1, new SplittableRandom(42), 1_000_000);
         offsets = new int[batchTxns + 1];
     }
 
     @Benchmark
-    public byte[] encodeBatch(Bytes counter) {
+    public byte[] encodeBatch(ByteCounter counter) {
         byte[] out = encoder.encode(txns, "00000000-0000-0000-0000-000000000000", offsets);
         counter.bytes += out.length;
         return out;
