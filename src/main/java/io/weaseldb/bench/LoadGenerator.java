@@ -36,6 +36,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -155,46 +156,28 @@ public final class LoadGenerator {
 
         // Subscribers first, so they are streaming before the first commit.
         CountDownLatch streaming = new CountDownLatch(o.subscribers());
-        for (int i = 0; i < o.subscribers(); i += CONNECT_BATCH) {
-            List<ChannelFuture> batch = new ArrayList<>();
-            for (int j = i; j < Math.min(o.subscribers(), i + CONNECT_BATCH); j++) {
-                batch.add(readerBase.clone().handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        SseConnection s = new SseConnection(o, proxy, stats.get(ch.eventLoop()), streaming);
-                        synchronized (readers) {
-                            readers.add(s);
-                        }
-                        ch.pipeline().addLast(new HttpResponseDecoder()).addLast(s);
-                    }
-                }).connect());
+        connectAll(readerBase, o.subscribers(), channels, ch -> {
+            SseConnection s = new SseConnection(o, proxy, stats.get(ch.eventLoop()), streaming);
+            synchronized (readers) {
+                readers.add(s);
             }
-            awaitConnected(batch, channels);
-        }
+            ch.pipeline().addLast(new HttpResponseDecoder()).addLast(s);
+        });
         if (!streaming.await(CONNECT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
             System.err.println("weaseldb-bench: " + streaming.getCount() + " subscribers got no stream head; going on");
         }
 
-        for (int i = 0; i < o.connections(); i += CONNECT_BATCH) {
-            List<ChannelFuture> batch = new ArrayList<>();
-            for (int j = i; j < Math.min(o.connections(), i + CONNECT_BATCH); j++) {
-                batch.add(base.clone().handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        int c = index.getAndIncrement();
-                        LoopStats s = stats.get(ch.eventLoop());
-                        CommitConnection conn = new CommitConnection(o, proxy, s, writers.get(ch.eventLoop()),
-                                new SplittableRandom(o.seed() * 1_000_003L + c), c);
-                        synchronized (commits) {
-                            commits.add(conn);
-                        }
-                        ch.pipeline().addLast(new ByteCounter(proxy, s)).addLast(new HttpResponseDecoder())
-                                .addLast(new HttpObjectAggregator(1 << 20)).addLast(conn);
-                    }
-                }).connect());
+        connectAll(base, o.connections(), channels, ch -> {
+            int c = index.getAndIncrement();
+            LoopStats s = stats.get(ch.eventLoop());
+            CommitConnection conn = new CommitConnection(o, proxy, s, writers.get(ch.eventLoop()),
+                    new SplittableRandom(o.seed() * 1_000_003L + c), c);
+            synchronized (commits) {
+                commits.add(conn);
             }
-            awaitConnected(batch, channels);
-        }
+            ch.pipeline().addLast(new ByteCounter(proxy, s)).addLast(new HttpResponseDecoder())
+                    .addLast(new HttpObjectAggregator(1 << 20)).addLast(conn);
+        });
 
         long cpu0 = ProcessSampler.ownCpuNanos();
         long serverCpu0 = o.serverPid() > 0 ? ProcessSampler.cpuNanos(o.serverPid()) : -1;
@@ -289,19 +272,8 @@ public final class LoadGenerator {
         byte[] probe = RequestWriter.versionProbe(o);
         CountDownLatch answered = new CountDownLatch(o.connections());
         List<Channel> channels = new ArrayList<>();
-        for (int i = 0; i < o.connections(); i += CONNECT_BATCH) {
-            List<ChannelFuture> batch = new ArrayList<>();
-            for (int j = i; j < Math.min(o.connections(), i + CONNECT_BATCH); j++) {
-                batch.add(base.clone().handler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new HttpResponseDecoder()).addLast(new HttpObjectAggregator(1 << 16))
-                                .addLast(new IdleConnection(probe, answered));
-                    }
-                }).connect());
-            }
-            awaitConnected(batch, channels);
-        }
+        connectAll(base, o.connections(), channels, ch -> ch.pipeline().addLast(new HttpResponseDecoder())
+                .addLast(new HttpObjectAggregator(1 << 16)).addLast(new IdleConnection(probe, answered)));
         boolean all = answered.await(CONNECT_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         int held = (int) (o.connections() - answered.getCount());
         // Scripts wait for this line, then sample the server's memory.
@@ -328,6 +300,26 @@ public final class LoadGenerator {
                 BenchReport.Latency.of(none.latencyMicros), 0, 0, new long[0],
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(none.subscriberLagMillis), 0),
                 -1, -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);
+    }
+
+    /**
+     * Opens {@code count} connections from {@code base}, {@value #CONNECT_BATCH} at a time, each
+     * set up by {@code init}; adds them to {@code channels}. Fails if one does not connect.
+     */
+    private static void connectAll(Bootstrap base, int count, List<Channel> channels, Consumer<SocketChannel> init)
+            throws InterruptedException {
+        for (int i = 0; i < count; i += CONNECT_BATCH) {
+            List<ChannelFuture> batch = new ArrayList<>();
+            for (int j = i; j < Math.min(count, i + CONNECT_BATCH); j++) {
+                batch.add(base.clone().handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        init.accept(ch);
+                    }
+                }).connect());
+            }
+            awaitConnected(batch, channels);
+        }
     }
 
     private static void awaitConnected(List<ChannelFuture> batch, List<Channel> channels) throws InterruptedException {
