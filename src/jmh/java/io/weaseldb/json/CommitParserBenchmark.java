@@ -57,7 +57,7 @@ public class CommitParserBenchmark {
         body = body(shape, new SplittableRandom(42)).getBytes(StandardCharsets.US_ASCII);
     }
 
-    static String body(String shape, SplittableRandom random) {
+    public static String body(String shape, SplittableRandom random) {
         return switch (shape) {
             case "rmw" -> {
                 String k = key(random);

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -64,7 +65,7 @@ public final class HttpCeilingServer implements AutoCloseable {
         int threads = ioThreads > 0 ? ioThreads : Runtime.getRuntime().availableProcessors();
         boss = new MultiThreadIoEventLoopGroup(1, io);
         workers = new MultiThreadIoEventLoopGroup(threads, io);
-        ByteBuf body = Unpooled.unreleasableBuffer(Unpooled.directBuffer(BODY.length).writeBytes(BODY));
+        ByteBuf body = answerBody();
         channel = new ServerBootstrap().group(boss, workers)
                 .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 4096)
@@ -73,12 +74,22 @@ public final class HttpCeilingServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast(new HttpServerCodec(new HttpDecoderConfig()
-                                .setMaxInitialLineLength(8192).setMaxHeaderSize(16384).setMaxChunkSize(64 << 10)));
-                        ch.pipeline().addLast(new FixedAnswer(body));
+                        addHandlers(ch.pipeline(), body);
                     }
                 })
                 .bind(host, port).sync().channel();
+    }
+
+    /** The ceiling's whole per-connection pipeline (also what {@code HttpPathBenchmark} measures as its baseline). */
+    public static void addHandlers(ChannelPipeline pipeline, ByteBuf body) {
+        pipeline.addLast(new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(8192).setMaxHeaderSize(16384).setMaxChunkSize(64 << 10)));
+        pipeline.addLast(new FixedAnswer(body));
+    }
+
+    /** The fixed answer body, as an unreleasable direct buffer to share between connections. */
+    public static ByteBuf answerBody() {
+        return Unpooled.unreleasableBuffer(Unpooled.directBuffer(BODY.length).writeBytes(BODY));
     }
 
     int port() {

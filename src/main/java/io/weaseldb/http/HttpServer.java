@@ -10,6 +10,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -88,20 +89,7 @@ public final class HttpServer implements AutoCloseable {
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc()));
                         }
-                        ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
-                                metrics);
-                        ch.pipeline().addLast("timeouts", timeouts);
-                        ch.pipeline().addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
-                                .setMaxInitialLineLength(8192)
-                                .setMaxHeaderSize(settings.maxHeaderBytes())
-                                .setMaxChunkSize(64 << 10)));
-                        // Holds decoded messages while reading is paused, so max_pipelined_requests is
-                        // exact rather than "plus whatever one socket read contained".
-                        ch.pipeline().addLast("flow", new FlowControlHandler());
-                        if (settings.idleTimeoutSeconds() > 0) {
-                            ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeoutSeconds(), TimeUnit.SECONDS));
-                        }
-                        ch.pipeline().addLast("api", new ConnectionHandler(settings, backend, metrics, jsonFactory, auth, timeouts));
+                        addHttpHandlers(ch.pipeline(), settings, backend, metrics, jsonFactory, auth);
                     }
                 });
         serverChannel = b.bind(settings.host(), settings.port()).sync().channel();
@@ -112,6 +100,28 @@ public final class HttpServer implements AutoCloseable {
         }
         log.info("HTTP{} on {}:{}, authentication {}", ssl != null ? "S (TLS)" : "", settings.host(), port(),
                 auth.enabled() ? "by bearer token (" + settings.security().tokens().size() + " tokens)" : "off");
+    }
+
+    /**
+     * Adds everything after the connection limit and TLS: read timeouts, the HTTP codec, flow
+     * control, the idle timeout and the API handler. One place, so the server and the HTTP-path
+     * benchmark ({@code HttpPathBenchmark}) run the same pipeline.
+     */
+    static void addHttpHandlers(ChannelPipeline pipeline, HttpSettings settings, Backend backend, HttpMetrics metrics,
+                                JsonFactory jsonFactory, Authenticator auth) {
+        ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(), metrics);
+        pipeline.addLast("timeouts", timeouts);
+        pipeline.addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(8192)
+                .setMaxHeaderSize(settings.maxHeaderBytes())
+                .setMaxChunkSize(64 << 10)));
+        // Holds decoded messages while reading is paused, so max_pipelined_requests is
+        // exact rather than "plus whatever one socket read contained".
+        pipeline.addLast("flow", new FlowControlHandler());
+        if (settings.idleTimeoutSeconds() > 0) {
+            pipeline.addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeoutSeconds(), TimeUnit.SECONDS));
+        }
+        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, jsonFactory, auth, timeouts));
     }
 
     private static boolean loopback(String host) {

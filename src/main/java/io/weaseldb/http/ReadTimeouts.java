@@ -13,7 +13,13 @@ import java.util.concurrent.TimeUnit;
  * must arrive within {@code header_read_timeout_ms} of the request's first byte, and a body in
  * progress must not stall for {@code body_read_timeout_ms}. Sits before the HTTP codec so it sees
  * raw bytes; {@link ConnectionHandler} tells it when headers are complete and when the request
- * ends. One timer at most per connection, and none while it waits between requests.
+ * ends.
+ *
+ * <p>One timer at most per connection, and it is lazy: a request only records its deadline, and
+ * the timer, when it fires, checks the deadline of whatever the connection is doing then and
+ * re-arms itself for the rest of it (or ends, between requests). So a keep-alive connection
+ * answering thousands of requests a second schedules about one timer per timeout period instead
+ * of scheduling and cancelling two per request.
  *
  * <p>Owned by the connection's event loop.
  */
@@ -27,10 +33,13 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
     private final long headerTimeoutNanos;
     private final long bodyTimeoutNanos;
     private final HttpMetrics metrics;
+    private final Runnable expire = this::expire;
     private ChannelHandlerContext ctx;
     private State state = State.BETWEEN;
     private long lastReadNanos;
+    private long headerDeadlineNanos;
     private ScheduledFuture<?> timer;
+    private long timerDueNanos;
 
     ReadTimeouts(long headerTimeoutMs, long bodyTimeoutMs, HttpMetrics metrics) {
         this.headerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(headerTimeoutMs);
@@ -45,32 +54,45 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        lastReadNanos = System.nanoTime();
+        long now = now();
+        lastReadNanos = now;
         if (state == State.BETWEEN && headerTimeoutNanos > 0) {
             state = State.HEADERS;
-            schedule(headerTimeoutNanos);
+            headerDeadlineNanos = now + headerTimeoutNanos;
+            armBy(headerDeadlineNanos, now);
         }
         ctx.fireChannelRead(msg);
     }
 
     /** The request's headers are in: from now on only a stalled body counts. */
     void headersComplete() {
-        cancel();
         state = State.BODY;
         if (bodyTimeoutNanos > 0) {
-            schedule(bodyTimeoutNanos);
+            armBy(lastReadNanos + bodyTimeoutNanos, now());
         }
     }
 
-    /** The request is complete: wait for the next one without a timer (idle_timeout covers idleness). */
+    /** The request is complete: wait for the next one (idle_timeout covers idleness); a pending timer finds nothing to do. */
     void requestComplete() {
-        cancel();
         state = State.BETWEEN;
     }
 
-    private void schedule(long delayNanos) {
-        cancel();
-        timer = ctx.executor().schedule(this::expire, delayNanos, TimeUnit.NANOSECONDS);
+    /** Makes sure a timer fires no later than {@code deadline}; an earlier one re-arms itself when it fires. */
+    private void armBy(long deadline, long now) {
+        if (timer != null) {
+            if (timerDueNanos - deadline <= 0) {
+                return;
+            }
+            timer.cancel(false);
+        }
+        long delay = Math.max(0, deadline - now);
+        timerDueNanos = now + delay;
+        timer = ctx.executor().schedule(expire, delay, TimeUnit.NANOSECONDS);
+    }
+
+    /** The event loop's clock, which is also the one its timers run on (tests can move it). */
+    private long now() {
+        return ctx.executor().ticker().nanoTime();
     }
 
     private void cancel() {
@@ -85,16 +107,32 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         if (!ctx.channel().isActive()) {
             return;
         }
-        if (state == State.BODY) {
-            long idle = System.nanoTime() - lastReadNanos;
-            if (idle < bodyTimeoutNanos) {
-                schedule(bodyTimeoutNanos - idle); // the body is still moving
-                return;
+        long now = now();
+        switch (state) {
+            case BETWEEN -> { } // the request it was armed for is done; the next one arms again
+            case HEADERS -> {
+                if (now - headerDeadlineNanos < 0) {
+                    armBy(headerDeadlineNanos, now);
+                } else {
+                    timeOut("header_read_timeout");
+                }
             }
-        } else if (state != State.HEADERS) {
-            return;
+            case BODY -> {
+                if (bodyTimeoutNanos <= 0) {
+                    return;
+                }
+                long deadline = lastReadNanos + bodyTimeoutNanos;
+                if (now - deadline < 0) {
+                    armBy(deadline, now); // the body is still moving
+                } else {
+                    timeOut("body_read_timeout");
+                }
+            }
         }
-        metrics.rejected(state == State.HEADERS ? "header_read_timeout" : "body_read_timeout");
+    }
+
+    private void timeOut(String reason) {
+        metrics.rejected(reason);
         ctx.channel().config().setAutoRead(false);
         ctx.writeAndFlush(Unpooled.wrappedBuffer(TIMEOUT)).addListener(ChannelFutureListener.CLOSE);
     }

@@ -22,10 +22,24 @@ public final class Responses {
 
     private Responses() {}
 
+    /** Content-Length values of the sizes most answers have, so setting one allocates nothing. */
+    private static final AsciiString[] LENGTHS = new AsciiString[1024];
+
+    static {
+        for (int i = 0; i < LENGTHS.length; i++) {
+            LENGTHS[i] = AsciiString.cached(Integer.toString(i));
+        }
+    }
+
     public static FullHttpResponse json(ByteBufAllocator alloc, HttpResponseStatus status, ByteBuf body) {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, JSON);
-        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+        int length = body.readableBytes();
+        if (length < LENGTHS.length) {
+            r.headers().set(HttpHeaderNames.CONTENT_LENGTH, LENGTHS[length]);
+        } else {
+            r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, length);
+        }
         return r;
     }
 

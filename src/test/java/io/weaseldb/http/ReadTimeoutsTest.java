@@ -1,0 +1,126 @@
+package io.weaseldb.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The slowloris timers on the event loop's own (frozen, then advanced) clock. Messages stand for
+ * what the API handler reports: "headers" = the request's headers are complete, "end" = the
+ * request is complete, anything else = more bytes of the request.
+ */
+class ReadTimeoutsTest {
+    private static final long HEADER_MS = 1_000;
+    private static final long BODY_MS = 3_000;
+
+    private EmbeddedChannel channel;
+    private SimpleMeterRegistry registry;
+
+    @BeforeEach
+    void setUp() {
+        registry = new SimpleMeterRegistry();
+        ReadTimeouts timeouts = new ReadTimeouts(HEADER_MS, BODY_MS, new HttpMetrics(registry));
+        channel = new EmbeddedChannel();
+        channel.freezeTime();
+        channel.pipeline().addLast(timeouts, new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg.equals("headers")) {
+                    timeouts.headersComplete();
+                } else if (msg.equals("end")) {
+                    timeouts.requestComplete();
+                }
+            }
+        });
+    }
+
+    private void advance(long ms) {
+        channel.advanceTimeBy(ms, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+    }
+
+    private void request(String... parts) {
+        for (String p : parts) {
+            channel.writeInbound(p);
+        }
+    }
+
+    private void assertTimedOut(String reason) {
+        ByteBuf out = channel.readOutbound();
+        try {
+            assertTrue(out != null && out.toString(StandardCharsets.US_ASCII).startsWith("HTTP/1.1 408"),
+                    "expected a 408, got " + out);
+        } finally {
+            if (out != null) {
+                out.release();
+            }
+        }
+        assertFalse(channel.isActive(), "the connection is closed after the 408");
+        assertEquals(1.0, registry.get("weaseldb.http.rejected").tag("reason", reason).counter().count());
+    }
+
+    private void assertStillOpen() {
+        assertNull(channel.readOutbound());
+        assertTrue(channel.isActive());
+    }
+
+    @Test
+    void headersThatNeverEndTimeOutFromTheRequestsFirstByte() {
+        request("GET /v1/version HTTP/1.1\r\nHost: x\r\n");
+        advance(HEADER_MS - 1);
+        assertStillOpen();
+        advance(1);
+        assertTimedOut("header_read_timeout");
+    }
+
+    @Test
+    void aStallAfterManyQuickRequestsIsTimedFromItsOwnStart() {
+        // Quick requests keep one lazy timer, armed by the first; the stalled request must still
+        // get its whole allowance, counted from its own first byte, and no more.
+        for (int i = 0; i < 3; i++) {
+            request("req", "headers", "body", "end");
+            advance(300);
+        }
+        // at t = 900 ms: the timer armed at t = 0 fires at 1000 and must re-arm for 1900
+        request("GET /v1/version HTTP/1.1\r\n");
+        advance(HEADER_MS - 1);
+        assertStillOpen();
+        advance(1);
+        assertTimedOut("header_read_timeout");
+    }
+
+    @Test
+    void aBodyTimesOutOnlyWhenItStopsMoving() {
+        request("POST /v1/commit HTTP/1.1\r\n", "headers");
+        for (int i = 0; i < 5; i++) { // a slow but steady body: 2 s between chunks, 10 s in all
+            advance(BODY_MS - 1_000);
+            request("chunk");
+        }
+        assertStillOpen();
+        advance(BODY_MS - 1);
+        assertStillOpen();
+        advance(1);
+        assertTimedOut("body_read_timeout");
+    }
+
+    @Test
+    void anIdleConnectionBetweenRequestsIsNotTimedOutHere() {
+        request("req", "headers", "end");
+        advance(10 * BODY_MS);
+        assertStillOpen(); // idle_timeout_seconds handles idleness, not these timers
+        request("next", "headers");
+        advance(BODY_MS);
+        assertTimedOut("body_read_timeout");
+    }
+}
