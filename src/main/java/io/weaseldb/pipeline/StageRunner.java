@@ -6,13 +6,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The thread that owns a {@link Stage}: calls {@code doWork} while there is work, spins briefly
- * when idle (a commit often follows within microseconds under load), then parks until woken or
- * the stage's next deadline. A stage that throws is a bug: the runner logs it and calls the
- * failure handler, which stops the server (fail fast rather than run with corrupt state).
+ * when idle on machines with cores to spare (a commit often follows within microseconds under
+ * load), then parks until woken or the stage's next deadline. A stage that throws is a bug: the
+ * runner logs it and calls the failure handler, which stops the server (fail fast rather than run
+ * with corrupt state).
  */
 public final class StageRunner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StageRunner.class);
-    private static final int SPINS_BEFORE_PARK = 100;
+    /**
+     * Idle rounds before parking. Spinning saves a wake-up (a futex call and a reschedule) when the
+     * next item follows within microseconds, but only pays when a spinning stage has a core of its
+     * own: the server runs four stage threads beside its event loops and storage threads. On a
+     * 2-core machine spinning took ~15% more CPU per commit for ~10% less closed-loop throughput
+     * (A/B in docs/performance.md, finding 9), so small machines park at once.
+     */
+    static final int SPINS_BEFORE_PARK = Runtime.getRuntime().availableProcessors() >= 8 ? 100 : 0;
 
     private final Stage stage;
     private final WakeSignal signal;
