@@ -730,6 +730,7 @@ public final class BTreeConflictSet implements ConflictSet {
             }
             if (write != read) {
                 n.prefixes[write] = n.prefixes[read];
+                n.words[write] = n.words[read];
                 n.keys[write] = n.keys[read];
                 n.after[write] = n.after[read];
                 versions[write] = v;
@@ -741,6 +742,7 @@ public final class BTreeConflictSet implements ConflictSet {
         if (removed > 0) {
             int tail = count - read;
             System.arraycopy(n.prefixes, read, n.prefixes, write, tail);
+            System.arraycopy(n.words, read, n.words, write, tail);
             System.arraycopy(n.keys, read, n.keys, write, tail);
             System.arraycopy(n.after, read, n.after, write, tail);
             System.arraycopy(versions, read, versions, write, tail);
@@ -803,8 +805,9 @@ public final class BTreeConflictSet implements ConflictSet {
 
     @Override
     public long estimatedMemoryBytes() {
-        // Compressed oops: header 12 + fields ~44; arrays: 16-byte header each.
-        long leafBytes = 56 + 2 * (16 + 8L * nodeCapacity) + (16 + 4L * nodeCapacity) + (16 + nodeCapacity);
+        // Compressed oops: header 12 + fields ~48; arrays: 16-byte header each (prefixes, words,
+        // versions: 8 bytes per entry; keys: 4; after: 1).
+        long leafBytes = 60 + 3 * (16 + 8L * nodeCapacity) + (16 + 4L * nodeCapacity) + (16 + nodeCapacity);
         long innerBytes = leafBytes + 16 + 4L * nodeCapacity;
         long nodes = root.nodes;
         // Most nodes are leaves: with fanout f there are about nodes/f inner nodes.
@@ -837,6 +840,54 @@ public final class BTreeConflictSet implements ConflictSet {
             p |= (key[i] & 0xFFL) << (56 - 8 * i);
         }
         return p;
+    }
+
+    /**
+     * Key bytes 8..15 as a big-endian long, zero-padded like {@link #prefix}. Among keys with
+     * equal prefixes, a smaller word (unsigned) means a smaller key, with or without the virtual
+     * 0x00 byte; equal words leave the order to {@link #compareTail}.
+     */
+    static long word(byte[] key) {
+        if (key.length >= 16) {
+            return (long) LONG_BIG_ENDIAN.get(key, 8);
+        }
+        long w = 0;
+        for (int i = 8; i < key.length; i++) {
+            w |= (key[i] & 0xFFL) << (56 - 8 * (i - 8));
+        }
+        return w;
+    }
+
+    /** The first index in [from, to) whose word is not below {@code w} (unsigned); to if none. */
+    private static int countBelow(long[] words, int from, int to, long w) {
+        long biased = w + Long.MIN_VALUE;
+        int lo = from;
+        int hi = to;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (words[mid] + Long.MIN_VALUE < biased) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** The first index in [from, to) whose word is above {@code w} (unsigned); to if none. */
+    private static int countAtMost(long[] words, int from, int to, long w) {
+        long biased = w + Long.MIN_VALUE;
+        int lo = from;
+        int hi = to;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (words[mid] + Long.MIN_VALUE <= biased) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     /**
@@ -884,8 +935,13 @@ public final class BTreeConflictSet implements ConflictSet {
         if (lo == count || prefixes[lo] != p) {
             return lo - 1; // no entry shares the probe's prefix: the usual case for varied keys
         }
-        // Entries [lo, hi) share the prefix: binary search them on the whole key.
+        // Entries [lo, hi) share the prefix: narrow them by the second word, then binary search
+        // what still ties on the whole key.
         int hi = countPrefixesAtMost(prefixes, count, p);
+        long w = word(key);
+        int tieLo = countBelow(n.words, lo, hi, w);
+        hi = countAtMost(n.words, tieLo, hi, w);
+        lo = tieLo;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             if (compareTail(key, after, n.keys[mid], n.after[mid]) >= 0) {
@@ -906,6 +962,10 @@ public final class BTreeConflictSet implements ConflictSet {
             return lo - 1;
         }
         int hi = countPrefixesAtMost(prefixes, count, p);
+        long w = word(key);
+        int tieLo = countBelow(n.words, lo, hi, w);
+        hi = countAtMost(n.words, tieLo, hi, w);
+        lo = tieLo;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             if (compareTail(key, after, n.keys[mid], n.after[mid]) > 0) {
@@ -968,6 +1028,8 @@ public final class BTreeConflictSet implements ConflictSet {
         final boolean leaf;
         int count;
         final long[] prefixes;
+        /** Key bytes 8..15, big-endian, zero-padded ({@link #word}): orders prefix ties without touching the keys. */
+        final long[] words;
         final byte[][] keys;
         /** Key i is {@code keys[i] + "\0"} when set (the end of a point write). */
         final boolean[] after;
@@ -988,6 +1050,7 @@ public final class BTreeConflictSet implements ConflictSet {
         Node(boolean leaf, int capacity) {
             this.leaf = leaf;
             this.prefixes = new long[capacity];
+            this.words = new long[capacity];
             this.keys = new byte[capacity][];
             this.after = new boolean[capacity];
             this.versions = new long[capacity];
@@ -997,6 +1060,7 @@ public final class BTreeConflictSet implements ConflictSet {
 
     private static void setEntry(Node n, int i, long p, byte[] key, boolean after, long version) {
         n.prefixes[i] = p;
+        n.words[i] = word(key);
         n.keys[i] = key;
         n.after[i] = after;
         n.versions[i] = version;
@@ -1010,6 +1074,7 @@ public final class BTreeConflictSet implements ConflictSet {
 
     private static void copyFirstKey(Node child, Node parent, int i) {
         parent.prefixes[i] = child.prefixes[0];
+        parent.words[i] = child.words[0];
         parent.keys[i] = child.keys[0];
         parent.after[i] = child.after[0];
     }
@@ -1055,6 +1120,7 @@ public final class BTreeConflictSet implements ConflictSet {
         int tail = n.count - at;
         if (tail > 0) {
             System.arraycopy(n.prefixes, at, n.prefixes, at + gap, tail);
+            System.arraycopy(n.words, at, n.words, at + gap, tail);
             System.arraycopy(n.keys, at, n.keys, at + gap, tail);
             System.arraycopy(n.after, at, n.after, at + gap, tail);
             System.arraycopy(n.versions, at, n.versions, at + gap, tail);
@@ -1070,6 +1136,7 @@ public final class BTreeConflictSet implements ConflictSet {
         int tail = n.count - to;
         if (tail > 0) {
             System.arraycopy(n.prefixes, to, n.prefixes, from, tail);
+            System.arraycopy(n.words, to, n.words, from, tail);
             System.arraycopy(n.keys, to, n.keys, from, tail);
             System.arraycopy(n.after, to, n.after, from, tail);
             System.arraycopy(n.versions, to, n.versions, from, tail);
@@ -1092,6 +1159,7 @@ public final class BTreeConflictSet implements ConflictSet {
 
     private static void copyEntries(Node src, int from, Node dst, int at, int length) {
         System.arraycopy(src.prefixes, from, dst.prefixes, at, length);
+        System.arraycopy(src.words, from, dst.words, at, length);
         System.arraycopy(src.keys, from, dst.keys, at, length);
         System.arraycopy(src.after, from, dst.after, at, length);
         System.arraycopy(src.versions, from, dst.versions, at, length);
@@ -1127,6 +1195,7 @@ public final class BTreeConflictSet implements ConflictSet {
         for (int i = 0; i < n.count; i++) {
             check(n.keys[i] != null, "null key");
             check(n.prefixes[i] == prefix(n.keys[i]), "stale prefix at " + i);
+            check(n.words[i] == word(n.keys[i]), "stale word at " + i);
             if (i > 0) {
                 check(compare(n.prefixes[i - 1], n.keys[i - 1], n.after[i - 1], n.prefixes[i], n.keys[i], n.after[i]) < 0,
                         "keys out of order at " + i);

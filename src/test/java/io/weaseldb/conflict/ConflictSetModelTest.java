@@ -227,8 +227,9 @@ class ConflictSetModelTest {
             }
             byte[] key;
             if (longPrefixes && random.nextBoolean()) {
-                // 6..10 shared bytes straddle the 8-byte prefix the tree compares first.
-                int shared = 6 + random.nextInt(5);
+                // 6..10 shared bytes straddle the 8-byte prefix the tree compares first, and
+                // 14..18 the second 8-byte word it compares on prefix ties.
+                int shared = random.nextBoolean() ? 6 + random.nextInt(5) : 14 + random.nextInt(5);
                 key = new byte[shared + random.nextInt(3)];
                 java.util.Arrays.fill(key, 0, shared, (byte) 0x70);
                 for (int i = shared; i < key.length; i++) {
