@@ -34,13 +34,16 @@ public final class Responses {
     public static FullHttpResponse json(ByteBufAllocator alloc, HttpResponseStatus status, ByteBuf body) {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, JSON);
-        int length = body.readableBytes();
+        contentLength(r, body.readableBytes());
+        return r;
+    }
+
+    private static void contentLength(FullHttpResponse r, int length) {
         if (length < LENGTHS.length) {
             r.headers().set(HttpHeaderNames.CONTENT_LENGTH, LENGTHS[length]);
         } else {
             r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, length);
         }
-        return r;
     }
 
     public static FullHttpResponse error(ByteBufAllocator alloc, HttpResponseStatus status, String code, String message) {
@@ -51,7 +54,7 @@ public final class Responses {
 
     public static FullHttpResponse empty(HttpResponseStatus status) {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, io.netty.buffer.Unpooled.EMPTY_BUFFER);
-        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+        contentLength(r, 0);
         return r;
     }
 
@@ -60,7 +63,7 @@ public final class Responses {
         b.writeCharSequence(text, java.nio.charset.StandardCharsets.UTF_8);
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, b);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
-        r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, b.readableBytes());
+        contentLength(r, b.readableBytes());
         return r;
     }
 
