@@ -18,7 +18,7 @@ public final class StageRunner implements AutoCloseable {
      * next item follows within microseconds, but only pays when a spinning stage has a core of its
      * own: the server runs four stage threads beside its event loops and storage threads. On a
      * 2-core machine spinning took ~15% more CPU per commit for ~10% less closed-loop throughput
-     * (A/B in docs/performance.md, finding 9), so small machines park at once.
+     * (A/B in docs/performance.md, finding 10), so small machines park at once.
      */
     static final int SPINS_BEFORE_PARK = Runtime.getRuntime().availableProcessors() >= 8 ? 100 : 0;
 
