@@ -65,6 +65,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
     private Body body = Body.NONE;
     private CommitParser parser;
+    /** The last commit's parser, reset for the next body (see CommitParser: reuse saves ~0.8 KB a commit). */
+    private CommitParser spareParser;
     private Slot bodySlot;
     private long bodyBytes;
     private boolean closing; // a response that ends the connection is queued: accept nothing more
@@ -179,8 +181,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
-        QueryStringDecoder query = new QueryStringDecoder(req.uri());
-        Route route = Route.of(req.method(), query.path());
+        String uri = req.uri();
+        // a commit's plain path needs no decoder (it was ~50 bytes of garbage per request)
+        QueryStringDecoder query = plainPath(uri) ? null : new QueryStringDecoder(uri);
+        String path = query == null ? uri : query.path();
+        Route route = Route.of(req.method(), path);
         Slot slot = newSlot(route.endpoint(), start, keepAlive, http10);
         body = Body.DISCARD; // requests other than commits carry no body we read
         bodyComplete = false;
@@ -198,7 +203,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                             + " role needed for " + route.endpoint().label));
         } else if (route.endpoint() == Endpoint.UNKNOWN) {
             respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
-                    "no such endpoint: " + req.method() + " " + query.path()));
+                    "no such endpoint: " + req.method() + " " + path));
         } else if (route.allow() != null) {
             FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
                     req.method() + " is not allowed on " + route.endpoint().label + "; allowed: " + route.allow());
@@ -234,7 +239,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
         }
-        parser = new CommitParser(jsonFactory, settings.commitLimits());
+        if (spareParser != null) {
+            parser = spareParser;
+            spareParser = null;
+        } else {
+            parser = new CommitParser(jsonFactory, settings.commitLimits());
+        }
         bodySlot = slot;
         bodyBytes = 0;
         body = Body.COMMIT;
@@ -328,7 +338,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         CommitRequest request;
         try {
             request = parser.finish();
-        } finally {
+        } catch (BadRequestException e) {
+            closeParser();
+            throw e;
+        }
+        if (parser.reset()) {
+            spareParser = parser;
+            parser = null;
+        } else {
             closeParser();
         }
         body = Body.NONE;
@@ -362,6 +379,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (parser != null) {
             parser.close();
             parser = null;
+        }
+    }
+
+    private void closeParsers() {
+        closeParser();
+        if (spareParser != null) {
+            spareParser.close();
+            spareParser = null;
         }
     }
 
@@ -581,7 +606,21 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         return r;
     }
 
+    /** True if the request target is a path with nothing to decode: no query, fragment or escapes. */
+    static boolean plainPath(String uri) {
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c == '?' || c == '%' || c == '#' || c == '+') {
+                return false;
+            }
+        }
+        return !uri.isEmpty() && uri.charAt(0) == '/';
+    }
+
     private static String param(QueryStringDecoder query, String name) {
+        if (query == null) {
+            return null;
+        }
         var values = query.parameters().get(name);
         return values == null || values.isEmpty() ? null : values.get(0);
     }
@@ -778,7 +817,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        closeParser();
+        closeParsers();
         releaseSmall();
         if (subscription != null) {
             subscription.end(null);

@@ -119,7 +119,10 @@ public final class HttpServer implements AutoCloseable {
         // exact rather than "plus whatever one socket read contained".
         pipeline.addLast("flow", new FlowControlHandler());
         if (settings.idleTimeoutSeconds() > 0) {
-            pipeline.addLast("idle", new IdleStateHandler(0, 0, settings.idleTimeoutSeconds(), TimeUnit.SECONDS));
+            // Reader idleness only: the handler closes only connections with nothing in flight, whose
+            // last write answered their last read within a commit's latency; watching writes too
+            // would cost every response a promise and a listener (~100 bytes).
+            pipeline.addLast("idle", new IdleStateHandler(settings.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS));
         }
         pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, jsonFactory, auth, timeouts));
     }

@@ -21,7 +21,13 @@ import java.util.List;
  * caller may release the chunk's buffer right after. Produces an immutable {@link CommitRequest}
  * and validates everything the API contract requires, failing with a precise message.
  *
- * <p>Owned by one connection's event loop; one instance per request. Not thread-safe.
+ * <p>Owned by one connection's event loop. One instance serves a connection's requests one after
+ * another: after a body that parsed cleanly, {@link #reset} readies it for the next body, and
+ * jackson's parser, its contexts and buffers are reused (the stream simply continues with the next
+ * root value). Bytes after a body's closing brace are checked here, not by jackson: they must be
+ * JSON whitespace, which leaves jackson between root values. A body that failed, ended early or
+ * carried field names this parser does not know is not reused (unknown names would grow the
+ * parser's symbol table for the life of the connection). Not thread-safe.
  */
 public final class CommitParser implements AutoCloseable {
 
@@ -42,9 +48,23 @@ public final class CommitParser implements AutoCloseable {
     private static final int F_TYPE = 1, F_KEY = 2, F_VALUE = 4, F_BEGIN = 8, F_END = 16, F_VERSION = 32;
     private static final int R_REQUEST_ID = 1, R_LEADER_ID = 2, R_READ_VERSION = 4, R_PRECONDITIONS = 8, R_OPERATIONS = 16;
 
+    /**
+     * A parser is replaced after this many bytes: jackson keeps some positions in {@code int}s
+     * (row starts, for error locations) that drift with every byte fed on one line.
+     */
+    static final long MAX_REUSE_BYTES = 256L << 20;
+
     private final JsonParser parser;
     private final ByteBufferFeeder feeder;
     private final CommitLimits limits;
+    /** Bytes fed to jackson so far, all bodies: jackson's offsets count from the first byte. */
+    private long streamFed;
+    /** {@link #streamFed} when this body began. */
+    private long streamBase;
+    /** Stream offset just past this body's closing brace, once {@link State#DONE}. */
+    private long rootEnd = -1;
+    /** False once this body held a field name the parser skips (see the class comment). */
+    private boolean knownNamesOnly = true;
 
     private State state = State.ROOT_START;
     private State afterSkip;
@@ -77,25 +97,67 @@ public final class CommitParser implements AutoCloseable {
         this.limits = limits;
     }
 
-    /** Feeds the next chunk of the body and consumes every complete token in it. */
+    /**
+     * Feeds the next chunk of the body and consumes every complete token in it. The chunk's
+     * position and limit are left as they were.
+     */
     public void feed(ByteBuffer chunk) throws BadRequestException {
         if (!chunk.hasRemaining()) {
             return;
         }
-        bodyBytes += chunk.remaining();
+        int from = chunk.position();
+        int to = chunk.limit();
+        bodyBytes += to - from;
+        if (state == State.DONE) {
+            // after the object: only whitespace may follow, and jackson need not see it
+            requireWhitespace(chunk, from, to);
+            return;
+        }
         try {
             feeder.feedInput(chunk);
         } catch (IOException e) {
             throw new IllegalStateException("fed before the previous chunk was consumed", e);
         }
+        streamFed += to - from;
         drain();
+        if (state == State.DONE) {
+            // The object ended in this chunk and drain() stopped there. Check the rest here:
+            // jackson would take "{} tru" as the start of a second value and wait for more.
+            long chunkStart = streamFed - (to - from);
+            requireWhitespace(chunk, from + (int) (rootEnd - chunkStart), to);
+            skipWhitespace();
+        }
         assert feeder.needMoreInput() : "chunk not fully consumed";
+    }
+
+    /** Lets jackson consume the whitespace after the object, which leaves it between root values. */
+    private void skipWhitespace() {
+        try {
+            JsonToken t = parser.nextToken();
+            if (t != JsonToken.NOT_AVAILABLE) {
+                throw new IllegalStateException("jackson found " + t + " in whitespace");
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("jackson failed on whitespace", e);
+        }
+    }
+
+    private static void requireWhitespace(ByteBuffer chunk, int from, int to) throws BadRequestException {
+        for (int i = from; i < to; i++) {
+            byte b = chunk.get(i);
+            if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+                throw new BadRequestException("unexpected data after the end of the JSON object");
+            }
+        }
     }
 
     /** Ends the body; returns the request or fails if it is incomplete or invalid. */
     public CommitRequest finish() throws BadRequestException {
-        feeder.endOfInput();
-        drain();
+        if (state != State.DONE) {
+            // let jackson report a token the end of input cut short ("1." or "tru")
+            feeder.endOfInput();
+            drain();
+        }
         if (state != State.DONE) {
             if (bodyBytes == 0) {
                 throw new BadRequestException("request body is empty; expected a JSON object");
@@ -113,6 +175,36 @@ public final class CommitParser implements AutoCloseable {
         return new CommitRequest(requestId, leaderId, readVersion, preconditions, operations, bodyBytes);
     }
 
+    /**
+     * Readies this parser for the next body on the same connection. Returns false, and the caller
+     * must {@link #close} it and make a new one, unless the last body was parsed to its end with
+     * only known field names (see the class comment).
+     */
+    public boolean reset() {
+        if (state != State.DONE || !knownNamesOnly || streamFed > MAX_REUSE_BYTES) {
+            return false;
+        }
+        streamBase = streamFed;
+        bodyBytes = 0;
+        rootEnd = -1;
+        state = State.ROOT_START;
+        afterSkip = null;
+        skipDepth = 0;
+        field = null;
+        rootSeen = 0;
+        requestId = null;
+        leaderId = null;
+        readVersion = CommitRequest.NO_READ_VERSION;
+        preconditions.clear();
+        operations.clear();
+        inPreconditions = false;
+        itemSeen = 0;
+        itemType = null;
+        itemKey = itemValue = itemBegin = itemEnd = null;
+        itemVersion = Precondition.DEFAULT_VERSION;
+        return true;
+    }
+
     @Override
     public void close() {
         try {
@@ -125,14 +217,14 @@ public final class CommitParser implements AutoCloseable {
     private void drain() throws BadRequestException {
         try {
             JsonToken t;
-            while ((t = parser.nextToken()) != null && t != JsonToken.NOT_AVAILABLE) {
+            while (state != State.DONE && (t = parser.nextToken()) != null && t != JsonToken.NOT_AVAILABLE) {
                 token(t);
             }
         } catch (com.fasterxml.jackson.core.io.JsonEOFException e) {
             throw new BadRequestException("truncated JSON: the body ended inside " + where());
         } catch (JsonProcessingException e) {
             throw new BadRequestException("malformed JSON: " + clean(e.getOriginalMessage())
-                    + " (at byte " + e.getLocation().getByteOffset() + ")");
+                    + " (at byte " + (e.getLocation().getByteOffset() - streamBase) + ")");
         } catch (IOException e) {
             throw new BadRequestException("malformed JSON: " + e.getMessage());
         }
@@ -149,6 +241,7 @@ public final class CommitParser implements AutoCloseable {
             case ROOT -> {
                 if (t == JsonToken.END_OBJECT) {
                     state = State.DONE;
+                    rootEnd = parser.currentLocation().getByteOffset();
                 } else {
                     field = parser.currentName();
                     state = State.ROOT_VALUE;
@@ -221,7 +314,10 @@ public final class CommitParser implements AutoCloseable {
                 once(R_OPERATIONS);
                 next = array(t, "operations", State.OPERATIONS);
             }
-            default -> next = skip(t, State.ROOT); // unknown fields are ignored (forward compatibility)
+            default -> {
+                knownNamesOnly = false;
+                next = skip(t, State.ROOT); // unknown fields are ignored (forward compatibility)
+            }
         }
         state = next;
     }
@@ -296,7 +392,10 @@ public final class CommitParser implements AutoCloseable {
                     itemVersion = version(t, "version");
                 }
             }
-            default -> next = skip(t, State.ITEM);
+            default -> {
+                knownNamesOnly = false;
+                next = skip(t, State.ITEM);
+            }
         }
         state = next;
     }

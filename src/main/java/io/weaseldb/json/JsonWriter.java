@@ -112,18 +112,47 @@ public final class JsonWriter {
 
     private void name(String name) {
         comma();
-        out.writeByte('"');
-        out.writeCharSequence(name, StandardCharsets.US_ASCII);
-        out.writeByte('"');
-        out.writeByte(':');
+        int n = name.length();
+        out.ensureWritable(n + 3);
+        int w = out.writerIndex();
+        out.setByte(w++, '"');
+        for (int i = 0; i < n; i++) {
+            out.setByte(w++, name.charAt(i)); // trusted ASCII constant
+        }
+        out.setByte(w++, '"');
+        out.setByte(w++, ':');
+        out.writerIndex(w);
     }
 
-    /** Writes a JSON string literal (with quotes), escaping as RFC 8259 requires. */
+    /**
+     * Writes a JSON string literal (with quotes), escaping as RFC 8259 requires. Printable ASCII,
+     * which request ids, leader ids and names are, is copied in one pass; the first other
+     * character hands the rest to {@link #writeEscaped}. (Netty's {@code writeCharSequence} on a
+     * pooled direct buffer allocates a {@code ByteBuffer} view per call.)
+     */
     public static void writeString(ByteBuf out, String s) {
-        out.writeByte('"');
-        int start = 0;
         int n = s.length();
+        out.ensureWritable(n + 2);
+        int w = out.writerIndex();
+        out.setByte(w++, '"');
         for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+                out.writerIndex(w);
+                writeEscaped(out, s, i);
+                return;
+            }
+            out.setByte(w++, c);
+        }
+        out.setByte(w++, '"');
+        out.writerIndex(w);
+    }
+
+    /** The rest of {@code s} from {@code from}, escaped and UTF-8 encoded, then the closing quote. */
+    private static void writeEscaped(ByteBuf out, String s, int from) {
+        int start = from;
+        int n = s.length();
+        for (int i = from; i < n; i++) {
             char c = s.charAt(i);
             if (c < 0x20 || c == '"' || c == '\\') {
                 if (i > start) {
@@ -147,9 +176,7 @@ public final class JsonWriter {
                 start = i + 1;
             }
         }
-        if (start == 0) {
-            out.writeCharSequence(s, StandardCharsets.UTF_8);
-        } else if (start < n) {
+        if (start < n) {
             out.writeCharSequence(s.subSequence(start, n), StandardCharsets.UTF_8);
         }
         out.writeByte('"');

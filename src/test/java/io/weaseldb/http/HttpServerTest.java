@@ -2,6 +2,7 @@ package io.weaseldb.http;
 
 import static io.weaseldb.testing.RawHttp.get;
 import static io.weaseldb.testing.RawHttp.post;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -164,6 +165,45 @@ class HttpServerTest {
             assertTrue(bad.body().startsWith("{\"error\":\"bad_request\",\"message\":\"operations[0].key: invalid base64"), bad.body());
             c.send(post("/v1/commit", WRITE));
             assertEquals(200, c.read().status());
+        }
+    }
+
+    /**
+     * A connection's parser is reused from one commit to the next: every body must still parse as
+     * if it came first, whatever came before it (trailing whitespace, unknown fields, a 400).
+     */
+    @Test
+    void eachCommitOnAConnectionParsesAsIfItWereTheFirst() throws Exception {
+        String readWrite = "{\"read_version\":5,\"preconditions\":[{\"type\":\"point_read\",\"key\":\"Yg==\"}],"
+                + "\"operations\":[{\"type\":\"delete\",\"key\":\"Yw==\"}]}";
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", WRITE + " \r\n\t") + post("/v1/commit", readWrite)
+                    + post("/v1/commit", "{\"future\":{\"x\":[1]}," + WRITE.substring(1))
+                    + post("/v1/commit", WRITE + " tru") + post("/v1/commit", "{\"operations\": [}")
+                    + post("/v1/commit", readWrite));
+            int[] expected = {200, 200, 200, 400, 400, 200};
+            for (int i = 0; i < expected.length; i++) {
+                var r = c.read();
+                assertEquals(expected[i], r.status(), "request " + i + ": " + r.body());
+                if (i == 3) {
+                    assertTrue(r.body().contains("unexpected data after the end of the JSON object"), r.body());
+                }
+                if (i == 4) {
+                    assertTrue(r.body().contains("(at byte 16)"), "offsets count from this body: " + r.body());
+                }
+            }
+        }
+        synchronized (backend) {
+            assertEquals(4, backend.requests.size());
+            for (int i : new int[] {1, 3}) {
+                CommitRequest r = backend.requests.get(i);
+                assertEquals(5, r.readVersion());
+                assertArrayEquals("b".getBytes(), ((io.weaseldb.txn.Precondition.PointRead) r.preconditions().get(0)).key());
+                assertArrayEquals("c".getBytes(), ((io.weaseldb.txn.Operation.Delete) r.operations().get(0)).key());
+                assertEquals(1, r.operations().size());
+            }
+            assertEquals(CommitRequest.NO_READ_VERSION, backend.requests.get(2).readVersion());
+            assertEquals(0, backend.requests.get(2).preconditions().size());
         }
     }
 

@@ -120,6 +120,9 @@ class CommitParserTest {
             '{"operations": [{"type": "write", "key": "YQ==", "value": "YQ=="}' | truncated JSON: the body ended inside the operations array
             '{"operations": [{"type": "write"'                                  | truncated JSON: the body ended inside operations[0]
             '{} {}'                                                             | unexpected data after the end of the JSON object
+            '{} tru'                                                            | unexpected data after the end of the JSON object
+            '{"operations": []}12'                                              | unexpected data after the end of the JSON object
+            '{}  x'                                                             | unexpected data after the end of the JSON object
             '{"request_id": 5}'                                                 | request_id must be a string, got an integer
             '{"request_id": "short"}'                                           | request_id must be at least 20 characters, got 5
             '{"read_version": "5"}'                                             | read_version must be a non-negative integer, got a string
@@ -175,5 +178,107 @@ class CommitParserTest {
             assertEquals(enc, Base64Codec.encodeToString(data));
             assertArrayEquals(data, Base64Codec.decode(enc));
         }
+    }
+
+    static String describe(CommitRequest r) {
+        StringBuilder b = new StringBuilder(r.requestId() + "|" + r.leaderId() + "|" + r.readVersion() + "|" + r.bodyBytes());
+        for (Precondition p : r.preconditions()) {
+            switch (p) {
+                case Precondition.PointRead pr -> b.append("|read ").append(java.util.Arrays.toString(pr.key())).append('@').append(pr.version());
+                case Precondition.RangeRead rr -> b.append("|range ").append(java.util.Arrays.toString(rr.begin()))
+                        .append(java.util.Arrays.toString(rr.end())).append('@').append(rr.version());
+            }
+        }
+        for (Operation o : r.operations()) {
+            switch (o) {
+                case Operation.Write w -> b.append("|write ").append(java.util.Arrays.toString(w.key())).append(java.util.Arrays.toString(w.value()));
+                case Operation.Delete d -> b.append("|delete ").append(java.util.Arrays.toString(d.key()));
+                case Operation.RangeDelete rd -> b.append("|rdelete ").append(java.util.Arrays.toString(rd.begin()))
+                        .append(java.util.Arrays.toString(rd.end()));
+            }
+        }
+        return b.toString();
+    }
+
+    static void feedAll(CommitParser p, byte[] body, int split) throws BadRequestException {
+        p.feed(ByteBuffer.wrap(body, 0, split));
+        p.feed(ByteBuffer.wrap(body, split, body.length - split));
+    }
+
+    static final String[] BODIES = {
+        "{}",
+        "{\"request_id\": \"req-0123456789-abcdefghij\", \"read_version\": 42, \"preconditions\": "
+                + "[{\"type\": \"point_read\", \"key\": \"YQ==\"}], \"operations\": "
+                + "[{\"type\": \"write\", \"key\": \"YQ==\", \"value\": \"Yg==\"}]}  \r\n",
+        "{\"read_version\":7,\"operations\":[{\"type\":\"range_delete\",\"begin\":\"YQ==\",\"end\":\"Yg==\"},"
+                + "{\"type\":\"delete\",\"key\":\"\"}]}",
+        "\t{\"leader_id\": null, \"read_version\": 123456789012}\n",
+    };
+
+    /** One parser for a connection's bodies gives what a new parser per body gives, wherever chunks split. */
+    @Test
+    void aResetParserParsesTheNextBodyLikeANewOne() throws Exception {
+        CommitParser reused = new CommitParser(FACTORY, LIMITS);
+        int n = 0;
+        for (int round = 0; round < 3; round++) {
+            for (String text : BODIES) {
+                byte[] body = text.getBytes(StandardCharsets.UTF_8);
+                for (int split = 0; split <= body.length; split++) {
+                    feedAll(reused, body, split);
+                    assertEquals(describe(parse(body)), describe(reused.finish()), text + " split at " + split);
+                    assertTrue(reused.reset(), "reusable after " + text);
+                    n++;
+                }
+            }
+        }
+        assertTrue(n > 300);
+    }
+
+    @Test
+    void aResetParserReportsOffsetsWithinTheCurrentBody() throws Exception {
+        CommitParser p = new CommitParser(FACTORY, LIMITS);
+        feedAll(p, BODIES[1].getBytes(StandardCharsets.UTF_8), 3);
+        p.finish();
+        assertTrue(p.reset());
+        byte[] bad = "{\"operations\": [}".getBytes(StandardCharsets.UTF_8);
+        var fresh = assertThrows(BadRequestException.class, () -> parse(bad));
+        var reused = assertThrows(BadRequestException.class, () -> feedAll(p, bad, 5));
+        assertEquals(fresh.getMessage(), reused.getMessage());
+        assertTrue(reused.getMessage().contains("(at byte 16)"), reused.getMessage());
+    }
+
+    /** Garbage after the object is caught in whichever chunk it arrives, even a token jackson would wait on. */
+    @Test
+    void trailingDataIsRejectedWhereverTheBodySplits() {
+        for (String text : new String[] {"{} tru", "{}\n\n1", "{\"read_version\": 3}  \"", "{} {"}) {
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            for (int split = 0; split <= body.length; split++) {
+                int at = split;
+                var e = assertThrows(BadRequestException.class, () -> {
+                    CommitParser p = new CommitParser(FACTORY, LIMITS);
+                    feedAll(p, body, at);
+                    p.finish();
+                }, text + " split at " + split);
+                assertEquals("unexpected data after the end of the JSON object", e.getMessage(), text);
+            }
+        }
+    }
+
+    @Test
+    void aParserIsNotReusedAfterUnknownFieldsOrAnUnfinishedBody() throws Exception {
+        CommitParser unknown = new CommitParser(FACTORY, LIMITS);
+        feedAll(unknown, "{\"future_field\": 1}".getBytes(StandardCharsets.UTF_8), 4);
+        unknown.finish();
+        assertEquals(false, unknown.reset(), "an unknown name is in jackson's symbol table now");
+
+        CommitParser nested = new CommitParser(FACTORY, LIMITS);
+        feedAll(nested, "{\"operations\": [{\"type\": \"delete\", \"key\": \"\", \"x\": {}}]}".getBytes(StandardCharsets.UTF_8), 9);
+        nested.finish();
+        assertEquals(false, nested.reset());
+
+        CommitParser cut = new CommitParser(FACTORY, LIMITS);
+        cut.feed(ByteBuffer.wrap("{\"read_version\": 1".getBytes(StandardCharsets.UTF_8)));
+        assertThrows(BadRequestException.class, cut::finish);
+        assertEquals(false, cut.reset());
     }
 }

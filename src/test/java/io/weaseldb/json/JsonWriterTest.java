@@ -1,0 +1,84 @@
+package io.weaseldb.json;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import java.nio.charset.StandardCharsets;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class JsonWriterTest {
+    private static final JsonFactory JSON = new JsonFactory();
+
+    /** What a JSON parser reads back from {@code bytes}, which must hold one object {"s": "..."}. */
+    private static String readBack(byte[] bytes) throws Exception {
+        try (JsonParser p = JSON.createParser(bytes)) {
+            assertEquals(JsonToken.START_OBJECT, p.nextToken());
+            assertEquals(JsonToken.FIELD_NAME, p.nextToken());
+            assertEquals("s", p.currentName());
+            assertEquals(JsonToken.VALUE_STRING, p.nextToken());
+            String s = p.getText();
+            assertEquals(JsonToken.END_OBJECT, p.nextToken());
+            return s;
+        }
+    }
+
+    private static byte[] write(ByteBufAllocator alloc, boolean direct, String s) {
+        ByteBuf buf = direct ? alloc.directBuffer(4) : alloc.heapBuffer(4);
+        try {
+            new JsonWriter(buf).beginObject().field("s", s).endObject();
+            byte[] out = new byte[buf.readableBytes()];
+            buf.readBytes(out);
+            return out;
+        } finally {
+            buf.release();
+        }
+    }
+
+    @Test
+    void stringsRoundTripThroughAJsonParserOnHeapAndDirectBuffers() throws Exception {
+        String[] fixed = {"", "plain-ascii_0123", "quote\"in", "back\\slash", "tab\tnew\nline\rcr", "\u0000\u001f\u007f",
+            "Lé", "é at start", "ends in é", "\u20ac\ud83d\ude00 emoji", "mixed \"é\\\u0001"};
+        SplittableRandom random = new SplittableRandom(7);
+        for (int round = 0; round < 2000; round++) {
+            String s;
+            if (round < fixed.length) {
+                s = fixed[round];
+            } else {
+                StringBuilder b = new StringBuilder();
+                int len = random.nextInt(0, 40);
+                for (int i = 0; i < len; i++) {
+                    int kind = random.nextInt(10);
+                    if (kind < 6) {
+                        b.append((char) random.nextInt(0x20, 0x7f));
+                    } else if (kind < 7) {
+                        b.append((char) random.nextInt(0, 0x20));
+                    } else if (kind < 8) {
+                        b.append(random.nextBoolean() ? '"' : '\\');
+                    } else if (kind < 9) {
+                        b.append((char) random.nextInt(0x80, 0xd800));
+                    } else {
+                        b.appendCodePoint(random.nextInt(0x10000, 0x110000));
+                    }
+                }
+                s = b.toString();
+            }
+            for (ByteBufAllocator alloc : new ByteBufAllocator[] {Unpooled.buffer().alloc(), PooledByteBufAllocator.DEFAULT}) {
+                for (boolean direct : new boolean[] {false, true}) {
+                    byte[] bytes = write(alloc, direct, s);
+                    assertEquals(s, readBack(bytes), "round " + round);
+                    // RFC 8259: control characters must be escaped, so none appear raw
+                    for (byte x : bytes) {
+                        assertEquals(false, x >= 0 && x < 0x20, "raw control byte in " + new String(bytes, StandardCharsets.UTF_8));
+                    }
+                }
+            }
+        }
+    }
+}
