@@ -18,7 +18,20 @@ import org.jctools.queues.atomic.SpscAtomicArrayQueue;
 public final class Releaser implements Stage {
     private final SpscAtomicArrayQueue<Release> input;
     private final WakeSignal signal = new WakeSignal();
-    private final Map<Executor, List<Runnable>> byLoop = new IdentityHashMap<>();
+    private final Map<Executor, LoopBatch> byLoop = new IdentityHashMap<>();
+
+    /** One event loop's share of a round: completed there, in order, by one task. */
+    private static final class LoopBatch implements Runnable {
+        final List<Completion> completions = new ArrayList<>();
+        final List<Outcome> outcomes = new ArrayList<>();
+
+        @Override
+        public void run() {
+            for (int i = 0; i < completions.size(); i++) {
+                completions.get(i).complete(outcomes.get(i));
+            }
+        }
+    }
 
     public Releaser(int capacity) {
         this.input = new SpscAtomicArrayQueue<>(capacity);
@@ -88,20 +101,15 @@ public final class Releaser implements Stage {
                 if (c == null) {
                     continue;
                 }
-                final Outcome outcome = o;
-                final Completion completion = c;
-                byLoop.computeIfAbsent(c.executor(), k -> new ArrayList<>()).add(() -> completion.complete(outcome));
+                LoopBatch b = byLoop.computeIfAbsent(c.executor(), k -> new LoopBatch());
+                b.completions.add(c);
+                b.outcomes.add(o);
             }
         }
         if (!byLoop.isEmpty()) {
-            for (Map.Entry<Executor, List<Runnable>> e : byLoop.entrySet()) {
-                List<Runnable> tasks = e.getValue();
+            for (Map.Entry<Executor, LoopBatch> e : byLoop.entrySet()) {
                 try {
-                    e.getKey().execute(() -> {
-                        for (Runnable task : tasks) {
-                            task.run();
-                        }
-                    });
+                    e.getKey().execute(e.getValue());
                 } catch (RejectedExecutionException shuttingDown) {
                     // the event loop is gone (shutdown): its connections are closed anyway
                 }

@@ -13,11 +13,14 @@ import java.nio.charset.StandardCharsets;
  * EventSource reconnects resume), {@code checkpoint} events and keepalive comments. Each
  * transaction is encoded once and the bytes shared by every subscriber.
  *
- * <p>Stateless apart from a reusable scratch buffer: one instance per thread.
+ * <p>Holds a reusable scratch buffer and the last timestamp it formatted (the transactions of a
+ * batch mostly share their millisecond): one instance per thread.
  */
 public final class SseEncoder {
     public static final byte[] KEEPALIVE = ": keepalive\n\n".getBytes(StandardCharsets.US_ASCII);
     private final ByteBuf scratch = Unpooled.buffer(64 << 10);
+    private long isoMillis = Long.MIN_VALUE;
+    private String iso;
 
     /**
      * Encodes transactions into one byte array; {@code offsets[i]} is where transaction i's
@@ -27,7 +30,7 @@ public final class SseEncoder {
         scratch.clear();
         for (int i = 0; i < txns.size(); i++) {
             offsets[i] = scratch.writerIndex();
-            writeTransaction(scratch, txns.get(i), leaderId);
+            writeTransaction(scratch, txns.get(i), leaderId, iso(txns.get(i).timestampMillis()));
         }
         offsets[txns.size()] = scratch.writerIndex();
         byte[] out = new byte[scratch.writerIndex()];
@@ -38,7 +41,15 @@ public final class SseEncoder {
         return out;
     }
 
-    public static void writeTransaction(ByteBuf out, Transaction t, String leaderId) {
+    private String iso(long millis) {
+        if (millis != isoMillis) {
+            iso = Timestamps.iso(millis);
+            isoMillis = millis;
+        }
+        return iso;
+    }
+
+    private static void writeTransaction(ByteBuf out, Transaction t, String leaderId, String timestamp) {
         out.writeCharSequence("id: ", StandardCharsets.US_ASCII);
         JsonWriter.writeLong(out, t.version());
         out.writeCharSequence("\nevent: transaction\ndata: ", StandardCharsets.US_ASCII);
@@ -46,7 +57,7 @@ public final class SseEncoder {
                 .field("request_id", t.requestId())
                 .field("version", t.version())
                 .field("prev_version", t.prevVersion())
-                .field("timestamp", Timestamps.iso(t.timestampMillis()))
+                .field("timestamp", timestamp)
                 .field("leader_id", leaderId)
                 .beginArray("operations");
         for (Operation op : t.operations()) {
