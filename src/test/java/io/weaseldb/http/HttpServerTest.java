@@ -207,6 +207,32 @@ class HttpServerTest {
         }
     }
 
+    /** idle_timeout_seconds closes a silent connection, but never one with a commit in flight. */
+    @Test
+    void idleConnectionsAreClosedButNotWhileACommitIsInFlight() throws Exception {
+        server.close();
+        server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8, 1024, 4, 1,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
+                new HttpMetrics(new SimpleMeterRegistry()));
+        server.start();
+        backend.hold = true;
+        try (RawHttp busy = new RawHttp(server.port()); RawHttp idle = new RawHttp(server.port())) {
+            idle.send(get("/v1/version"));
+            assertEquals(200, idle.read().status());
+            busy.send(post("/v1/commit", WRITE));
+            awaitHeld(1);
+            idle.timeout(5_000);
+            assertTrue(idle.closedByServer(), "a connection silent for 1 s is closed (within 5 s)");
+            // the busy connection has been as silent for as long, with its commit held
+            backend.release(0);
+            var r = busy.read();
+            assertEquals(200, r.status());
+            busy.timeout(5_000);
+            assertTrue(busy.closedByServer(), "closed once idle after its answer");
+        }
+    }
+
     @Test
     void rejectsADeclaredOversizedBodyWith413AndStillServesOthers() throws Exception {
         try (RawHttp c = new RawHttp(server.port())) {

@@ -74,13 +74,23 @@ public final class RawHttp implements AutoCloseable {
         return new Response(status, headers, new String(body, StandardCharsets.UTF_8));
     }
 
-    /** True if the server closed the connection (EOF or reset) within the socket timeout. */
+    /**
+     * True if the server closed the connection (EOF or reset) within the socket timeout; false if
+     * the timeout passed first or the server sent more bytes.
+     */
     public boolean closedByServer() {
         try {
             return in.read() == -1;
+        } catch (java.net.SocketTimeoutException stillOpen) {
+            return false;
         } catch (IOException e) {
             return true;
         }
+    }
+
+    /** Sets how long reads (and {@link #closedByServer}) wait. */
+    public void timeout(int millis) throws IOException {
+        socket.setSoTimeout(millis);
     }
 
     private String line() throws IOException {
