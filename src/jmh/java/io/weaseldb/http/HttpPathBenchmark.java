@@ -8,6 +8,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.weaseldb.bench.HttpCeilingServer;
 import io.weaseldb.config.ConfigLoader;
 import io.weaseldb.json.CommitParser;
+import io.weaseldb.json.CommitParserPool;
 import io.weaseldb.json.CommitParserBenchmark;
 import io.weaseldb.pipeline.Completion;
 import io.weaseldb.pipeline.Outcome;
@@ -74,7 +75,9 @@ public class HttpPathBenchmark {
         } else {
             HttpSettings settings = HttpSettings.from(ConfigLoader.defaults());
             HttpServer.addHttpHandlers(channel.pipeline(), settings, new Committing(channel),
-                    new HttpMetrics(new SimpleMeterRegistry()), CommitParser.newFactory(settings.maxRequestSizeBytes()),
+                    new HttpMetrics(new SimpleMeterRegistry()),
+                    new CommitParserPool(CommitParser.newFactory(settings.maxRequestSizeBytes()), settings.commitLimits(),
+                            HttpServer.PARSERS_PER_EVENT_LOOP),
                     new Authenticator(settings.security().tokens()));
         }
     }

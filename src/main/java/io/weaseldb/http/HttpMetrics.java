@@ -35,21 +35,28 @@ public final class HttpMetrics {
     }
 
     void request(Endpoint endpoint, int status, long nanos) {
-        int slot = endpoint.ordinal() * STATUSES + Math.floorMod(status, STATUSES);
+        if (status < 0 || status >= STATUSES) {
+            timer(endpoint, status).record(nanos, TimeUnit.NANOSECONDS); // never sent; not cached
+            return;
+        }
+        int slot = endpoint.ordinal() * STATUSES + status;
         Timer t = requests.get(slot);
         if (t == null) {
-            // registering is idempotent: two threads racing here get the same timer
-            t = Timer.builder("weaseldb.http.requests")
-                    .description("HTTP requests by endpoint and status, with latency")
-                    .tag("endpoint", endpoint.label)
-                    .tag("status", Integer.toString(status))
-                    .publishPercentileHistogram()
-                    .minimumExpectedValue(java.time.Duration.ofNanos(50_000))
-                    .maximumExpectedValue(java.time.Duration.ofSeconds(30))
-                    .register(registry);
+            t = timer(endpoint, status); // registering is idempotent: threads racing here get the same timer
             requests.set(slot, t);
         }
         t.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    private Timer timer(Endpoint endpoint, int status) {
+        return Timer.builder("weaseldb.http.requests")
+                .description("HTTP requests by endpoint and status, with latency")
+                .tag("endpoint", endpoint.label)
+                .tag("status", Integer.toString(status))
+                .publishPercentileHistogram()
+                .minimumExpectedValue(java.time.Duration.ofNanos(50_000))
+                .maximumExpectedValue(java.time.Duration.ofSeconds(30))
+                .register(registry);
     }
 
     void outcome(Outcome o) {

@@ -1,6 +1,5 @@
 package io.weaseldb.http;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -31,6 +30,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.weaseldb.json.CommitParser;
+import io.weaseldb.json.CommitParserPool;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +44,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class HttpServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+    /**
+     * Reset commit parsers kept per event loop. A parser is busy only while a body arrives, so a
+     * loop rarely needs more than a few; idle connections hold none.
+     */
+    static final int PARSERS_PER_EVENT_LOOP = 16;
     private static final byte[] TOO_MANY_CONNECTIONS = ("HTTP/1.1 503 Service Unavailable\r\n"
             + "Content-Type: application/json\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 82\r\n\r\n"
             + "{\"error\":\"unavailable\",\"message\":\"too many connections (max_connections reached)\"}")
@@ -52,7 +57,7 @@ public final class HttpServer implements AutoCloseable {
     private final HttpSettings settings;
     private final Backend backend;
     private final HttpMetrics metrics;
-    private final JsonFactory jsonFactory;
+    private final CommitParserPool parsers;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final Class<? extends ServerChannel> channelClass;
@@ -64,7 +69,8 @@ public final class HttpServer implements AutoCloseable {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
-        this.jsonFactory = CommitParser.newFactory(settings.maxRequestSizeBytes());
+        this.parsers = new CommitParserPool(CommitParser.newFactory(settings.maxRequestSizeBytes()),
+                settings.commitLimits(), PARSERS_PER_EVENT_LOOP);
         this.auth = new Authenticator(settings.security().tokens());
         this.ssl = settings.security().tls() ? sslContext(settings.security()) : null;
         boolean epoll = Epoll.isAvailable();
@@ -93,7 +99,7 @@ public final class HttpServer implements AutoCloseable {
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc()));
                         }
-                        addHttpHandlers(ch.pipeline(), settings, backend, metrics, jsonFactory, auth);
+                        addHttpHandlers(ch.pipeline(), settings, backend, metrics, parsers, auth);
                     }
                 });
         serverChannel = b.bind(settings.host(), settings.port()).sync().channel();
@@ -137,7 +143,7 @@ public final class HttpServer implements AutoCloseable {
      * benchmark ({@code HttpPathBenchmark}) run the same pipeline.
      */
     static void addHttpHandlers(ChannelPipeline pipeline, HttpSettings settings, Backend backend, HttpMetrics metrics,
-                                JsonFactory jsonFactory, Authenticator auth) {
+                                CommitParserPool parsers, Authenticator auth) {
         ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(), metrics);
         pipeline.addLast("timeouts", timeouts);
         pipeline.addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
@@ -149,12 +155,11 @@ public final class HttpServer implements AutoCloseable {
         // exact rather than "plus whatever one socket read contained".
         pipeline.addLast("flow", new FlowControlHandler());
         if (settings.idleTimeoutSeconds() > 0) {
-            // Reader idleness only: the handler closes only connections with nothing in flight, whose
-            // last write answered their last read within a commit's latency; watching writes too
-            // would cost every response a promise and a listener (~100 bytes).
+            // Reader idleness only, and ConnectionHandler also counts from its last answer: watching
+            // writes here would cost every response a promise and a listener (~100 bytes).
             pipeline.addLast("idle", new IdleStateHandler(settings.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS));
         }
-        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, jsonFactory, auth, timeouts));
+        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, auth, timeouts));
     }
 
     private static boolean loopback(String host) {

@@ -21,13 +21,16 @@ import java.util.List;
  * caller may release the chunk's buffer right after. Produces an immutable {@link CommitRequest}
  * and validates everything the API contract requires, failing with a precise message.
  *
- * <p>Owned by one connection's event loop. One instance serves a connection's requests one after
- * another: after a body that parsed cleanly, {@link #reset} readies it for the next body, and
- * jackson's parser, its contexts and buffers are reused (the stream simply continues with the next
- * root value). Bytes after a body's closing brace are checked here, not by jackson: they must be
- * JSON whitespace, which leaves jackson between root values. A body that failed, ended early or
- * carried field names this parser does not know is not reused (unknown names would grow the
- * parser's symbol table for the life of the connection). Not thread-safe.
+ * <p>Owned by one event loop at a time. After a body that parsed cleanly, {@link #reset} readies
+ * the parser for another body ({@link CommitParserPool} keeps reset parsers per event loop), and
+ * jackson's parser, its contexts and buffers are reused: the stream simply continues with the next
+ * root value. So jackson never sees what is not a value: a leading UTF-8 byte order mark is
+ * skipped here (jackson skips one only at the start of its stream, and then miscounts offsets by
+ * its length), and bytes after a body's closing brace are checked here (they must be JSON
+ * whitespace, which leaves jackson between root values). A body that failed, ended early, was
+ * large, or carried field names this parser does not know is not reused: unknown names would
+ * grow the parser's symbol table, a large body its text buffers, for as long as it is kept.
+ * Not thread-safe.
  */
 public final class CommitParser implements AutoCloseable {
 
@@ -53,6 +56,9 @@ public final class CommitParser implements AutoCloseable {
      * (row starts, for error locations) that drift with every byte fed on one line.
      */
     static final long MAX_REUSE_BYTES = 256L << 20;
+    /** Bodies larger than this leave jackson's text buffers grown; such a parser is not reused. */
+    static final int MAX_REUSE_BODY_BYTES = 16 << 10;
+    private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
     private final JsonParser parser;
     private final ByteBufferFeeder feeder;
@@ -65,6 +71,8 @@ public final class CommitParser implements AutoCloseable {
     private long rootEnd = -1;
     /** False once this body held a field name the parser skips (see the class comment). */
     private boolean knownNamesOnly = true;
+    /** Bytes of a leading byte order mark matched so far; -1 once the body's first bytes are past it. */
+    private int bomMatched;
 
     private State state = State.ROOT_START;
     private State afterSkip;
@@ -105,18 +113,25 @@ public final class CommitParser implements AutoCloseable {
         if (!chunk.hasRemaining()) {
             return;
         }
-        int from = chunk.position();
+        int position = chunk.position();
         int to = chunk.limit();
-        bodyBytes += to - from;
+        bodyBytes += to - position;
         if (state == State.DONE) {
             // after the object: only whitespace may follow, and jackson need not see it
-            requireWhitespace(chunk, from, to);
+            requireWhitespace(chunk, position, to);
+            return;
+        }
+        int from = skipBom(chunk, position, to);
+        if (from == to) {
             return;
         }
         try {
+            chunk.position(from); // jackson reads by absolute index from here; the position is restored below
             feeder.feedInput(chunk);
         } catch (IOException e) {
             throw new IllegalStateException("fed before the previous chunk was consumed", e);
+        } finally {
+            chunk.position(position);
         }
         streamFed += to - from;
         drain();
@@ -124,10 +139,32 @@ public final class CommitParser implements AutoCloseable {
             // The object ended in this chunk and drain() stopped there. Check the rest here:
             // jackson would take "{} tru" as the start of a second value and wait for more.
             long chunkStart = streamFed - (to - from);
-            requireWhitespace(chunk, from + (int) (rootEnd - chunkStart), to);
+            requireWhitespace(chunk, from + (int) Math.max(0, rootEnd - chunkStart), to);
             skipWhitespace();
         }
         assert feeder.needMoreInput() : "chunk not fully consumed";
+    }
+
+    /**
+     * Skips a UTF-8 byte order mark at the start of the body (RFC 8259 lets parsers ignore one),
+     * across chunks if it is split; returns where the chunk's JSON starts.
+     */
+    private int skipBom(ByteBuffer chunk, int from, int to) throws BadRequestException {
+        int i = from;
+        while (bomMatched >= 0 && i < to) {
+            if (chunk.get(i) != BOM[bomMatched]) {
+                if (bomMatched > 0) {
+                    throw new BadRequestException("malformed JSON: the body starts with an incomplete UTF-8 byte order mark");
+                }
+                bomMatched = -1;
+                break;
+            }
+            i++;
+            if (++bomMatched == BOM.length) {
+                bomMatched = -1;
+            }
+        }
+        return i;
     }
 
     /** Lets jackson consume the whitespace after the object, which leaves it between root values. */
@@ -181,12 +218,13 @@ public final class CommitParser implements AutoCloseable {
      * only known field names (see the class comment).
      */
     public boolean reset() {
-        if (state != State.DONE || !knownNamesOnly || streamFed > MAX_REUSE_BYTES) {
+        if (state != State.DONE || !knownNamesOnly || bodyBytes > MAX_REUSE_BODY_BYTES || streamFed > MAX_REUSE_BYTES) {
             return false;
         }
         streamBase = streamFed;
         bodyBytes = 0;
         rootEnd = -1;
+        bomMatched = 0;
         state = State.ROOT_START;
         afterSkip = null;
         skipDepth = 0;

@@ -281,4 +281,83 @@ class CommitParserTest {
         assertThrows(BadRequestException.class, cut::finish);
         assertEquals(false, cut.reset());
     }
+
+    static byte[] withBom(String text) {
+        byte[] t = text.getBytes(StandardCharsets.UTF_8);
+        byte[] b = new byte[t.length + 3];
+        b[0] = (byte) 0xEF;
+        b[1] = (byte) 0xBB;
+        b[2] = (byte) 0xBF;
+        System.arraycopy(t, 0, b, 3, t.length);
+        return b;
+    }
+
+    /** describe() without the body size (a byte order mark adds 3). */
+    static String withoutSize(String described) {
+        return described.replaceFirst("^([^|]*\\|[^|]*\\|[^|]*\\|)[0-9]+", "$1");
+    }
+
+    /** RFC 8259 lets a parser ignore a leading byte order mark: on a new or a reused parser, split anywhere. */
+    @Test
+    void aLeadingByteOrderMarkIsSkippedWhereverTheBodySplits() throws Exception {
+        CommitParser reused = new CommitParser(FACTORY, LIMITS);
+        for (String text : new String[] {"{\"read_version\": 5}", BODIES[1], "{}"}) {
+            byte[] body = withBom(text);
+            String expected = withoutSize(describe(parse(text.getBytes(StandardCharsets.UTF_8))));
+            for (int split = 0; split <= body.length; split++) {
+                for (int second = split; second <= body.length; second += Math.max(1, body.length / 7)) {
+                    CommitParser fresh = new CommitParser(FACTORY, LIMITS);
+                    fresh.feed(ByteBuffer.wrap(body, 0, split));
+                    fresh.feed(ByteBuffer.wrap(body, split, second - split));
+                    fresh.feed(ByteBuffer.wrap(body, second, body.length - second));
+                    assertEquals(expected, withoutSize(describe(fresh.finish())), text + " split at " + split + "/" + second);
+                }
+                feedAll(reused, body, split);
+                assertEquals(expected, withoutSize(describe(reused.finish())), "reused: " + text + " split at " + split);
+                assertTrue(reused.reset());
+            }
+        }
+        byte[] partial = {(byte) 0xEF, (byte) 0xBB, '{', '}'};
+        for (int split = 0; split <= partial.length; split++) {
+            int at = split;
+            var e = assertThrows(BadRequestException.class, () -> {
+                CommitParser p = new CommitParser(FACTORY, LIMITS);
+                feedAll(p, partial, at);
+                p.finish();
+            });
+            assertTrue(e.getMessage().startsWith("malformed JSON"), e.getMessage());
+        }
+        var e = assertThrows(BadRequestException.class, () -> parse(new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF}));
+        assertTrue(e.getMessage().startsWith("truncated JSON"), e.getMessage());
+    }
+
+    @Test
+    void aParserIsNotReusedAfterALargeBody() throws Exception {
+        String big = Base64.getEncoder().encodeToString(new byte[CommitParser.MAX_REUSE_BODY_BYTES]);
+        CommitParser p = new CommitParser(FACTORY, LIMITS);
+        feedAll(p, ("{\"request_id\": \"" + "r".repeat(20) + "\", \"leader_id\": \"" + big + "\"}").getBytes(StandardCharsets.UTF_8), 7);
+        p.finish();
+        assertEquals(false, p.reset(), "its text buffer now holds a string as long as the body");
+    }
+
+    @Test
+    void thePoolKeepsResetParsersPerThreadUpToItsLimit() throws Exception {
+        CommitParserPool pool = new CommitParserPool(FACTORY, LIMITS, 2);
+        CommitParser[] taken = {pool.take(), pool.take(), pool.take()};
+        for (CommitParser p : taken) {
+            feedAll(p, BODIES[1].getBytes(StandardCharsets.UTF_8), 10);
+            p.finish();
+            pool.give(p);
+        }
+        assertEquals(2, pool.kept());
+        CommitParser again = pool.take();
+        assertTrue(again == taken[1] || again == taken[0], "a kept parser is handed out again");
+        feedAll(again, "{\"x\": 1}".getBytes(StandardCharsets.UTF_8), 2);
+        again.finish();
+        pool.give(again); // an unknown name: closed, not kept
+        assertEquals(1, pool.kept());
+        Thread other = new Thread(() -> assertEquals(0, pool.kept()));
+        other.start();
+        other.join();
+    }
 }
