@@ -22,8 +22,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Parsing a {@code POST /v1/commit} body with {@link CommitParser}, as the event loop does: the
- * body fed in chunks of {@code chunkBytes} (Netty's reads), then {@code finish()}, with the
- * connection's parser reset and reused ({@code parser=reused}, what the server does) or a new
+ * body fed in chunks of {@code chunkBytes} (Netty's reads), then {@code finish()}, with a reset
+ * parser reused ({@code parser=reused}, what the server's {@code CommitParserPool} does) or a new
  * parser per request ({@code parser=new}, the baseline). The {@code bytes} counter is bytes/s of JSON parsed (MB/s = bytes/1e6);
  * {@code -prof gc} gives allocation per request ({@code gc.alloc.rate.norm}).
  *
