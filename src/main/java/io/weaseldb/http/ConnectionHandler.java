@@ -68,8 +68,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private Slot bodySlot;
     private long bodyBytes;
     private boolean closing; // a response that ends the connection is queued: accept nothing more
-    /** When the last answer was written: the idle timeout counts from it as well as from the last read. */
-    private long lastAnswerNanos = System.nanoTime();
+    /** When the last answer was written (event loop ticker): the idle timeout counts from it and from the last read. */
+    private long lastAnswerNanos;
+    private boolean readSinceIdleCheck;
+    private boolean idleRecheckPending;
     private boolean lingering; // that response is written; discarding input until the client is done
     private long lingerLeft;
     private boolean bodyComplete = true;
@@ -133,10 +135,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.lastAnswerNanos = ctx.executor().ticker().nanoTime();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        readSinceIdleCheck = true;
         try {
             if (msg instanceof HttpRequest req) {
                 onRequest(req);
@@ -271,10 +275,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 if (bodyBytes > settings.maxRequestSizeBytes()) {
                     tooLarge(bodySlot);
                 } else {
+                    CommitRequest request = null;
                     try {
                         if (buf.isReadable()) {
                             if (buf.nioBufferCount() == 1) {
-                                // no allocation: the parser consumes it fully before feed() returns
+                                // the parser consumes the chunk fully before feed() returns
                                 parser.feed(buf.internalNioBuffer(buf.readerIndex(), buf.readableBytes()));
                             } else {
                                 for (ByteBuffer nio : buf.nioBuffers()) {
@@ -283,7 +288,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                             }
                         }
                         if (last) {
-                            finishCommit();
+                            request = parser.finish();
                         }
                     } catch (BadRequestException e) {
                         badCommit(e.getMessage());
@@ -291,6 +296,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                         // a parser bug must cost this request, not the connection and its pipeline
                         log.warn("the commit parser failed on a request body; answering 400", e);
                         badCommit("malformed request body");
+                    }
+                    if (request != null) {
+                        submitCommit(request);
                     }
                 }
             }
@@ -333,14 +341,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void finishCommit() throws BadRequestException {
-        CommitRequest request;
-        try {
-            request = parser.finish();
-        } catch (BadRequestException e) {
-            closeParser();
-            throw e;
-        }
+    /** The body parsed: the parser goes back to the pool and the commit to the pipeline. */
+    private void submitCommit(CommitRequest request) {
         parsers.give(parser);
         parser = null;
         body = Body.NONE;
@@ -715,9 +717,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             FullHttpResponse r = s.response;
             boolean close = s.closeAfter || !s.keepAlive;
             Responses.keepAlive(r, !close, s.http10);
-            long now = System.nanoTime();
-            lastAnswerNanos = now;
-            long nanos = now - s.startNanos;
+            lastAnswerNanos = ctx.executor().ticker().nanoTime();
+            long nanos = System.nanoTime() - s.startNanos;
             metrics.request(s.endpoint, r.status().code(), nanos);
             if (settings.accessLog()) {
                 access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", r.status().code())
@@ -797,13 +798,38 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof IdleStateEvent && slots.isEmpty() && body == Body.NONE && subscription == null
-                && System.nanoTime() - lastAnswerNanos >= TimeUnit.SECONDS.toNanos(settings.idleTimeoutSeconds())) {
-            metrics.rejected("idle_timeout");
-            ctx.close();
+        if (evt instanceof IdleStateEvent) {
+            // the idle handler watches reads only (watching writes costs a promise per response)
+            readSinceIdleCheck = false;
+            closeIfIdle();
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * Closes the connection if nothing is in flight and it has neither read nor answered for
+     * idle_timeout_seconds. If busy, or if it read since, the idle handler fires again after
+     * another quiet period; if it answered recently (a slow commit), this checks again when the
+     * timeout has passed since that answer.
+     */
+    private void closeIfIdle() {
+        if (!slots.isEmpty() || body != Body.NONE || subscription != null || readSinceIdleCheck
+                || !ctx.channel().isActive()) {
+            return;
+        }
+        long timeout = TimeUnit.SECONDS.toNanos(settings.idleTimeoutSeconds());
+        long quiet = ctx.executor().ticker().nanoTime() - lastAnswerNanos;
+        if (quiet >= timeout) {
+            metrics.rejected("idle_timeout");
+            ctx.close();
+        } else if (!idleRecheckPending) {
+            idleRecheckPending = true;
+            ctx.executor().schedule(() -> {
+                idleRecheckPending = false;
+                closeIfIdle();
+            }, timeout - quiet, TimeUnit.NANOSECONDS);
+        }
     }
 
     @Override

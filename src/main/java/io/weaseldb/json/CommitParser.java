@@ -59,6 +59,12 @@ public final class CommitParser implements AutoCloseable {
     /** Bodies larger than this leave jackson's text buffers grown; such a parser is not reused. */
     static final int MAX_REUSE_BODY_BYTES = 16 << 10;
     private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+    /**
+     * Fed to every new parser: takes jackson past its first document, where it would handle a
+     * byte order mark itself (and then count offsets 3 short), so that every body, first or not,
+     * takes the same path through jackson.
+     */
+    private static final byte[] PRIME = {'{', '}', ' '};
 
     private final JsonParser parser;
     private final ByteBufferFeeder feeder;
@@ -73,6 +79,8 @@ public final class CommitParser implements AutoCloseable {
     private boolean knownNamesOnly = true;
     /** Bytes of a leading byte order mark matched so far; -1 once the body's first bytes are past it. */
     private int bomMatched;
+    /** Bytes of this body skipped as a byte order mark (0 or 3): error offsets count them. */
+    private int bomSkipped;
 
     private State state = State.ROOT_START;
     private State afterSkip;
@@ -103,6 +111,16 @@ public final class CommitParser implements AutoCloseable {
         }
         this.feeder = (ByteBufferFeeder) parser.getNonBlockingInputFeeder();
         this.limits = limits;
+        try {
+            feeder.feedInput(ByteBuffer.wrap(PRIME));
+            if (parser.nextToken() != JsonToken.START_OBJECT || parser.nextToken() != JsonToken.END_OBJECT
+                    || parser.nextToken() != JsonToken.NOT_AVAILABLE) {
+                throw new IllegalStateException("jackson did not parse {} as an object");
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("jackson cannot parse {}", e);
+        }
+        streamFed = streamBase = PRIME.length;
     }
 
     /**
@@ -162,6 +180,7 @@ public final class CommitParser implements AutoCloseable {
             i++;
             if (++bomMatched == BOM.length) {
                 bomMatched = -1;
+                bomSkipped = BOM.length;
             }
         }
         return i;
@@ -225,6 +244,7 @@ public final class CommitParser implements AutoCloseable {
         bodyBytes = 0;
         rootEnd = -1;
         bomMatched = 0;
+        bomSkipped = 0;
         state = State.ROOT_START;
         afterSkip = null;
         skipDepth = 0;
@@ -262,7 +282,7 @@ public final class CommitParser implements AutoCloseable {
             throw new BadRequestException("truncated JSON: the body ended inside " + where());
         } catch (JsonProcessingException e) {
             throw new BadRequestException("malformed JSON: " + clean(e.getOriginalMessage())
-                    + " (at byte " + (e.getLocation().getByteOffset() - streamBase) + ")");
+                    + " (at byte " + (e.getLocation().getByteOffset() - streamBase + bomSkipped) + ")");
         } catch (IOException e) {
             throw new BadRequestException("malformed JSON: " + e.getMessage());
         }

@@ -329,6 +329,24 @@ class CommitParserTest {
         }
         var e = assertThrows(BadRequestException.class, () -> parse(new byte[] {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF}));
         assertTrue(e.getMessage().startsWith("truncated JSON"), e.getMessage());
+        // offsets in messages count the mark; a second mark is not JSON, for a new parser as for a reused one
+        e = assertThrows(BadRequestException.class, () -> parse(withBom("{\"operations\": [}")));
+        assertTrue(e.getMessage().contains("(at byte 19)"), e.getMessage());
+        byte[] twice = withBom(new String(new char[] {'\uFEFF', '{', '}'}));
+        String fresh = assertThrows(BadRequestException.class, () -> parse(twice)).getMessage();
+        assertTrue(fresh.startsWith("malformed JSON: Unexpected character"), fresh);
+        for (int split = 0; split <= twice.length; split++) {
+            CommitParser used = new CommitParser(FACTORY, LIMITS);
+            feedAll(used, "{}".getBytes(StandardCharsets.UTF_8), 1);
+            used.finish();
+            assertTrue(used.reset());
+            int at = split;
+            String again = assertThrows(BadRequestException.class, () -> {
+                feedAll(used, twice, at);
+                used.finish();
+            }).getMessage();
+            assertEquals(fresh, again, "split at " + split);
+        }
     }
 
     @Test
