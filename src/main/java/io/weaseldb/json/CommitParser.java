@@ -81,6 +81,9 @@ public final class CommitParser implements AutoCloseable {
     private int bomMatched;
     /** Bytes of this body skipped as a byte order mark (0 or 3): error offsets count them. */
     private int bomSkipped;
+    /** A trailing ',' or ':' of the last chunk, and whitespace after it, not yet fed (see feedJackson). */
+    private byte[] held = new byte[16];
+    private int heldLength;
 
     private State state = State.ROOT_START;
     private State afterSkip;
@@ -143,24 +146,73 @@ public final class CommitParser implements AutoCloseable {
         if (from == to) {
             return;
         }
+        if (heldLength > 0) {
+            // rare: the last chunk ended in ',' or ':'; feed those bytes with this chunk
+            byte[] joined = Arrays.copyOf(held, heldLength + (to - from));
+            chunk.get(from, joined, heldLength, to - from);
+            heldLength = 0;
+            feedJackson(ByteBuffer.wrap(joined), 0, joined.length);
+        } else {
+            feedJackson(chunk, from, to);
+        }
+    }
+
+    /**
+     * Feeds {@code [from, to)} of {@code buf} to jackson and consumes every complete token, except
+     * a trailing ',' or ':' (and whitespace after it), which is held for the next chunk: jackson
+     * 2.20's non-blocking parser accepts "}" right after a chunk that ended in an object's ',' or
+     * ':' (a trailing comma, a missing value), so whether {"a": 1,} was accepted depended on where
+     * TCP split it. Moving a chunk boundary earlier is always safe for jackson.
+     */
+    private void feedJackson(ByteBuffer buf, int from, int to) throws BadRequestException {
+        int end = to;
+        int last = to - 1;
+        while (last >= from && isWhitespace(buf.get(last))) {
+            last--;
+        }
+        if (last >= from && (buf.get(last) == ',' || buf.get(last) == ':')) {
+            end = last;
+            hold(buf, last, to);
+        }
+        if (end == from) {
+            return;
+        }
+        int position = buf.position();
+        int limit = buf.limit();
         try {
-            chunk.position(from); // jackson reads by absolute index from here; the position is restored below
-            feeder.feedInput(chunk);
+            // jackson reads [position, limit) by absolute index; both are restored below
+            buf.limit(end).position(from);
+            feeder.feedInput(buf);
         } catch (IOException e) {
             throw new IllegalStateException("fed before the previous chunk was consumed", e);
         } finally {
-            chunk.position(position);
+            buf.limit(limit).position(position);
         }
-        streamFed += to - from;
+        streamFed += end - from;
         drain();
         if (state == State.DONE) {
             // The object ended in this chunk and drain() stopped there. Check the rest here:
             // jackson would take "{} tru" as the start of a second value and wait for more.
-            long chunkStart = streamFed - (to - from);
-            requireWhitespace(chunk, from + (int) Math.max(0, rootEnd - chunkStart), to);
+            long chunkStart = streamFed - (end - from);
+            requireWhitespace(buf, from + (int) Math.max(0, rootEnd - chunkStart), end);
             skipWhitespace();
+            if (heldLength > 0) {
+                throw new BadRequestException("unexpected data after the end of the JSON object");
+            }
         }
         assert feeder.needMoreInput() : "chunk not fully consumed";
+    }
+
+    private void hold(ByteBuffer buf, int from, int to) {
+        if (held.length < to - from) {
+            held = new byte[Math.max(to - from, 2 * held.length)];
+        }
+        buf.get(from, held, 0, to - from);
+        heldLength = to - from;
+    }
+
+    private static boolean isWhitespace(byte b) {
+        return b == ' ' || b == '\n' || b == '\r' || b == '\t';
     }
 
     /**
@@ -200,8 +252,7 @@ public final class CommitParser implements AutoCloseable {
 
     private static void requireWhitespace(ByteBuffer chunk, int from, int to) throws BadRequestException {
         for (int i = from; i < to; i++) {
-            byte b = chunk.get(i);
-            if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+            if (!isWhitespace(chunk.get(i))) {
                 throw new BadRequestException("unexpected data after the end of the JSON object");
             }
         }
@@ -210,6 +261,17 @@ public final class CommitParser implements AutoCloseable {
     /** Ends the body; returns the request or fails if it is incomplete or invalid. */
     public CommitRequest finish() throws BadRequestException {
         if (state != State.DONE) {
+            if (heldLength > 0) {
+                // the body ended in ',' or ':': jackson reports the end of input inside the object
+                byte[] rest = Arrays.copyOf(held, heldLength);
+                heldLength = 0;
+                try {
+                    feeder.feedInput(ByteBuffer.wrap(rest));
+                } catch (IOException e) {
+                    throw new IllegalStateException("fed before the previous chunk was consumed", e);
+                }
+                streamFed += rest.length;
+            }
             // let jackson report a token the end of input cut short ("1." or "tru")
             feeder.endOfInput();
             drain();
@@ -245,6 +307,7 @@ public final class CommitParser implements AutoCloseable {
         rootEnd = -1;
         bomMatched = 0;
         bomSkipped = 0;
+        heldLength = 0;
         state = State.ROOT_START;
         afterSkip = null;
         skipDepth = 0;
