@@ -96,7 +96,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     /** A request's place in the response order, and where the pipeline sends its outcome. */
     final class Slot implements Completion {
         final Endpoint endpoint;
-        final long startNanos;
+        final long startNanos; // the event loop's ticker, like lastAnswerNanos
         final boolean keepAlive;
         final boolean http10;
         FullHttpResponse response;
@@ -158,7 +158,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             body = Body.DISCARD;
             return;
         }
-        long start = System.nanoTime();
+        long start = ctx.executor().ticker().nanoTime();
         if (req.decoderResult().isFailure()) {
             Throwable cause = req.decoderResult().cause();
             Slot slot = newSlot(Endpoint.UNKNOWN, start, false, false);
@@ -702,7 +702,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
                 s.cancelStream = null; // the stream starts: the slot is now the subscription's
-                long nanos = System.nanoTime() - s.startNanos;
+                long nanos = ctx.executor().ticker().nanoTime() - s.startNanos;
                 metrics.request(s.endpoint, 200, nanos);
                 if (settings.accessLog()) {
                     access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", 200)
@@ -717,8 +717,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             FullHttpResponse r = s.response;
             boolean close = s.closeAfter || !s.keepAlive;
             Responses.keepAlive(r, !close, s.http10);
-            lastAnswerNanos = ctx.executor().ticker().nanoTime();
-            long nanos = System.nanoTime() - s.startNanos;
+            long now = ctx.executor().ticker().nanoTime();
+            lastAnswerNanos = now;
+            long nanos = now - s.startNanos;
             metrics.request(s.endpoint, r.status().code(), nanos);
             if (settings.accessLog()) {
                 access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", r.status().code())
