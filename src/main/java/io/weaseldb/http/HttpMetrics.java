@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Function;
 
 /**
  * HTTP metrics: requests and latency by endpoint and status, commit outcomes, connections and
@@ -26,10 +27,20 @@ public final class HttpMetrics {
     private final AtomicReferenceArray<Timer> requests = new AtomicReferenceArray<>(Endpoint.values().length * STATUSES);
     private final ConcurrentHashMap<String, Counter> outcomes = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> rejections = new ConcurrentHashMap<>();
+    private final Function<String, Counter> newOutcome;
+    private final Function<String, Counter> newRejection;
     final AtomicInteger connections = new AtomicInteger();
 
     public HttpMetrics(MeterRegistry registry) {
         this.registry = registry;
+        this.newOutcome = k -> Counter.builder("weaseldb.commits")
+                .description("Commit requests by outcome")
+                .tag("outcome", k)
+                .register(registry);
+        this.newRejection = k -> Counter.builder("weaseldb.http.rejected")
+                .description("Requests or connections refused by a limit")
+                .tag("reason", k)
+                .register(registry);
         Gauge.builder("weaseldb.http.connections", connections, AtomicInteger::get)
                 .description("Open client connections").register(registry);
     }
@@ -78,21 +89,17 @@ public final class HttpMetrics {
     }
 
     void commitOutcome(String name) {
-        Counter c = outcomes.get(name); // get first: computeIfAbsent's capturing lambda allocates per call
-        if (c == null) {
-            c = outcomes.computeIfAbsent(name, k -> Counter.builder("weaseldb.commits")
-                    .description("Commit requests by outcome")
-                    .tag("outcome", k)
-                    .register(registry));
-        }
-        c.increment();
+        counter(outcomes, name, newOutcome).increment();
     }
 
     /** A limit was hit: reason is e.g. max_connections, max_request_size, pipeline_full. */
     void rejected(String reason) {
-        rejections.computeIfAbsent(reason, k -> Counter.builder("weaseldb.http.rejected")
-                .description("Requests or connections refused by a limit")
-                .tag("reason", k)
-                .register(registry)).increment();
+        counter(rejections, reason, newRejection).increment();
+    }
+
+    /** The cached counter for {@code key}: a plain get first, since computeIfAbsent's lambda would allocate per call. */
+    private static Counter counter(ConcurrentHashMap<String, Counter> cache, String key, Function<String, Counter> make) {
+        Counter c = cache.get(key);
+        return c != null ? c : cache.computeIfAbsent(key, make);
     }
 }

@@ -21,11 +21,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -113,31 +109,6 @@ public final class HttpServer implements AutoCloseable {
     }
 
     /**
-     * Trailer tables for request bodies: the decoder makes one per request, nearly always left
-     * empty, and Netty's default has 16 buckets. Names and values are validated as Netty's
-     * trailer factory does.
-     */
-    static final class SmallTrailers extends DefaultHttpHeaders {
-        private static final DefaultHttpHeadersFactory NETTY =
-                DefaultHttpHeadersFactory.trailersFactory();
-        static final HttpHeadersFactory FACTORY = new HttpHeadersFactory() {
-            @Override
-            public HttpHeaders newHeaders() {
-                return new SmallTrailers();
-            }
-
-            @Override
-            public HttpHeaders newEmptyHeaders() {
-                return NETTY.newEmptyHeaders();
-            }
-        };
-
-        private SmallTrailers() {
-            super(NETTY.getNameValidator(), NETTY.getValueValidator(), 2);
-        }
-    }
-
-    /**
      * Adds everything after the connection limit and TLS: read timeouts, the HTTP codec, flow
      * control, the idle timeout and the API handler. One place, so the server and the HTTP-path
      * benchmark ({@code HttpPathBenchmark}) run the same pipeline.
@@ -150,7 +121,7 @@ public final class HttpServer implements AutoCloseable {
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(settings.maxHeaderBytes())
                 .setMaxChunkSize(64 << 10)
-                .setTrailersFactory(SmallTrailers.FACTORY)));
+                .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY)));
         // Holds decoded messages while reading is paused, so max_pipelined_requests is
         // exact rather than "plus whatever one socket read contained".
         pipeline.addLast("flow", new FlowControlHandler());

@@ -3,8 +3,6 @@ package io.weaseldb.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -35,23 +33,11 @@ public final class Responses {
     }
 
     /**
-     * Header table sized for what an answer carries (two to four headers; Netty's default table
-     * has 16 buckets). Names and values are still validated.
-     */
-    private static final class AnswerHeaders extends DefaultHttpHeaders {
-        private static final DefaultHttpHeadersFactory VALIDATING = DefaultHttpHeadersFactory.headersFactory();
-
-        AnswerHeaders() {
-            super(VALIDATING.getNameValidator(), VALIDATING.getValueValidator(), 4);
-        }
-    }
-
-    /**
      * A response with a small header table and no trailer table (answers have no trailers; the
      * two tables Netty makes by default were ~40% of a commit's garbage on the event loop).
      */
     static FullHttpResponse response(HttpResponseStatus status, ByteBuf body) {
-        return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body, new AnswerHeaders(), EmptyHttpHeaders.INSTANCE);
+        return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body, SmallHeaders.answer(), EmptyHttpHeaders.INSTANCE);
     }
 
     public static FullHttpResponse json(ByteBufAllocator alloc, HttpResponseStatus status, ByteBuf body) {

@@ -114,8 +114,8 @@ public final class CommitParser implements AutoCloseable {
         }
         this.feeder = (ByteBufferFeeder) parser.getNonBlockingInputFeeder();
         this.limits = limits;
+        feedRange(ByteBuffer.wrap(PRIME), 0, PRIME.length);
         try {
-            feeder.feedInput(ByteBuffer.wrap(PRIME));
             if (parser.nextToken() != JsonToken.START_OBJECT || parser.nextToken() != JsonToken.END_OBJECT
                     || parser.nextToken() != JsonToken.NOT_AVAILABLE) {
                 throw new IllegalStateException("jackson did not parse {} as an object");
@@ -123,7 +123,7 @@ public final class CommitParser implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("jackson cannot parse {}", e);
         }
-        streamFed = streamBase = PRIME.length;
+        streamBase = streamFed;
     }
 
     /**
@@ -177,18 +177,7 @@ public final class CommitParser implements AutoCloseable {
         if (end == from) {
             return;
         }
-        int position = buf.position();
-        int limit = buf.limit();
-        try {
-            // jackson reads [position, limit) by absolute index; both are restored below
-            buf.limit(end).position(from);
-            feeder.feedInput(buf);
-        } catch (IOException e) {
-            throw new IllegalStateException("fed before the previous chunk was consumed", e);
-        } finally {
-            buf.limit(limit).position(position);
-        }
-        streamFed += end - from;
+        feedRange(buf, from, end);
         drain();
         if (state == State.DONE) {
             // The object ended in this chunk and drain() stopped there. Check the rest here:
@@ -201,6 +190,22 @@ public final class CommitParser implements AutoCloseable {
             }
         }
         assert feeder.needMoreInput() : "chunk not fully consumed";
+    }
+
+    /** Hands {@code [from, end)} of {@code buf} to jackson; the buffer's position and limit are left as they were. */
+    private void feedRange(ByteBuffer buf, int from, int end) {
+        int position = buf.position();
+        int limit = buf.limit();
+        try {
+            // jackson reads [position, limit) by absolute index; both are restored below
+            buf.limit(end).position(from);
+            feeder.feedInput(buf);
+        } catch (IOException e) {
+            throw new IllegalStateException("fed before the previous chunk was consumed", e);
+        } finally {
+            buf.limit(limit).position(position);
+        }
+        streamFed += end - from;
     }
 
     private void hold(ByteBuffer buf, int from, int to) {
@@ -263,14 +268,8 @@ public final class CommitParser implements AutoCloseable {
         if (state != State.DONE) {
             if (heldLength > 0) {
                 // the body ended in ',' or ':': jackson reports the end of input inside the object
-                byte[] rest = Arrays.copyOf(held, heldLength);
+                feedRange(ByteBuffer.wrap(held), 0, heldLength);
                 heldLength = 0;
-                try {
-                    feeder.feedInput(ByteBuffer.wrap(rest));
-                } catch (IOException e) {
-                    throw new IllegalStateException("fed before the previous chunk was consumed", e);
-                }
-                streamFed += rest.length;
             }
             // let jackson report a token the end of input cut short ("1." or "tru")
             feeder.endOfInput();

@@ -112,16 +112,8 @@ public final class JsonWriter {
 
     private void name(String name) {
         comma();
-        int n = name.length();
-        out.ensureWritable(n + 3);
-        int w = out.writerIndex();
-        out.setByte(w++, '"');
-        for (int i = 0; i < n; i++) {
-            out.setByte(w++, name.charAt(i)); // trusted ASCII constant
-        }
-        out.setByte(w++, '"');
-        out.setByte(w++, ':');
-        out.writerIndex(w);
+        writeString(out, name); // names are printable ASCII constants: the one-pass copy
+        out.writeByte(':');
     }
 
     /**

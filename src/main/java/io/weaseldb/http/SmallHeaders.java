@@ -1,0 +1,39 @@
+package io.weaseldb.http;
+
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeadersFactory;
+
+/**
+ * Header tables with a few buckets instead of Netty's 16, for the tables made per request: an
+ * answer's headers (two to four) and a request body's trailers (nearly always none). Names and
+ * values are validated as Netty's own factory for that kind of table does. Not thread-safe, like
+ * any header table.
+ */
+final class SmallHeaders extends DefaultHttpHeaders {
+    private static final DefaultHttpHeadersFactory HEADERS = DefaultHttpHeadersFactory.headersFactory();
+    private static final DefaultHttpHeadersFactory TRAILERS = DefaultHttpHeadersFactory.trailersFactory();
+
+    /** For the HTTP decoder's trailers (HttpDecoderConfig.setTrailersFactory). */
+    static final HttpHeadersFactory TRAILERS_FACTORY = new HttpHeadersFactory() {
+        @Override
+        public HttpHeaders newHeaders() {
+            return new SmallHeaders(TRAILERS, 2);
+        }
+
+        @Override
+        public HttpHeaders newEmptyHeaders() {
+            return TRAILERS.newEmptyHeaders();
+        }
+    };
+
+    private SmallHeaders(DefaultHttpHeadersFactory validation, int buckets) {
+        super(validation.getNameValidator(), validation.getValueValidator(), buckets);
+    }
+
+    /** Headers of an answer. */
+    static SmallHeaders answer() {
+        return new SmallHeaders(HEADERS, 4);
+    }
+}
