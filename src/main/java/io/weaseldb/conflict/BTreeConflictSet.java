@@ -85,6 +85,8 @@ public final class BTreeConflictSet implements ConflictSet {
     // Per-call scratch of prune().
     private int pruneBudget;
     private long pruneCarryVersion;
+    /** Minimum of the pairs the current prune visit has seen (kept entries and passed subtrees). */
+    private long pruneSeenFloor;
     private boolean pruneStopped;
 
     public BTreeConflictSet() {
@@ -229,8 +231,17 @@ public final class BTreeConflictSet implements ConflictSet {
         // found at the deepest level where the path does not take the last child.
         Node nextNode = null;
         int nextIdx = 0;
+        // Increasing keys (timestamps, sequence numbers) land after the last entry at every
+        // level: one comparison per level instead of a search, while that holds.
+        boolean rightEdge = true;
         while (!n.leaf) {
-            int i = Math.max(0, floorIndex(n, pb, begin, false));
+            int i;
+            if (rightEdge && atOrAfterLast(n, pb, begin)) {
+                i = n.count - 1;
+            } else {
+                rightEdge = false;
+                i = Math.max(0, floorIndex(n, pb, begin, false));
+            }
             pathNodes[depth] = n;
             pathIdx[depth] = i;
             depth++;
@@ -240,7 +251,7 @@ public final class BTreeConflictSet implements ConflictSet {
             }
             n = n.children[i];
         }
-        int i = floorIndex(n, pb, begin, false);
+        int i = rightEdge && atOrAfterLast(n, pb, begin) ? n.count - 1 : floorIndex(n, pb, begin, false);
         // The first boundary after begin, compared with end.
         int nextVsEnd;
         if (i + 1 < n.count) {
@@ -366,7 +377,40 @@ public final class BTreeConflictSet implements ConflictSet {
             recomputeAggregates(leaf);
             recomputeAggregates(right);
         }
-        propagateInsert(depth, leaf, right, added, maxVersion);
+        propagateInsert(depth, leaf, right, added, maxVersion, newPairsBound(leaf, right, target, at, added, depth));
+    }
+
+    /**
+     * A lower bound of the pairs the entries just placed at [at, at + added) of {@code target}
+     * form with each other and their neighbours, for the ancestors' {@link Node#pairFloor}: exact
+     * inside the leaf (and its split-off sibling), and the new entry's own version for a pair
+     * with a neighbour in another leaf (max(v, w) >= v). Nothing after the tree's last entry.
+     */
+    private long newPairsBound(Node leaf, Node right, Node target, int at, int added, int depth) {
+        long[] v = target.versions;
+        int last = at + added - 1;
+        long bound = at > 0 ? Math.max(v[at - 1], v[at]) : v[at];
+        if (added == 2) {
+            bound = Math.min(bound, Math.max(v[at], v[last]));
+        }
+        if (last + 1 < target.count) {
+            bound = Math.min(bound, Math.max(v[last], v[last + 1]));
+        } else if (target == leaf && right != null) {
+            bound = Math.min(bound, Math.max(v[last], right.versions[0]));
+        } else if (!onRightEdge(depth)) {
+            bound = Math.min(bound, v[last]);
+        }
+        return bound;
+    }
+
+    /** Whether the current path takes the last child at every level (the leaf holds the tree's last entry). */
+    private boolean onRightEdge(int depth) {
+        for (int d = 0; d < depth; d++) {
+            if (pathIdx[d] != pathNodes[d].count - 1) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -374,12 +418,15 @@ public final class BTreeConflictSet implements ConflictSet {
      * insertion of split-off right siblings (which may split their parents in turn).
      */
     private void propagateInsert(int depth, Node child, Node pendingRight, long addedEntries,
-                                 long maxVersion) {
+                                 long maxVersion, long newPairsBound) {
         long addedNodes = pendingRight == null ? 0 : 1;
         for (int d = depth - 1; d >= 0; d--) {
             Node parent = pathNodes[d];
             int idx = pathIdx[d];
             parent.entries += addedEntries;
+            if (parent.pairFloor > newPairsBound) {
+                parent.pairFloor = newPairsBound;
+            }
             parent.nodes += addedNodes;
             copyFirstKey(child, parent, idx);
             if (pendingRight == null) {
@@ -401,6 +448,9 @@ public final class BTreeConflictSet implements ConflictSet {
             setChild(newRoot, 0, child);
             setChild(newRoot, 1, pendingRight);
             recomputeAggregates(newRoot);
+            // The two halves' floors, and the one pair between them.
+            newRoot.pairFloor = Math.min(Math.min(child.pairFloor, pendingRight.pairFloor),
+                    Math.max(lastVersion(child), firstVersion(pendingRight)));
             root = newRoot;
             height++;
             if (pathNodes.length < height + 1) {
@@ -429,6 +479,7 @@ public final class BTreeConflictSet implements ConflictSet {
         }
         recomputeAggregates(parent);
         recomputeAggregates(right);
+        right.pairFloor = parent.pairFloor; // a bound for the whole, so for each half
         return right;
     }
 
@@ -437,16 +488,7 @@ public final class BTreeConflictSet implements ConflictSet {
      * sequence numbers) would otherwise leave every node half empty.
      */
     private int splitPoint(Node n, int pos, int depth) {
-        if (pos == n.count) {
-            boolean rightmost = true;
-            for (int d = 0; d < depth && rightmost; d++) {
-                rightmost = pathIdx[d] == pathNodes[d].count - 1;
-            }
-            if (rightmost) {
-                return n.count;
-            }
-        }
-        return n.count / 2;
+        return pos == n.count && onRightEdge(depth) ? n.count : n.count / 2;
     }
 
     // ---------------------------------------------------------------- deletion
@@ -546,6 +588,8 @@ public final class BTreeConflictSet implements ConflictSet {
             left.count -= move;
             recomputeAggregates(left);
             recomputeAggregates(c);
+            forgetPairFloor(left);
+            forgetPairFloor(c);
             n.versions[i - 1] = maxOf(left);
             n.versions[i] = maxOf(c);
             copyFirstKey(c, n, i);
@@ -565,6 +609,8 @@ public final class BTreeConflictSet implements ConflictSet {
         removeRange(right, 0, move);
         recomputeAggregates(right);
         recomputeAggregates(c);
+        forgetPairFloor(right);
+        forgetPairFloor(c);
         n.versions[0] = maxOf(c);
         n.versions[1] = maxOf(right);
         copyFirstKey(right, n, 1);
@@ -579,6 +625,19 @@ public final class BTreeConflictSet implements ConflictSet {
         left.nodes += right.nodes - 1;
         if (left.leaf) {
             refreshPairFloor(left);
+        } else {
+            forgetPairFloor(left);
+        }
+    }
+
+    /**
+     * After entries moved between inner siblings: 0, so the next prune visit looks inside and
+     * sets it again. (The pair between the two halves may be new, and is in neither bound.)
+     * Leaves are recomputed exactly instead; this leaves them alone.
+     */
+    private static void forgetPairFloor(Node n) {
+        if (!n.leaf) {
+            n.pairFloor = 0;
         }
     }
 
@@ -626,6 +685,7 @@ public final class BTreeConflictSet implements ConflictSet {
                 pruneCarryVersion = versionBefore(cursorPrefix, cursorKey, cursorAfter);
             }
             pruneStopped = false;
+            pruneSeenFloor = Long.MAX_VALUE;
             byte[] from = cursorKey;
             cursorKey = null;
             pruneNode(root, cursorPrefix, from, cursorAfter);
@@ -657,22 +717,32 @@ public final class BTreeConflictSet implements ConflictSet {
         long horizon = oldestVersion;
         long entriesBefore = removedEntries;
         long nodesBefore = removedNodes;
+        boolean wholeNode = from == null;
+        long seenOutside = pruneSeenFloor;
+        pruneSeenFloor = Long.MAX_VALUE;
         int i = from == null ? 0 : Math.max(0, floorIndex(n, fromPrefix, from, fromAfter));
         while (i < n.count) {
             if (pruneBudget == 0) {
+                // Entries removed just before here may now pair with this child's first one.
+                pruneSeenFloor = Math.min(pruneSeenFloor, pruneCarryVersion);
                 setCursor(n.prefixes[i], n.keys[i], n.after[i]);
                 break;
             }
             Node c = n.children[i];
-            if (from == null && c.leaf && c.pairFloor > horizon
-                    && (pruneCarryVersion > horizon || c.versions[0] > horizon)) {
-                // No boundary here can go: each has itself or its predecessor above the
-                // horizon. Passing the leaf costs one unit instead of one per entry (with
-                // increasing keys the whole live end of the key space is such leaves).
-                pruneCarryVersion = c.versions[c.count - 1];
-                pruneBudget--;
-                i++;
-                continue;
+            if (from == null && c.pairFloor > horizon) {
+                // A bound of the pair into c: max(carry, first) is at least either.
+                long carry = pruneCarryVersion;
+                long into = carry > horizon ? carry : firstVersion(c);
+                if (into > horizon) {
+                    // No boundary here can go: each has itself or its predecessor above the
+                    // horizon. Passing the subtree costs one unit instead of one per entry (with
+                    // increasing keys the whole live end of the key space is such subtrees).
+                    pruneSeenFloor = Math.min(pruneSeenFloor, Math.min(c.pairFloor, into));
+                    pruneCarryVersion = lastVersion(c);
+                    pruneBudget--;
+                    i++;
+                    continue;
+                }
             }
             if (from == null && c.leaf && n.versions[i] <= horizon && pruneCarryVersion <= horizon) {
                 // Everything in the leaf and the segment before it are at or below the horizon.
@@ -708,17 +778,40 @@ public final class BTreeConflictSet implements ConflictSet {
             }
         }
         subtractRemoved(n, entriesBefore, nodesBefore);
+        // A whole visit saw every pair in the subtree (and the one into it): an exact-enough
+        // bound. A partial one saw every pair it could have created.
+        long seen = pruneSeenFloor;
+        n.pairFloor = wholeNode && !pruneStopped ? seen : Math.min(n.pairFloor, seen);
+        pruneSeenFloor = Math.min(seenOutside, seen);
+    }
+
+    /** The version of the first boundary in {@code n}'s subtree. */
+    private static long firstVersion(Node n) {
+        while (!n.leaf) {
+            n = n.children[0];
+        }
+        return n.versions[0];
+    }
+
+    /** The version of the last boundary in {@code n}'s subtree. */
+    private static long lastVersion(Node n) {
+        while (!n.leaf) {
+            n = n.children[n.count - 1];
+        }
+        return n.versions[n.count - 1];
     }
 
     private void pruneLeaf(Node n, int start) {
         long horizon = oldestVersion;
         long carry = pruneCarryVersion;
+        long seen = pruneSeenFloor;
         long[] versions = n.versions;
         int count = n.count;
         int write = start;
         int read = start;
         for (; read < count; read++) {
             if (pruneBudget == 0) {
+                seen = Math.min(seen, Math.max(carry, versions[read]));
                 setCursor(n.prefixes[read], n.keys[read], n.after[read]);
                 break;
             }
@@ -736,6 +829,7 @@ public final class BTreeConflictSet implements ConflictSet {
                 versions[write] = v;
             }
             write++;
+            seen = Math.min(seen, Math.max(carry, v));
             carry = v;
         }
         int removed = read - write;
@@ -753,6 +847,7 @@ public final class BTreeConflictSet implements ConflictSet {
             removedEntries += removed;
         }
         pruneCarryVersion = carry;
+        pruneSeenFloor = seen;
     }
 
     private void setCursor(long p, byte[] key, boolean after) {
@@ -932,6 +1027,24 @@ public final class BTreeConflictSet implements ConflictSet {
         return pa != pb ? Long.compareUnsigned(pa, pb) : compareTail(a, aAfter, b, bAfter);
     }
 
+    /** Whether {@code key} is at or after the last entry of {@code n} (false if n is empty); touches the key arrays only on a tie of both words. */
+    private static boolean atOrAfterLast(Node n, long p, byte[] key) {
+        int last = n.count - 1;
+        if (last < 0) {
+            return false;
+        }
+        long lp = n.prefixes[last];
+        if (lp != p) {
+            return Long.compareUnsigned(lp, p) < 0;
+        }
+        long lw = n.words[last];
+        long w = word(key);
+        if (lw != w) {
+            return Long.compareUnsigned(lw, w) < 0;
+        }
+        return compareTail(key, false, n.keys[last], n.after[last]) >= 0;
+    }
+
     /** The last index whose entry is {@code <=} the probe, or -1. */
     private static int floorIndex(Node n, long p, byte[] key, boolean after) {
         long[] prefixes = n.prefixes;
@@ -1042,10 +1155,14 @@ public final class BTreeConflictSet implements ConflictSet {
         final long[] versions;
         final Node[] children;
         /**
-         * Leaf only: a lower bound of max(version[j-1], version[j]) over j >= 1. Boundary j can
-         * be pruned only when that pair is at or below the horizon, so while this is above it
-         * the prune sweep passes the leaf in O(1). Exact after rebuilds; inserts lower it by
-         * the pairs they create; in-place rewrites (to newer versions) may leave it low: safe.
+         * A lower bound of max(v, w) over the adjacent boundary pairs (v, w) whose two entries
+         * both lie in this subtree. A boundary can be pruned only when its pair with the one
+         * before is at or below the horizon, so while this is above it the prune sweep passes
+         * the whole subtree in O(1) (O(height) for an inner node, to read its edge versions).
+         * Leaves: exact after rebuilds; inserts lower it by the pairs they create. Inner nodes:
+         * inserts lower it on their path; a full prune visit sets it from what it saw; a merge
+         * or refill between inner siblings resets it to 0 (unknown: visit). In-place rewrites
+         * (to newer versions) only raise pairs, so they may leave it low: safe.
          */
         long pairFloor = Long.MAX_VALUE;
         /** Subtree aggregates for size() and the memory estimate (kept without touching keys). */
@@ -1184,6 +1301,28 @@ public final class BTreeConflictSet implements ConflictSet {
 
     // ---------------------------------------------------------------- verification (tests)
 
+    /** Boundaries the horizon makes redundant (itself and the one before at or below it); O(n), tests. */
+    long prunableBoundaries() {
+        long[] carry = {0};
+        return countPrunable(root, carry);
+    }
+
+    private long countPrunable(Node n, long[] carry) {
+        long count = 0;
+        for (int i = 0; i < n.count; i++) {
+            if (!n.leaf) {
+                count += countPrunable(n.children[i], carry);
+                continue;
+            }
+            long v = n.versions[i];
+            if (v <= oldestVersion && carry[0] <= oldestVersion) {
+                count++;
+            }
+            carry[0] = v;
+        }
+        return count;
+    }
+
     /** Checks every structural invariant; O(n). Throws AssertionError describing the first violation. */
     void checkInvariants() {
         long[] lastKeyPrefix = {0};
@@ -1240,6 +1379,41 @@ public final class BTreeConflictSet implements ConflictSet {
             nodes += c.nodes;
         }
         check(n.entries == entries && n.nodes == nodes, "inner aggregates");
+        if (isRoot) {
+            checkPairFloors(n, new long[2]);
+        }
+    }
+
+    /**
+     * Checks every inner node's pair floor against the pairs in its subtree; returns the
+     * minimum pair of n's subtree, and its first and last versions in {@code edges}.
+     */
+    private static long checkPairFloors(Node n, long[] edges) {
+        long min = Long.MAX_VALUE;
+        if (n.leaf) {
+            for (int j = 1; j < n.count; j++) {
+                min = Math.min(min, Math.max(n.versions[j - 1], n.versions[j]));
+            }
+            edges[0] = n.versions[0];
+            edges[1] = n.versions[n.count - 1];
+            return min;
+        }
+        long first = 0;
+        long last = 0;
+        for (int i = 0; i < n.count; i++) {
+            long inChild = checkPairFloors(n.children[i], edges);
+            if (i == 0) {
+                first = edges[0];
+            } else {
+                min = Math.min(min, Math.max(last, edges[0]));
+            }
+            min = Math.min(min, inChild);
+            last = edges[1];
+        }
+        check(n.pairFloor <= min, "inner pair floor " + n.pairFloor + " above a pair in its subtree (" + min + ")");
+        edges[0] = first;
+        edges[1] = last;
+        return min;
     }
 
     private static void check(boolean condition, String message) {

@@ -197,6 +197,10 @@ class ConflictSetModelTest {
                 for (ConflictSet set : sets) {
                     int visited = set.prune(budget);
                     assertTrue(visited <= budget, "prune visited more than its budget");
+                    if (visited < budget && set instanceof BTreeConflictSet tree) {
+                        // Fewer than asked: the sweep finished, so nothing prunable is left.
+                        assertEquals(0, tree.prunableBoundaries(), "prunable after a finished sweep, " + lastOperation);
+                    }
                 }
             }
         }
