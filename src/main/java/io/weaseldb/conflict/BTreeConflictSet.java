@@ -347,10 +347,16 @@ public final class BTreeConflictSet implements ConflictSet {
             right = new Node(true, nodeCapacity);
             int split = splitPoint(leaf, pos, depth);
             moveTail(leaf, split, right);
+            widen(leaf);
+            widen(right);
             if (pos > split || (pos == split && split + added > nodeCapacity)) {
                 target = right;
                 at = pos - split;
             }
+        }
+        admit(target, key1);
+        if (two) {
+            admit(target, key2);
         }
         openGap(target, at, added);
         setEntry(target, at, p1, key1, after1, version1);
@@ -377,7 +383,8 @@ public final class BTreeConflictSet implements ConflictSet {
             recomputeAggregates(leaf);
             recomputeAggregates(right);
         }
-        propagateInsert(depth, leaf, right, added, maxVersion, newPairsBound(leaf, right, target, at, added, depth));
+        propagateInsert(depth, leaf, right, added, maxVersion, newPairsBound(leaf, right, target, at, added, depth),
+                target == leaf && at == 0);
     }
 
     /**
@@ -418,7 +425,7 @@ public final class BTreeConflictSet implements ConflictSet {
      * insertion of split-off right siblings (which may split their parents in turn).
      */
     private void propagateInsert(int depth, Node child, Node pendingRight, long addedEntries,
-                                 long maxVersion, long newPairsBound) {
+                                 long maxVersion, long newPairsBound, boolean firstKeyChanged) {
         long addedNodes = pendingRight == null ? 0 : 1;
         for (int d = depth - 1; d >= 0; d--) {
             Node parent = pathNodes[d];
@@ -428,7 +435,10 @@ public final class BTreeConflictSet implements ConflictSet {
                 parent.pairFloor = newPairsBound;
             }
             parent.nodes += addedNodes;
-            copyFirstKey(child, parent, idx);
+            if (firstKeyChanged) {
+                copyFirstKey(child, parent, idx);
+                firstKeyChanged = idx == 0;
+            }
             if (pendingRight == null) {
                 if (parent.versions[idx] < maxVersion) {
                     parent.versions[idx] = maxVersion;
@@ -470,6 +480,8 @@ public final class BTreeConflictSet implements ConflictSet {
         Node right = new Node(false, nodeCapacity);
         int split = splitPoint(parent, pos, depth);
         moveTail(parent, split, right);
+        widen(parent);
+        widen(right);
         if (pos < split || (pos == split && split < nodeCapacity)) {
             openGap(parent, pos, 1);
             setChild(parent, pos, child);
@@ -567,7 +579,7 @@ public final class BTreeConflictSet implements ConflictSet {
             removeRange(n, i, i + 1);
             return FIX_REMOVED;
         }
-        copyFirstKey(c, n, i);
+        refreshSeparator(c, n, i);
         n.versions[i] = maxOf(c);
         if (c.count >= minFill || n.count == 1) {
             return FIX_KEPT;
@@ -582,6 +594,7 @@ public final class BTreeConflictSet implements ConflictSet {
                 return FIX_MERGED_INTO_LEFT;
             }
             int move = (left.count - c.count) / 2;
+            boolean rewordC = left.wordOffset != 8 || c.wordOffset != 8;
             openGap(c, 0, move);
             copyEntries(left, left.count - move, c, 0, move);
             clearTail(left, left.count - move, left.count);
@@ -590,6 +603,9 @@ public final class BTreeConflictSet implements ConflictSet {
             recomputeAggregates(c);
             forgetPairFloor(left);
             forgetPairFloor(c);
+            if (rewordC) {
+                rebuildWords(c);
+            }
             n.versions[i - 1] = maxOf(left);
             n.versions[i] = maxOf(c);
             copyFirstKey(c, n, i);
@@ -604,6 +620,7 @@ public final class BTreeConflictSet implements ConflictSet {
             return FIX_TOOK_FROM_RIGHT;
         }
         int move = (right.count - c.count) / 2;
+        boolean rewordC = right.wordOffset != 8 || c.wordOffset != 8;
         copyEntries(right, 0, c, c.count, move);
         c.count += move;
         removeRange(right, 0, move);
@@ -611,6 +628,9 @@ public final class BTreeConflictSet implements ConflictSet {
         recomputeAggregates(c);
         forgetPairFloor(right);
         forgetPairFloor(c);
+        if (rewordC) {
+            rebuildWords(c);
+        }
         n.versions[0] = maxOf(c);
         n.versions[1] = maxOf(right);
         copyFirstKey(right, n, 1);
@@ -619,6 +639,8 @@ public final class BTreeConflictSet implements ConflictSet {
 
     /** Appends all of {@code right}'s entries to {@code left} (its left sibling). */
     private static void absorb(Node left, Node right) {
+        // Words copied at another offset, or entries that may not share left's common bytes.
+        boolean reword = left.wordOffset != 8 || right.wordOffset != 8;
         copyEntries(right, 0, left, left.count, right.count);
         left.count += right.count;
         left.entries += right.entries;
@@ -627,6 +649,9 @@ public final class BTreeConflictSet implements ConflictSet {
             refreshPairFloor(left);
         } else {
             forgetPairFloor(left);
+        }
+        if (reword) {
+            rebuildWords(left);
         }
     }
 
@@ -943,12 +968,17 @@ public final class BTreeConflictSet implements ConflictSet {
      * 0x00 byte; equal words leave the order to {@link #compareTail}.
      */
     static long word(byte[] key) {
-        if (key.length >= 16) {
-            return (long) LONG_BIG_ENDIAN.get(key, 8);
+        return wordAt(key, 8);
+    }
+
+    /** Key bytes [offset, offset + 8) as a big-endian long, zero-padded like {@link #word}. */
+    static long wordAt(byte[] key, int offset) {
+        if (key.length >= offset + 8) {
+            return (long) LONG_BIG_ENDIAN.get(key, offset);
         }
         long w = 0;
-        for (int i = 8; i < key.length; i++) {
-            w |= (key[i] & 0xFFL) << (56 - 8 * (i - 8));
+        for (int i = offset; i < key.length; i++) {
+            w |= (key[i] & 0xFFL) << (56 - 8 * (i - offset));
         }
         return w;
     }
@@ -1037,8 +1067,18 @@ public final class BTreeConflictSet implements ConflictSet {
         if (lp != p) {
             return Long.compareUnsigned(lp, p) < 0;
         }
+        int offset = n.wordOffset;
+        if (offset > 8) {
+            if (key.length < offset) {
+                return compareTail(key, false, n.keys[last], n.after[last]) >= 0;
+            }
+            int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
+            if (m >= 0) {
+                return (key[8 + m] & 0xFF) > (n.commonKey[8 + m] & 0xFF);
+            }
+        }
         long lw = n.words[last];
-        long w = word(key);
+        long w = wordAt(key, offset);
         if (lw != w) {
             return Long.compareUnsigned(lw, w) < 0;
         }
@@ -1056,10 +1096,21 @@ public final class BTreeConflictSet implements ConflictSet {
         // Entries [lo, hi) share the prefix: narrow them by the second word, then binary search
         // what still ties on the whole key.
         int hi = countPrefixesAtMost(prefixes, count, p);
-        long w = word(key);
-        int tieLo = countBelow(n.words, lo, hi, w);
-        hi = countAtMost(n.words, tieLo, hi, w);
-        lo = tieLo;
+        int offset = n.wordOffset;
+        if (offset > 8 && key.length >= offset) {
+            // Every entry starts with the node's common bytes: a probe that does not is
+            // below or above them all.
+            int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
+            if (m >= 0) {
+                return (key[8 + m] & 0xFF) < (n.commonKey[8 + m] & 0xFF) ? lo - 1 : hi - 1;
+            }
+        }
+        if (offset == 8 || key.length >= offset) {
+            long w = wordAt(key, offset);
+            int tieLo = countBelow(n.words, lo, hi, w);
+            hi = countAtMost(n.words, tieLo, hi, w);
+            lo = tieLo;
+        } // else a probe shorter than the common bytes: compare whole keys over the tie
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             if (compareTail(key, after, n.keys[mid], n.after[mid]) >= 0) {
@@ -1080,10 +1131,21 @@ public final class BTreeConflictSet implements ConflictSet {
             return lo - 1;
         }
         int hi = countPrefixesAtMost(prefixes, count, p);
-        long w = word(key);
-        int tieLo = countBelow(n.words, lo, hi, w);
-        hi = countAtMost(n.words, tieLo, hi, w);
-        lo = tieLo;
+        int offset = n.wordOffset;
+        if (offset > 8 && key.length >= offset) {
+            // Every entry starts with the node's common bytes: a probe that does not is
+            // below or above them all.
+            int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
+            if (m >= 0) {
+                return (key[8 + m] & 0xFF) < (n.commonKey[8 + m] & 0xFF) ? lo - 1 : hi - 1;
+            }
+        }
+        if (offset == 8 || key.length >= offset) {
+            long w = wordAt(key, offset);
+            int tieLo = countBelow(n.words, lo, hi, w);
+            hi = countAtMost(n.words, tieLo, hi, w);
+            lo = tieLo;
+        } // else a probe shorter than the common bytes: compare whole keys over the tie
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
             if (compareTail(key, after, n.keys[mid], n.after[mid]) > 0) {
@@ -1146,8 +1208,19 @@ public final class BTreeConflictSet implements ConflictSet {
         final boolean leaf;
         int count;
         final long[] prefixes;
-        /** Key bytes 8..15, big-endian, zero-padded ({@link #word}): orders prefix ties without touching the keys. */
+        /**
+         * Key bytes [wordOffset, wordOffset + 8), big-endian, zero-padded ({@link #wordAt}):
+         * orders prefix ties without touching the keys.
+         */
         final long[] words;
+        /**
+         * 8, or more when every entry's key starts with the same wordOffset bytes (those of
+         * {@link #commonKey}): keys under a shared namespace then tie on their prefixes but
+         * differ in their words, so searches rarely dereference a key.
+         */
+        int wordOffset = 8;
+        /** When wordOffset > 8, a key (not necessarily still an entry) whose first wordOffset bytes every entry's key starts with; else null. */
+        byte[] commonKey;
         final byte[][] keys;
         /** Key i is {@code keys[i] + "\0"} when set (the end of a point write). */
         final boolean[] after;
@@ -1182,7 +1255,7 @@ public final class BTreeConflictSet implements ConflictSet {
 
     private static void setEntry(Node n, int i, long p, byte[] key, boolean after, long version) {
         n.prefixes[i] = p;
-        n.words[i] = word(key);
+        n.words[i] = wordAt(key, n.wordOffset); // the caller admitted the key
         n.keys[i] = key;
         n.after[i] = after;
         n.versions[i] = version;
@@ -1195,10 +1268,78 @@ public final class BTreeConflictSet implements ConflictSet {
     }
 
     private static void copyFirstKey(Node child, Node parent, int i) {
+        byte[] key = child.keys[0];
+        admit(parent, key);
         parent.prefixes[i] = child.prefixes[0];
-        parent.words[i] = child.words[0];
-        parent.keys[i] = child.keys[0];
+        parent.words[i] = parent.wordOffset == child.wordOffset ? child.words[0] : wordAt(key, parent.wordOffset);
+        parent.keys[i] = key;
         parent.after[i] = child.after[0];
+    }
+
+    /** {@link #copyFirstKey} if child's first entry is not already the separator. */
+    private static void refreshSeparator(Node child, Node parent, int i) {
+        if (parent.keys[i] != child.keys[0] || parent.after[i] != child.after[0]) {
+            copyFirstKey(child, parent, i);
+        }
+    }
+
+    /**
+     * Before {@code key} becomes an entry of {@code n}: if it does not start with the node's
+     * common bytes, lowers the word offset to what it does share (at least 8) and recomputes
+     * the words. Keys inserted between two entries always share them; this is for the edges.
+     */
+    private static void admit(Node n, byte[] key) {
+        int offset = n.wordOffset;
+        if (offset == 8) {
+            return;
+        }
+        byte[] common = n.commonKey;
+        if (key.length >= offset && Arrays.mismatch(key, 0, offset, common, 0, offset) < 0) {
+            return;
+        }
+        setWordOffset(n, Math.min(offset, sharedBytes(key, common)), common);
+    }
+
+    /** After a split: a node whose first and last keys share more than its word offset gets the larger one. */
+    private static void widen(Node n) {
+        if (n.count >= 2 && sharedBytes(n.keys[0], n.keys[n.count - 1]) > n.wordOffset) {
+            rebuildWords(n);
+        }
+    }
+
+    /** Sets the word offset from all entries' keys and recomputes every word (after a split, or entries moved in from a sibling). */
+    private static void rebuildWords(Node n) {
+        if (n.count == 0) {
+            setWordOffset(n, 8, null);
+            return;
+        }
+        byte[] first = n.keys[0];
+        int shared = first.length;
+        for (int i = 1; i < n.count && shared > 8; i++) {
+            shared = Math.min(shared, sharedBytes(first, n.keys[i]));
+        }
+        setWordOffset(n, shared, first);
+    }
+
+    private static void setWordOffset(Node n, int offset, byte[] common) {
+        if (offset <= 8) {
+            offset = 8;
+            common = null;
+        }
+        n.wordOffset = offset;
+        n.commonKey = common;
+        long[] words = n.words;
+        byte[][] keys = n.keys;
+        for (int i = 0, count = n.count; i < count; i++) {
+            byte[] key = keys[i];
+            words[i] = key == null ? 0 : wordAt(key, offset); // null: a slot just opened for the caller to fill
+        }
+    }
+
+    /** How many leading bytes the two keys have in common. */
+    private static int sharedBytes(byte[] a, byte[] b) {
+        int m = Arrays.mismatch(a, b);
+        return m < 0 ? a.length : m;
     }
 
     private static long maxOf(Node n) {
@@ -1293,6 +1434,8 @@ public final class BTreeConflictSet implements ConflictSet {
     /** Moves entries [from, count) of {@code n} into the empty node {@code right}. */
     private static void moveTail(Node n, int from, Node right) {
         int length = n.count - from;
+        right.wordOffset = n.wordOffset;
+        right.commonKey = n.commonKey;
         copyEntries(n, from, right, 0, length);
         right.count = length;
         clearTail(n, from, n.count);
@@ -1334,12 +1477,18 @@ public final class BTreeConflictSet implements ConflictSet {
     private void checkNode(Node n, int depth, boolean isRoot, long[] lastPrefix, byte[][] lastKey, boolean[] lastAfter) {
         check(n.leaf == (depth == height), "leaf at depth " + depth + ", height " + height);
         check(n.count <= nodeCapacity, "count over capacity");
+        check(n.wordOffset >= 8 && (n.wordOffset == 8) == (n.commonKey == null), "word offset without common key");
         check(isRoot || n.count >= 1, "empty non-root node");
         check(!isRoot || n.leaf || n.count >= 2, "inner root with a single child");
         for (int i = 0; i < n.count; i++) {
             check(n.keys[i] != null, "null key");
             check(n.prefixes[i] == prefix(n.keys[i]), "stale prefix at " + i);
-            check(n.words[i] == word(n.keys[i]), "stale word at " + i);
+            check(n.words[i] == wordAt(n.keys[i], n.wordOffset), "stale word at " + i);
+            if (n.wordOffset > 8) {
+                check(n.keys[i].length >= n.wordOffset
+                        && Arrays.mismatch(n.keys[i], 0, n.wordOffset, n.commonKey, 0, n.wordOffset) < 0,
+                        "key " + i + " does not start with the node's common bytes");
+            }
             if (i > 0) {
                 check(compare(n.prefixes[i - 1], n.keys[i - 1], n.after[i - 1], n.prefixes[i], n.keys[i], n.after[i]) < 0,
                         "keys out of order at " + i);

@@ -230,7 +230,16 @@ class ConflictSetModelTest {
                 return random.nextBoolean() ? used : ModelConflictSet.successor(used);
             }
             byte[] key;
-            if (longPrefixes && random.nextBoolean()) {
+            if (longPrefixes && random.nextInt(3) == 0) {
+                // Two 20-byte namespaces that part at byte 11: nodes inside one take their
+                // words after the shared bytes (offsets up to ~23), nodes across both at 11.
+                key = new byte[20 + random.nextInt(4)];
+                java.util.Arrays.fill(key, 0, 20, (byte) 0x70);
+                key[11] = (byte) (random.nextBoolean() ? 0x70 : 0x71);
+                for (int i = 20; i < key.length; i++) {
+                    key[i] = ALPHABET[random.nextInt(ALPHABET.length)];
+                }
+            } else if (longPrefixes && random.nextBoolean()) {
                 // 6..10 shared bytes straddle the 8-byte prefix the tree compares first, and
                 // 14..18 the second 8-byte word it compares on prefix ties.
                 int shared = random.nextBoolean() ? 6 + random.nextInt(5) : 14 + random.nextInt(5);
