@@ -125,8 +125,13 @@ public final class BTreeConflictSet implements ConflictSet {
         // probe's prefix. Compare whole keys only if those candidates disagree about the answer:
         // where keys share their first 8 bytes (structured key spaces) the usual no-conflict
         // check then never dereferences a stored key.
-        long[] prefixes = n.prefixes;
         long[] versions = n.versions;
+        if (n.wordOffset > 8) {
+            // All entries share their prefix here, and the words order them: search directly.
+            int floor = floorIndex(n, p, key, false);
+            return floor >= 0 && versions[floor] > readVersion;
+        }
+        long[] prefixes = n.prefixes;
         int count = n.count;
         int lo = countPrefixesBelow(prefixes, count, p);
         boolean anyNewer = lo > 0 && versions[lo - 1] > readVersion;
@@ -255,10 +260,9 @@ public final class BTreeConflictSet implements ConflictSet {
         // The first boundary after begin, compared with end.
         int nextVsEnd;
         if (i + 1 < n.count) {
-            nextVsEnd = compare(n.prefixes[i + 1], n.keys[i + 1], n.after[i + 1], pe, end, endAfter);
+            nextVsEnd = compareEntry(n, i + 1, pe, end, endAfter);
         } else if (nextNode != null) {
-            nextVsEnd = compare(nextNode.prefixes[nextIdx], nextNode.keys[nextIdx], nextNode.after[nextIdx],
-                    pe, end, endAfter);
+            nextVsEnd = compareEntry(nextNode, nextIdx, pe, end, endAfter);
         } else {
             nextVsEnd = 1;
         }
@@ -270,8 +274,7 @@ public final class BTreeConflictSet implements ConflictSet {
         if (coveringVersion == version) {
             return true; // an earlier write of the same transaction already covers it
         }
-        boolean beginIsBoundary = i >= 0 && n.prefixes[i] == pb
-                && compareTail(begin, false, n.keys[i], n.after[i]) == 0;
+        boolean beginIsBoundary = i >= 0 && compareEntry(n, i, pb, begin, false) == 0;
         boolean endIsBoundary = nextVsEnd == 0;
         if (beginIsBoundary) {
             n.versions[i] = version;
@@ -594,7 +597,7 @@ public final class BTreeConflictSet implements ConflictSet {
                 return FIX_MERGED_INTO_LEFT;
             }
             int move = (left.count - c.count) / 2;
-            boolean rewordC = left.wordOffset != 8 || c.wordOffset != 8;
+            boolean rewordC = !wordsCompatible(left, c);
             openGap(c, 0, move);
             copyEntries(left, left.count - move, c, 0, move);
             clearTail(left, left.count - move, left.count);
@@ -620,7 +623,7 @@ public final class BTreeConflictSet implements ConflictSet {
             return FIX_TOOK_FROM_RIGHT;
         }
         int move = (right.count - c.count) / 2;
-        boolean rewordC = right.wordOffset != 8 || c.wordOffset != 8;
+        boolean rewordC = !wordsCompatible(right, c);
         copyEntries(right, 0, c, c.count, move);
         c.count += move;
         removeRange(right, 0, move);
@@ -639,8 +642,7 @@ public final class BTreeConflictSet implements ConflictSet {
 
     /** Appends all of {@code right}'s entries to {@code left} (its left sibling). */
     private static void absorb(Node left, Node right) {
-        // Words copied at another offset, or entries that may not share left's common bytes.
-        boolean reword = left.wordOffset != 8 || right.wordOffset != 8;
+        boolean reword = !wordsCompatible(right, left);
         copyEntries(right, 0, left, left.count, right.count);
         left.count += right.count;
         left.entries += right.entries;
@@ -973,8 +975,16 @@ public final class BTreeConflictSet implements ConflictSet {
 
     /** Key bytes [offset, offset + 8) as a big-endian long, zero-padded like {@link #word}. */
     static long wordAt(byte[] key, int offset) {
-        if (key.length >= offset + 8) {
+        int length = key.length;
+        if (length >= offset + 8) {
             return (long) LONG_BIG_ENDIAN.get(key, offset);
+        }
+        if (length <= offset) {
+            return 0;
+        }
+        if (length >= 8) {
+            // The key's last 8 bytes, shifted so that byte `offset` comes first; zeros follow.
+            return (long) LONG_BIG_ENDIAN.get(key, length - 8) << (8 * (offset + 8 - length));
         }
         long w = 0;
         for (int i = offset; i < key.length; i++) {
@@ -1057,98 +1067,114 @@ public final class BTreeConflictSet implements ConflictSet {
         return pa != pb ? Long.compareUnsigned(pa, pb) : compareTail(a, aAfter, b, bAfter);
     }
 
-    /** Whether {@code key} is at or after the last entry of {@code n} (false if n is empty); touches the key arrays only on a tie of both words. */
+    /** Whether {@code key} is at or after the last entry of {@code n} (false if n is empty). */
     private static boolean atOrAfterLast(Node n, long p, byte[] key) {
-        int last = n.count - 1;
-        if (last < 0) {
-            return false;
-        }
-        long lp = n.prefixes[last];
-        if (lp != p) {
-            return Long.compareUnsigned(lp, p) < 0;
+        return n.count > 0 && compareEntry(n, n.count - 1, p, key, false) <= 0;
+    }
+
+    /**
+     * Compares entry j of {@code n} with the probe {@code key (+"\0" if after)}, like
+     * {@link #compare}, but by the node's prefix and word first: the entry's key is
+     * dereferenced only when both tie (or the probe is shorter than the node's common bytes).
+     */
+    private static int compareEntry(Node n, int j, long p, byte[] key, boolean after) {
+        long ep = n.prefixes[j];
+        if (ep != p) {
+            return Long.compareUnsigned(ep, p);
         }
         int offset = n.wordOffset;
         if (offset > 8) {
             if (key.length < offset) {
-                return compareTail(key, false, n.keys[last], n.after[last]) >= 0;
+                return compareTail(n.keys[j], n.after[j], key, after);
             }
-            int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
-            if (m >= 0) {
-                return (key[8 + m] & 0xFF) > (n.commonKey[8 + m] & 0xFF);
+            int c = compareCommon(n, key);
+            if (c != 0) {
+                return -c; // the entry has the common bytes
             }
         }
-        long lw = n.words[last];
+        long ew = n.words[j];
         long w = wordAt(key, offset);
-        if (lw != w) {
-            return Long.compareUnsigned(lw, w) < 0;
+        if (ew != w) {
+            return Long.compareUnsigned(ew, w);
         }
-        return compareTail(key, false, n.keys[last], n.after[last]) >= 0;
+        return compareTail(n.keys[j], n.after[j], key, after);
+    }
+
+    /**
+     * Compares key bytes [8, wordOffset) with the node's common bytes (n.wordOffset > 8, and
+     * key.length >= n.wordOffset): negative if the key is below, 0 if it has them, positive if
+     * above. Up to 24 bytes come from the node's fields; beyond, from commonKey.
+     */
+    private static int compareCommon(Node n, byte[] key) {
+        int offset = n.wordOffset;
+        if (offset <= 16) {
+            long mask = -1L << (8 * (16 - offset));
+            return Long.compareUnsigned(wordAt(key, 8) & mask, n.common1 & mask);
+        }
+        if (offset <= 24) {
+            long w = wordAt(key, 8);
+            if (w != n.common1) {
+                return Long.compareUnsigned(w, n.common1);
+            }
+            long mask = -1L << (8 * (24 - offset));
+            return Long.compareUnsigned(wordAt(key, 16) & mask, n.common2 & mask);
+        }
+        int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
+        return m < 0 ? 0 : (key[8 + m] & 0xFF) - (n.commonKey[8 + m] & 0xFF);
     }
 
     /** The last index whose entry is {@code <=} the probe, or -1. */
     private static int floorIndex(Node n, long p, byte[] key, boolean after) {
-        long[] prefixes = n.prefixes;
-        int count = n.count;
-        int lo = countPrefixesBelow(prefixes, count, p);
-        if (lo == count || prefixes[lo] != p) {
-            return lo - 1; // no entry shares the probe's prefix: the usual case for varied keys
-        }
-        // Entries [lo, hi) share the prefix: narrow them by the second word, then binary search
-        // what still ties on the whole key.
-        int hi = countPrefixesAtMost(prefixes, count, p);
-        int offset = n.wordOffset;
-        if (offset > 8 && key.length >= offset) {
-            // Every entry starts with the node's common bytes: a probe that does not is
-            // below or above them all.
-            int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
-            if (m >= 0) {
-                return (key[8 + m] & 0xFF) < (n.commonKey[8 + m] & 0xFF) ? lo - 1 : hi - 1;
-            }
-        }
-        if (offset == 8 || key.length >= offset) {
-            long w = wordAt(key, offset);
-            int tieLo = countBelow(n.words, lo, hi, w);
-            hi = countAtMost(n.words, tieLo, hi, w);
-            lo = tieLo;
-        } // else a probe shorter than the common bytes: compare whole keys over the tie
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (compareTail(key, after, n.keys[mid], n.after[mid]) >= 0) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo - 1;
+        return lastIndexBefore(n, p, key, after, true);
     }
 
     /** The last index whose entry is {@code <} the probe, or -1. */
     private static int lowerIndex(Node n, long p, byte[] key, boolean after) {
+        return lastIndexBefore(n, p, key, after, false);
+    }
+
+    /** The last index whose entry is below the probe (or equal to it, if {@code orEqual}), or -1. */
+    private static int lastIndexBefore(Node n, long p, byte[] key, boolean after, boolean orEqual) {
         long[] prefixes = n.prefixes;
         int count = n.count;
-        int lo = countPrefixesBelow(prefixes, count, p);
-        if (lo == count || prefixes[lo] != p) {
-            return lo - 1;
-        }
-        int hi = countPrefixesAtMost(prefixes, count, p);
         int offset = n.wordOffset;
-        if (offset > 8 && key.length >= offset) {
-            // Every entry starts with the node's common bytes: a probe that does not is
-            // below or above them all.
-            int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
-            if (m >= 0) {
-                return (key[8 + m] & 0xFF) < (n.commonKey[8 + m] & 0xFF) ? lo - 1 : hi - 1;
+        int lo;
+        int hi;
+        if (offset > 8 && count > 0) {
+            // Every entry starts with the node's common bytes, so all prefixes are equal; and
+            // a probe that does not start with those bytes is below or above every entry. (The
+            // node's own fields say so: no cache line of its arrays is needed for this.)
+            long common = n.common0;
+            if (common != p) {
+                return Long.compareUnsigned(common, p) < 0 ? count - 1 : -1;
             }
+            if (key.length >= offset) {
+                int c = compareCommon(n, key);
+                if (c != 0) {
+                    return c < 0 ? -1 : count - 1;
+                }
+            }
+            lo = 0;
+            hi = count;
+        } else {
+            lo = countPrefixesBelow(prefixes, count, p);
+            if (lo == count || prefixes[lo] != p) {
+                return lo - 1; // no entry shares the probe's prefix: the usual case for varied keys
+            }
+            hi = countPrefixesAtMost(prefixes, count, p);
         }
+        // Entries [lo, hi) share the prefix: narrow them by the word, then binary search what
+        // still ties on the whole key.
         if (offset == 8 || key.length >= offset) {
             long w = wordAt(key, offset);
             int tieLo = countBelow(n.words, lo, hi, w);
             hi = countAtMost(n.words, tieLo, hi, w);
             lo = tieLo;
         } // else a probe shorter than the common bytes: compare whole keys over the tie
+        int limit = orEqual ? 0 : 1;
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
-            if (compareTail(key, after, n.keys[mid], n.after[mid]) > 0) {
+            if (compareTail(key, after, n.keys[mid], n.after[mid]) >= limit) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -1221,6 +1247,10 @@ public final class BTreeConflictSet implements ConflictSet {
         int wordOffset = 8;
         /** When wordOffset > 8, a key (not necessarily still an entry) whose first wordOffset bytes every entry's key starts with; else null. */
         byte[] commonKey;
+        /** commonKey's bytes 0-7, 8-15 and 16-23 ({@link #wordAt}): common bytes up to 24 are checked without dereferencing it. */
+        long common0;
+        long common1;
+        long common2;
         final byte[][] keys;
         /** Key i is {@code keys[i] + "\0"} when set (the end of a point write). */
         final boolean[] after;
@@ -1294,10 +1324,38 @@ public final class BTreeConflictSet implements ConflictSet {
             return;
         }
         byte[] common = n.commonKey;
-        if (key.length >= offset && Arrays.mismatch(key, 0, offset, common, 0, offset) < 0) {
+        if (key.length >= offset && prefix(key) == n.common0 && compareCommon(n, key) == 0) {
             return;
         }
         setWordOffset(n, Math.min(offset, sharedBytes(key, common)), common);
+    }
+
+    /**
+     * Whether entries of {@code src} can move into {@code dst} keeping their words: the same
+     * offset, and src's common bytes are dst's (so its keys start with them). Otherwise the
+     * receiving node recomputes its words from its keys ({@link #rebuildWords}).
+     */
+    private static boolean wordsCompatible(Node src, Node dst) {
+        int offset = dst.wordOffset;
+        if (src.wordOffset != offset) {
+            return false;
+        }
+        if (offset == 8) {
+            return true;
+        }
+        if (src.common0 != dst.common0) {
+            return false;
+        }
+        if (offset <= 16) {
+            return ((src.common1 ^ dst.common1) & (-1L << (8 * (16 - offset)))) == 0;
+        }
+        if (src.common1 != dst.common1) {
+            return false;
+        }
+        if (offset <= 24) {
+            return ((src.common2 ^ dst.common2) & (-1L << (8 * (24 - offset)))) == 0;
+        }
+        return Arrays.mismatch(src.commonKey, 0, offset, dst.commonKey, 0, offset) < 0;
     }
 
     /** After a split: a node whose first and last keys share more than its word offset gets the larger one. */
@@ -1328,6 +1386,11 @@ public final class BTreeConflictSet implements ConflictSet {
         }
         n.wordOffset = offset;
         n.commonKey = common;
+        if (common != null) {
+            n.common0 = prefix(common);
+            n.common1 = wordAt(common, 8);
+            n.common2 = wordAt(common, 16);
+        }
         long[] words = n.words;
         byte[][] keys = n.keys;
         for (int i = 0, count = n.count; i < count; i++) {
@@ -1436,6 +1499,9 @@ public final class BTreeConflictSet implements ConflictSet {
         int length = n.count - from;
         right.wordOffset = n.wordOffset;
         right.commonKey = n.commonKey;
+        right.common0 = n.common0;
+        right.common1 = n.common1;
+        right.common2 = n.common2;
         copyEntries(n, from, right, 0, length);
         right.count = length;
         clearTail(n, from, n.count);
@@ -1478,6 +1544,8 @@ public final class BTreeConflictSet implements ConflictSet {
         check(n.leaf == (depth == height), "leaf at depth " + depth + ", height " + height);
         check(n.count <= nodeCapacity, "count over capacity");
         check(n.wordOffset >= 8 && (n.wordOffset == 8) == (n.commonKey == null), "word offset without common key");
+        check(n.commonKey == null || (n.common0 == prefix(n.commonKey) && n.common1 == wordAt(n.commonKey, 8)
+                && n.common2 == wordAt(n.commonKey, 16)), "common words are not the common key's");
         check(isRoot || n.count >= 1, "empty non-root node");
         check(!isRoot || n.leaf || n.count >= 2, "inner root with a single child");
         for (int i = 0; i < n.count; i++) {
