@@ -231,11 +231,16 @@ class ConflictSetModelTest {
             }
             byte[] key;
             if (longPrefixes && random.nextInt(3) == 0) {
-                // Two 20-byte namespaces that part at byte 11: nodes inside one take their
-                // words after the shared bytes (offsets up to ~23), nodes across both at 11.
+                // Three 20-byte namespaces, two parting at byte 11 and two at byte 0 (same
+                // bytes 8-19, different prefixes): nodes inside one take their words after the
+                // shared bytes (offsets up to ~23), nodes across two at 11 or at 8.
                 key = new byte[20 + random.nextInt(4)];
                 java.util.Arrays.fill(key, 0, 20, (byte) 0x70);
-                key[11] = (byte) (random.nextBoolean() ? 0x70 : 0x71);
+                switch (random.nextInt(3)) {
+                    case 1 -> key[11] = 0x71;
+                    case 2 -> key[0] = 0x71;
+                    default -> { }
+                }
                 for (int i = 20; i < key.length; i++) {
                     key[i] = ALPHABET[random.nextInt(ALPHABET.length)];
                 }
