@@ -927,9 +927,10 @@ public final class BTreeConflictSet implements ConflictSet {
 
     @Override
     public long estimatedMemoryBytes() {
-        // Compressed oops: header 12 + fields ~48; arrays: 16-byte header each (prefixes, words,
-        // versions: 8 bytes per entry; keys: 4; after: 1).
-        long leafBytes = 60 + 3 * (16 + 8L * nodeCapacity) + (16 + 4L * nodeCapacity) + (16 + nodeCapacity);
+        // Compressed oops: header 12 + fields ~92 (six array references, five longs, count,
+        // offset, common key); arrays: 16-byte header each (prefixes, words, versions: 8 bytes
+        // per entry; keys: 4; after: 1).
+        long leafBytes = 104 + 3 * (16 + 8L * nodeCapacity) + (16 + 4L * nodeCapacity) + (16 + nodeCapacity);
         long innerBytes = leafBytes + 16 + 4L * nodeCapacity;
         long nodes = root.nodes;
         // Most nodes are leaves: with fanout f there are about nodes/f inner nodes.
