@@ -693,9 +693,11 @@ public final class BTreeConflictSet implements ConflictSet {
     /**
      * {@inheritDoc}
      *
-     * <p>Cost is O(budget + height * nodeCapacity): visiting a boundary is one array step, and
-     * a whole leaf whose boundaries are all at or below the horizon (behind a segment that is
-     * too) is dropped for one unit of budget. To keep up with the writes, visit about one entry
+     * <p>Cost is O(budget * height + height * nodeCapacity): visiting a boundary is one array
+     * step; a whole leaf whose boundaries are all at or below the horizon (behind a segment
+     * that is too) is dropped for one unit of budget; a whole subtree in which nothing can go
+     * is passed for one unit, reading its first and last versions down its two spines. So
+     * "entries visited" counts such a leaf or subtree as one. To keep up with the writes, visit about one entry
      * per boundary written plus a constant (the sequencer: 2 per operation written plus 64 per call).
      */
     @Override
@@ -1246,7 +1248,12 @@ public final class BTreeConflictSet implements ConflictSet {
          * differ in their words, so searches rarely dereference a key.
          */
         int wordOffset = 8;
-        /** When wordOffset > 8, a key (not necessarily still an entry) whose first wordOffset bytes every entry's key starts with; else null. */
+        /**
+         * When wordOffset > 8, a key whose first wordOffset bytes every entry's key starts with;
+         * else null. It need not still be an entry (a split-off or pruned node keeps the one it
+         * had), so it may keep one removed key alive per node until the node's offset is set
+         * again: bounded by the node count, and not in {@link #estimatedMemoryBytes}.
+         */
         byte[] commonKey;
         /** commonKey's bytes 0-7, 8-15 and 16-23 ({@link #wordAt}): common bytes up to 24 are checked without dereferencing it. */
         long common0;
@@ -1266,7 +1273,9 @@ public final class BTreeConflictSet implements ConflictSet {
          * Leaves: exact after rebuilds; inserts lower it by the pairs they create. Inner nodes:
          * inserts lower it on their path; a full prune visit sets it from what it saw; a merge
          * or refill between inner siblings resets it to 0 (unknown: visit). In-place rewrites
-         * (to newer versions) only raise pairs, so they may leave it low: safe.
+         * (to newer versions) only raise pairs, so they may leave it low: safe. The initial
+         * MAX_VALUE (no pairs yet) is right for a new leaf; every place that makes an inner node
+         * sets it (a too-high bound would only make the sweep pass what it could prune).
          */
         long pairFloor = Long.MAX_VALUE;
         /** Subtree aggregates for size() and the memory estimate (kept without touching keys). */
@@ -1396,7 +1405,9 @@ public final class BTreeConflictSet implements ConflictSet {
         byte[][] keys = n.keys;
         for (int i = 0, count = n.count; i < count; i++) {
             byte[] key = keys[i];
-            words[i] = key == null ? 0 : wordAt(key, offset); // null: a slot just opened for the caller to fill
+            // Null only for a slot opened at the end for the caller to fill (a slot opened
+            // inside still holds its neighbour's key until then): either way, overwritten.
+            words[i] = key == null ? 0 : wordAt(key, offset);
         }
     }
 

@@ -58,8 +58,9 @@ public interface ConflictSet {
      * {@code maxEntriesToVisit} entries from where the previous call stopped (a sweep over the
      * key space that wraps around), so the pause is bounded by the budget.
      *
-     * @return entries visited; less than {@code maxEntriesToVisit} means nothing is left to
-     *     reclaim for the current horizon (the sweep finished)
+     * @return entries visited (an implementation may count a group of entries it can judge at
+     *     once as one); less than {@code maxEntriesToVisit} means nothing is left to reclaim for
+     *     the current horizon (the sweep finished)
      */
     int prune(int maxEntriesToVisit);
 

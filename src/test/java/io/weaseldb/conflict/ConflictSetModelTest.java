@@ -231,17 +231,19 @@ class ConflictSetModelTest {
             }
             byte[] key;
             if (longPrefixes && random.nextInt(3) == 0) {
-                // Three 20-byte namespaces, two parting at byte 11 and two at byte 0 (same
-                // bytes 8-19, different prefixes): nodes inside one take their words after the
-                // shared bytes (offsets up to ~23), nodes across two at 11 or at 8.
-                key = new byte[20 + random.nextInt(4)];
-                java.util.Arrays.fill(key, 0, 20, (byte) 0x70);
+                // Namespaces of 20 or 36 bytes: some parting at byte 11 (or 24, 25, 31), some
+                // differing only in byte 0 (same bytes 8.., different prefixes). Nodes inside
+                // one take their words after the shared bytes (offsets up to ~39, past the 24
+                // common bytes a node keeps inline), nodes across two at the parting byte or 8.
+                int length = random.nextBoolean() ? 20 : 36;
+                key = new byte[length + random.nextInt(4)];
+                java.util.Arrays.fill(key, 0, length, (byte) 0x70);
                 switch (random.nextInt(3)) {
-                    case 1 -> key[11] = 0x71;
+                    case 1 -> key[length == 20 ? 11 : new int[] {24, 25, 31}[random.nextInt(3)]] = 0x71;
                     case 2 -> key[0] = 0x71;
                     default -> { }
                 }
-                for (int i = 20; i < key.length; i++) {
+                for (int i = length; i < key.length; i++) {
                     key[i] = ALPHABET[random.nextInt(ALPHABET.length)];
                 }
             } else if (longPrefixes && random.nextBoolean()) {
