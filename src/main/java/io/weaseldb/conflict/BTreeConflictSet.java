@@ -754,7 +754,11 @@ public final class BTreeConflictSet implements ConflictSet {
             if (pruneBudget == 0) {
                 // Entries removed just before here may now pair with this child's first one.
                 pruneSeenFloor = Math.min(pruneSeenFloor, pruneCarryVersion);
-                setCursor(n.prefixes[i], n.keys[i], n.after[i]);
+                if (from != null) {
+                    setCursor(fromPrefix, from, fromAfter); // entries pulled in from the right sibling, not yet visited
+                } else {
+                    setCursor(n.prefixes[i], n.keys[i], n.after[i]);
+                }
                 break;
             }
             Node c = n.children[i];
