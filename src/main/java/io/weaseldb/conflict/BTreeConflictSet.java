@@ -697,8 +697,9 @@ public final class BTreeConflictSet implements ConflictSet {
      * step; a whole leaf whose boundaries are all at or below the horizon (behind a segment
      * that is too) is dropped for one unit of budget; a whole subtree in which nothing can go
      * is passed for one unit, reading its first and last versions down its two spines. So
-     * "entries visited" counts such a leaf or subtree as one. To keep up with the writes, visit about one entry
-     * per boundary written plus a constant (the sequencer: 2 per operation written plus 64 per call).
+     * "entries visited" counts such a leaf or subtree as one. To keep up with the writes, visit
+     * about one entry per boundary written plus a constant (the sequencer: 2 per operation
+     * written plus 64 per call).
      */
     @Override
     public int prune(int maxEntriesToVisit) {
@@ -980,8 +981,9 @@ public final class BTreeConflictSet implements ConflictSet {
         return wordAt(key, 8);
     }
 
-    /** Key bytes [offset, offset + 8) as a big-endian long, zero-padded like {@link #word}. */
+    /** Key bytes [offset, offset + 8) as a big-endian long, zero-padded like {@link #word}; offset >= 8. */
     static long wordAt(byte[] key, int offset) {
+        assert offset >= 8 : "word offset " + offset;
         int length = key.length;
         if (length >= offset + 8) {
             return (long) LONG_BIG_ENDIAN.get(key, offset);
@@ -989,15 +991,9 @@ public final class BTreeConflictSet implements ConflictSet {
         if (length <= offset) {
             return 0;
         }
-        if (length >= 8) {
-            // The key's last 8 bytes, shifted so that byte `offset` comes first; zeros follow.
-            return (long) LONG_BIG_ENDIAN.get(key, length - 8) << (8 * (offset + 8 - length));
-        }
-        long w = 0;
-        for (int i = offset; i < key.length; i++) {
-            w |= (key[i] & 0xFFL) << (56 - 8 * (i - offset));
-        }
-        return w;
+        // offset < length < offset + 8, and offset >= 8: the key's last 8 bytes, shifted so that
+        // byte `offset` comes first; zeros follow.
+        return (long) LONG_BIG_ENDIAN.get(key, length - 8) << (8 * (offset + 8 - length));
     }
 
     /**
@@ -1114,20 +1110,27 @@ public final class BTreeConflictSet implements ConflictSet {
      */
     private static int compareCommon(Node n, byte[] key) {
         int offset = n.wordOffset;
-        if (offset <= 16) {
-            long mask = -1L << (8 * (16 - offset));
-            return Long.compareUnsigned(wordAt(key, 8) & mask, n.common1 & mask);
-        }
         if (offset <= 24) {
-            long w = wordAt(key, 8);
-            if (w != n.common1) {
-                return Long.compareUnsigned(w, n.common1);
-            }
-            long mask = -1L << (8 * (24 - offset));
-            return Long.compareUnsigned(wordAt(key, 16) & mask, n.common2 & mask);
+            return compareCommonWords(wordAt(key, 8), offset > 16 ? wordAt(key, 16) : 0, n.common1, n.common2, offset);
         }
         int m = Arrays.mismatch(key, 8, offset, n.commonKey, 8, offset);
         return m < 0 ? 0 : (key[8 + m] & 0xFF) - (n.commonKey[8 + m] & 0xFF);
+    }
+
+    /**
+     * Compares bytes [8, offset) of two keys given as their words at 8 ({@code a1}, {@code b1})
+     * and at 16 ({@code a2}, {@code b2}, read only if offset > 16); 8 < offset <= 24.
+     */
+    private static int compareCommonWords(long a1, long a2, long b1, long b2, int offset) {
+        if (offset <= 16) {
+            long mask = -1L << (8 * (16 - offset));
+            return Long.compareUnsigned(a1 & mask, b1 & mask);
+        }
+        if (a1 != b1) {
+            return Long.compareUnsigned(a1, b1);
+        }
+        long mask = -1L << (8 * (24 - offset));
+        return Long.compareUnsigned(a2 & mask, b2 & mask);
     }
 
     /** The last index whose entry is {@code <=} the probe, or -1. */
@@ -1360,14 +1363,8 @@ public final class BTreeConflictSet implements ConflictSet {
         if (src.common0 != dst.common0) {
             return false;
         }
-        if (offset <= 16) {
-            return ((src.common1 ^ dst.common1) & (-1L << (8 * (16 - offset)))) == 0;
-        }
-        if (src.common1 != dst.common1) {
-            return false;
-        }
         if (offset <= 24) {
-            return ((src.common2 ^ dst.common2) & (-1L << (8 * (24 - offset)))) == 0;
+            return compareCommonWords(src.common1, src.common2, dst.common1, dst.common2, offset) == 0;
         }
         return Arrays.mismatch(src.commonKey, 0, offset, dst.commonKey, 0, offset) < 0;
     }
