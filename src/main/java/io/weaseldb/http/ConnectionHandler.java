@@ -32,7 +32,6 @@ import io.weaseldb.pipeline.Outcome;
 import io.weaseldb.subscribe.SubscriberHub;
 import io.weaseldb.subscribe.Subscription;
 import io.weaseldb.txn.CommitRequest;
-import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -278,14 +277,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     CommitRequest request = null;
                     try {
                         if (buf.isReadable()) {
-                            if (buf.nioBufferCount() == 1) {
-                                // the parser consumes the chunk fully before feed() returns
-                                parser.feed(buf.internalNioBuffer(buf.readerIndex(), buf.readableBytes()));
-                            } else {
-                                for (ByteBuffer nio : buf.nioBuffers()) {
-                                    parser.feed(nio);
-                                }
-                            }
+                            parser.feed(buf);
                         }
                         if (last) {
                             request = parser.finish();
@@ -417,7 +409,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (refusal != null) {
             switch (refusal) {
                 case SubscriberHub.Refusal.Truncated t -> {
-                    ByteBuf b = ctx.alloc().buffer(160);
+                    ByteBuf b = ctx.alloc().heapBuffer(160);
                     new JsonWriter(b).beginObject().field("error", "log_truncated")
                             .field("message", "the log before version " + t.oldestVersion() + " has been deleted;"
                                     + " subscribe with after >= " + (t.oldestVersion() - 1))
@@ -485,7 +477,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 respond(slot, storageError(t));
                 return;
             }
-            ByteBuf b = ctx.alloc().buffer(128 + policies.size() * 160);
+            ByteBuf b = ctx.alloc().heapBuffer(128 + policies.size() * 160);
             JsonWriter w = new JsonWriter(b).beginObject().beginArray("policies");
             for (var p : policies) {
                 w.beginElementObject();
@@ -559,7 +551,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                         case io.weaseldb.retention.RetentionManager.PutResult.Replaced rp ->
                                 respond(slot, policyResponse(HttpResponseStatus.OK, rp.policy()));
                         case io.weaseldb.retention.RetentionManager.PutResult.Truncated tr -> {
-                            ByteBuf b = ctx.alloc().buffer(160);
+                            ByteBuf b = ctx.alloc().heapBuffer(160);
                             new JsonWriter(b).beginObject().field("error", "log_truncated")
                                     .field("message", "the log before version " + tr.oldestVersion()
                                             + " has been deleted; a policy cannot pin it")
@@ -576,7 +568,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private FullHttpResponse policyResponse(HttpResponseStatus status, io.weaseldb.retention.Policy p) {
-        ByteBuf b = ctx.alloc().buffer(192);
+        ByteBuf b = ctx.alloc().heapBuffer(192);
         JsonWriter w = new JsonWriter(b).beginObject();
         io.weaseldb.retention.PolicyCodec.write(w, p);
         w.endObject();
@@ -646,7 +638,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
             return;
         }
-        ByteBuf b = ctx.alloc().buffer(64);
+        ByteBuf b = ctx.alloc().heapBuffer(64);
         new JsonWriter(b).beginObject().field("version", v.version()).field("leader_id", v.leaderId()).endObject();
         respond(slot, Responses.json(ctx.alloc(), HttpResponseStatus.OK, b));
     }

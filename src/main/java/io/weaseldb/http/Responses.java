@@ -56,7 +56,7 @@ public final class Responses {
     }
 
     public static FullHttpResponse error(ByteBufAllocator alloc, HttpResponseStatus status, String code, String message) {
-        ByteBuf b = alloc.buffer(64 + message.length());
+        ByteBuf b = alloc.heapBuffer(64 + message.length());
         new JsonWriter(b).beginObject().field("error", code).field("message", message).endObject();
         return json(alloc, status, b);
     }
@@ -68,7 +68,7 @@ public final class Responses {
     }
 
     public static FullHttpResponse text(ByteBufAllocator alloc, HttpResponseStatus status, CharSequence contentType, String text) {
-        ByteBuf b = alloc.buffer(text.length());
+        ByteBuf b = alloc.heapBuffer(text.length());
         b.writeCharSequence(text, java.nio.charset.StandardCharsets.UTF_8);
         FullHttpResponse r = response(status, b);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
@@ -78,7 +78,7 @@ public final class Responses {
 
     /** The HTTP form of a pipeline outcome. */
     public static FullHttpResponse outcome(ByteBufAllocator alloc, Outcome outcome) {
-        ByteBuf b = alloc.buffer(160);
+        ByteBuf b = alloc.heapBuffer(160);
         JsonWriter w = new JsonWriter(b).beginObject();
         HttpResponseStatus status;
         switch (outcome) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.async.ByteBufferFeeder;
+import io.netty.buffer.ByteBuf;
 import io.weaseldb.txn.CommitRequest;
 import io.weaseldb.txn.Operation;
 import io.weaseldb.txn.Precondition;
@@ -58,6 +59,7 @@ public final class CommitParser implements AutoCloseable {
     static final long MAX_REUSE_BYTES = 256L << 20;
     /** Bodies larger than this leave jackson's text buffers grown; such a parser is not reused. */
     static final int MAX_REUSE_BODY_BYTES = 16 << 10;
+    static final int STAGING_BYTES = 4 << 10;
     private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
     /**
      * Fed to every new parser: takes jackson past its first document, where it would handle a
@@ -84,6 +86,15 @@ public final class CommitParser implements AutoCloseable {
     /** A trailing ',' or ':' of the last chunk, and whitespace after it, not yet fed (see feedJackson). */
     private byte[] held = new byte[16];
     private int heldLength;
+    /**
+     * Where {@link #feed(ByteBuf)} copies a chunk that lives in direct memory before jackson reads
+     * it. Jackson reads its input a byte at a time, and on JDK 25 (where Netty 4.2 does without
+     * {@code sun.misc.Unsafe}) every {@code get} on a direct {@code ByteBuffer} pays a bounds and a
+     * memory-session check; one bulk copy into the heap is cheaper. Fixed size: longer chunks go
+     * through it in pieces, so a pooled parser holds no more than this.
+     */
+    private final byte[] staging = new byte[STAGING_BYTES];
+    private final ByteBuffer stagingView = ByteBuffer.wrap(staging);
 
     private State state = State.ROOT_START;
     private State afterSkip;
@@ -124,6 +135,28 @@ public final class CommitParser implements AutoCloseable {
             throw new IllegalStateException("jackson cannot parse {}", e);
         }
         streamBase = streamFed;
+    }
+
+    /**
+     * Feeds the readable bytes of the next chunk of the body and consumes every complete token in
+     * them; the chunk's indexes are left as they were. A heap chunk is read where it is; any other
+     * (direct, composite) is copied to the heap first, at most {@link #STAGING_BYTES} at a time.
+     */
+    public void feed(ByteBuf chunk) throws BadRequestException {
+        int from = chunk.readerIndex();
+        int end = chunk.writerIndex();
+        if (chunk.hasArray()) {
+            feed(ByteBuffer.wrap(chunk.array(), chunk.arrayOffset() + from, end - from));
+            return;
+        }
+        while (from < end) {
+            int n = Math.min(STAGING_BYTES, end - from);
+            chunk.getBytes(from, staging, 0, n);
+            // nothing keeps a reference to the staged bytes: jackson consumes them before feed
+            // returns, and a held ',' or ':' is copied out
+            feed(stagingView.limit(n).position(0));
+            from += n;
+        }
     }
 
     /**

@@ -121,11 +121,33 @@ public final class JsonWriter {
      * which request ids, leader ids and names are, is copied in one pass; the first other
      * character hands the rest to {@link #writeEscaped}. (Netty's {@code writeCharSequence} on a
      * pooled direct buffer allocates a {@code ByteBuffer} view per call.)
+     *
+     * <p>On a heap buffer the pass stores into its array. A direct buffer costs a bounds check and,
+     * with Netty 4.2 on JDK 25 (no {@code sun.misc.Unsafe}), a memory-session check per byte
+     * stored, so bodies that are written this way live on the heap ({@code Responses},
+     * {@code SseEncoder}); the per-byte path below is for the rest.
      */
     public static void writeString(ByteBuf out, String s) {
         int n = s.length();
         out.ensureWritable(n + 2);
         int w = out.writerIndex();
+        if (out.hasArray()) {
+            byte[] a = out.array();
+            int base = out.arrayOffset() + w;
+            a[base] = '"';
+            for (int i = 0; i < n; i++) {
+                char c = s.charAt(i);
+                if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+                    out.writerIndex(w + 1 + i);
+                    writeEscaped(out, s, i);
+                    return;
+                }
+                a[base + 1 + i] = (byte) c;
+            }
+            a[base + 1 + n] = '"';
+            out.writerIndex(w + n + 2);
+            return;
+        }
         out.setByte(w++, '"');
         for (int i = 0; i < n; i++) {
             char c = s.charAt(i);
@@ -194,9 +216,18 @@ public final class JsonWriter {
         }
         out.ensureWritable(digits);
         int end = out.writerIndex() + digits;
-        for (int i = end - 1; i >= out.writerIndex(); i--) {
-            out.setByte(i, '0' + (int) (v % 10));
-            v /= 10;
+        if (out.hasArray()) {
+            byte[] a = out.array();
+            int offset = out.arrayOffset();
+            for (int i = end - 1; i >= out.writerIndex(); i--) {
+                a[offset + i] = (byte) ('0' + (int) (v % 10));
+                v /= 10;
+            }
+        } else {
+            for (int i = end - 1; i >= out.writerIndex(); i--) {
+                out.setByte(i, '0' + (int) (v % 10));
+                v /= 10;
+            }
         }
         out.writerIndex(end);
     }

@@ -297,6 +297,85 @@ class CommitParserTest {
         return described.replaceFirst("^([^|]*\\|[^|]*\\|[^|]*\\|)[0-9]+", "$1");
     }
 
+    /** Parses {@code body} through {@link CommitParser#feed(io.netty.buffer.ByteBuf)}, cut at {@code splits}, each piece in direct memory. */
+    static String parseDirect(CommitParser p, byte[] body, int... splits) {
+        int start = 0;
+        try {
+            for (int i = 0; i <= splits.length; i++) {
+                int end = i < splits.length ? splits[i] : body.length;
+                io.netty.buffer.ByteBuf chunk = io.netty.buffer.Unpooled.directBuffer(end - start + 8);
+                try {
+                    chunk.writeBytes(new byte[] {'x', 'x', 'x'}).skipBytes(3); // a reader index past 0, as in a slice
+                    chunk.writeBytes(body, start, end - start);
+                    int reader = chunk.readerIndex();
+                    p.feed(chunk);
+                    assertEquals(reader, chunk.readerIndex(), "feed moved the chunk's reader index");
+                } finally {
+                    chunk.release();
+                }
+                start = end;
+            }
+            return describe(p.finish());
+        } catch (BadRequestException e) {
+            return "error: " + e.getMessage();
+        }
+    }
+
+    static String parseHeap(byte[] body) {
+        try {
+            return describe(parse(body));
+        } catch (BadRequestException e) {
+            return "error: " + e.getMessage();
+        }
+    }
+
+    /**
+     * The server's chunks live in direct memory and are staged through a 4 KiB heap array: the
+     * same requests and the same errors (offsets included) as parsing from the heap in one go,
+     * wherever the chunks split, for bodies several staging arrays long with a ',' or ':' at a
+     * staging boundary, on a new and on a reused parser.
+     */
+    @Test
+    void directChunksParseAsTheHeapDoesAcrossStagingBoundaries() {
+        int stage = CommitParser.STAGING_BYTES;
+        String bigValue = Base64.getEncoder().encodeToString(new byte[(int) (stage * 1.6)]);
+        String big = "{\"request_id\": \"req-0123456789-abcdefghij\", \"operations\": [{\"type\": \"write\", \"key\": \""
+                + b64("k") + "\", \"value\": \"" + bigValue + "\"}, {\"type\": \"delete\", \"key\": \"" + b64("k") + "\"}]}";
+        // a ',' right at the end of the first staging piece, then whitespace over the second
+        String padded = "{\"read_version\": 7" + " ".repeat(stage - 18 - 1) + ",\n" + " ".repeat(stage)
+                + "\"request_id\": \"req-0123456789-abcdefghij\"}";
+        String badLate = big.substring(0, big.length() - 3) + "}x}";
+        String trailingGarbage = big + " ".repeat(stage) + "tru";
+        CommitParser reused = new CommitParser(FACTORY, LIMITS);
+        int checked = 0;
+        for (String text : new String[] {FULL, BODIES[1], big, padded, badLate, trailingGarbage}) {
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            String expected = parseHeap(body);
+            if (text == padded) {
+                assertTrue(body[stage - 1] == ',', "the comma sits at the staging boundary");
+            }
+            for (int split : new int[] {0, 1, stage - 1, stage, stage + 1, 2 * stage, body.length / 2, body.length - 1,
+                    body.length}) {
+                if (split > body.length) {
+                    continue;
+                }
+                assertEquals(expected, parseDirect(new CommitParser(FACTORY, LIMITS), body, split),
+                        "new parser, split at " + split);
+                String got = parseDirect(reused, body, split);
+                assertEquals(expected, got, "reused parser, split at " + split);
+                if (got.startsWith("error") || !reused.reset()) {
+                    reused = new CommitParser(FACTORY, LIMITS);
+                }
+                checked++;
+            }
+        }
+        assertTrue(checked > 40);
+        assertTrue(parseHeap(badLate.getBytes(StandardCharsets.UTF_8)).startsWith("error: malformed JSON"));
+        assertTrue(parseHeap(trailingGarbage.getBytes(StandardCharsets.UTF_8)).startsWith("error: unexpected data after"));
+        assertTrue(parseHeap(big.getBytes(StandardCharsets.UTF_8)).contains("|delete "));
+        assertTrue(parseHeap(padded.getBytes(StandardCharsets.UTF_8)).contains("|7|"));
+    }
+
     /** RFC 8259 lets a parser ignore a leading byte order mark: on a new or a reused parser, split anywhere. */
     @Test
     void aLeadingByteOrderMarkIsSkippedWhereverTheBodySplits() throws Exception {

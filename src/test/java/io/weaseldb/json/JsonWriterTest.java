@@ -15,6 +15,9 @@ import org.junit.jupiter.api.Test;
 
 class JsonWriterTest {
     private static final JsonFactory JSON = new JsonFactory();
+    /** Unpooled, pooled (heap arrays shared at an offset) and the server's default (adaptive). */
+    private static final ByteBufAllocator[] ALLOCATORS = {Unpooled.buffer().alloc(), PooledByteBufAllocator.DEFAULT,
+        ByteBufAllocator.DEFAULT};
 
     /** What a JSON parser reads back from {@code bytes}, which must hold one object {"s": "..."}. */
     private static String readBack(byte[] bytes) throws Exception {
@@ -69,7 +72,7 @@ class JsonWriterTest {
                 }
                 s = b.toString();
             }
-            for (ByteBufAllocator alloc : new ByteBufAllocator[] {Unpooled.buffer().alloc(), PooledByteBufAllocator.DEFAULT}) {
+            for (ByteBufAllocator alloc : ALLOCATORS) {
                 for (boolean direct : new boolean[] {false, true}) {
                     byte[] bytes = write(alloc, direct, s);
                     assertEquals(s, readBack(bytes), "round " + round);
@@ -77,6 +80,46 @@ class JsonWriterTest {
                     for (byte x : bytes) {
                         assertEquals(false, x >= 0 && x < 0x20, "raw control byte in " + new String(bytes, StandardCharsets.UTF_8));
                     }
+                }
+            }
+        }
+    }
+
+    @Test
+    void longsRoundTripOnHeapAndDirectBuffers() throws Exception {
+        SplittableRandom random = new SplittableRandom(11);
+        long[] values = new long[300];
+        long[] fixed = {0, 1, 9, 10, 99, 100, -1, -9, -10, 1_000_000_007L, Long.MAX_VALUE, Long.MIN_VALUE, Long.MIN_VALUE + 1};
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i < fixed.length ? fixed[i] : random.nextLong() >> random.nextInt(64);
+        }
+        for (ByteBufAllocator alloc : ALLOCATORS) {
+            for (boolean direct : new boolean[] {false, true}) {
+                ByteBuf buf = direct ? alloc.directBuffer(4) : alloc.heapBuffer(4);
+                try {
+                    JsonWriter w = new JsonWriter(buf).beginObject().beginArray("a");
+                    for (long v : values) {
+                        w.element(v);
+                    }
+                    w.endArray().field("s", "end").endObject();
+                    byte[] bytes = new byte[buf.readableBytes()];
+                    buf.readBytes(bytes);
+                    try (JsonParser p = JSON.createParser(bytes)) {
+                        assertEquals(JsonToken.START_OBJECT, p.nextToken());
+                        assertEquals(JsonToken.FIELD_NAME, p.nextToken());
+                        assertEquals(JsonToken.START_ARRAY, p.nextToken());
+                        for (long v : values) {
+                            assertEquals(JsonToken.VALUE_NUMBER_INT, p.nextToken());
+                            assertEquals(v, p.getLongValue(), new String(bytes, StandardCharsets.US_ASCII));
+                        }
+                        assertEquals(JsonToken.END_ARRAY, p.nextToken());
+                        assertEquals(JsonToken.FIELD_NAME, p.nextToken());
+                        assertEquals(JsonToken.VALUE_STRING, p.nextToken());
+                        assertEquals("end", p.getText());
+                        assertEquals(JsonToken.END_OBJECT, p.nextToken());
+                    }
+                } finally {
+                    buf.release();
                 }
             }
         }
