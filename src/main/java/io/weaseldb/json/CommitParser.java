@@ -59,6 +59,7 @@ public final class CommitParser implements AutoCloseable {
     static final long MAX_REUSE_BYTES = 256L << 20;
     /** Bodies larger than this leave jackson's text buffers grown; such a parser is not reused. */
     static final int MAX_REUSE_BODY_BYTES = 16 << 10;
+    /** Size of the heap array direct chunks are copied through (see {@code staging}). */
     static final int STAGING_BYTES = 4 << 10;
     private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
     /**
@@ -91,10 +92,10 @@ public final class CommitParser implements AutoCloseable {
      * it. Jackson reads its input a byte at a time, and on JDK 25 (where Netty 4.2 does without
      * {@code sun.misc.Unsafe}) every {@code get} on a direct {@code ByteBuffer} pays a bounds and a
      * memory-session check; one bulk copy into the heap is cheaper. Fixed size: longer chunks go
-     * through it in pieces, so a pooled parser holds no more than this.
+     * through it in pieces, so a pooled parser holds no more than this. Made on first use.
      */
-    private final byte[] staging = new byte[STAGING_BYTES];
-    private final ByteBuffer stagingView = ByteBuffer.wrap(staging);
+    private byte[] staging;
+    private ByteBuffer stagingView;
 
     private State state = State.ROOT_START;
     private State afterSkip;
@@ -149,11 +150,15 @@ public final class CommitParser implements AutoCloseable {
             feed(ByteBuffer.wrap(chunk.array(), chunk.arrayOffset() + from, end - from));
             return;
         }
+        if (staging == null && from < end) {
+            staging = new byte[STAGING_BYTES];
+            stagingView = ByteBuffer.wrap(staging);
+        }
         while (from < end) {
             int n = Math.min(STAGING_BYTES, end - from);
             chunk.getBytes(from, staging, 0, n);
-            // nothing keeps a reference to the staged bytes: jackson consumes them before feed
-            // returns, and a held ',' or ':' is copied out
+            // the next piece may overwrite these bytes: jackson reads none of its input once it
+            // needs more (partial tokens are in its own buffers), and a held ',' or ':' is copied out
             feed(stagingView.limit(n).position(0));
             from += n;
         }
@@ -180,6 +185,13 @@ public final class CommitParser implements AutoCloseable {
             return;
         }
         if (heldLength > 0) {
+            if (isAllWhitespace(chunk, from, to)) {
+                // more whitespace after the held ',' or ':': keep it with them. (Joining and then
+                // holding again would copy everything held once per chunk, quadratic in a body
+                // padded with whitespace.)
+                appendHeld(chunk, from, to);
+                return;
+            }
             // rare: the last chunk ended in ',' or ':'; feed those bytes with this chunk
             byte[] joined = Arrays.copyOf(held, heldLength + (to - from));
             chunk.get(from, joined, heldLength, to - from);
@@ -247,6 +259,24 @@ public final class CommitParser implements AutoCloseable {
         }
         buf.get(from, held, 0, to - from);
         heldLength = to - from;
+    }
+
+    private void appendHeld(ByteBuffer buf, int from, int to) {
+        int n = to - from;
+        if (held.length - heldLength < n) {
+            held = Arrays.copyOf(held, Math.max(heldLength + n, 2 * held.length));
+        }
+        buf.get(from, held, heldLength, n);
+        heldLength += n;
+    }
+
+    private static boolean isAllWhitespace(ByteBuffer buf, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (!isWhitespace(buf.get(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static boolean isWhitespace(byte b) {

@@ -124,8 +124,9 @@ public final class JsonWriter {
      *
      * <p>On a heap buffer the pass stores into its array. A direct buffer costs a bounds check and,
      * with Netty 4.2 on JDK 25 (no {@code sun.misc.Unsafe}), a memory-session check per byte
-     * stored, so bodies that are written this way live on the heap ({@code Responses},
-     * {@code SseEncoder}); the per-byte path below is for the rest.
+     * stored, so every body the server writes this way is a heap buffer ({@code Responses},
+     * {@code ConnectionHandler}, {@code SseEncoder}, {@code PolicyCodec}); the per-byte path keeps
+     * direct buffers correct, not fast.
      */
     public static void writeString(ByteBuf out, String s) {
         int n = s.length();
