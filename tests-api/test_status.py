@@ -61,6 +61,16 @@ def test_status_requires_request_id(client: weaseldb.Client) -> None:
         assert resp.json()["error"] == "bad_request"
 
 
+@pytest.mark.parametrize("length", [5, 19, 257])
+def test_status_request_id_of_a_length_no_commit_could_carry_is_400(client: weaseldb.Client, length: int) -> None:
+    # commits take request ids of 20 to 256 characters; asking about any other would only ban it
+    resp = client.request("GET", "/v1/status", query={"request_id": "r" * length})
+    assert resp.status == 400, resp.body
+    body = resp.json()
+    assert body["error"] == "bad_request"
+    assert "request_id must be 20 to 256 characters" in body["message"]
+
+
 @pytest.mark.parametrize("min_version", ["abc", "-5", "1.5"])
 def test_status_bad_min_version_is_400(client: weaseldb.Client, ns: bytes, min_version: str) -> None:
     resp = client.request("GET", "/v1/status", query={"request_id": rid_for(ns, "st-bad"), "min_version": min_version})

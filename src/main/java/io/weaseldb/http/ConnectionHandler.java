@@ -450,6 +450,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             if (requestId == null || requestId.isEmpty()) {
                 throw new BadRequestException("request_id is required");
             }
+            // an id no commit could carry needs no answer, and asking bans it (held in memory)
+            io.weaseldb.json.CommitLimits limits = settings.commitLimits();
+            if (requestId.length() < limits.minRequestIdLength() || requestId.length() > limits.maxRequestIdLength()) {
+                throw new BadRequestException("request_id must be " + limits.minRequestIdLength() + " to "
+                        + limits.maxRequestIdLength() + " characters, as in commits; got " + requestId.length());
+            }
             String mv = param(query, "min_version");
             if (mv != null) {
                 minVersion = nonNegative("min_version", mv);

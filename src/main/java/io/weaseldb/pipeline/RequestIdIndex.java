@@ -35,12 +35,16 @@ public final class RequestIdIndex {
 
     private int[] table = new int[4096]; // ring index + 1; 0 = empty
     private long horizon;
+    /** Entries that are bans. */
+    private int bans;
+    private final long maxBans;
 
     public RequestIdIndex(long k0, long k1, long retentionVersions, long retentionMillis, long startVersion,
                           long nowMillis) {
         this.hash = new SipHash128(k0, k1);
         this.retentionVersions = retentionVersions;
         this.retentionMillis = retentionMillis;
+        this.maxBans = retentionVersions;
         this.horizon = startVersion;
         this.epochBaseMillis = nowMillis - Math.min(retentionMillis, 1L << 40) - 1000;
     }
@@ -52,6 +56,21 @@ public final class RequestIdIndex {
 
     public int size() {
         return size;
+    }
+
+    /** Bans held (ids /v1/status declared never to commit). */
+    public int bans() {
+        return bans;
+    }
+
+    /**
+     * Whether another ban may be added. Commits add at most one id per version, so the version
+     * limit bounds them; bans share a version (all of a batch's, or a marker's), so they get
+     * their own bound: as many as {@code retentionVersions}, which at most doubles the memory.
+     * Past it, /v1/status declines to ban until older bans expire (the caller answers 503).
+     */
+    public boolean canBan() {
+        return bans < maxBans;
     }
 
     /** Bytes held, for the metrics and docs. */
@@ -89,6 +108,7 @@ public final class RequestIdIndex {
 
     public void banned(String requestId, long version, long nowMillis) {
         add(requestId, -(version + 1), nowMillis);
+        bans++;
     }
 
     private void add(String requestId, long entry, long nowMillis) {
@@ -130,6 +150,9 @@ public final class RequestIdIndex {
                 break;
             }
             remove(head);
+            if (e < 0) {
+                bans--;
+            }
             horizon = Math.max(horizon, v + 1);
             head = (head + 1) % h0.length;
             size--;

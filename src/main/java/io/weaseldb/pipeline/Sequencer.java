@@ -289,6 +289,13 @@ public final class Sequencer implements Stage {
                     + " cannot be determined", requestIds.horizon()), completion);
             return;
         }
+        if (!requestIds.canBan()) {
+            // bounded memory: each unknown id asked about is remembered for the retention period
+            reply(new Outcome.Unavailable("too many request ids are held as never to commit (" + requestIds.bans()
+                    + ", the request_id_retention_versions limit); retry once older ones expire",
+                    false, settings.retryAfterSeconds(), null, requestId), completion);
+            return;
+        }
         long at = lastVersion;
         requestIds.banned(requestId, at, clock.epochMillis());
         persister.accept(new Sequenced.Ban(requestId, new Outcome.StatusNotCommitted(requestId, at), completion));

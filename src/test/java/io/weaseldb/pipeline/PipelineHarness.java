@@ -39,6 +39,10 @@ final class PipelineHarness {
     final RequestIdIndex requestIds;
 
     PipelineHarness(Persister.Settings settings, long conflictWindowMs, Term term) {
+        this(settings, conflictWindowMs, term, 1_000_000);
+    }
+
+    PipelineHarness(Persister.Settings settings, long conflictWindowMs, Term term, long requestIdRetentionVersions) {
         this.term = term;
         Persister.LogListener listener = new Persister.LogListener() {
             @Override
@@ -67,7 +71,7 @@ final class PipelineHarness {
         sequencer = new Sequencer(new Sequencer.Settings(conflictWindowMs, 4096, 1), new BTreeConflictSet(), clock,
                 IdSource.seeded(8), persister);
         persister.markerSource(sequencer::requestMarker);
-        requestIds = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, term.startVersion(), clock.epochMillis());
+        requestIds = new RequestIdIndex(1, 2, requestIdRetentionVersions, 3_600_000, term.startVersion(), clock.epochMillis());
         persister.lead(term);
         sequencer.lead(term, requestIds, new TermHistory());
     }

@@ -2,6 +2,7 @@ package io.weaseldb.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -58,6 +59,25 @@ class RequestIdIndexTest {
         assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("alpha-request-id-0001"));
         assertEquals(1, idx.expire(0, 1_000_000 + 3_600_000, 10), "time retention reached for 6");
         assertEquals(7, idx.horizon());
+    }
+
+    @Test
+    void countsBansUpToTheRetentionVersionsAndForgetsThemOnExpiry() {
+        RequestIdIndex idx = new RequestIdIndex(1, 2, 3, 3_600_000, 0, 1_000_000);
+        idx.committed("committed-request-01", 1, 1_000_000);
+        idx.committed("committed-request-02", 2, 1_000_000);
+        assertTrue(idx.canBan());
+        idx.banned("banned-request-id-01", 2, 1_000_000);
+        idx.banned("banned-request-id-02", 2, 1_000_000);
+        assertTrue(idx.canBan(), "commits do not count against the ban bound");
+        idx.banned("banned-request-id-03", 2, 1_000_000);
+        assertEquals(3, idx.bans());
+        assertFalse(idx.canBan());
+        assertEquals(1, idx.expire(4, 1_000_000, 10), "only the commit at 1 is 3 versions old");
+        assertEquals(3, idx.bans());
+        assertEquals(4, idx.expire(5, 1_000_000, 10));
+        assertEquals(0, idx.bans());
+        assertTrue(idx.canBan());
     }
 
     @Test

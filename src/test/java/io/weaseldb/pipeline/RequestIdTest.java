@@ -148,4 +148,47 @@ class RequestIdTest {
         h2.completeAll();
         assertInstanceOf(Outcome.StatusNotCommitted.class, ok.only());
     }
+
+    /**
+     * Bans share a version, so the version limit does not bound them: /v1/status for unknown ids
+     * could grow the index without end. They get their own bound, request_id_retention_versions;
+     * past it, status answers 503 (nothing banned, nothing logged) until older bans expire.
+     */
+    @Test
+    void bansAreBoundedAndStatusAnswersUnavailablePastTheBound() throws Exception {
+        var h3 = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(1, "leader-1", 0, -1), 3);
+        List<RecordingCompletion> asked = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            RecordingCompletion c = new RecordingCompletion();
+            h3.sequencer.offer(new SequencerMessage.Status("unknown-request-id-000" + i, 0, c));
+            asked.add(c);
+        }
+        h3.completeAll();
+        for (int i = 0; i < 3; i++) {
+            assertInstanceOf(Outcome.StatusNotCommitted.class, asked.get(i).only(), "ban " + i);
+        }
+        var u = assertInstanceOf(Outcome.Unavailable.class, asked.get(3).only());
+        assertFalse(u.outcomeUnknown());
+        assertTrue(u.message().contains("request_id_retention_versions"), u.message());
+        assertEquals(3, h3.requestIds.bans());
+        assertEquals(List.of("unknown-request-id-0000", "unknown-request-id-0001", "unknown-request-id-0002"),
+                h3.log().stream().flatMap(bt -> bt.bans().stream()).toList(), "the refused id was not banned");
+        // the one refused can still commit
+        RecordingCompletion c = h3.commit(new CommitRequest("unknown-request-id-0003", null, -1, List.of(),
+                List.of(new Operation.Write(b("k"), b("v"))), 0));
+        h3.completeAll();
+        assertInstanceOf(Outcome.Committed.class, c.only());
+        // once versions move past the retention, the bans expire and status bans again
+        for (int i = 0; i < 4; i++) {
+            h3.write("x" + i, "1");
+            h3.completeAll();
+            h3.advanceMillis(2);
+            h3.completeAll();
+        }
+        assertEquals(0, h3.requestIds.bans());
+        RecordingCompletion later = new RecordingCompletion();
+        h3.sequencer.offer(new SequencerMessage.Status("unknown-request-id-0009", h3.requestIds.horizon(), later));
+        h3.completeAll();
+        assertInstanceOf(Outcome.StatusNotCommitted.class, later.only());
+    }
 }
