@@ -75,7 +75,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private long lingerLeft;
     private boolean bodyComplete = true;
     private Subscription subscription; // set once this connection became an SSE stream
-    private io.netty.buffer.CompositeByteBuf small; // a small JSON body being aggregated
+    // A small JSON body being aggregated: copied into one heap buffer that grows by doubling
+    // (a composite of the chunks merged itself every 16 components: quadratic in tiny chunks).
+    private ByteBuf small;
     private java.util.function.Consumer<byte[]> smallDone;
 
     private final Authenticator auth;
@@ -301,7 +303,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     bodySlot = null;
                     tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
                 } else {
-                    small.addComponent(true, buf.retain());
+                    small.writeBytes(buf, buf.readerIndex(), buf.readableBytes());
                     if (last) {
                         byte[] bytes = new byte[small.readableBytes()];
                         small.readBytes(bytes);
@@ -535,7 +537,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
                 return;
             }
-            small = ctx.alloc().compositeBuffer();
+            small = ctx.alloc().heapBuffer(256, MAX_SMALL_BODY);
             bodySlot = slot;
             body = Body.SMALL;
             smallDone = bytes -> {

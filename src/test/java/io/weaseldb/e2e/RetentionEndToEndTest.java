@@ -69,4 +69,44 @@ class RetentionEndToEndTest {
             s.close();
         }
     }
+
+    /**
+     * A retention body is aggregated before it is parsed: in hundreds of tiny chunks it arrives
+     * whole (the aggregation copies each chunk once), and past 64 KiB it is 413.
+     */
+    @Test
+    void aPolicyBodyInManyTinyChunksArrivesWholeAndAnOversizedOneIs413() throws Exception {
+        TestServer s = TestServer.start(dir);
+        try {
+            long version = s.commit("{\"operations\":[" + write("k", "v") + "]}").version();
+            String body = "{" + " ".repeat(600) + "\"version\": " + version + "}";
+            try (io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+                c.send("PUT /v1/retention/tiny-chunks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        + "Transfer-Encoding: chunked\r\n\r\n");
+                StringBuilder chunks = new StringBuilder();
+                for (int i = 0; i < body.length(); i += 3) {
+                    String piece = body.substring(i, Math.min(body.length(), i + 3));
+                    chunks.append(Integer.toHexString(piece.length())).append("\r\n").append(piece).append("\r\n");
+                }
+                c.send(chunks.append("0\r\n\r\n").toString());
+                var r = c.read();
+                assertEquals(201, r.status(), r.body());
+            }
+            var read = s.get("/v1/retention/tiny-chunks");
+            assertEquals(200, read.status());
+            assertEquals(version, read.version());
+
+            try (io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+                c.send("PUT /v1/retention/too-big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+                String piece = " ".repeat(4096);
+                for (int i = 0; i < 17; i++) {
+                    c.send(Integer.toHexString(piece.length()) + "\r\n" + piece + "\r\n");
+                }
+                assertEquals(413, c.read().status());
+            }
+            assertEquals(404, s.get("/v1/retention/too-big").status());
+        } finally {
+            s.close();
+        }
+    }
 }
