@@ -54,6 +54,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** Largest body of a request other than a commit (retention policies). */
     private static final int MAX_SMALL_BODY = 64 << 10;
+    /** Length of the request ids the server makes for commits without one (UUIDs). */
+    private static final int SERVER_ID_LENGTH = 36;
 
     private final HttpSettings settings;
     private final Backend backend;
@@ -452,11 +454,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             if (requestId == null || requestId.isEmpty()) {
                 throw new BadRequestException("request_id is required");
             }
-            // an id no commit could carry needs no answer, and asking bans it (held in memory)
+            // an id no commit could carry needs no answer, and asking bans it (held in memory);
+            // the server's own ids (UUIDs, 36 characters) are accepted whatever the limits
             io.weaseldb.json.CommitLimits limits = settings.commitLimits();
-            if (requestId.length() < limits.minRequestIdLength() || requestId.length() > limits.maxRequestIdLength()) {
-                throw new BadRequestException("request_id must be " + limits.minRequestIdLength() + " to "
-                        + limits.maxRequestIdLength() + " characters, as in commits; got " + requestId.length());
+            int min = Math.min(limits.minRequestIdLength(), SERVER_ID_LENGTH);
+            int max = Math.max(limits.maxRequestIdLength(), SERVER_ID_LENGTH);
+            if (requestId.length() < min || requestId.length() > max) {
+                throw new BadRequestException("request_id must be " + min + " to " + max
+                        + " characters, as in commits; got " + requestId.length());
             }
             String mv = param(query, "min_version");
             if (mv != null) {

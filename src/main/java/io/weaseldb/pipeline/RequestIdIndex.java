@@ -36,7 +36,7 @@ public final class RequestIdIndex {
     private int[] table = new int[4096]; // ring index + 1; 0 = empty
     private long horizon;
     /** Entries that are bans. */
-    private int bans;
+    private long bans;
     private final long maxBans;
 
     public RequestIdIndex(long k0, long k1, long retentionVersions, long retentionMillis, long startVersion,
@@ -59,7 +59,7 @@ public final class RequestIdIndex {
     }
 
     /** Bans held (ids /v1/status declared never to commit). */
-    public int bans() {
+    public long bans() {
         return bans;
     }
 

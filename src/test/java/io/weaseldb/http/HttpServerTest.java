@@ -409,4 +409,31 @@ class HttpServerTest {
             }
         }
     }
+
+    /**
+     * /v1/status takes ids a commit could carry (asking bans them, in memory), plus the server's
+     * own 36-character ids whatever the configured limits: here 40 to 256, so 36 to 256.
+     */
+    @Test
+    void statusTakesTheLengthsACommitCouldCarryAndTheServersOwnIds() throws Exception {
+        HttpServer strict = new HttpServer(new HttpSettings("127.0.0.1", 0, 1, 4096, 8, 1024, 4, 0,
+                new CommitLimits(40, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
+                new HttpMetrics(new SimpleMeterRegistry()));
+        strict.start();
+        try (RawHttp c = new RawHttp(strict.port())) {
+            // this backend refuses every status query with 503: reaching it means the id passed
+            int[][] cases = {{36, 503}, {35, 400}, {1, 400}, {40, 503}, {256, 503}, {257, 400}};
+            for (int[] k : cases) {
+                c.send(RawHttp.get("/v1/status?request_id=" + "r".repeat(k[0])));
+                var r = c.read();
+                assertEquals(k[1], r.status(), "length " + k[0] + ": " + r.body());
+                if (k[1] == 400) {
+                    assertTrue(r.body().contains("request_id must be 36 to 256 characters"), r.body());
+                }
+            }
+        } finally {
+            strict.close();
+        }
+    }
 }
