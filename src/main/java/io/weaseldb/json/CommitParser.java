@@ -322,10 +322,8 @@ public final class CommitParser implements AutoCloseable {
     }
 
     private static void requireWhitespace(ByteBuffer chunk, int from, int to) throws BadRequestException {
-        for (int i = from; i < to; i++) {
-            if (!isWhitespace(chunk.get(i))) {
-                throw new BadRequestException("unexpected data after the end of the JSON object");
-            }
+        if (!isAllWhitespace(chunk, from, to)) {
+            throw new BadRequestException("unexpected data after the end of the JSON object");
         }
     }
 

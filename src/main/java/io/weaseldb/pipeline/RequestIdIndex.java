@@ -37,14 +37,12 @@ public final class RequestIdIndex {
     private long horizon;
     /** Entries that are bans. */
     private long bans;
-    private final long maxBans;
 
     public RequestIdIndex(long k0, long k1, long retentionVersions, long retentionMillis, long startVersion,
                           long nowMillis) {
         this.hash = new SipHash128(k0, k1);
         this.retentionVersions = retentionVersions;
         this.retentionMillis = retentionMillis;
-        this.maxBans = retentionVersions;
         this.horizon = startVersion;
         this.epochBaseMillis = nowMillis - Math.min(retentionMillis, 1L << 40) - 1000;
     }
@@ -70,7 +68,7 @@ public final class RequestIdIndex {
      * Past it, /v1/status declines to ban until older bans expire (the caller answers 503).
      */
     public boolean canBan() {
-        return bans < maxBans;
+        return bans < retentionVersions;
     }
 
     /** Bytes held, for the metrics and docs. */
