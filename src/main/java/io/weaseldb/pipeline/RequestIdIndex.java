@@ -1,17 +1,24 @@
 package io.weaseldb.pipeline;
 
-import java.util.Arrays;
-
 /**
  * The request ids of recent commits (and of ids /v1/status declared never to commit), so a
  * retried commit is answered with its original version instead of applying twice.
  *
  * <p>Memory is fixed per id, whatever the id's length: each id is kept as its 128-bit keyed
  * SipHash (a collision needs 2^64 ids; the key is secret, so none can be crafted). Entries live
- * in a ring in version order (36 bytes each), which is also the expiry order; an open-addressing
- * table of ring positions (4 bytes per slot, at most half full) finds them. Entries expire when
- * older than {@code retentionVersions} versions or {@code retentionMillis}, whichever comes first.
- * {@link #horizon()} is the oldest version whose ids are all still known.
+ * in a ring in version order (28 bytes each: the hash and the version side by side, and a
+ * timestamp), which is also the expiry order; an open-addressing table (8 bytes per slot, at
+ * most half full) finds them: each slot holds a ring position and the low 32 bits of the hash,
+ * so probing, moving and deleting read the table alone, and the ring only on a likely match.
+ * Entries expire when older than {@code retentionVersions} versions or {@code retentionMillis},
+ * whichever comes first. {@link #horizon()} is the oldest version whose ids are all still known.
+ *
+ * <p>Every call does bounded work, so the sequencer never stalls on the index's growth: the
+ * ring is a queue of fixed-size segments (it grows by adding one, and gives emptied ones back),
+ * and when the table doubles its entries move to the new table a few slots per {@link #committed}
+ * or {@link #banned} call rather than all at once. While they move, a lookup that misses the new
+ * table also probes the old one. (Copying a ring of 524,288 entries and rehashing it all at once
+ * took 15-31 ms of the sequencer; see docs/performance.md, finding 16.)
  *
  * <p>Owned by the sequencer thread (and, before it starts, by the startup rebuild).
  */
@@ -19,21 +26,43 @@ public final class RequestIdIndex {
     /** Returned by {@link #lookup} for an id not in the index. */
     public static final long UNKNOWN = Long.MIN_VALUE;
 
+    private static final int SEGMENT_SHIFT = 10;
+    private static final int SEGMENT = 1 << SEGMENT_SHIFT;
+    /** A slot's low 32 bits: a ring position modulo 2^31, plus one (0 = empty); its high 32 bits: the hash's low 32. */
+    private static final long POSITION_MASK = Integer.MAX_VALUE;
+    /**
+     * Old-table slots moved per insert while the table doubles. A doubling starts with the table
+     * just over half full and the new one a quarter full; moving 8 slots per insert empties the
+     * old table in an eighth of its length, long before the new one is half full.
+     */
+    private static final int MOVE_PER_INSERT = 8;
+
+    /** {@code SEGMENT} entries: h0, h1 and the version of each side by side (one cache line), and times. */
+    private static final class Segment {
+        final long[] entries = new long[3 * SEGMENT]; // version >= 0 committed at v; < 0 banned at -(v + 1)
+        final int[] times = new int[SEGMENT]; // seconds since epochBase
+    }
+
     private final SipHash128 hash;
     private final long retentionVersions;
     private final long retentionMillis;
     private final long[] h = new long[2];
-
-    // ring, in insertion (= version) order
-    private long[] h0 = new long[1024];
-    private long[] h1 = new long[1024];
-    private long[] versions = new long[1024]; // >= 0 committed at v; < 0 banned at -(v + 1)
-    private int[] times = new int[1024]; // seconds since epochBase
-    private int head;
-    private int size;
     private final long epochBaseMillis;
 
-    private int[] table = new int[4096]; // ring index + 1; 0 = empty
+    // The ring: positions [head, tail) in insertion (= version) order. segments[firstSegment + k]
+    // (circularly) holds the positions of segment number (head >> SEGMENT_SHIFT) + k.
+    private Segment[] segments = new Segment[4];
+    private int firstSegment;
+    private int segmentCount;
+    private Segment spare; // one emptied segment, kept so a ring at a segment boundary does not churn
+    private long head;
+    private long tail;
+
+    private long[] table = new long[2048];
+    /** While the table doubles: the previous table, read-only; null otherwise. */
+    private long[] oldTable;
+    private int moved; // slots of oldTable moved so far
+
     private long horizon;
     /** Entries that are bans. */
     private long bans;
@@ -53,7 +82,7 @@ public final class RequestIdIndex {
     }
 
     public int size() {
-        return size;
+        return (int) (tail - head);
     }
 
     /** Bans held (ids /v1/status declared never to commit). */
@@ -73,21 +102,38 @@ public final class RequestIdIndex {
 
     /** Bytes held, for the metrics and docs. */
     public long memoryBytes() {
-        return (long) h0.length * (8 + 8 + 8 + 4) + (long) table.length * 4;
+        long segmentBytes = (long) SEGMENT * (3 * 8 + 4);
+        return (segmentCount + (spare != null ? 1 : 0)) * segmentBytes + (long) table.length * 8
+                + (oldTable != null ? (long) oldTable.length * 8 : 0);
     }
 
     /** The version an id committed at, {@code -(U + 1)} if banned at U, or {@link #UNKNOWN}. */
     public long lookup(String requestId) {
         hash.hash(requestId, h);
-        int mask = table.length - 1;
-        for (int slot = (int) h[0] & mask; ; slot = (slot + 1) & mask) {
-            int e = table[slot];
+        long found = find(table, h[0], h[1]);
+        if (found == UNKNOWN && oldTable != null) {
+            found = find(oldTable, h[0], h[1]);
+        }
+        return found;
+    }
+
+    private long find(long[] t, long a, long b) {
+        int mask = t.length - 1;
+        int tag = (int) a;
+        for (int slot = tag & mask; ; slot = (slot + 1) & mask) {
+            long e = t[slot];
             if (e == 0) {
                 return UNKNOWN;
             }
-            int r = e - 1;
-            if (h0[r] == h[0] && h1[r] == h[1]) {
-                return versions[r];
+            if ((int) (e >>> 32) == tag) {
+                long p = position(e);
+                if (p < tail) { // the old table keeps entries that expired while it was read-only
+                    long[] s = segment(p).entries;
+                    int i = 3 * ((int) p & (SEGMENT - 1));
+                    if (s[i] == a && s[i + 1] == b) {
+                        return s[i + 2];
+                    }
+                }
             }
         }
     }
@@ -110,111 +156,188 @@ public final class RequestIdIndex {
     }
 
     private void add(String requestId, long entry, long nowMillis) {
-        if (size == h0.length) {
-            grow();
+        if (tail - head >= 1L << 30) { // table slots name positions modulo 2^31
+            throw new IllegalStateException("request-id index full");
         }
-        int r = (head + size) % h0.length;
+        if ((tail & (SEGMENT - 1)) == 0) {
+            appendSegment();
+        }
+        long p = tail;
+        Segment s = segment(p);
+        int i = (int) p & (SEGMENT - 1);
         hash.hash(requestId, h);
-        h0[r] = h[0];
-        h1[r] = h[1];
-        versions[r] = entry;
-        times[r] = (int) Math.min(Integer.MAX_VALUE, (nowMillis - epochBaseMillis) / 1000);
-        size++;
-        if (size * 2 > table.length) {
-            rehash(table.length * 2);
-        } else {
-            insert(r);
+        s.entries[3 * i] = h[0];
+        s.entries[3 * i + 1] = h[1];
+        s.entries[3 * i + 2] = entry;
+        s.times[i] = (int) Math.min(Integer.MAX_VALUE, (nowMillis - epochBaseMillis) / 1000);
+        tail++;
+        if ((tail - head) * 2 > table.length) {
+            if (oldTable != null) {
+                move(Integer.MAX_VALUE); // not reached at MOVE_PER_INSERT; kept so a doubling never meets another
+            }
+            oldTable = table;
+            moved = 0;
+            table = new long[table.length * 2];
+        }
+        insert(table, slotValue(p, h[0]));
+        if (oldTable != null) {
+            move(MOVE_PER_INSERT);
         }
     }
 
-    private void insert(int r) {
-        int mask = table.length - 1;
-        int slot = (int) h0[r] & mask;
-        while (table[slot] != 0) {
+    private static long slotValue(long p, long h0) {
+        return (h0 << 32) | ((p & POSITION_MASK) + 1);
+    }
+
+    /** Moves up to {@code n} slots of the old table into the new one; drops the old table when done. */
+    private void move(int n) {
+        long[] old = oldTable;
+        int end = (int) Math.min(old.length, (long) moved + n);
+        for (int slot = moved; slot < end; slot++) {
+            long e = old[slot];
+            if (e != 0 && position(e) < tail) {
+                insert(table, e);
+            }
+        }
+        moved = end;
+        if (moved == old.length) {
+            oldTable = null;
+        }
+    }
+
+    private static void insert(long[] t, long e) {
+        int mask = t.length - 1;
+        int slot = (int) (e >>> 32) & mask;
+        while (t[slot] != 0) {
             slot = (slot + 1) & mask;
         }
-        table[slot] = r + 1;
+        t[slot] = e;
+    }
+
+    /**
+     * The ring position a slot names: the one in [head, head + 2^31) with those low bits. Live
+     * positions are below {@code tail}; one that has expired maps to tail or beyond.
+     */
+    private long position(long e) {
+        long low = ((int) e - 1) & POSITION_MASK;
+        return head + ((low - head) & POSITION_MASK);
+    }
+
+    private Segment segment(long p) {
+        int k = (int) ((p >> SEGMENT_SHIFT) - (head >> SEGMENT_SHIFT));
+        return segments[(firstSegment + k) & (segments.length - 1)];
+    }
+
+    private void appendSegment() {
+        if (segmentCount == segments.length) {
+            Segment[] grown = new Segment[segments.length * 2];
+            for (int k = 0; k < segmentCount; k++) {
+                grown[k] = segments[(firstSegment + k) & (segments.length - 1)];
+            }
+            segments = grown;
+            firstSegment = 0;
+        }
+        Segment s = spare != null ? spare : new Segment();
+        spare = null;
+        segments[(firstSegment + segmentCount) & (segments.length - 1)] = s;
+        segmentCount++;
     }
 
     /** Forgets entries older than the retention limits; bounded work per call. */
     public int expire(long latestVersion, long nowMillis, int maxEntries) {
         int n = 0;
         long nowSeconds = (nowMillis - epochBaseMillis) / 1000;
-        while (size > 0 && n < maxEntries) {
-            long e = versions[head];
+        while (head < tail && n < maxEntries) {
+            Segment s = segment(head);
+            int i = (int) head & (SEGMENT - 1);
+            long e = s.entries[3 * i + 2];
             long v = e >= 0 ? e : -(e + 1);
-            boolean tooOld = latestVersion - v >= retentionVersions || (nowSeconds - times[head]) * 1000 >= retentionMillis;
+            boolean tooOld = latestVersion - v >= retentionVersions || (nowSeconds - s.times[i]) * 1000 >= retentionMillis;
             if (!tooOld) {
                 break;
             }
-            remove(head);
+            remove(slotValue(head, s.entries[3 * i]));
             if (e < 0) {
                 bans--;
             }
             horizon = Math.max(horizon, v + 1);
-            head = (head + 1) % h0.length;
-            size--;
+            head++;
+            if ((head & (SEGMENT - 1)) == 0) {
+                // head has passed the first segment's last position: give the segment back
+                spare = segments[firstSegment];
+                segments[firstSegment] = null;
+                firstSegment = (firstSegment + 1) & (segments.length - 1);
+                segmentCount--;
+            }
             n++;
         }
         return n;
     }
 
-    /** Backward-shift deletion of ring entry r from the linear-probing table. */
-    private void remove(int r) {
-        int mask = table.length - 1;
-        int slot = (int) h0[r] & mask;
-        while (table[slot] != r + 1) {
+    /**
+     * Backward-shift deletion of a slot value from the table. While the table doubles, an entry
+     * not moved yet is only in the old table, which stays as it is: the entry's expiry is what
+     * marks it there (its position is then no longer live).
+     */
+    private void remove(long value) {
+        long[] t = table;
+        int mask = t.length - 1;
+        int slot = (int) (value >>> 32) & mask;
+        while (t[slot] != value) {
+            if (t[slot] == 0) {
+                return;
+            }
             slot = (slot + 1) & mask;
         }
         int hole = slot;
-        for (int next = (hole + 1) & mask; table[next] != 0; next = (next + 1) & mask) {
-            int home = (int) h0[table[next] - 1] & mask;
+        for (int next = (hole + 1) & mask; t[next] != 0; next = (next + 1) & mask) {
+            int home = (int) (t[next] >>> 32) & mask;
             // move the entry back if its home is not cyclically in (hole, next]
             boolean between = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
             if (!between) {
-                table[hole] = table[next];
+                t[hole] = t[next];
                 hole = next;
             }
         }
-        table[hole] = 0;
+        t[hole] = 0;
     }
 
-    private void grow() {
-        int cap = h0.length * 2;
-        long[] n0 = new long[cap];
-        long[] n1 = new long[cap];
-        long[] nv = new long[cap];
-        int[] nt = new int[cap];
-        for (int i = 0; i < size; i++) {
-            int r = (head + i) % h0.length;
-            n0[i] = h0[r];
-            n1[i] = h1[r];
-            nv[i] = versions[r];
-            nt[i] = times[r];
-        }
-        h0 = n0;
-        h1 = n1;
-        versions = nv;
-        times = nt;
-        head = 0;
-        rehash(Math.max(table.length, Integer.highestOneBit(cap) * 2));
+    /** Whether the table is doubling (for tests). */
+    boolean moving() {
+        return oldTable != null;
     }
 
-    private void rehash(int capacity) {
-        table = new int[capacity];
-        for (int i = 0; i < size; i++) {
-            insert((head + i) % h0.length);
-        }
-    }
-
-    /** For tests: the table never holds a stale or duplicate position. */
+    /**
+     * For tests: the table holds only live positions, each once and tagged with its own hash,
+     * and every live position is found by its hash (in the table, or while doubling in the old one).
+     */
     boolean consistent() {
+        java.util.BitSet seen = new java.util.BitSet();
         int count = 0;
-        for (int e : table) {
+        for (long e : table) {
             if (e != 0) {
+                long p = position(e);
+                if (p >= tail || seen.get((int) (p - head)) || e != slotValue(p, segment(p).entries[3 * ((int) p & (SEGMENT - 1))])) {
+                    return false;
+                }
+                seen.set((int) (p - head));
                 count++;
             }
         }
-        return count == size && Arrays.stream(table).filter(e -> e != 0).distinct().count() == size;
+        if (oldTable == null && count != tail - head) {
+            return false;
+        }
+        for (long p = head; p < tail; p++) {
+            long[] s = segment(p).entries;
+            int i = 3 * ((int) p & (SEGMENT - 1));
+            long found = find(table, s[i], s[i + 1]);
+            if (found == UNKNOWN && oldTable != null) {
+                found = find(oldTable, s[i], s[i + 1]);
+            }
+            if (found != s[i + 2]) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -110,4 +110,87 @@ class RequestIdIndexTest {
         assertEquals(model.size(), idx.size());
         assertTrue(idx.memoryBytes() < 100L * 8192 * 4, "bounded by retention: " + idx.memoryBytes());
     }
+
+    @Test
+    void aDoublingMovesTheTableAFewSlotsPerInsertAndLookupsStayRightMeanwhile() {
+        SplittableRandom random = new SplittableRandom(7);
+        RequestIdIndex idx = new RequestIdIndex(random.nextLong(), random.nextLong(), 1_000_000, Long.MAX_VALUE / 4, 0, 0);
+        java.util.List<String> ids = new java.util.ArrayList<>();
+        int doublings = 0;
+        int insertsWhileMoving = 0;
+        boolean wasMoving = false;
+        for (int i = 0; i < 40_000; i++) {
+            String id = "req-" + i + "-" + random.nextLong();
+            if (i % 5 == 0) {
+                idx.banned(id, i, 0);
+            } else {
+                idx.committed(id, i, 0);
+            }
+            ids.add(id);
+            if (idx.moving()) {
+                insertsWhileMoving++;
+                if (!wasMoving) {
+                    doublings++;
+                    assertTrue(idx.consistent(), "right after a doubling starts, at " + i);
+                }
+                // ids from before the doubling (still in the old table) and after it are found
+                for (int k = 0; k < 8; k++) {
+                    int j = random.nextInt(ids.size());
+                    long want = j % 5 == 0 ? -(j + 1L) : j;
+                    assertEquals(want, idx.lookup(ids.get(j)), ids.get(j));
+                }
+                assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("absent-" + i));
+            } else if (wasMoving) {
+                assertTrue(idx.consistent(), "right after a doubling ends, at " + i);
+            }
+            wasMoving = idx.moving();
+        }
+        // 2048 -> 4096 -> ... -> 131072 slots: six doublings, each spread over many inserts
+        assertEquals(6, doublings);
+        assertTrue(insertsWhileMoving > 6 * 100, "inserts during doublings: " + insertsWhileMoving);
+        assertTrue(idx.consistent());
+        assertEquals(40_000, idx.size());
+        assertEquals(8_000, idx.bans());
+    }
+
+    @Test
+    void expiryDuringADoublingForgetsIdsStillOnlyInTheOldTable() {
+        RequestIdIndex idx = new RequestIdIndex(3, 4, 1_000, Long.MAX_VALUE / 4, 0, 0);
+        long v = 0;
+        while (!idx.moving()) {
+            idx.committed("fill-request-id-" + v, v, 0);
+            v++;
+        }
+        // expire everything committed before the doubling while its entries sit in the old table
+        long last = v - 1;
+        assertTrue(idx.expire(last + 1_000, 0, Integer.MAX_VALUE) > 0);
+        assertEquals(0, idx.size());
+        assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("fill-request-id-0"));
+        assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("fill-request-id-" + last));
+        assertTrue(idx.consistent());
+        // new ids after the expiry are found, the expired ones stay unknown while the move ends
+        for (long w = last + 1_000; idx.moving() || w < last + 3_000; w++) {
+            idx.committed("new-request-id-" + w, w, 0);
+            assertEquals(w, idx.lookup("new-request-id-" + w));
+            assertEquals(RequestIdIndex.UNKNOWN, idx.lookup("fill-request-id-" + (w % (last + 1))));
+        }
+        assertTrue(idx.consistent());
+    }
+
+    @Test
+    void givesRingMemoryBackAfterABurstExpires() {
+        RequestIdIndex idx = new RequestIdIndex(5, 6, 100, Long.MAX_VALUE / 4, 0, 0);
+        for (long v = 0; v < 50_000; v++) {
+            idx.committed("burst-request-id-" + v, v, 0);
+        }
+        long afterBurst = idx.memoryBytes();
+        idx.expire(50_000, 0, Integer.MAX_VALUE);
+        for (long v = 50_000; v < 52_000; v++) {
+            idx.committed("quiet-request-id-" + v, v, 0);
+            idx.expire(v, 0, 1_000);
+        }
+        assertEquals(100, idx.size());
+        assertTrue(idx.consistent());
+        assertTrue(idx.memoryBytes() < afterBurst / 2, idx.memoryBytes() + " vs " + afterBurst);
+    }
 }
