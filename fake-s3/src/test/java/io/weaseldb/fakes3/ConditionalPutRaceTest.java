@@ -2,13 +2,17 @@ package io.weaseldb.fakes3;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -20,11 +24,18 @@ import org.junit.jupiter.params.provider.ValueSource;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.async.AsyncResponseTransformer;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
-import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * The property WeaselDB's fencing rests on: of N writers racing a conditional PUT on one key,
  * exactly one wins and the others get 412, for both backends, over real HTTP.
+ *
+ * <p>The racers send their PUTs with the JDK's HTTP client, each on its own connection; the
+ * AWS SDK sets up each round and reads the result. The SDK's Netty client, after a 412 on a
+ * pooled connection, sometimes closes that connection just after handing it to the next
+ * request (about 1 round in 100 here: the fake S3 saw every request it was sent answered with
+ * keep-alive, and never saw the next one; the SDK reported "Request cancelled" and "The
+ * connection was closed during the request"). That is a client-side race this test is not
+ * about; WeaselDB retries such failures (the persister its PUTs, the SDK its reads).
  */
 @org.junit.jupiter.api.Timeout(120)
 class ConditionalPutRaceTest {
@@ -45,24 +56,25 @@ class ConditionalPutRaceTest {
     /** Runs one racer per thread, released together; returns how many got 200 and the winner's body. */
     private record Outcome(int wins, int preconditionFailures, List<String> winners) {}
 
-    private Outcome race(S3AsyncClient s3, ExecutorService pool, String key,
-                         java.util.function.IntFunction<java.util.function.Consumer<
-                                 software.amazon.awssdk.services.s3.model.PutObjectRequest.Builder>> request)
+    private Outcome race(FakeS3Server server, ExecutorService pool, String key, String header, String value)
             throws Exception {
         CountDownLatch go = new CountDownLatch(1);
         List<Future<String>> results = new ArrayList<>();
+        URI uri = server.endpoint().resolve("/race/" + key);
         for (int i = 0; i < RACERS; i++) {
             int racer = i;
             results.add(pool.submit(() -> {
-                go.await();
-                try {
-                    s3.putObject(b -> request.apply(racer).accept(b.bucket("race").key(key)),
-                            AsyncRequestBody.fromString("racer-" + racer)).join();
-                    return "racer-" + racer;
-                } catch (CompletionException e) {
-                    S3Exception s3e = assertInstanceOf(S3Exception.class, e.getCause());
-                    assertEquals(412, s3e.statusCode(), () -> "unexpected " + s3e);
-                    assertEquals("PreconditionFailed", s3e.awsErrorDetails().errorCode());
+                try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                        .connectTimeout(Duration.ofSeconds(5)).build()) {
+                    HttpRequest put = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).header(header, value)
+                            .PUT(HttpRequest.BodyPublishers.ofString("racer-" + racer)).build();
+                    go.await();
+                    HttpResponse<String> r = http.send(put, HttpResponse.BodyHandlers.ofString());
+                    if (r.statusCode() == 200) {
+                        return "racer-" + racer;
+                    }
+                    assertEquals(412, r.statusCode(), () -> "unexpected " + r.statusCode() + " " + r.body());
+                    assertTrue(r.body().contains("<Code>PreconditionFailed</Code>"), r.body());
                     return null;
                 }
             }));
@@ -88,7 +100,7 @@ class ConditionalPutRaceTest {
         try (FakeS3Server server = start(backend); S3AsyncClient s3 = S3Clients.client(server.endpoint())) {
             for (int round = 0; round < ROUNDS; round++) {
                 String key = "log/" + String.format("%020d", round);
-                Outcome o = race(s3, pool, key, racer -> b -> b.ifNoneMatch("*"));
+                Outcome o = race(server, pool, key, "If-None-Match", "*");
                 assertEquals(1, o.wins(), "round " + round + " winners " + o.winners());
                 assertEquals(RACERS - 1, o.preconditionFailures());
                 byte[] stored = s3.getObject(b -> b.bucket("race").key(key), AsyncResponseTransformer.toBytes())
@@ -110,7 +122,7 @@ class ConditionalPutRaceTest {
                 String key = "leader";
                 String etag = s3.putObject(b -> b.bucket("race").key(key),
                         AsyncRequestBody.fromString("base-" + round)).join().eTag();
-                Outcome o = race(s3, pool, key, racer -> b -> b.ifMatch(etag));
+                Outcome o = race(server, pool, key, "If-Match", etag);
                 assertEquals(1, o.wins(), "round " + round + " winners " + o.winners());
                 assertEquals(RACERS - 1, o.preconditionFailures());
                 byte[] stored = s3.getObject(b -> b.bucket("race").key(key), AsyncResponseTransformer.toBytes())
