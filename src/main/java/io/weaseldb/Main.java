@@ -129,7 +129,7 @@ public final class Main {
         if (port != null || host != null) {
             var s = c.server();
             c = new WeaselConfig(new WeaselConfig.Server(host != null ? host : s.host(), port != null ? port : s.port(),
-                    s.ioThreads(), s.maxRequestSizeBytes(), s.maxConnections(), s.maxHeaderBytes(),
+                    s.ioThreads(), s.maxRequestSizeBytes(), s.maxInFlightRequestBytes(), s.maxConnections(), s.maxHeaderBytes(),
                     s.maxPipelinedRequests(), s.idleTimeoutSeconds(), s.shutdownGraceMs(), s.advertiseUrl(),
                     s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.accessLog()),
                     c.commit(), c.persistence(), c.s3(), c.subscription(), c.retention(), c.security());

@@ -78,6 +78,7 @@ public class HttpPathBenchmark {
                     new HttpMetrics(new SimpleMeterRegistry()),
                     new CommitParserPool(CommitParser.newFactory(settings.maxRequestSizeBytes()), settings.commitLimits(),
                             HttpServer.PARSERS_PER_EVENT_LOOP),
+                    new BodyBudget(settings.maxInFlightRequestBytes()),
                     new Authenticator(settings.security().tokens()));
         }
     }

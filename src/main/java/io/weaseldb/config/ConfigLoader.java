@@ -68,6 +68,7 @@ public final class ConfigLoader {
                 s.getInt("port", 8080, 0, 65535),
                 s.getInt("io_threads", 0, 0, 256),
                 s.getLong("max_request_size_bytes", 1L << 20, 256, 1L << 30),
+                s.getLong("max_in_flight_request_bytes", 64L << 20, 256, 1L << 40),
                 s.getInt("max_connections", 10_000, 1, 1_000_000),
                 s.getInt("max_header_bytes", 16 << 10, 1024, 1 << 20),
                 s.getInt("max_pipelined_requests", 64, 1, 65_536),
@@ -77,6 +78,11 @@ public final class ConfigLoader {
                 s.getInt("header_read_timeout_ms", 10_000, 0, 3_600_000),
                 s.getInt("body_read_timeout_ms", 30_000, 0, 3_600_000),
                 s.getBoolean("access_log", false));
+        if (server.maxInFlightRequestBytes() < server.maxRequestSizeBytes()) {
+            throw new ConfigException(s.key("max_in_flight_request_bytes") + " (" + server.maxInFlightRequestBytes()
+                    + ") must be at least max_request_size_bytes (" + server.maxRequestSizeBytes()
+                    + "), or a commit of the largest size could never be received");
+        }
         if (!server.advertiseUrl().isEmpty() && !server.advertiseUrl().matches("https?://.+")) {
             throw new ConfigException(s.key("advertise_url") + " must be an http:// or https:// URL, got \""
                     + server.advertiseUrl() + "\"");

@@ -23,6 +23,7 @@ public record WeaselConfig(
             int port,
             int ioThreads,
             long maxRequestSizeBytes,
+            long maxInFlightRequestBytes,
             int maxConnections,
             int maxHeaderBytes,
             int maxPipelinedRequests,

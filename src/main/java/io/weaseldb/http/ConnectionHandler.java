@@ -61,6 +61,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private final Backend backend;
     private final HttpMetrics metrics;
     private final CommitParserPool parsers;
+    private final BodyBudget bodies;
 
     private ChannelHandlerContext ctx;
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
@@ -68,6 +69,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private CommitParser parser;
     private Slot bodySlot;
     private long bodyBytes;
+    /** Of {@link #bodies}, held for the commit body being received (0 when none). */
+    private long reservedBytes;
     private boolean closing; // a response that ends the connection is queued: accept nothing more
     /** When the last answer was written (event loop ticker): the idle timeout counts from it and from the last read. */
     private long lastAnswerNanos;
@@ -87,11 +90,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger access = LoggerFactory.getLogger("io.weaseldb.access");
 
     ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, CommitParserPool parsers,
-                      Authenticator auth, ReadTimeouts timeouts) {
+                      BodyBudget bodies, Authenticator auth, ReadTimeouts timeouts) {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
         this.parsers = parsers;
+        this.bodies = bodies;
         this.auth = auth;
         this.timeouts = timeouts;
     }
@@ -243,6 +247,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             tooLarge(slot);
             return;
         }
+        // A declared length is reserved whole, before any of it is read (a client that sent
+        // Expect: 100-continue sends none of it); a chunked body reserves as its chunks arrive.
+        if (length > 0 && !bodies.tryReserve(length)) {
+            receivingTooMuch(slot);
+            return;
+        }
+        reservedBytes = Math.max(0, length);
         if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
         }
@@ -250,6 +261,28 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         bodySlot = slot;
         bodyBytes = 0;
         body = Body.COMMIT;
+    }
+
+    /**
+     * 503 with Retry-After: commit bodies being received already hold max_in_flight_request_bytes.
+     * Like a 413, answered at once, the rest of the body read and dropped, the connection closed.
+     */
+    private void receivingTooMuch(Slot slot) {
+        metrics.rejected("max_in_flight_request_bytes");
+        closeParser();
+        slot.closeAfter = true;
+        closing = true;
+        body = Body.DISCARD;
+        lingerLeft = settings.lingerBytes();
+        slot.complete(new Outcome.Unavailable("the server is receiving too many commit bytes at once"
+                + " (max_in_flight_request_bytes); retry shortly", false, settings.retryAfterSeconds(), null, null));
+    }
+
+    private void releaseReserved() {
+        if (reservedBytes > 0) {
+            bodies.release(reservedBytes);
+            reservedBytes = 0;
+        }
     }
 
     private void tooLarge(Slot slot) {
@@ -277,6 +310,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 bodyBytes += buf.readableBytes();
                 if (bodyBytes > settings.maxRequestSizeBytes()) {
                     tooLarge(bodySlot);
+                } else if (bodyBytes > reservedBytes && !reserveMore(bodyBytes - reservedBytes)) {
+                    Slot slot = bodySlot;
+                    bodySlot = null;
+                    receivingTooMuch(slot);
                 } else {
                     CommitRequest request = null;
                     try {
@@ -337,10 +374,20 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /** A chunked body (or one longer than it said, which the decoder prevents) reserves as it arrives. */
+    private boolean reserveMore(long bytes) {
+        if (!bodies.tryReserve(bytes)) {
+            return false;
+        }
+        reservedBytes += bytes;
+        return true;
+    }
+
     /** The body parsed: the parser goes back to the pool and the commit to the pipeline. */
     private void submitCommit(CommitRequest request) {
         parsers.give(parser);
         parser = null;
+        releaseReserved(); // from here the pipeline's queue (max_pending_commits) bounds it
         body = Body.NONE;
         Slot slot = bodySlot;
         bodySlot = null;
@@ -368,11 +415,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         smallDone = null;
     }
 
+    /** Drops the commit body being received, if any: its parser and its share of the budget. */
     private void closeParser() {
         if (parser != null) {
             parser.close();
             parser = null;
         }
+        releaseReserved();
     }
 
 

@@ -45,6 +45,13 @@ public final class HttpMetrics {
                 .description("Open client connections").register(registry);
     }
 
+    /** The gauge of commit-body bytes being received (one server per registry). */
+    void requestBytesInFlight(BodyBudget bodies) {
+        Gauge.builder("weaseldb.http.request.body.in.flight", bodies, BodyBudget::used)
+                .description("Bytes of commit bodies being received (max_in_flight_request_bytes bounds it)")
+                .baseUnit("bytes").register(registry);
+    }
+
     void request(Endpoint endpoint, int status, long nanos) {
         if (status < 0 || status >= STATUSES) {
             timer(endpoint, status).record(nanos, TimeUnit.NANOSECONDS); // never sent; not cached

@@ -54,6 +54,7 @@ public final class HttpServer implements AutoCloseable {
     private final Backend backend;
     private final HttpMetrics metrics;
     private final CommitParserPool parsers;
+    private final BodyBudget bodies;
     private final EventLoopGroup boss;
     private final EventLoopGroup workers;
     private final Class<? extends ServerChannel> channelClass;
@@ -67,6 +68,8 @@ public final class HttpServer implements AutoCloseable {
         this.metrics = metrics;
         this.parsers = new CommitParserPool(CommitParser.newFactory(settings.maxRequestSizeBytes()),
                 settings.commitLimits(), PARSERS_PER_EVENT_LOOP);
+        this.bodies = new BodyBudget(settings.maxInFlightRequestBytes());
+        metrics.requestBytesInFlight(bodies);
         this.auth = new Authenticator(settings.security().tokens());
         this.ssl = settings.security().tls() ? sslContext(settings.security()) : null;
         boolean epoll = Epoll.isAvailable();
@@ -95,7 +98,7 @@ public final class HttpServer implements AutoCloseable {
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc()));
                         }
-                        addHttpHandlers(ch.pipeline(), settings, backend, metrics, parsers, auth);
+                        addHttpHandlers(ch.pipeline(), settings, backend, metrics, parsers, bodies, auth);
                     }
                 });
         serverChannel = b.bind(settings.host(), settings.port()).sync().channel();
@@ -114,7 +117,7 @@ public final class HttpServer implements AutoCloseable {
      * benchmark ({@code HttpPathBenchmark}) run the same pipeline.
      */
     static void addHttpHandlers(ChannelPipeline pipeline, HttpSettings settings, Backend backend, HttpMetrics metrics,
-                                CommitParserPool parsers, Authenticator auth) {
+                                CommitParserPool parsers, BodyBudget bodies, Authenticator auth) {
         ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(), metrics);
         pipeline.addLast("timeouts", timeouts);
         pipeline.addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
@@ -130,7 +133,7 @@ public final class HttpServer implements AutoCloseable {
             // writes here would cost every response a promise and a listener (~100 bytes).
             pipeline.addLast("idle", new IdleStateHandler(settings.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS));
         }
-        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, auth, timeouts));
+        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, bodies, auth, timeouts));
     }
 
     private static boolean loopback(String host) {

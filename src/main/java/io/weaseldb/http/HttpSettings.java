@@ -9,6 +9,7 @@ public record HttpSettings(
         int port,
         int ioThreads,
         long maxRequestSizeBytes,
+        long maxInFlightRequestBytes,
         int maxConnections,
         int maxHeaderBytes,
         int maxPipelinedRequests,
@@ -23,7 +24,7 @@ public record HttpSettings(
 
     public static HttpSettings from(WeaselConfig c) {
         var s = c.server();
-        return new HttpSettings(s.host(), s.port(), s.ioThreads(), s.maxRequestSizeBytes(), s.maxConnections(),
+        return new HttpSettings(s.host(), s.port(), s.ioThreads(), s.maxRequestSizeBytes(), s.maxInFlightRequestBytes(), s.maxConnections(),
                 s.maxHeaderBytes(), s.maxPipelinedRequests(), s.idleTimeoutSeconds(), CommitLimits.from(c.commit()),
                 5_000, 1, s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.accessLog(), c.security());
     }

@@ -14,6 +14,7 @@ class ConfigLoaderTest {
         WeaselConfig c = ConfigLoader.defaults();
         assertEquals(8080, c.server().port());
         assertEquals(1 << 20, c.server().maxRequestSizeBytes());
+        assertEquals(64L << 20, c.server().maxInFlightRequestBytes());
         assertEquals(20, c.commit().minRequestIdLength());
         assertEquals(5000, c.commit().conflictWindowMs());
         assertEquals(10L << 20, c.subscription().maxBufferSizeBytes());
@@ -55,6 +56,8 @@ class ConfigLoaderTest {
         assertTrue(error("[s3]\nendpoint = \"localhost:9000\"").contains("[s3].endpoint must start with http://"));
         assertTrue(error("[s3]\naccess_key_id = \"x\"").contains("must be set together"));
         assertTrue(error("[s3]\nbucket = \"Bad_Bucket\"").contains("[s3].bucket is not a valid S3 bucket name"));
+        assertTrue(error("[server]\nmax_request_size_bytes = 65536\nmax_in_flight_request_bytes = 65535")
+                .contains("[server].max_in_flight_request_bytes (65535) must be at least max_request_size_bytes (65536)"));
         assertTrue(error("[server\n").startsWith("test.toml: TOML syntax error at line 1"));
     }
 }

@@ -111,7 +111,7 @@ class HttpServerTest {
 
     @BeforeEach
     void start() throws Exception {
-        server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8, 1024, 4, 0,
+        server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 1L << 20, 8, 1024, 4, 0,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
                 new HttpMetrics(new SimpleMeterRegistry()));
@@ -212,7 +212,7 @@ class HttpServerTest {
     @Test
     void idleConnectionsAreClosedButNotWhileACommitIsInFlight() throws Exception {
         server.close();
-        server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8, 1024, 4, 1,
+        server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 1L << 20, 8, 1024, 4, 1,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
                 new HttpMetrics(new SimpleMeterRegistry()));
@@ -249,6 +249,74 @@ class HttpServerTest {
             assertEquals(200, c.read().status());
         }
         assertEquals(1, backend.requests.size(), "the oversized request never reached the pipeline");
+    }
+
+    /** A commit of exactly {@code length} bytes: WRITE padded with trailing whitespace. */
+    static String paddedWrite(int length) {
+        return WRITE + " ".repeat(length - WRITE.length());
+    }
+
+    @Test
+    void commitBodiesBeingReceivedAreBoundedInBytesAcrossConnections() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        // two 4000-byte bodies fit in 8,192 bytes, a third does not; small ones fit beside them
+        HttpServer small = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8192, 8, 1024, 4, 0,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend, new HttpMetrics(registry));
+        small.start();
+        String head = "POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n";
+        String body = paddedWrite(4000);
+        try (RawHttp a = new RawHttp(small.port()); RawHttp b = new RawHttp(small.port())) {
+            // a and b send a tenth of their bodies and stall: each holds its declared 4000 bytes
+            a.send(head + body.substring(0, 400));
+            b.send(head + body.substring(0, 400));
+            var gauge = registry.get("weaseldb.http.request.body.in.flight").gauge();
+            for (int i = 0; i < 500 && gauge.value() < 8000; i++) {
+                Thread.sleep(10);
+            }
+            assertEquals(8000.0, gauge.value());
+            try (RawHttp c = new RawHttp(small.port())) {
+                c.send(head + body);
+                var r = c.read();
+                assertEquals(503, r.status());
+                assertEquals("1", r.header("retry-after"));
+                assertTrue(r.body().contains("max_in_flight_request_bytes"), r.body());
+                assertEquals("close", r.header("connection"));
+                assertTrue(c.closedByServer());
+            }
+            try (RawHttp c = new RawHttp(small.port())) {
+                // a chunked body is refused once its chunks pass what is left (192 bytes)
+                c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+                c.send(Integer.toHexString(300) + "\r\n" + body.substring(0, 300) + "\r\n");
+                assertEquals(503, c.read().status());
+            }
+            try (RawHttp c = new RawHttp(small.port())) {
+                c.send(post("/v1/commit", WRITE)); // 64 bytes still fit
+                assertEquals(200, c.read().status());
+            }
+            // b finishes: answered, and its 4000 bytes are free again
+            b.send(body.substring(400));
+            assertEquals(200, b.read().status());
+            try (RawHttp c = new RawHttp(small.port())) {
+                c.send(head + body);
+                assertEquals(200, c.read().status());
+            }
+        }
+        // a vanished mid-body (closed by the try above): its reservation went with its connection
+        for (int i = 0; i < 500 && registry.get("weaseldb.http.request.body.in.flight").gauge().value() > 0; i++) {
+            Thread.sleep(10);
+        }
+        assertEquals(0.0, registry.get("weaseldb.http.request.body.in.flight").gauge().value());
+        try (RawHttp c = new RawHttp(small.port()); RawHttp d = new RawHttp(small.port())) {
+            c.send(head + body);
+            d.send(head + body);
+            assertEquals(200, c.read().status());
+            assertEquals(200, d.read().status());
+        } finally {
+            small.close();
+        }
+        assertEquals(2.0, registry.get("weaseldb.http.rejected").tag("reason", "max_in_flight_request_bytes").counter().count());
+        assertEquals(5, backend.requests.size(), "refused bodies never reached the pipeline");
     }
 
     @Test
@@ -416,7 +484,7 @@ class HttpServerTest {
      */
     @Test
     void statusTakesTheLengthsACommitCouldCarryAndTheServersOwnIds() throws Exception {
-        HttpServer strict = new HttpServer(new HttpSettings("127.0.0.1", 0, 1, 4096, 8, 1024, 4, 0,
+        HttpServer strict = new HttpServer(new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
                 new CommitLimits(40, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
                 new HttpMetrics(new SimpleMeterRegistry()));
