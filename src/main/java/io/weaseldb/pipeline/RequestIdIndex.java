@@ -18,7 +18,7 @@ package io.weaseldb.pipeline;
  * and when the table doubles its entries move to the new table a few slots per {@link #committed}
  * or {@link #banned} call rather than all at once. While they move, a lookup that misses the new
  * table also probes the old one. (Copying a ring of 524,288 entries and rehashing it all at once
- * took 15-31 ms of the sequencer; see docs/performance.md, finding 16.)
+ * took the sequencer up to 38 ms; see docs/performance.md, finding 16.)
  *
  * <p>Owned by the sequencer thread (and, before it starts, by the startup rebuild).
  */
@@ -37,7 +37,7 @@ public final class RequestIdIndex {
      */
     private static final int MOVE_PER_INSERT = 8;
 
-    /** {@code SEGMENT} entries: h0, h1 and the version of each side by side (one cache line), and times. */
+    /** {@code SEGMENT} entries: h0, h1 and the version of each side by side (usually one cache line), and times. */
     private static final class Segment {
         final long[] entries = new long[3 * SEGMENT]; // version >= 0 committed at v; < 0 banned at -(v + 1)
         final int[] times = new int[SEGMENT]; // seconds since epochBase
@@ -156,9 +156,13 @@ public final class RequestIdIndex {
     }
 
     private void add(String requestId, long entry, long nowMillis) {
-        if (tail - head >= 1L << 30) { // table slots name positions modulo 2^31
+        // Table slots name positions modulo 2^31, and the table (twice the ids, at most) must stay
+        // an array: 2^29 ids is far past any heap the config's 2^31-version limit could fill.
+        if (tail - head >= 1L << 29) {
             throw new IllegalStateException("request-id index full");
         }
+        // allocations first: should one fail, the index is as it was
+        long[] doubled = (tail - head + 1) * 2 > table.length ? new long[table.length * 2] : null;
         if ((tail & (SEGMENT - 1)) == 0) {
             appendSegment();
         }
@@ -171,13 +175,13 @@ public final class RequestIdIndex {
         s.entries[3 * i + 2] = entry;
         s.times[i] = (int) Math.min(Integer.MAX_VALUE, (nowMillis - epochBaseMillis) / 1000);
         tail++;
-        if ((tail - head) * 2 > table.length) {
+        if (doubled != null) {
             if (oldTable != null) {
                 move(Integer.MAX_VALUE); // not reached at MOVE_PER_INSERT; kept so a doubling never meets another
             }
             oldTable = table;
             moved = 0;
-            table = new long[table.length * 2];
+            table = doubled;
         }
         insert(table, slotValue(p, h[0]));
         if (oldTable != null) {
