@@ -269,13 +269,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     private void receivingTooMuch(Slot slot) {
         metrics.rejected("max_in_flight_request_bytes");
+        refuseBody(slot);
+        slot.complete(new Outcome.Unavailable("the server is receiving too many commit bytes at once"
+                + " (max_in_flight_request_bytes); retry shortly", false, settings.retryAfterSeconds(), null, null));
+    }
+
+    /** Drops the body being received and what it holds; its answer ends the connection, the rest of it is read and dropped. */
+    private void refuseBody(Slot slot) {
         closeParser();
         slot.closeAfter = true;
         closing = true;
         body = Body.DISCARD;
         lingerLeft = settings.lingerBytes();
-        slot.complete(new Outcome.Unavailable("the server is receiving too many commit bytes at once"
-                + " (max_in_flight_request_bytes); retry shortly", false, settings.retryAfterSeconds(), null, null));
     }
 
     private void releaseReserved() {
@@ -293,11 +298,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     /** 413: answered at once; the rest of the body is read and dropped, never buffered. */
     private void tooLarge(Slot slot, long limit, String what) {
         metrics.rejected("max_request_size");
-        closeParser();
-        slot.closeAfter = true;
-        closing = true;
-        body = Body.DISCARD;
-        lingerLeft = settings.lingerBytes();
+        refuseBody(slot);
         respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "content_too_large",
                 "request body exceeds " + what + " (" + limit + " bytes)"));
     }
