@@ -9,9 +9,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * and values) stays until its last byte arrives. Without a bound, clients that send most of a
  * large commit and then stall (within {@code body_read_timeout_ms} per read) could hold that much
  * on every connection: 200 stalled 0.9 MB bodies held 390 MB of heap, and {@code max_connections}
- * allows 10,000. A connection reserves a body's declared length when its head arrives (a chunked
- * body reserves as its chunks arrive) and gives it back when the body is parsed and handed to the
- * pipeline (whose queue {@code max_pending_commits} bounds), rejected, or its connection closes.
+ * allows 10,000. A connection reserves a body's bytes as they arrive (so a head alone, however
+ * long the length it declares, holds nothing and locks nobody out) and gives them back when the
+ * body is parsed and handed to the pipeline (whose queue {@code max_pending_commits} bounds),
+ * rejected, or its connection closes.
  *
  * <p>Thread-safe, lock-free: shared by the event loops.
  */

@@ -247,13 +247,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             tooLarge(slot);
             return;
         }
-        // A declared length is reserved whole, before any of it is read (a client that sent
-        // Expect: 100-continue sends none of it); a chunked body reserves as its chunks arrive.
-        if (length > 0 && !bodies.tryReserve(length)) {
+        // Bytes are reserved as they arrive (onContent), so a head alone holds nothing: reserving a
+        // declared length up front would let a few heads that never send their bodies lock every
+        // other commit out. A declared length that cannot fit now is refused at once, though,
+        // before 100 Continue, so a client that asked for it does not send a body in vain.
+        if (length > 0 && length > bodies.limit() - bodies.used()) {
             receivingTooMuch(slot);
             return;
         }
-        reservedBytes = Math.max(0, length);
+        reservedBytes = 0;
         if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
         }
@@ -304,6 +306,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void onContent(HttpContent c) {
+        if (c.decoderResult().isFailure()) {
+            badFraming(c.decoderResult().cause());
+            return;
+        }
         boolean last = c instanceof LastHttpContent;
         ByteBuf buf = c.content();
         switch (body) {
@@ -375,7 +381,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** A chunked body (or one longer than it said, which the decoder prevents) reserves as it arrives. */
+    /** A commit body reserves its bytes as they arrive. */
     private boolean reserveMore(long bytes) {
         if (!bodies.tryReserve(bytes)) {
             return false;
@@ -396,6 +402,36 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             metrics.rejected("pipeline_full");
             slot.complete(new Outcome.Unavailable("the commit pipeline is full; retry shortly", false,
                     settings.retryAfterSeconds(), null, request.requestId()));
+        }
+    }
+
+    /**
+     * The body's framing is broken (a bad chunk size, say): the request is malformed, whatever it
+     * parsed to so far, and the decoder drops the rest of the stream. 400 if the request is still
+     * unanswered, and the connection closes after the answers already queued.
+     */
+    private void badFraming(Throwable cause) {
+        timeouts.requestComplete();
+        Slot slot = bodySlot;
+        bodySlot = null;
+        if (body == Body.COMMIT) {
+            closeParser();
+            metrics.commitOutcome("bad_request");
+        } else if (body == Body.SMALL) {
+            releaseSmall();
+        } else {
+            slot = null; // its answer does not depend on the body (or it is already given)
+        }
+        closing = true;
+        body = Body.DISCARD;
+        if (slot != null) {
+            slot.closeAfter = true;
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+                    "malformed HTTP request body: " + cause.getMessage()));
+        } else if (!slots.isEmpty()) {
+            slots.peekLast().closeAfter = true;
+        } else {
+            ctx.close();
         }
     }
 

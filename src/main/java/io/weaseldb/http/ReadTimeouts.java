@@ -24,9 +24,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Owned by the connection's event loop.
  */
 final class ReadTimeouts extends ChannelInboundHandlerAdapter {
+    private static final String TIMEOUT_BODY = "{\"error\":\"bad_request\",\"message\":\"the request was not sent in time\"}";
     private static final byte[] TIMEOUT = ("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-            + "Connection: close\r\nContent-Length: 71\r\n\r\n"
-            + "{\"error\":\"bad_request\",\"message\":\"the request was not sent in time\"}").getBytes(StandardCharsets.US_ASCII);
+            + "Connection: close\r\nContent-Length: " + TIMEOUT_BODY.length() + "\r\n\r\n" + TIMEOUT_BODY)
+            .getBytes(StandardCharsets.US_ASCII);
 
     private enum State { BETWEEN, HEADERS, BODY }
 

@@ -256,57 +256,65 @@ class HttpServerTest {
         return WRITE + " ".repeat(length - WRITE.length());
     }
 
-    @Test
-    void commitBodiesBeingReceivedAreBoundedInBytesAcrossConnections() throws Exception {
-        SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        // two 4000-byte bodies fit in 8,192 bytes, a third does not; small ones fit beside them
+    private HttpServer smallBudgetServer(SimpleMeterRegistry registry) throws Exception {
         HttpServer small = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8192, 8, 1024, 4, 0,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend, new HttpMetrics(registry));
         small.start();
+        return small;
+    }
+
+    private static double awaitGauge(SimpleMeterRegistry registry, double want) throws InterruptedException {
+        var gauge = registry.get("weaseldb.http.request.body.in.flight").gauge();
+        for (int i = 0; i < 500 && gauge.value() != want; i++) {
+            Thread.sleep(10);
+        }
+        return gauge.value();
+    }
+
+    @Test
+    void commitBodiesBeingReceivedAreBoundedInBytesAcrossConnections() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        // 8,192 bytes of bodies in progress at most: two stalled at 3,900 bytes leave 392
+        HttpServer small = smallBudgetServer(registry);
         String head = "POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n";
         String body = paddedWrite(4000);
         try (RawHttp a = new RawHttp(small.port()); RawHttp b = new RawHttp(small.port())) {
-            // a and b send a tenth of their bodies and stall: each holds its declared 4000 bytes
-            a.send(head + body.substring(0, 400));
-            b.send(head + body.substring(0, 400));
-            var gauge = registry.get("weaseldb.http.request.body.in.flight").gauge();
-            for (int i = 0; i < 500 && gauge.value() < 8000; i++) {
-                Thread.sleep(10);
-            }
-            assertEquals(8000.0, gauge.value());
+            a.send(head + body.substring(0, 3900));
+            b.send(head + body.substring(0, 3900));
+            assertEquals(7800.0, awaitGauge(registry, 7800.0), "what has arrived is held, not what was declared");
             try (RawHttp c = new RawHttp(small.port())) {
-                c.send(head + body);
+                // a declared length that cannot fit is refused at once, before 100 Continue
+                c.send(head.replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n"));
                 var r = c.read();
                 assertEquals(503, r.status());
                 assertEquals("1", r.header("retry-after"));
                 assertTrue(r.body().contains("max_in_flight_request_bytes"), r.body());
+                assertTrue(r.body().contains("\"outcome\":\"not_committed\""), r.body());
                 assertEquals("close", r.header("connection"));
                 assertTrue(c.closedByServer());
             }
             try (RawHttp c = new RawHttp(small.port())) {
-                // a chunked body is refused once its chunks pass what is left (192 bytes)
+                // a chunked body is refused once its chunks pass what is left
                 c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
-                c.send(Integer.toHexString(300) + "\r\n" + body.substring(0, 300) + "\r\n");
+                c.send(Integer.toHexString(400) + "\r\n" + body.substring(0, 400) + "\r\n");
                 assertEquals(503, c.read().status());
+                assertTrue(c.closedByServer());
             }
             try (RawHttp c = new RawHttp(small.port())) {
                 c.send(post("/v1/commit", WRITE)); // 64 bytes still fit
                 assertEquals(200, c.read().status());
             }
-            // b finishes: answered, and its 4000 bytes are free again
-            b.send(body.substring(400));
+            // b finishes: answered, and its bytes are free again
+            b.send(body.substring(3900));
             assertEquals(200, b.read().status());
             try (RawHttp c = new RawHttp(small.port())) {
                 c.send(head + body);
                 assertEquals(200, c.read().status());
             }
         }
-        // a vanished mid-body (closed by the try above): its reservation went with its connection
-        for (int i = 0; i < 500 && registry.get("weaseldb.http.request.body.in.flight").gauge().value() > 0; i++) {
-            Thread.sleep(10);
-        }
-        assertEquals(0.0, registry.get("weaseldb.http.request.body.in.flight").gauge().value());
+        // a vanished mid-body (closed by the try above): what it held went with its connection
+        assertEquals(0.0, awaitGauge(registry, 0.0));
         try (RawHttp c = new RawHttp(small.port()); RawHttp d = new RawHttp(small.port())) {
             c.send(head + body);
             d.send(head + body);
@@ -317,6 +325,49 @@ class HttpServerTest {
         }
         assertEquals(2.0, registry.get("weaseldb.http.rejected").tag("reason", "max_in_flight_request_bytes").counter().count());
         assertEquals(5, backend.requests.size(), "refused bodies never reached the pipeline");
+    }
+
+    @Test
+    void headsThatNeverSendTheirBodiesHoldNoneOfTheBudget() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        HttpServer small = smallBudgetServer(registry);
+        String head = "POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n";
+        List<RawHttp> stalled = new ArrayList<>();
+        try {
+            for (int i = 0; i < 6; i++) { // 24,000 bytes declared against a budget of 8,192
+                RawHttp s = new RawHttp(small.port());
+                s.send(head + "{");
+                stalled.add(s);
+            }
+            assertEquals(6.0, awaitGauge(registry, 6.0));
+            try (RawHttp c = new RawHttp(small.port())) {
+                c.send(head + paddedWrite(4000));
+                assertEquals(200, c.read().status(), "a full-size commit is not locked out by mere heads");
+            }
+        } finally {
+            for (RawHttp s : stalled) {
+                s.close();
+            }
+            small.close();
+        }
+    }
+
+    @Test
+    void aCommitWhoseChunkFramingBreaksIsA400AndNotCommitted() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            // the whole JSON arrives, then a chunk size that is not hex
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + Integer.toHexString(WRITE.length()) + "\r\n" + WRITE + "\r\nzz\r\n");
+            var r = c.read();
+            assertEquals(400, r.status());
+            assertTrue(r.body().contains("malformed HTTP request body"), r.body());
+            assertTrue(c.closedByServer());
+        }
+        assertEquals(0, backend.requests.size(), "a malformed request never reaches the pipeline");
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", WRITE));
+            assertEquals(200, c.read().status());
+        }
     }
 
     @Test

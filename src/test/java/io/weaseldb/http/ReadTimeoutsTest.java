@@ -61,6 +61,10 @@ class ReadTimeoutsTest {
         try {
             assertTrue(out != null && out.toString(StandardCharsets.US_ASCII).startsWith("HTTP/1.1 408"),
                     "expected a 408, got " + out);
+            String[] response = out.toString(StandardCharsets.US_ASCII).split("\r\n\r\n", 2);
+            java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: (\\d+)").matcher(response[0]);
+            assertTrue(length.find(), response[0]);
+            assertEquals(Integer.parseInt(length.group(1)), response[1].length(), "the declared length is the body's");
         } finally {
             if (out != null) {
                 out.release();
