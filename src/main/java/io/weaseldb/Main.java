@@ -131,7 +131,7 @@ public final class Main {
             c = new WeaselConfig(new WeaselConfig.Server(host != null ? host : s.host(), port != null ? port : s.port(),
                     s.ioThreads(), s.maxRequestSizeBytes(), s.maxInFlightRequestBytes(), s.maxConnections(), s.maxHeaderBytes(),
                     s.maxPipelinedRequests(), s.idleTimeoutSeconds(), s.shutdownGraceMs(), s.advertiseUrl(),
-                    s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.accessLog()),
+                    s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.bodyDeadlineMs(), s.accessLog()),
                     c.commit(), c.persistence(), c.s3(), c.subscription(), c.retention(), c.security());
         }
         if (dataDir != null) {

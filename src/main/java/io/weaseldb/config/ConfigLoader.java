@@ -77,6 +77,7 @@ public final class ConfigLoader {
                 s.getString("advertise_url", ""),
                 s.getInt("header_read_timeout_ms", 10_000, 0, 3_600_000),
                 s.getInt("body_read_timeout_ms", 30_000, 0, 3_600_000),
+                s.getInt("body_deadline_ms", 60_000, 0, 86_400_000),
                 s.getBoolean("access_log", false));
         if (server.maxInFlightRequestBytes() < server.maxRequestSizeBytes()) {
             throw new ConfigException(s.key("max_in_flight_request_bytes") + " (" + server.maxInFlightRequestBytes()

@@ -32,6 +32,7 @@ public record WeaselConfig(
             String advertiseUrl,
             int headerReadTimeoutMs,
             int bodyReadTimeoutMs,
+            int bodyDeadlineMs,
             boolean accessLog) {
 
         /** The URL other servers and clients are told to use for this one. */

@@ -118,7 +118,8 @@ public final class HttpServer implements AutoCloseable {
      */
     static void addHttpHandlers(ChannelPipeline pipeline, HttpSettings settings, Backend backend, HttpMetrics metrics,
                                 CommitParserPool parsers, BodyBudget bodies, Authenticator auth) {
-        ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(), metrics);
+        ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
+                settings.bodyDeadlineMs(), metrics);
         pipeline.addLast("timeouts", timeouts);
         pipeline.addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(8192)

@@ -19,6 +19,7 @@ public record HttpSettings(
         int retryAfterSeconds,
         int headerReadTimeoutMs,
         int bodyReadTimeoutMs,
+        int bodyDeadlineMs,
         boolean accessLog,
         WeaselConfig.Security security) {
 
@@ -26,7 +27,7 @@ public record HttpSettings(
         var s = c.server();
         return new HttpSettings(s.host(), s.port(), s.ioThreads(), s.maxRequestSizeBytes(), s.maxInFlightRequestBytes(), s.maxConnections(),
                 s.maxHeaderBytes(), s.maxPipelinedRequests(), s.idleTimeoutSeconds(), CommitLimits.from(c.commit()),
-                5_000, 1, s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.accessLog(), c.security());
+                5_000, 1, s.headerReadTimeoutMs(), s.bodyReadTimeoutMs(), s.bodyDeadlineMs(), s.accessLog(), c.security());
     }
 
     /** Bytes of an oversized body read and discarded before closing, so the client sees the 413. */

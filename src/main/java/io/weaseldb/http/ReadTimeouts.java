@@ -10,8 +10,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Closes connections that send a request too slowly (slowloris): the request line and headers
- * must arrive within {@code header_read_timeout_ms} of the request's first byte, and a body in
- * progress must not stall for {@code body_read_timeout_ms}. Sits before the HTTP codec so it sees
+ * must arrive within {@code header_read_timeout_ms} of the request's first byte, a body in
+ * progress must not stall for {@code body_read_timeout_ms}, and it must arrive whole within
+ * {@code body_deadline_ms} of its headers (without that, one byte per stall period holds a
+ * connection, and what the body has parsed, for as long as the client likes). Sits before the HTTP codec so it sees
  * raw bytes; {@link ConnectionHandler} tells it when headers are complete and when the request
  * ends.
  *
@@ -33,18 +35,21 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
 
     private final long headerTimeoutNanos;
     private final long bodyTimeoutNanos;
+    private final long bodyDeadlineNanos;
     private final HttpMetrics metrics;
     private final Runnable expire = this::expire;
     private ChannelHandlerContext ctx;
     private State state = State.BETWEEN;
     private long lastReadNanos;
     private long headerDeadlineNanos;
+    private long bodyDeadlineAtNanos;
     private ScheduledFuture<?> timer;
     private long timerDueNanos;
 
-    ReadTimeouts(long headerTimeoutMs, long bodyTimeoutMs, HttpMetrics metrics) {
+    ReadTimeouts(long headerTimeoutMs, long bodyTimeoutMs, long bodyDeadlineMs, HttpMetrics metrics) {
         this.headerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(headerTimeoutMs);
         this.bodyTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(bodyTimeoutMs);
+        this.bodyDeadlineNanos = TimeUnit.MILLISECONDS.toNanos(bodyDeadlineMs);
         this.metrics = metrics;
     }
 
@@ -65,12 +70,27 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         ctx.fireChannelRead(msg);
     }
 
-    /** The request's headers are in: from now on only a stalled body counts. */
+    /** The request's headers are in: from now on a stalled body counts, and the body's deadline. */
     void headersComplete() {
         state = State.BODY;
-        if (bodyTimeoutNanos > 0) {
-            armBy(lastReadNanos + bodyTimeoutNanos, now());
+        long now = now();
+        bodyDeadlineAtNanos = now + bodyDeadlineNanos;
+        long due = bodyDue();
+        if (due != Long.MAX_VALUE) {
+            armBy(due, now);
         }
+    }
+
+    /** When the body in progress times out if nothing changes: its stall limit or its deadline, the earlier. */
+    private long bodyDue() {
+        long due = Long.MAX_VALUE;
+        if (bodyTimeoutNanos > 0) {
+            due = lastReadNanos + bodyTimeoutNanos;
+        }
+        if (bodyDeadlineNanos > 0 && (due == Long.MAX_VALUE || bodyDeadlineAtNanos - due < 0)) {
+            due = bodyDeadlineAtNanos;
+        }
+        return due;
     }
 
     /** The request is complete: wait for the next one (idle_timeout covers idleness); a pending timer finds nothing to do. */
@@ -119,14 +139,12 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
                 }
             }
             case BODY -> {
-                if (bodyTimeoutNanos <= 0) {
-                    return;
-                }
-                long deadline = lastReadNanos + bodyTimeoutNanos;
-                if (now - deadline < 0) {
-                    armBy(deadline, now); // the body is still moving
-                } else {
+                if (bodyDeadlineNanos > 0 && now - bodyDeadlineAtNanos >= 0) {
+                    timeOut("body_deadline");
+                } else if (bodyTimeoutNanos > 0 && now - (lastReadNanos + bodyTimeoutNanos) >= 0) {
                     timeOut("body_read_timeout");
+                } else if (bodyDue() != Long.MAX_VALUE) {
+                    armBy(bodyDue(), now); // the body is still moving, and within its deadline
                 }
             }
         }

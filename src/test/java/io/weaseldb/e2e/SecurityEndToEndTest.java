@@ -172,7 +172,7 @@ class SecurityEndToEndTest {
     @Test
     void slowAndOversizedRequestsAreCutOffWhileOthersAreServed() throws Exception {
         String limits = "[server]\nport = 0\nheader_read_timeout_ms = 500\nbody_read_timeout_ms = 500\n"
-                + "max_header_bytes = 4096\n";
+                + "body_deadline_ms = 1500\nmax_header_bytes = 4096\n";
         try (TestServer s = TestServer.start(dir, limits)) {
             // slowloris: a request line, then headers that never end
             try (Socket slow = new Socket("127.0.0.1", s.port())) {
@@ -192,6 +192,32 @@ class SecurityEndToEndTest {
                         .getBytes(StandardCharsets.US_ASCII));
                 String answer = new String(stall.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
                 assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+            }
+            // a body that never stalls long enough for body_read_timeout_ms, but never ends either
+            try (Socket trickle = new Socket("127.0.0.1", s.port())) {
+                trickle.setSoTimeout(10_000);
+                var out = trickle.getOutputStream();
+                out.write("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{".getBytes(StandardCharsets.US_ASCII));
+                InputStream in = trickle.getInputStream();
+                for (int i = 0; i < 100 && in.available() == 0; i++) { // a byte every 100 ms, for 10 s at most
+                    Thread.sleep(100);
+                    try {
+                        out.write(' ');
+                    } catch (java.io.IOException closed) {
+                        break;
+                    }
+                }
+                try {
+                    String answer = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+                    assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+                } catch (java.net.SocketException reset) {
+                    // a byte written just as the server closed can turn its close into a reset that
+                    // overtakes the 408 here; the server's own count says what it did
+                    try (RawHttp metrics = new RawHttp(s.port())) {
+                        metrics.send(RawHttp.get("/metrics"));
+                        assertTrue(metrics.read().body().contains("weaseldb_http_rejected_total{reason=\"body_deadline\"} 1.0"));
+                    }
+                }
             }
             // a header bomb
             try (RawHttp bomb = new RawHttp(s.port())) {

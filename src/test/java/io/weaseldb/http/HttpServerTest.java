@@ -112,7 +112,7 @@ class HttpServerTest {
     @BeforeEach
     void start() throws Exception {
         server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 1L << 20, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, 60_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
                 new HttpMetrics(new SimpleMeterRegistry()));
         server.start();
@@ -213,7 +213,7 @@ class HttpServerTest {
     void idleConnectionsAreClosedButNotWhileACommitIsInFlight() throws Exception {
         server.close();
         server = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 1L << 20, 8, 1024, 4, 1,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, 60_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
                 new HttpMetrics(new SimpleMeterRegistry()));
         server.start();
@@ -258,7 +258,7 @@ class HttpServerTest {
 
     private HttpServer smallBudgetServer(SimpleMeterRegistry registry) throws Exception {
         HttpServer small = new HttpServer(new HttpSettings("127.0.0.1", 0, 2, 4096, 8192, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, 60_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend, new HttpMetrics(registry));
         small.start();
         return small;
@@ -536,7 +536,7 @@ class HttpServerTest {
     @Test
     void statusTakesTheLengthsACommitCouldCarryAndTheServersOwnIds() throws Exception {
         HttpServer strict = new HttpServer(new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
-                new CommitLimits(40, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, false,
+                new CommitLimits(40, 256, 1024, 100, 100), 1_000, 1, 10_000, 30_000, 60_000, false,
                 new io.weaseldb.config.WeaselConfig.Security(List.of(), null, null)), backend,
                 new HttpMetrics(new SimpleMeterRegistry()));
         strict.start();

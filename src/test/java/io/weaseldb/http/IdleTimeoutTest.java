@@ -33,7 +33,7 @@ class IdleTimeoutTest {
     @BeforeEach
     void setUp() {
         HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, IDLE_S,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, false,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
                 new WeaselConfig.Security(List.of(), null, null));
         channel = new EmbeddedChannel();
         channel.freezeTime();

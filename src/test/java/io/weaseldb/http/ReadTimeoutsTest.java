@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 class ReadTimeoutsTest {
     private static final long HEADER_MS = 1_000;
     private static final long BODY_MS = 3_000;
+    private static final long DEADLINE_MS = 20_000;
 
     private EmbeddedChannel channel;
     private SimpleMeterRegistry registry;
@@ -30,7 +31,7 @@ class ReadTimeoutsTest {
     @BeforeEach
     void setUp() {
         registry = new SimpleMeterRegistry();
-        ReadTimeouts timeouts = new ReadTimeouts(HEADER_MS, BODY_MS, new HttpMetrics(registry));
+        ReadTimeouts timeouts = new ReadTimeouts(HEADER_MS, BODY_MS, DEADLINE_MS, new HttpMetrics(registry));
         channel = new EmbeddedChannel();
         channel.freezeTime();
         channel.pipeline().addLast(timeouts, new ChannelInboundHandlerAdapter() {
@@ -126,5 +127,34 @@ class ReadTimeoutsTest {
         request("next", "headers");
         advance(BODY_MS);
         assertTimedOut("body_read_timeout");
+    }
+
+    @Test
+    void aBodyThatKeepsTricklingIsCutOffAtItsDeadline() {
+        request("POST /v1/commit HTTP/1.1\r\n", "headers");
+        long elapsed = 0;
+        while (elapsed + 2_000 < DEADLINE_MS) { // never stalls for BODY_MS, but never ends either
+            advance(2_000);
+            elapsed += 2_000;
+            request("b");
+        }
+        assertStillOpen();
+        advance(DEADLINE_MS - elapsed - 1);
+        assertStillOpen();
+        advance(1);
+        assertTimedOut("body_deadline");
+    }
+
+    @Test
+    void eachRequestGetsItsOwnDeadline() {
+        for (int i = 0; i < 3; i++) { // three bodies of 15 s each on one connection: 45 s in all
+            request("POST /v1/commit HTTP/1.1\r\n", "headers");
+            for (int t = 0; t < 15_000; t += 1_500) {
+                advance(1_500);
+                request("b");
+            }
+            request("end");
+        }
+        assertStillOpen();
     }
 }
