@@ -793,6 +793,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
                 s.cancelStream = null; // the stream starts: the slot is now the subscription's
+                timeouts.streamStarted();
                 long nanos = ctx.executor().ticker().nanoTime() - s.startNanos;
                 metrics.request(s.endpoint, 200, nanos);
                 if (settings.accessLog()) {

@@ -31,7 +31,7 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
             + "Connection: close\r\nContent-Length: " + TIMEOUT_BODY.length() + "\r\n\r\n" + TIMEOUT_BODY)
             .getBytes(StandardCharsets.US_ASCII);
 
-    private enum State { BETWEEN, HEADERS, BODY }
+    private enum State { BETWEEN, HEADERS, BODY, STREAM }
 
     private final long headerTimeoutNanos;
     private final long bodyTimeoutNanos;
@@ -60,6 +60,10 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (state == State.STREAM) {
+            ctx.fireChannelRead(msg); // the connection is an event stream now: nothing to time
+            return;
+        }
         long now = now();
         lastReadNanos = now;
         if (state == State.BETWEEN && headerTimeoutNanos > 0) {
@@ -72,6 +76,9 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
 
     /** The request's headers are in: from now on a stalled body counts, and the body's deadline. */
     void headersComplete() {
+        if (state == State.STREAM) {
+            return;
+        }
         state = State.BODY;
         long now = now();
         bodyDeadlineAtNanos = now + bodyDeadlineNanos;
@@ -93,9 +100,21 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         return due;
     }
 
+    /**
+     * The connection became an event stream (a subscribe): no more requests are read on it, so
+     * nothing is timed from here on. Its request may never look complete to these timers: while
+     * a backlog fills the socket, reading is paused and its empty last content is held back.
+     */
+    void streamStarted() {
+        state = State.STREAM;
+        cancel();
+    }
+
     /** The request is complete: wait for the next one (idle_timeout covers idleness); a pending timer finds nothing to do. */
     void requestComplete() {
-        state = State.BETWEEN;
+        if (state != State.STREAM) {
+            state = State.BETWEEN;
+        }
     }
 
     /** Makes sure a timer fires no later than {@code deadline}; an earlier one re-arms itself when it fires. */
@@ -130,7 +149,7 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         }
         long now = now();
         switch (state) {
-            case BETWEEN -> { } // the request it was armed for is done; the next one arms again
+            case BETWEEN, STREAM -> { } // the request it was armed for is done; the next one arms again
             case HEADERS -> {
                 if (now - headerDeadlineNanos < 0) {
                     armBy(headerDeadlineNanos, now);

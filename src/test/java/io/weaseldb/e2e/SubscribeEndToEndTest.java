@@ -288,4 +288,38 @@ class SubscribeEndToEndTest {
             assertEquals(200, sub.status());
         }
     }
+
+    @Test
+    void aStreamWhoseBacklogFillsTheSocketIsNotCutOffByTheRequestTimers() throws Exception {
+        // ~600 KB of backlog: opening the stream passes the socket's high-water mark at once, so
+        // reading pauses and the GET never looks complete to the read timers
+        String cfg = "[server]\nport = 0\nbody_read_timeout_ms = 500\nbody_deadline_ms = 1000\n";
+        try (TestServer s = TestServer.start(dir, cfg)) {
+            for (int i = 0; i < 60; i++) {
+                assertEquals(200, s.commit("{\"operations\":[" + write("k" + i, "x".repeat(8000)) + "]}").status());
+            }
+            try (Socket sock = new Socket("127.0.0.1", s.port())) {
+                sock.setSoTimeout(500);
+                sock.getOutputStream().write("GET /v1/subscribe?after=0 HTTP/1.1\r\nHost: x\r\n\r\n"
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                Thread.sleep(2_500); // past both timers, reading nothing: the backlog waits in the socket
+                InputStream in = sock.getInputStream();
+                java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+                byte[] buf = new byte[65536];
+                try {
+                    for (int n; (n = in.read(buf)) > 0; ) {
+                        got.write(buf, 0, n);
+                    }
+                } catch (java.net.SocketTimeoutException drained) {
+                    // everything sent so far is read; the stream stays open
+                }
+                String text = got.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+                assertTrue(text.startsWith("HTTP/1.1 200"), text.substring(0, Math.min(200, text.length())));
+                assertTrue(!text.contains("HTTP/1.1 408"), "a 408 in the middle of the stream");
+                assertTrue(text.contains("id: 60\n") || text.contains("id: 60\r\n"), "the whole backlog arrives");
+            }
+            assertTrue(s.get("/metrics").body().lines().noneMatch(l -> l.startsWith("weaseldb_http_rejected_total")
+                    && (l.contains("body_deadline") || l.contains("body_read_timeout"))));
+        }
+    }
 }

@@ -41,6 +41,8 @@ class ReadTimeoutsTest {
                     timeouts.headersComplete();
                 } else if (msg.equals("end")) {
                     timeouts.requestComplete();
+                } else if (msg.equals("stream")) {
+                    timeouts.streamStarted();
                 }
             }
         });
@@ -155,6 +157,17 @@ class ReadTimeoutsTest {
             }
             request("end");
         }
+        assertStillOpen();
+    }
+
+    @Test
+    void nothingIsTimedOnceTheConnectionIsAStream() {
+        // a subscribe whose empty last content is held back (reading paused by its backlog)
+        request("GET /v1/subscribe HTTP/1.1\r\n", "headers", "stream");
+        advance(10 * DEADLINE_MS);
+        assertStillOpen();
+        request("stray bytes after the subscribe", "end", "more");
+        advance(10 * DEADLINE_MS);
         assertStillOpen();
     }
 }
