@@ -255,7 +255,6 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             receivingTooMuch(slot);
             return;
         }
-        reservedBytes = 0;
         if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
             ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
         }
@@ -317,7 +316,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 bodyBytes += buf.readableBytes();
                 if (bodyBytes > settings.maxRequestSizeBytes()) {
                     tooLarge(bodySlot);
-                } else if (bodyBytes > reservedBytes && !reserveMore(bodyBytes - reservedBytes)) {
+                } else if (!reserveMore(buf.readableBytes())) {
                     Slot slot = bodySlot;
                     bodySlot = null;
                     receivingTooMuch(slot);
