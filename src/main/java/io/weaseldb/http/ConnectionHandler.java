@@ -77,6 +77,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean readSinceIdleCheck;
     private boolean idleRecheckPending;
     private boolean lingering; // that response is written; discarding input until the client is done
+    private boolean timedOut; // a request was not sent in time: close after the last answer, no lingering
     private long lingerLeft;
     private boolean bodyComplete = true;
     private Subscription subscription; // set once this connection became an SSE stream
@@ -849,9 +850,52 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * A request was not sent in time ({@link ReadTimeouts} has stopped reading): 408 for it, in its
+     * turn after the answers already queued, since a pipelining client takes answers in order and
+     * would read a 408 written ahead of them as the answer to its oldest request (perhaps a commit
+     * that then commits). Then the connection closes, without waiting for the rest of the request.
+     */
+    private void readTimedOut() {
+        timedOut = true;
+        if (closing) {
+            // an answer that ends the connection is queued (it closes it) or already out
+            if (slots.isEmpty() && subscription == null) {
+                ctx.close();
+            }
+            return;
+        }
+        Slot slot = switch (body) {
+            case COMMIT -> {
+                closeParser();
+                metrics.commitOutcome("request_timeout");
+                yield bodySlot;
+            }
+            case SMALL -> {
+                releaseSmall();
+                yield bodySlot;
+            }
+            // its headers never came: the request has no slot yet
+            case NONE -> newSlot(Endpoint.UNKNOWN, ctx.executor().ticker().nanoTime(), false, false);
+            case DISCARD -> null; // the request's answer does not depend on its body (and may be out)
+        };
+        bodySlot = null;
+        body = Body.DISCARD;
+        closing = true;
+        if (slot != null) {
+            slot.closeAfter = true;
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_TIMEOUT, "bad_request",
+                    "the request was not sent in time"));
+        } else if (!slots.isEmpty()) {
+            slots.peekLast().closeAfter = true;
+        } else {
+            ctx.close();
+        }
+    }
+
     /** The last response is out: close now, or once the client has finished sending its body. */
     private void afterClosingResponse() {
-        if (bodyComplete || !ctx.channel().isActive()) {
+        if (bodyComplete || timedOut || !ctx.channel().isActive()) {
             ctx.close();
             return;
         }
@@ -890,6 +934,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ReadTimeouts.Expired) {
+            readTimedOut();
+            return;
+        }
         if (evt instanceof IdleStateEvent) {
             // the idle handler watches reads only (watching writes costs a promise per response)
             readSinceIdleCheck = false;

@@ -1,10 +1,7 @@
 package io.weaseldb.http;
 
-import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -23,14 +20,22 @@ import java.util.concurrent.TimeUnit;
  * answering thousands of requests a second schedules about one timer per timeout period instead
  * of scheduling and cancelling two per request.
  *
+ * <p>On a timeout it stops reading and fires {@link Expired} down the pipeline; it writes nothing
+ * itself. The 408 is {@link ConnectionHandler}'s to give, in its turn: on a pipelined connection
+ * the answers of earlier requests may still be pending, and a 408 written ahead of them would be
+ * read as the answer to the oldest of them.
+ *
  * <p>Owned by the connection's event loop.
  */
 final class ReadTimeouts extends ChannelInboundHandlerAdapter {
-    private static final String TIMEOUT_BODY = "{\"error\":\"bad_request\",\"message\":\"the request was not sent in time\"}";
-    private static final byte[] TIMEOUT = ("HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-            + "Connection: close\r\nContent-Length: " + TIMEOUT_BODY.length() + "\r\n\r\n" + TIMEOUT_BODY)
-            .getBytes(StandardCharsets.US_ASCII);
+    /**
+     * A request was not sent in time: {@code reason} is {@code header_read_timeout},
+     * {@code body_read_timeout} or {@code body_deadline}. Reading is paused and nothing more is
+     * timed on the connection.
+     */
+    record Expired(String reason) { }
 
+    /** STREAM: an event stream, or a request timed out; either way nothing is timed any more. */
     private enum State { BETWEEN, HEADERS, BODY, STREAM }
 
     private final long headerTimeoutNanos;
@@ -170,9 +175,10 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
     }
 
     private void timeOut(String reason) {
+        state = State.STREAM;
         metrics.rejected(reason);
         ctx.channel().config().setAutoRead(false);
-        ctx.writeAndFlush(Unpooled.wrappedBuffer(TIMEOUT)).addListener(ChannelFutureListener.CLOSE);
+        ctx.fireUserEventTriggered(new Expired(reason));
     }
 
     @Override
