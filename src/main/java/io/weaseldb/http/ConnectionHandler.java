@@ -530,6 +530,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         slot.startStream = () -> subscription = hub.open(ctx.channel(), from, mode, leader);
         slot.cancelStream = hub::cancel;
         closing = true; // the connection now belongs to the stream; later requests are ignored
+        // so nothing on it is timed from here: not stray bytes after the subscribe while it waits
+        // its turn (reading would be paused for good), nor its own held-back last content after
+        timeouts.streamStarted();
         flushReady();
     }
 
@@ -793,7 +796,6 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
                 s.cancelStream = null; // the stream starts: the slot is now the subscription's
-                timeouts.streamStarted();
                 long nanos = ctx.executor().ticker().nanoTime() - s.startNanos;
                 metrics.request(s.endpoint, 200, nanos);
                 if (settings.accessLog()) {
@@ -807,6 +809,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             FullHttpResponse r = s.response;
+            if (s.endpoint == Endpoint.COMMIT && r.status().code() == 408) {
+                metrics.commitOutcome("request_timeout"); // here, since an earlier close may drop it
+            }
             boolean close = s.closeAfter || !s.keepAlive;
             Responses.keepAlive(r, !close, s.http10);
             long now = ctx.executor().ticker().nanoTime();
@@ -859,8 +864,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private void readTimedOut() {
         timedOut = true;
         if (closing) {
-            // an answer that ends the connection is queued (it closes it) or already out
-            if (slots.isEmpty() && subscription == null) {
+            // an answer that ends the connection is queued or being written (it closes it when out,
+            // now without lingering), or it is out and the connection lingers for the body's rest
+            if (lingering) {
                 ctx.close();
             }
             return;
@@ -868,8 +874,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         Slot slot = switch (body) {
             case COMMIT -> {
                 closeParser();
-                metrics.commitOutcome("request_timeout");
-                yield bodySlot;
+                yield bodySlot; // counted as a request_timeout commit when its 408 is written
             }
             case SMALL -> {
                 releaseSmall();

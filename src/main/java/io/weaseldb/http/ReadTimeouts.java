@@ -86,6 +86,9 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         }
         state = State.BODY;
         long now = now();
+        // A stall counts from now at the earliest: the headers may have waited, read long ago, in
+        // the flow-control queue while the server paused reading (max_pipelined_requests).
+        lastReadNanos = now;
         bodyDeadlineAtNanos = now + bodyDeadlineNanos;
         long due = bodyDue();
         if (due != Long.MAX_VALUE) {
@@ -106,9 +109,10 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * The connection became an event stream (a subscribe): no more requests are read on it, so
-     * nothing is timed from here on. Its request may never look complete to these timers: while
-     * a backlog fills the socket, reading is paused and its empty last content is held back.
+     * The connection is becoming an event stream (a subscribe was accepted): no more requests are
+     * read on it, so nothing is timed from here on. Its request may never look complete to these
+     * timers: while a backlog fills the socket, reading is paused and its empty last content is
+     * held back.
      */
     void streamStarted() {
         state = State.STREAM;
