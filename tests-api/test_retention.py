@@ -7,6 +7,7 @@ made them, so they never let the truncator remove history other tests read.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -153,7 +154,9 @@ def test_retention_wrong_methods(client: weaseldb.Client) -> None:
 
 # -- truncation -------------------------------------------------------------------------------------
 
-TRUNCATING = {"retention": {"truncate_interval_seconds": 1}}
+# A request-id window of 2 versions: truncation never cuts into the window (a restart rebuilds
+# the ids that make commits idempotent from those log objects), and the default one is 24 h.
+TRUNCATING = {"retention": {"truncate_interval_seconds": 1}, "commit": {"request_id_retention_versions": 2}}
 
 
 @pytest.mark.both_backends
@@ -202,6 +205,23 @@ def test_truncation_follows_the_minimum_live_policy(make_server, ns: bytes) -> N
     assert [t.version for t in history(c, high, versions[-1]) if t.version in versions] == versions[9:]
     metrics = c.metrics()
     assert metrics.value("weaseldb_version_oldest") == oldest
+
+
+def test_truncation_keeps_the_request_id_window_so_retries_stay_duplicates(make_server, ns: bytes) -> None:
+    # The default window (1,000,000 versions, 24 h): a policy allows deleting everything but the
+    # newest object, yet a commit retried after a restart must still find its original outcome.
+    srv = make_server({"retention": {"truncate_interval_seconds": 1}})
+    c = srv.client()
+    first = c.commit([Write(ns + b"once", b"1")], request_id="retried-" + ns.hex())
+    versions = [c.commit([Write(ns + b"k%02d" % i, b"%d" % i)]).version for i in range(5)]
+    initial = c.list_retention().oldest_version
+    c.put_retention("everything", versions[-1])
+    time.sleep(3)  # three truncation passes
+    assert c.list_retention().oldest_version == initial, "nothing in the request-id window is deleted"
+    srv.restart()
+    c = srv.client()
+    again = c.commit([Write(ns + b"once", b"2")], request_id="retried-" + ns.hex())
+    assert again.duplicate and again.version == first.version
 
 
 # Policies surviving a restart: test_restart.py::test_restart_continues_the_log.

@@ -48,6 +48,12 @@ public final class Sequencer implements Stage {
     private long lastTxnVersion = -1;
     private VersionWindow window;
     private RequestIdIndex requestIds;
+    /**
+     * {@code requestIds.horizon()} as of the last upkeep, for retention (another thread): log
+     * objects holding versions at or after it must stay, or a restart could not rebuild the ids
+     * still within the window. 0 until a term is led (nothing may be deleted).
+     */
+    private volatile long requestIdHorizon;
     private TermHistory terms;
     private final ArrayList<Integer> failed = new ArrayList<>();
 
@@ -58,6 +64,14 @@ public final class Sequencer implements Stage {
         this.ids = ids;
         this.persister = persister;
         this.inbox = new MpscAtomicArrayQueue<>(settings.inboxCapacity());
+    }
+
+    /**
+     * The oldest version whose request ids the sequencer still remembers (any thread). The log
+     * objects from it on are what a restart or a new leader reads to remember them again.
+     */
+    public long requestIdHorizon() {
+        return requestIdHorizon;
     }
 
     public WakeSignal signal() {
@@ -72,6 +86,7 @@ public final class Sequencer implements Stage {
         assert term == null : "already led a term";
         this.term = t;
         this.requestIds = requestIds;
+        this.requestIdHorizon = requestIds.horizon();
         this.terms = terms;
         terms.add(t.startVersion(), t.leaderId());
         this.leading = true;
@@ -129,6 +144,7 @@ public final class Sequencer implements Stage {
             conflicts.prune(64 + 2 * writesSincePrune);
             writesSincePrune = 0;
             requestIds.expire(lastVersion, clock.epochMillis(), 1024);
+            requestIdHorizon = requestIds.horizon();
         }
         while (done < MAX_BATCH && persister.hasRoom()) {
             SequencerMessage m = inbox.poll();

@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  * Retention policies and log truncation. Policies are stored in S3 under {@code retention/}, so
  * they survive restarts and leader changes. The log is truncated only below the minimum version
  * over live policies (none: nothing is deleted), only in whole log objects, never the newest
- * object, and never past what a connected subscriber still has to read.
+ * object, never past what a connected subscriber still has to read, and never into the request-id
+ * window: a restart or a new leader rebuilds the ids that make commits idempotent from the log.
  *
  * <p>Owned by one thread: every operation (API requests and the periodic truncation) runs on it,
  * in order, so the policy map and the truncation never race. Requests queue in a bounded queue;
@@ -55,6 +56,7 @@ public final class RetentionManager implements AutoCloseable {
     private final Clock clock;
     private final LongSupplier latestVersion;
     private final LongSupplier oldestNeededBySubscribers;
+    private final LongSupplier requestIdHorizon;
     private final ThreadPoolExecutor thread;
     private final ScheduledExecutorService timer;
     private final TreeMap<String, Policy> policies = new TreeMap<>();
@@ -66,9 +68,14 @@ public final class RetentionManager implements AutoCloseable {
      * @param latestVersion            the newest committed version (policies may not pin beyond it)
      * @param oldestNeededBySubscribers the lowest version some connected subscriber has yet to
      *                                 receive, minus one (Long.MAX_VALUE with none)
+     * @param requestIdHorizon         the oldest version whose request ids the sequencer still
+     *                                 remembers: the log from it on is kept, since a restart or a
+     *                                 new leader rebuilds those ids from it (without it, a commit
+     *                                 retried after a restart could apply twice)
      */
     public RetentionManager(Settings settings, ObjectStore store, LogLayout layout, LogIndex index, Clock clock,
-                            LongSupplier latestVersion, LongSupplier oldestNeededBySubscribers, MeterRegistry registry) {
+                            LongSupplier latestVersion, LongSupplier oldestNeededBySubscribers,
+                            LongSupplier requestIdHorizon, MeterRegistry registry) {
         this.settings = settings;
         this.store = store;
         this.layout = layout;
@@ -76,6 +83,7 @@ public final class RetentionManager implements AutoCloseable {
         this.clock = clock;
         this.latestVersion = latestVersion;
         this.oldestNeededBySubscribers = oldestNeededBySubscribers;
+        this.requestIdHorizon = requestIdHorizon;
         this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1024), r -> {
             Thread t = new Thread(r, "weaseldb-retention");
             t.setDaemon(true);
@@ -207,11 +215,13 @@ public final class RetentionManager implements AutoCloseable {
         if (policies.isEmpty()) {
             return 0; // no policy: keep everything (the safe default)
         }
-        long horizon = Long.MAX_VALUE;
+        long byPolicies = Long.MAX_VALUE;
         for (Policy p : policies.values()) {
-            horizon = Math.min(horizon, p.version());
+            byPolicies = Math.min(byPolicies, p.version());
         }
-        horizon = Math.min(horizon, oldestNeededBySubscribers.getAsLong());
+        long bySubscribers = oldestNeededBySubscribers.getAsLong();
+        long byRequestIds = requestIdHorizon.getAsLong() - 1;
+        long horizon = Math.min(byPolicies, Math.min(bySubscribers, byRequestIds));
         // An object is deletable when the next object starts at or below horizon + 1: everything
         // it holds is then at or below the horizon. The newest object always stays.
         List<String> doomed = new ArrayList<>();
@@ -247,7 +257,9 @@ public final class RetentionManager implements AutoCloseable {
             await(store.delete(page));
             deletedObjects.increment(page.size());
         }
-        log.info("truncated the log: deleted {} objects below version {} (horizon {})", doomed.size(), newOldest, horizon);
+        log.info("truncated the log: deleted {} objects below version {} (horizon {}: policies {}, subscribers {},"
+                + " request-id window {})", doomed.size(), newOldest, horizon, byPolicies,
+                bySubscribers == Long.MAX_VALUE ? "none" : bySubscribers, byRequestIds);
         return doomed.size();
     }
 

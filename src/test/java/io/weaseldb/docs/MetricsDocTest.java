@@ -210,6 +210,8 @@ class MetricsDocTest {
         assertTrue(documented.size() >= 25, "the table lists " + documented.size() + " metrics");
         String config = "[server]\nport = 0\nmax_request_size_bytes = 65536\n"
                 + "[commit]\nconflict_window_ms = 100\n"
+                // A request-id window of 2 versions, so retention may truncate below the last few.
+                + "request_id_retention_versions = 2\n"
                 // A small in-memory window: a subscriber from version 0 replays history from S3.
                 + "[subscription]\nmemory_window_bytes = 2048\n"
                 // Storage faults are injected at the fake S3's HTTP endpoint.
@@ -251,7 +253,8 @@ class MetricsDocTest {
         assertEquals(413, commit(s, "{\"operations\":[" + write("big", "x".repeat(70_000)) + "]}").status());
         assertEquals(401, s.call("GET", "/v1/version", null, null).status());
         assertEquals(403, s.call("POST", "/v1/commit", "{}", READER).status());
-        assertEquals("not_committed", s.call("GET", "/v1/status?request_id=metrics-doc-never-sent-0001&min_version=0",
+        long statusFrom = s.call("GET", "/v1/version", null, ALL).version(); // within the 2-version id window
+        assertEquals("not_committed", s.call("GET", "/v1/status?request_id=metrics-doc-never-sent-0001&min_version=" + statusFrom,
                 null, ALL).get("status"));
         assertEquals(200, s.call("GET", "/ok", null, null).status());
         assertEquals(404, s.call("GET", "/nothing-here", null, ALL).status());

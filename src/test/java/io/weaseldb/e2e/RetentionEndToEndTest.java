@@ -24,9 +24,12 @@ class RetentionEndToEndTest {
         return s.send(HttpRequest.newBuilder(s.uri("/v1/retention/" + id)).PUT(HttpRequest.BodyPublishers.ofString(body)).build());
     }
 
+    /** A request-id window of 2 versions, so that truncation is not held back by it. */
+    static final String SHORT_ID_WINDOW = "[commit]\nrequest_id_retention_versions = 2\n";
+
     @Test
     void truncationHonoursPoliciesAndSubscribersSeeTheHorizon() throws Exception {
-        TestServer s = TestServer.start(dir);
+        TestServer s = TestServer.start(dir, SHORT_ID_WINDOW);
         try {
             long last = 0;
             for (int i = 0; i < 10; i++) {
@@ -67,6 +70,46 @@ class RetentionEndToEndTest {
             assertEquals(400, put(s, "ok-id", "{\"version\":\"1\"}").status());
         } finally {
             s.close();
+        }
+    }
+
+    /**
+     * Truncation never deletes the log objects of request ids still in the window: a restart
+     * rebuilds the window from them, so a commit retried after it is still a duplicate. (Before,
+     * a policy let truncation delete them, and a retry after a restart committed a second time.)
+     */
+    @Test
+    void aCommitRetriedAfterTruncationAndARestartIsStillADuplicate() throws Exception {
+        TestServer s = TestServer.start(dir);
+        try {
+            String body = "{\"request_id\":\"retried-after-restart-0001\",\"operations\":[" + write("r", "1") + "]}";
+            long original = s.commit(body).version();
+            long last = original;
+            for (int i = 0; i < 5; i++) {
+                last = s.commit("{\"operations\":[" + write("k" + i, "v") + "]}").version();
+            }
+            assertEquals(201, put(s, "everything-below", "{\"version\":" + last + "}").status());
+            assertEquals(0, s.server().retention().truncateNow().get(),
+                    "every object holds ids inside the request-id window (1,000,000 versions, 24 h)");
+            s = s.restart();
+            var retried = s.commit(body);
+            assertEquals(200, retried.status(), retried.body());
+            assertEquals(original, retried.version(), retried.body());
+            assertEquals(Boolean.TRUE, retried.get("duplicate"), retried.body());
+        } finally {
+            s.close();
+        }
+        // and with a window of 2 versions, the same policy does truncate
+        TestServer t = TestServer.start(dir.resolve("short"), SHORT_ID_WINDOW);
+        try {
+            long last = 0;
+            for (int i = 0; i < 6; i++) {
+                last = t.commit("{\"operations\":[" + write("k" + i, "v") + "]}").version();
+            }
+            assertEquals(201, put(t, "everything-below", "{\"version\":" + last + "}").status());
+            assertTrue(t.server().retention().truncateNow().get() > 0);
+        } finally {
+            t.close();
         }
     }
 

@@ -50,7 +50,7 @@ class TimeoutAnswerOrderTest {
             Runnable::run, new SubscribeMetrics(registry), new ManualClock());
     private final RetentionManager retention = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000),
             new ManualObjectStore().auto(true), new LogLayout(""), new LogIndex(), new ManualClock(), () -> 99,
-            () -> Long.MAX_VALUE, new SimpleMeterRegistry());
+            () -> Long.MAX_VALUE, () -> Long.MAX_VALUE, new SimpleMeterRegistry());
     /** The held backend, with a real subscriber hub and retention manager. */
     private final Backend withStreams = new Backend() {
         @Override public boolean submitCommit(CommitRequest r, Completion c) { return backend.submitCommit(r, c); }

@@ -22,6 +22,7 @@ class RetentionManagerTest {
     final LogIndex index = new LogIndex();
     final ManualClock clock = new ManualClock();
     final AtomicLong subscriberHorizon = new AtomicLong(Long.MAX_VALUE);
+    final AtomicLong requestIdHorizon = new AtomicLong(Long.MAX_VALUE);
     RetentionManager m;
 
     /** Log objects starting at these versions; the log ends at 99. */
@@ -39,7 +40,7 @@ class RetentionManagerTest {
 
     RetentionManager manager() {
         return new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
-                () -> 99, subscriberHorizon::get, new SimpleMeterRegistry());
+                () -> 99, subscriberHorizon::get, requestIdHorizon::get, new SimpleMeterRegistry());
     }
 
     @AfterEach
@@ -96,6 +97,19 @@ class RetentionManagerTest {
         assertEquals(1, m.truncateNow().get(), "only [0..9] is below what the subscriber still needs");
         subscriberHorizon.set(Long.MAX_VALUE);
         assertEquals(4, m.truncateNow().get());
+    }
+
+    @Test
+    void theRequestIdWindowIsNeverTruncated() throws Exception {
+        // ids of versions 25 and later are still remembered: a restart rebuilds them from the log,
+        // so [20..29] must stay although the policy lets everything below 99 go
+        m.put("a", 99, null).get();
+        requestIdHorizon.set(25);
+        assertEquals(2, m.truncateNow().get(), "only [0..9] and [10..19] lie wholly before the window");
+        assertEquals(20, m.oldestVersion());
+        requestIdHorizon.set(40); // ids of 30..39 expired: [20..29] and [30..39] may go now
+        assertEquals(2, m.truncateNow().get());
+        assertEquals(List.of(layout.objectKey(40), layout.objectKey(50)), logKeys());
     }
 
     @Test
