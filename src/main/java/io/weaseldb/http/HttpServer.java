@@ -22,7 +22,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.weaseldb.json.CommitParser;
@@ -118,14 +117,15 @@ public final class HttpServer implements AutoCloseable {
      */
     static void addHttpHandlers(ChannelPipeline pipeline, HttpSettings settings, Backend backend, HttpMetrics metrics,
                                 CommitParserPool parsers, BodyBudget bodies, Authenticator auth) {
-        ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
-                settings.bodyDeadlineMs(), metrics);
-        pipeline.addLast("timeouts", timeouts);
-        pipeline.addLast("codec", new HttpServerCodec(new HttpDecoderConfig()
+        ServerCodec codec = new ServerCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(settings.maxHeaderBytes())
                 .setMaxChunkSize(64 << 10)
-                .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY)));
+                .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY));
+        ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
+                settings.bodyDeadlineMs(), metrics, codec);
+        pipeline.addLast("timeouts", timeouts);
+        pipeline.addLast("codec", codec);
         // Holds decoded messages while reading is paused, so max_pipelined_requests is
         // exact rather than "plus whatever one socket read contained".
         pipeline.addLast("flow", new FlowControlHandler());

@@ -42,6 +42,7 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
     private final long bodyTimeoutNanos;
     private final long bodyDeadlineNanos;
     private final HttpMetrics metrics;
+    private final ServerCodec codec;
     private final Runnable expire = this::expire;
     private ChannelHandlerContext ctx;
     private State state = State.BETWEEN;
@@ -51,11 +52,13 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> timer;
     private long timerDueNanos;
 
-    ReadTimeouts(long headerTimeoutMs, long bodyTimeoutMs, long bodyDeadlineMs, HttpMetrics metrics) {
+    /** {@code codec} tells whether the decoder holds the start of a request the handlers have not seen. */
+    ReadTimeouts(long headerTimeoutMs, long bodyTimeoutMs, long bodyDeadlineMs, HttpMetrics metrics, ServerCodec codec) {
         this.headerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(headerTimeoutMs);
         this.bodyTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(bodyTimeoutMs);
         this.bodyDeadlineNanos = TimeUnit.MILLISECONDS.toNanos(bodyDeadlineMs);
         this.metrics = metrics;
+        this.codec = codec;
     }
 
     @Override
@@ -71,12 +74,27 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         }
         long now = now();
         lastReadNanos = now;
-        if (state == State.BETWEEN && headerTimeoutNanos > 0) {
+        if (state == State.BETWEEN) {
+            startHeaders(now);
+        }
+        ctx.fireChannelRead(msg);
+        // this read may have ended a request and brought part of the next one: time that one too
+        nextRequestStarted();
+    }
+
+    private void startHeaders(long now) {
+        if (headerTimeoutNanos > 0) {
             state = State.HEADERS;
             headerDeadlineNanos = now + headerTimeoutNanos;
             armBy(headerDeadlineNanos, now);
         }
-        ctx.fireChannelRead(msg);
+    }
+
+    /** Between requests, if the decoder already holds the start of the next one, its headers are timed from now. */
+    private void nextRequestStarted() {
+        if (state == State.BETWEEN && codec != null && codec.holdsPartialRequest()) {
+            startHeaders(now());
+        }
     }
 
     /** The request's headers are in: from now on a stalled body counts, and the body's deadline. */
@@ -123,6 +141,7 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
     void requestComplete() {
         if (state != State.STREAM) {
             state = State.BETWEEN;
+            nextRequestStarted();
         }
     }
 
@@ -161,6 +180,11 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
             case BETWEEN, STREAM -> { } // the request it was armed for is done; the next one arms again
             case HEADERS -> {
                 if (now - headerDeadlineNanos < 0) {
+                    armBy(headerDeadlineNanos, now);
+                } else if (!ctx.channel().config().isAutoRead()) {
+                    // the server paused reading (max_pipelined_requests) with this request's start
+                    // already decoded: the client cannot be late while it is not being read
+                    headerDeadlineNanos = now + headerTimeoutNanos;
                     armBy(headerDeadlineNanos, now);
                 } else {
                     timeOut("header_read_timeout");

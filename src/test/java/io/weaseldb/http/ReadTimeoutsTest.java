@@ -32,7 +32,7 @@ class ReadTimeoutsTest {
     @BeforeEach
     void setUp() {
         registry = new SimpleMeterRegistry();
-        ReadTimeouts timeouts = new ReadTimeouts(HEADER_MS, BODY_MS, DEADLINE_MS, new HttpMetrics(registry));
+        ReadTimeouts timeouts = new ReadTimeouts(HEADER_MS, BODY_MS, DEADLINE_MS, new HttpMetrics(registry), null);
         channel = new EmbeddedChannel();
         channel.freezeTime();
         channel.pipeline().addLast(timeouts, new ChannelInboundHandlerAdapter() {

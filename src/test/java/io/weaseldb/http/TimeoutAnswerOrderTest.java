@@ -166,6 +166,60 @@ class TimeoutAnswerOrderTest {
     }
 
     @Test
+    void theStartOfARequestReadWithTheEndOfThePreviousOneIsTimedToo() {
+        // one read: a whole request, then the request line of the next; its headers never end
+        send(RawHttp.get("/v1/version") + "GET /ok HTTP/1.1\r\n");
+        assertEquals(List.of(200), answers().stream().map(TimeoutAnswerOrderTest::status).toList());
+        advance(HEADER_MS - 1);
+        assertTrue(channel.isActive());
+        advance(1);
+        assertEquals(1.0, rejected("header_read_timeout"));
+        assertEquals(List.of(408), answers().stream().map(TimeoutAnswerOrderTest::status).toList());
+        assertFalse(channel.isActive());
+    }
+
+    @Test
+    void anIncompleteRequestLineReadWithThePreviousRequestIsTimedToo() {
+        send(RawHttp.get("/v1/version") + "GET /o");
+        answers();
+        advance(HEADER_MS);
+        assertEquals(1.0, rejected("header_read_timeout"));
+        assertEquals(List.of(408), answers().stream().map(TimeoutAnswerOrderTest::status).toList());
+    }
+
+    @Test
+    void lineBreaksAfterARequestAreNotTheStartOfAnother() {
+        send(RawHttp.get("/v1/version") + "\r\n\r\n");
+        assertEquals(List.of(200), answers().stream().map(TimeoutAnswerOrderTest::status).toList());
+        advance(10 * BODY_MS);
+        assertEquals(0.0, rejected("header_read_timeout"));
+        assertTrue(channel.isActive(), "an idle keep-alive connection, not a late request");
+    }
+
+    @Test
+    void aRequestStartedWhileReadingIsPausedIsNotTimedUntilReadingResumes() {
+        // four held commits fill max_pipelined_requests; the fifth request's line came in the same read
+        backend.hold = true;
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < 4; i++) {
+            s.append(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        }
+        send(s + "GET /v1/version HTTP/1.1\r\n");
+        assertFalse(channel.config().isAutoRead(), "paused at max_pipelined_requests");
+        advance(10 * HEADER_MS);
+        assertEquals(0.0, rejected("header_read_timeout"), "the client cannot be late while it is not read");
+        for (int i = 0; i < 4; i++) {
+            backend.release(i);
+        }
+        channel.runPendingTasks();
+        assertEquals(4, answers().size());
+        assertTrue(channel.config().isAutoRead());
+        advance(HEADER_MS); // read again, and the headers still do not end
+        assertEquals(1.0, rejected("header_read_timeout"));
+        assertEquals(List.of(408), answers().stream().map(TimeoutAnswerOrderTest::status).toList());
+    }
+
+    @Test
     void aStalledCommitBodyGivesBackItsBudgetAtTheTimeout() {
         backend.hold = true;
         send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));

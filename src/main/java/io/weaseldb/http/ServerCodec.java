@@ -1,0 +1,112 @@
+package io.weaseldb.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ByteProcessor;
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * The server side of HTTP/1.1: Netty's request decoder and response encoder, combined the way
+ * Netty's {@code HttpServerCodec} combines them (a response to {@code HEAD} carries no body; a
+ * request that had both {@code Transfer-Encoding: chunked} and {@code Content-Length}, a
+ * smuggling sign, has its connection closed after its response), plus one thing that codec cannot
+ * tell: whether the decoder holds part of a request that has not reached the handlers yet.
+ *
+ * <p>{@link ReadTimeouts} needs that. When one read holds the end of one request and the start of
+ * the next, the first request's end would otherwise leave the connection looking idle, and the
+ * second's headers could then trickle for as long as idle_timeout_seconds instead of
+ * header_read_timeout_ms.
+ *
+ * <p>Owned by the connection's event loop.
+ */
+final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.RequestDecoder, ServerCodec.ResponseEncoder> {
+    /** Whether each decoded request, oldest first, still to be answered, was a {@code HEAD}. */
+    private final ArrayDeque<Boolean> heads = new ArrayDeque<>();
+    private boolean closeAfterResponse;
+
+    ServerCodec(HttpDecoderConfig config) {
+        init(new RequestDecoder(config), new ResponseEncoder());
+    }
+
+    /** True if the decoder holds bytes of a request not yet passed on (its line or headers are incomplete). */
+    boolean holdsPartialRequest() {
+        return inboundHandler().holdsPartialRequest();
+    }
+
+    final class RequestDecoder extends HttpRequestDecoder {
+        /** Bytes the decoder skips between requests (it does, before a request line). */
+        private static final ByteProcessor BETWEEN_REQUESTS = b -> b == '\r' || b == '\n' || b == ' ' || b == '\t';
+        /** A request line was read and the request is being built from its header lines. */
+        private boolean building;
+
+        RequestDecoder(HttpDecoderConfig config) {
+            super(config);
+        }
+
+        @Override
+        protected HttpMessage createMessage(String[] initialLine) throws Exception {
+            building = true;
+            return super.createMessage(initialLine);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+            int from = out.size();
+            super.decode(ctx, buffer, out);
+            for (int i = from; i < out.size(); i++) {
+                if (out.get(i) instanceof HttpRequest request) {
+                    building = false;
+                    heads.add(HttpMethod.HEAD.equals(request.method()));
+                }
+            }
+        }
+
+        @Override
+        protected void handleTransferEncodingChunkedWithContentLength(HttpMessage message) {
+            super.handleTransferEncodingChunkedWithContentLength(message);
+            closeAfterResponse = true;
+        }
+
+        boolean holdsPartialRequest() {
+            if (building) {
+                return true;
+            }
+            // a request line not yet complete stays in the cumulation, unread
+            ByteBuf pending = internalBuffer();
+            return pending.isReadable()
+                    && pending.forEachByte(pending.readerIndex(), pending.readableBytes(), BETWEEN_REQUESTS) >= 0;
+        }
+    }
+
+    final class ResponseEncoder extends HttpResponseEncoder {
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+            if (closeAfterResponse && msg instanceof LastHttpContent) {
+                closeAfterResponse = false;
+                promise = promise.unvoid().addListener(ChannelFutureListener.CLOSE);
+            }
+            super.write(ctx, msg, promise);
+        }
+
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpResponse msg) {
+            if (msg.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL) {
+                return super.isContentAlwaysEmpty(msg); // a 100 Continue answers no request yet
+            }
+            Boolean head = heads.poll();
+            return Boolean.TRUE.equals(head) || super.isContentAlwaysEmpty(msg);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package io.weaseldb.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.weaseldb.config.WeaselConfig;
+import io.weaseldb.json.CommitLimits;
+import io.weaseldb.json.CommitParser;
+import io.weaseldb.json.CommitParserPool;
+import io.weaseldb.testing.RawHttp;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What the server's HTTP codec must keep doing as Netty's server codec did, through the real
+ * pipeline: answers to HEAD carry no body (the next answer would be read as its body), an
+ * Expect: 100-continue interim answer does not shift that bookkeeping, and a request with both
+ * Transfer-Encoding: chunked and Content-Length (a smuggling sign) has its connection closed after
+ * its answer.
+ */
+class ServerCodecTest {
+    private final HttpServerTest.HeldBackend backend = new HttpServerTest.HeldBackend();
+    private EmbeddedChannel channel;
+
+    @BeforeEach
+    void setUp() {
+        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 16, 0,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
+                new WeaselConfig.Security(List.of(), null, null));
+        channel = new EmbeddedChannel();
+        HttpServer.addHttpHandlers(channel.pipeline(), settings, backend, new HttpMetrics(new SimpleMeterRegistry()),
+                new CommitParserPool(CommitParser.newFactory(4096), settings.commitLimits(), 4),
+                new BodyBudget(settings.maxInFlightRequestBytes()), new Authenticator(settings.security().tokens()));
+    }
+
+    @AfterEach
+    void tearDown() {
+        channel.finishAndReleaseAll();
+        backend.blocking.shutdownNow();
+    }
+
+    private String exchange(String requests) {
+        channel.writeInbound(Unpooled.copiedBuffer(requests, StandardCharsets.US_ASCII));
+        channel.runPendingTasks();
+        StringBuilder all = new StringBuilder();
+        Object o;
+        while ((o = channel.readOutbound()) != null) {
+            if (o instanceof ByteBuf b && b.refCnt() > 0) {
+                all.append(b.toString(StandardCharsets.US_ASCII));
+                b.release();
+            }
+        }
+        return all.toString();
+    }
+
+    @Test
+    void anAnswerToHeadHasNoBodyAndThePipelinedAnswerAfterItIsIntact() {
+        String out = exchange("HEAD /v1/version HTTP/1.1\r\nHost: x\r\n\r\n" + RawHttp.get("/v1/version"));
+        String[] parts = out.split("\r\n\r\n", 2);
+        assertTrue(parts[0].startsWith("HTTP/1.1 "), out);
+        assertTrue(parts[1].startsWith("HTTP/1.1 200"), "the next answer follows the HEAD's headers at once: " + out);
+        assertTrue(parts[1].contains("\"version\""), out);
+        assertTrue(channel.isActive());
+    }
+
+    @Test
+    void aContinueBeforeAnAnswerDoesNotShiftWhichAnswerIsToHead() {
+        String commit = "POST /v1/commit HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+                + HttpServerTest.WRITE.length() + "\r\n\r\n" + HttpServerTest.WRITE;
+        String out = exchange(commit + "HEAD /v1/version HTTP/1.1\r\nHost: x\r\n\r\n" + RawHttp.get("/v1/version"));
+        assertTrue(out.startsWith("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"), out);
+        int head = out.indexOf("HTTP/1.1 ", out.indexOf("\"committed\""));
+        String rest = out.substring(head);
+        String[] parts = rest.split("\r\n\r\n", 2);
+        assertTrue(parts[1].startsWith("HTTP/1.1 200"), "no body after the HEAD's headers: " + out);
+        assertEquals(1, backend.requests.size());
+    }
+
+    @Test
+    void chunkedWithContentLengthIsAnsweredThenTheConnectionCloses() {
+        String body = HttpServerTest.WRITE;
+        String out = exchange("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+                + Integer.toHexString(body.length()) + "\r\n" + body + "\r\n0\r\n\r\n");
+        assertTrue(out.startsWith("HTTP/1.1 "), out);
+        assertFalse(channel.isActive(), "closed after the answer: " + out);
+    }
+}
