@@ -194,6 +194,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
         String uri = req.uri();
+        String malformed = malformedTarget(uri);
+        if (malformed != null) {
+            // the decoder would throw on it; the request's framing is intact, so only it fails
+            Slot slot = newSlot(Endpoint.UNKNOWN, start, keepAlive, http10);
+            body = Body.DISCARD;
+            bodyComplete = false;
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", malformed));
+            return;
+        }
         // a commit's plain path needs no decoder (it was ~50 bytes of garbage per request)
         QueryStringDecoder query = plainPath(uri) ? null : new QueryStringDecoder(uri);
         String path = query == null ? uri : query.path();
@@ -688,6 +697,26 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                         + (t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t).getMessage());
         r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
         return r;
+    }
+
+    /**
+     * Why a request target cannot be decoded (a {@code %} not followed by two hex digits), or null
+     * if it can. The decoder throws on such a target, which would cost the connection.
+     */
+    static String malformedTarget(String uri) {
+        int escape = uri.indexOf('%');
+        while (escape >= 0) {
+            if (escape + 2 >= uri.length() || !hexDigit(uri.charAt(escape + 1)) || !hexDigit(uri.charAt(escape + 2))) {
+                return "malformed percent-escape in the request target at character " + escape
+                        + ": '%' must be followed by two hex digits";
+            }
+            escape = uri.indexOf('%', escape + 3);
+        }
+        return null;
+    }
+
+    private static boolean hexDigit(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     }
 
     /** True if the request target is a path with nothing to decode: no query, fragment or escapes. */

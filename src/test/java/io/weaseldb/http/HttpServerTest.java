@@ -555,4 +555,32 @@ class HttpServerTest {
             strict.close();
         }
     }
+
+    /**
+     * A malformed percent-escape in the path or a parsed query is a 400 in its turn, and the
+     * connection keeps serving the requests pipelined after it (its framing is intact).
+     */
+    @Test
+    void aMalformedPercentEscapeIsA400AndTheConnectionKeepsServing() throws Exception {
+        String[] targets = {"/v1/retention/%zz", "/v1/retention/%", "/nope%zz", "/v1/subscribe?after=%zz",
+                "/v1/status?request_id=" + "a".repeat(24) + "%", "/v1/commit?x=%4"};
+        try (RawHttp c = new RawHttp(server.port())) {
+            StringBuilder pipelined = new StringBuilder();
+            for (String t : targets) {
+                pipelined.append(t.startsWith("/v1/commit") ? post(t, WRITE) : get(t));
+            }
+            c.send(pipelined + get("/v1/version"));
+            for (String t : targets) {
+                var r = c.read();
+                assertEquals(400, r.status(), t + ": " + r.body());
+                assertEquals("application/json", r.header("content-type"));
+                assertTrue(r.body().startsWith("{\"error\":\"bad_request\",\"message\":\"malformed percent-escape"), r.body());
+                assertEquals(null, r.header("connection"), t);
+            }
+            var version = c.read();
+            assertEquals(200, version.status());
+            assertTrue(version.body().startsWith("{\"version\":"), version.body());
+        }
+        assertEquals(0, backend.requests.size(), "the commit with a malformed target was not committed");
+    }
 }
