@@ -193,7 +193,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
-        String uri = req.uri();
+        String uri = originForm(req.uri());
         String malformed = malformedTarget(uri);
         if (malformed != null) {
             // the decoder would throw on it; the request's framing is intact, so only it fails
@@ -697,6 +697,35 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                         + (t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t).getMessage());
         r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
         return r;
+    }
+
+    /**
+     * The origin-form ({@code /path?query}) of a request target. An absolute-form target
+     * ({@code http://host:port/path?query}, which RFC 9112 3.2.2 says a server must accept) loses
+     * its scheme and authority; the path of one that has none is {@code /}. Others are returned as they are.
+     */
+    static String originForm(String uri) {
+        if (uri.isEmpty() || uri.charAt(0) == '/') {
+            return uri;
+        }
+        int authority;
+        if (uri.regionMatches(true, 0, "http://", 0, 7)) {
+            authority = 7;
+        } else if (uri.regionMatches(true, 0, "https://", 0, 8)) {
+            authority = 8;
+        } else {
+            return uri;
+        }
+        for (int i = authority; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c == '/') {
+                return uri.substring(i);
+            }
+            if (c == '?' || c == '#') {
+                return "/" + uri.substring(i);
+            }
+        }
+        return "/";
     }
 
     /**

@@ -583,4 +583,29 @@ class HttpServerTest {
         }
         assertEquals(0, backend.requests.size(), "the commit with a malformed target was not committed");
     }
+
+    /** RFC 9112 3.2.2: a server must accept absolute-form targets; they are routed by their path and query. */
+    @Test
+    void absoluteFormTargetsAreRoutedByTheirPathAndQuery() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("GET http://127.0.0.1:8080/v1/version HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+            var r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(r.body().startsWith("{\"version\":"), r.body());
+            c.send(post("HTTPS://example.com/v1/commit", WRITE));
+            r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(r.body().contains("\"status\":\"committed\""), r.body());
+            // this backend refuses every status query with 503: reaching it means the query was parsed
+            c.send(get("http://x/v1/status?request_id=" + "r".repeat(24)));
+            r = c.read();
+            assertEquals(503, r.status(), r.body());
+            assertTrue(r.body().contains("\"request_id\":\"" + "r".repeat(24) + "\""), r.body());
+            c.send(get("http://x?a=1"));
+            r = c.read();
+            assertEquals(404, r.status(), r.body());
+            assertTrue(r.body().contains("no such endpoint: GET /\""), r.body());
+        }
+        assertEquals(1, backend.requests.size());
+    }
 }
