@@ -177,7 +177,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 message = "request headers exceed " + settings.maxHeaderBytes() + " bytes";
                 metrics.rejected("max_header_bytes");
             } else if (cause instanceof TooLongHttpLineException || cause instanceof TooLongFrameException) {
-                status = HttpResponseStatus.REQUEST_URI_TOO_LONG;
+                status = Responses.URI_TOO_LONG;
                 message = "request line too long";
                 metrics.rejected("max_request_line");
             } else {
@@ -310,7 +310,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private void tooLarge(Slot slot, long limit, String what) {
         metrics.rejected("max_request_size");
         refuseBody(slot);
-        respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "content_too_large",
+        respond(slot, Responses.error(ctx.alloc(), Responses.CONTENT_TOO_LARGE, "content_too_large",
                 "request body exceeds " + what + " (" + limit + " bytes)"));
     }
 

@@ -608,4 +608,23 @@ class HttpServerTest {
         }
         assertEquals(1, backend.requests.size());
     }
+
+    /** 413 and 414 carry the reason phrases of RFC 9110 (and docs/api.md), not those of RFC 2616. */
+    @Test
+    void tooLargeAndTooLongUseTheReasonPhrasesOfRfc9110() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + "x".repeat(5000));
+            var r = c.read();
+            assertEquals(413, r.status());
+            assertEquals("Content Too Large", r.reason());
+            assertTrue(r.body().startsWith("{\"error\":\"content_too_large\""), r.body());
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/v1/version?x=" + "a".repeat(9000)));
+            var r = c.read();
+            assertEquals(414, r.status());
+            assertEquals("URI Too Long", r.reason());
+            assertTrue(r.body().startsWith("{\"error\":\"bad_request\""), r.body());
+        }
+    }
 }

@@ -16,7 +16,8 @@ import java.util.Map;
  * on the wire (pipelining, malformed requests, partial bodies) and read responses one by one.
  */
 public final class RawHttp implements AutoCloseable {
-    public record Response(int status, Map<String, String> headers, String body) {
+    /** {@code reason} is the status line's reason phrase. */
+    public record Response(int status, Map<String, String> headers, String body, String reason) {
         public String header(String name) {
             return headers.get(name.toLowerCase(Locale.ROOT));
         }
@@ -59,7 +60,8 @@ public final class RawHttp implements AutoCloseable {
         if (statusLine == null) {
             throw new java.io.EOFException("connection closed before a response");
         }
-        int status = Integer.parseInt(statusLine.split(" ")[1]);
+        String[] parts = statusLine.split(" ", 3);
+        int status = Integer.parseInt(parts[1]);
         Map<String, String> headers = new LinkedHashMap<>();
         String l;
         while (!(l = line()).isEmpty()) {
@@ -71,7 +73,7 @@ public final class RawHttp implements AutoCloseable {
         if (status == 100) {
             return read();
         }
-        return new Response(status, headers, new String(body, StandardCharsets.UTF_8));
+        return new Response(status, headers, new String(body, StandardCharsets.UTF_8), parts.length > 2 ? parts[2] : "");
     }
 
     /**
