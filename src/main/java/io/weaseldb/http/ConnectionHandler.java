@@ -482,13 +482,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         boolean durable;
         try {
             String a = param(query, "after");
+            long afterParam = a == null ? -1 : nonNegative("after", a); // checked even when not used
             String lastEventId = req.headers().get("Last-Event-ID");
             // Last-Event-ID wins: an EventSource reconnects to its original URL (with the original
             // `after`) and adds the id of the last event it received.
             if (lastEventId != null && !lastEventId.isBlank()) {
                 after = nonNegative("Last-Event-ID", lastEventId.trim());
             } else if (a != null) {
-                after = nonNegative("after", a);
+                after = afterParam;
             } else {
                 after = hub.latestVersion();
             }
