@@ -265,13 +265,21 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             receivingTooMuch(slot);
             return;
         }
-        if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
-            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
-        }
+        continueIfExpected(req);
         parser = parsers.take();
         bodySlot = slot;
         bodyBytes = 0;
         body = Body.COMMIT;
+    }
+
+    /**
+     * 100 Continue if the client waits for it before sending a body that will be read. Only when
+     * no earlier answer is outstanding: it would overtake them.
+     */
+    private void continueIfExpected(HttpRequest req) {
+        if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
+            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+        }
     }
 
     /**
@@ -638,9 +646,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else {
             long length = HttpUtil.getContentLength(req, -1L);
             if (length > MAX_SMALL_BODY) {
-                tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
+                tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies"); // before any 100 Continue
                 return;
             }
+            continueIfExpected(req);
             small = ctx.alloc().heapBuffer(256, MAX_SMALL_BODY);
             bodySlot = slot;
             body = Body.SMALL;

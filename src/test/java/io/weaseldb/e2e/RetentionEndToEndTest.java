@@ -152,4 +152,31 @@ class RetentionEndToEndTest {
             s.close();
         }
     }
+
+    /**
+     * A retention PUT with Expect: 100-continue gets 100 Continue before it sends its body; one
+     * whose declared Content-Length is over the 64 KiB limit gets 413 at once instead.
+     */
+    @Test
+    void aRetentionPutExpecting100ContinueGetsItUnlessItsBodyIsTooLarge() throws Exception {
+        try (TestServer s = TestServer.start(dir)) {
+            String body = "{\"version\":0}";
+            try (io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+                c.send("PUT /v1/retention/p1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+                        + body.length() + "\r\n\r\n");
+                assertEquals(100, c.readAny().status(), "100 Continue before the body is sent");
+                c.send(body);
+                var r = c.readAny();
+                assertEquals(201, r.status(), r.body());
+                assertTrue(r.body().startsWith("{\"policy_id\":\"p1\",\"version\":0,"), r.body());
+            }
+            try (io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+                c.send("PUT /v1/retention/p2 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 70000\r\n\r\n");
+                var r = c.readAny();
+                assertEquals(413, r.status(), "refused at once, without 100 Continue: " + r.body());
+                assertTrue(r.body().startsWith("{\"error\":\"content_too_large\""), r.body());
+                assertEquals("close", r.header("connection"));
+            }
+        }
+    }
 }

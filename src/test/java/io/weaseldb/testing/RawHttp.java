@@ -54,8 +54,17 @@ public final class RawHttp implements AutoCloseable {
         return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
     }
 
-    /** Reads one response; fails on EOF. */
+    /** Reads one final response, skipping interim ones (100 Continue); fails on EOF. */
     public Response read() throws IOException {
+        Response r;
+        do {
+            r = readAny();
+        } while (r.status() == 100);
+        return r;
+    }
+
+    /** Reads one response, interim (100 Continue) or final; fails on EOF. */
+    public Response readAny() throws IOException {
         String statusLine = line();
         if (statusLine == null) {
             throw new java.io.EOFException("connection closed before a response");
@@ -70,9 +79,6 @@ public final class RawHttp implements AutoCloseable {
         }
         int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
         byte[] body = in.readNBytes(length);
-        if (status == 100) {
-            return read();
-        }
         return new Response(status, headers, new String(body, StandardCharsets.UTF_8), parts.length > 2 ? parts[2] : "");
     }
 
