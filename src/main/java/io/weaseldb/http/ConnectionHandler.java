@@ -193,6 +193,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        if (!plainFraming(req)) {
+            // The decoder frames a body as chunked when "chunked" is anywhere in the list, so
+            // "gzip, chunked" would be committed as if uncoded: refuse it (RFC 9112 6.1). Its body's
+            // framing cannot be trusted, so the connection closes after the answer.
+            Slot slot = newSlot(Endpoint.UNKNOWN, start, false, http10);
+            refuseBody(slot);
+            bodyComplete = false;
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "bad_request",
+                    "Transfer-Encoding \"" + String.join(", ", req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING))
+                            + "\" is not supported: send the body with Content-Length or Transfer-Encoding: chunked alone"));
+            return;
+        }
         String uri = originForm(req.uri());
         String malformed = malformedTarget(uri);
         if (malformed != null) {
@@ -736,6 +748,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             }
         }
         return "/";
+    }
+
+    /** True if the request has no Transfer-Encoding or just {@code chunked}, the only coding the server reads. */
+    private static boolean plainFraming(HttpRequest req) {
+        java.util.List<String> codings = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
+        return codings.isEmpty()
+                || (codings.size() == 1 && HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(codings.get(0).trim()));
     }
 
     /**

@@ -627,4 +627,39 @@ class HttpServerTest {
             assertTrue(r.body().startsWith("{\"error\":\"bad_request\""), r.body());
         }
     }
+
+    /**
+     * A transfer coding other than plain chunked is not understood: 501, nothing committed, and the
+     * connection closes (the body's framing cannot be trusted).
+     */
+    @Test
+    void aTransferCodingOtherThanChunkedIs501AndNothingIsCommitted() throws Exception {
+        String[] heads = {"POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                "POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"};
+        for (String head : heads) {
+            try (RawHttp c = new RawHttp(server.port())) {
+                c.send(head + Integer.toHexString(WRITE.length()) + "\r\n" + WRITE + "\r\n0\r\n\r\n" + get("/v1/version"));
+                var r = c.read();
+                assertEquals(501, r.status(), head + r.body());
+                assertEquals("Not Implemented", r.reason());
+                assertTrue(r.body().startsWith("{\"error\":\"bad_request\",\"message\":\"Transfer-Encoding \\\"gzip, chunked\\\" is not supported"),
+                        r.body());
+                assertEquals("close", r.header("connection"));
+                assertTrue(c.closedByServer(), "the pipelined request after it is not answered");
+            }
+        }
+        assertEquals(0, backend.requests.size(), "nothing was committed");
+        try (RawHttp c = new RawHttp(server.port())) {
+            // a coding with no chunked last leaves no framing at all: the decoder's 400
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n" + WRITE);
+            var r = c.read();
+            assertEquals(400, r.status(), r.body());
+            assertTrue(c.closedByServer());
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                    + Integer.toHexString(WRITE.length()) + "\r\n" + WRITE + "\r\n0\r\n\r\n");
+            assertEquals(200, c.read().status(), "plain chunked, in any case, is read");
+        }
+    }
 }
