@@ -758,17 +758,40 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Why a request target cannot be decoded (a {@code %} not followed by two hex digits), or null
-     * if it can. The decoder throws on such a target, which would cost the connection.
+     * Why a request target cannot be decoded, or null if it can: a {@code %} not followed by two
+     * hex digits (the decoder throws on it, which would cost the connection), or escapes that do
+     * not decode to UTF-8 (the decoder substitutes U+FFFD: {@code /v1/status} would then ask about,
+     * and ban, an id other than the one sent).
      */
     static String malformedTarget(String uri) {
         int escape = uri.indexOf('%');
+        if (escape < 0) {
+            return null;
+        }
         while (escape >= 0) {
             if (escape + 2 >= uri.length() || !hexDigit(uri.charAt(escape + 1)) || !hexDigit(uri.charAt(escape + 2))) {
                 return "malformed percent-escape in the request target at character " + escape
                         + ": '%' must be followed by two hex digits";
             }
             escape = uri.indexOf('%', escape + 3);
+        }
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(uri.length());
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c == '%') {
+                bytes.write(Integer.parseInt(uri, i + 1, i + 3, 16));
+                i += 2;
+            } else if (c <= 0xFF) {
+                bytes.write(c); // the request line's own bytes (ASCII in a well-formed one)
+            } else {
+                bytes.writeBytes(String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        }
+        try {
+            java.nio.charset.StandardCharsets.UTF_8.newDecoder() // reports malformed input, unlike new String(...)
+                    .decode(java.nio.ByteBuffer.wrap(bytes.toByteArray()));
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return "the request target's percent-escapes do not decode to valid UTF-8";
         }
         return null;
     }

@@ -662,4 +662,34 @@ class HttpServerTest {
             assertEquals(200, c.read().status(), "plain chunked, in any case, is read");
         }
     }
+
+    /**
+     * A commit request_id with an unpaired UTF-16 surrogate, and a /v1/status request_id whose
+     * percent-encoding is not UTF-8, are 400: stored, echoed or asked about, either would become
+     * a different id (with '?' or U+FFFD in it), and asking about that one would ban it.
+     */
+    @Test
+    void requestIdsThatAreNotValidUnicodeAre400() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", "{\"request_id\":\"\\ud800" + "z".repeat(24) + "\"," + WRITE.substring(1)));
+            var r = c.read();
+            assertEquals(400, r.status(), r.body());
+            assertEquals("{\"error\":\"bad_request\",\"message\":\"request_id has an unpaired UTF-16 surrogate (\\\\ud800) at character 0\"}",
+                    r.body());
+            c.send(post("/v1/commit", "{\"request_id\":\"\\ud83d\\ude00" + "z".repeat(24) + "\"," + WRITE.substring(1)));
+            assertEquals(200, c.read().status(), "a surrogate pair is one character, fine");
+            // this backend refuses every status query with 503: reaching it means the id passed
+            String[] ids = {"%E0%A4" + "a".repeat(24), "%ED%A0%80" + "a".repeat(24), "a".repeat(24) + "%FF"};
+            for (String id : ids) {
+                c.send(get("/v1/status?request_id=" + id));
+                r = c.read();
+                assertEquals(400, r.status(), id + ": " + r.body());
+                assertEquals("{\"error\":\"bad_request\",\"message\":\"the request target's percent-escapes do not decode to valid UTF-8\"}",
+                        r.body());
+            }
+            c.send(get("/v1/status?request_id=%C3%A9" + "a".repeat(24)));
+            assertEquals(503, c.read().status(), "valid UTF-8 escapes are asked about");
+        }
+        assertEquals(1, backend.requests.size());
+    }
 }
