@@ -177,7 +177,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 message = "request headers exceed " + settings.maxHeaderBytes() + " bytes";
                 metrics.rejected("max_header_bytes");
             } else if (cause instanceof TooLongHttpLineException || cause instanceof TooLongFrameException) {
-                status = HttpResponseStatus.REQUEST_URI_TOO_LONG;
+                status = Responses.URI_TOO_LONG;
                 message = "request line too long";
                 metrics.rejected("max_request_line");
             } else {
@@ -193,7 +193,28 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
-        String uri = req.uri();
+        if (!plainFraming(req)) {
+            // The decoder frames a body as chunked when "chunked" is anywhere in the list, so
+            // "gzip, chunked" would be committed as if uncoded: refuse it (RFC 9112 6.1). Its body's
+            // framing cannot be trusted, so the connection closes after the answer.
+            Slot slot = newSlot(Endpoint.UNKNOWN, start, false, http10);
+            refuseBody(slot);
+            bodyComplete = false;
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "bad_request",
+                    "Transfer-Encoding \"" + String.join(", ", req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING))
+                            + "\" is not supported: send the body with Content-Length or Transfer-Encoding: chunked alone"));
+            return;
+        }
+        String uri = originForm(req.uri());
+        String malformed = malformedTarget(uri);
+        if (malformed != null) {
+            // the decoder would throw on it; the request's framing is intact, so only it fails
+            Slot slot = newSlot(Endpoint.UNKNOWN, start, keepAlive, http10);
+            body = Body.DISCARD;
+            bodyComplete = false;
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", malformed));
+            return;
+        }
         // a commit's plain path needs no decoder (it was ~50 bytes of garbage per request)
         QueryStringDecoder query = plainPath(uri) ? null : new QueryStringDecoder(uri);
         String path = query == null ? uri : query.path();
@@ -256,13 +277,21 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             receivingTooMuch(slot);
             return;
         }
-        if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
-            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
-        }
+        continueIfExpected(req);
         parser = parsers.take();
         bodySlot = slot;
         bodyBytes = 0;
         body = Body.COMMIT;
+    }
+
+    /**
+     * 100 Continue if the client waits for it before sending a body that will be read. Only when
+     * no earlier answer is outstanding: it would overtake them.
+     */
+    private void continueIfExpected(HttpRequest req) {
+        if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
+            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+        }
     }
 
     /**
@@ -301,7 +330,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private void tooLarge(Slot slot, long limit, String what) {
         metrics.rejected("max_request_size");
         refuseBody(slot);
-        respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "content_too_large",
+        respond(slot, Responses.error(ctx.alloc(), Responses.CONTENT_TOO_LARGE, "content_too_large",
                 "request body exceeds " + what + " (" + limit + " bytes)"));
     }
 
@@ -473,13 +502,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         boolean durable;
         try {
             String a = param(query, "after");
+            long afterParam = a == null ? -1 : nonNegative("after", a); // checked even when not used
             String lastEventId = req.headers().get("Last-Event-ID");
             // Last-Event-ID wins: an EventSource reconnects to its original URL (with the original
             // `after`) and adds the id of the last event it received.
             if (lastEventId != null && !lastEventId.isBlank()) {
                 after = nonNegative("Last-Event-ID", lastEventId.trim());
             } else if (a != null) {
-                after = nonNegative("after", a);
+                after = afterParam;
             } else {
                 after = hub.latestVersion();
             }
@@ -628,9 +658,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else {
             long length = HttpUtil.getContentLength(req, -1L);
             if (length > MAX_SMALL_BODY) {
-                tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies");
+                tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies"); // before any 100 Continue
                 return;
             }
+            continueIfExpected(req);
             small = ctx.alloc().heapBuffer(256, MAX_SMALL_BODY);
             bodySlot = slot;
             body = Body.SMALL;
@@ -688,6 +719,85 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                         + (t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t).getMessage());
         r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
         return r;
+    }
+
+    /**
+     * The origin-form ({@code /path?query}) of a request target. An absolute-form target
+     * ({@code http://host:port/path?query}, which RFC 9112 3.2.2 says a server must accept) loses
+     * its scheme and authority; the path of one that has none is {@code /}. Others are returned as they are.
+     */
+    static String originForm(String uri) {
+        if (uri.isEmpty() || uri.charAt(0) == '/') {
+            return uri;
+        }
+        int authority;
+        if (uri.regionMatches(true, 0, "http://", 0, 7)) {
+            authority = 7;
+        } else if (uri.regionMatches(true, 0, "https://", 0, 8)) {
+            authority = 8;
+        } else {
+            return uri;
+        }
+        for (int i = authority; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c == '/') {
+                return uri.substring(i);
+            }
+            if (c == '?' || c == '#') {
+                return "/" + uri.substring(i);
+            }
+        }
+        return "/";
+    }
+
+    /** True if the request has no Transfer-Encoding or just {@code chunked}, the only coding the server reads. */
+    private static boolean plainFraming(HttpRequest req) {
+        java.util.List<String> codings = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
+        return codings.isEmpty()
+                || (codings.size() == 1 && HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(codings.get(0).trim()));
+    }
+
+    /**
+     * Why a request target cannot be decoded, or null if it can: a {@code %} not followed by two
+     * hex digits (the decoder throws on it, which would cost the connection), or escapes that do
+     * not decode to UTF-8 (the decoder substitutes U+FFFD: {@code /v1/status} would then ask about,
+     * and ban, an id other than the one sent).
+     */
+    static String malformedTarget(String uri) {
+        int escape = uri.indexOf('%');
+        if (escape < 0) {
+            return null;
+        }
+        while (escape >= 0) {
+            if (escape + 2 >= uri.length() || !hexDigit(uri.charAt(escape + 1)) || !hexDigit(uri.charAt(escape + 2))) {
+                return "malformed percent-escape in the request target at character " + escape
+                        + ": '%' must be followed by two hex digits";
+            }
+            escape = uri.indexOf('%', escape + 3);
+        }
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(uri.length());
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c == '%') {
+                bytes.write(Integer.parseInt(uri, i + 1, i + 3, 16));
+                i += 2;
+            } else if (c <= 0xFF) {
+                bytes.write(c); // the request line's own bytes (ASCII in a well-formed one)
+            } else {
+                bytes.writeBytes(String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        }
+        try {
+            java.nio.charset.StandardCharsets.UTF_8.newDecoder() // reports malformed input, unlike new String(...)
+                    .decode(java.nio.ByteBuffer.wrap(bytes.toByteArray()));
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return "the request target's percent-escapes do not decode to valid UTF-8";
+        }
+        return null;
+    }
+
+    private static boolean hexDigit(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     }
 
     /** True if the request target is a path with nothing to decode: no query, fragment or escapes. */

@@ -20,6 +20,11 @@ import io.weaseldb.pipeline.Outcome;
  */
 public final class Responses {
     static final AsciiString JSON = AsciiString.cached("application/json");
+    /** 413 and 414 with the reason phrases of RFC 9110 (Netty's constants carry RFC 2616's). */
+    static final HttpResponseStatus CONTENT_TOO_LARGE =
+            new HttpResponseStatus(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code(), "Content Too Large");
+    static final HttpResponseStatus URI_TOO_LONG =
+            new HttpResponseStatus(HttpResponseStatus.REQUEST_URI_TOO_LONG.code(), "URI Too Long");
 
     private Responses() {}
 

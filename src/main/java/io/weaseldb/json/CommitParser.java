@@ -468,6 +468,12 @@ public final class CommitParser implements AutoCloseable {
                 once(R_REQUEST_ID);
                 if (t != JsonToken.VALUE_NULL) {
                     requestId = string(t, "request_id");
+                    int surrogate = unpairedSurrogate(requestId);
+                    if (surrogate >= 0) {
+                        // it could not be stored or echoed as UTF-8 without losing it: two ids would become one
+                        throw new BadRequestException("request_id has an unpaired UTF-16 surrogate (\\u"
+                                + Integer.toHexString(requestId.charAt(surrogate)) + ") at character " + surrogate);
+                    }
                     if (requestId.length() < limits.minRequestIdLength()) {
                         throw new BadRequestException("request_id must be at least " + limits.minRequestIdLength()
                                 + " characters, got " + requestId.length());
@@ -668,6 +674,19 @@ public final class CommitParser implements AutoCloseable {
         if (Arrays.compareUnsigned(itemBegin, itemEnd) >= 0) {
             throw new BadRequestException(itemPath() + ": begin must be less than end");
         }
+    }
+
+    /** The index of the first surrogate that is not half of a pair, or -1: such a string has no UTF-8 form. */
+    static int unpairedSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private String string(JsonToken t, String name) throws IOException, BadRequestException {

@@ -637,7 +637,7 @@ public final class Persister implements Stage {
         for (Batch b : inFlight) {
             if (b.released && !b.durable && !b.items.isEmpty() && now - b.firstSequencedNanos >= budgetNanos) {
                 // replies that joined a batch already past its budget: answer them now as well
-                releaser.offer(new Release(b.items, term.leaderId(), unknown("storage did not confirm the write in time")));
+                releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
                 b.items = new ArrayList<>();
                 n++;
                 continue;
@@ -648,7 +648,7 @@ public final class Persister implements Stage {
                 observer.budgetExceeded(b.txns.size());
                 log.error("{}: not durable after {} ms ({} attempts); answering its {} commits 503 outcome unknown",
                         b.key, settings.retryBudgetMs(), b.attempts, b.txns.size());
-                releaser.offer(new Release(b.items, term.leaderId(), unknown("storage did not confirm the write in time")));
+                releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
                 b.items = new ArrayList<>();
                 n++;
             }
@@ -658,7 +658,7 @@ public final class Persister implements Stage {
             openReleased = true;
             storageHealthy = false;
             observer.budgetExceeded(openTxns.size());
-            releaser.offer(new Release(openItems, term.leaderId(), unknown("storage did not confirm the write in time")));
+            releaser.offer(new Release(openItems, term.leaderId(), storageTimedOut()));
             openItems = new ArrayList<>();
             n++;
         }
@@ -697,10 +697,15 @@ public final class Persister implements Stage {
     }
 
     private Outcome.Unavailable lostLeadership() {
-        return unknown("this server lost leadership of the log");
+        return unknown("this server lost leadership of the log", null); // who leads now is not known here
     }
 
-    private Outcome.Unavailable unknown(String message) {
-        return new Outcome.Unavailable(message, true, settings.retryAfterSeconds(), null, null);
+    /** This server still leads: the answer names it, as the not_committed 503s do. */
+    private Outcome.Unavailable storageTimedOut() {
+        return unknown("storage did not confirm the write in time", term.leaderId());
+    }
+
+    private Outcome.Unavailable unknown(String message, String leaderId) {
+        return new Outcome.Unavailable(message, true, settings.retryAfterSeconds(), leaderId, null);
     }
 }

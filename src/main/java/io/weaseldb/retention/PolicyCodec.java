@@ -23,10 +23,14 @@ public final class PolicyCodec {
     /** What a PUT asks for. */
     public record Request(long version, Long ttlSeconds) {}
 
-    /** Parses a PUT body: {@code {"version": V, "ttl_seconds": T}} (ttl optional, unknown fields ignored). */
+    /**
+     * Parses a PUT body: {@code {"version": V, "ttl_seconds": T}} (ttl optional, unknown fields
+     * ignored). A known field given twice is refused, as in commits, rather than the last one winning.
+     */
     public static Request parseRequest(byte[] body) throws BadRequestException {
         Long version = null;
         Long ttl = null;
+        boolean ttlSeen = false;
         try (JsonParser p = FACTORY.createParser(body)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new BadRequestException("the body must be a JSON object like {\"version\": 123, \"ttl_seconds\": 86400}");
@@ -35,6 +39,9 @@ public final class PolicyCodec {
             while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
                 JsonToken v = p.nextToken();
+                if ((name.equals("version") && version != null) || (name.equals("ttl_seconds") && ttlSeen)) {
+                    throw new BadRequestException("duplicate field \"" + name + "\"");
+                }
                 switch (name) {
                     case "version" -> {
                         if (v != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER
@@ -44,6 +51,7 @@ public final class PolicyCodec {
                         version = p.getLongValue();
                     }
                     case "ttl_seconds" -> {
+                        ttlSeen = true;
                         if (v == JsonToken.VALUE_NULL) {
                             ttl = null;
                         } else if (v != JsonToken.VALUE_NUMBER_INT || p.getNumberType() == JsonParser.NumberType.BIG_INTEGER

@@ -250,7 +250,8 @@ class OpenApiConsistencyTest {
         Set<String> codes = new TreeSet<>();
         List<Pattern> patterns = List.of(
                 // Responses.error(alloc, status, "code", message)
-                Pattern.compile("Responses\\.error\\([^;]*?HttpResponseStatus\\.[A-Z_]+\\s*,\\s*\"([a-z_]+)\"", Pattern.DOTALL),
+                Pattern.compile("Responses\\.error\\([^;]*?(?:HttpResponseStatus|Responses)\\.[A-Z_]+\\s*,\\s*\"([a-z_]+)\"",
+                        Pattern.DOTALL),
                 // JsonWriter .field("error", "code")
                 Pattern.compile("field\\(\"error\",\\s*\"([a-z_]+)\"\\)"),
                 // hand-written bytes: \"error\":\"code\"

@@ -152,4 +152,58 @@ class RetentionEndToEndTest {
             s.close();
         }
     }
+
+    /**
+     * A retention PUT with Expect: 100-continue gets 100 Continue before it sends its body; one
+     * whose declared Content-Length is over the 64 KiB limit gets 413 at once instead.
+     */
+    @Test
+    void aRetentionPutExpecting100ContinueGetsItUnlessItsBodyIsTooLarge() throws Exception {
+        try (TestServer s = TestServer.start(dir)) {
+            String body = "{\"version\":0}";
+            try (io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+                c.send("PUT /v1/retention/p1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+                        + body.length() + "\r\n\r\n");
+                assertEquals(100, c.readAny().status(), "100 Continue before the body is sent");
+                c.send(body);
+                var r = c.readAny();
+                assertEquals(201, r.status(), r.body());
+                assertTrue(r.body().startsWith("{\"policy_id\":\"p1\",\"version\":0,"), r.body());
+            }
+            try (io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+                c.send("PUT /v1/retention/p2 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 70000\r\n\r\n");
+                var r = c.readAny();
+                assertEquals(413, r.status(), "refused at once, without 100 Continue: " + r.body());
+                assertTrue(r.body().startsWith("{\"error\":\"content_too_large\""), r.body());
+                assertEquals("close", r.header("connection"));
+            }
+        }
+    }
+
+    /**
+     * A known field given twice is a 400 in a retention PUT, as in a commit, rather than the last
+     * value winning; unknown fields may repeat in both.
+     */
+    @Test
+    void aKnownFieldGivenTwiceIsA400AndUnknownOnesMayRepeat() throws Exception {
+        try (TestServer s = TestServer.start(dir);
+             io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+            String[][] cases = {
+                    {"/v1/retention/p1", "{\"version\":1,\"version\":0}", "400", "duplicate field \\\"version\\\""},
+                    {"/v1/retention/p1", "{\"version\":0,\"ttl_seconds\":null,\"ttl_seconds\":60}", "400",
+                            "duplicate field \\\"ttl_seconds\\\""},
+                    {"/v1/commit", "{\"operations\":[],\"operations\":[]}", "400", "duplicate field \\\"operations\\\""},
+                    {"/v1/retention/p1", "{\"zzz\":1,\"version\":0,\"zzz\":2}", "201", "\"policy_id\":\"p1\",\"version\":0,"},
+                    {"/v1/commit", "{\"zzz\":1,\"zzz\":2}", "200", "\"status\":\"committed\""}};
+            for (String[] k : cases) {
+                String method = k[0].startsWith("/v1/commit") ? "POST " : "PUT ";
+                c.send(io.weaseldb.testing.RawHttp.post(k[0], k[1]).replaceFirst("^POST ", method));
+                var r = c.read();
+                assertEquals(Integer.parseInt(k[2]), r.status(), k[1] + ": " + r.body());
+                assertTrue(r.body().contains(k[3]), k[1] + ": " + r.body());
+            }
+            c.send(io.weaseldb.testing.RawHttp.get("/v1/retention/p1"));
+            assertTrue(c.read().body().contains("\"version\":0,\"ttl_seconds\":null"), "only the valid PUT was applied");
+        }
+    }
 }

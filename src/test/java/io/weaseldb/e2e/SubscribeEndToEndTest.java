@@ -322,4 +322,20 @@ class SubscribeEndToEndTest {
                     && (l.contains("body_deadline") || l.contains("body_read_timeout"))));
         }
     }
+
+    /** A malformed after is a 400 whether or not Last-Event-ID (which wins when both are valid) is sent. */
+    @Test
+    void aMalformedAfterIsA400EvenWithLastEventId() throws Exception {
+        try (TestServer s = TestServer.start(dir);
+             io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+            for (String lastEventId : new String[] {null, "0"}) {
+                c.send("GET /v1/subscribe?after=abc HTTP/1.1\r\nHost: x\r\n"
+                        + (lastEventId == null ? "" : "Last-Event-ID: " + lastEventId + "\r\n") + "\r\n");
+                var r = c.read();
+                assertEquals(400, r.status(), "Last-Event-ID " + lastEventId + ": " + r.body());
+                assertEquals("{\"error\":\"bad_request\",\"message\":\"after must be a non-negative integer version, got \\\"abc\\\"\"}",
+                        r.body());
+            }
+        }
+    }
 }

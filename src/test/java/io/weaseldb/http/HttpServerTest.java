@@ -555,4 +555,141 @@ class HttpServerTest {
             strict.close();
         }
     }
+
+    /**
+     * A malformed percent-escape in the path or a parsed query is a 400 in its turn, and the
+     * connection keeps serving the requests pipelined after it (its framing is intact).
+     */
+    @Test
+    void aMalformedPercentEscapeIsA400AndTheConnectionKeepsServing() throws Exception {
+        String[] targets = {"/v1/retention/%zz", "/v1/retention/%", "/nope%zz", "/v1/subscribe?after=%zz",
+                "/v1/status?request_id=" + "a".repeat(24) + "%", "/v1/commit?x=%4"};
+        try (RawHttp c = new RawHttp(server.port())) {
+            StringBuilder pipelined = new StringBuilder();
+            for (String t : targets) {
+                pipelined.append(t.startsWith("/v1/commit") ? post(t, WRITE) : get(t));
+            }
+            c.send(pipelined + get("/v1/version"));
+            for (String t : targets) {
+                var r = c.read();
+                assertEquals(400, r.status(), t + ": " + r.body());
+                assertEquals("application/json", r.header("content-type"));
+                assertTrue(r.body().startsWith("{\"error\":\"bad_request\",\"message\":\"malformed percent-escape"), r.body());
+                assertEquals(null, r.header("connection"), t);
+            }
+            var version = c.read();
+            assertEquals(200, version.status());
+            assertTrue(version.body().startsWith("{\"version\":"), version.body());
+        }
+        assertEquals(0, backend.requests.size(), "the commit with a malformed target was not committed");
+    }
+
+    /** RFC 9112 3.2.2: a server must accept absolute-form targets; they are routed by their path and query. */
+    @Test
+    void absoluteFormTargetsAreRoutedByTheirPathAndQuery() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("GET http://127.0.0.1:8080/v1/version HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+            var r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(r.body().startsWith("{\"version\":"), r.body());
+            c.send(post("HTTPS://example.com/v1/commit", WRITE));
+            r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(r.body().contains("\"status\":\"committed\""), r.body());
+            // this backend refuses every status query with 503: reaching it means the query was parsed
+            c.send(get("http://x/v1/status?request_id=" + "r".repeat(24)));
+            r = c.read();
+            assertEquals(503, r.status(), r.body());
+            assertTrue(r.body().contains("\"request_id\":\"" + "r".repeat(24) + "\""), r.body());
+            c.send(get("http://x?a=1"));
+            r = c.read();
+            assertEquals(404, r.status(), r.body());
+            assertTrue(r.body().contains("no such endpoint: GET /\""), r.body());
+        }
+        assertEquals(1, backend.requests.size());
+    }
+
+    /** 413 and 414 carry the reason phrases of RFC 9110 (and docs/api.md), not those of RFC 2616. */
+    @Test
+    void tooLargeAndTooLongUseTheReasonPhrasesOfRfc9110() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + "x".repeat(5000));
+            var r = c.read();
+            assertEquals(413, r.status());
+            assertEquals("Content Too Large", r.reason());
+            assertTrue(r.body().startsWith("{\"error\":\"content_too_large\""), r.body());
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/v1/version?x=" + "a".repeat(9000)));
+            var r = c.read();
+            assertEquals(414, r.status());
+            assertEquals("URI Too Long", r.reason());
+            assertTrue(r.body().startsWith("{\"error\":\"bad_request\""), r.body());
+        }
+    }
+
+    /**
+     * A transfer coding other than plain chunked is not understood: 501, nothing committed, and the
+     * connection closes (the body's framing cannot be trusted).
+     */
+    @Test
+    void aTransferCodingOtherThanChunkedIs501AndNothingIsCommitted() throws Exception {
+        String[] heads = {"POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                "POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"};
+        for (String head : heads) {
+            try (RawHttp c = new RawHttp(server.port())) {
+                c.send(head + Integer.toHexString(WRITE.length()) + "\r\n" + WRITE + "\r\n0\r\n\r\n" + get("/v1/version"));
+                var r = c.read();
+                assertEquals(501, r.status(), head + r.body());
+                assertEquals("Not Implemented", r.reason());
+                assertTrue(r.body().startsWith("{\"error\":\"bad_request\",\"message\":\"Transfer-Encoding \\\"gzip, chunked\\\" is not supported"),
+                        r.body());
+                assertEquals("close", r.header("connection"));
+                assertTrue(c.closedByServer(), "the pipelined request after it is not answered");
+            }
+        }
+        assertEquals(0, backend.requests.size(), "nothing was committed");
+        try (RawHttp c = new RawHttp(server.port())) {
+            // a coding with no chunked last leaves no framing at all: the decoder's 400
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n" + WRITE);
+            var r = c.read();
+            assertEquals(400, r.status(), r.body());
+            assertTrue(c.closedByServer());
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                    + Integer.toHexString(WRITE.length()) + "\r\n" + WRITE + "\r\n0\r\n\r\n");
+            assertEquals(200, c.read().status(), "plain chunked, in any case, is read");
+        }
+    }
+
+    /**
+     * A commit request_id with an unpaired UTF-16 surrogate, and a /v1/status request_id whose
+     * percent-encoding is not UTF-8, are 400: stored, echoed or asked about, either would become
+     * a different id (with '?' or U+FFFD in it), and asking about that one would ban it.
+     */
+    @Test
+    void requestIdsThatAreNotValidUnicodeAre400() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", "{\"request_id\":\"\\ud800" + "z".repeat(24) + "\"," + WRITE.substring(1)));
+            var r = c.read();
+            assertEquals(400, r.status(), r.body());
+            assertEquals("{\"error\":\"bad_request\",\"message\":\"request_id has an unpaired UTF-16 surrogate (\\\\ud800) at character 0\"}",
+                    r.body());
+            c.send(post("/v1/commit", "{\"request_id\":\"\\ud83d\\ude00" + "z".repeat(24) + "\"," + WRITE.substring(1)));
+            assertEquals(200, c.read().status(), "a surrogate pair is one character, fine");
+            // this backend refuses every status query with 503: reaching it means the id passed
+            String[] ids = {"%E0%A4" + "a".repeat(24), "%ED%A0%80" + "a".repeat(24), "a".repeat(24) + "%FF"};
+            for (String id : ids) {
+                c.send(get("/v1/status?request_id=" + id));
+                r = c.read();
+                assertEquals(400, r.status(), id + ": " + r.body());
+                assertEquals("{\"error\":\"bad_request\",\"message\":\"the request target's percent-escapes do not decode to valid UTF-8\"}",
+                        r.body());
+            }
+            c.send(get("/v1/status?request_id=%C3%A9" + "a".repeat(24)));
+            assertEquals(503, c.read().status(), "valid UTF-8 escapes are asked about");
+        }
+        assertEquals(1, backend.requests.size());
+    }
 }

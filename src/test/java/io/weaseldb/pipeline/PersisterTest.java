@@ -164,6 +164,16 @@ class PersisterTest {
         h.step();
         var unknown = assertInstanceOf(Outcome.Unavailable.class, c.only());
         assertTrue(unknown.outcomeUnknown(), "the batch may still land: outcome unknown");
+        // api.md: the 503 names the leader when known, as the not_committed ones do
+        var answer = io.weaseldb.http.Responses.outcome(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, unknown);
+        try {
+            assertEquals(503, answer.status().code());
+            assertEquals("{\"error\":\"unavailable\",\"message\":\"storage did not confirm the write in time\","
+                    + "\"outcome\":\"unknown\",\"request_id\":\"" + unknown.requestId() + "\",\"leader_id\":\"leader-1\"}",
+                    answer.content().toString(java.nio.charset.StandardCharsets.UTF_8));
+        } finally {
+            answer.release();
+        }
         assertFalse(h.persister.storageHealthy());
         RecordingCompletion refused = h.write("b", "2");
         h.step();

@@ -16,7 +16,8 @@ import java.util.Map;
  * on the wire (pipelining, malformed requests, partial bodies) and read responses one by one.
  */
 public final class RawHttp implements AutoCloseable {
-    public record Response(int status, Map<String, String> headers, String body) {
+    /** {@code reason} is the status line's reason phrase. */
+    public record Response(int status, Map<String, String> headers, String body, String reason) {
         public String header(String name) {
             return headers.get(name.toLowerCase(Locale.ROOT));
         }
@@ -53,13 +54,23 @@ public final class RawHttp implements AutoCloseable {
         return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
     }
 
-    /** Reads one response; fails on EOF. */
+    /** Reads one final response, skipping interim ones (100 Continue); fails on EOF. */
     public Response read() throws IOException {
+        Response r;
+        do {
+            r = readAny();
+        } while (r.status() == 100);
+        return r;
+    }
+
+    /** Reads one response, interim (100 Continue) or final; fails on EOF. */
+    public Response readAny() throws IOException {
         String statusLine = line();
         if (statusLine == null) {
             throw new java.io.EOFException("connection closed before a response");
         }
-        int status = Integer.parseInt(statusLine.split(" ")[1]);
+        String[] parts = statusLine.split(" ", 3);
+        int status = Integer.parseInt(parts[1]);
         Map<String, String> headers = new LinkedHashMap<>();
         String l;
         while (!(l = line()).isEmpty()) {
@@ -68,10 +79,7 @@ public final class RawHttp implements AutoCloseable {
         }
         int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
         byte[] body = in.readNBytes(length);
-        if (status == 100) {
-            return read();
-        }
-        return new Response(status, headers, new String(body, StandardCharsets.UTF_8));
+        return new Response(status, headers, new String(body, StandardCharsets.UTF_8), parts.length > 2 ? parts[2] : "");
     }
 
     /**
