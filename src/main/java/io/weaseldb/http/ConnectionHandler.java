@@ -752,9 +752,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** True if the request has no Transfer-Encoding or just {@code chunked}, the only coding the server reads. */
     private static boolean plainFraming(HttpRequest req) {
+        if (!req.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+            return true; // most requests: no list to allocate
+        }
         java.util.List<String> codings = req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
-        return codings.isEmpty()
-                || (codings.size() == 1 && HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(codings.get(0).trim()));
+        return codings.size() == 1 && HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(codings.get(0).trim());
     }
 
     /**
