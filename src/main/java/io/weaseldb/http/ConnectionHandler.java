@@ -88,10 +88,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private final Authenticator auth;
     private final ReadTimeouts timeouts;
+    private final ServerCodec codec;
     private static final Logger access = LoggerFactory.getLogger("io.weaseldb.access");
 
     ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, CommitParserPool parsers,
-                      BodyBudget bodies, Authenticator auth, ReadTimeouts timeouts) {
+                      BodyBudget bodies, Authenticator auth, ReadTimeouts timeouts, ServerCodec codec) {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
@@ -99,6 +100,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         this.bodies = bodies;
         this.auth = auth;
         this.timeouts = timeouts;
+        this.codec = codec;
     }
 
     /** A request's place in the response order, and where the pipeline sends its outcome. */
@@ -563,6 +565,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         // so nothing on it is timed from here: not stray bytes after the subscribe while it waits
         // its turn (reading would be paused for good), nor its own held-back last content after
         timeouts.streamStarted();
+        codec.discardInput(); // what the client sends from here is only read to see it leave
         flushReady();
     }
 
@@ -766,7 +769,19 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      * and ban, an id other than the one sent).
      */
     static String malformedTarget(String uri) {
-        int escape = uri.indexOf('%');
+        int escape = -1;
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c <= 0x20 || c >= 0x7F) {
+                // RFC 9112: visible ASCII only. The query decoder would read raw bytes as Latin-1, so
+                // a raw UTF-8 id (as curl sends what was typed) would be asked about as another id.
+                return "the request target must be printable ASCII (percent-encode other bytes as UTF-8):"
+                        + " character " + i + " is not";
+            }
+            if (c == '%' && escape < 0) {
+                escape = i;
+            }
+        }
         if (escape < 0) {
             return null;
         }
@@ -783,10 +798,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             if (c == '%') {
                 bytes.write(Integer.parseInt(uri, i + 1, i + 3, 16));
                 i += 2;
-            } else if (c <= 0xFF) {
-                bytes.write(c); // the request line's own bytes (ASCII in a well-formed one)
             } else {
-                bytes.writeBytes(String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                bytes.write(c); // printable ASCII, checked above
             }
         }
         try {

@@ -134,7 +134,7 @@ public final class HttpServer implements AutoCloseable {
             // writes here would cost every response a promise and a listener (~100 bytes).
             pipeline.addLast("idle", new IdleStateHandler(settings.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS));
         }
-        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, bodies, auth, timeouts));
+        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, bodies, auth, timeouts, codec));
     }
 
     private static boolean loopback(String host) {

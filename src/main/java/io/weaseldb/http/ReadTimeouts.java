@@ -78,6 +78,11 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
             startHeaders(now);
         }
         ctx.fireChannelRead(msg);
+        if (state == State.HEADERS && codec != null && !codec.holdsPartialRequest()) {
+            // nothing of a request is held: line breaks the decoder skipped, or a request it decoded
+            // whole that waits in the flow-control queue (its headersComplete comes on delivery)
+            state = State.BETWEEN;
+        }
         // this read may have ended a request and brought part of the next one: time that one too
         nextRequestStarted();
     }

@@ -1,9 +1,7 @@
 package io.weaseldb.http;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPromise;
 import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMessage;
@@ -12,7 +10,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
-import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ByteProcessor;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -20,9 +17,10 @@ import java.util.List;
 /**
  * The server side of HTTP/1.1: Netty's request decoder and response encoder, combined the way
  * Netty's {@code HttpServerCodec} combines them (a response to {@code HEAD} carries no body; a
- * request that had both {@code Transfer-Encoding: chunked} and {@code Content-Length}, a
- * smuggling sign, has its connection closed after its response), plus one thing that codec cannot
- * tell: whether the decoder holds part of a request that has not reached the handlers yet.
+ * request with both {@code Transfer-Encoding: chunked} and {@code Content-Length}, a smuggling
+ * sign, is a decoder failure in Netty 4.2, answered 400 with the connection closed), plus what
+ * that codec cannot do: tell whether the decoder holds part of a request that has not reached the
+ * handlers yet, and stop decoding once the connection is an event stream.
  *
  * <p>{@link ReadTimeouts} needs that. When one read holds the end of one request and the start of
  * the next, the first request's end would otherwise leave the connection looking idle, and the
@@ -34,7 +32,8 @@ import java.util.List;
 final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.RequestDecoder, ServerCodec.ResponseEncoder> {
     /** Whether each decoded request, oldest first, still to be answered, was a {@code HEAD}. */
     private final ArrayDeque<Boolean> heads = new ArrayDeque<>();
-    private boolean closeAfterResponse;
+    /** The connection is an event stream: what the client sends is read (to see it leave) and dropped. */
+    private boolean discarding;
 
     ServerCodec(HttpDecoderConfig config) {
         init(new RequestDecoder(config), new ResponseEncoder());
@@ -43,6 +42,19 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
     /** True if the decoder holds bytes of a request not yet passed on (its line or headers are incomplete). */
     boolean holdsPartialRequest() {
         return inboundHandler().holdsPartialRequest();
+    }
+
+    /** Requests decoded and not yet answered (tests). */
+    int pendingAnswers() {
+        return heads.size();
+    }
+
+    /**
+     * The connection became an event stream: from now on the client's bytes are dropped undecoded.
+     * (Decoded, each request would wait for an answer that never comes, in the HEAD bookkeeping too.)
+     */
+    void discardInput() {
+        discarding = true;
     }
 
     final class RequestDecoder extends HttpRequestDecoder {
@@ -63,6 +75,10 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
 
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+            if (discarding) {
+                buffer.skipBytes(buffer.readableBytes());
+                return;
+            }
             int from = out.size();
             super.decode(ctx, buffer, out);
             for (int i = from; i < out.size(); i++) {
@@ -73,13 +89,10 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
             }
         }
 
-        @Override
-        protected void handleTransferEncodingChunkedWithContentLength(HttpMessage message) {
-            super.handleTransferEncodingChunkedWithContentLength(message);
-            closeAfterResponse = true;
-        }
-
         boolean holdsPartialRequest() {
+            if (discarding) {
+                return false;
+            }
             if (building) {
                 return true;
             }
@@ -91,15 +104,6 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
     }
 
     final class ResponseEncoder extends HttpResponseEncoder {
-        @Override
-        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
-            if (closeAfterResponse && msg instanceof LastHttpContent) {
-                closeAfterResponse = false;
-                promise = promise.unvoid().addListener(ChannelFutureListener.CLOSE);
-            }
-            super.write(ctx, msg, promise);
-        }
-
         @Override
         protected boolean isContentAlwaysEmpty(HttpResponse msg) {
             if (msg.status().codeClass() == io.netty.handler.codec.http.HttpStatusClass.INFORMATIONAL) {

@@ -668,6 +668,12 @@ class HttpServerTest {
      * percent-encoding is not UTF-8, are 400: stored, echoed or asked about, either would become
      * a different id (with '?' or U+FFFD in it), and asking about that one would ban it.
      */
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
     @Test
     void requestIdsThatAreNotValidUnicodeAre400() throws Exception {
         try (RawHttp c = new RawHttp(server.port())) {
@@ -689,6 +695,19 @@ class HttpServerTest {
             }
             c.send(get("/v1/status?request_id=%C3%A9" + "a".repeat(24)));
             assertEquals(503, c.read().status(), "valid UTF-8 escapes are asked about");
+            // raw bytes outside ASCII in the target: the query decoder reads them as Latin-1, so raw
+            // UTF-8 (as curl sends what was typed) or a raw byte after an escape would be another id
+            for (byte[] target : new byte[][] {
+                    concat(("/v1/status?request_id=" + "a".repeat(24)).getBytes(java.nio.charset.StandardCharsets.US_ASCII), new byte[] {(byte) 0xC3, (byte) 0xA9}),
+                    concat(("/v1/status?request_id=" + "a".repeat(24) + "%C3").getBytes(java.nio.charset.StandardCharsets.US_ASCII), new byte[] {(byte) 0xA9})}) {
+                c.send(concat(concat("GET ".getBytes(java.nio.charset.StandardCharsets.US_ASCII), target),
+                        " HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+                r = c.read();
+                assertEquals(400, r.status(), r.body());
+                assertTrue(r.body().contains("must be printable ASCII"), r.body());
+            }
+            c.send(get("/v1/version"));
+            assertEquals(200, c.read().status(), "the connection keeps serving");
         }
         assertEquals(1, backend.requests.size());
     }

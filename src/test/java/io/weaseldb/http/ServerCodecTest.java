@@ -23,8 +23,8 @@ import org.junit.jupiter.api.Test;
  * What the server's HTTP codec must keep doing as Netty's server codec did, through the real
  * pipeline: answers to HEAD carry no body (the next answer would be read as its body), an
  * Expect: 100-continue interim answer does not shift that bookkeeping, and a request with both
- * Transfer-Encoding: chunked and Content-Length (a smuggling sign) has its connection closed after
- * its answer.
+ * Transfer-Encoding: chunked and Content-Length (a smuggling sign) is refused and its connection
+ * closed.
  */
 class ServerCodecTest {
     private final HttpServerTest.HeldBackend backend = new HttpServerTest.HeldBackend();
@@ -85,11 +85,13 @@ class ServerCodecTest {
     }
 
     @Test
-    void chunkedWithContentLengthIsAnsweredThenTheConnectionCloses() {
+    void chunkedWithContentLengthIsRefusedAndTheConnectionCloses() {
         String body = HttpServerTest.WRITE;
         String out = exchange("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
-                + Integer.toHexString(body.length()) + "\r\n" + body + "\r\n0\r\n\r\n");
-        assertTrue(out.startsWith("HTTP/1.1 "), out);
+                + Integer.toHexString(body.length()) + "\r\n" + body + "\r\n0\r\n\r\n" + RawHttp.get("/v1/version"));
+        assertTrue(out.startsWith("HTTP/1.1 400"), out);
+        assertFalse(out.contains("HTTP/1.1 200"), "nothing after it is read as a request: " + out);
         assertFalse(channel.isActive(), "closed after the answer: " + out);
+        assertEquals(0, backend.requests.size(), "nothing committed");
     }
 }

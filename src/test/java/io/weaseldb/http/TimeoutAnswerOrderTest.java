@@ -197,6 +197,33 @@ class TimeoutAnswerOrderTest {
     }
 
     @Test
+    void aLineBreakReadOnItsOwnAfterARequestIsNotARequest() {
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        assertEquals(List.of(200), answers().stream().map(TimeoutAnswerOrderTest::status).toList());
+        send("\r\n"); // some clients send one after a body
+        advance(10 * BODY_MS);
+        assertEquals(0.0, rejected("header_read_timeout"));
+        assertTrue(channel.isActive(), "an idle keep-alive connection, not a late request");
+        send(RawHttp.get("/v1/version"));
+        assertEquals(List.of(200), answers().stream().map(TimeoutAnswerOrderTest::status).toList());
+    }
+
+    @Test
+    void requestsSentAfterASubscribeAreDroppedUndecoded() {
+        send("GET /v1/subscribe HTTP/1.1\r\nHost: x\r\n\r\n");
+        List<String> head = answers();
+        assertEquals(List.of(200), head.stream().map(TimeoutAnswerOrderTest::status).toList(), head.toString());
+        for (int i = 0; i < 10; i++) {
+            send("GET / HTTP/1.1\r\n\r\n".repeat(1_000));
+        }
+        ServerCodec codec = (ServerCodec) channel.pipeline().get("codec");
+        assertFalse(codec.holdsPartialRequest());
+        assertTrue(channel.isActive(), "the stream goes on");
+        assertTrue(answers().stream().noneMatch(a -> a.startsWith("HTTP/1.1 ")), "no answers to what follows a subscribe");
+        assertEquals(0, codec.pendingAnswers(), "nothing waits for an answer (10,000 requests were sent)");
+    }
+
+    @Test
     void aRequestStartedWhileReadingIsPausedIsNotTimedUntilReadingResumes() {
         // four held commits fill max_pipelined_requests; the fifth request's line came in the same read
         backend.hold = true;
