@@ -443,22 +443,41 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     private void badFraming(Throwable cause) {
         timeouts.requestComplete();
-        Slot slot = bodySlot;
-        bodySlot = null;
+        if (body == Body.COMMIT) {
+            metrics.commitOutcome("bad_request");
+        }
+        closeWith(dropBody(), HttpResponseStatus.BAD_REQUEST, "malformed HTTP request body: " + cause.getMessage());
+    }
+
+    /**
+     * Drops the body being received when its request's answer depends on it (a commit's parser and
+     * share of the budget, a retention body) and returns that request's slot; null when no such
+     * body is in progress (its answer does not depend on the body, or is already given).
+     */
+    private Slot dropBody() {
+        Slot slot = null;
         if (body == Body.COMMIT) {
             closeParser();
-            metrics.commitOutcome("bad_request");
+            slot = bodySlot;
         } else if (body == Body.SMALL) {
             releaseSmall();
-        } else {
-            slot = null; // its answer does not depend on the body (or it is already given)
+            slot = bodySlot;
         }
+        bodySlot = null;
+        return slot;
+    }
+
+    /**
+     * Reads no more requests and ends the connection: {@code slot}, if given, is answered with
+     * {@code status} in its turn and closes it; otherwise it closes after the answers already
+     * queued, or now if there are none.
+     */
+    private void closeWith(Slot slot, HttpResponseStatus status, String message) {
         closing = true;
         body = Body.DISCARD;
         if (slot != null) {
             slot.closeAfter = true;
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
-                    "malformed HTTP request body: " + cause.getMessage()));
+            respond(slot, Responses.error(ctx.alloc(), status, "bad_request", message));
         } else if (!slots.isEmpty()) {
             slots.peekLast().closeAfter = true;
         } else {
@@ -996,31 +1015,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        Slot slot = switch (body) {
-            case COMMIT -> {
-                closeParser();
-                yield bodySlot; // counted as a request_timeout commit when its 408 is written
-            }
-            case SMALL -> {
-                releaseSmall();
-                yield bodySlot;
-            }
-            // its headers never came: the request has no slot yet
-            case NONE -> newSlot(Endpoint.UNKNOWN, ctx.executor().ticker().nanoTime(), false, false);
-            case DISCARD -> null; // the request's answer does not depend on its body (and may be out)
-        };
-        bodySlot = null;
-        body = Body.DISCARD;
-        closing = true;
-        if (slot != null) {
-            slot.closeAfter = true;
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_TIMEOUT, "bad_request",
-                    "the request was not sent in time"));
-        } else if (!slots.isEmpty()) {
-            slots.peekLast().closeAfter = true;
-        } else {
-            ctx.close();
-        }
+        // a commit's 408 is counted as a request_timeout when it is written (flushReady)
+        Slot slot = body == Body.NONE
+                ? newSlot(Endpoint.UNKNOWN, ctx.executor().ticker().nanoTime(), false, false) // its headers never came
+                : dropBody();
+        closeWith(slot, HttpResponseStatus.REQUEST_TIMEOUT, "the request was not sent in time");
     }
 
     /** The last response is out: close now, or once the client has finished sending its body. */

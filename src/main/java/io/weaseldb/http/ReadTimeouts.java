@@ -78,13 +78,18 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
             startHeaders(now);
         }
         ctx.fireChannelRead(msg);
-        if (state == State.HEADERS && codec != null && !codec.holdsPartialRequest()) {
-            // nothing of a request is held: line breaks the decoder skipped, or a request it decoded
-            // whole that waits in the flow-control queue (its headersComplete comes on delivery)
-            state = State.BETWEEN;
+        if (codec != null && (state == State.HEADERS || state == State.BETWEEN)) {
+            // What the read left in the decoder decides. Nothing of a request: line breaks it
+            // skipped, or a request it decoded whole that waits in the flow-control queue (its
+            // headersComplete comes on delivery). The start of one: perhaps the read ended a
+            // request and brought part of the next, which is timed too.
+            boolean partial = codec.holdsPartialRequest();
+            if (state == State.HEADERS && !partial) {
+                state = State.BETWEEN;
+            } else if (state == State.BETWEEN && partial) {
+                startHeaders(now());
+            }
         }
-        // this read may have ended a request and brought part of the next one: time that one too
-        nextRequestStarted();
     }
 
     private void startHeaders(long now) {
