@@ -10,8 +10,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.weaseldb.config.WeaselConfig;
 import io.weaseldb.json.CommitLimits;
-import io.weaseldb.json.CommitParser;
-import io.weaseldb.json.CommitParserPool;
 import io.weaseldb.testing.RawHttp;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -35,12 +33,8 @@ class IdleTimeoutTest {
         HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, IDLE_S,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
                 new WeaselConfig.Security(List.of(), null, null));
-        channel = new EmbeddedChannel();
-        channel.freezeTime();
-        HttpServer.addHttpHandlers(channel.pipeline(), settings, backend, new HttpMetrics(new SimpleMeterRegistry()),
-                new CommitParserPool(CommitParser.newFactory(4096), settings.commitLimits(), 4),
-                new BodyBudget(settings.maxInFlightRequestBytes()),
-                new Authenticator(settings.security().tokens()));
+        channel = EmbeddedPipeline.open(settings, backend, new HttpMetrics(new SimpleMeterRegistry()),
+                new BodyBudget(settings.maxInFlightRequestBytes()));
     }
 
     @AfterEach

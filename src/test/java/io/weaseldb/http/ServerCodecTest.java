@@ -5,13 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.weaseldb.config.WeaselConfig;
 import io.weaseldb.json.CommitLimits;
-import io.weaseldb.json.CommitParser;
-import io.weaseldb.json.CommitParserPool;
 import io.weaseldb.testing.RawHttp;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -35,10 +32,8 @@ class ServerCodecTest {
         HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 16, 0,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
                 new WeaselConfig.Security(List.of(), null, null));
-        channel = new EmbeddedChannel();
-        HttpServer.addHttpHandlers(channel.pipeline(), settings, backend, new HttpMetrics(new SimpleMeterRegistry()),
-                new CommitParserPool(CommitParser.newFactory(4096), settings.commitLimits(), 4),
-                new BodyBudget(settings.maxInFlightRequestBytes()), new Authenticator(settings.security().tokens()));
+        channel = EmbeddedPipeline.open(settings, backend, new HttpMetrics(new SimpleMeterRegistry()),
+                new BodyBudget(settings.maxInFlightRequestBytes()));
     }
 
     @AfterEach
@@ -50,15 +45,7 @@ class ServerCodecTest {
     private String exchange(String requests) {
         channel.writeInbound(Unpooled.copiedBuffer(requests, StandardCharsets.US_ASCII));
         channel.runPendingTasks();
-        StringBuilder all = new StringBuilder();
-        Object o;
-        while ((o = channel.readOutbound()) != null) {
-            if (o instanceof ByteBuf b && b.refCnt() > 0) {
-                all.append(b.toString(StandardCharsets.US_ASCII));
-                b.release();
-            }
-        }
-        return all.toString();
+        return EmbeddedPipeline.drain(channel);
     }
 
     @Test

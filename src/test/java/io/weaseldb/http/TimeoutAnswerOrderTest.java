@@ -6,13 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.weaseldb.config.WeaselConfig;
 import io.weaseldb.json.CommitLimits;
-import io.weaseldb.json.CommitParser;
-import io.weaseldb.json.CommitParserPool;
 import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
 import io.weaseldb.pipeline.Completion;
@@ -72,11 +69,7 @@ class TimeoutAnswerOrderTest {
         HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
                 new WeaselConfig.Security(List.of(), null, null));
-        channel = new EmbeddedChannel();
-        channel.freezeTime();
-        HttpServer.addHttpHandlers(channel.pipeline(), settings, withStreams, new HttpMetrics(registry),
-                new CommitParserPool(CommitParser.newFactory(4096), settings.commitLimits(), 4), budget,
-                new Authenticator(settings.security().tokens()));
+        channel = EmbeddedPipeline.open(settings, withStreams, new HttpMetrics(registry), budget);
     }
 
     @AfterEach
@@ -99,16 +92,7 @@ class TimeoutAnswerOrderTest {
     /** Every answer written so far, in order, as text. */
     private List<String> answers() {
         List<String> out = new ArrayList<>();
-        Object o;
-        StringBuilder all = new StringBuilder();
-        while ((o = channel.readOutbound()) != null) {
-            // EmbeddedChannel hands back some buffers of a flushed batch already released (and empty)
-            if (o instanceof ByteBuf b && b.refCnt() > 0) {
-                all.append(b.toString(StandardCharsets.US_ASCII));
-                b.release();
-            }
-        }
-        for (String part : all.toString().split("(?=HTTP/1\\.1 )")) {
+        for (String part : EmbeddedPipeline.drain(channel).split("(?=HTTP/1\\.1 )")) {
             if (!part.isEmpty()) {
                 out.add(part);
             }
