@@ -205,8 +205,11 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
                     timeOut("body_deadline");
                 } else if (bodyTimeoutNanos > 0 && now - (lastReadNanos + bodyTimeoutNanos) >= 0) {
                     timeOut("body_read_timeout");
-                } else if (bodyDue() != Long.MAX_VALUE) {
-                    armBy(bodyDue(), now); // the body is still moving, and within its deadline
+                } else {
+                    long due = bodyDue();
+                    if (due != Long.MAX_VALUE) {
+                        armBy(due, now); // the body is still moving, and within its deadline
+                    }
                 }
             }
         }
