@@ -121,6 +121,7 @@ public final class HttpServer implements AutoCloseable {
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(settings.maxHeaderBytes())
                 .setMaxChunkSize(64 << 10)
+                .setHeadersFactory(SmallHeaders.REQUEST_FACTORY)
                 .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY));
         ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
                 settings.bodyDeadlineMs(), metrics, codec);

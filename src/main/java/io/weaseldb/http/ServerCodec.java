@@ -65,6 +65,7 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
 
         RequestDecoder(HttpDecoderConfig config) {
             super(config);
+            setCumulator(HeapCumulator.INSTANCE); // see HeapCumulator: no garbage per header line
         }
 
         @Override
