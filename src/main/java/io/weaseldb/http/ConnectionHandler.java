@@ -110,6 +110,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         final boolean keepAlive;
         final boolean http10;
         FullHttpResponse response;
+        /** Or: the pipeline's outcome, encoded when written (most answers: no response object). */
+        Outcome outcome;
         String requestId; // for the access log, when the pipeline named one
         HttpResponse streamHead; // a subscribe: the response head, after which the stream starts
         Runnable startStream;
@@ -129,16 +131,21 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return ctx.channel().eventLoop();
         }
 
+        boolean answered() {
+            return response != null || outcome != null;
+        }
+
         @Override
         public void complete(Outcome outcome) {
-            if (response != null || abandoned || !ctx.channel().isActive()) {
+            if (answered() || abandoned || !ctx.channel().isActive()) {
                 return;
             }
             if (endpoint == Endpoint.COMMIT) { // probes and status queries are not commits
                 metrics.outcome(outcome);
             }
             requestId = Outcome.requestIdOf(outcome);
-            respond(this, Responses.outcome(ctx.alloc(), outcome));
+            this.outcome = outcome;
+            flushReady();
         }
     }
 
@@ -895,7 +902,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.executor().schedule(() -> {
-            if (slot.response == null && !slot.abandoned && ctx.channel().isActive()) {
+            if (!slot.answered() && !slot.abandoned && ctx.channel().isActive()) {
                 respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
                         "the health probe did not pass through the commit pipeline within "
                                 + settings.probeTimeoutMs() + " ms"));
@@ -926,7 +933,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** Sets a slot's response and writes every response that is now at the head, in order. */
     private void respond(Slot slot, FullHttpResponse response) {
-        if (slot.response != null || slot.abandoned || !ctx.channel().isActive()) {
+        if (slot.answered() || slot.abandoned || !ctx.channel().isActive()) {
             response.release();
             return;
         }
@@ -936,7 +943,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void flushReady() {
         boolean wrote = false;
-        while (!slots.isEmpty() && (slots.peekFirst().response != null || slots.peekFirst().streamHead != null)) {
+        while (!slots.isEmpty() && (slots.peekFirst().answered() || slots.peekFirst().streamHead != null)) {
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
                 s.cancelStream = null; // the stream starts: the slot is now the subscription's
@@ -952,22 +959,39 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 s.startStream.run();
                 return;
             }
+            boolean close = s.closeAfter || !s.keepAlive;
             FullHttpResponse r = s.response;
-            if (s.endpoint == Endpoint.COMMIT && r.status().code() == 408) {
+            ByteBuf encoded = null;
+            int code;
+            if (s.outcome != null && !close) {
+                // the common answer: encoded here, past Netty's encoder (see Responses.encodedOutcome)
+                encoded = Responses.encodedOutcome(ctx.alloc(), s.outcome, s.http10, codec.answersHead());
+                code = Responses.outcomeStatus(s.outcome).code();
+            } else {
+                if (r == null) {
+                    r = Responses.outcome(ctx.alloc(), s.outcome);
+                }
+                code = r.status().code();
+                Responses.keepAlive(r, !close, s.http10);
+            }
+            if (s.endpoint == Endpoint.COMMIT && code == 408) {
                 metrics.commitOutcome("request_timeout"); // here, since an earlier close may drop it
             }
-            boolean close = s.closeAfter || !s.keepAlive;
-            Responses.keepAlive(r, !close, s.http10);
             long now = ctx.executor().ticker().nanoTime();
             lastAnswerNanos = now;
             long nanos = now - s.startNanos;
-            metrics.request(s.endpoint, r.status().code(), nanos);
+            metrics.request(s.endpoint, code, nanos);
             if (settings.accessLog()) {
-                access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", r.status().code())
+                access.atInfo().addKeyValue("endpoint", s.endpoint.label).addKeyValue("status", code)
                         .addKeyValue("micros", nanos / 1000).addKeyValue("request_id", s.requestId)
                         .addKeyValue("remote", ctx.channel().remoteAddress())
-                        .log("{} {} {} us{}", s.endpoint.label, r.status().code(), nanos / 1000,
+                        .log("{} {} {} us{}", s.endpoint.label, code, nanos / 1000,
                                 s.requestId == null ? "" : " request_id=" + s.requestId);
+            }
+            if (encoded != null) {
+                codec.writeEncoded(encoded);
+                wrote = true;
+                continue;
             }
             if (close) {
                 closing = true;
@@ -989,6 +1013,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private static void abandon(Slot s) {
         s.abandoned = true;
+        s.outcome = null;
         if (s.response != null) {
             s.response.release();
             s.response = null;

@@ -34,9 +34,32 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
     private final ArrayDeque<Boolean> heads = new ArrayDeque<>();
     /** The connection is an event stream: what the client sends is read (to see it leave) and dropped. */
     private boolean discarding;
+    private ChannelHandlerContext ctx;
 
     ServerCodec(HttpDecoderConfig config) {
         init(new RequestDecoder(config), new ResponseEncoder());
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        super.handlerAdded(ctx);
+    }
+
+    /** Whether the oldest request still to be answered is a {@code HEAD} (its answer has no body). */
+    boolean answersHead() {
+        return Boolean.TRUE.equals(heads.peek());
+    }
+
+    /**
+     * Writes the oldest request's answer, which the handler encoded itself
+     * ({@link Responses#encodedOutcome}), past the response encoder: in order with the answers
+     * written through it, since both are written at once on this loop. Only between answers the
+     * encoder wrote whole, never once a stream has started.
+     */
+    void writeEncoded(ByteBuf answer) {
+        heads.poll();
+        ctx.write(answer, ctx.voidPromise());
     }
 
     /** True if the decoder holds bytes of a request not yet passed on (its line or headers are incomplete). */
