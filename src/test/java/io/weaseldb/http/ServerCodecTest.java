@@ -19,9 +19,9 @@ import org.junit.jupiter.api.Test;
 /**
  * What the server's HTTP codec must keep doing as Netty's server codec did, through the real
  * pipeline: answers to HEAD carry no body (the next answer would be read as its body), an
- * Expect: 100-continue interim answer does not shift that bookkeeping, and a request with both
+ * Expect: 100-continue interim answer does not shift that bookkeeping, a request with both
  * Transfer-Encoding: chunked and Content-Length (a smuggling sign) is refused and its connection
- * closed.
+ * closed, and a chunked body's trailers are read past (not kept) but still validated.
  */
 class ServerCodecTest {
     private final HttpServerTest.HeldBackend backend = new HttpServerTest.HeldBackend();
@@ -80,5 +80,32 @@ class ServerCodecTest {
         assertFalse(out.contains("HTTP/1.1 200"), "nothing after it is read as a request: " + out);
         assertFalse(channel.isActive(), "closed after the answer: " + out);
         assertEquals(0, backend.requests.size(), "nothing committed");
+    }
+
+    private static String chunkedCommit(String trailers) {
+        String body = HttpServerTest.WRITE;
+        return "POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + Integer.toHexString(body.length()) + "\r\n" + body + "\r\n0\r\n" + trailers + "\r\n";
+    }
+
+    @Test
+    void trailersAfterAChunkedBodyAreReadAndTheNextRequestFollows() {
+        String out = exchange(chunkedCommit("X-Checksum: abc\r\nX-Other: 1\r\n")
+                + chunkedCommit("") + RawHttp.get("/v1/version"));
+        assertEquals(3, out.split("HTTP/1.1 200 OK", -1).length - 1, out);
+        assertEquals(2, backend.requests.size());
+        assertTrue(channel.isActive());
+    }
+
+    @Test
+    void aTrailerWithAForbiddenCharacterFailsItsRequestAndClosesTheConnection() {
+        String out = exchange(chunkedCommit("X-Checksum: a\u0001b\r\n") + RawHttp.get("/v1/version"));
+        assertTrue(out.startsWith("HTTP/1.1 400"), out);
+        assertFalse(out.contains("HTTP/1.1 200"), "nothing after it is read as a request: " + out);
+        assertEquals(0, backend.requests.size(), "nothing committed");
+        assertTrue(out.contains("connection: close"), out);
+        channel.advanceTimeBy(3, java.util.concurrent.TimeUnit.SECONDS); // past the linger for the rest of the body
+        channel.runScheduledPendingTasks();
+        assertFalse(channel.isActive(), "closed after the answer: " + out);
     }
 }
