@@ -192,6 +192,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             } else {
                 status = HttpResponseStatus.BAD_REQUEST;
                 message = "malformed HTTP request: " + cause.getMessage();
+                metrics.rejected("malformed_request");
             }
             slot.closeAfter = true;
             closing = true;
@@ -207,6 +208,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             // "gzip, chunked" would be committed as if uncoded: refuse it (RFC 9112 6.1). Its body's
             // framing cannot be trusted, so the connection closes after the answer.
             Slot slot = newSlot(Endpoint.UNKNOWN, start, false, http10);
+            metrics.rejected("transfer_coding");
             refuseBody(slot);
             bodyComplete = false;
             respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "bad_request",
@@ -219,6 +221,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (malformed != null) {
             // the decoder would throw on it; the request's framing is intact, so only it fails
             Slot slot = newSlot(Endpoint.UNKNOWN, start, keepAlive, http10);
+            metrics.rejected("malformed_target");
             body = Body.DISCARD;
             bodyComplete = false;
             respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", malformed));
@@ -450,6 +453,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     private void badFraming(Throwable cause) {
         timeouts.requestComplete();
+        if (!closing) { // else its request was refused already (a malformed head, a 413), and counted
+            metrics.rejected("malformed_request");
+        }
         if (body == Body.COMMIT) {
             metrics.commitOutcome("bad_request");
         }

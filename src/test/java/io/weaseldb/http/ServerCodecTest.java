@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
  */
 class ServerCodecTest {
     private final HttpServerTest.HeldBackend backend = new HttpServerTest.HeldBackend();
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private EmbeddedChannel channel;
 
     @BeforeEach
@@ -32,7 +33,7 @@ class ServerCodecTest {
         HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 16, 0,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
                 new WeaselConfig.Security(List.of(), null, null));
-        channel = EmbeddedPipeline.open(settings, backend, new HttpMetrics(new SimpleMeterRegistry()),
+        channel = EmbeddedPipeline.open(settings, backend, new HttpMetrics(registry),
                 new BodyBudget(settings.maxInFlightRequestBytes()));
     }
 
@@ -107,5 +108,41 @@ class ServerCodecTest {
         channel.advanceTimeBy(3, java.util.concurrent.TimeUnit.SECONDS); // past the linger for the rest of the body
         channel.runScheduledPendingTasks();
         assertFalse(channel.isActive(), "closed after the answer: " + out);
+    }
+
+    private double rejected(String reason) {
+        var c = registry.find("weaseldb.http.rejected").tag("reason", reason).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    @Test
+    void unparsableHttpIsCountedAsAMalformedRequest() {
+        assertTrue(exchange("THIS IS NOT HTTP\r\n\r\n").startsWith("HTTP/1.1 400"));
+        assertEquals(1.0, rejected("malformed_request"));
+    }
+
+    @Test
+    void brokenChunkFramingIsCountedAsAMalformedRequest() {
+        String body = HttpServerTest.WRITE;
+        String out = exchange("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + Integer.toHexString(body.length()) + "\r\n" + body + "\r\nzz\r\n");
+        assertTrue(out.startsWith("HTTP/1.1 400"), out);
+        assertEquals(1.0, rejected("malformed_request"));
+    }
+
+    @Test
+    void aMalformedTargetIsCountedAndTheConnectionKeepsServing() {
+        String out = exchange("GET /v1/status?request_id=%zz HTTP/1.1\r\nHost: x\r\n\r\n" + RawHttp.get("/v1/version"));
+        assertTrue(out.startsWith("HTTP/1.1 400"), out);
+        assertTrue(out.contains("HTTP/1.1 200"), out);
+        assertEquals(1.0, rejected("malformed_target"));
+        assertEquals(0.0, rejected("malformed_request"));
+    }
+
+    @Test
+    void aTransferCodingOtherThanChunkedIsCounted() {
+        String out = exchange("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+        assertTrue(out.startsWith("HTTP/1.1 501"), out);
+        assertEquals(1.0, rejected("transfer_coding"));
     }
 }
