@@ -138,7 +138,16 @@ public final class WeaselServer implements AutoCloseable {
         registerGauges(registry, subscribeMetrics);
 
         http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry));
-        http.start();
+        try {
+            http.start();
+        } catch (Exception e) {
+            // Netty's own message names neither the address nor the setting ("bind(..) failed ...:
+            // Address already in use", or none at all for a host that does not resolve).
+            String why = e instanceof java.nio.channels.UnresolvedAddressException ? "the host does not resolve"
+                    : e.getMessage() != null ? e.getMessage() : e.toString();
+            throw new java.io.IOException("cannot listen on " + config.server().host() + ":" + config.server().port()
+                    + " ([server] host and port, or --host and --port): " + why, e);
+        }
 
         lastProgressNanos = clock.nanoTime();
         // First decision on this thread: a lone server leads before start() returns.

@@ -157,9 +157,13 @@ public final class ConfigLoader {
             throw new ConfigException(s3.key("fake_faults") + " act on HTTP requests; they need "
                     + s3.key("fake_transport") + " = \"http\"");
         }
+        String region = s3.getString("region", "us-east-1");
+        if (region.isBlank()) {
+            throw new ConfigException(s3.key("region") + " must not be empty (e.g. \"us-east-1\")");
+        }
         var s3c = new WeaselConfig.S3(
                 endpoint,
-                s3.getString("region", "us-east-1"),
+                region,
                 bucket,
                 prefix,
                 accessKey,

@@ -101,17 +101,7 @@ public final class RetentionManager implements AutoCloseable {
 
     /** Loads the stored policies (blocking; at startup) and schedules truncation. */
     public void start() throws IOException {
-        String prefix = layout.retentionPrefix();
-        String token = null;
-        do {
-            ObjectStore.ListPage page = await(store.list(prefix, null, token, 1000));
-            for (ObjectStore.Entry e : page.entries()) {
-                Policy p = PolicyCodec.decode(e.key(), await(store.get(e.key())));
-                policies.put(p.policyId(), p);
-            }
-            token = page.continuationToken();
-        } while (token != null);
-        policyCount = policies.size();
+        loadPolicies();
         log.info("retention: {} policies; oldest version in the log {}", policies.size(), oldestVersion);
         long period = settings.truncateIntervalSeconds();
         timer.scheduleWithFixedDelay(() -> submit(() -> {
@@ -197,8 +187,46 @@ public final class RetentionManager implements AutoCloseable {
         return submit(this::truncate);
     }
 
+    /**
+     * Replaces the policy map with the documents stored in S3 (the retention thread, or startup).
+     * Storage is the source of truth: a server that lost the log without knowing it yet may still
+     * have written or deleted a policy after this term loaded them, and the client it answered
+     * counts on it; so every truncation pass reads them again before deciding what to delete.
+     */
+    private void loadPolicies() throws IOException {
+        TreeMap<String, Policy> stored = new TreeMap<>();
+        String prefix = layout.retentionPrefix();
+        String token = null;
+        do {
+            ObjectStore.ListPage page = await(store.list(prefix, null, token, 1000));
+            for (ObjectStore.Entry e : page.entries()) {
+                byte[] doc;
+                try {
+                    doc = await(store.get(e.key()));
+                } catch (StorageException gone) {
+                    if (gone.kind() == StorageException.Kind.NOT_FOUND) {
+                        continue; // deleted since the listing
+                    }
+                    throw gone;
+                }
+                Policy p = PolicyCodec.decode(e.key(), doc);
+                stored.put(p.policyId(), p);
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        policies.clear();
+        policies.putAll(stored);
+        policyCount = policies.size();
+    }
+
     /** The retention thread: deletes whole log objects below the horizon. */
     private int truncate() {
+        try {
+            loadPolicies();
+        } catch (IOException e) {
+            throw new StorageException(StorageException.Kind.PERMANENT, 0, "cannot read the retention policies: "
+                    + e.getMessage(), e);
+        }
         long now = clock.epochMillis();
         List<String> expired = new ArrayList<>();
         for (Policy p : policies.values()) {

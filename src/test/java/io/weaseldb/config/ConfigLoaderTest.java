@@ -59,5 +59,7 @@ class ConfigLoaderTest {
         assertTrue(error("[server]\nmax_request_size_bytes = 65536\nmax_in_flight_request_bytes = 65535")
                 .contains("[server].max_in_flight_request_bytes (65535) must be at least max_request_size_bytes (65536)"));
         assertTrue(error("[server\n").startsWith("test.toml: TOML syntax error at line 1"));
+        assertEquals("test.toml: [s3].region must not be empty (e.g. \"us-east-1\")",
+                error("[s3]\nendpoint = \"http://127.0.0.1:9000\"\nregion = \"\""));
     }
 }

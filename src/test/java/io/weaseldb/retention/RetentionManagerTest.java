@@ -72,6 +72,23 @@ class RetentionManagerTest {
     }
 
     @Test
+    void aPolicyStoredByAnotherServerAfterStartupPinsTheLog() throws Exception {
+        // A deposed leader that does not know it yet answers a PUT after this term loaded the
+        // policies: its document is in S3, and its client counts on it pinning the log.
+        m.put("mine", 95, null).get();
+        store.putDirect(layout.retentionPrefix() + "theirs",
+                PolicyCodec.encode(new Policy("theirs", 15, null, null, clock.epochMillis())));
+        assertEquals(1, m.truncateNow().get(), "only [0..9] is entirely at or below 15");
+        assertEquals(List.of(layout.objectKey(10), layout.objectKey(20), layout.objectKey(30), layout.objectKey(40),
+                layout.objectKey(50)), logKeys());
+        assertEquals(15, m.get("theirs").get().version(), "and it is listed from then on");
+        // ...and one it deleted stops pinning.
+        store.delete(List.of(layout.retentionPrefix() + "theirs")).get();
+        assertEquals(4, m.truncateNow().get());
+        assertNull(m.get("theirs").get());
+    }
+
+    @Test
     void neverDeletesTheNewestObject() throws Exception {
         m.put("a", 99, null).get();
         assertEquals(5, m.truncateNow().get());
