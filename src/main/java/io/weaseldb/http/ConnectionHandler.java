@@ -577,8 +577,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
                     respond(slot, r);
                 }
-                case SubscriberHub.Refusal.NotLeading n -> respond(slot, Responses.error(ctx.alloc(),
-                        HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", "this server no longer leads the log"));
+                case SubscriberHub.Refusal.NotLeading n -> {
+                    // as every 503 of a server that does not lead: Retry-After, and the leader if known
+                    Outcome.Unavailable known = backend.notLeader(null);
+                    respond(slot, Responses.outcome(ctx.alloc(), new Outcome.Unavailable(
+                            "this server no longer leads the log", false, settings.retryAfterSeconds(),
+                            known.leaderId(), null, known.leaderUrl())));
+                }
             }
             return;
         }

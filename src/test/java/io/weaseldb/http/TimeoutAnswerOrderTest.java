@@ -362,4 +362,16 @@ class TimeoutAnswerOrderTest {
         assertFalse(channel.isActive());
         assertNull(channel.readOutbound());
     }
+
+    @Test
+    void aSubscribeOnceLeadershipEndedIs503WithRetryAfter() {
+        hub.endAll("leadership lost");
+        send(RawHttp.get("/v1/subscribe?after=0"));
+        List<String> answers = answers();
+        assertEquals(1, answers.size(), answers.toString());
+        assertEquals(503, status(answers.get(0)), answers.get(0));
+        assertTrue(answers.get(0).contains("retry-after: "), answers.get(0));
+        assertTrue(answers.get(0).contains("no longer leads the log"), answers.get(0));
+        assertTrue(channel.isActive());
+    }
 }
