@@ -36,7 +36,8 @@ final class LeaderTerm implements AutoCloseable {
     /** What a term borrows from its server. */
     record Context(WeaselConfig config, Clock clock, IdSource ids, ObjectStore store, LogLayout layout,
                    PipelineMetrics pipelineMetrics, SubscribeMetrics subscribeMetrics,
-                   io.micrometer.core.instrument.MeterRegistry registry, ExecutorService history, Runnable fatal) {}
+                   io.micrometer.core.instrument.MeterRegistry registry, ExecutorService history,
+                   java.util.concurrent.Executor blocking, Runnable fatal) {}
 
     final Term term;
     final LogIndex index;
@@ -47,6 +48,7 @@ final class LeaderTerm implements AutoCloseable {
     final EventCache cache;
     final SubscriberHub hub;
     final RetentionManager retention;
+    final LeadershipCheck leadership;
     private final StageRunner[] runners;
     private final Context ctx;
 
@@ -75,6 +77,8 @@ final class LeaderTerm implements AutoCloseable {
                 config.commit().maxPendingCommits(), retryAfter),
                 new BTreeConflictSet(), ctx.clock(), ctx.ids(), persister);
         persister.markerSource(sequencer::requestMarker);
+        leadership = new LeadershipCheck(persister, term, ctx.store(), ctx.layout(), ctx.clock(), ctx.blocking(),
+                p.leaderTimeoutMs(), config.s3().requestTimeoutMs() * 3);
         persister.lead(term);
         sequencer.lead(term, requestIds, terms);
         retention = new RetentionManager(new RetentionManager.Settings(config.retention().truncateIntervalSeconds(),

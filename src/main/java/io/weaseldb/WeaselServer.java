@@ -134,7 +134,7 @@ public final class WeaselServer implements AutoCloseable {
         };
         SubscribeMetrics subscribeMetrics = new SubscribeMetrics(registry);
         termContext = new LeaderTerm.Context(config, clock, ids, store, layout, new PipelineMetrics(registry),
-                subscribeMetrics, registry, history, fatal);
+                subscribeMetrics, registry, history, blocking, fatal);
         registerGauges(registry, subscribeMetrics);
 
         http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry));
@@ -224,7 +224,7 @@ public final class WeaselServer implements AutoCloseable {
         }
         observe();
         if (standby.lastVersion() < 0 || clock.nanoTime() - lastProgressNanos >= config.persistence().leaderTimeoutMs() * 1_000_000L) {
-            claim();
+            claim(standby.lastVersion());
         }
     }
 
@@ -264,11 +264,26 @@ public final class WeaselServer implements AutoCloseable {
         }
     }
 
-    /** Tries to take the log over; on losing the race stays a standby. */
     private void claim() throws Exception {
+        claim(Long.MAX_VALUE);
+    }
+
+    /**
+     * Tries to take the log over; on losing the race stays a standby. A standby passes the last
+     * version it saw, and does not claim if the log has moved past it since: an object that
+     * appeared after that look shows its leader alive, and that leader's lease
+     * ({@link LeadershipCheck}) counts from it; the timeout starts again instead.
+     */
+    private void claim(long lastSeen) throws Exception {
         LogRecovery recovery = new LogRecovery(store, layout,
                 Math.max(64, 4 * config.persistence().maxInFlightPuts()), config.s3().requestTimeoutMs() * 3);
         LogRecovery.Tail tail = recovery.findTail();
+        if (lastSeen != Long.MAX_VALUE && tail.lastVersion() > lastSeen) {
+            log.info("the log moved on to version {} (term {}, leader {}) while this standby was about to take it"
+                    + " over; waiting another leader_timeout_ms", tail.lastVersion(), tail.term(), tail.lastLeaderId());
+            lastProgressNanos = clock.nanoTime();
+            return;
+        }
         if (tail.lastVersion() < 0) {
             log.info("log is empty: starting a new log");
         } else {
@@ -440,6 +455,12 @@ public final class WeaselServer implements AutoCloseable {
         if (shuttingDown) {
             return new Outcome.Unavailable("this server is shutting down", false, 1, null, requestId);
         }
+        if (current != null) {
+            // it still runs a term, but found the log written by another server (LeadershipCheck),
+            // or its term is ending: which server leads is not known here yet
+            return new Outcome.Unavailable("this server no longer leads the log; another server has taken it over",
+                    false, 1, null, requestId);
+        }
         Standby s = standby;
         String leaderId = s.leader() != null ? s.leader().leaderId() : null;
         String where = s.leader() != null ? "; the leader is at " + s.leader().url() : "";
@@ -515,9 +536,15 @@ public final class WeaselServer implements AutoCloseable {
 
         @Override
         public java.util.concurrent.CompletableFuture<VersionInfo> version() {
-            VersionInfo mine = leaderInfo();
-            if (mine != null) {
-                return java.util.concurrent.CompletableFuture.completedFuture(mine);
+            LeaderTerm t = current;
+            if (t != null) {
+                VersionInfo mine = new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
+                // nobody else can write to an in-process fake S3; elsewhere, prove no one has yet
+                if (config.s3().embedded() || t.leadership.withinLease()) {
+                    return java.util.concurrent.CompletableFuture.completedFuture(mine);
+                }
+                return t.leadership.confirm().thenApply(stillLeading -> stillLeading
+                        ? new VersionInfo(t.persister.durableVersion(), t.term.leaderId()) : null);
             }
             // A standby reads the log now: every acknowledged commit is in it before its answer.
             Standby s = standby;

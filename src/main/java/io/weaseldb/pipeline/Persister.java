@@ -180,6 +180,16 @@ public final class Persister implements Stage {
     private boolean fenced;
 
     private volatile long durableVersion = -1;
+    /**
+     * When the newest acknowledged log object of this term was first sent (clock.nanoTime), or
+     * {@link #NO_LEASE} before the first. Acknowledged means in version order: every object of the
+     * term up to it is in storage, so a server taking the log over must have seen it, and a
+     * standby takes over only after seeing no new object for leader_timeout_ms. No other server
+     * can lead before this plus that timeout: the leader's lease ({@code LeadershipCheck}).
+     */
+    private volatile long leaseBaseNanos = NO_LEASE;
+    /** {@link #leaseBaseNanos()} before any object of the term is acknowledged. */
+    public static final long NO_LEASE = Long.MIN_VALUE;
     private boolean retiring; // the open batch ends the term: send it now, then write nothing more
     private boolean retiredSent;
     private volatile boolean retired;
@@ -240,6 +250,11 @@ public final class Persister implements Stage {
     // ---- readable from any thread ----
 
     /** The newest version such that it and every earlier version are durable. */
+    /** See {@link #leaseBaseNanos}; any thread. */
+    public long leaseBaseNanos() {
+        return leaseBaseNanos;
+    }
+
     public long durableVersion() {
         return durableVersion;
     }
@@ -605,6 +620,7 @@ public final class Persister implements Stage {
             assert b.header.firstVersion() == durableVersion + 1 : "acknowledging " + b.header.firstVersion()
                     + " after durable " + durableVersion;
             durableVersion = b.header.lastVersion();
+            leaseBaseNanos = b.sentNanos; // first sent: a retry that landed was sent later still
             listener.durable(b.header, b.txns);
             if (b.header.kind() == BatchHeader.TERM_END) {
                 retired = true;

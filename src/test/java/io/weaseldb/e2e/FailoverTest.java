@@ -155,4 +155,47 @@ class FailoverTest {
         assertEquals(before.get("request_id"), log.transactions().get(before.version()).requestId());
         assertTrue(!log.versionByRequestId().containsKey("lost-commit-request-id-0001"));
     }
+
+    /**
+     * GET /v1/version promises a version at least as new as every commit acknowledged before the
+     * request. A leader replaced without knowing it (idle, no heartbeats, so it writes nothing and
+     * finds out nothing) must not answer with its own stale version: past its lease it looks at
+     * the log first, finds the new term, and refuses.
+     */
+    @Test
+    void aReplacedLeaderThatDoesNotKnowItDoesNotAnswerAStaleVersion() throws Exception {
+        TestServer a = TestServer.start(dir.resolve("a"), config(0, 400));
+        var first = a.commit("{\"operations\":[" + write("k", "1") + "]}");
+        assertEquals(200, first.status());
+        assertEquals(200, a.get("/v1/version").status(), "a leader within its lease answers");
+        TestServer b = TestServer.start(dir.resolve("b"), config(100, 400));
+        try {
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!b.server().leading()) {
+                assertTrue(System.nanoTime() < deadline, "b never took over");
+                Thread.onSpinWait();
+            }
+            long acked = -1;
+            for (int i = 0; i < 3; i++) {
+                var r = b.commit("{\"operations\":[" + write("k", "b" + i) + "]}");
+                assertEquals(200, r.status(), r.body());
+                acked = r.version();
+            }
+            assertTrue(a.server().leading(), "a has not noticed yet: it wrote nothing since");
+            var v = a.get("/v1/version");
+            if (v.status() == 200) {
+                assertTrue(v.version() >= acked, "a stale version from a replaced leader: " + v.body()
+                        + " after b acknowledged " + acked);
+            } else {
+                assertEquals(503, v.status(), v.body());
+                assertTrue(v.body().contains("no longer leads"), v.body());
+            }
+            var fromB = b.get("/v1/version");
+            assertEquals(200, fromB.status());
+            assertTrue(fromB.version() >= acked, fromB.body());
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
 }
