@@ -537,6 +537,10 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public java.util.concurrent.CompletableFuture<VersionInfo> version() {
             LeaderTerm t = current;
+            if (t != null && (shuttingDown || !t.leading())) {
+                // its term ends (a term-end marker lets a standby take over at once) or is fenced
+                return java.util.concurrent.CompletableFuture.completedFuture(null);
+            }
             if (t != null) {
                 VersionInfo mine = new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
                 // nobody else can write to an in-process fake S3; elsewhere, prove no one has yet
