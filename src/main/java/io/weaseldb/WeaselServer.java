@@ -525,7 +525,25 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public boolean submitProbe(Completion completion) {
             LeaderTerm t = shuttingDown ? null : current;
-            return t == null ? refuse(completion, null) : t.sequencer.offer(new SequencerMessage.Probe(completion));
+            if (t == null) {
+                return refuse(completion, null);
+            }
+            if (config.s3().embedded() || t.leadership.withinLease()) {
+                return t.sequencer.offer(new SequencerMessage.Probe(completion));
+            }
+            // past its lease a leader may have been replaced without knowing it (LeadershipCheck):
+            // a load balancer must not keep sending it commits, so look at the log first
+            t.leadership.confirm().whenComplete((stillLeading, failure) -> {
+                if (Boolean.TRUE.equals(stillLeading) && failure == null) {
+                    if (!t.sequencer.offer(new SequencerMessage.Probe(completion))) {
+                        completion.executor().execute(() -> completion.complete(new Outcome.Unavailable(
+                                "the commit pipeline is full", false, 1, null, null)));
+                    }
+                } else {
+                    refuse(completion, null);
+                }
+            });
+            return true;
         }
 
         @Override

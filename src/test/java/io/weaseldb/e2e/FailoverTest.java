@@ -160,7 +160,7 @@ class FailoverTest {
      * GET /v1/version promises a version at least as new as every commit acknowledged before the
      * request. A leader replaced without knowing it (idle, no heartbeats, so it writes nothing and
      * finds out nothing) must not answer with its own stale version: past its lease it looks at
-     * the log first, finds the new term, and refuses.
+     * the log first, finds the new term, and refuses. Its health check refuses the same way.
      */
     @Test
     void aReplacedLeaderThatDoesNotKnowItDoesNotAnswerAStaleVersion() throws Exception {
@@ -190,6 +190,7 @@ class FailoverTest {
                 assertEquals(503, v.status(), v.body());
                 assertTrue(v.body().contains("no longer leads"), v.body());
             }
+            assertEquals(503, a.get("/ok").status(), "a health check must not send clients to a replaced leader");
             var fromB = b.get("/v1/version");
             assertEquals(200, fromB.status());
             assertTrue(fromB.version() >= acked, fromB.body());
