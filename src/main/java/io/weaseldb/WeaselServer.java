@@ -72,6 +72,13 @@ public final class WeaselServer implements AutoCloseable {
     private volatile boolean shuttingDown; // refuse new work while what is in flight finishes
     private long lastProgressNanos;
     private String lastSeenKey;
+    /**
+     * The term and last version of the log's end as this standby last saw it: the newest object
+     * at its last look, or the valid log's end its last claim attempt found. A claim goes ahead
+     * only if the log still ends in that term, no later than that (see {@link #claim(boolean)}).
+     */
+    private long seenTerm;
+    private long seenVersion = -1;
 
     /** What a standby knows: the newest log object (key and last version) and the leader's record. */
     private record Standby(LeaderRecord leader, String message, long lastVersion, String lastKey) {}
@@ -224,7 +231,7 @@ public final class WeaselServer implements AutoCloseable {
         }
         observe();
         if (standby.lastVersion() < 0 || clock.nanoTime() - lastProgressNanos >= config.persistence().leaderTimeoutMs() * 1_000_000L) {
-            claim(standby.lastVersion());
+            claim(true);
         }
     }
 
@@ -234,6 +241,8 @@ public final class WeaselServer implements AutoCloseable {
         String newest = newestLogKeyAfter(lastSeenKey);
         if (newest == null) {
             standby = new Standby(null, "the log is empty", -1, null);
+            seenTerm = 0;
+            seenVersion = -1;
             return;
         }
         if (newest.equals(lastSeenKey)) {
@@ -243,6 +252,8 @@ public final class WeaselServer implements AutoCloseable {
                 store.getRange(newest, 0, BatchCodec.MAX_HEADER_BYTES).get(timeoutMs, TimeUnit.MILLISECONDS));
         boolean first = lastSeenKey == null;
         lastSeenKey = newest;
+        seenTerm = h.term();
+        seenVersion = h.lastVersion();
         lastProgressNanos = clock.nanoTime();
         if (h.kind() == BatchHeader.TERM_END
                 || first && clock.epochMillis() - h.timestampMillis() > config.persistence().leaderTimeoutMs()) {
@@ -265,23 +276,36 @@ public final class WeaselServer implements AutoCloseable {
     }
 
     private void claim() throws Exception {
-        claim(Long.MAX_VALUE);
+        claim(false);
     }
 
     /**
-     * Tries to take the log over; on losing the race stays a standby. A standby passes the last
-     * version it saw, and does not claim if the log has moved past it since: an object that
-     * appeared after that look shows its leader alive, and that leader's lease
-     * ({@link LeadershipCheck}) counts from it; the timeout starts again instead.
+     * Tries to take the log over; on losing the race stays a standby. A standby ({@code
+     * asStandby}) claims only if the valid log still ends where it saw it end: in the term of the
+     * newest object of its last look, no later. Otherwise the log moved since that look (the
+     * timeout starts again from this look): an object that appeared after it shows a leader
+     * alive, and that leader's lease ({@link LeadershipCheck}) counts from it.
+     *
+     * <p>The term matters, not only the version: the newest object listed can be an older term's
+     * orphan past the newest term's objects (an unacknowledged write that landed beyond a hole,
+     * inside a later batch's range). A new leader may have written and acknowledged its first
+     * objects below it after that look, and a standby comparing versions alone would take the log
+     * from it inside its lease; and once that leader died, the orphan's version, lower than the
+     * log's end, would have kept the standby from ever claiming.
      */
-    private void claim(long lastSeen) throws Exception {
+    private void claim(boolean asStandby) throws Exception {
         LogRecovery recovery = new LogRecovery(store, layout,
                 Math.max(64, 4 * config.persistence().maxInFlightPuts()), config.s3().requestTimeoutMs() * 3);
         LogRecovery.Tail tail = recovery.findTail();
-        if (lastSeen != Long.MAX_VALUE && tail.lastVersion() > lastSeen) {
-            log.info("the log moved on to version {} (term {}, leader {}) while this standby was about to take it"
-                    + " over; waiting another leader_timeout_ms", tail.lastVersion(), tail.term(), tail.lastLeaderId());
+        if (asStandby && (tail.term() != seenTerm || tail.lastVersion() > seenVersion)) {
+            log.info("the log moved on to version {} (term {}, leader {}) since this standby last looked;"
+                    + " waiting another leader_timeout_ms", tail.lastVersion(), tail.term(), tail.lastLeaderId());
+            seenTerm = tail.term();
+            seenVersion = tail.lastVersion();
             lastProgressNanos = clock.nanoTime();
+            LeaderRecord leader = tail.lastVersion() < 0 ? null : readLeaderRecord(tail.term());
+            standby = new Standby(leader, leader == null ? "leader " + tail.lastLeaderId() + " (term " + tail.term() + ")"
+                    : "leader " + leader.leaderId() + " at " + leader.url(), tail.lastVersion(), standby.lastKey());
             return;
         }
         if (tail.lastVersion() < 0) {

@@ -453,13 +453,16 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     private void badFraming(Throwable cause) {
         timeouts.requestComplete();
-        if (!closing) { // else its request was refused already (a malformed head, a 413), and counted
-            metrics.rejected("malformed_request");
-        }
         if (body == Body.COMMIT) {
             metrics.commitOutcome("bad_request");
         }
-        closeWith(dropBody(), HttpResponseStatus.BAD_REQUEST, "malformed HTTP request body: " + cause.getMessage());
+        Slot slot = dropBody();
+        if (slot != null) {
+            // its answer is this 400; a body whose request was answered or refused already (a
+            // malformed target, a 404, a 413: counted then) only ends the connection
+            metrics.rejected("malformed_request");
+        }
+        closeWith(slot, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request body: " + cause.getMessage());
     }
 
     /**

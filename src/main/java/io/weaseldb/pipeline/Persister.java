@@ -249,12 +249,12 @@ public final class Persister implements Stage {
 
     // ---- readable from any thread ----
 
-    /** The newest version such that it and every earlier version are durable. */
     /** See {@link #leaseBaseNanos}; any thread. */
     public long leaseBaseNanos() {
         return leaseBaseNanos;
     }
 
+    /** The newest version such that it and every earlier version are durable. */
     public long durableVersion() {
         return durableVersion;
     }

@@ -199,4 +199,74 @@ class FailoverTest {
             b.close();
         }
     }
+
+    /**
+     * The newest object listed can be an older term's orphan (a write that landed past a hole)
+     * sitting above the newest term's objects. A standby that looked when only the orphan was
+     * new must not take the log over from a leader that claimed and wrote below it since: that
+     * leader's lease counts from its own writes. And once that leader is gone, the standby must
+     * still take over (the orphan's version is below the log's end).
+     */
+    @Test
+    void aStandbyThatSawAnOrphanDoesNotClaimOverALeaderThatWroteSinceAndStillTakesOverWhenItIsGone()
+            throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        long ts = manual.epochMillis();
+        String a = "00000000-0000-4000-8000-00000000000a";
+        String b = "00000000-0000-4000-8000-00000000000b";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
+                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
+                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
+            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            // term 1 (leader a): versions 0..11 acknowledged; its batch 12..14 never landed, 15 did
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
+            put(store, layout, empty(1, a, 1, 11, 0, ts));
+            put(store, layout, empty(1, a, 15, 15, 14, ts));
+
+            int timeoutMs = 1_000;
+            TestServer standby = TestServer.start(dir.resolve("s"), config(0, timeoutMs), manual);
+            try {
+                assertTrue(!standby.server().leading(), "a standby behind a log written within the timeout");
+                // leader b claims version 12 (term 2) and acknowledges 13, below the orphan
+                put(store, layout, io.weaseldb.log.BatchHeader.termStart(2, b, 12, 11, -1, ts));
+                put(store, layout, empty(2, b, 13, 13, 12, ts));
+                manual.advanceMillis(timeoutMs + 1); // past the timeout since the standby's look
+
+                long deadline = System.nanoTime() + 20_000_000_000L;
+                while (true) {
+                    assertTrue(!standby.server().leading(), "took the log over from term 2, which wrote after the"
+                            + " standby's look; its lease still runs");
+                    var r = standby.commit("{\"operations\":[" + write("k", "v") + "]}");
+                    assertEquals(503, r.status(), r.body());
+                    if (r.body().contains("(term 2)")) {
+                        break; // it looked again, saw term 2, and waits another leader_timeout_ms
+                    }
+                    assertTrue(System.nanoTime() < deadline, "the standby never looked again: " + r.body());
+                    Thread.sleep(20);
+                }
+
+                manual.advanceMillis(timeoutMs + 1); // term 2 wrote nothing since: it is gone
+                while (!standby.server().leading()) {
+                    assertTrue(System.nanoTime() < deadline, "never took over from a dead leader");
+                    Thread.sleep(20);
+                }
+                assertEquals(3, standby.server().term().term());
+                assertEquals(14, standby.server().term().startVersion(), "right after term 2's objects");
+            } finally {
+                standby.close();
+            }
+        }
+    }
+
+    static io.weaseldb.log.BatchHeader empty(long term, String leader, long first, long last, long prev, long ts) {
+        return new io.weaseldb.log.BatchHeader(io.weaseldb.log.BatchHeader.DATA, term, leader, first, last, prev, -1,
+                -1, ts, 0, 0);
+    }
+
+    static void put(io.weaseldb.s3.ObjectStore store, io.weaseldb.log.LogLayout layout, io.weaseldb.log.BatchHeader h)
+            throws Exception {
+        assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.objectKey(h.firstVersion()),
+                io.weaseldb.log.BatchCodec.encodeEmpty(h)).get(10, java.util.concurrent.TimeUnit.SECONDS));
+    }
 }

@@ -140,6 +140,22 @@ class ServerCodecTest {
     }
 
     @Test
+    void aRequestRefusedForItsTargetIsNotCountedAgainWhenItsBodyFramingBreaks() {
+        String out = exchange("GET /v1/status?request_id=%zz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+        assertTrue(out.startsWith("HTTP/1.1 400"), out);
+        assertEquals(1, out.split("HTTP/1.1 ", -1).length - 1, "one answer: " + out);
+        assertEquals(1.0, rejected("malformed_target"));
+        assertEquals(0.0, rejected("malformed_request"), "one request, counted once");
+    }
+
+    @Test
+    void aBodyWhoseFramingBreaksAfterItsRequestWasAnsweredIsNotCountedAsRefused() {
+        String out = exchange("GET /v1/version HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+        assertTrue(out.startsWith("HTTP/1.1 200"), out);
+        assertEquals(0.0, rejected("malformed_request"), "answered 200, not refused: " + out);
+    }
+
+    @Test
     void aTransferCodingOtherThanChunkedIsCounted() {
         String out = exchange("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
         assertTrue(out.startsWith("HTTP/1.1 501"), out);

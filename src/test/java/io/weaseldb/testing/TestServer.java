@@ -37,6 +37,11 @@ public final class TestServer implements AutoCloseable {
      * [server] and [s3] get their test values (port 0, the data dir, no fsync) unless overridden.
      */
     public static TestServer start(Path dataDir, String toml) throws Exception {
+        return start(dataDir, toml, Clock.SYSTEM);
+    }
+
+    /** As {@link #start(Path, String)}, on the given clock. */
+    public static TestServer start(Path dataDir, String toml, Clock clock) throws Exception {
         String config = toml;
         if (!config.contains("[server]")) {
             config = "[server]\nport = 0\n" + config;
@@ -54,7 +59,7 @@ public final class TestServer implements AutoCloseable {
             throw new IllegalArgumentException("a test server would store outside its directory " + dataDir
                     + ": under " + c.s3().dataDir().toAbsolutePath());
         }
-        WeaselServer s = new WeaselServer(c, Clock.SYSTEM, IdSource.secure());
+        WeaselServer s = new WeaselServer(c, clock, IdSource.secure());
         try {
             s.start();
         } catch (Exception e) {
