@@ -475,6 +475,14 @@ public final class WeaselServer implements AutoCloseable {
         metrics.close();
     }
 
+    /** 503 for a request that needed LeadershipCheck's look at the log, which storage did not answer. */
+    static Outcome.Unavailable cannotConfirm(Throwable failure) {
+        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        return new Outcome.Unavailable("could not check that this server still leads the log (storage: " + cause
+                + "); retry shortly", false, 1, null, null);
+    }
+
     private Outcome.Unavailable notLeader(String requestId) {
         if (shuttingDown) {
             return new Outcome.Unavailable("this server is shutting down", false, 1, null, requestId);
@@ -558,13 +566,14 @@ public final class WeaselServer implements AutoCloseable {
             // past its lease a leader may have been replaced without knowing it (LeadershipCheck):
             // a load balancer must not keep sending it commits, so look at the log first
             t.leadership.confirm().whenComplete((stillLeading, failure) -> {
-                if (Boolean.TRUE.equals(stillLeading) && failure == null) {
-                    if (!t.sequencer.offer(new SequencerMessage.Probe(completion))) {
-                        completion.executor().execute(() -> completion.complete(new Outcome.Unavailable(
-                                "the commit pipeline is full", false, 1, null, null)));
-                    }
-                } else {
+                if (failure != null) {
+                    Outcome o = cannotConfirm(failure);
+                    completion.executor().execute(() -> completion.complete(o));
+                } else if (!stillLeading) {
                     refuse(completion, null);
+                } else if (!t.sequencer.offer(new SequencerMessage.Probe(completion))) {
+                    completion.executor().execute(() -> completion.complete(new Outcome.Unavailable(
+                            "the commit pipeline is full", false, 1, null, null)));
                 }
             });
             return true;
@@ -589,8 +598,12 @@ public final class WeaselServer implements AutoCloseable {
                 if (config.s3().embedded() || t.leadership.withinLease()) {
                     return java.util.concurrent.CompletableFuture.completedFuture(mine);
                 }
-                return t.leadership.confirm().thenApply(stillLeading -> stillLeading
-                        ? new VersionInfo(t.persister.durableVersion(), t.term.leaderId()) : null);
+                return t.leadership.confirm().handle((stillLeading, failure) -> {
+                    if (failure != null) {
+                        throw new Backend.Refused(cannotConfirm(failure)); // not "another server leads"
+                    }
+                    return stillLeading ? new VersionInfo(t.persister.durableVersion(), t.term.leaderId()) : null;
+                });
             }
             // A standby reads the log now: every acknowledged commit is in it before its answer.
             Standby s = standby;

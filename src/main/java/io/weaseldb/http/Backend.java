@@ -24,7 +24,8 @@ public interface Backend {
 
     /**
      * {@code GET /v1/version}: a committed version at least as new as every commit acknowledged
-     * before the call (a standby reads the log for it). Completes with null when unknown.
+     * before the call (a standby reads the log for it). Completes with null when unknown (then
+     * "not the leader"), or exceptionally with {@link Refused} for another answer.
      */
     java.util.concurrent.CompletableFuture<VersionInfo> version();
 
@@ -44,4 +45,18 @@ public interface Backend {
     Executor blockingExecutor();
 
     record VersionInfo(long version, String leaderId) {}
+
+    /** {@link #version()} failed with this answer (rather than "not the leader"). */
+    final class Refused extends RuntimeException {
+        private final io.weaseldb.pipeline.Outcome.Unavailable answer;
+
+        public Refused(io.weaseldb.pipeline.Outcome.Unavailable answer) {
+            super(answer.message(), null, false, false);
+            this.answer = answer;
+        }
+
+        public io.weaseldb.pipeline.Outcome.Unavailable answer() {
+            return answer;
+        }
+    }
 }

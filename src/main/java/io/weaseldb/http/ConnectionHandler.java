@@ -901,6 +901,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (slot.abandoned || !ctx.channel().isActive()) {
             return;
         }
+        Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+        if (cause instanceof Backend.Refused refused) {
+            respond(slot, Responses.outcome(ctx.alloc(), refused.answer()));
+            return;
+        }
         if (t != null || v == null) {
             respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
             return;

@@ -34,7 +34,8 @@ final class HeapCumulator implements ByteToMessageDecoder.Cumulator {
         try {
             int required = in.readableBytes();
             if (!cumulation.isReadable()) {
-                if (in.hasArray()) {
+                // a composite, even of one heap component, would grow by adding components: no array
+                if (in.hasArray() && !(in instanceof io.netty.buffer.CompositeByteBuf)) {
                     cumulation.release();
                     return in.retain(); // the finally block releases it once: ownership passes on
                 }
@@ -78,6 +79,10 @@ final class HeapCumulator implements ByteToMessageDecoder.Cumulator {
         int n = in.readableBytes();
         heap.ensureWritable(n);
         int at = heap.writerIndex();
+        if (!heap.hasArray()) {
+            heap.writeBytes(in); // not made here (see cumulate); correct, if not garbage-free
+            return;
+        }
         if (in.hasArray()) {
             heap.setBytes(at, in.array(), in.arrayOffset() + in.readerIndex(), n);
         } else if (n <= WORD_COPY_MAX) {

@@ -269,4 +269,25 @@ class FailoverTest {
         assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.objectKey(h.firstVersion()),
                 io.weaseldb.log.BatchCodec.encodeEmpty(h)).get(10, java.util.concurrent.TimeUnit.SECONDS));
     }
+
+    /**
+     * A leader past its lease whose look at the log fails (storage down) says so: it cannot tell
+     * whether it still leads, which is not the same as "another server has taken it over".
+     */
+    @Test
+    void aLeaderPastItsLeaseThatCannotReadTheLogSaysSo() throws Exception {
+        TestServer a = TestServer.start(dir.resolve("a"), config(0, 400));
+        try {
+            assertEquals(200, a.commit("{\"operations\":[" + write("k", "1") + "]}").status());
+            s3.close(); // storage goes away
+            Thread.sleep(400); // past the lease (3/4 of 400 ms after the last stored object)
+            var v = a.get("/v1/version");
+            assertEquals(503, v.status(), v.body());
+            assertTrue(v.body().contains("could not check that this server still leads"), v.body());
+            var ok = a.get("/ok");
+            assertEquals(503, ok.status(), ok.body());
+        } finally {
+            a.close();
+        }
+    }
 }

@@ -164,4 +164,16 @@ class HeapCumulatorTest {
             c.release();
         }
     }
+
+    @Test
+    void aCompositeFirstReadIsCopiedNotAdoptedSoLaterReadsStillFit() {
+        CompositeByteBuf first = Unpooled.compositeBuffer();
+        first.addComponent(true, Unpooled.copiedBuffer("GET /v1/", StandardCharsets.US_ASCII)); // one heap component
+        ByteBuf c = HeapCumulator.INSTANCE.cumulate(ByteBufAllocator.DEFAULT, Unpooled.EMPTY_BUFFER, first);
+        String rest = "version HTTP/1.1\r\n" + "x".repeat(3000); // a large direct read after it
+        c = HeapCumulator.INSTANCE.cumulate(ByteBufAllocator.DEFAULT, c, direct(ByteBufAllocator.DEFAULT, rest));
+        assertEquals("GET /v1/" + rest, text(c));
+        assertTrue(c.hasArray());
+        c.release();
+    }
 }
