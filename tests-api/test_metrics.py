@@ -7,6 +7,7 @@ import math
 import pytest
 
 import weaseldb
+from harness import http_request, raw_exchange
 from weaseldb import Conflict, LeaderChanged, PointRead, Write
 from weaseldb.admin import Metrics
 
@@ -60,6 +61,20 @@ def test_requests_by_endpoint_and_status(client: weaseldb.Client, ns: bytes) -> 
     assert h.count >= 3 and h.sum > 0
     # Labels are a bounded set: unknown paths must not each make a series of their own.
     assert not after.samples(name + "_count", endpoint="/v1/nothing-here")
+
+
+def test_malformed_requests_are_counted_by_reason(server, client: weaseldb.Client) -> None:
+    """weaseldb_http_rejected_total counts requests refused as malformed, by reason (api.md)."""
+    before = client.metrics()
+    assert raw_exchange(server.port, b"THIS IS NOT HTTP\r\n\r\n").status == 400
+    assert raw_exchange(server.port, http_request("GET", "/v1/status?request_id=%zz")).status == 400
+    head = (b"POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+    assert raw_exchange(server.port, head).status == 501
+    after = client.metrics()
+    name = "weaseldb_http_rejected_total"
+    for reason in ("malformed_request", "malformed_target", "transfer_coding"):
+        grew = counts(after, name, reason=reason) - counts(before, name, reason=reason)
+        assert grew >= 1, f"{reason}: {grew}"
 
 
 def test_commit_outcomes(client: weaseldb.Client, ns: bytes) -> None:
