@@ -116,6 +116,44 @@ class PersisterTest {
         assertEquals(List.of(1L, 2L), h.durable.stream().map(BatchHeader::firstVersion).toList());
     }
 
+    /**
+     * The leader's lease (LeadershipCheck) counts from the first send of the newest object
+     * acknowledged in version order: not from one stored ahead of an earlier one still
+     * outstanding, and not from a retry's later send.
+     */
+    @Test
+    void theLeaseCountsFromTheFirstSendOfTheNewestObjectAcknowledgedInOrder() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        assertEquals(Persister.NO_LEASE, h.persister.leaseBaseNanos(), "the claim marker gives no lease");
+        h.write("a", "1");
+        h.step();
+        long firstSent = h.clock.nanoTime();
+        h.clock.advanceMillis(10);
+        h.write("b", "2");
+        h.step();
+        long secondSent = h.clock.nanoTime();
+        h.clock.advanceMillis(10);
+        h.store.takeFor("log/00000000000000000002").succeed();
+        h.step();
+        assertEquals(Persister.NO_LEASE, h.persister.leaseBaseNanos(), "batch 2 is stored, but batch 1 is not");
+        h.store.takeFor("log/00000000000000000001").succeed();
+        h.step();
+        assertEquals(secondSent, h.persister.leaseBaseNanos());
+        assertTrue(secondSent > firstSent);
+
+        h.write("c", "3");
+        h.step();
+        long thirdSent = h.clock.nanoTime();
+        h.store.takeFor("log/00000000000000000003").fail(503);
+        h.step();
+        h.clock.advanceMillis(5_000); // past any backoff: the retry is sent later
+        h.step();
+        h.store.takeFor("log/00000000000000000003").succeed();
+        h.step();
+        assertEquals(3, h.persister.durableVersion());
+        assertEquals(thirdSent, h.persister.leaseBaseNanos(), "from the first send, not the retry's");
+    }
+
     @Test
     void retriesTransientErrorsWithBackoff() {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
