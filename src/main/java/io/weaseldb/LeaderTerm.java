@@ -78,7 +78,7 @@ final class LeaderTerm implements AutoCloseable {
                 new BTreeConflictSet(), ctx.clock(), ctx.ids(), persister);
         persister.markerSource(sequencer::requestMarker);
         leadership = new LeadershipCheck(persister, term, ctx.store(), ctx.layout(), ctx.clock(), ctx.blocking(),
-                p.leaderTimeoutMs(), config.s3().requestTimeoutMs() * 3);
+                p.leaderTimeoutMs(), config.s3().requestTimeoutMs() * 3, config.s3().embedded());
         persister.lead(term);
         sequencer.lead(term, requestIds, terms);
         retention = new RetentionManager(new RetentionManager.Settings(config.retention().truncateIntervalSeconds(),

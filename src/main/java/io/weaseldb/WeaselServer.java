@@ -477,10 +477,13 @@ public final class WeaselServer implements AutoCloseable {
 
     /** 503 for a request that needed LeadershipCheck's look at the log, which storage did not answer. */
     static Outcome.Unavailable cannotConfirm(Throwable failure) {
-        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
-        return new Outcome.Unavailable("could not check that this server still leads the log (storage: " + cause
-                + "); retry shortly", false, 1, null, null);
+        return new Outcome.Unavailable("could not check that this server still leads the log (storage: "
+                + StorageException.of(failure).getMessage() + "); retry shortly", false, 1, null, null);
+    }
+
+    /** A term's newest durable version and its leader id. */
+    private static VersionInfo versionOf(LeaderTerm t) {
+        return new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
     }
 
     private Outcome.Unavailable notLeader(String requestId) {
@@ -560,7 +563,7 @@ public final class WeaselServer implements AutoCloseable {
             if (t == null) {
                 return refuse(completion, null);
             }
-            if (config.s3().embedded() || t.leadership.withinLease()) {
+            if (t.leadership.withinLease()) {
                 return t.sequencer.offer(new SequencerMessage.Probe(completion));
             }
             // past its lease a leader may have been replaced without knowing it (LeadershipCheck):
@@ -582,7 +585,7 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public VersionInfo leaderInfo() {
             LeaderTerm t = current;
-            return t == null ? null : new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
+            return t == null ? null : versionOf(t);
         }
 
         @Override
@@ -593,16 +596,14 @@ public final class WeaselServer implements AutoCloseable {
                 return java.util.concurrent.CompletableFuture.completedFuture(null);
             }
             if (t != null) {
-                VersionInfo mine = new VersionInfo(t.persister.durableVersion(), t.term.leaderId());
-                // nobody else can write to an in-process fake S3; elsewhere, prove no one has yet
-                if (config.s3().embedded() || t.leadership.withinLease()) {
-                    return java.util.concurrent.CompletableFuture.completedFuture(mine);
+                if (t.leadership.withinLease()) {
+                    return java.util.concurrent.CompletableFuture.completedFuture(versionOf(t));
                 }
                 return t.leadership.confirm().handle((stillLeading, failure) -> {
                     if (failure != null) {
                         throw new Backend.Refused(cannotConfirm(failure)); // not "another server leads"
                     }
-                    return stillLeading ? new VersionInfo(t.persister.durableVersion(), t.term.leaderId()) : null;
+                    return stillLeading ? versionOf(t) : null;
                 });
             }
             // A standby reads the log now: every acknowledged commit is in it before its answer.

@@ -755,11 +755,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         return Responses.outcome(ctx.alloc(), backend.notLeader(null));
     }
 
+    /** What a future failed with, past the CompletionException dependent stages wrap it in. */
+    private static Throwable unwrap(Throwable t) {
+        return t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    }
+
     private FullHttpResponse storageError(Throwable t) {
         log.warn("retention request failed: {}", t.toString());
         FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                "storage did not complete the request: "
-                        + (t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t).getMessage());
+                "storage did not complete the request: " + unwrap(t).getMessage());
         r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
         return r;
     }
@@ -901,8 +905,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (slot.abandoned || !ctx.channel().isActive()) {
             return;
         }
-        Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
-        if (cause instanceof Backend.Refused refused) {
+        if (unwrap(t) instanceof Backend.Refused refused) {
             respond(slot, Responses.outcome(ctx.alloc(), refused.answer()));
             return;
         }
