@@ -20,6 +20,23 @@ final class EmbeddedPipeline {
         return channel;
     }
 
+    /**
+     * The pipeline with the settings most codec tests need: up to 16 pipelined requests, 1 MiB
+     * bodies, no idle or read timeouts, no authentication.
+     */
+    static EmbeddedChannel openPlain(Backend backend, io.micrometer.core.instrument.MeterRegistry registry) {
+        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 16, 0,
+                new io.weaseldb.json.CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
+                new io.weaseldb.config.WeaselConfig.Security(java.util.List.of(), null, null));
+        return open(settings, backend, new HttpMetrics(registry), new BodyBudget(settings.maxInFlightRequestBytes()));
+    }
+
+    /** weaseldb_http_rejected_total for {@code reason} (0 before the first). */
+    static double rejected(io.micrometer.core.instrument.MeterRegistry registry, String reason) {
+        var c = registry.find("weaseldb.http.rejected").tag("reason", reason).counter();
+        return c == null ? 0 : c.count();
+    }
+
     /** Everything written to the client so far, as text. */
     static String drain(EmbeddedChannel channel) {
         StringBuilder all = new StringBuilder();

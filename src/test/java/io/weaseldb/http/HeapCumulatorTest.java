@@ -14,8 +14,6 @@ import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.buffer.AdaptiveByteBufAllocator;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.json.CommitLimits;
 import io.weaseldb.txn.CommitRequest;
 import io.weaseldb.txn.Operation;
 import java.nio.charset.StandardCharsets;
@@ -110,7 +108,7 @@ class HeapCumulatorTest {
         ByteBufAllocator alloc = new AdaptiveByteBufAllocator();
         for (int split = 1; split < wire.length(); split++) {
             HttpServerTest.HeldBackend backend = new HttpServerTest.HeldBackend();
-            EmbeddedChannel channel = open(backend);
+            EmbeddedChannel channel = EmbeddedPipeline.openPlain(backend, new SimpleMeterRegistry());
             try {
                 channel.writeInbound(direct(alloc, wire.substring(0, split)));
                 channel.writeInbound(direct(alloc, wire.substring(split)));
@@ -130,14 +128,6 @@ class HeapCumulatorTest {
                 backend.blocking.shutdownNow();
             }
         }
-    }
-
-    private static EmbeddedChannel open(HttpServerTest.HeldBackend backend) {
-        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 16, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
-                new WeaselConfig.Security(List.of(), null, null));
-        return EmbeddedPipeline.open(settings, backend, new HttpMetrics(new SimpleMeterRegistry()),
-                new BodyBudget(settings.maxInFlightRequestBytes()));
     }
 
     @Test

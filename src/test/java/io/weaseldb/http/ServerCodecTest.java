@@ -7,11 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.json.CommitLimits;
 import io.weaseldb.testing.RawHttp;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,11 +27,7 @@ class ServerCodecTest {
 
     @BeforeEach
     void setUp() {
-        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 16, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, 0, 0, 0, false,
-                new WeaselConfig.Security(List.of(), null, null));
-        channel = EmbeddedPipeline.open(settings, backend, new HttpMetrics(registry),
-                new BodyBudget(settings.maxInFlightRequestBytes()));
+        channel = EmbeddedPipeline.openPlain(backend, registry);
     }
 
     @AfterEach
@@ -111,8 +104,7 @@ class ServerCodecTest {
     }
 
     private double rejected(String reason) {
-        var c = registry.find("weaseldb.http.rejected").tag("reason", reason).counter();
-        return c == null ? 0 : c.count();
+        return EmbeddedPipeline.rejected(registry, reason);
     }
 
     @Test

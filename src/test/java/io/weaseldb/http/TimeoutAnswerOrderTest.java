@@ -105,8 +105,7 @@ class TimeoutAnswerOrderTest {
     }
 
     private double rejected(String reason) {
-        var c = registry.find("weaseldb.http.rejected").tag("reason", reason).counter();
-        return c == null ? 0 : c.count();
+        return EmbeddedPipeline.rejected(registry, reason);
     }
 
     @Test
