@@ -358,6 +358,10 @@ public final class WeaselServer implements AutoCloseable {
         requestIds.expire(term.startVersion(), clock.epochMillis(), Integer.MAX_VALUE);
         log.info("request-id index: {} ids and {} bans from {} log objects (versions >= {}) in {} ms",
                 r.ids(), r.bans(), r.objects(), from, (System.nanoTime() - start) / 1_000_000);
+        if (r.orphans().length > 0) {
+            log.info("{} older log objects of earlier terms are not part of the log (never acknowledged; ids ignored): "
+                    + "first versions {}", r.orphans().length, java.util.Arrays.toString(r.orphans()));
+        }
         return requestIds;
     }
 

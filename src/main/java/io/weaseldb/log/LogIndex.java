@@ -64,6 +64,15 @@ public final class LogIndex {
         }
     }
 
+    /** Forgets one object (startup: an orphan that recovery found among the objects it listed). */
+    public synchronized void remove(long firstVersion) {
+        int i = Arrays.binarySearch(firsts, start, end, firstVersion);
+        if (i >= 0) {
+            System.arraycopy(firsts, i + 1, firsts, i, end - i - 1);
+            end--;
+        }
+    }
+
     /** A copy of the retained first versions, oldest first. */
     public synchronized long[] snapshot() {
         return Arrays.copyOfRange(firsts, start, end);

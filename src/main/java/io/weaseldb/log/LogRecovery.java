@@ -18,22 +18,25 @@ import org.slf4j.LoggerFactory;
  * <p>The valid log is the chain of objects each of which follows the previous
  * ({@link BatchHeader#isFollowedBy}). Because a leader has at most {@code max_in_flight_puts}
  * writes outstanding and acknowledges strictly in order, a crash can leave holes and orphans only
- * among the newest objects: recovery reads the headers of the last {@code window} objects and
- * walks the chain there. Objects past the first hole, and objects of an older term that do not
- * continue the chain, were never acknowledged; readers skip them and the new leader's writes
- * replace them (compare-and-swap on their entity tag) where it needs their names.
+ * among the newest objects: recovery walks the chain over the last {@code window} objects. A
+ * deposed leader's write that lands late sits inside the next term's versions instead, anywhere
+ * among that term's first objects; such an object has a lower term than one before it
+ * ({@link #orphansByTerm}), so recovery reads {@code window} more headers before the walk's start
+ * to recognise one there, and never starts the walk at it. Objects past the first hole, and
+ * objects of an older term that do not continue the chain, were never acknowledged; readers skip
+ * them and the new leader's writes replace them (compare-and-swap on their entity tag) where it
+ * needs their names.
  *
  * <p>Blocking; runs on the thread that starts or promotes the server, never on an event loop.
  */
 public final class LogRecovery {
     private static final Logger log = LoggerFactory.getLogger(LogRecovery.class);
 
-    /** The end of the valid log. {@code lastVersion == -1} for an empty log. */
     /**
-     * The end of the valid log. {@code lastVersion == -1} for an empty log. {@code firstVersions}
-     * lists the objects of the valid log (orphans excluded), oldest first.
-     */
-    /**
+     * The end of the valid log. {@code lastVersion == -1} for an empty log. {@code orphans} are
+     * the objects recovery found not to be part of it, in key order; {@code firstVersions} lists
+     * the objects of the valid log (those orphans excluded), oldest first.
+     *
      * @param bareMarkers first versions (ascending) of the objects that hold neither a
      *                    transaction nor a ban, judged by their listed size (see
      *                    {@link BatchCodec#isBareMarkerSize}): reading their request ids is pointless
@@ -70,33 +73,55 @@ public final class LogRecovery {
         if (keys.isEmpty()) {
             return new Tail(0, -1, -1, null, List.of(), 0, new long[0], new long[0]);
         }
+        // The walk starts at the oldest of the newest `window` objects, taken to be in the log:
+        // holes and orphans of the newest term lie among its last max_in_flight_puts objects. An
+        // older term's orphan can sit anywhere in the next term's first version range, though,
+        // so the objects read start `window` further back, and every object of a lower term than
+        // one before it is an orphan (see orphansByTerm): the start of the walk is never one.
         int from = Math.max(0, keys.size() - window);
-        List<String> tailKeys = keys.subList(from, keys.size());
+        int lead = Math.max(0, from - window);
+        List<String> readKeys = keys.subList(lead, keys.size());
         List<CompletableFuture<byte[]>> reads = new ArrayList<>();
-        for (String k : tailKeys) {
+        for (String k : readKeys) {
             reads.add(store.getRange(k, 0, BatchCodec.MAX_HEADER_BYTES));
         }
         List<BatchHeader> headers = new ArrayList<>();
-        for (int i = 0; i < tailKeys.size(); i++) {
+        for (int i = 0; i < readKeys.size(); i++) {
             byte[] bytes = await(reads.get(i));
-            BatchHeader h = BatchCodec.decodeHeader(tailKeys.get(i), bytes);
-            if (h.firstVersion() != layout.versionOf(tailKeys.get(i))) {
-                throw new CorruptBatchException(tailKeys.get(i), "header says first version " + h.firstVersion());
+            BatchHeader h = BatchCodec.decodeHeader(readKeys.get(i), bytes);
+            if (h.firstVersion() != layout.versionOf(readKeys.get(i))) {
+                throw new CorruptBatchException(readKeys.get(i), "header says first version " + h.firstVersion());
             }
             headers.add(h);
         }
-        BatchHeader last = headers.get(0);
-        List<String> orphans = new ArrayList<>();
+        boolean[] orphan = orphansByTerm(headers);
+        int start = from - lead;
+        while (start < orphan.length && orphan[start]) {
+            start++;
+        }
+        while (start == orphan.length || orphan[start]) {
+            start--; // only orphans from `from` on: the log ends before them (index 0 is never one)
+        }
+        BatchHeader last = headers.get(start);
         boolean hole = false;
-        for (int i = 1; i < headers.size(); i++) {
+        for (int i = start + 1; i < headers.size(); i++) {
             BatchHeader h = headers.get(i);
+            if (orphan[i]) {
+                continue;
+            }
             if (!hole && last.isFollowedBy(h)) {
                 last = h;
-            } else if (!hole && h.term() >= last.term() && h.firstVersion() > last.lastVersion() + 1) {
-                hole = true; // everything from here on was never acknowledged
-                orphans.add(tailKeys.get(i));
             } else {
-                orphans.add(tailKeys.get(i));
+                // past a hole everything was never acknowledged; before one, an object that does
+                // not continue the chain is an older term's leftover
+                hole |= h.term() >= last.term() && h.firstVersion() > last.lastVersion() + 1;
+                orphan[i] = true;
+            }
+        }
+        List<String> orphans = new ArrayList<>();
+        for (int i = 0; i < orphan.length; i++) {
+            if (orphan[i]) {
+                orphans.add(readKeys.get(i));
             }
         }
         java.util.Set<String> orphanSet = new java.util.HashSet<>(orphans);
@@ -105,6 +130,26 @@ public final class LogRecovery {
                 .mapToLong(e -> layout.versionOf(e.key())).toArray();
         return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size(),
                 firsts, bare);
+    }
+
+    /**
+     * Marks the objects (headers in key order) that are certainly orphans: those of a lower term
+     * than an object before them. The valid log's terms never decrease with its versions, and
+     * every object of a higher term {@code u} lies after the whole valid log of the terms before
+     * it (term {@code u} began at its end), so an object of a lower term found after one of term
+     * {@code u} was written past that end: never acknowledged. This catches an older term's
+     * orphans that a newer term's object covers, wherever they are; an orphan past the end of the
+     * newest term's objects (a hole at the tail) is found by walking the chain instead.
+     */
+    public static boolean[] orphansByTerm(List<BatchHeader> headers) {
+        boolean[] orphan = new boolean[headers.size()];
+        long highest = Long.MIN_VALUE;
+        for (int i = 0; i < orphan.length; i++) {
+            long term = headers.get(i).term();
+            orphan[i] = term < highest;
+            highest = Math.max(highest, term);
+        }
+        return orphan;
     }
 
     /**

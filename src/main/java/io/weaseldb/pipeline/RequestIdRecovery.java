@@ -23,7 +23,11 @@ public final class RequestIdRecovery {
     /** First ranged read per object; larger request-id sections get a second read. */
     static final int FIRST_READ_BYTES = 64 << 10;
 
-    public record Result(long objects, long ids, long bans, long fromVersion) {}
+    /**
+     * @param orphans first versions of the objects read that turned out not to be part of the log
+     *                (ascending); {@link #rebuild} has dropped them from the log index
+     */
+    public record Result(long objects, long ids, long bans, long fromVersion, long[] orphans) {}
 
     private RequestIdRecovery() {}
 
@@ -34,6 +38,12 @@ public final class RequestIdRecovery {
     }
 
     /**
+     * Reads the request ids of the log objects in {@code index} from {@code fromVersion} on into
+     * {@code ids}, and the leader of each term into {@code terms}. An object of a lower term than
+     * one read before it is an older term's orphan that the recovery window did not reach: its ids
+     * are skipped and it is removed from {@code index}. (Such an orphan as the very first object
+     * read, with the object covering it just before {@code fromVersion}, is not recognised.)
+     *
      * @param bareMarkers first versions (ascending) of objects known to hold no request id and no
      *                    ban (from their listed sizes); they are not read. Skipping one loses
      *                    only its term's start in {@code terms}, which names the leader of
@@ -52,6 +62,8 @@ public final class RequestIdRecovery {
         long count = 0;
         long idCount = 0;
         long banCount = 0;
+        long highestTerm = Long.MIN_VALUE;
+        java.util.List<Long> orphans = new java.util.ArrayList<>();
         int next = first;
         while (next < objects.length || !window.isEmpty()) {
             while (next < objects.length && window.size() < parallelism) {
@@ -59,6 +71,15 @@ public final class RequestIdRecovery {
             }
             RequestIds r = await(window.poll(), timeoutMs);
             count++;
+            if (r.header().term() < highestTerm) {
+                // An older term's write that landed inside a newer term's range: never
+                // acknowledged (LogRecovery.orphansByTerm). Its ids were never committed, so a
+                // retry of one must commit, not be answered from here.
+                orphans.add(r.header().firstVersion());
+                index.remove(r.header().firstVersion());
+                continue;
+            }
+            highestTerm = r.header().term();
             terms.add(r.header().firstVersion(), r.header().leaderId());
             for (int i = 0; i < r.versions().length; i++) {
                 if (r.versions()[i] >= fromVersion) {
@@ -71,7 +92,7 @@ public final class RequestIdRecovery {
                 banCount++;
             }
         }
-        return new Result(count, idCount, banCount, fromVersion);
+        return new Result(count, idCount, banCount, fromVersion, orphans.stream().mapToLong(Long::longValue).toArray());
     }
 
     private static CompletableFuture<RequestIds> read(ObjectStore store, String key) {

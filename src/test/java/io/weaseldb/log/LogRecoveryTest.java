@@ -132,4 +132,53 @@ class LogRecoveryTest {
         assertEquals(2, t.startVersion());
         assertEquals("C", BatchCodec.decodeHeader("k", store.objects().get(layout.objectKey(2))).leaderId());
     }
+
+    /**
+     * Term 1 left an orphan (5..6, past its hole at 3..4) that term 2's batch 4..7 covers; term 2
+     * wrote on. {@code objects} more term-2 objects follow it.
+     */
+    void aCoveredOrphanFollowedBy(int objects) {
+        start(1, "A", 0, -1, -1);
+        data(1, "A", 1, 2, 0, -1);
+        start(2, "B", 3, 2, 2);
+        data(2, "B", 4, 7, 3, 2);
+        data(1, "A", 5, 6, 4, 4); // A's write that landed after B's claim, inside B's 4..7
+        for (int i = 0; i < objects; i++) {
+            data(2, "B", 8 + i, 8 + i, 7 + i, 7 + i);
+        }
+    }
+
+    @Test
+    void anOlderTermsOrphanWhereTheWalkStartsIsNotTakenForTheLog() throws Exception {
+        aCoveredOrphanFollowedBy(3); // keys 0 1 3 4 5 8 9 10: with a window of 4, the walk would start at 5
+        LogRecovery.Tail tail = new LogRecovery(store, layout, 4, 1000).findTail();
+        assertEquals(10, tail.lastVersion(), "starting at the orphan, recovery ended the log at 6 and lost 7..10");
+        assertEquals(2, tail.term());
+        assertEquals(List.of(layout.objectKey(5)), tail.orphans());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {0, 1, 3, 4, 8, 9, 10}, tail.firstVersions());
+        Term t = new LogRecovery(store, layout, 4, 1000).claim(tail, "C", new ManualClock());
+        assertEquals(new Term(3, "C", 11, 10), t);
+    }
+
+    @Test
+    void anOlderTermsOrphanBeforeTheWindowIsLeftOutOfTheLog() throws Exception {
+        aCoveredOrphanFollowedBy(6); // keys 0 1 3 4 5 8..13: the orphan is before the newest 4
+        LogRecovery.Tail tail = new LogRecovery(store, layout, 4, 1000).findTail();
+        assertEquals(13, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(5)), tail.orphans());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {0, 1, 3, 4, 8, 9, 10, 11, 12, 13},
+                tail.firstVersions(), "readers and the request-id rebuild must not take the orphan for the log");
+    }
+
+    @Test
+    void objectsOfALowerTermAfterAHigherOneAreOrphans() {
+        List<BatchHeader> headers = List.of(header(1, 0), header(2, 3), header(1, 5), header(2, 8), header(3, 9),
+                header(2, 10), header(3, 11));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                new boolean[] {false, false, true, false, false, true, false}, LogRecovery.orphansByTerm(headers));
+    }
+
+    static BatchHeader header(long term, long first) {
+        return new BatchHeader(BatchHeader.DATA, term, "L" + term, first, first, first - 1, first - 1, first, 0, 1, 0);
+    }
 }

@@ -65,6 +65,14 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  */
 final class Simulation {
+    /**
+     * How many of the newest log objects a booting server's recovery reads: production's rule
+     * ({@code max(64, 4 * max_in_flight_puts)}) scaled to the simulation's largest
+     * {@code max_in_flight_puts} (4), so that in a run of a few hundred objects the window slides
+     * past older terms' orphans, as it does on a long-lived log.
+     */
+    static final int RECOVERY_WINDOW = 16;
+
     final long seed;
     private final SplittableRandom random;
     private final SimScheduler clock = new SimScheduler();
@@ -192,7 +200,7 @@ final class Simulation {
         }
         try {
             for (int attempt = 0; ; attempt++) {
-                LogRecovery recovery = new LogRecovery(store, layout, 64, 1_000);
+                LogRecovery recovery = new LogRecovery(store, layout, RECOVERY_WINDOW, 1_000);
                 LogRecovery.Tail tail = recovery.findTail();
                 Term term;
                 try {

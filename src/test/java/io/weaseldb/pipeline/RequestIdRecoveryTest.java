@@ -1,0 +1,53 @@
+package io.weaseldb.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.BatchHeader;
+import io.weaseldb.log.LogIndex;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.testing.ManualObjectStore;
+import io.weaseldb.txn.Transaction;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RequestIdRecoveryTest {
+    final ManualObjectStore store = new ManualObjectStore().auto(true);
+    final LogLayout layout = new LogLayout("");
+
+    void batch(long term, String leader, long first, long last, long prev) {
+        BatchCodec.Encoder e = new BatchCodec.Encoder();
+        for (long v = first; v <= last; v++) {
+            e.append(new Transaction("id-" + leader + "-" + v, v, v - 1, 0, List.of()));
+        }
+        store.putDirect(layout.objectKey(first), e.seal(new BatchHeader(BatchHeader.DATA, term, leader, first, last,
+                prev, prev, last, 0, (int) (last - first + 1), 0)));
+    }
+
+    @Test
+    void anOlderTermsOrphanInsideANewerTermsBatchCommittedNothing() throws Exception {
+        batch(1, "A", 0, 2, -1);
+        batch(2, "B", 3, 7, 2);
+        batch(1, "A", 5, 6, 4); // A's write past its hole at 3..4, landed after B's claim: never acknowledged
+        batch(2, "B", 8, 8, 7);
+        // A recovery whose window did not reach the orphan listed it with the log.
+        LogIndex index = new LogIndex();
+        for (long first : new long[] {0, 3, 5, 8}) {
+            index.add(first);
+        }
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, 0, 0);
+        TermHistory terms = new TermHistory();
+
+        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, new long[0], 0, ids, terms, 4, 1000);
+
+        assertArrayEquals(new long[] {5}, r.orphans());
+        assertArrayEquals(new long[] {0, 3, 8}, index.snapshot(), "readers must not start at the orphan");
+        assertEquals(RequestIdIndex.UNKNOWN, ids.lookup("id-A-5"), "a retry of the orphan's transaction must commit, not be answered");
+        assertEquals(RequestIdIndex.UNKNOWN, ids.lookup("id-A-6"));
+        assertEquals(5, ids.lookup("id-B-5"));
+        assertEquals(8, ids.lookup("id-B-8"));
+        assertEquals("B", terms.leaderAt(6));
+        assertEquals(9, r.ids());
+    }
+}
