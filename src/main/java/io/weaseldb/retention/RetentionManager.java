@@ -250,33 +250,36 @@ public final class RetentionManager implements AutoCloseable {
         long bySubscribers = oldestNeededBySubscribers.getAsLong();
         long byRequestIds = requestIdHorizon.getAsLong() - 1;
         long horizon = Math.min(byPolicies, Math.min(bySubscribers, byRequestIds));
-        // An object is deletable when the next object starts at or below horizon + 1: everything
-        // it holds is then at or below the horizon. The newest object always stays.
+        // Everything before the log object that holds horizon + 1 holds only versions at or below
+        // the horizon: deletable. Which object that is comes from the index (the valid log), not
+        // from the listing: an older term's orphan can sit inside a log object's range, and taking
+        // it for the next object would delete the versions above the horizon before it. Orphans
+        // before that object go too; the newest object always stays.
+        long keepFrom = index.floor(horizon + 1);
+        if (keepFrom < 0) {
+            return 0;
+        }
+        String keepKey = layout.objectKey(keepFrom);
         List<String> doomed = new ArrayList<>();
-        String previous = null; // the newest object seen so far: kept unless a later one starts <= horizon + 1
         String token = null;
         outer:
         do {
             ObjectStore.ListPage page = await(store.list(layout.logPrefix(), null, token, 1000));
             for (ObjectStore.Entry e : page.entries()) {
-                long first = layout.versionOf(e.key());
-                if (first < 0) {
+                if (layout.versionOf(e.key()) < 0) {
                     continue;
                 }
-                if (first > horizon + 1) {
+                if (e.key().compareTo(keepKey) >= 0) {
                     break outer;
                 }
-                if (previous != null) {
-                    doomed.add(previous);
-                }
-                previous = e.key();
+                doomed.add(e.key());
             }
             token = page.continuationToken();
         } while (token != null);
         if (doomed.isEmpty()) {
             return 0;
         }
-        long newOldest = layout.versionOf(previous);
+        long newOldest = keepFrom;
         // Readers stop finding the doomed objects first, then they are deleted.
         index.removeBefore(newOldest);
         oldestVersion = newOldest;

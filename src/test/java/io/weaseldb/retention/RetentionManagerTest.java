@@ -72,6 +72,19 @@ class RetentionManagerTest {
     }
 
     @Test
+    void anOrphanInsideAPinnedObjectDoesNotGetThatObjectDeleted() throws Exception {
+        // An older term's write that landed inside [20..29] (not in the index: not part of the log)
+        store.putDirect(layout.objectKey(22), new byte[] {2});
+        m.put("a", 25, null).get();
+        // horizon 25: [20..29] holds 26..29 and stays, whatever sits inside its range
+        assertEquals(2, m.truncateNow().get());
+        assertEquals(List.of(layout.objectKey(20), layout.objectKey(22), layout.objectKey(30), layout.objectKey(40),
+                layout.objectKey(50)), logKeys());
+        assertEquals(20, index.floor(26), "a replay after 25 starts in [20..29]");
+        assertEquals(20, m.oldestVersion());
+    }
+
+    @Test
     void aPolicyStoredByAnotherServerAfterStartupPinsTheLog() throws Exception {
         // A deposed leader that does not know it yet answers a PUT after this term loaded the
         // policies: its document is in S3, and its client counts on it pinning the log.
