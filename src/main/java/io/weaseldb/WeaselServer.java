@@ -79,6 +79,9 @@ public final class WeaselServer implements AutoCloseable {
      */
     private long seenTerm;
     private long seenVersion = -1;
+    /** The newest object of the valid log a standby's {@code /v1/version} found (guarded by validEndLock). */
+    private LogRecovery.End validEnd;
+    private final Object validEndLock = new Object();
 
     /** What a standby knows: the newest log object (key and last version) and the leader's record. */
     private record Standby(LeaderRecord leader, String message, long lastVersion, String lastKey) {}
@@ -294,8 +297,7 @@ public final class WeaselServer implements AutoCloseable {
      * log's end, would have kept the standby from ever claiming.
      */
     private void claim(boolean asStandby) throws Exception {
-        LogRecovery recovery = new LogRecovery(store, layout,
-                Math.max(64, 4 * config.persistence().maxInFlightPuts()), config.s3().requestTimeoutMs() * 3);
+        LogRecovery recovery = new LogRecovery(store, layout, recoveryWindow(), config.s3().requestTimeoutMs() * 3);
         LogRecovery.Tail tail = recovery.findTail();
         if (asStandby && (tail.term() != seenTerm || tail.lastVersion() > seenVersion)) {
             log.info("the log moved on to version {} (term {}, leader {}) since this standby last looked;"
@@ -528,14 +530,30 @@ public final class WeaselServer implements AutoCloseable {
         return newest;
     }
 
-    /** The last version of the newest log object now in storage (blocking; never on an event loop). */
-    private VersionInfo newestVersion(Standby s) throws Exception {
-        long timeoutMs = config.s3().requestTimeoutMs() * 3;
-        String newest = newestLogKeyAfter(s.lastKey());
-        BatchHeader h = BatchCodec.decodeHeader(newest,
-                store.getRange(newest, 0, BatchCodec.MAX_HEADER_BYTES).get(timeoutMs, TimeUnit.MILLISECONDS));
+    /**
+     * A standby's answer to {@code /v1/version}: the end of the valid log now in storage (blocking;
+     * never on an event loop). Not the newest object: that can be the leader's write that landed
+     * before an earlier one, or a dead leader's orphan past a hole, neither of which committed.
+     * Walks the headers of the objects written since the last answer, from the valid end that
+     * answer found (the first answer scans the newest objects as recovery does). One walk at a time.
+     */
+    private VersionInfo committedVersion(Standby s) throws Exception {
+        LogRecovery.End end;
+        synchronized (validEndLock) {
+            LogRecovery recovery = new LogRecovery(store, layout, recoveryWindow(), config.s3().requestTimeoutMs() * 3);
+            end = validEnd == null ? recovery.findEnd() : recovery.advance(validEnd);
+            validEnd = end;
+        }
+        if (end == null) {
+            return null;
+        }
+        BatchHeader h = end.header();
         LeaderRecord leader = s.leader();
         return new VersionInfo(h.lastVersion(), leader != null && leader.term() == h.term() ? leader.leaderId() : h.leaderId());
+    }
+
+    private int recoveryWindow() {
+        return Math.max(64, 4 * config.persistence().maxInFlightPuts());
     }
 
     /** The HTTP layer's view of the server: the current term, or standby answers. */
@@ -617,7 +635,7 @@ public final class WeaselServer implements AutoCloseable {
             }
             return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 try {
-                    return newestVersion(s);
+                    return committedVersion(s);
                 } catch (Exception e) {
                     throw new java.util.concurrent.CompletionException(e);
                 }

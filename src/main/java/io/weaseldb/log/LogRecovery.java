@@ -63,9 +63,22 @@ public final class LogRecovery {
         this.timeoutMs = timeoutMs;
     }
 
+    /** The newest object of the valid log: its key and header. */
+    public record End(String key, BatchHeader header) {}
+
+    /**
+     * Headers read (in key order, {@code readKeys}), which of them are orphans, and the index of
+     * the valid log's newest object among them.
+     */
+    private record Scan(List<String> readKeys, List<BatchHeader> headers, boolean[] orphan, int end) {
+        End logEnd() {
+            return new End(readKeys.get(end), headers.get(end));
+        }
+    }
+
     /** Lists the log and walks the newest objects' headers to the end of the valid chain. */
     public Tail findTail() throws CorruptBatchException {
-        List<ObjectStore.Entry> entries = listAll();
+        List<ObjectStore.Entry> entries = listAfter(null);
         List<String> keys = new ArrayList<>(entries.size());
         for (ObjectStore.Entry e : entries) {
             keys.add(e.key());
@@ -73,44 +86,85 @@ public final class LogRecovery {
         if (keys.isEmpty()) {
             return new Tail(0, -1, -1, null, List.of(), 0, new long[0], new long[0]);
         }
-        // The walk starts at the oldest of the newest `window` objects, taken to be in the log:
-        // holes and orphans of the newest term lie among its last max_in_flight_puts objects. An
-        // older term's orphan can sit anywhere in the next term's first version range, though,
-        // so the objects read start `window` further back, and every object of a lower term than
-        // one before it is an orphan (see orphansByTerm): the start of the walk is never one.
+        Scan scan = scanNewest(keys);
+        List<String> orphans = new ArrayList<>();
+        for (int i = 0; i < scan.orphan().length; i++) {
+            if (scan.orphan()[i]) {
+                orphans.add(scan.readKeys().get(i));
+            }
+        }
+        BatchHeader last = scan.headers().get(scan.end());
+        java.util.Set<String> orphanSet = new java.util.HashSet<>(orphans);
+        long[] firsts = keys.stream().filter(k -> !orphanSet.contains(k)).mapToLong(layout::versionOf).toArray();
+        long[] bare = entries.stream().filter(e -> !orphanSet.contains(e.key()) && BatchCodec.isBareMarkerSize(e.size()))
+                .mapToLong(e -> layout.versionOf(e.key())).toArray();
+        return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size(),
+                firsts, bare);
+    }
+
+    /** The valid log's newest object (a standby's answer to {@code /v1/version}), or null for an empty log. */
+    public End findEnd() throws CorruptBatchException {
+        List<String> keys = keysAfter(null);
+        return keys.isEmpty() ? null : scanNewest(keys).logEnd();
+    }
+
+    /**
+     * The valid log's newest object, from {@code known}, an object of the valid log: lists the
+     * objects after it and walks their headers from it. Past {@code 2 * window} new objects only
+     * the newest are read, as {@link #findTail} does.
+     */
+    public End advance(End known) throws CorruptBatchException {
+        List<String> keys = keysAfter(known.key());
+        if (keys.isEmpty()) {
+            return known;
+        }
+        if (keys.size() > 2 * window) {
+            return scanNewest(keys).logEnd();
+        }
+        List<String> readKeys = new ArrayList<>(keys.size() + 1);
+        readKeys.add(known.key());
+        readKeys.addAll(keys);
+        List<BatchHeader> headers = new ArrayList<>(readKeys.size());
+        headers.add(known.header());
+        headers.addAll(readHeaders(keys));
+        return walk(readKeys, headers, 0).logEnd();
+    }
+
+    /**
+     * Reads the headers of the newest objects and walks them. The walk starts at the oldest of
+     * the newest {@code window} objects, taken to be in the log: holes and orphans of the newest
+     * term lie among its last {@code max_in_flight_puts} objects. An older term's orphan can sit
+     * anywhere in the next term's first version range, though, so the headers read start
+     * {@code window} further back, and the walk never starts at an object of a lower term than
+     * one before it ({@link #orphansByTerm}).
+     */
+    private Scan scanNewest(List<String> keys) throws CorruptBatchException {
         int from = Math.max(0, keys.size() - window);
         int lead = Math.max(0, from - window);
         List<String> readKeys = keys.subList(lead, keys.size());
-        List<CompletableFuture<byte[]>> reads = new ArrayList<>();
-        for (String k : readKeys) {
-            reads.add(store.getRange(k, 0, BatchCodec.MAX_HEADER_BYTES));
-        }
-        List<BatchHeader> headers = new ArrayList<>();
-        for (int i = 0; i < readKeys.size(); i++) {
-            byte[] bytes = await(reads.get(i));
-            BatchHeader h = BatchCodec.decodeHeader(readKeys.get(i), bytes);
-            if (h.firstVersion() != layout.versionOf(readKeys.get(i))) {
-                throw new CorruptBatchException(readKeys.get(i), "header says first version " + h.firstVersion());
-            }
-            headers.add(h);
-        }
+        return walk(readKeys, readHeaders(readKeys), from - lead);
+    }
+
+    /** Walks the chain over {@code headers} from the first object at or after {@code from} that is not an orphan. */
+    private static Scan walk(List<String> readKeys, List<BatchHeader> headers, int from) {
         boolean[] orphan = orphansByTerm(headers);
-        int start = from - lead;
+        int start = from;
         while (start < orphan.length && orphan[start]) {
             start++;
         }
         while (start == orphan.length || orphan[start]) {
             start--; // only orphans from `from` on: the log ends before them (index 0 is never one)
         }
-        BatchHeader last = headers.get(start);
+        int end = start;
         boolean hole = false;
         for (int i = start + 1; i < headers.size(); i++) {
             BatchHeader h = headers.get(i);
             if (orphan[i]) {
                 continue;
             }
+            BatchHeader last = headers.get(end);
             if (!hole && last.isFollowedBy(h)) {
-                last = h;
+                end = i;
             } else {
                 // past a hole everything was never acknowledged; before one, an object that does
                 // not continue the chain is an older term's leftover
@@ -118,18 +172,23 @@ public final class LogRecovery {
                 orphan[i] = true;
             }
         }
-        List<String> orphans = new ArrayList<>();
-        for (int i = 0; i < orphan.length; i++) {
-            if (orphan[i]) {
-                orphans.add(readKeys.get(i));
-            }
+        return new Scan(readKeys, headers, orphan, end);
+    }
+
+    private List<BatchHeader> readHeaders(List<String> keys) throws CorruptBatchException {
+        List<CompletableFuture<byte[]>> reads = new ArrayList<>(keys.size());
+        for (String k : keys) {
+            reads.add(store.getRange(k, 0, BatchCodec.MAX_HEADER_BYTES));
         }
-        java.util.Set<String> orphanSet = new java.util.HashSet<>(orphans);
-        long[] firsts = keys.stream().filter(k -> !orphanSet.contains(k)).mapToLong(layout::versionOf).toArray();
-        long[] bare = entries.stream().filter(e -> !orphanSet.contains(e.key()) && BatchCodec.isBareMarkerSize(e.size()))
-                .mapToLong(e -> layout.versionOf(e.key())).toArray();
-        return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size(),
-                firsts, bare);
+        List<BatchHeader> headers = new ArrayList<>(keys.size());
+        for (int i = 0; i < keys.size(); i++) {
+            BatchHeader h = BatchCodec.decodeHeader(keys.get(i), await(reads.get(i)));
+            if (h.firstVersion() != layout.versionOf(keys.get(i))) {
+                throw new CorruptBatchException(keys.get(i), "header says first version " + h.firstVersion());
+            }
+            headers.add(h);
+        }
+        return headers;
     }
 
     /**
@@ -207,11 +266,11 @@ public final class LogRecovery {
         return new Term(newTerm, leaderId, version, tail.lastTxnVersion());
     }
 
-    private List<ObjectStore.Entry> listAll() {
+    private List<ObjectStore.Entry> listAfter(String startAfter) {
         List<ObjectStore.Entry> keys = new ArrayList<>();
         String token = null;
         do {
-            ObjectStore.ListPage page = await(store.list(layout.logPrefix(), null, token, 1000));
+            ObjectStore.ListPage page = await(store.list(layout.logPrefix(), startAfter, token, 1000));
             for (ObjectStore.Entry e : page.entries()) {
                 if (layout.versionOf(e.key()) >= 0) {
                     keys.add(e);
@@ -220,6 +279,10 @@ public final class LogRecovery {
             token = page.continuationToken();
         } while (token != null);
         return keys;
+    }
+
+    private List<String> keysAfter(String startAfter) {
+        return listAfter(startAfter).stream().map(ObjectStore.Entry::key).toList();
     }
 
     private <T> T await(CompletableFuture<T> f) {

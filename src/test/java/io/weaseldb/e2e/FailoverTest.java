@@ -259,6 +259,54 @@ class FailoverTest {
         }
     }
 
+    /**
+     * A standby's {@code /v1/version} is the end of the valid log, not its newest object: a
+     * dead leader's write past a hole (an orphan) never committed, and a client reading at its
+     * version would get 400 (newer than the latest committed) from the next leader.
+     */
+    @Test
+    void aStandbyNeverAnswersAVersionThatDidNotCommit() throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        long ts = manual.epochMillis();
+        String a = "00000000-0000-4000-8000-00000000000a";
+        String b = "00000000-0000-4000-8000-00000000000b";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
+                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
+                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
+            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            // term 1 (leader a): 0..11 acknowledged; its batch 12..14 never landed, 15..16 did
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
+            put(store, layout, empty(1, a, 1, 11, 0, ts));
+            put(store, layout, empty(1, a, 15, 16, 14, ts));
+
+            TestServer standby = TestServer.start(dir.resolve("s"), config(0, 60_000), manual);
+            try {
+                assertTrue(!standby.server().leading(), "a standby behind a log written within the timeout");
+                var v = standby.get("/v1/version");
+                assertEquals(200, v.status(), v.body());
+                assertEquals(11, v.version(), "16 is past a hole: it never committed");
+                assertEquals(a, v.get("leader_id"));
+
+                // leader b claims 12 (term 2) and commits 13: the orphan now sits past term 2's end
+                put(store, layout, io.weaseldb.log.BatchHeader.termStart(2, b, 12, 11, -1, ts));
+                put(store, layout, empty(2, b, 13, 13, 12, ts));
+                v = standby.get("/v1/version");
+                assertEquals(13, v.version(), "term 2's end, not the orphan above it");
+                assertEquals(b, v.get("leader_id"));
+
+                // b's batch 19..20 lands while 14..18 is still in flight: nothing past 13 committed yet
+                put(store, layout, empty(2, b, 19, 20, 18, ts));
+                assertEquals(13, standby.get("/v1/version").version(), "19..20 follows a batch not stored yet");
+                // 14..18 lands (over the orphan's versions): both batches are acknowledged now
+                put(store, layout, empty(2, b, 14, 18, 13, ts));
+                assertEquals(20, standby.get("/v1/version").version());
+            } finally {
+                standby.close();
+            }
+        }
+    }
+
     static io.weaseldb.log.BatchHeader empty(long term, String leader, long first, long last, long prev, long ts) {
         return new io.weaseldb.log.BatchHeader(io.weaseldb.log.BatchHeader.DATA, term, leader, first, last, prev, -1,
                 -1, ts, 0, 0);

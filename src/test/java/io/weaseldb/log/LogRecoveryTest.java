@@ -181,4 +181,33 @@ class LogRecoveryTest {
     static BatchHeader header(long term, long first) {
         return new BatchHeader(BatchHeader.DATA, term, "L" + term, first, first, first - 1, first - 1, first, 0, 1, 0);
     }
+
+    @Test
+    void theEndAdvancesFromAKnownObjectOfTheLogAndStopsAtAHole() throws Exception {
+        LogRecovery r = new LogRecovery(store, layout, 4, 1000);
+        start(1, "A", 0, -1, -1);
+        LogRecovery.End known = r.findEnd();
+        assertEquals(layout.objectKey(0), known.key());
+        data(1, "A", 1, 2, 0, -1);
+        data(1, "A", 5, 6, 4, 4); // 3..4 not stored yet
+        LogRecovery.End end = r.advance(known);
+        assertEquals(2, end.header().lastVersion());
+        assertEquals(end, r.advance(end), "nothing new that continues the log");
+        data(1, "A", 3, 4, 2, 2);
+        assertEquals(6, r.advance(end).header().lastVersion());
+    }
+
+    @Test
+    void theEndAdvancesPastManyNewObjectsByReadingOnlyTheNewest() throws Exception {
+        LogRecovery r = new LogRecovery(store, layout, 4, 1000);
+        start(1, "A", 0, -1, -1);
+        LogRecovery.End known = r.findEnd();
+        for (long v = 1; v <= 20; v++) {
+            data(1, "A", v, v, v - 1, v - 1);
+        }
+        data(1, "A", 23, 23, 22, 22); // past a hole at 21..22
+        int before = store.rangedReadCount();
+        assertEquals(20, r.advance(known).header().lastVersion());
+        assertEquals(8, store.rangedReadCount() - before, "the newest 2 * window headers, not all 21");
+    }
 }

@@ -67,6 +67,7 @@ public final class ManualObjectStore implements ObjectStore {
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
     private boolean auto;
     private int puts;
+    private int rangedReads;
 
     /** Complete every request immediately. */
     public synchronized ManualObjectStore auto(boolean on) {
@@ -102,6 +103,11 @@ public final class ManualObjectStore implements ObjectStore {
 
     public synchronized int putCount() {
         return puts;
+    }
+
+    /** Ranged reads asked for so far. */
+    public synchronized int rangedReadCount() {
+        return rangedReads;
     }
 
     public synchronized Map<String, byte[]> objects() {
@@ -200,6 +206,9 @@ public final class ManualObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<byte[]> getRange(String key, long offset, int length) {
+        synchronized (this) {
+            rangedReads++;
+        }
         return submit("get", key, () -> {
             byte[] b = objects.get(key);
             if (b == null) {
