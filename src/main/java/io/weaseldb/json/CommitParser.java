@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.async.ByteBufferFeeder;
+import com.fasterxml.jackson.core.base.ParserBase;
 import io.netty.buffer.ByteBuf;
 import io.weaseldb.txn.CommitRequest;
 import io.weaseldb.txn.Operation;
@@ -99,6 +100,9 @@ public final class CommitParser implements AutoCloseable {
      */
     private byte[] staging;
     private ByteBuffer stagingView;
+    /** The backing array of the last heap chunk fed, and a view of all of it (see {@link #feed(ByteBuf)}). */
+    private byte[] heapArray;
+    private ByteBuffer heapView;
 
     private State state = State.ROOT_START;
     private State afterSkip;
@@ -150,7 +154,16 @@ public final class CommitParser implements AutoCloseable {
         int from = chunk.readerIndex();
         int end = chunk.writerIndex();
         if (chunk.hasArray()) {
-            feed(ByteBuffer.wrap(chunk.array(), chunk.arrayOffset() + from, end - from));
+            byte[] array = chunk.array();
+            if (array != heapArray) {
+                // One view per backing array, not one per chunk: a pooled heap cumulation keeps
+                // its array (an arena chunk) from request to request, and jackson holds the last
+                // buffer fed until the next one anyway.
+                heapArray = array;
+                heapView = ByteBuffer.wrap(array);
+            }
+            int offset = chunk.arrayOffset();
+            feed(heapView.clear().limit(offset + end).position(offset + from));
             return;
         }
         if (staging == null && from < end) {
@@ -425,7 +438,8 @@ public final class CommitParser implements AutoCloseable {
             case ROOT -> {
                 if (t == JsonToken.END_OBJECT) {
                     state = State.DONE;
-                    rootEnd = parser.currentLocation().getByteOffset();
+                    // where the '}' starts, plus one: currentLocation() would make a JsonLocation per body
+                    rootEnd = ((ParserBase) parser).getTokenCharacterOffset() + 1;
                 } else {
                     field = parser.currentName();
                     state = State.ROOT_VALUE;
