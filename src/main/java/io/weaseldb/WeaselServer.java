@@ -331,8 +331,9 @@ public final class WeaselServer implements AutoCloseable {
         }
         index.add(term.startVersion());
         TermHistory terms = new TermHistory();
-        RequestIdIndex requestIds = rebuildRequestIds(term, index, tail.bareMarkers(), terms);
-        LeaderTerm t = new LeaderTerm(termContext, term, index, requestIds, terms);
+        RequestIdRecovery.Result rebuilt = rebuildRequestIds(term, index, tail.bareMarkers(), terms);
+        deleteOrphans(recovery.orphansInsideTheLog(tail, rebuilt.orphans()));
+        LeaderTerm t = new LeaderTerm(termContext, term, index, rebuilt.requestIds(), terms);
         t.start();
         String url = config.server().url(http.port());
         try {
@@ -347,7 +348,7 @@ public final class WeaselServer implements AutoCloseable {
     }
 
     /** The request-id index for the retention window, rebuilt from the log's request-id sections. */
-    private RequestIdIndex rebuildRequestIds(Term term, LogIndex index, long[] bareMarkers, TermHistory terms)
+    private RequestIdRecovery.Result rebuildRequestIds(Term term, LogIndex index, long[] bareMarkers, TermHistory terms)
             throws CorruptBatchException {
         var c = config.commit();
         long from = RequestIdRecovery.startVersion(index, term.startVersion(), c.requestIdRetentionVersions());
@@ -364,7 +365,25 @@ public final class WeaselServer implements AutoCloseable {
             log.info("{} older log objects of earlier terms are not part of the log (never acknowledged; ids ignored): "
                     + "first versions {}", r.orphans().length, java.util.Arrays.toString(r.orphans()));
         }
-        return requestIds;
+        return r;
+    }
+
+    /**
+     * Deletes older terms' orphans inside the log's versions (LogRecovery.orphansInsideTheLog) in
+     * the background: the term does not wait, and a failure only leaves them for the next recovery.
+     */
+    private void deleteOrphans(java.util.List<String> keys) {
+        for (int i = 0; i < keys.size(); i += 1000) {
+            java.util.List<String> page = keys.subList(i, Math.min(keys.size(), i + 1000));
+            store.delete(page).whenComplete((ok, failure) -> {
+                if (failure != null) {
+                    log.warn("could not delete {} orphaned log objects (the next recovery tries again): {}", page.size(),
+                            StorageException.of(failure).getMessage());
+                } else {
+                    log.info("deleted {} orphaned log objects inside the log's versions: {}", page.size(), page);
+                }
+            });
+        }
     }
 
     /** Another leader owns the log: stop serving as leader, answer what is queued, become a standby. */

@@ -266,6 +266,30 @@ public final class LogRecovery {
         return new Term(newTerm, leaderId, version, tail.lastTxnVersion());
     }
 
+    /**
+     * The orphans that lie inside the valid log's versions (at or below {@code tail}'s end and not
+     * the first version of an object of the log): recovery's own, and {@code found} (first
+     * versions the request-id rebuild recognised further back). No term writes there again: a new
+     * term starts past the end, and every object of the log keeps its name. Left in place, such an
+     * orphan is recognised only while it is within a later recovery's windows; past them it would
+     * be taken for part of the log. Orphans past the end stay: the new term replaces them by
+     * compare-and-swap where it needs their names.
+     */
+    public List<String> orphansInsideTheLog(Tail tail, long[] found) {
+        java.util.TreeSet<String> keys = new java.util.TreeSet<>();
+        for (String k : tail.orphans()) {
+            if (layout.versionOf(k) <= tail.lastVersion()) {
+                keys.add(k);
+            }
+        }
+        for (long first : found) {
+            if (first <= tail.lastVersion()) {
+                keys.add(layout.objectKey(first));
+            }
+        }
+        return List.copyOf(keys);
+    }
+
     private List<ObjectStore.Entry> listAfter(String startAfter) {
         List<ObjectStore.Entry> keys = new ArrayList<>();
         String token = null;

@@ -307,6 +307,52 @@ class FailoverTest {
         }
     }
 
+    /**
+     * A new leader deletes an older term's orphan that sits inside the log's versions: no term
+     * writes there again, and once it is older than a later recovery's windows nothing would
+     * recognise it. An orphan past the log's end stays (the new term replaces it where it needs
+     * its name).
+     */
+    @Test
+    void aNewLeaderDeletesOrphansInsideTheLogAndLeavesTheRest() throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        long ts = manual.epochMillis() - 60_000; // written a minute ago: nobody leads
+        String a = "00000000-0000-4000-8000-00000000000a";
+        String b = "00000000-0000-4000-8000-00000000000b";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
+                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
+                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
+            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
+            put(store, layout, empty(1, a, 1, 11, 0, ts));
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(2, b, 12, 11, -1, ts));
+            put(store, layout, empty(2, b, 13, 20, 12, ts));
+            put(store, layout, empty(1, a, 15, 16, 14, ts)); // a's write that landed after b's claim, inside 13..20
+            put(store, layout, empty(2, b, 23, 23, 22, ts)); // b's, past its hole at 21..22: past the end
+
+            TestServer c = TestServer.start(dir.resolve("c"), config(0, 1_000), manual);
+            try {
+                assertTrue(c.server().leading());
+                assertEquals(21, c.server().term().startVersion());
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (stored(layout.objectKey(15))) {
+                    assertTrue(System.nanoTime() < deadline, "the orphan inside 13..20 was never deleted");
+                    Thread.sleep(20);
+                }
+                assertTrue(stored(layout.objectKey(23)), "past the end: replaced only if the new term needs its name");
+                assertTrue(stored(layout.objectKey(13)), "the log stays");
+                assertEquals(200, c.commit("{\"operations\":[" + write("k", "v") + "]}").status());
+            } finally {
+                c.close();
+            }
+        }
+    }
+
+    boolean stored(String key) {
+        return s3.backend().head("weaseldb", key) instanceof io.weaseldb.fakes3.ObjectBackend.HeadResult.Found;
+    }
+
     static io.weaseldb.log.BatchHeader empty(long term, String leader, long first, long last, long prev, long ts) {
         return new io.weaseldb.log.BatchHeader(io.weaseldb.log.BatchHeader.DATA, term, leader, first, last, prev, -1,
                 -1, ts, 0, 0);

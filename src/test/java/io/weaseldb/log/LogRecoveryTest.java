@@ -210,4 +210,15 @@ class LogRecoveryTest {
         assertEquals(20, r.advance(known).header().lastVersion());
         assertEquals(8, store.rangedReadCount() - before, "the newest 2 * window headers, not all 21");
     }
+
+    @Test
+    void onlyOrphansInsideTheLogsVersionsAreForDeletion() throws Exception {
+        aCoveredOrphanFollowedBy(1); // keys 0 1 3 4 5(orphan, inside 4..7) 8
+        data(2, "B", 10, 10, 9, 9); // past a hole at 9: the new term will need this name
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(8, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(5), layout.objectKey(10)), tail.orphans());
+        assertEquals(List.of(layout.objectKey(2), layout.objectKey(5)), recovery.orphansInsideTheLog(tail, new long[] {2}),
+                "5 inside the log, and 2 from the request-id rebuild; not 10, past the end");
+    }
 }

@@ -221,7 +221,13 @@ final class Simulation {
                 TermHistory terms = new TermHistory();
                 long from = RequestIdRecovery.startVersion(index, term.startVersion(), 1_000_000);
                 RequestIdIndex requestIds = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, from, clock.epochMillis());
-                RequestIdRecovery.rebuild(store, layout, index, tail.bareMarkers(), from, requestIds, terms, 4, 1_000);
+                RequestIdRecovery.Result rebuilt = RequestIdRecovery.rebuild(store, layout, index, tail.bareMarkers(), from,
+                        requestIds, terms, 4, 1_000);
+                List<String> doomed = recovery.orphansInsideTheLog(tail, rebuilt.orphans());
+                if (!doomed.isEmpty()) {
+                    debug("deleting orphans " + doomed);
+                    store.delete(doomed); // as the server does: in the background, the term does not wait
+                }
                 Node n = new Node(term, index, requestIds, terms);
                 debug("booted term " + term + " index " + java.util.Arrays.toString(index.snapshot()));
                 nodes.add(n);
