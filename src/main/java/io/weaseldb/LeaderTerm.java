@@ -97,6 +97,11 @@ final class LeaderTerm implements AutoCloseable {
             r.start();
         }
         retention.start();
+        if (!ctx.config().s3().embedded()) {
+            // a leader replaced while paused or cut off may still land writes inside this term's
+            // versions; an in-process fake S3 has no other writer
+            retention.sweepOrphansFrom(term.term(), term.startVersion(), ctx.config().persistence().leaderTimeoutMs());
+        }
     }
 
     /** False once the persister found another leader's object in the log. */

@@ -2,6 +2,9 @@ package io.weaseldb.retention;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.BatchHeader;
+import io.weaseldb.log.CorruptBatchException;
 import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
 import io.weaseldb.s3.ObjectStore;
@@ -112,6 +115,101 @@ public final class RetentionManager implements AutoCloseable {
                 log.warn("retention: truncation pass failed (next try in {} s): {}", period, failure.toString());
             }
         }), period, period, TimeUnit.SECONDS);
+    }
+
+    /**
+     * Looks for older terms' orphans that landed inside this term's versions after its recovery,
+     * and deletes them: first {@code firstDelayMs} after now, then after four times the previous
+     * delay each time, up to once a day.
+     *
+     * <p>Why: a leader that was paused or cut off when this term took the log over can still have
+     * writes landing afterwards, at versions this term covers with its own objects without writing
+     * at their names. Such an object is not part of the log, but a later recovery that no longer
+     * reaches it with its windows would take it for part of it (LogRecovery). Each sweep lists this
+     * term's objects up to its durable version, reads the header of each object there that is not
+     * this term's own (rare: normally none) and deletes it if its term is older. No term writes
+     * inside this term's durable versions again, so deleting there never races a legitimate write.
+     * Spacing the sweeps out by four keeps the listing work to about 1.3 listings of each object
+     * over the term's life; an orphan that lands {@code t} after the claim is found within about
+     * {@code 4t} (or by the next recovery, if that comes first and reaches it).
+     *
+     * @param term         this term's number
+     * @param startVersion the version of this term's start marker
+     */
+    public void sweepOrphansFrom(long term, long startVersion, long firstDelayMs) {
+        scheduleSweep(term, startVersion, Math.max(1, firstDelayMs));
+    }
+
+    private static final long MAX_SWEEP_DELAY_MS = TimeUnit.DAYS.toMillis(1);
+
+    private void scheduleSweep(long term, long startVersion, long delayMs) {
+        try {
+            timer.schedule(() -> submit(() -> sweepOrphans(term, startVersion)).whenComplete((n, failure) -> {
+                if (failure != null) {
+                    log.warn("retention: orphan sweep failed (next try in {} ms): {}", delayMs, failure.toString());
+                }
+                scheduleSweep(term, startVersion, Math.min(MAX_SWEEP_DELAY_MS, delayMs * 4));
+            }), delayMs, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            // the term is over
+        }
+    }
+
+    /** Runs an orphan sweep now (tests); completes with the number of objects deleted. */
+    public CompletableFuture<Integer> sweepOrphansNow(long term, long startVersion) {
+        return submit(() -> sweepOrphans(term, startVersion));
+    }
+
+    /** The retention thread: see {@link #sweepOrphansFrom}. */
+    private int sweepOrphans(long term, long startVersion) {
+        long durable = latestVersion.getAsLong();
+        String last = layout.objectKey(Math.max(startVersion, durable));
+        List<String> doomed = new ArrayList<>();
+        String token = null;
+        outer:
+        do {
+            ObjectStore.ListPage page = await(store.list(layout.logPrefix(), layout.objectKey(startVersion), token, 1000));
+            for (ObjectStore.Entry e : page.entries()) {
+                long first = layout.versionOf(e.key());
+                if (first < 0) {
+                    continue;
+                }
+                if (e.key().compareTo(last) > 0) {
+                    break outer;
+                }
+                if (index.floor(first) == first) {
+                    continue; // this term's own object
+                }
+                byte[] head;
+                try {
+                    head = await(store.getRange(e.key(), 0, BatchCodec.MAX_HEADER_BYTES));
+                } catch (StorageException gone) {
+                    if (gone.kind() == StorageException.Kind.NOT_FOUND) {
+                        continue;
+                    }
+                    throw gone;
+                }
+                BatchHeader h;
+                try {
+                    h = BatchCodec.decodeHeader(e.key(), head);
+                } catch (CorruptBatchException bad) {
+                    log.warn("retention: {} inside this term's versions is not a log object: {}; left alone", e.key(),
+                            bad.getMessage());
+                    continue;
+                }
+                if (h.term() < term) {
+                    doomed.add(e.key());
+                }
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        for (int i = 0; i < doomed.size(); i += settings.maxDeletesPerRequest()) {
+            await(store.delete(doomed.subList(i, Math.min(doomed.size(), i + settings.maxDeletesPerRequest()))));
+        }
+        if (!doomed.isEmpty()) {
+            log.info("deleted {} orphaned log objects of older terms inside this term's versions: {}", doomed.size(), doomed);
+        }
+        return doomed.size();
     }
 
     /** Live policies (for the gauge). */

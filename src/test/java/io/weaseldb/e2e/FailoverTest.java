@@ -349,6 +349,67 @@ class FailoverTest {
         }
     }
 
+    /**
+     * A leader that was replaced while paused can land writes inside the new term's versions after
+     * its recovery: the new leader's orphan sweeps (RetentionManager.sweepOrphansFrom) find and
+     * delete them, so no later recovery takes them for part of the log.
+     */
+    @Test
+    void aLeaderSweepsAwayOlderTermsWritesThatLandInsideItsVersions() throws Exception {
+        var layout = new io.weaseldb.log.LogLayout("");
+        TestServer c = null;
+        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
+                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
+                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
+            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            String a = "00000000-0000-4000-8000-00000000000a";
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, System.currentTimeMillis() - 60_000));
+            s3.faults().add("op=PUT,prefix=log/,kind=latency,min_ms=150,max_ms=150"); // commits pile up into batches
+            c = TestServer.start(dir.resolve("c"), config(0, 300));
+            TestServer leader = c;
+            assertTrue(c.server().leading());
+            assertEquals(2, c.server().term().term());
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            io.weaseldb.log.BatchHeader batch = null;
+            while (batch == null) {
+                assertTrue(System.nanoTime() < deadline, "never saw a batch of more than two versions");
+                java.util.List<java.util.concurrent.CompletableFuture<TestServer.Response>> commits = new java.util.ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    commits.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                        try {
+                            return leader.commit("{\"operations\":[" + write("k", "v") + "]}");
+                        } catch (Exception e) {
+                            throw new java.util.concurrent.CompletionException(e);
+                        }
+                    }));
+                }
+                for (var f : commits) {
+                    assertEquals(200, f.get().status());
+                }
+                for (var e : store.list(layout.logPrefix(), null, null, 1000).get().entries()) {
+                    var h = io.weaseldb.log.BatchCodec.decodeHeader(e.key(),
+                            store.getRange(e.key(), 0, io.weaseldb.log.BatchCodec.MAX_HEADER_BYTES).get());
+                    if (h.lastVersion() >= h.firstVersion() + 2) {
+                        batch = h;
+                    }
+                }
+            }
+            s3.faults().clear();
+            // a deposed leader of an older term lands a write inside that batch's versions
+            String orphan = layout.objectKey(batch.firstVersion() + 1);
+            put(store, layout, empty(1, a, batch.firstVersion() + 1, batch.lastVersion(), batch.firstVersion(), 0));
+            while (stored(orphan)) {
+                assertTrue(System.nanoTime() < deadline, "the orphan inside this term's versions was never deleted");
+                Thread.sleep(50);
+            }
+            assertTrue(stored(layout.objectKey(batch.firstVersion())), "the term's own batch stays");
+        } finally {
+            if (c != null) {
+                c.close();
+            }
+        }
+    }
+
     boolean stored(String key) {
         return s3.backend().head("weaseldb", key) instanceof io.weaseldb.fakes3.ObjectBackend.HeadResult.Found;
     }

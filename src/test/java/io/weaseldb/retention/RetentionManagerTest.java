@@ -85,6 +85,25 @@ class RetentionManagerTest {
     }
 
     @Test
+    void aSweepDeletesOlderTermsObjectsInsideThisTermsDurableVersionsOnly() throws Exception {
+        // this term (3) started at 20 and made 20..99 durable: its objects are 20 30 40 50
+        putHeader(2, 25, 27); // a deposed leader's write that landed inside 20..29 after the claim
+        putHeader(1, 33, 33); // and an even older one's
+        putHeader(4, 45, 46); // a newer term's object: not this term's to judge
+        putHeader(2, 120, 121); // beyond what this term made durable: not inside its versions yet
+        assertEquals(2, m.sweepOrphansNow(3, 20).get());
+        assertEquals(List.of(layout.objectKey(0), layout.objectKey(10), layout.objectKey(20), layout.objectKey(30),
+                layout.objectKey(40), layout.objectKey(45), layout.objectKey(50), layout.objectKey(120)), logKeys());
+        assertEquals(0, m.sweepOrphansNow(3, 20).get(), "nothing left to sweep");
+    }
+
+    void putHeader(long term, long first, long last) {
+        store.putDirect(layout.objectKey(first), io.weaseldb.log.BatchCodec.encodeEmpty(new io.weaseldb.log.BatchHeader(
+                io.weaseldb.log.BatchHeader.DATA, term, "00000000-0000-4000-8000-00000000000" + term, first, last,
+                first - 1, -1, -1, 0, 0, 0)));
+    }
+
+    @Test
     void aPolicyStoredByAnotherServerAfterStartupPinsTheLog() throws Exception {
         // A deposed leader that does not know it yet answers a PUT after this term loaded the
         // policies: its document is in S3, and its client counts on it pinning the log.
