@@ -6,7 +6,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.async.ByteBufferFeeder;
-import com.fasterxml.jackson.core.base.ParserBase;
 import io.netty.buffer.ByteBuf;
 import io.weaseldb.txn.CommitRequest;
 import io.weaseldb.txn.Operation;
@@ -438,8 +437,10 @@ public final class CommitParser implements AutoCloseable {
             case ROOT -> {
                 if (t == JsonToken.END_OBJECT) {
                     state = State.DONE;
-                    // where the '}' starts, plus one: currentLocation() would make a JsonLocation per body
-                    rootEnd = ((ParserBase) parser).getTokenCharacterOffset() + 1;
+                    // just past the '}'. Not the token offset plus one: jackson 2.20's non-blocking
+                    // parser puts the '}' token's offset past it when it closes an empty object, and
+                    // at the whitespace before it after a value ("{\"a\": 1 }").
+                    rootEnd = parser.currentLocation().getByteOffset();
                 } else {
                     field = parser.currentName();
                     state = State.ROOT_VALUE;

@@ -110,15 +110,20 @@ public final class LogRecovery {
 
     /**
      * The valid log's newest object, from {@code known}, an object of the valid log: lists the
-     * objects after it and walks their headers from it. Past {@code 2 * window} new objects only
-     * the newest are read, as {@link #findTail} does.
+     * objects from it on and walks their headers from it. Past {@code 2 * window} new objects only
+     * the newest are read, as {@link #findTail} does. If truncation deleted {@code known}, the
+     * objects after it may be gone too, and the gap they leave is no hole: what is listed is then
+     * what is left of the log, scanned as {@link #findEnd} does.
      */
     public End advance(End known) throws CorruptBatchException {
-        List<String> keys = keysAfter(known.key());
+        long first = known.header().firstVersion();
+        List<String> listed = keysAfter(first == 0 ? null : layout.objectKey(first - 1));
+        boolean truncated = listed.isEmpty() || !listed.get(0).equals(known.key());
+        List<String> keys = truncated ? listed : listed.subList(1, listed.size());
         if (keys.isEmpty()) {
             return known;
         }
-        if (keys.size() > 2 * window) {
+        if (truncated || keys.size() > 2 * window) {
             return scanNewest(keys).logEnd();
         }
         List<String> readKeys = new ArrayList<>(keys.size() + 1);

@@ -153,6 +153,34 @@ class CommitParserTest {
         assertTrue(e.getMessage().startsWith(expected), "message was: " + e.getMessage());
     }
 
+    /**
+     * Where the object ends, wherever the body splits: whitespace before the closing brace (a
+     * pretty-printed body) is not data after it, and a byte right after it is.
+     */
+    @Test
+    void theObjectEndsJustPastItsClosingBrace() throws Exception {
+        for (String text : new String[] {"{\"read_version\": 3 }", "{\n  \"operations\": []\n}\n", "{ }", "{\"a\": {} }"}) {
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            for (int split = 0; split <= body.length; split++) {
+                CommitParser p = new CommitParser(FACTORY, LIMITS);
+                feedAll(p, body, split);
+                p.finish();
+            }
+        }
+        for (String text : new String[] {"{}x", "{ }x", "{\"read_version\": 3 }x"}) {
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            for (int split = 0; split <= body.length; split++) {
+                int at = split;
+                var e = assertThrows(BadRequestException.class, () -> {
+                    CommitParser p = new CommitParser(FACTORY, LIMITS);
+                    feedAll(p, body, at);
+                    p.finish();
+                }, text + " split at " + split);
+                assertEquals("unexpected data after the end of the JSON object", e.getMessage(), text);
+            }
+        }
+    }
+
     @Test
     void enforcesKeySizeAndCountLimits() {
         String bigKey = Base64.getEncoder().encodeToString(new byte[65]);

@@ -212,6 +212,20 @@ class LogRecoveryTest {
     }
 
     @Test
+    void theEndAdvancesPastObjectsThatTruncationDeletedAfterTheKnownOne() throws Exception {
+        LogRecovery r = new LogRecovery(store, layout, 4, 1000);
+        start(1, "A", 0, -1, -1);
+        LogRecovery.End known = r.findEnd(); // a standby's answer: version 0
+        for (long v = 1; v <= 6; v++) {
+            data(1, "A", v, v, v - 1, v - 1);
+        }
+        // the leader acknowledged 1..6, then truncation deleted everything before 4
+        store.delete(List.of(layout.objectKey(0), layout.objectKey(1), layout.objectKey(2), layout.objectKey(3))).join();
+        assertEquals(6, r.advance(known).header().lastVersion(),
+                "the gap truncation left after the known object is not a hole: 1..6 were acknowledged");
+    }
+
+    @Test
     void onlyOrphansInsideTheLogsVersionsAreForDeletion() throws Exception {
         aCoveredOrphanFollowedBy(1); // keys 0 1 3 4 5(orphan, inside 4..7) 8
         data(2, "B", 10, 10, 9, 9); // past a hole at 9: the new term will need this name
