@@ -9,7 +9,6 @@ import io.weaseldb.s3.ObjectStore;
 import io.weaseldb.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -31,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>Otherwise a look at the log made after the request arrived: every object after this
  *       term's acknowledged ones must be this term's own (in flight) or an older term's orphan.
  *       An object of a newer term means another server leads. Requests waiting at the same time
- *       share one look; one that arrives while a look runs waits for the next.</li>
+ *       share one look; one that arrives while a look runs waits for the next ({@link SharedLook}).</li>
  * </ul>
  * Thread-safe: asked from event loops, the look runs on the blocking executor.
  */
@@ -41,16 +40,13 @@ final class LeadershipCheck {
     private final ObjectStore store;
     private final LogLayout layout;
     private final Clock clock;
-    private final Executor executor;
     private final long leaseNanos;
     private final long requestTimeoutMs;
     /** No other server can write this storage (the in-process fake S3): this one always leads. */
     private final boolean soleWriter;
 
-    private final Object lock = new Object();
-    /** Completes with the next look, for the requests that came after the running one started. */
-    private CompletableFuture<Boolean> next;
-    private boolean looking;
+    /** The look at the log, shared by the requests waiting at the same time. */
+    private final SharedLook<Boolean> look;
 
     LeadershipCheck(Persister persister, Term term, ObjectStore store, LogLayout layout, Clock clock, Executor executor,
                     long leaderTimeoutMs, long requestTimeoutMs, boolean soleWriter) {
@@ -59,10 +55,10 @@ final class LeadershipCheck {
         this.store = store;
         this.layout = layout;
         this.clock = clock;
-        this.executor = executor;
         this.leaseNanos = TimeUnit.MILLISECONDS.toNanos(leaderTimeoutMs) / 4 * 3;
         this.requestTimeoutMs = requestTimeoutMs;
         this.soleWriter = soleWriter;
+        this.look = new SharedLook<>(this::noOtherLeader, executor);
     }
 
     /**
@@ -82,44 +78,7 @@ final class LeadershipCheck {
      * server had written it; false if one had; exceptionally if storage did not answer.
      */
     CompletableFuture<Boolean> confirm() {
-        synchronized (lock) {
-            if (next == null) {
-                next = new CompletableFuture<>();
-            }
-            CompletableFuture<Boolean> mine = next;
-            if (!looking) {
-                startLook();
-            }
-            return mine;
-        }
-    }
-
-    private void startLook() {
-        assert Thread.holdsLock(lock);
-        CompletableFuture<Boolean> batch = next;
-        next = null;
-        looking = true;
-        try {
-            executor.execute(() -> look(batch));
-        } catch (RejectedExecutionException e) {
-            looking = false;
-            batch.completeExceptionally(e);
-        }
-    }
-
-    private void look(CompletableFuture<Boolean> batch) {
-        try {
-            batch.complete(noOtherLeader());
-        } catch (Throwable t) {
-            batch.completeExceptionally(t);
-        } finally {
-            synchronized (lock) {
-                looking = false;
-                if (next != null) {
-                    startLook();
-                }
-            }
-        }
+        return look.get();
     }
 
     /** Lists the log after this term's acknowledged objects and reads the header of each (few: those in flight). */

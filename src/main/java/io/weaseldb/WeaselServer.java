@@ -79,9 +79,10 @@ public final class WeaselServer implements AutoCloseable {
      */
     private long seenTerm;
     private long seenVersion = -1;
-    /** The newest object of the valid log a standby's {@code /v1/version} found (guarded by validEndLock). */
+    /** The newest object of the valid log a standby's {@code /v1/version} found (only its look touches it). */
     private LogRecovery.End validEnd;
-    private final Object validEndLock = new Object();
+    /** A standby's look for the valid log's end, shared by the version requests waiting at the same time. */
+    private SharedLook<LogRecovery.End> validEndLook;
 
     /** What a standby knows: the newest log object (key and last version) and the leader's record. */
     private record Standby(LeaderRecord leader, String message, long lastVersion, String lastKey) {}
@@ -135,6 +136,7 @@ public final class WeaselServer implements AutoCloseable {
                     secretKey, Duration.ofMillis(s3.requestTimeoutMs()), s3.maxConnections()), registry);
         }
         layout = new LogLayout(s3.prefix());
+        validEndLook = new SharedLook<>(this::findValidEnd, blocking);
         retryAtStartup("checking the bucket", () -> store.ensureBucket(s3.createBucket())
                 .get(s3.requestTimeoutMs() * 3, TimeUnit.MILLISECONDS));
 
@@ -550,19 +552,21 @@ public final class WeaselServer implements AutoCloseable {
     }
 
     /**
-     * A standby's answer to {@code /v1/version}: the end of the valid log now in storage (blocking;
-     * never on an event loop). Not the newest object: that can be the leader's write that landed
-     * before an earlier one, or a dead leader's orphan past a hole, neither of which committed.
-     * Walks the headers of the objects written since the last answer, from the valid end that
-     * answer found (the first answer scans the newest objects as recovery does). One walk at a time.
+     * A standby's look for {@code /v1/version}: the end of the valid log now in storage (blocking;
+     * never on an event loop; one at a time, see {@link SharedLook}). Not the newest object: that
+     * can be the leader's write that landed before an earlier one, or a dead leader's orphan past a
+     * hole, neither of which committed. Walks the headers of the objects written since the last
+     * look, from the valid end that look found (the first scans the newest objects as recovery does).
      */
-    private VersionInfo committedVersion(Standby s) throws Exception {
-        LogRecovery.End end;
-        synchronized (validEndLock) {
-            LogRecovery recovery = new LogRecovery(store, layout, recoveryWindow(), config.s3().requestTimeoutMs() * 3);
-            end = validEnd == null ? recovery.findEnd() : recovery.advance(validEnd);
-            validEnd = end;
-        }
+    private LogRecovery.End findValidEnd() throws Exception {
+        LogRecovery recovery = new LogRecovery(store, layout, recoveryWindow(), config.s3().requestTimeoutMs() * 3);
+        LogRecovery.End end = validEnd == null ? recovery.findEnd() : recovery.advance(validEnd);
+        validEnd = end;
+        return end;
+    }
+
+    /** A standby's version answer from the valid log's end, named by the leader record of its term when known. */
+    private static VersionInfo versionAt(LogRecovery.End end, Standby s) {
         if (end == null) {
             return null;
         }
@@ -652,13 +656,7 @@ public final class WeaselServer implements AutoCloseable {
             if (s.lastKey() == null) {
                 return java.util.concurrent.CompletableFuture.completedFuture(null);
             }
-            return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-                try {
-                    return committedVersion(s);
-                } catch (Exception e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            }, blocking);
+            return validEndLook.get().thenApply(end -> versionAt(end, s));
         }
 
         @Override
