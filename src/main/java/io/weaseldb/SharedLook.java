@@ -3,7 +3,6 @@ package io.weaseldb;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 
 /**
  * A look at storage that requests arriving at the same time share: each caller gets the result of
@@ -54,7 +53,10 @@ final class SharedLook<T> {
     private void submit() {
         try {
             executor.execute(this::run);
-        } catch (RejectedExecutionException e) {
+        } catch (Throwable e) {
+            // rejected (shutting down), or any other failure to queue it (ThreadPoolExecutor throws
+            // an Error when it cannot start a worker): no look will run, so answer its callers now;
+            // left "looking", every later caller would join a look that never comes
             CompletableFuture<T> batch;
             synchronized (lock) {
                 batch = next;

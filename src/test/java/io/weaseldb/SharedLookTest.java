@@ -94,4 +94,57 @@ class SharedLookTest {
         runOne();
         assertEquals(1, later.join());
     }
+
+    @Test
+    void anExecutorThatFailsOtherwiseThanByRejectingFailsItsCallersAndLeavesNothingStuck() {
+        // Executor.execute can throw more than RejectedExecutionException (ThreadPoolExecutor: an
+        // Error when it cannot start a worker thread). The look must not stay "queued" with
+        // nothing queued, leaving every later caller waiting forever.
+        boolean[] fail = {true};
+        SharedLook<Integer> look = new SharedLook<>(() -> ++looks, r -> {
+            if (fail[0]) {
+                throw new IllegalStateException("cannot start a worker thread");
+            }
+            tasks.add(r);
+        });
+        CompletableFuture<Integer> failed = look.get();
+        ExecutionException e = assertThrows(ExecutionException.class, failed::get);
+        assertInstanceOf(IllegalStateException.class, e.getCause());
+        fail[0] = false;
+        CompletableFuture<Integer> later = look.get();
+        assertEquals(1, tasks.size(), "the next caller gets a look of its own");
+        runOne();
+        assertEquals(1, later.join());
+    }
+
+    @Test
+    void anExecutorThatFailsToQueueTheNextLookFailsTheCallersWaitingForItAndLeavesNothingStuck() {
+        boolean[] fail = {false};
+        List<CompletableFuture<Integer>> during = new ArrayList<>();
+        List<SharedLook<Integer>> self = new ArrayList<>();
+        SharedLook<Integer> look = new SharedLook<>(() -> {
+            if (++looks == 1) {
+                during.add(self.get(0).get()); // arrives while the first look runs
+                fail[0] = true;
+            }
+            return looks;
+        }, r -> {
+            if (fail[0]) {
+                throw new IllegalStateException("executor broken");
+            }
+            tasks.add(r);
+        });
+        self.add(look);
+        CompletableFuture<Integer> first = look.get();
+        runOne(); // queuing the look `during` waits for fails at the end of this one
+        assertEquals(1, first.join());
+        assertTrue(during.get(0).isDone(), "the caller waiting for the look that could not be queued is answered");
+        ExecutionException e = assertThrows(ExecutionException.class, during.get(0)::get);
+        assertInstanceOf(IllegalStateException.class, e.getCause());
+        fail[0] = false;
+        CompletableFuture<Integer> later = look.get();
+        assertEquals(1, tasks.size(), "the next caller gets a look of its own");
+        runOne();
+        assertEquals(2, later.join());
+    }
 }

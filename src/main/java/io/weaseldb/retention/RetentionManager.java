@@ -143,12 +143,13 @@ public final class RetentionManager implements AutoCloseable {
     private static final long MAX_SWEEP_DELAY_MS = TimeUnit.DAYS.toMillis(1);
 
     private void scheduleSweep(long term, long startVersion, long delayMs) {
+        long nextDelayMs = Math.min(MAX_SWEEP_DELAY_MS, delayMs * 4);
         try {
             timer.schedule(() -> submit(() -> sweepOrphans(term, startVersion)).whenComplete((n, failure) -> {
                 if (failure != null) {
-                    log.warn("retention: orphan sweep failed (next try in {} ms): {}", delayMs, failure.toString());
+                    log.warn("retention: orphan sweep failed (next try in {} ms): {}", nextDelayMs, failure.toString());
                 }
-                scheduleSweep(term, startVersion, Math.min(MAX_SWEEP_DELAY_MS, delayMs * 4));
+                scheduleSweep(term, startVersion, nextDelayMs);
             }), delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closed) {
             // the term is over

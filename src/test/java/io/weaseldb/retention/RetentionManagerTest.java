@@ -97,6 +97,42 @@ class RetentionManagerTest {
         assertEquals(0, m.sweepOrphansNow(3, 20).get(), "nothing left to sweep");
     }
 
+    @Test
+    void aFailedSweepSaysWhenTheNextOneComes() throws Exception {
+        // sweeps come after 1 ms, then 4, 16, ... ms: the warning about the first failure must
+        // name the wait before the next sweep (4 ms), not the one before the failed sweep
+        var logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(RetentionManager.class);
+        var events = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+        events.start();
+        logger.addAppender(events);
+        try {
+            store.auto(false);
+            m.sweepOrphansFrom(3, 20, 1);
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (store.pendingCount() == 0) {
+                assertTrue(System.nanoTime() < deadline, "the first sweep never listed the log");
+                Thread.onSpinWait();
+            }
+            store.take().fail(503);
+            List<String> warnings;
+            do {
+                assertTrue(System.nanoTime() < deadline, "the failed sweep was never reported");
+                Thread.onSpinWait();
+                synchronized (events) {
+                    warnings = events.list.stream().map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                            .filter(w -> w.contains("orphan sweep failed")).toList();
+                }
+            } while (warnings.isEmpty());
+            assertTrue(warnings.get(0).contains("next try in 4 ms"), warnings.get(0));
+        } finally {
+            logger.detachAppender(events);
+            store.auto(true);
+            while (store.pendingCount() > 0) {
+                store.take().fail(503); // the next sweep's listing: do not leave it waiting out its timeout
+            }
+        }
+    }
+
     void putHeader(long term, long first, long last) {
         store.putDirect(layout.objectKey(first), io.weaseldb.log.BatchCodec.encodeEmpty(new io.weaseldb.log.BatchHeader(
                 io.weaseldb.log.BatchHeader.DATA, term, "00000000-0000-4000-8000-00000000000" + term, first, last,
