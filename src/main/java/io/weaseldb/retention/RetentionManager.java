@@ -120,7 +120,8 @@ public final class RetentionManager implements AutoCloseable {
     /**
      * Looks for older terms' orphans that landed inside this term's versions after its recovery,
      * and deletes them: first {@code firstDelayMs} after now, then after four times the previous
-     * delay each time, up to once a day.
+     * wait each time, the last one a day after the one before it (about two days after the claim
+     * with the default timeout). A failed sweep is tried again after the same wait.
      *
      * <p>Why: a leader that was paused or cut off when this term took the log over can still have
      * writes landing afterwards, at versions this term covers with its own objects without writing
@@ -130,8 +131,9 @@ public final class RetentionManager implements AutoCloseable {
      * this term's own (rare: normally none) and deletes it if its term is older. No term writes
      * inside this term's durable versions again, so deleting there never races a legitimate write.
      * Spacing the sweeps out by four keeps the listing work to about 1.3 listings of each object
-     * over the term's life; an orphan that lands {@code t} after the claim is found within about
-     * {@code 4t} (or by the next recovery, if that comes first and reaches it).
+     * written until the last one; an orphan that lands {@code t} after the claim is found within
+     * about {@code 4t} (or by the next recovery, if that comes first and reaches it). One landing
+     * after the last sweep (a replaced leader that resumes days later) is not looked for.
      *
      * @param term         this term's number
      * @param startVersion the version of this term's start marker
@@ -143,13 +145,16 @@ public final class RetentionManager implements AutoCloseable {
     private static final long MAX_SWEEP_DELAY_MS = TimeUnit.DAYS.toMillis(1);
 
     private void scheduleSweep(long term, long startVersion, long delayMs) {
-        long nextDelayMs = Math.min(MAX_SWEEP_DELAY_MS, delayMs * 4);
         try {
             timer.schedule(() -> submit(() -> sweepOrphans(term, startVersion)).whenComplete((n, failure) -> {
                 if (failure != null) {
-                    log.warn("retention: orphan sweep failed (next try in {} ms): {}", nextDelayMs, failure.toString());
+                    // the same wait again: a storage hiccup must not push the next sweep four times out
+                    log.warn("retention: orphan sweep failed (next try in {} ms): {}", delayMs, failure.toString());
+                    scheduleSweep(term, startVersion, delayMs);
+                } else if (delayMs < MAX_SWEEP_DELAY_MS) {
+                    scheduleSweep(term, startVersion, Math.min(MAX_SWEEP_DELAY_MS, delayMs * 4));
                 }
-                scheduleSweep(term, startVersion, nextDelayMs);
+                // else: the last sweep, a day or more after the one before it (see sweepOrphansFrom)
             }), delayMs, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException closed) {
             // the term is over
@@ -184,11 +189,16 @@ public final class RetentionManager implements AutoCloseable {
                 byte[] head;
                 try {
                     head = await(store.getRange(e.key(), 0, BatchCodec.MAX_HEADER_BYTES));
-                } catch (StorageException gone) {
-                    if (gone.kind() == StorageException.Kind.NOT_FOUND) {
-                        continue;
+                } catch (StorageException unreadable) {
+                    if (unreadable.kind() == StorageException.Kind.TRANSIENT) {
+                        throw unreadable; // the sweep is tried again
                     }
-                    throw gone;
+                    if (unreadable.kind() != StorageException.Kind.NOT_FOUND) {
+                        // one object this server cannot read must not keep every sweep from the others
+                        log.warn("retention: cannot read {} inside this term's versions ({}); left alone", e.key(),
+                                unreadable.getMessage());
+                    }
+                    continue;
                 }
                 BatchHeader h;
                 try {
