@@ -336,7 +336,12 @@ public final class WeaselServer implements AutoCloseable {
         RequestIdRecovery.Result rebuilt = rebuildRequestIds(term, index, tail.bareMarkers(), terms);
         deleteOrphans(recovery.orphansInsideTheLog(tail, rebuilt.orphans()));
         LeaderTerm t = new LeaderTerm(termContext, term, index, rebuilt.requestIds(), terms);
-        t.start();
+        try {
+            t.start();
+        } catch (Exception | Error e) {
+            t.close(); // its stage and retention threads, whichever had started
+            throw e;
+        }
         String url = config.server().url(http.port());
         try {
             store.putIfAbsent(layout.leaderKey(term.term()),

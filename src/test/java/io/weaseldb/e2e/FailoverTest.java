@@ -3,6 +3,7 @@ package io.weaseldb.e2e;
 import static io.weaseldb.testing.Json.write;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.weaseldb.fakes3.FakeS3Config;
@@ -408,6 +409,22 @@ class FailoverTest {
                 c.close();
             }
         }
+    }
+
+    /** A term that fails to start (here: its retention policies cannot be read) leaves no threads behind. */
+    @Test
+    void aTermThatFailsToStartLeavesNoThreadsBehind() throws Exception {
+        long before = termThreads();
+        s3.faults().add("op=LIST,prefix=retention/,kind=error,status=403,code=AccessDenied");
+        assertThrows(Exception.class, () -> TestServer.start(dir.resolve("c"), config(0, 1_000)));
+        assertEquals(before, termThreads(), "the failed term's stage and retention threads still run");
+    }
+
+    static long termThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
+                .filter(t -> t.getName().equals("weaseldb-sequencer") || t.getName().equals("weaseldb-persister")
+                        || t.getName().startsWith("weaseldb-retention"))
+                .count();
     }
 
     boolean stored(String key) {
