@@ -387,6 +387,7 @@ public final class WeaselServer implements AutoCloseable {
                     log.warn("could not delete {} orphaned log objects (the next recovery tries again): {}", page.size(),
                             StorageException.of(failure).getMessage());
                 } else {
+                    RetentionManager.orphansDeleted(metrics.registry()).increment(page.size());
                     log.info("deleted {} orphaned log objects inside the log's versions: {}", page.size(), page);
                 }
             });

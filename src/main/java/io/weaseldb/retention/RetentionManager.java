@@ -66,6 +66,7 @@ public final class RetentionManager implements AutoCloseable {
     private volatile long oldestVersion;
     private volatile int policyCount;
     private final Counter deletedObjects;
+    private final Counter deletedOrphans;
 
     /**
      * @param latestVersion            the newest committed version (policies may not pin beyond it)
@@ -100,6 +101,7 @@ public final class RetentionManager implements AutoCloseable {
         this.oldestVersion = Math.max(0, index.oldest());
         deletedObjects = Counter.builder("weaseldb.retention.deleted.objects")
                 .description("Log objects deleted by truncation").register(registry);
+        deletedOrphans = orphansDeleted(registry);
     }
 
     /** Loads the stored policies (blocking; at startup) and schedules truncation. */
@@ -215,12 +217,25 @@ public final class RetentionManager implements AutoCloseable {
             token = page.continuationToken();
         } while (token != null);
         for (int i = 0; i < doomed.size(); i += settings.maxDeletesPerRequest()) {
-            await(store.delete(doomed.subList(i, Math.min(doomed.size(), i + settings.maxDeletesPerRequest()))));
+            List<String> page = doomed.subList(i, Math.min(doomed.size(), i + settings.maxDeletesPerRequest()));
+            await(store.delete(page));
+            deletedOrphans.increment(page.size());
         }
         if (!doomed.isEmpty()) {
             log.info("deleted {} orphaned log objects of older terms inside this term's versions: {}", doomed.size(), doomed);
         }
         return doomed.size();
+    }
+
+    /**
+     * Older terms' unacknowledged log objects deleted: by a new leader after its recovery, and by
+     * its orphan sweeps. Normally zero; a rising count points at a server that keeps writing after
+     * it lost the log (a paused VM, a partition).
+     */
+    public static Counter orphansDeleted(MeterRegistry registry) {
+        return Counter.builder("weaseldb.log.orphans.deleted")
+                .description("Unacknowledged log objects of older terms deleted (after recovery and by orphan sweeps)")
+                .register(registry);
     }
 
     /** Live policies (for the gauge). */

@@ -23,6 +23,7 @@ class RetentionManagerTest {
     final ManualClock clock = new ManualClock();
     final AtomicLong subscriberHorizon = new AtomicLong(Long.MAX_VALUE);
     final AtomicLong requestIdHorizon = new AtomicLong(Long.MAX_VALUE);
+    final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     RetentionManager m;
 
     /** Log objects starting at these versions; the log ends at 99. */
@@ -40,7 +41,7 @@ class RetentionManagerTest {
 
     RetentionManager manager() {
         return new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
-                () -> 99, subscriberHorizon::get, requestIdHorizon::get, new SimpleMeterRegistry());
+                () -> 99, subscriberHorizon::get, requestIdHorizon::get, registry);
     }
 
     @AfterEach
@@ -95,6 +96,7 @@ class RetentionManagerTest {
         assertEquals(List.of(layout.objectKey(0), layout.objectKey(10), layout.objectKey(20), layout.objectKey(30),
                 layout.objectKey(40), layout.objectKey(45), layout.objectKey(50), layout.objectKey(120)), logKeys());
         assertEquals(0, m.sweepOrphansNow(3, 20).get(), "nothing left to sweep");
+        assertEquals(2, registry.counter("weaseldb.log.orphans.deleted").count(), 0.0);
     }
 
     @Test
