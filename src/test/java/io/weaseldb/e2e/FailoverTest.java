@@ -216,10 +216,7 @@ class FailoverTest {
         String a = "00000000-0000-4000-8000-00000000000a";
         String b = "00000000-0000-4000-8000-00000000000b";
         var layout = new io.weaseldb.log.LogLayout("");
-        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
-                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
-                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
-            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        try (var store = openStore()) {
             // term 1 (leader a): versions 0..11 acknowledged; its batch 12..14 never landed, 15 did
             put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
             put(store, layout, empty(1, a, 1, 11, 0, ts));
@@ -272,10 +269,7 @@ class FailoverTest {
         String a = "00000000-0000-4000-8000-00000000000a";
         String b = "00000000-0000-4000-8000-00000000000b";
         var layout = new io.weaseldb.log.LogLayout("");
-        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
-                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
-                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
-            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        try (var store = openStore()) {
             // term 1 (leader a): 0..11 acknowledged; its batch 12..14 never landed, 15..16 did
             put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
             put(store, layout, empty(1, a, 1, 11, 0, ts));
@@ -321,10 +315,7 @@ class FailoverTest {
         String a = "00000000-0000-4000-8000-00000000000a";
         String b = "00000000-0000-4000-8000-00000000000b";
         var layout = new io.weaseldb.log.LogLayout("");
-        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
-                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
-                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
-            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        try (var store = openStore()) {
             put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
             put(store, layout, empty(1, a, 1, 11, 0, ts));
             put(store, layout, io.weaseldb.log.BatchHeader.termStart(2, b, 12, 11, -1, ts));
@@ -359,10 +350,7 @@ class FailoverTest {
     void aLeaderSweepsAwayOlderTermsWritesThatLandInsideItsVersions() throws Exception {
         var layout = new io.weaseldb.log.LogLayout("");
         TestServer c = null;
-        try (var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
-                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
-                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry())) {
-            store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        try (var store = openStore()) {
             String a = "00000000-0000-4000-8000-00000000000a";
             put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, System.currentTimeMillis() - 60_000));
             s3.faults().add("op=PUT,prefix=log/,kind=latency,min_ms=150,max_ms=150"); // commits pile up into batches
@@ -429,6 +417,15 @@ class FailoverTest {
 
     boolean stored(String key) {
         return s3.backend().head("weaseldb", key) instanceof io.weaseldb.fakes3.ObjectBackend.HeadResult.Found;
+    }
+
+    /** A client of the test's fake S3 through the AWS SDK, its bucket created: to write log objects by hand. */
+    io.weaseldb.s3.SdkObjectStore openStore() throws Exception {
+        var store = new io.weaseldb.s3.SdkObjectStore(new io.weaseldb.s3.SdkObjectStore.Settings(
+                java.net.URI.create(s3.endpoint().toString()), "us-east-1", "weaseldb", "k", "secret-key",
+                java.time.Duration.ofSeconds(10), 8), new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        store.ensureBucket(true).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        return store;
     }
 
     static io.weaseldb.log.BatchHeader empty(long term, String leader, long first, long last, long prev, long ts) {
