@@ -299,7 +299,7 @@ public final class WeaselServer implements AutoCloseable {
      * log's end, would have kept the standby from ever claiming.
      */
     private void claim(boolean asStandby) throws Exception {
-        LogRecovery recovery = new LogRecovery(store, layout, recoveryWindow(), config.s3().requestTimeoutMs() * 3);
+        LogRecovery recovery = newRecovery();
         LogRecovery.Tail tail = recovery.findTail();
         if (asStandby && (tail.term() != seenTerm || tail.lastVersion() > seenVersion)) {
             log.info("the log moved on to version {} (term {}, leader {}) since this standby last looked;"
@@ -333,8 +333,7 @@ public final class WeaselServer implements AutoCloseable {
         }
         index.add(term.startVersion());
         TermHistory terms = new TermHistory();
-        RequestIdRecovery.Result rebuilt = rebuildRequestIds(term, index, tail.bareMarkers(), terms);
-        deleteOrphans(recovery.orphansInsideTheLog(tail, rebuilt.orphans()));
+        Rebuilt rebuilt = rebuildRequestIds(term, index, tail.bareMarkers(), terms);
         LeaderTerm t = new LeaderTerm(termContext, term, index, rebuilt.requestIds(), terms);
         try {
             t.start();
@@ -342,6 +341,7 @@ public final class WeaselServer implements AutoCloseable {
             t.close(); // its stage and retention threads, whichever had started
             throw e;
         }
+        t.retention.deleteOrphans(recovery.orphansInsideTheLog(tail, rebuilt.orphans()));
         String url = config.server().url(http.port());
         try {
             store.putIfAbsent(layout.leaderKey(term.term()),
@@ -354,8 +354,11 @@ public final class WeaselServer implements AutoCloseable {
         log.info("leading term {} as {} from version {} ({})", term.term(), term.leaderId(), term.startVersion(), url);
     }
 
+    /** The request-id index, and the first versions of the orphans its rebuild found (RequestIdRecovery). */
+    private record Rebuilt(RequestIdIndex requestIds, long[] orphans) {}
+
     /** The request-id index for the retention window, rebuilt from the log's request-id sections. */
-    private RequestIdRecovery.Result rebuildRequestIds(Term term, LogIndex index, long[] bareMarkers, TermHistory terms)
+    private Rebuilt rebuildRequestIds(Term term, LogIndex index, long[] bareMarkers, TermHistory terms)
             throws CorruptBatchException {
         var c = config.commit();
         long from = RequestIdRecovery.startVersion(index, term.startVersion(), c.requestIdRetentionVersions());
@@ -372,26 +375,7 @@ public final class WeaselServer implements AutoCloseable {
             log.info("{} older log objects of earlier terms are not part of the log (never acknowledged; ids ignored): "
                     + "first versions {}", r.orphans().length, java.util.Arrays.toString(r.orphans()));
         }
-        return r;
-    }
-
-    /**
-     * Deletes older terms' orphans inside the log's versions (LogRecovery.orphansInsideTheLog) in
-     * the background: the term does not wait, and a failure only leaves them for the next recovery.
-     */
-    private void deleteOrphans(java.util.List<String> keys) {
-        for (int i = 0; i < keys.size(); i += 1000) {
-            java.util.List<String> page = keys.subList(i, Math.min(keys.size(), i + 1000));
-            store.delete(page).whenComplete((ok, failure) -> {
-                if (failure != null) {
-                    log.warn("could not delete {} orphaned log objects (the next recovery tries again): {}", page.size(),
-                            StorageException.of(failure).getMessage());
-                } else {
-                    RetentionManager.orphansDeleted(metrics.registry()).increment(page.size());
-                    log.info("deleted {} orphaned log objects inside the log's versions: {}", page.size(), page);
-                }
-            });
-        }
+        return new Rebuilt(requestIds, r.orphans());
     }
 
     /** Another leader owns the log: stop serving as leader, answer what is queued, become a standby. */
@@ -565,7 +549,7 @@ public final class WeaselServer implements AutoCloseable {
      * look, from the valid end that look found (the first scans the newest objects as recovery does).
      */
     private LogRecovery.End findValidEnd() throws Exception {
-        LogRecovery recovery = new LogRecovery(store, layout, recoveryWindow(), config.s3().requestTimeoutMs() * 3);
+        LogRecovery recovery = newRecovery();
         LogRecovery.End end = validEnd == null ? recovery.findEnd() : recovery.advance(validEnd);
         validEnd = end;
         return end;
@@ -581,8 +565,10 @@ public final class WeaselServer implements AutoCloseable {
         return new VersionInfo(h.lastVersion(), leader != null && leader.term() == h.term() ? leader.leaderId() : h.leaderId());
     }
 
-    private int recoveryWindow() {
-        return Math.max(64, 4 * config.persistence().maxInFlightPuts());
+    /** Recovery over the newest max(64, 4 * max_in_flight_puts) log objects (log-format.md). */
+    private LogRecovery newRecovery() {
+        return new LogRecovery(store, layout, Math.max(64, 4 * config.persistence().maxInFlightPuts()),
+                config.s3().requestTimeoutMs() * 3);
     }
 
     /** The HTTP layer's view of the server: the current term, or standby answers. */

@@ -126,13 +126,10 @@ public final class LogRecovery {
         if (truncated || keys.size() > 2 * window) {
             return scanNewest(keys).logEnd();
         }
-        List<String> readKeys = new ArrayList<>(keys.size() + 1);
-        readKeys.add(known.key());
-        readKeys.addAll(keys);
-        List<BatchHeader> headers = new ArrayList<>(readKeys.size());
+        List<BatchHeader> headers = new ArrayList<>(listed.size());
         headers.add(known.header());
         headers.addAll(readHeaders(keys));
-        return walk(readKeys, headers, 0).logEnd();
+        return walk(listed, headers, 0).logEnd(); // listed: known, then keys
     }
 
     /**

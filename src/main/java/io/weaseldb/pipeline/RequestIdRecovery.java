@@ -27,7 +27,7 @@ public final class RequestIdRecovery {
      * @param orphans first versions of the objects read that turned out not to be part of the log
      *                (ascending); {@link #rebuild} has dropped them from the log index
      */
-    public record Result(RequestIdIndex requestIds, long objects, long ids, long bans, long fromVersion, long[] orphans) {}
+    public record Result(long objects, long ids, long bans, long fromVersion, long[] orphans) {}
 
     private RequestIdRecovery() {}
 
@@ -92,7 +92,7 @@ public final class RequestIdRecovery {
                 banCount++;
             }
         }
-        return new Result(ids, count, idCount, banCount, fromVersion, orphans.stream().mapToLong(Long::longValue).toArray());
+        return new Result(count, idCount, banCount, fromVersion, orphans.stream().mapToLong(Long::longValue).toArray());
     }
 
     private static CompletableFuture<RequestIds> read(ObjectStore store, String key) {

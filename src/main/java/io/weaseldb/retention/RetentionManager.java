@@ -101,7 +101,10 @@ public final class RetentionManager implements AutoCloseable {
         this.oldestVersion = Math.max(0, index.oldest());
         deletedObjects = Counter.builder("weaseldb.retention.deleted.objects")
                 .description("Log objects deleted by truncation").register(registry);
-        deletedOrphans = orphansDeleted(registry);
+        // normally zero: a rising count points at a server that keeps writing after it lost the log
+        deletedOrphans = Counter.builder("weaseldb.log.orphans.deleted")
+                .description("Unacknowledged log objects of older terms deleted (after recovery and by orphan sweeps)")
+                .register(registry);
     }
 
     /** Loads the stored policies (blocking; at startup) and schedules truncation. */
@@ -216,11 +219,7 @@ public final class RetentionManager implements AutoCloseable {
             }
             token = page.continuationToken();
         } while (token != null);
-        for (int i = 0; i < doomed.size(); i += settings.maxDeletesPerRequest()) {
-            List<String> page = doomed.subList(i, Math.min(doomed.size(), i + settings.maxDeletesPerRequest()));
-            await(store.delete(page));
-            deletedOrphans.increment(page.size());
-        }
+        deleteInPages(doomed, deletedOrphans);
         if (!doomed.isEmpty()) {
             log.info("deleted {} orphaned log objects of older terms inside this term's versions: {}", doomed.size(), doomed);
         }
@@ -228,14 +227,34 @@ public final class RetentionManager implements AutoCloseable {
     }
 
     /**
-     * Older terms' unacknowledged log objects deleted: by a new leader after its recovery, and by
-     * its orphan sweeps. Normally zero; a rising count points at a server that keeps writing after
-     * it lost the log (a paused VM, a partition).
+     * Deletes older terms' orphans that this term's recovery found inside the log's versions
+     * ({@code LogRecovery.orphansInsideTheLog}), on the retention thread: the term does not wait,
+     * and a failure only leaves them for the next recovery.
      */
-    public static Counter orphansDeleted(MeterRegistry registry) {
-        return Counter.builder("weaseldb.log.orphans.deleted")
-                .description("Unacknowledged log objects of older terms deleted (after recovery and by orphan sweeps)")
-                .register(registry);
+    public void deleteOrphans(List<String> keys) {
+        if (keys.isEmpty()) {
+            return;
+        }
+        submit(() -> {
+            deleteInPages(keys, deletedOrphans);
+            return null;
+        }).whenComplete((ok, failure) -> {
+            if (failure != null) {
+                log.warn("could not delete {} orphaned log objects (the next recovery tries again): {}", keys.size(),
+                        StorageException.of(failure).getMessage());
+            } else {
+                log.info("deleted {} orphaned log objects inside the log's versions: {}", keys.size(), keys);
+            }
+        });
+    }
+
+    /** The retention thread: deletes {@code keys} in requests of at most max_deletes_per_request, counting them. */
+    private void deleteInPages(List<String> keys, Counter deleted) {
+        for (int i = 0; i < keys.size(); i += settings.maxDeletesPerRequest()) {
+            List<String> page = keys.subList(i, Math.min(keys.size(), i + settings.maxDeletesPerRequest()));
+            await(store.delete(page));
+            deleted.increment(page.size());
+        }
     }
 
     /** Live policies (for the gauge). */
@@ -407,11 +426,7 @@ public final class RetentionManager implements AutoCloseable {
         // Readers stop finding the doomed objects first, then they are deleted.
         index.removeBefore(newOldest);
         oldestVersion = newOldest;
-        for (int i = 0; i < doomed.size(); i += settings.maxDeletesPerRequest()) {
-            List<String> page = doomed.subList(i, Math.min(doomed.size(), i + settings.maxDeletesPerRequest()));
-            await(store.delete(page));
-            deletedObjects.increment(page.size());
-        }
+        deleteInPages(doomed, deletedObjects);
         log.info("truncated the log: deleted {} objects below version {} (horizon {}: policies {}, subscribers {},"
                 + " request-id window {})", doomed.size(), newOldest, horizon, byPolicies,
                 bySubscribers == Long.MAX_VALUE ? "none" : bySubscribers, byRequestIds);
