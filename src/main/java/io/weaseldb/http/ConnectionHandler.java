@@ -166,10 +166,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 onContent(c);
             }
         } finally {
-            io.netty.util.ReferenceCountUtil.release(msg);
+            if (msg instanceof ServerCodec.PooledRequest req) {
+                codec.recycle(req); // read: nothing here keeps it (see onRequest)
+            } else {
+                io.netty.util.ReferenceCountUtil.release(msg);
+            }
         }
     }
 
+    /** Reads {@code req} here and in what it calls, and keeps none of it: the decoder uses it again. */
     private void onRequest(HttpRequest req) {
         if (closing) {
             body = Body.DISCARD;

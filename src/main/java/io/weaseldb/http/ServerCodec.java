@@ -3,13 +3,17 @@ package io.weaseldb.http;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ByteProcessor;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -21,6 +25,11 @@ import java.util.List;
  * sign, is a decoder failure in Netty 4.2, answered 400 with the connection closed), plus what
  * that codec cannot do: tell whether the decoder holds part of a request that has not reached the
  * handlers yet, and stop decoding once the connection is an event stream.
+ *
+ * <p>Request heads are {@link PooledRequest}s, lent to the handlers and given back through
+ * {@link #recycle} once read; the request targets of the fixed endpoints are constants. What the
+ * decoder made per request was about a third of the event loop's garbage per commit
+ * (docs/performance.md, finding 21).
  *
  * <p>{@link ReadTimeouts} needs that. When one read holds the end of one request and the start of
  * the next, the first request's end would otherwise leave the connection looking idle, and the
@@ -49,6 +58,14 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
     /** Whether the oldest request still to be answered is a {@code HEAD} (its answer has no body). */
     boolean answersHead() {
         return Boolean.TRUE.equals(heads.peek());
+    }
+
+    /**
+     * Takes back a request head the handlers are done with: none of them keeps it, or anything it
+     * holds, past reading it (on this loop). A decoder on this loop hands it out again.
+     */
+    void recycle(PooledRequest request) {
+        PooledRequest.give(request);
     }
 
     /**
@@ -94,7 +111,27 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         @Override
         protected HttpMessage createMessage(String[] initialLine) throws Exception {
             building = true;
-            return super.createMessage(initialLine);
+            HttpVersion version = HttpVersion.HTTP_1_1.text().equals(initialLine[2]) ? HttpVersion.HTTP_1_1
+                    : HttpVersion.HTTP_1_0.text().equals(initialLine[2]) ? HttpVersion.HTTP_1_0 : null;
+            if (version == null) {
+                return super.createMessage(initialLine); // rejected or rare: Netty's strict parse, a new head
+            }
+            // the method and target are checked as HttpRequestDecoder's request checks them
+            // (HttpMethod.valueOf, HttpUtil.validateRequestLineTokens)
+            return PooledRequest.take(headersFactory, version, HttpMethod.valueOf(initialLine[0]), initialLine[1]);
+        }
+
+        @Override
+        protected boolean isContentAlwaysEmpty(HttpMessage msg) {
+            // HttpRequestDecoder's answer for its own request class: a request's body is framed
+            // by its headers alone (its slow path would find the same after a few type checks)
+            return msg instanceof PooledRequest ? false : super.isContentAlwaysEmpty(msg);
+        }
+
+        @Override
+        protected String splitSecondWordInitialLine(byte[] line, int start, int length) {
+            String known = Targets.known(line, start, length);
+            return known != null ? known : super.splitSecondWordInitialLine(line, start, length);
         }
 
         @Override
@@ -135,6 +172,89 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
             }
             Boolean head = heads.poll();
             return Boolean.TRUE.equals(head) || super.isContentAlwaysEmpty(msg);
+        }
+    }
+
+    /**
+     * The request targets sent over and over (a commit, the probes, the scrape): given as these
+     * strings instead of a new copy per request.
+     */
+    static final class Targets {
+        private static final String[] KNOWN = {"/v1/commit", "/v1/version", "/ok", "/metrics", "/v1/retention"};
+
+        private Targets() {}
+
+        /** The constant equal to {@code length} bytes of {@code line} from {@code start}, or null. */
+        static String known(byte[] line, int start, int length) {
+            for (String k : KNOWN) {
+                if (k.length() == length && sameAscii(k, line, start)) {
+                    return k;
+                }
+            }
+            return null;
+        }
+
+        private static boolean sameAscii(String k, byte[] line, int start) {
+            for (int i = 0; i < k.length(); i++) {
+                if (line[start + i] != (byte) k.charAt(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /**
+     * A request head that is used again: the decoder takes one for each request line
+     * ({@link #take}) and the handler gives it back once it has read it ({@link ServerCodec#recycle}).
+     * Between the two it is an ordinary request; a head not given back (a connection closed with
+     * requests still queued in flow control) is simply collected.
+     *
+     * <p>Kept per thread, like the commit parsers (an event loop needs as many as requests it has
+     * decoded and not yet read, not one per connection; idle connections hold none), at most
+     * {@link #PER_THREAD}. Each one keeps its header table's buckets; its entries go at
+     * {@link io.netty.handler.codec.http.HttpHeaders#clear}. A head must be given back on the thread
+     * that took it, which for a connection's decoder and handler is its event loop.
+     */
+    static final class PooledRequest extends DefaultHttpRequest {
+        static final int PER_THREAD = 16;
+        private static final ThreadLocal<ArrayDeque<PooledRequest>> SPARE = ThreadLocal.withInitial(ArrayDeque::new);
+        private final HttpHeadersFactory headersFactory;
+        private boolean lent;
+
+        private PooledRequest(HttpHeadersFactory headersFactory, HttpVersion version, HttpMethod method, String uri) {
+            super(version, method, uri, headersFactory);
+            this.headersFactory = headersFactory;
+        }
+
+        static PooledRequest take(HttpHeadersFactory headersFactory, HttpVersion version, HttpMethod method, String uri) {
+            PooledRequest r = SPARE.get().pollLast();
+            if (r == null || r.headersFactory != headersFactory) {
+                r = new PooledRequest(headersFactory, version, method, uri);
+            } else {
+                // the method is checked against the old (valid) target, then the target against it
+                r.setMethod(method);
+                r.setUri(uri);
+                r.setProtocolVersion(version);
+                r.setDecoderResult(DecoderResult.SUCCESS);
+            }
+            r.lent = true;
+            return r;
+        }
+
+        static void give(PooledRequest r) {
+            assert r.lent : "a request head given back twice";
+            r.lent = false;
+            r.headers().clear();
+            ArrayDeque<PooledRequest> spare = SPARE.get();
+            if (spare.size() < PER_THREAD) {
+                spare.addLast(r);
+            }
+        }
+
+        /** Heads kept by the calling thread (tests). */
+        static int kept() {
+            return SPARE.get().size();
         }
     }
 }

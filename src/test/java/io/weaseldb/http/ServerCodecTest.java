@@ -2,11 +2,19 @@ package io.weaseldb.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.weaseldb.testing.RawHttp;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.AfterEach;
@@ -18,7 +26,9 @@ import org.junit.jupiter.api.Test;
  * pipeline: answers to HEAD carry no body (the next answer would be read as its body), an
  * Expect: 100-continue interim answer does not shift that bookkeeping, a request with both
  * Transfer-Encoding: chunked and Content-Length (a smuggling sign) is refused and its connection
- * closed, and a chunked body's trailers are read past (not kept) but still validated.
+ * closed, and a chunked body's trailers are read past (not kept) but still validated. And what
+ * it does beyond Netty's: request heads used again (nothing of one request may show in the next,
+ * on any connection of the thread), the fixed endpoints' targets as constants.
  */
 class ServerCodecTest {
     private final HttpServerTest.HeldBackend backend = new HttpServerTest.HeldBackend();
@@ -152,5 +162,161 @@ class ServerCodecTest {
         String out = exchange("POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
         assertTrue(out.startsWith("HTTP/1.1 501"), out);
         assertEquals(1.0, rejected("transfer_coding"));
+    }
+
+    // ---- request heads used again (ServerCodec.PooledRequest) ----
+
+    /** The codec alone, as the server configures it: what it decodes stays in the channel's inbound queue. */
+    private static EmbeddedChannel codecOnly() {
+        return new EmbeddedChannel(new ServerCodec(new HttpDecoderConfig()
+                .setHeadersFactory(SmallHeaders.REQUEST_FACTORY)
+                .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY)));
+    }
+
+    private static HttpRequest decodeHead(EmbeddedChannel ch, String bytes) {
+        ch.writeInbound(Unpooled.copiedBuffer(bytes, StandardCharsets.US_ASCII));
+        Object o = ch.readInbound();
+        assertTrue(o instanceof HttpRequest, "a request head: " + o);
+        return (HttpRequest) o;
+    }
+
+    private static void recycle(EmbeddedChannel ch, HttpRequest head) {
+        ch.pipeline().get(ServerCodec.class).recycle((ServerCodec.PooledRequest) head);
+    }
+
+    /** The body decoded after a head, up to its last part if it came (marked {@code <end>}). */
+    private static String body(EmbeddedChannel ch) {
+        StringBuilder b = new StringBuilder();
+        while (!b.toString().endsWith("<end>")) {
+            Object o = ch.readInbound();
+            if (o == null) {
+                break;
+            }
+            HttpContent c = (HttpContent) o;
+            assertTrue(c.decoderResult().isSuccess(), "decoded: " + c.decoderResult());
+            b.append(c.content().toString(StandardCharsets.US_ASCII));
+            if (c instanceof LastHttpContent) {
+                b.append("<end>");
+            }
+            c.release();
+        }
+        return b.toString();
+    }
+
+    @Test
+    void aRequestHeadIsUsedAgainWithNothingOfTheRequestBefore() {
+        EmbeddedChannel ch = codecOnly();
+        HttpRequest first = decodeHead(ch, "POST /v1/commit HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                + "Connection: close\r\nX-One: 1\r\nContent-Length: 2\r\n\r\n{}");
+        assertEquals("{}<end>", body(ch));
+        recycle(ch, first);
+        HttpRequest second = decodeHead(ch, "GET /v1/status?request_id=r1 HTTP/1.0\r\nHost: b\r\n\r\n");
+        assertSame(first, second, "the head given back is the next one");
+        assertEquals(HttpMethod.GET, second.method());
+        assertEquals("/v1/status?request_id=r1", second.uri());
+        assertEquals(HttpVersion.HTTP_1_0, second.protocolVersion());
+        assertEquals(1, second.headers().size(), "only the new request's headers: " + second.headers());
+        assertEquals("b", second.headers().get("Host"));
+        assertTrue(second.decoderResult().isSuccess());
+        assertEquals("<end>", body(ch));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aHeadGivenBackWhileItsBodyArrivesCanServeAnotherConnectionAtOnce() {
+        // the decoder lets go of a head when it passes it on, so the handler may give it back as
+        // soon as it has read it, before the body: another connection on the loop takes it then
+        EmbeddedChannel a = codecOnly();
+        EmbeddedChannel b = codecOnly();
+        HttpRequest headA = decodeHead(a, "POST /v1/commit HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234");
+        assertEquals("01234", body(a));
+        recycle(a, headA);
+        HttpRequest headB = decodeHead(b, "GET /ok HTTP/1.1\r\nHost: b\r\n\r\n");
+        assertSame(headA, headB);
+        a.writeInbound(Unpooled.copiedBuffer("56789POST /v1/commit HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}",
+                StandardCharsets.US_ASCII));
+        assertEquals("56789<end>", body(a), "the first body ends at its own length");
+        Object next = a.readInbound();
+        assertTrue(next instanceof HttpRequest, "then the next request: " + next);
+        HttpRequest again = (HttpRequest) next;
+        assertNotSame(headB, again, "B still holds the head it was lent");
+        assertEquals("a", again.headers().get("Host"));
+        assertEquals("2", again.headers().get("Content-Length"));
+        assertEquals("{}<end>", body(a));
+        assertEquals("b", headB.headers().get("Host"), "B's head is untouched by A's next request");
+        assertEquals("/ok", headB.uri());
+        a.finishAndReleaseAll();
+        b.finishAndReleaseAll();
+    }
+
+    @Test
+    void aHeadThatFailedToDecodeIsUsedAgainAsAGoodOne() {
+        EmbeddedChannel bad = codecOnly();
+        HttpRequest failed = decodeHead(bad, "GET /ok HTTP/1.1\r\nHost: a\r\nBad Name: x\r\n\r\n");
+        assertTrue(failed.decoderResult().isFailure(), "whitespace in a header name fails the request");
+        recycle(bad, failed);
+        EmbeddedChannel good = codecOnly();
+        HttpRequest ok = decodeHead(good, "GET /ok HTTP/1.1\r\nHost: b\r\n\r\n");
+        assertSame(failed, ok);
+        assertTrue(ok.decoderResult().isSuccess());
+        assertEquals(1, ok.headers().size(), ok.headers().toString());
+        bad.finishAndReleaseAll();
+        good.finishAndReleaseAll();
+    }
+
+    @Test
+    void aRareVersionOrABadMethodIsDecodedAsNettyDecodesIt() {
+        EmbeddedChannel ch = codecOnly();
+        assertTrue(decodeHead(ch, "GET /ok HTTP/1.1x\r\nHost: a\r\n\r\n").decoderResult().isFailure(),
+                "not a version");
+        ch.finishAndReleaseAll();
+        ch = codecOnly();
+        assertTrue(decodeHead(ch, "G\"T /ok HTTP/1.1\r\nHost: a\r\n\r\n").decoderResult().isFailure(),
+                "not a method token");
+        ch.finishAndReleaseAll();
+        ch = codecOnly();
+        HttpRequest other = decodeHead(ch, "GET /ok HTTP/1.2\r\nHost: a\r\n\r\n");
+        assertTrue(other.decoderResult().isSuccess());
+        assertEquals("HTTP/1.2", other.protocolVersion().text());
+        assertFalse(other instanceof ServerCodec.PooledRequest, "a rare version gets a head of its own");
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void theFixedEndpointsTargetsAreConstants() {
+        EmbeddedChannel ch = codecOnly();
+        for (String target : new String[] {"/v1/commit", "/v1/version", "/ok", "/metrics", "/v1/retention"}) {
+            HttpRequest head = decodeHead(ch, "GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n");
+            assertSame(target, head.uri(), "the constant for " + target);
+            body(ch);
+            recycle(ch, head);
+        }
+        HttpRequest near = decodeHead(ch, "GET /v1/commiT HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertEquals("/v1/commiT", near.uri(), "a target that only looks like one is its own string");
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void aThreadKeepsABoundedNumberOfHeads() {
+        EmbeddedChannel ch = codecOnly();
+        java.util.List<HttpRequest> heads = new java.util.ArrayList<>();
+        int before = ServerCodec.PooledRequest.kept();
+        StringBuilder pipelined = new StringBuilder();
+        for (int i = 0; i < ServerCodec.PooledRequest.PER_THREAD + before + 4; i++) {
+            pipelined.append("GET /ok HTTP/1.1\r\nHost: a\r\n\r\n");
+        }
+        ch.writeInbound(Unpooled.copiedBuffer(pipelined, StandardCharsets.US_ASCII));
+        Object o;
+        while ((o = ch.readInbound()) != null) {
+            if (o instanceof HttpRequest r) {
+                heads.add(r);
+            }
+        }
+        assertEquals(ServerCodec.PooledRequest.PER_THREAD + before + 4, heads.size());
+        for (HttpRequest r : heads) {
+            recycle(ch, r);
+        }
+        assertEquals(ServerCodec.PooledRequest.PER_THREAD, ServerCodec.PooledRequest.kept());
+        ch.finishAndReleaseAll();
     }
 }
