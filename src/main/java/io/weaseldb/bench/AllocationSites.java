@@ -29,6 +29,7 @@ import jdk.jfr.consumer.RecordingFile;
 public final class AllocationSites {
     private static final String EVENT = "jdk.ObjectAllocationOutsideTLAB";
 
+    private final Map<String, long[]> byRole = new HashMap<>();
     private final Map<String, long[]> byClass = new HashMap<>();
     private final Map<String, long[]> bySite = new HashMap<>();
     private final String marker;
@@ -68,6 +69,7 @@ public final class AllocationSites {
         }
         bytes += size;
         String cls = thread + "  " + type;
+        count(byRole, thread, size);
         count(byClass, cls, size);
         StringBuilder site = new StringBuilder(cls).append("  <-");
         RecordedStackTrace stack = e.getStackTrace();
@@ -103,6 +105,9 @@ public final class AllocationSites {
         }
         out.printf("%,d bytes in %,d operations (%s allocated): %.0f bytes per operation%n%n", bytes, operations, marker,
                 (double) bytes / operations);
+        out.println("bytes/op  objects/op  thread role (all of its allocations)");
+        top(out, byRole, Integer.MAX_VALUE);
+        out.println();
         out.println("bytes/op  objects/op  thread role and class");
         top(out, byClass, classes);
         out.println();
