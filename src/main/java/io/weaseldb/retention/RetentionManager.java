@@ -151,7 +151,7 @@ public final class RetentionManager implements AutoCloseable {
 
     private void scheduleSweep(long term, long startVersion, long delayMs) {
         try {
-            timer.schedule(() -> submit(() -> sweepOrphans(term, startVersion)).whenComplete((n, failure) -> {
+            timer.schedule(() -> sweepOrphans(term, startVersion).whenComplete((n, failure) -> {
                 if (failure != null) {
                     // the same wait again: a storage hiccup must not push the next sweep four times out
                     log.warn("retention: orphan sweep failed (next try in {} ms): {}", delayMs, failure.toString());
@@ -168,62 +168,111 @@ public final class RetentionManager implements AutoCloseable {
 
     /** Runs an orphan sweep now (tests); completes with the number of objects deleted. */
     public CompletableFuture<Integer> sweepOrphansNow(long term, long startVersion) {
-        return submit(() -> sweepOrphans(term, startVersion));
+        return sweepOrphans(term, startVersion);
     }
 
-    /** The retention thread: see {@link #sweepOrphansFrom}. */
-    private int sweepOrphans(long term, long startVersion) {
-        long durable = latestVersion.getAsLong();
-        String last = layout.objectKey(Math.max(startVersion, durable));
-        List<String> doomed = new ArrayList<>();
-        String token = null;
-        outer:
-        do {
-            ObjectStore.ListPage page = await(store.list(layout.logPrefix(), layout.objectKey(startVersion), token, 1000));
-            for (ObjectStore.Entry e : page.entries()) {
-                long first = layout.versionOf(e.key());
-                if (first < 0) {
-                    continue;
-                }
-                if (e.key().compareTo(last) > 0) {
-                    break outer;
-                }
-                if (index.floor(first) == first) {
-                    continue; // this term's own object
-                }
-                byte[] head;
-                try {
-                    head = await(store.getRange(e.key(), 0, BatchCodec.MAX_HEADER_BYTES));
-                } catch (StorageException unreadable) {
-                    if (unreadable.kind() == StorageException.Kind.TRANSIENT) {
-                        throw unreadable; // the sweep is tried again
-                    }
-                    if (unreadable.kind() != StorageException.Kind.NOT_FOUND) {
-                        // one object this server cannot read must not keep every sweep from the others
-                        log.warn("retention: cannot read {} inside this term's versions ({}); left alone", e.key(),
-                                unreadable.getMessage());
-                    }
-                    continue;
-                }
-                BatchHeader h;
-                try {
-                    h = BatchCodec.decodeHeader(e.key(), head);
-                } catch (CorruptBatchException bad) {
-                    log.warn("retention: {} inside this term's versions is not a log object: {}; left alone", e.key(),
-                            bad.getMessage());
-                    continue;
-                }
-                if (h.term() < term) {
-                    doomed.add(e.key());
-                }
-            }
-            token = page.continuationToken();
-        } while (token != null);
-        deleteInPages(doomed, deletedOrphans);
-        if (!doomed.isEmpty()) {
-            log.info("deleted {} orphaned log objects of older terms inside this term's versions: {}", doomed.size(), doomed);
+    /** Log objects a sweep lists per step (one listing page). */
+    static final int SWEEP_PAGE = 1000;
+
+    /**
+     * A sweep, in steps on the retention thread: each lists one page of the term's objects and
+     * reads the headers of the strangers on it, then queues the next step behind whatever else
+     * waits there. A sweep lists up to two days of log, which can take many seconds; in one task
+     * it would hold truncation and every retention request (a policy PUT, a GET) until it ended.
+     * See {@link #sweepOrphansFrom}.
+     */
+    private CompletableFuture<Integer> sweepOrphans(long term, long startVersion) {
+        CompletableFuture<Integer> done = new CompletableFuture<>();
+        submitStep(() -> {
+            long durable = latestVersion.getAsLong();
+            sweepStep(new Sweep(term, startVersion, layout.objectKey(Math.max(startVersion, durable)), done), null);
+        }, done);
+        return done;
+    }
+
+    /** One sweep's progress between its steps; only the retention thread touches it. */
+    private static final class Sweep {
+        final long term;
+        final long startVersion;
+        /** The key of this term's durable version when the sweep began: it looks no further. */
+        final String last;
+        final CompletableFuture<Integer> done;
+        final List<String> doomed = new ArrayList<>();
+
+        Sweep(long term, long startVersion, String last, CompletableFuture<Integer> done) {
+            this.term = term;
+            this.startVersion = startVersion;
+            this.last = last;
+            this.done = done;
         }
-        return doomed.size();
+    }
+
+    /** The retention thread: one page of a sweep, from {@code token}; then the next step, or the deletions. */
+    private void sweepStep(Sweep s, String token) {
+        ObjectStore.ListPage page = await(store.list(layout.logPrefix(), layout.objectKey(s.startVersion), token,
+                SWEEP_PAGE));
+        boolean end = page.continuationToken() == null;
+        for (ObjectStore.Entry e : page.entries()) {
+            long first = layout.versionOf(e.key());
+            if (first < 0) {
+                continue;
+            }
+            if (e.key().compareTo(s.last) > 0) {
+                end = true;
+                break;
+            }
+            if (index.floor(first) == first) {
+                continue; // this term's own object
+            }
+            byte[] head;
+            try {
+                head = await(store.getRange(e.key(), 0, BatchCodec.MAX_HEADER_BYTES));
+            } catch (StorageException unreadable) {
+                if (unreadable.kind() == StorageException.Kind.TRANSIENT) {
+                    throw unreadable; // the sweep is tried again
+                }
+                if (unreadable.kind() != StorageException.Kind.NOT_FOUND) {
+                    // one object this server cannot read must not keep every sweep from the others
+                    log.warn("retention: cannot read {} inside this term's versions ({}); left alone", e.key(),
+                            unreadable.getMessage());
+                }
+                continue;
+            }
+            BatchHeader h;
+            try {
+                h = BatchCodec.decodeHeader(e.key(), head);
+            } catch (CorruptBatchException bad) {
+                log.warn("retention: {} inside this term's versions is not a log object: {}; left alone", e.key(),
+                        bad.getMessage());
+                continue;
+            }
+            if (h.term() < s.term) {
+                s.doomed.add(e.key());
+            }
+        }
+        if (!end) {
+            String next = page.continuationToken();
+            submitStep(() -> sweepStep(s, next), s.done);
+            return;
+        }
+        deleteInPages(s.doomed, deletedOrphans);
+        if (!s.doomed.isEmpty()) {
+            log.info("deleted {} orphaned log objects of older terms inside this term's versions: {}", s.doomed.size(),
+                    s.doomed);
+        }
+        s.done.complete(s.doomed.size());
+    }
+
+    /** Queues {@code step} on the retention thread; a failure, or no room in its queue, fails {@code done}. */
+    private void submitStep(Runnable step, CompletableFuture<Integer> done) {
+        submit(() -> {
+            step.run();
+            return null;
+        }).whenComplete((ok, failure) -> {
+            if (failure != null) {
+                done.completeExceptionally(failure);
+            }
+        });
     }
 
     /**

@@ -136,6 +136,48 @@ class RetentionManagerTest {
     }
 
     @Test
+    void aRetentionRequestWaitsForOneSweepPageNotTheWholeSweep() throws Exception {
+        // a term with more objects than one listing page: 50 is followed by this term's 60, 61, ...
+        // and an older term's orphan sits on the second page
+        m.close();
+        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
+            long first = 60 + i;
+            store.putDirect(layout.objectKey(first), new byte[] {1});
+            index.add(first);
+        }
+        long last = 60 + RetentionManager.SWEEP_PAGE;
+        putHeader(2, last + 1, last + 1);
+        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
+                () -> last + 1, subscriberHorizon::get, requestIdHorizon::get, registry);
+        m.start();
+        store.auto(false);
+        var swept = m.sweepOrphansNow(3, 20);
+        var firstPage = awaitPending();
+        assertEquals("list", firstPage.op);
+        var put = m.put("a", 30, null); // queued behind the sweep's first step
+        firstPage.succeed();
+        var next = awaitPending();
+        assertEquals("put", next.op, "the policy is stored before the sweep lists its next page");
+        next.succeed();
+        assertInstanceOf(RetentionManager.PutResult.Created.class, put.get());
+        store.auto(true);
+        while (store.pendingCount() > 0) {
+            store.take().succeed();
+        }
+        assertEquals(1, swept.get(), "the sweep goes on after it and finds the orphan on its second page");
+        assertTrue(!logKeys().contains(layout.objectKey(last + 1)));
+    }
+
+    private ManualObjectStore.Pending awaitPending() {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (store.pendingCount() == 0) {
+            assertTrue(System.nanoTime() < deadline, "nothing reached storage");
+            Thread.onSpinWait();
+        }
+        return store.take();
+    }
+
+    @Test
     void anObjectTheSweepCannotReadDoesNotKeepItFromTheOthers() throws Exception {
         putHeader(2, 25, 27);
         putHeader(2, 33, 33); // this one answers 403 (say, a permission the server lacks on it)
