@@ -218,7 +218,7 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
      */
     static final class PooledRequest extends DefaultHttpRequest {
         static final int PER_THREAD = 16;
-        private static final ThreadLocal<ArrayDeque<PooledRequest>> SPARE = ThreadLocal.withInitial(ArrayDeque::new);
+        private static final ThreadLocal<Spare> SPARE = ThreadLocal.withInitial(Spare::new);
         private final HttpHeadersFactory headersFactory;
         private boolean lent;
 
@@ -228,7 +228,7 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         }
 
         static PooledRequest take(HttpHeadersFactory headersFactory, HttpVersion version, HttpMethod method, String uri) {
-            PooledRequest r = SPARE.get().pollLast();
+            PooledRequest r = SPARE.get().heads.pollLast();
             if (r == null || r.headersFactory != headersFactory) {
                 r = new PooledRequest(headersFactory, version, method, uri);
             } else {
@@ -246,15 +246,32 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
             assert r.lent : "a request head given back twice";
             r.lent = false;
             r.headers().clear();
-            ArrayDeque<PooledRequest> spare = SPARE.get();
-            if (spare.size() < PER_THREAD) {
-                spare.addLast(r);
+            Spare spare = SPARE.get();
+            if (spare.heads.size() < spare.max) {
+                spare.heads.addLast(r);
             }
         }
 
         /** Heads kept by the calling thread (tests). */
         static int kept() {
-            return SPARE.get().size();
+            return SPARE.get().heads.size();
+        }
+
+        /**
+         * How many heads the calling thread keeps from now on (tests: 0 makes every head new, the
+         * way Netty's decoder makes them, to compare with).
+         */
+        static void keepAtMost(int max) {
+            Spare spare = SPARE.get();
+            spare.max = max;
+            while (spare.heads.size() > max) {
+                spare.heads.pollFirst();
+            }
+        }
+
+        private static final class Spare {
+            final ArrayDeque<PooledRequest> heads = new ArrayDeque<>();
+            int max = PER_THREAD;
         }
     }
 }
