@@ -299,8 +299,22 @@ public final class WeaselServer implements AutoCloseable {
      * log's end, would have kept the standby from ever claiming.
      */
     private void claim(boolean asStandby) throws Exception {
-        LogRecovery recovery = newRecovery();
+        LogRecovery recovery = newRecovery(null);
         LogRecovery.Tail tail = recovery.findTail();
+        if (tail.lastVersion() >= 0) {
+            // The log's last leader may have had more writes in flight than this server would: its
+            // holes can then lie further back than this server's window reaches
+            LeaderRecord last = readLeaderRecord(tail.term());
+            int own = LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts());
+            int wider = LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts(), last);
+            if (wider > own) {
+                log.info("term {}'s leader had max_in_flight_puts = {} (this server: {}): recovering over the newest {}"
+                        + " log objects instead of {}", tail.term(), last.maxInFlightPuts(),
+                        config.persistence().maxInFlightPuts(), wider, own);
+                recovery = newRecovery(last);
+                tail = recovery.findTail();
+            }
+        }
         if (asStandby && (tail.term() != seenTerm || tail.lastVersion() > seenVersion)) {
             log.info("the log moved on to version {} (term {}, leader {}) since this standby last looked;"
                     + " waiting another leader_timeout_ms", tail.lastVersion(), tail.term(), tail.lastLeaderId());
@@ -345,7 +359,8 @@ public final class WeaselServer implements AutoCloseable {
         String url = config.server().url(http.port());
         try {
             store.putIfAbsent(layout.leaderKey(term.term()),
-                    new LeaderRecord(term.leaderId(), term.term(), url, term.startVersion(), clock.epochMillis()).encode())
+                    new LeaderRecord(term.leaderId(), term.term(), url, term.startVersion(), clock.epochMillis(),
+                            config.persistence().maxInFlightPuts()).encode())
                     .get(config.s3().requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             log.warn("could not write the leader record (standbys will name the leader by id only): {}", e.toString());
@@ -549,7 +564,7 @@ public final class WeaselServer implements AutoCloseable {
      * look, from the valid end that look found (the first scans the newest objects as recovery does).
      */
     private LogRecovery.End findValidEnd() throws Exception {
-        LogRecovery recovery = newRecovery();
+        LogRecovery recovery = newRecovery(standby.leader());
         LogRecovery.End end = validEnd == null ? recovery.findEnd() : recovery.advance(validEnd);
         validEnd = end;
         return end;
@@ -565,9 +580,12 @@ public final class WeaselServer implements AutoCloseable {
         return new VersionInfo(h.lastVersion(), leader != null && leader.term() == h.term() ? leader.leaderId() : h.leaderId());
     }
 
-    /** Recovery over the newest max(64, 4 * max_in_flight_puts) log objects (log-format.md). */
-    private LogRecovery newRecovery() {
-        return new LogRecovery(store, layout, Math.max(64, 4 * config.persistence().maxInFlightPuts()),
+    /**
+     * Recovery over the newest max(64, 4 * max_in_flight_puts) log objects (log-format.md), or more
+     * if the leader of {@code lastLeader}'s term had more writes in flight than this server.
+     */
+    private LogRecovery newRecovery(LeaderRecord lastLeader) {
+        return new LogRecovery(store, layout, LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts(), lastLeader),
                 config.s3().requestTimeoutMs() * 3);
     }
 

@@ -303,6 +303,46 @@ class FailoverTest {
     }
 
     /**
+     * The log's last leader ran with more writes in flight (max_in_flight_puts = 64, a window of
+     * 256 objects) than this server (8: 64 objects), and died with a hole 100 objects back. Its
+     * leader record says so: the standby answers /v1/version, and the next leader claims, from
+     * before that hole, not past it (which would leave versions 61 missing from the log).
+     */
+    @Test
+    void aServerRecoversOverTheWindowOfALeaderWithMoreWritesInFlight() throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        long ts = manual.epochMillis();
+        String a = "00000000-0000-4000-8000-00000000000a";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = openStore()) {
+            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
+                    new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 64).encode()).get(10, java.util.concurrent.TimeUnit.SECONDS));
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
+            for (long v = 1; v <= 161; v++) {
+                if (v != 61) { // 61 never landed: 62..161 were in flight past it
+                    put(store, layout, empty(1, a, v, v, v - 1, ts));
+                }
+            }
+            TestServer standby = TestServer.start(dir.resolve("s"), config(0, 60_000), manual);
+            try {
+                assertTrue(!standby.server().leading());
+                assertEquals(60, standby.get("/v1/version").version(), "161 is past a hole 100 objects back");
+            } finally {
+                standby.close();
+            }
+            manual.advanceMillis(120_000); // a's objects are two minutes old now: nobody leads
+            TestServer c = TestServer.start(dir.resolve("c"), config(0, 1_000), manual);
+            try {
+                assertTrue(c.server().leading());
+                assertEquals(61, c.server().term().startVersion(), "the new term starts at the hole");
+                assertEquals(200, c.commit("{\"operations\":[" + write("k", "v") + "]}").status());
+            } finally {
+                c.close();
+            }
+        }
+    }
+
+    /**
      * A new leader deletes an older term's orphan that sits inside the log's versions: no term
      * writes there again, and once it is older than a later recovery's windows nothing would
      * recognise it. An orphan past the log's end stays (the new term replaces it where it needs
