@@ -36,8 +36,9 @@ JFC
 # Record 1 s after the warmup: every allocation is an event, so a second is plenty.
 case "$MODE" in
 http)
-    # the benchmark's backend drops the CommitRequest, so the JIT may elide it; count requests
-    MARKER=io.netty.handler.codec.http.DefaultHttpRequest
+    # the benchmark's backend drops the CommitRequest, so the JIT may elide it; count requests by
+    # their response slots (request heads are used again since finding 21: no longer one each)
+    MARKER='io.weaseldb.http.ConnectionHandler$Slot'
     (cd "$ROOT" && timeout 600 ./mvnw -q -B -Pbench -Djmh.args="HttpPathBenchmark -p target=weaseldb -f 1 -wi 2 -w 2 -i 1 -r 1 \
         -jvmArgsAppend -XX:-UseTLAB \
         -jvmArgsAppend -XX:StartFlightRecording=settings=$OUT_DIR/alloc.jfc,filename=$OUT_DIR/alloc.jfr,delay=4s,duration=1s") \
