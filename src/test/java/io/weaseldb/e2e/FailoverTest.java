@@ -343,6 +343,80 @@ class FailoverTest {
     }
 
     /**
+     * Review: the same log as above (its leader ran with max_in_flight_puts = 128, so 100 writes
+     * past a hole are possible), but the leader record cannot be read for a moment (storage answers
+     * 503 to GETs under leader/). readLeaderRecord turns any failure into "no record", so the claim
+     * goes ahead with this server's own, narrower window: it takes 62..161 (never acknowledged) for
+     * the log, leaves 61 missing for good, and starts the new term at 162.
+     */
+    @Test
+    void aLeaderRecordThatCannotBeReadForAMomentDoesNotNarrowTheClaimsWindow() throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        long ts = manual.epochMillis();
+        String a = "00000000-0000-4000-8000-00000000000a";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = openStore()) {
+            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
+                    new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 128).encode()).get(10, java.util.concurrent.TimeUnit.SECONDS));
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
+            for (long v = 1; v <= 161; v++) {
+                if (v != 61) { // 61 never landed: 62..161 were in flight past it
+                    put(store, layout, empty(1, a, v, v, v - 1, ts));
+                }
+            }
+            manual.advanceMillis(120_000); // a's objects are two minutes old now: nobody leads
+            s3.faults().add("op=GET,prefix=leader/,kind=error,status=503,code=SlowDown,count=40"); // a brief hiccup
+            TestServer c = TestServer.start(dir.resolve("c"), config(0, 1_000), manual);
+            try {
+                assertTrue(c.server().leading());
+                assertEquals(61, c.server().term().startVersion(),
+                        "the new term starts at the hole, not past versions that were never acknowledged");
+            } finally {
+                c.close();
+                s3.faults().clear();
+            }
+        }
+    }
+
+    /**
+     * Review: a standby that could not read the leader record for a moment answers /v1/version
+     * from its own, narrower window (161: past a hole, never acknowledged), and keeps answering so
+     * once storage answers again: observe() reads the record again only when a newer object
+     * appears (a dead leader writes none), and later looks advance() from the end the narrow one
+     * found, taking it as part of the log.
+     */
+    @Test
+    void aStandbyThatMissedTheLeaderRecordOnceDoesNotKeepAnsweringPastTheHole() throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        long ts = manual.epochMillis();
+        String a = "00000000-0000-4000-8000-00000000000a";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = openStore()) {
+            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
+                    new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 128).encode()).get(10, java.util.concurrent.TimeUnit.SECONDS));
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
+            for (long v = 1; v <= 161; v++) {
+                if (v != 61) {
+                    put(store, layout, empty(1, a, v, v, v - 1, ts));
+                }
+            }
+            s3.faults().add("op=GET,prefix=leader/,kind=error,status=503,code=SlowDown,count=20"); // a brief hiccup
+            TestServer standby = TestServer.start(dir.resolve("s"), config(0, 60_000), manual);
+            try {
+                assertTrue(!standby.server().leading());
+                long during = standby.get("/v1/version").version();
+                s3.faults().clear();
+                Thread.sleep(1_000); // several leadership polls with storage answering again
+                assertEquals(60, standby.get("/v1/version").version(),
+                        "161 is past a hole (the first answer, while the record could not be read, was " + during + ")");
+            } finally {
+                standby.close();
+                s3.faults().clear();
+            }
+        }
+    }
+
+    /**
      * A new leader deletes an older term's orphan that sits inside the log's versions: no term
      * writes there again, and once it is older than a later recovery's windows nothing would
      * recognise it. An orphan past the log's end stays (the new term replaces it where it needs
