@@ -81,6 +81,14 @@ public final class WeaselServer implements AutoCloseable {
     private long seenVersion = -1;
     /** The newest object of the valid log a standby's {@code /v1/version} found (only its look touches it). */
     private LogRecovery.End validEnd;
+    /** The recovery window the look that found {@link #validEnd} used. */
+    private int validEndWindow;
+    /**
+     * Leader records read for recovery windows, by term (a record is written once and never
+     * changes). Read by the leadership thread's claims and the standby's looks.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<Long, LeaderRecord> recordsForRecovery =
+            new java.util.concurrent.ConcurrentHashMap<>();
     /** A standby's look for the valid log's end, shared by the version requests waiting at the same time. */
     private SharedLook<LogRecovery.End> validEndLook;
 
@@ -251,6 +259,16 @@ public final class WeaselServer implements AutoCloseable {
             return;
         }
         if (newest.equals(lastSeenKey)) {
+            Standby s = standby;
+            if (s.leader() == null && s.lastKey() != null) {
+                // not readable at the last look (or not written yet): a dead leader writes no new
+                // object that would make this look again
+                LeaderRecord leader = readLeaderRecord(seenTerm);
+                if (leader != null) {
+                    standby = new Standby(leader, "leader " + leader.leaderId() + " at " + leader.url(), s.lastVersion(),
+                            s.lastKey());
+                }
+            }
             return;
         }
         BatchHeader h = BatchCodec.decodeHeader(newest,
@@ -280,6 +298,70 @@ public final class WeaselServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The leader record of {@code term} for recovery's window: null if there is none (never
+     * written, or by a version without records) or this server may not read it, but a storage
+     * failure that may pass (a 503, a timeout) throws, so the look is tried again rather than made
+     * with a window too narrow for that leader's writes in flight.
+     */
+    private LeaderRecord leaderRecordForRecovery(long term) throws Exception {
+        LeaderRecord known = recordsForRecovery.get(term);
+        if (known != null) {
+            return known; // written once, never changed
+        }
+        byte[] b;
+        try {
+            b = store.get(layout.leaderKey(term)).get(config.s3().requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            if (StorageException.of(e).kind() == StorageException.Kind.TRANSIENT) {
+                throw e;
+            }
+            return null;
+        }
+        LeaderRecord r;
+        try {
+            r = LeaderRecord.decode(layout.leaderKey(term), b);
+        } catch (java.io.IOException notARecord) {
+            return null;
+        }
+        if (recordsForRecovery.size() >= 64) {
+            recordsForRecovery.clear();
+        }
+        recordsForRecovery.put(term, r);
+        return r;
+    }
+
+    /**
+     * The window to recover with: {@code window}, widened to the setting of the leader of the term
+     * the valid log ends in (its leader record) while that is larger. {@code first} runs with
+     * {@code window}, {@code again} with each wider one; returns what the last run found and its
+     * window.
+     */
+    private <T> Scanned<T> scanWidening(int window, RecoveryScan<T> first, RecoveryScan<T> again,
+                                        java.util.function.ToLongFunction<T> endTerm) throws Exception {
+        T found = first.run(newRecovery(window));
+        while (found != null && endTerm.applyAsLong(found) > 0) {
+            long term = endTerm.applyAsLong(found);
+            LeaderRecord r = leaderRecordForRecovery(term);
+            int wider = LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts(), r);
+            if (wider <= window) {
+                break;
+            }
+            log.info("term {}'s leader had max_in_flight_puts = {} (this server: {}): recovering over the newest {}"
+                    + " log objects instead of {}", term, r.maxInFlightPuts(), config.persistence().maxInFlightPuts(),
+                    wider, window);
+            window = wider;
+            found = again.run(newRecovery(window));
+        }
+        return new Scanned<>(found, window);
+    }
+
+    private interface RecoveryScan<T> {
+        T run(LogRecovery recovery) throws Exception;
+    }
+
+    private record Scanned<T>(T found, int window) {}
+
     private void claim() throws Exception {
         claim(false);
     }
@@ -299,22 +381,12 @@ public final class WeaselServer implements AutoCloseable {
      * log's end, would have kept the standby from ever claiming.
      */
     private void claim(boolean asStandby) throws Exception {
-        LogRecovery recovery = newRecovery(null);
-        LogRecovery.Tail tail = recovery.findTail();
-        if (tail.lastVersion() >= 0) {
-            // The log's last leader may have had more writes in flight than this server would: its
-            // holes can then lie further back than this server's window reaches
-            LeaderRecord last = readLeaderRecord(tail.term());
-            int own = LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts());
-            int wider = LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts(), last);
-            if (wider > own) {
-                log.info("term {}'s leader had max_in_flight_puts = {} (this server: {}): recovering over the newest {}"
-                        + " log objects instead of {}", tail.term(), last.maxInFlightPuts(),
-                        config.persistence().maxInFlightPuts(), wider, own);
-                recovery = newRecovery(last);
-                tail = recovery.findTail();
-            }
-        }
+        // The log's last leader may have had more writes in flight than this server would: its
+        // holes can then lie further back than this server's own window reaches
+        Scanned<LogRecovery.Tail> scanned = scanWidening(ownWindow(), LogRecovery::findTail, LogRecovery::findTail,
+                t -> t.lastVersion() < 0 ? 0 : t.term());
+        LogRecovery recovery = newRecovery(scanned.window());
+        LogRecovery.Tail tail = scanned.found();
         if (asStandby && (tail.term() != seenTerm || tail.lastVersion() > seenVersion)) {
             log.info("the log moved on to version {} (term {}, leader {}) since this standby last looked;"
                     + " waiting another leader_timeout_ms", tail.lastVersion(), tail.term(), tail.lastLeaderId());
@@ -564,10 +636,16 @@ public final class WeaselServer implements AutoCloseable {
      * look, from the valid end that look found (the first scans the newest objects as recovery does).
      */
     private LogRecovery.End findValidEnd() throws Exception {
-        LogRecovery recovery = newRecovery(standby.leader());
-        LogRecovery.End end = validEnd == null ? recovery.findEnd() : recovery.advance(validEnd);
-        validEnd = end;
-        return end;
+        LogRecovery.End known = validEnd;
+        int window = known == null ? ownWindow() : validEndWindow;
+        // From the last answer's end if there was one; the window is checked against the leader
+        // record of the term the end is in (a wider one scans from scratch: an end found with a
+        // narrower window cannot be trusted as part of the log)
+        Scanned<LogRecovery.End> scanned = scanWidening(window,
+                r -> known == null ? r.findEnd() : r.advance(known), LogRecovery::findEnd, e -> e.header().term());
+        validEnd = scanned.found();
+        validEndWindow = scanned.window();
+        return validEnd;
     }
 
     /** A standby's version answer from the valid log's end, named by the leader record of its term when known. */
@@ -580,13 +658,14 @@ public final class WeaselServer implements AutoCloseable {
         return new VersionInfo(h.lastVersion(), leader != null && leader.term() == h.term() ? leader.leaderId() : h.leaderId());
     }
 
-    /**
-     * Recovery over the newest max(64, 4 * max_in_flight_puts) log objects (log-format.md), or more
-     * if the leader of {@code lastLeader}'s term had more writes in flight than this server.
-     */
-    private LogRecovery newRecovery(LeaderRecord lastLeader) {
-        return new LogRecovery(store, layout, LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts(), lastLeader),
-                config.s3().requestTimeoutMs() * 3);
+    /** Recovery over the newest max(64, 4 * max_in_flight_puts) log objects of this server's own setting. */
+    private int ownWindow() {
+        return LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts());
+    }
+
+    /** Recovery over the newest {@code window} log objects (log-format.md). */
+    private LogRecovery newRecovery(int window) {
+        return new LogRecovery(store, layout, window, config.s3().requestTimeoutMs() * 3);
     }
 
     /** The HTTP layer's view of the server: the current term, or standby answers. */

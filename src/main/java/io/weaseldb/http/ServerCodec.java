@@ -243,7 +243,10 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         }
 
         static void give(PooledRequest r) {
-            assert r.lent : "a request head given back twice";
+            if (!r.lent) {
+                // a bug: two requests would share it from now on
+                throw new IllegalStateException("a request head given back twice");
+            }
             r.lent = false;
             r.headers().clear();
             Spare spare = SPARE.get();

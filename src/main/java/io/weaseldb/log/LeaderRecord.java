@@ -33,8 +33,15 @@ public record LeaderRecord(String leaderId, long term, String url, long startVer
     /** The window that covers both this server's writes and those of the leader of {@code record}, if known. */
     public static int recoveryWindow(int ownMaxInFlightPuts, LeaderRecord record) {
         int own = recoveryWindow(ownMaxInFlightPuts);
-        return record == null || record.maxInFlightPuts() <= 0 ? own : Math.max(own, recoveryWindow(record.maxInFlightPuts()));
+        if (record == null || record.maxInFlightPuts() <= 0) {
+            return own;
+        }
+        // read from storage: held to the setting's own range (config: 1 to 1024)
+        return Math.max(own, recoveryWindow(Math.min(MAX_IN_FLIGHT_PUTS, record.maxInFlightPuts())));
     }
+
+    /** The largest {@code max_in_flight_puts} a server accepts (ConfigLoader). */
+    static final int MAX_IN_FLIGHT_PUTS = 1024;
 
     private static final JsonFactory FACTORY = new JsonFactory();
 

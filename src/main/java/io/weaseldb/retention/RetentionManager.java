@@ -152,6 +152,9 @@ public final class RetentionManager implements AutoCloseable {
     private void scheduleSweep(long term, long startVersion, long delayMs) {
         try {
             timer.schedule(() -> sweepOrphans(term, startVersion).whenComplete((n, failure) -> {
+                if (failure != null && timer.isShutdown()) {
+                    return; // cut short by the term's end (close): nothing to report or try again
+                }
                 if (failure != null) {
                     // the same wait again: a storage hiccup must not push the next sweep four times out
                     log.warn("retention: orphan sweep failed (next try in {} ms): {}", delayMs, failure.toString());

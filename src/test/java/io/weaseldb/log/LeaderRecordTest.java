@@ -27,5 +27,7 @@ class LeaderRecordTest {
         assertEquals(64, LeaderRecord.recoveryWindow(8, new LeaderRecord("a", 1, "u", 0, 0, 0)), "unknown: its own");
         assertEquals(64, LeaderRecord.recoveryWindow(8, new LeaderRecord("a", 1, "u", 0, 0, 4)), "never narrower");
         assertEquals(512, LeaderRecord.recoveryWindow(8, new LeaderRecord("a", 1, "u", 0, 0, 128)));
+        assertEquals(4096, LeaderRecord.recoveryWindow(8, new LeaderRecord("a", 1, "u", 0, 0, Integer.MAX_VALUE)),
+                "a value read from storage is held to the setting's range");
     }
 }
