@@ -315,14 +315,8 @@ class FailoverTest {
         String a = "00000000-0000-4000-8000-00000000000a";
         var layout = new io.weaseldb.log.LogLayout("");
         try (var store = openStore()) {
-            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
-                    new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 128).encode()).get(10, java.util.concurrent.TimeUnit.SECONDS));
-            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
-            for (long v = 1; v <= 161; v++) {
-                if (v != 61) { // 61 never landed: 62..161 were in flight past it
-                    put(store, layout, empty(1, a, v, v, v - 1, ts));
-                }
-            }
+            putRecordOfALeaderWith128InFlight(store, layout, a, ts);
+            putLogWithAHoleAt61(store, layout, a, ts);
             TestServer standby = TestServer.start(dir.resolve("s"), config(0, 60_000), manual);
             try {
                 assertTrue(!standby.server().leading());
@@ -355,14 +349,8 @@ class FailoverTest {
         String a = "00000000-0000-4000-8000-00000000000a";
         var layout = new io.weaseldb.log.LogLayout("");
         try (var store = openStore()) {
-            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
-                    new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 128).encode()).get(10, java.util.concurrent.TimeUnit.SECONDS));
-            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
-            for (long v = 1; v <= 161; v++) {
-                if (v != 61) { // 61 never landed: 62..161 were in flight past it
-                    put(store, layout, empty(1, a, v, v, v - 1, ts));
-                }
-            }
+            putRecordOfALeaderWith128InFlight(store, layout, a, ts);
+            putLogWithAHoleAt61(store, layout, a, ts);
             manual.advanceMillis(120_000); // a's objects are two minutes old now: nobody leads
             s3.faults().add("op=GET,prefix=leader/,kind=error,status=503,code=SlowDown,count=40"); // a brief hiccup
             TestServer c = TestServer.start(dir.resolve("c"), config(0, 1_000), manual);
@@ -389,19 +377,12 @@ class FailoverTest {
         String a = "00000000-0000-4000-8000-00000000000a";
         var layout = new io.weaseldb.log.LogLayout("");
         try (var store = openStore()) {
-            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
-            for (long v = 1; v <= 161; v++) {
-                if (v != 61) {
-                    put(store, layout, empty(1, a, v, v, v - 1, ts));
-                }
-            }
+            putLogWithAHoleAt61(store, layout, a, ts);
             TestServer standby = TestServer.start(dir.resolve("s"), config(0, 60_000), manual);
             try {
                 assertEquals(161, standby.get("/v1/version").version(),
                         "no record yet: the standby's own window cannot see the hole 100 objects back");
-                assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
-                        new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 128).encode())
-                        .get(10, java.util.concurrent.TimeUnit.SECONDS));
+                putRecordOfALeaderWith128InFlight(store, layout, a, ts);
                 assertEquals(60, standby.get("/v1/version").version(), "scanned again with term 1's leader's window");
             } finally {
                 standby.close();
@@ -423,14 +404,8 @@ class FailoverTest {
         String a = "00000000-0000-4000-8000-00000000000a";
         var layout = new io.weaseldb.log.LogLayout("");
         try (var store = openStore()) {
-            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
-                    new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 128).encode()).get(10, java.util.concurrent.TimeUnit.SECONDS));
-            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
-            for (long v = 1; v <= 161; v++) {
-                if (v != 61) {
-                    put(store, layout, empty(1, a, v, v, v - 1, ts));
-                }
-            }
+            putRecordOfALeaderWith128InFlight(store, layout, a, ts);
+            putLogWithAHoleAt61(store, layout, a, ts);
             s3.faults().add("op=GET,prefix=leader/,kind=error,status=503,code=SlowDown,count=20"); // a brief hiccup
             TestServer standby = TestServer.start(dir.resolve("s"), config(0, 60_000), manual);
             try {
@@ -564,6 +539,24 @@ class FailoverTest {
 
     boolean stored(String key) {
         return s3.backend().head("weaseldb", key) instanceof io.weaseldb.fakes3.ObjectBackend.HeadResult.Found;
+    }
+
+    /** Term 1 of leader {@code a}: versions 0..161, one object each, but 61 never landed (62..161 were in flight past it). */
+    static void putLogWithAHoleAt61(io.weaseldb.s3.ObjectStore store, io.weaseldb.log.LogLayout layout, String a, long ts)
+            throws Exception {
+        put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, ts));
+        for (long v = 1; v <= 161; v++) {
+            if (v != 61) {
+                put(store, layout, empty(1, a, v, v, v - 1, ts));
+            }
+        }
+    }
+
+    /** Term 1's leader record: leader {@code a} ran with max_in_flight_puts = 128 (a recovery window of 512). */
+    static void putRecordOfALeaderWith128InFlight(io.weaseldb.s3.ObjectStore store, io.weaseldb.log.LogLayout layout,
+                                                  String a, long ts) throws Exception {
+        assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
+                new io.weaseldb.log.LeaderRecord(a, 1, "http://a", 0, ts, 128).encode()).get(10, java.util.concurrent.TimeUnit.SECONDS));
     }
 
     /** A client of the test's fake S3 through the AWS SDK, its bucket created: to write log objects by hand. */
