@@ -84,10 +84,10 @@ public final class WeaselServer implements AutoCloseable {
     /** The recovery window the look that found {@link #validEnd} used. */
     private int validEndWindow;
     /**
-     * Leader records read for recovery windows, by term (a record is written once and never
-     * changes). Read by the leadership thread's claims and the standby's looks.
+     * Leader records read, by term (a record is written once and never changes): for recovery
+     * windows and for naming the leader. Used by the leadership thread and the standby's looks.
      */
-    private final java.util.concurrent.ConcurrentHashMap<Long, LeaderRecord> recordsForRecovery =
+    private final java.util.concurrent.ConcurrentHashMap<Long, LeaderRecord> leaderRecords =
             new java.util.concurrent.ConcurrentHashMap<>();
     /** A standby's look for the valid log's end, shared by the version requests waiting at the same time. */
     private SharedLook<LogRecovery.End> validEndLook;
@@ -265,8 +265,7 @@ public final class WeaselServer implements AutoCloseable {
                 // object that would make this look again
                 LeaderRecord leader = readLeaderRecord(seenTerm);
                 if (leader != null) {
-                    standby = new Standby(leader, "leader " + leader.leaderId() + " at " + leader.url(), s.lastVersion(),
-                            s.lastKey());
+                    standby = behind(leader, seenTerm, null, s.lastVersion(), s.lastKey());
                 }
             }
             return;
@@ -285,27 +284,32 @@ public final class WeaselServer implements AutoCloseable {
             lastProgressNanos -= config.persistence().leaderTimeoutMs() * 1_000_000L;
         }
         LeaderRecord leader = readLeaderRecord(h.term());
-        standby = new Standby(leader, leader == null ? "leader " + h.leaderId() + " (term " + h.term() + ")"
-                : "leader " + leader.leaderId() + " at " + leader.url(), h.lastVersion(), newest);
+        standby = behind(leader, h.term(), h.leaderId(), h.lastVersion(), newest);
     }
 
+    /** A standby behind the leader of {@code term}: named by its record when there is one, else by its id. */
+    private static Standby behind(LeaderRecord leader, long term, String leaderId, long lastVersion, String lastKey) {
+        return new Standby(leader, leader == null ? "leader " + leaderId + " (term " + term + ")"
+                : "leader " + leader.leaderId() + " at " + leader.url(), lastVersion, lastKey);
+    }
+
+    /** The leader record of {@code term}, or null: none, or it cannot be read now (names in 503 answers only). */
     private LeaderRecord readLeaderRecord(long term) {
         try {
-            byte[] b = store.get(layout.leaderKey(term)).get(config.s3().requestTimeoutMs() * 3, TimeUnit.MILLISECONDS);
-            return LeaderRecord.decode(layout.leaderKey(term), b);
+            return leaderRecord(term);
         } catch (Exception e) {
-            return null; // not written yet, or from a version without records: the log is what counts
+            return null; // the log is what counts
         }
     }
 
     /**
-     * The leader record of {@code term} for recovery's window: null if there is none (never
-     * written, or by a version without records) or this server may not read it, but a storage
-     * failure that may pass (a 503, a timeout) throws, so the look is tried again rather than made
-     * with a window too narrow for that leader's writes in flight.
+     * The leader record of {@code term}: null if there is none (never written, or by a version
+     * without records) or this server may not read it, but a storage failure that may pass (a 503,
+     * a timeout) throws, so a recovery is tried again rather than made with a window too narrow
+     * for that leader's writes in flight.
      */
-    private LeaderRecord leaderRecordForRecovery(long term) throws Exception {
-        LeaderRecord known = recordsForRecovery.get(term);
+    private LeaderRecord leaderRecord(long term) throws Exception {
+        LeaderRecord known = leaderRecords.get(term);
         if (known != null) {
             return known; // written once, never changed
         }
@@ -324,10 +328,10 @@ public final class WeaselServer implements AutoCloseable {
         } catch (java.io.IOException notARecord) {
             return null;
         }
-        if (recordsForRecovery.size() >= 64) {
-            recordsForRecovery.clear();
+        if (leaderRecords.size() >= 64) {
+            leaderRecords.clear();
         }
-        recordsForRecovery.put(term, r);
+        leaderRecords.put(term, r);
         return r;
     }
 
@@ -340,9 +344,9 @@ public final class WeaselServer implements AutoCloseable {
     private <T> Scanned<T> scanWidening(int window, RecoveryScan<T> first, RecoveryScan<T> again,
                                         java.util.function.ToLongFunction<T> endTerm) throws Exception {
         T found = first.run(newRecovery(window));
-        while (found != null && endTerm.applyAsLong(found) > 0) {
-            long term = endTerm.applyAsLong(found);
-            LeaderRecord r = leaderRecordForRecovery(term);
+        long term;
+        while (found != null && (term = endTerm.applyAsLong(found)) > 0) {
+            LeaderRecord r = leaderRecord(term);
             int wider = LeaderRecord.recoveryWindow(config.persistence().maxInFlightPuts(), r);
             if (wider <= window) {
                 break;
@@ -394,8 +398,7 @@ public final class WeaselServer implements AutoCloseable {
             seenVersion = tail.lastVersion();
             lastProgressNanos = clock.nanoTime();
             LeaderRecord leader = tail.lastVersion() < 0 ? null : readLeaderRecord(tail.term());
-            standby = new Standby(leader, leader == null ? "leader " + tail.lastLeaderId() + " (term " + tail.term() + ")"
-                    : "leader " + leader.leaderId() + " at " + leader.url(), tail.lastVersion(), standby.lastKey());
+            standby = behind(leader, tail.term(), tail.lastLeaderId(), tail.lastVersion(), standby.lastKey());
             return;
         }
         if (tail.lastVersion() < 0) {

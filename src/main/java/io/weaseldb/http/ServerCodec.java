@@ -125,7 +125,7 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         protected boolean isContentAlwaysEmpty(HttpMessage msg) {
             // HttpRequestDecoder's answer for its own request class: a request's body is framed
             // by its headers alone (its slow path would find the same after a few type checks)
-            return msg instanceof PooledRequest ? false : super.isContentAlwaysEmpty(msg);
+            return !(msg instanceof PooledRequest) && super.isContentAlwaysEmpty(msg);
         }
 
         @Override

@@ -151,7 +151,7 @@ public final class RetentionManager implements AutoCloseable {
 
     private void scheduleSweep(long term, long startVersion, long delayMs) {
         try {
-            timer.schedule(() -> sweepOrphans(term, startVersion).whenComplete((n, failure) -> {
+            timer.schedule(() -> sweepOrphansNow(term, startVersion).whenComplete((n, failure) -> {
                 if (failure != null && timer.isShutdown()) {
                     return; // cut short by the term's end (close): nothing to report or try again
                 }
@@ -169,11 +169,6 @@ public final class RetentionManager implements AutoCloseable {
         }
     }
 
-    /** Runs an orphan sweep now (tests); completes with the number of objects deleted. */
-    public CompletableFuture<Integer> sweepOrphansNow(long term, long startVersion) {
-        return sweepOrphans(term, startVersion);
-    }
-
     /** Log objects a sweep lists per step (one listing page). */
     static final int SWEEP_PAGE = 1000;
 
@@ -182,9 +177,10 @@ public final class RetentionManager implements AutoCloseable {
      * reads the headers of the strangers on it, then queues the next step behind whatever else
      * waits there. A sweep lists up to two days of log, which can take many seconds; in one task
      * it would hold truncation and every retention request (a policy PUT, a GET) until it ended.
-     * See {@link #sweepOrphansFrom}.
+     * See {@link #sweepOrphansFrom}. Completes with the number of objects deleted (tests run one
+     * directly).
      */
-    private CompletableFuture<Integer> sweepOrphans(long term, long startVersion) {
+    public CompletableFuture<Integer> sweepOrphansNow(long term, long startVersion) {
         CompletableFuture<Integer> done = new CompletableFuture<>();
         submitStep(() -> {
             long durable = latestVersion.getAsLong();
