@@ -110,6 +110,16 @@ public final class HttpServer implements AutoCloseable {
                 auth.enabled() ? "by bearer token (" + settings.security().tokens().size() + " tokens)" : "off");
     }
 
+    /** The request decoder's settings (tests decode with Netty's own decoder on the same ones, to compare). */
+    static HttpDecoderConfig decoderConfig(int maxHeaderBytes) {
+        return new HttpDecoderConfig()
+                .setMaxInitialLineLength(8192)
+                .setMaxHeaderSize(maxHeaderBytes)
+                .setMaxChunkSize(64 << 10)
+                .setHeadersFactory(SmallHeaders.REQUEST_FACTORY)
+                .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY);
+    }
+
     /**
      * Adds everything after the connection limit and TLS: read timeouts, the HTTP codec, flow
      * control, the idle timeout and the API handler. One place, so the server and the HTTP-path
@@ -117,12 +127,7 @@ public final class HttpServer implements AutoCloseable {
      */
     static void addHttpHandlers(ChannelPipeline pipeline, HttpSettings settings, Backend backend, HttpMetrics metrics,
                                 CommitParserPool parsers, BodyBudget bodies, Authenticator auth) {
-        ServerCodec codec = new ServerCodec(new HttpDecoderConfig()
-                .setMaxInitialLineLength(8192)
-                .setMaxHeaderSize(settings.maxHeaderBytes())
-                .setMaxChunkSize(64 << 10)
-                .setHeadersFactory(SmallHeaders.REQUEST_FACTORY)
-                .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY));
+        ServerCodec codec = new ServerCodec(decoderConfig(settings.maxHeaderBytes()));
         ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
                 settings.bodyDeadlineMs(), metrics, codec);
         pipeline.addLast("timeouts", timeouts);

@@ -100,11 +100,24 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
     final class RequestDecoder extends HttpRequestDecoder {
         /** Bytes the decoder skips between requests (it does, before a request line). */
         private static final ByteProcessor BETWEEN_REQUESTS = b -> b == '\r' || b == '\n' || b == ' ' || b == '\t';
+        private final int maxInitialLine;
+        private final int maxHeaderSize;
+        private final int maxChunk;
         /** A request line was read and the request is being built from its header lines. */
         private boolean building;
+        /**
+         * Netty's decoder has begun a request it has not finished (seen its first bytes, or its
+         * line, headers or part of its body): only it may go on, until it passes on the request's end.
+         */
+        private boolean nettyMidRequest;
+        /** Netty's decoder failed a request: from then on it drops what arrives, and so does this. */
+        private boolean nettyFailed;
 
         RequestDecoder(HttpDecoderConfig config) {
             super(config);
+            this.maxInitialLine = config.getMaxInitialLineLength();
+            this.maxHeaderSize = config.getMaxHeaderSize();
+            this.maxChunk = config.getMaxChunkSize();
             setCumulator(HeapCumulator.INSTANCE); // see HeapCumulator: no garbage per header line
         }
 
@@ -141,7 +154,20 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
                 return;
             }
             int from = out.size();
-            super.decode(ctx, buffer, out);
+            if (nettyMidRequest || nettyFailed
+                    || !PlainRequests.decode(buffer, out, maxInitialLine, maxHeaderSize, maxChunk)) {
+                super.decode(ctx, buffer, out);
+                for (int i = from; i < out.size(); i++) {
+                    if (out.get(i) instanceof io.netty.handler.codec.DecoderResultProvider p && p.decoderResult().isFailure()) {
+                        nettyFailed = true;
+                    }
+                }
+                // Once it has seen a request's first bytes, Netty's decoder has begun it even if it
+                // consumed none (it leaves its state for skipping blank lines at the first other
+                // byte); it is back at a request's start only once it passed on that request's end.
+                nettyMidRequest = out.size() == from
+                        || !(out.get(out.size() - 1) instanceof io.netty.handler.codec.http.LastHttpContent);
+            }
             for (int i = from; i < out.size(); i++) {
                 if (out.get(i) instanceof HttpRequest request) {
                     building = false;
@@ -227,6 +253,27 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
             this.headersFactory = headersFactory;
         }
 
+        /** A head for {@link PlainRequests}: its fields in a {@link FlatHeaders}. */
+        private PooledRequest(HttpVersion version, HttpMethod method, String uri) {
+            super(version, method, uri, new FlatHeaders(16));
+            this.headersFactory = null;
+        }
+
+        /** A head for a request {@link PlainRequests} decodes, with its fields in a {@link FlatHeaders}. */
+        static PooledRequest takePlain(HttpVersion version, HttpMethod method, String uri) {
+            PooledRequest r = SPARE.get().plain.pollLast();
+            if (r == null) {
+                r = new PooledRequest(version, method, uri);
+            } else {
+                r.setMethod(method);
+                r.setUri(uri);
+                r.setProtocolVersion(version);
+                r.setDecoderResult(DecoderResult.SUCCESS);
+            }
+            r.lent = true;
+            return r;
+        }
+
         static PooledRequest take(HttpHeadersFactory headersFactory, HttpVersion version, HttpMethod method, String uri) {
             PooledRequest r = SPARE.get().heads.pollLast();
             if (r == null || r.headersFactory != headersFactory) {
@@ -250,14 +297,20 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
             r.lent = false;
             r.headers().clear();
             Spare spare = SPARE.get();
-            if (spare.heads.size() < spare.max) {
-                spare.heads.addLast(r);
+            ArrayDeque<PooledRequest> kept = r.headersFactory == null ? spare.plain : spare.heads;
+            if (kept.size() < spare.max) {
+                kept.addLast(r);
             }
         }
 
-        /** Heads kept by the calling thread (tests). */
+        /** Heads for Netty's decoder kept by the calling thread (tests). */
         static int kept() {
             return SPARE.get().heads.size();
+        }
+
+        /** Heads for plain requests kept by the calling thread (tests). */
+        static int keptPlain() {
+            return SPARE.get().plain.size();
         }
 
         /**
@@ -270,10 +323,15 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
             while (spare.heads.size() > max) {
                 spare.heads.pollFirst();
             }
+            while (spare.plain.size() > max) {
+                spare.plain.pollFirst();
+            }
         }
 
         private static final class Spare {
             final ArrayDeque<PooledRequest> heads = new ArrayDeque<>();
+            /** Heads of plain requests ({@link PlainRequests}), whose tables are {@link FlatHeaders}. */
+            final ArrayDeque<PooledRequest> plain = new ArrayDeque<>();
             int max = PER_THREAD;
         }
     }

@@ -14,11 +14,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Request heads used again ({@link ServerCodec.PooledRequest}) change no answer: the same seeded
+ * Request heads used again ({@link ServerCodec.PooledRequest}) and plain requests decoded on the
+ * fast path ({@link PlainRequests}) change no answer: the same seeded
  * traffic (commits with and without chunking, probes, HEAD, Expect, extra headers, malformed
  * requests, bodies that fail to parse, requests that close their connection) over two connections
  * of one thread, in random pieces and random interleavings, is answered byte for byte the same with
- * heads kept between requests as with a new head for every request (what Netty's decoder makes).
+ * heads kept between requests, and with the fast path on, as by Netty's decoder alone with a new
+ * head for every request.
  * Two connections, so heads pass from one to the other while either is mid-request. (No
  * /metrics: its answer comes from another thread, so when it is written is not deterministic.)
  */
@@ -54,20 +56,26 @@ class PooledRequestDifferentialTest {
 
     @AfterEach
     void tearDown() {
+        PlainRequests.enableOnThisThread(true);
         ServerCodec.PooledRequest.keepAtMost(ServerCodec.PooledRequest.PER_THREAD);
         backends.forEach(b -> b.blocking.shutdownNow());
     }
 
     @Test
-    void keptHeadsAnswerEveryRequestAsNewHeadsDo() {
+    void keptHeadsAndTheFastPathAnswerEveryRequestAsNettysDecoderWithNewHeadsDoes() {
         for (int seed = 0; seed < 400; seed++) {
+            PlainRequests.enableOnThisThread(false);
             ServerCodec.PooledRequest.keepAtMost(0);
             List<String> fresh = run(seed);
             ServerCodec.PooledRequest.keepAtMost(ServerCodec.PooledRequest.PER_THREAD);
             List<String> kept = run(seed);
-            assertEquals(fresh, kept, "seed " + seed);
+            assertEquals(fresh, kept, "seed " + seed + ", heads kept");
+            PlainRequests.enableOnThisThread(true);
+            List<String> plain = run(seed);
+            assertEquals(fresh, plain, "seed " + seed + ", plain requests on the fast path");
         }
         assertTrue(ServerCodec.PooledRequest.kept() > 0, "heads were kept and used again");
+        assertTrue(ServerCodec.PooledRequest.keptPlain() > 0, "plain requests were decoded on the fast path");
     }
 
     /** Both connections' answers (and whether each is still open) for one seed's traffic. */

@@ -42,6 +42,7 @@ class ServerCodecTest {
 
     @AfterEach
     void tearDown() {
+        PlainRequests.enableOnThisThread(true);
         channel.finishAndReleaseAll();
         backend.blocking.shutdownNow();
     }
@@ -166,11 +167,18 @@ class ServerCodecTest {
 
     // ---- request heads used again (ServerCodec.PooledRequest) ----
 
-    /** The codec alone, as the server configures it: what it decodes stays in the channel's inbound queue. */
+    /**
+     * The codec alone, as the server configures it, with every request through Netty's decoder
+     * (these tests are about its heads): what it decodes stays in the channel's inbound queue.
+     */
     private static EmbeddedChannel codecOnly() {
-        return new EmbeddedChannel(new ServerCodec(new HttpDecoderConfig()
-                .setHeadersFactory(SmallHeaders.REQUEST_FACTORY)
-                .setTrailersFactory(SmallHeaders.TRAILERS_FACTORY)));
+        PlainRequests.enableOnThisThread(false);
+        return plainCodec();
+    }
+
+    /** The codec alone, as the server runs it: plain requests decoded on the fast path ({@link PlainRequests}). */
+    private static EmbeddedChannel plainCodec() {
+        return new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)));
     }
 
     private static HttpRequest decodeHead(EmbeddedChannel ch, String bytes) {
@@ -317,6 +325,113 @@ class ServerCodecTest {
             recycle(ch, r);
         }
         assertEquals(ServerCodec.PooledRequest.PER_THREAD, ServerCodec.PooledRequest.kept());
+        ch.finishAndReleaseAll();
+    }
+
+    // ---- plain requests (PlainRequests): decoded on the fast path, anything else by Netty ----
+
+    @Test
+    void aPlainRequestIsDecodedIntoAHeadAndABodyUsedAgain() {
+        EmbeddedChannel ch = plainCodec();
+        HttpRequest first = decodeHead(ch, "POST /v1/commit HTTP/1.1\r\nHost: a\r\nContent-Type:  application/json \t\r\n"
+                + "X-Empty:\r\nContent-Length: 2\r\n\r\n{}");
+        assertTrue(first.headers() instanceof FlatHeaders, "decoded on the fast path: " + first.headers().getClass());
+        assertEquals("/v1/commit", first.uri());
+        assertEquals("application/json", first.headers().get("content-type"), "values trimmed as Netty trims them");
+        assertEquals("", first.headers().get("X-Empty"));
+        assertEquals(4, first.headers().size());
+        Object body = ch.readInbound();
+        assertTrue(body instanceof PlainRequests.PlainBody, "the body whole: " + body);
+        PlainRequests.PlainBody plain = (PlainRequests.PlainBody) body;
+        assertEquals("{}", plain.content().toString(StandardCharsets.US_ASCII));
+        plain.release();
+        assertEquals(0, plain.refCnt());
+        recycle(ch, first);
+        HttpRequest second = decodeHead(ch, "GET /ok HTTP/1.1\r\nHost: b\r\n\r\n");
+        assertSame(first, second, "the head given back is the next plain one");
+        assertEquals(1, second.headers().size(), "only the new request's fields: " + second.headers());
+        assertEquals("b", second.headers().get("HOST"));
+        assertSame(LastHttpContent.EMPTY_LAST_CONTENT, ch.readInbound(), "no body: the empty last part");
+        assertSame(plain, decodeBody(ch, "PUT /v1/retention/p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+                "the body given back is used again");
+        ch.finishAndReleaseAll();
+    }
+
+    private static Object decodeBody(EmbeddedChannel ch, String request) {
+        recycle(ch, decodeHead(ch, request));
+        Object body = ch.readInbound();
+        io.netty.util.ReferenceCountUtil.release(body);
+        return body;
+    }
+
+    @Test
+    void aRequestThatIsNotPlainIsLeftWholeToNettysDecoder() {
+        String[] notPlain = {
+            "GET /ok HTTP/1.0\r\nHost: a\r\n\r\n", // another version
+            "OPTIONS /ok HTTP/1.1\r\nHost: a\r\n\r\n", // another method
+            "GET  /ok HTTP/1.1\r\nHost: a\r\n\r\n", // two spaces
+            "GET /ok HTTP/1.1\nHost: a\r\n\r\n", // a bare LF
+            "GET /ok HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", // obsolete line folding
+            "GET /ok HTTP/1.1\r\nHost: \u00e9\r\n\r\n", // not ASCII
+            "GET /ok HTTP/1.1\r\nHost : a\r\n\r\n", // space before the colon
+            "POST /v1/commit HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}", // two lengths
+            "POST /v1/commit HTTP/1.1\r\nContent-Length: 02\r\n\r\n{}", // a leading zero
+            "POST /v1/commit HTTP/1.1\r\nContent-Length: +2\r\n\r\n{}",
+            "POST /v1/commit HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            "GET /ok HTTP/1.1\r\nSec-WebSocket-Key1: 1\r\nSec-WebSocket-Key2: 2\r\n\r\n12345678",
+            "POST /v1/commit HTTP/1.1\r\nContent-Length: 4\r\n\r\n{}", // body still arriving
+        };
+        for (String request : notPlain) {
+            EmbeddedChannel ch = plainCodec();
+            ch.writeInbound(Unpooled.copiedBuffer(request, StandardCharsets.ISO_8859_1));
+            Object head = ch.readInbound();
+            assertTrue(head instanceof HttpRequest, request + ": " + head);
+            assertFalse(((HttpRequest) head).headers() instanceof FlatHeaders, "Netty's decoder read " + request);
+            Object o;
+            while ((o = ch.readInbound()) != null) {
+                assertFalse(o instanceof PlainRequests.PlainBody, request);
+                io.netty.util.ReferenceCountUtil.release(o);
+            }
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    @Test
+    void onlyAtARequestsStartDoesTheFastPathTakeOver() {
+        EmbeddedChannel ch = plainCodec();
+        // a chunked body is Netty's; the plain request pipelined after its end is the fast path's
+        String chunked = "POST /v1/commit HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n";
+        ch.writeInbound(Unpooled.copiedBuffer(chunked, StandardCharsets.US_ASCII));
+        HttpRequest nettys = (HttpRequest) ch.readInbound();
+        assertFalse(nettys.headers() instanceof FlatHeaders);
+        assertEquals("{}", body(ch), "the chunk so far");
+        ch.writeInbound(Unpooled.copiedBuffer("0\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n", StandardCharsets.US_ASCII));
+        assertEquals("<end>", body(ch));
+        HttpRequest next = (HttpRequest) ch.readInbound();
+        assertTrue(next.headers() instanceof FlatHeaders, "after Netty's request ended, the plain one is the fast path's");
+        // blank lines before a request line are Netty's to skip, and then the rest of it too
+        ch.writeInbound(Unpooled.copiedBuffer("\r\n", StandardCharsets.US_ASCII));
+        ch.writeInbound(Unpooled.copiedBuffer("GET /ok HTTP/1.1\r\nHost: b\r\n\r\n", StandardCharsets.US_ASCII));
+        assertEquals("<end>", body(ch));
+        HttpRequest skipped = (HttpRequest) ch.readInbound();
+        assertFalse(skipped.headers() instanceof FlatHeaders, "Netty's decoder had begun this request");
+        assertEquals("b", skipped.headers().get("Host"));
+        assertEquals("<end>", body(ch));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void afterNettysDecoderFailsARequestNothingMoreIsDecoded() {
+        EmbeddedChannel ch = plainCodec();
+        ch.writeInbound(Unpooled.copiedBuffer("GET /ok HTTP/1.1\r\nBad Name: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n",
+                StandardCharsets.US_ASCII));
+        HttpRequest failed = (HttpRequest) ch.readInbound();
+        assertTrue(failed.decoderResult().isFailure());
+        Object o;
+        while ((o = ch.readInbound()) != null) {
+            assertFalse(o instanceof HttpRequest, "a request after the failure: " + o);
+            io.netty.util.ReferenceCountUtil.release(o);
+        }
         ch.finishAndReleaseAll();
     }
 }

@@ -1,0 +1,216 @@
+package io.weaseldb.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestDecoder;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The server's request decoder, fast path ({@link PlainRequests}) included, decodes what Netty's
+ * own {@link HttpRequestDecoder} decodes, on the server's settings: the same requests (method,
+ * target, version, fields in order, names as sent), bodies, and failures, from the same bytes fed
+ * in the same pieces. The bytes are pipelined requests, plain ones and ones that are not, and
+ * each mutated at random (bytes replaced, inserted or removed: spaces, tabs, CR, LF, colons,
+ * commas, digits, control and non-ASCII bytes), so the fast path meets the edges of "plain" from
+ * both sides. A seed that differs is named in the failure.
+ */
+class PlainRequestsDifferentialTest {
+    private static final String[] METHODS = {"GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "get", "PATCH"};
+    private static final String[] TARGETS = {"/v1/commit", "/ok", "/v1/version", "/metrics", "/v1/status?request_id=a%20b",
+        "/v1/subscribe?after=3", "/v1/retention/p1", "*", "http://h/ok", "/x/" + "y".repeat(300)};
+    private static final String[] NAMES = {"Host", "host", "Content-Type", "content-type", "Accept", "User-Agent",
+        "Connection", "Expect", "Authorization", "Last-Event-ID", "X-Request-Id", "Cache-Control", "X-Many", "X_Under",
+        "Transfer-Encoding", "Sec-WebSocket-Key1", "Sec-WebSocket-Key2", "TE", "Content-Lengthy"};
+    private static final String[] VALUES = {"x", "localhost:8080", "application/json", "*/*", "close", "keep-alive",
+        "Keep-Alive, Upgrade", "100-continue", "Bearer abc.def", "42", "", "  padded\t ", "a, b,c", "chunked",
+        "gzip, chunked", "\"quoted\"", "v".repeat(300)};
+    private static final byte[] INTERESTING = {' ', '\t', '\r', '\n', ':', ',', '0', '9', '+', '-', 'a', 'Z', 0, 1, 0x0B,
+        0x0C, 0x7F, (byte) 0x80, (byte) 0xE9, (byte) 0xFF, '/', '%', '"'};
+
+    @AfterEach
+    void tearDown() {
+        PlainRequests.enableOnThisThread(true);
+    }
+
+    @Test
+    void theServersDecoderDecodesWhatNettysDecoderDecodes() {
+        int plainDecoded = 0;
+        for (int seed = 0; seed < 3000; seed++) {
+            SplittableRandom random = new SplittableRandom(seed);
+            byte[] traffic = traffic(random);
+            long split = random.nextLong();
+            String nettys = decode(new EmbeddedChannel(new HttpRequestDecoder(HttpServer.decoderConfig(8192))), traffic, split);
+            Decoded ours = decodeOurs(traffic, split);
+            assertEquals(nettys, ours.text, "seed " + seed + ", traffic:\n" + new String(traffic, StandardCharsets.ISO_8859_1));
+            plainDecoded += ours.plain;
+        }
+        assertTrue(plainDecoded > 2000, "the fast path decoded many of the requests: " + plainDecoded);
+    }
+
+    @Test
+    void withoutTheFastPathTheServersDecoderStillDecodesAsNettys() {
+        // the comparison's other half: the server's decoder with every request through Netty's
+        PlainRequests.enableOnThisThread(false);
+        for (int seed = 0; seed < 300; seed++) {
+            SplittableRandom random = new SplittableRandom(seed);
+            byte[] traffic = traffic(random);
+            long split = random.nextLong();
+            String nettys = decode(new EmbeddedChannel(new HttpRequestDecoder(HttpServer.decoderConfig(8192))), traffic, split);
+            Decoded ours = decodeOurs(traffic, split);
+            assertEquals(nettys, ours.text, "seed " + seed);
+            assertEquals(0, ours.plain);
+        }
+    }
+
+    private record Decoded(String text, int plain) {}
+
+    private static Decoded decodeOurs(byte[] traffic, long split) {
+        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)));
+        int[] plain = {0};
+        String text = decode(ch, traffic, split, o -> {
+            if (o instanceof HttpRequest r && r.headers() instanceof FlatHeaders) {
+                plain[0]++;
+            }
+        });
+        return new Decoded(text, plain[0]);
+    }
+
+    private static String decode(EmbeddedChannel ch, byte[] traffic, long split) {
+        return decode(ch, traffic, split, o -> { });
+    }
+
+    /** What {@code ch} decodes from {@code traffic} fed in pieces (the same pieces for the same {@code split}). */
+    private static String decode(EmbeddedChannel ch, byte[] traffic, long split, java.util.function.Consumer<Object> seen) {
+        SplittableRandom pieces = new SplittableRandom(split);
+        StringBuilder text = new StringBuilder();
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        int sent = 0;
+        while (sent < traffic.length) {
+            int n = pieces.nextInt(3) == 0 ? traffic.length - sent
+                    : Math.min(traffic.length - sent, 1 + pieces.nextInt(pieces.nextBoolean() ? 8 : 300));
+            ch.writeInbound(Unpooled.copiedBuffer(traffic, sent, n));
+            sent += n;
+            Object o;
+            while ((o = ch.readInbound()) != null) {
+                seen.accept(o);
+                describe(o, text, body);
+                if (o instanceof ServerCodec.PooledRequest r) {
+                    ServerCodec.PooledRequest.give(r); // as the handler does once it has read it
+                }
+                ReferenceCountUtil.release(o);
+            }
+        }
+        ch.finish();
+        Object o;
+        while ((o = ch.readInbound()) != null) {
+            describe(o, text, body);
+            ReferenceCountUtil.release(o);
+        }
+        text.append(body.size() > 0 ? "unfinished body " + body.size() + "\n" : "");
+        return text.toString();
+    }
+
+    private static void describe(Object o, StringBuilder text, ByteArrayOutputStream body) {
+        if (o instanceof HttpRequest r) {
+            text.append(result(r.decoderResult())).append(' ').append(r.method()).append(' ').append(r.uri()).append(' ')
+                    .append(r.protocolVersion()).append('\n');
+            for (Map.Entry<CharSequence, CharSequence> e : (Iterable<Map.Entry<CharSequence, CharSequence>>) r.headers()::iteratorCharSequence) {
+                text.append("  ").append(e.getKey()).append(": [").append(e.getValue()).append("]\n");
+            }
+        }
+        if (o instanceof HttpContent c) {
+            byte[] bytes = new byte[c.content().readableBytes()];
+            c.content().getBytes(c.content().readerIndex(), bytes);
+            body.writeBytes(bytes);
+            if (c.decoderResult().isFailure()) {
+                text.append("content ").append(result(c.decoderResult())).append('\n');
+            }
+            if (c instanceof LastHttpContent) {
+                text.append("body [").append(body.toString(StandardCharsets.ISO_8859_1)).append("]\n");
+                body.reset();
+            }
+        }
+    }
+
+    private static String result(DecoderResult r) {
+        return r.isSuccess() ? "ok" : "failed(" + r.cause() + ")";
+    }
+
+    private static byte[] traffic(SplittableRandom random) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int requests = 1 + random.nextInt(6);
+        for (int i = 0; i < requests; i++) {
+            byte[] request = request(random);
+            if (random.nextInt(3) == 0) {
+                request = mutate(request, random);
+            }
+            if (random.nextInt(10) == 0) {
+                out.writeBytes("\r\n".getBytes(StandardCharsets.US_ASCII));
+            }
+            out.writeBytes(request);
+        }
+        return out.toByteArray();
+    }
+
+    /** A request, plain most of the time. */
+    private static byte[] request(SplittableRandom random) {
+        StringBuilder b = new StringBuilder();
+        boolean plainish = random.nextInt(4) != 0;
+        String method = plainish ? METHODS[random.nextInt(5)] : METHODS[random.nextInt(METHODS.length)];
+        String target = TARGETS[random.nextInt(plainish ? 7 : TARGETS.length)];
+        String version = plainish || random.nextBoolean() ? "HTTP/1.1" : random.nextBoolean() ? "HTTP/1.0" : "HTTP/1.2";
+        b.append(method).append(' ').append(target).append(' ').append(version).append("\r\n");
+        int fields = random.nextInt(plainish ? 6 : 12);
+        for (int i = 0; i < fields; i++) {
+            String name = NAMES[random.nextInt(plainish ? 13 : NAMES.length)];
+            String value = VALUES[random.nextInt(plainish ? 13 : VALUES.length)];
+            b.append(name).append(':').append(random.nextInt(4) == 0 ? "" : " ").append(value).append("\r\n");
+        }
+        String body = "{\"k\":\"" + "b".repeat(random.nextInt(40)) + "\"}";
+        switch (random.nextInt(plainish ? 3 : 5)) {
+            case 0 -> b.append("\r\n");
+            case 1, 2 -> b.append("Content-Length: ").append(body.length()).append("\r\n\r\n").append(body);
+            case 3 -> b.append("Transfer-Encoding: chunked\r\n\r\n").append(Integer.toHexString(body.length())).append("\r\n")
+                    .append(body).append("\r\n0\r\n\r\n");
+            default -> b.append("Content-Length: ").append(body.length()).append("\r\nContent-Length: ")
+                    .append(random.nextBoolean() ? body.length() : body.length() + 1).append("\r\n\r\n").append(body);
+        }
+        return b.toString().getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    private static byte[] mutate(byte[] request, SplittableRandom random) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int at = random.nextInt(request.length);
+        byte b = INTERESTING[random.nextInt(INTERESTING.length)];
+        switch (random.nextInt(3)) {
+            case 0 -> {
+                out.write(request, 0, at);
+                out.write(b);
+                out.write(request, at + 1, request.length - at - 1);
+            }
+            case 1 -> {
+                out.write(request, 0, at);
+                out.write(b);
+                out.write(request, at, request.length - at);
+            }
+            default -> {
+                out.write(request, 0, at);
+                out.write(request, at + 1, request.length - at - 1);
+            }
+        }
+        return out.toByteArray();
+    }
+}
