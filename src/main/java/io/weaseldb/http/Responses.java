@@ -97,9 +97,25 @@ public final class Responses {
         };
     }
 
+    /** One writer per thread for the outcomes' bodies, written once per commit (a new one was 24 B each). */
+    private static final io.netty.util.concurrent.FastThreadLocal<JsonWriter> OUTCOME_WRITER = new io.netty.util.concurrent.FastThreadLocal<>() {
+        @Override
+        protected JsonWriter initialValue() {
+            return new JsonWriter(null);
+        }
+    };
+
     /** Writes an outcome's JSON body into {@code b}. */
     private static void writeOutcome(ByteBuf b, Outcome outcome) {
-        JsonWriter w = new JsonWriter(b).beginObject();
+        JsonWriter w = OUTCOME_WRITER.get().reset(b);
+        try {
+            writeOutcome(w.beginObject(), outcome);
+        } finally {
+            w.reset(null);
+        }
+    }
+
+    private static void writeOutcome(JsonWriter w, Outcome outcome) {
         switch (outcome) {
             case Outcome.Committed c -> {
                 w.field("status", "committed").field("version", c.version()).field("leader_id", c.leaderId())

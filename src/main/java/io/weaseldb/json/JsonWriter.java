@@ -6,15 +6,25 @@ import java.nio.charset.StandardCharsets;
 /**
  * Writes small JSON documents straight into a Netty buffer: no intermediate String, no
  * databind. Field names are trusted ASCII constants; string values are escaped. The caller owns
- * the buffer. Not thread-safe; use one per document.
+ * the buffer. Not thread-safe; one document at a time ({@link #reset} starts the next).
  */
 public final class JsonWriter {
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
-    private final ByteBuf out;
+    private ByteBuf out;
     private boolean first = true;
 
     public JsonWriter(ByteBuf out) {
         this.out = out;
+    }
+
+    /**
+     * This writer, from now on writing a new document into {@code out} (null: into nothing, so as
+     * not to keep the last buffer). For a writer kept by a thread, used for one document at a time.
+     */
+    public JsonWriter reset(ByteBuf out) {
+        this.out = out;
+        this.first = true;
+        return this;
     }
 
     public ByteBuf buffer() {
