@@ -6,10 +6,10 @@ import io.netty.util.AsciiString;
 import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * A request's header table as two arrays, names and values in the order received, for the heads
@@ -231,7 +231,7 @@ final class FlatHeaders extends HttpHeaders {
 
     @Override
     public Set<String> names() {
-        Set<String> all = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+        Set<String> all = new LinkedHashSet<>(); // as Netty's: each spelling once, in order
         for (int i = 0; i < size; i++) {
             all.add(names[i].toString());
         }
