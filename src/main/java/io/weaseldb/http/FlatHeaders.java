@@ -181,12 +181,13 @@ final class FlatHeaders extends HttpHeaders {
         return false;
     }
 
-    /** Whether a comma-separated element of {@code list}, trimmed, is {@code expected}. */
+    /** Whether a comma-separated element of {@code list}, trimmed, is {@code expected} (HttpHeaders' own rule). */
     static boolean hasElement(String list, CharSequence expected, boolean ignoreCase) {
         int begin = 0;
-        while (begin <= list.length()) {
+        while (true) {
             int end = list.indexOf(',', begin);
-            if (end < 0) {
+            boolean last = end < 0;
+            if (last) {
                 end = list.length();
             }
             int from = begin;
@@ -201,8 +202,10 @@ final class FlatHeaders extends HttpHeaders {
                 return true;
             }
             begin = end + 1;
+            if (last || begin >= list.length()) {
+                return false; // as Netty's: nothing after a last comma is an element
+            }
         }
-        return false;
     }
 
     @Override

@@ -1,14 +1,12 @@
 package io.weaseldb.http;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -69,14 +67,17 @@ final class PlainRequests {
     private PlainRequests() {}
 
     /**
-     * Decodes the request at {@code in}'s reader index if it is plain and whole: adds its head and
-     * body to {@code out}, consumes them and returns true. Otherwise consumes and adds nothing and
-     * returns false. Only at the start of a request (Netty's decoder holding none of one).
+     * Decodes the request at {@code in}'s reader index if it is plain and whole: adds its head to
+     * {@code out} (and the empty last part if it has no body), consumes the head and returns the
+     * length of its body, already read, which {@link #body} passes on next (as Netty's decoder
+     * passes a head on before reading its body: a handler may stop decoding in between, see
+     * {@link ServerCodec#discardInput}). Otherwise consumes and adds nothing and returns -1. Only at
+     * the start of a request (Netty's decoder holding none of one).
      */
-    static boolean decode(ByteBuf in, List<Object> out, int maxInitialLine, int maxHeaderSize, int maxChunk) {
+    static int decode(ByteBuf in, List<Object> out, int maxInitialLine, int maxHeaderSize, int maxChunk) {
         PerThread t = PER_THREAD.get();
         if (!t.enabled || !in.hasArray()) {
-            return false;
+            return -1;
         }
         byte[] a = in.array();
         int base = in.arrayOffset();
@@ -97,7 +98,7 @@ final class PlainRequests {
         } else if (starts(a, p, headLimit, "DELETE ")) {
             method = HttpMethod.DELETE;
         } else {
-            return false;
+            return -1;
         }
         p += method.name().length() + 1;
         int targetStart = p;
@@ -106,11 +107,11 @@ final class PlainRequests {
         }
         int targetEnd = p;
         if (targetEnd == targetStart || !starts(a, p, headLimit, " HTTP/1.1\r\n")) {
-            return false;
+            return -1;
         }
         p += 11;
         if (p - 2 - start > maxInitialLine) {
-            return false;
+            return -1;
         }
 
         int[] fields = t.fields;
@@ -119,11 +120,11 @@ final class PlainRequests {
         long contentLength = -1;
         while (true) {
             if (p + 2 > headLimit) {
-                return false;
+                return -1;
             }
             if (a[p] == '\r') {
                 if (a[p + 1] != '\n') {
-                    return false;
+                    return -1;
                 }
                 p += 2;
                 break;
@@ -133,7 +134,7 @@ final class PlainRequests {
                 p++;
             }
             if (p == nameStart || p >= headLimit || a[p] != ':') {
-                return false;
+                return -1;
             }
             int nameEnd = p++;
             while (p < headLimit && (a[p] == ' ' || a[p] == '\t')) {
@@ -144,7 +145,7 @@ final class PlainRequests {
                 p++;
             }
             if (p + 2 > headLimit || a[p] != '\r' || a[p + 1] != '\n') {
-                return false;
+                return -1;
             }
             int valueEnd = p;
             while (valueEnd > valueStart && (a[valueEnd - 1] == ' ' || a[valueEnd - 1] == '\t')) {
@@ -153,19 +154,19 @@ final class PlainRequests {
             headerBytes += p - nameStart;
             p += 2;
             if (headerBytes > maxHeaderSize || count == MAX_FIELDS) {
-                return false;
+                return -1;
             }
             if (equalsIgnoreCase(a, nameStart, nameEnd, "content-length")) {
                 if (contentLength >= 0) {
-                    return false; // Netty decides about a repeated length
+                    return -1; // Netty decides about a repeated length
                 }
                 contentLength = digits(a, valueStart, valueEnd);
                 if (contentLength < 0) {
-                    return false;
+                    return -1;
                 }
             } else if (equalsIgnoreCase(a, nameStart, nameEnd, "transfer-encoding")
                     || nameEnd - nameStart >= 14 && equalsIgnoreCase(a, nameStart, nameStart + 14, "sec-websocket-")) {
-                return false;
+                return -1;
             }
             fields[4 * count] = nameStart;
             fields[4 * count + 1] = nameEnd;
@@ -177,7 +178,7 @@ final class PlainRequests {
             contentLength = 0; // a request with neither length nor coding has no body (RFC 9112 6.3)
         }
         if (contentLength > maxChunk || limit - p < contentLength) {
-            return false; // Netty's decoder reads a body in parts as it arrives
+            return -1; // Netty's decoder reads a body in parts as it arrives
         }
 
         String known = ServerCodec.Targets.known(a, targetStart, targetEnd - targetStart);
@@ -190,14 +191,18 @@ final class PlainRequests {
             headers.append(t.name(a, fields[f], fields[f + 1]), t.value(a, fields[f + 2], fields[f + 3]));
         }
         out.add(request);
-        int bodyIndex = p - base;
         if (contentLength == 0) {
             out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-        } else {
-            out.add(PlainBody.take(t, in, bodyIndex, (int) contentLength));
         }
-        in.readerIndex(bodyIndex + (int) contentLength);
-        return true;
+        in.readerIndex(p - base);
+        return (int) contentLength;
+    }
+
+    /** The body of the plain request {@link #decode} passed on the head of, {@code length} bytes at {@code in}'s reader index, consumed. */
+    static PlainBody body(ByteBuf in, int length) {
+        PlainBody b = PlainBody.take(PER_THREAD.get(), in, in.readerIndex(), length);
+        in.skipBytes(length);
+        return b;
     }
 
     /**
@@ -317,14 +322,18 @@ final class PlainRequests {
 
     /**
      * A request body read whole: its bytes in the read buffer, which it holds by one reference
-     * count (not through a slice), shown through a view over that buffer's array made once per
-     * array. Given back to its thread's spares when released.
+     * count (not through a slice), shown through a view over that buffer's array (made once per
+     * array, kept with the body). The body's reference count is its view's, as a holder's is its
+     * content's: a content retained past its message keeps the read buffer, and the body stays out
+     * of the spares until the last release. The view is the read buffer's bytes: for reading, as a
+     * decoded body always is. Given back to its thread's spares (at most {@link #PER_THREAD_MAX},
+     * each keeping the array it last viewed) on that thread's last release.
      */
-    static final class PlainBody extends AbstractReferenceCounted implements LastHttpContent {
-        static final int PER_THREAD_MAX = 16;
+    static final class PlainBody implements LastHttpContent {
+        static final int PER_THREAD_MAX = 4;
         private final PerThread owner;
         private ByteBuf buffer;
-        private ByteBuf view;
+        private View view;
         private DecoderResult result = DecoderResult.SUCCESS;
 
         private PlainBody(PerThread owner) {
@@ -335,41 +344,33 @@ final class PlainRequests {
             PlainBody b = t.bodies.pollLast();
             if (b == null) {
                 b = new PlainBody(t);
+            }
+            byte[] array = in.array();
+            if (b.view == null || b.view.array != array) {
+                b.view = new View(b, array);
             } else {
-                b.setRefCnt(1);
-                b.result = DecoderResult.SUCCESS;
+                b.view.reuse();
             }
             b.buffer = in.retain();
-            byte[] array = in.array();
-            if (b.view == null || b.view.array() != array) {
-                b.view = Unpooled.wrappedBuffer(array); // never released: it holds only the array
-            }
+            b.result = DecoderResult.SUCCESS;
             int from = in.arrayOffset() + index;
             b.view.setIndex(from, from + length);
             return b;
         }
 
-        @Override
-        public ByteBuf content() {
-            ensureAccessible();
-            return view;
-        }
-
-        private void ensureAccessible() {
-            if (refCnt() == 0) {
-                throw new io.netty.util.IllegalReferenceCountException(0);
-            }
-        }
-
-        @Override
-        protected void deallocate() {
+        /** The last release: the read buffer is let go and the body kept for the next. */
+        private void released() {
             ByteBuf held = buffer;
             buffer = null;
-            view.clear();
             held.release();
-            if (owner.bodies.size() < PER_THREAD_MAX && PER_THREAD.get() == owner) {
+            if (PER_THREAD.get() == owner && owner.bodies.size() < PER_THREAD_MAX) {
                 owner.bodies.addLast(this);
             }
+        }
+
+        @Override
+        public ByteBuf content() {
+            return view;
         }
 
         @Override
@@ -379,36 +380,51 @@ final class PlainRequests {
 
         @Override
         public LastHttpContent copy() {
-            return replace(content().copy());
+            return replace(view.copy());
         }
 
         @Override
         public LastHttpContent duplicate() {
-            return replace(content().duplicate());
+            return replace(view.duplicate());
         }
 
         @Override
         public LastHttpContent retainedDuplicate() {
-            ensureAccessible();
-            ByteBuf slice = buffer.retainedSlice(view.readerIndex() - buffer.arrayOffset(), view.readableBytes());
-            return replace(slice);
+            return replace(view.retainedDuplicate());
         }
 
         @Override
         public LastHttpContent replace(ByteBuf content) {
-            return new DefaultLastHttpContent(content);
+            LastHttpContent c = new DefaultLastHttpContent(content);
+            c.setDecoderResult(result);
+            return c;
+        }
+
+        @Override
+        public int refCnt() {
+            return view.refCnt();
         }
 
         @Override
         public PlainBody retain() {
-            super.retain();
+            view.retain();
             return this;
         }
 
         @Override
         public PlainBody retain(int increment) {
-            super.retain(increment);
+            view.retain(increment);
             return this;
+        }
+
+        @Override
+        public boolean release() {
+            return view.release();
+        }
+
+        @Override
+        public boolean release(int decrement) {
+            return view.release(decrement);
         }
 
         @Override
@@ -418,8 +434,9 @@ final class PlainRequests {
 
         @Override
         public PlainBody touch(Object hint) {
-            if (buffer != null) {
-                buffer.touch(hint);
+            ByteBuf held = buffer;
+            if (held != null) {
+                held.touch(hint);
             }
             return this;
         }
@@ -442,7 +459,31 @@ final class PlainRequests {
 
         @Override
         public String toString() {
-            return "PlainBody(" + (buffer == null ? "released" : view.readableBytes() + " bytes") + ")";
+            return "PlainBody(" + (refCnt() == 0 ? "released" : view.readableBytes() + " bytes") + ")";
+        }
+    }
+
+    /**
+     * A body's bytes: the whole of the read buffer's array, its indices on the body. Its last
+     * release gives the body back instead of letting go of the array, which is the read buffer's.
+     */
+    private static final class View extends io.netty.buffer.UnpooledHeapByteBuf {
+        final byte[] array;
+        private final PlainBody body;
+
+        View(PlainBody body, byte[] array) {
+            super(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, array, array.length);
+            this.array = array;
+            this.body = body;
+        }
+
+        void reuse() {
+            setRefCnt(1);
+        }
+
+        @Override
+        protected void deallocate() {
+            body.released();
         }
     }
 }

@@ -112,6 +112,11 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         private boolean nettyMidRequest;
         /** Netty's decoder failed a request: from then on it drops what arrives, and so does this. */
         private boolean nettyFailed;
+        /**
+         * The fast path passed on a plain request's head; its body, this long and already read, is
+         * passed on by the next call (unless the handler stopped decoding on the head).
+         */
+        private int plainBodyLength;
 
         RequestDecoder(HttpDecoderConfig config) {
             super(config);
@@ -154,8 +159,12 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
                 return;
             }
             int from = out.size();
-            if (nettyMidRequest || nettyFailed
-                    || !PlainRequests.decode(buffer, out, maxInitialLine, maxHeaderSize, maxChunk)) {
+            if (plainBodyLength > 0) {
+                out.add(PlainRequests.body(buffer, plainBodyLength));
+                plainBodyLength = 0;
+            } else if (nettyMidRequest || nettyFailed
+                    || (plainBodyLength = PlainRequests.decode(buffer, out, maxInitialLine, maxHeaderSize, maxChunk)) < 0) {
+                plainBodyLength = 0;
                 super.decode(ctx, buffer, out);
                 for (int i = from; i < out.size(); i++) {
                     if (out.get(i) instanceof io.netty.handler.codec.DecoderResultProvider p && p.decoderResult().isFailure()) {
@@ -180,7 +189,7 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
             if (discarding) {
                 return false;
             }
-            if (building) {
+            if (building || plainBodyLength > 0) {
                 return true;
             }
             // a request line not yet complete stays in the cumulation, unread

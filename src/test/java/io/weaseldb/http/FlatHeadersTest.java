@@ -23,7 +23,7 @@ class FlatHeadersTest {
     private static final String[] NAMES = {"Host", "host", "Connection", "connection", "Expect", "Content-Length",
         "Authorization", "X-Many", "x-many", "Last-Event-ID"};
     private static final String[] VALUES = {"close", "Close", "keep-alive", "Keep-Alive, Upgrade", " upgrade ,close",
-        "100-continue", "100-Continue", "42", "-7", "x", "", "a,,b", "Bearer t", "closer", ",close,"};
+        "100-continue", "100-Continue", "42", "-7", "x", "", "a,,b", "Bearer t", "closer", ",close,", "close,"};
     private static final CharSequence[] ASKED = {HttpHeaderNames.CONNECTION, HttpHeaderNames.HOST, HttpHeaderNames.EXPECT,
         HttpHeaderNames.CONTENT_LENGTH, "X-MANY", "last-event-id", HttpHeaderNames.TRANSFER_ENCODING, "Absent"};
     private static final CharSequence[] ASKED_VALUES = {HttpHeaderValues.CLOSE, HttpHeaderValues.KEEP_ALIVE,
@@ -84,5 +84,19 @@ class FlatHeadersTest {
 
     private static List<Map.Entry<String, String>> entries(HttpHeaders h) {
         return h.entries().stream().map(e -> Map.entry(e.getKey(), e.getValue())).toList();
+    }
+
+    /** containsValue's elements are Netty's comma-separated, trimmed ones: nothing after a last comma is one. */
+    @Test
+    void nothingAfterALastCommaIsAnElement() {
+        FlatHeaders flat = new FlatHeaders(4);
+        io.netty.handler.codec.http.HttpHeaders nettys = new io.netty.handler.codec.http.DefaultHttpHeaders();
+        for (String value : new String[] {"a,", "a, ", "a,,b", ""}) {
+            flat.clear();
+            nettys.clear();
+            flat.add("X", value);
+            nettys.add("X", value);
+            assertEquals(nettys.containsValue("X", "", true), flat.containsValue("X", "", true), "[" + value + "]");
+        }
     }
 }

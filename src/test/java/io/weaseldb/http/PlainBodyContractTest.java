@@ -20,10 +20,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Review of 88d0ec1: a body decoded on the fast path ({@link PlainRequests.PlainBody}) must keep the
- * {@link io.netty.buffer.ByteBufHolder} contract Netty's DefaultLastHttpContent keeps (its content's
- * reference count is the holder's), and the server's decoder must decode what it decodes with the
- * fast path off. Each test runs with the fast path off (Netty's decoder alone: passes) and on.
+ * A body decoded on the fast path ({@link PlainRequests.PlainBody}) keeps the
+ * {@link io.netty.buffer.ByteBufHolder} contract Netty's last-content objects keep (its content's
+ * reference count is the holder's: a content retained past its message keeps its bytes, and is
+ * never turned into another request's body), and the server's decoder stops after a head when the
+ * handler says so ({@link ServerCodec#discardInput}) as Netty's decoder does. Each test runs with
+ * the fast path off (Netty's decoder alone) and on.
  */
 class PlainBodyContractTest {
     private static final String BODY = "{\"k\":\"" + "b".repeat(540) + "\"}";
@@ -152,22 +154,5 @@ class PlainBodyContractTest {
         assertTrue(body instanceof PlainRequests.PlainBody, String.valueOf(body));
         ReferenceCountUtil.release(body);
         ch.finishAndReleaseAll();
-    }
-
-    /**
-     * FlatHeaders' reads are said to be DefaultHttpHeaders': containsValue's elements are Netty's
-     * comma-separated, trimmed ones, where an empty element after a last comma is not one.
-     */
-    @Test
-    void containsValueReadsTheElementsNettysTableReads() {
-        FlatHeaders flat = new FlatHeaders(4);
-        io.netty.handler.codec.http.HttpHeaders nettys = new io.netty.handler.codec.http.DefaultHttpHeaders();
-        for (String value : new String[] {"a,", "a, ", "a,,b", ""}) {
-            flat.clear();
-            nettys.clear();
-            flat.add("X", value);
-            nettys.add("X", value);
-            assertEquals(nettys.containsValue("X", "", true), flat.containsValue("X", "", true), "[" + value + "]");
-        }
     }
 }

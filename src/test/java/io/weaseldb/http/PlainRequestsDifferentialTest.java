@@ -7,12 +7,15 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
@@ -25,7 +28,9 @@ import org.junit.jupiter.api.Test;
  * in the same pieces. The bytes are pipelined requests, plain ones and ones that are not, and
  * each mutated at random (bytes replaced, inserted or removed: spaces, tabs, CR, LF, colons,
  * commas, digits, control and non-ASCII bytes), so the fast path meets the edges of "plain" from
- * both sides. A seed that differs is named in the failure.
+ * both sides; and, on small limits, plain requests on either side of the line, header, field and
+ * chunk limits, with everything decoded kept until the end (a body kept while later reads arrive
+ * must keep its bytes). A seed that differs is named in the failure.
  */
 class PlainRequestsDifferentialTest {
     private static final String[] METHODS = {"GET", "POST", "PUT", "HEAD", "DELETE", "OPTIONS", "get", "PATCH"};
@@ -75,12 +80,67 @@ class PlainRequestsDifferentialTest {
         }
     }
 
+    @Test
+    void atTheLimitsWithManyFieldsAndBodiesKeptItDecodesAsNettysDecoder() {
+        // small line, header and chunk limits, so requests fall on either side of each; up to 40
+        // fields (the fast path takes 32); bodies up to 300 bytes; every part kept to the end
+        int plainDecoded = 0;
+        for (int seed = 0; seed < 4000; seed++) {
+            SplittableRandom random = new SplittableRandom(seed);
+            int line = 16 + random.nextInt(60);
+            int header = 10 + random.nextInt(400);
+            int chunk = 1 + random.nextInt(120);
+            byte[] traffic = manyFields(random);
+            long split = random.nextLong();
+            boolean hold = random.nextBoolean();
+            String nettys = decode(new EmbeddedChannel(new HttpRequestDecoder(limits(line, header, chunk))), traffic, split, hold,
+                    o -> { });
+            Decoded ours = decodeOurs(limits(line, header, chunk), traffic, split, hold);
+            assertEquals(nettys, ours.text, "seed " + seed + " line " + line + " header " + header + " chunk " + chunk
+                    + " hold " + hold + "\n" + new String(traffic, StandardCharsets.ISO_8859_1));
+            plainDecoded += ours.plain;
+        }
+        assertTrue(plainDecoded > 1000, "the fast path decoded many of the requests: " + plainDecoded);
+    }
+
+    private static HttpDecoderConfig limits(int line, int header, int chunk) {
+        return new HttpDecoderConfig().setMaxInitialLineLength(line).setMaxHeaderSize(header).setMaxChunkSize(chunk)
+                .setHeadersFactory(SmallHeaders.REQUEST_FACTORY).setTrailersFactory(SmallHeaders.TRAILERS_FACTORY);
+    }
+
+    /** Plain requests of every size: targets up to 60 bytes, up to 40 fields, bodies up to 300 bytes. */
+    private static byte[] manyFields(SplittableRandom r) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int n = 1 + r.nextInt(6);
+        for (int i = 0; i < n; i++) {
+            StringBuilder b = new StringBuilder();
+            b.append(METHODS[r.nextInt(5)]).append(' ').append('/').append("t".repeat(r.nextInt(60))).append(" HTTP/1.1\r\n");
+            int fields = r.nextInt(r.nextInt(8) == 0 ? 40 : 6);
+            for (int f = 0; f < fields; f++) {
+                b.append("X-F").append(r.nextInt(50)).append(':').append(" ".repeat(r.nextInt(3)))
+                        .append("v".repeat(r.nextInt(20))).append(r.nextBoolean() ? "\t" : "").append("\r\n");
+            }
+            String body = "b".repeat(r.nextInt(r.nextInt(4) == 0 ? 300 : 20));
+            if (r.nextBoolean()) {
+                b.append("Content-Length: ").append(body.length()).append("\r\n\r\n").append(body);
+            } else {
+                b.append("\r\n");
+            }
+            out.writeBytes(b.toString().getBytes(StandardCharsets.ISO_8859_1));
+        }
+        return out.toByteArray();
+    }
+
     private record Decoded(String text, int plain) {}
 
     private static Decoded decodeOurs(byte[] traffic, long split) {
-        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)));
+        return decodeOurs(HttpServer.decoderConfig(8192), traffic, split, false);
+    }
+
+    private static Decoded decodeOurs(HttpDecoderConfig config, byte[] traffic, long split, boolean hold) {
+        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(config));
         int[] plain = {0};
-        String text = decode(ch, traffic, split, o -> {
+        String text = decode(ch, traffic, split, hold, o -> {
             if (o instanceof HttpRequest r && r.headers() instanceof FlatHeaders) {
                 plain[0]++;
             }
@@ -89,14 +149,20 @@ class PlainRequestsDifferentialTest {
     }
 
     private static String decode(EmbeddedChannel ch, byte[] traffic, long split) {
-        return decode(ch, traffic, split, o -> { });
+        return decode(ch, traffic, split, false, o -> { });
     }
 
-    /** What {@code ch} decodes from {@code traffic} fed in pieces (the same pieces for the same {@code split}). */
-    private static String decode(EmbeddedChannel ch, byte[] traffic, long split, java.util.function.Consumer<Object> seen) {
+    /**
+     * What {@code ch} decodes from {@code traffic} fed in pieces (the same pieces for the same
+     * {@code split}): read and let go of as they come, or, with {@code hold}, all kept until the end
+     * (bodies kept while later reads arrive and later requests are decoded).
+     */
+    private static String decode(EmbeddedChannel ch, byte[] traffic, long split, boolean hold,
+                                 java.util.function.Consumer<Object> seen) {
         SplittableRandom pieces = new SplittableRandom(split);
         StringBuilder text = new StringBuilder();
         ByteArrayOutputStream body = new ByteArrayOutputStream();
+        List<Object> held = new ArrayList<>();
         int sent = 0;
         while (sent < traffic.length) {
             int n = pieces.nextInt(3) == 0 ? traffic.length - sent
@@ -106,18 +172,25 @@ class PlainRequestsDifferentialTest {
             Object o;
             while ((o = ch.readInbound()) != null) {
                 seen.accept(o);
-                describe(o, text, body);
-                if (o instanceof ServerCodec.PooledRequest r) {
-                    ServerCodec.PooledRequest.give(r); // as the handler does once it has read it
+                if (hold) {
+                    held.add(o);
+                } else {
+                    describe(o, text, body);
+                    if (o instanceof ServerCodec.PooledRequest r) {
+                        ServerCodec.PooledRequest.give(r); // as the handler does once it has read it
+                    }
+                    ReferenceCountUtil.release(o);
                 }
-                ReferenceCountUtil.release(o);
             }
         }
         ch.finish();
         Object o;
         while ((o = ch.readInbound()) != null) {
-            describe(o, text, body);
-            ReferenceCountUtil.release(o);
+            held.add(o);
+        }
+        for (Object h : held) {
+            describe(h, text, body);
+            ReferenceCountUtil.release(h);
         }
         text.append(body.size() > 0 ? "unfinished body " + body.size() + "\n" : "");
         return text.toString();
