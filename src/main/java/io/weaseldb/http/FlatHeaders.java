@@ -248,11 +248,18 @@ final class FlatHeaders extends HttpHeaders {
 
     @Override
     public HttpHeaders add(CharSequence name, Object value) {
-        VALIDATION.getNameValidator().validateName(name);
-        String v = value instanceof CharSequence cs ? cs.toString() : String.valueOf(value);
-        VALIDATION.getValueValidator().validate(v);
-        append(name, v);
+        append(name, validated(name, value));
         return this;
+    }
+
+    /** The value as Netty's tables store it (dates in HTTP form), after checking both as they check them. */
+    private static String validated(CharSequence name, Object value) {
+        VALIDATION.getNameValidator().validateName(name);
+        String v = value instanceof java.util.Date d ? io.netty.handler.codec.DateFormatter.format(d)
+                : value instanceof java.util.Calendar c ? io.netty.handler.codec.DateFormatter.format(c.getTime())
+                : value instanceof CharSequence cs ? cs.toString() : String.valueOf(value);
+        VALIDATION.getValueValidator().validate(v);
+        return v;
     }
 
     @Override
@@ -280,14 +287,23 @@ final class FlatHeaders extends HttpHeaders {
 
     @Override
     public HttpHeaders set(CharSequence name, Object value) {
+        String v = validated(name, value); // a bad value leaves the table as it was
         remove(name);
-        return add(name, value);
+        append(name, v);
+        return this;
     }
 
     @Override
     public HttpHeaders set(String name, Iterable<?> values) {
+        List<String> all = new ArrayList<>();
+        for (Object v : values) {
+            all.add(validated(name, v));
+        }
         remove(name);
-        return add(name, values);
+        for (String v : all) {
+            append(name, v);
+        }
+        return this;
     }
 
     @Override

@@ -72,8 +72,14 @@ class FlatHeadersTest {
         assertThrows(IllegalArgumentException.class, () -> flat.add("X", "a\r\nInjected: 1"));
         flat.add("X-A", "1").add("x-a", "2").add("X-B", 3);
         assertEquals(List.of("1", "2"), flat.getAll("X-A"));
+        assertThrows(IllegalArgumentException.class, () -> flat.set("X-A", "bad\nvalue"));
+        assertEquals(List.of("1", "2"), flat.getAll("X-A"), "a refused value leaves the fields as they were");
         flat.set("X-A", "9");
         assertEquals(List.of("9"), flat.getAll("x-a"));
+        java.util.Date when = new java.util.Date(784111777000L);
+        flat.add("Date", when);
+        assertEquals(new DefaultHttpHeaders().add("Date", when).get("Date"), flat.get("Date"), "a date in HTTP form");
+        flat.remove("Date");
         assertEquals(List.of("X-B", "X-A"), entries(flat).stream().map(Map.Entry::getKey).toList(), "set appends after the rest");
         flat.remove("X-B");
         assertEquals(1, flat.size());
