@@ -271,31 +271,28 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         /** A head for a request {@link PlainRequests} decodes, with its fields in a {@link FlatHeaders}. */
         static PooledRequest takePlain(HttpVersion version, HttpMethod method, String uri) {
             PooledRequest r = SPARE.get().plain.pollLast();
-            if (r == null) {
-                r = new PooledRequest(version, method, uri);
-            } else {
-                r.setMethod(method);
-                r.setUri(uri);
-                r.setProtocolVersion(version);
-                r.setDecoderResult(DecoderResult.SUCCESS);
-            }
-            r.lent = true;
-            return r;
+            return r == null ? new PooledRequest(version, method, uri).lend() : r.reuse(version, method, uri);
         }
 
         static PooledRequest take(HttpHeadersFactory headersFactory, HttpVersion version, HttpMethod method, String uri) {
             PooledRequest r = SPARE.get().heads.pollLast();
-            if (r == null || r.headersFactory != headersFactory) {
-                r = new PooledRequest(headersFactory, version, method, uri);
-            } else {
-                // the method is checked against the old (valid) target, then the target against it
-                r.setMethod(method);
-                r.setUri(uri);
-                r.setProtocolVersion(version);
-                r.setDecoderResult(DecoderResult.SUCCESS);
-            }
-            r.lent = true;
-            return r;
+            return r == null || r.headersFactory != headersFactory
+                    ? new PooledRequest(headersFactory, version, method, uri).lend()
+                    : r.reuse(version, method, uri);
+        }
+
+        private PooledRequest reuse(HttpVersion version, HttpMethod method, String uri) {
+            // the method is checked against the old (valid) target, then the target against it
+            setMethod(method);
+            setUri(uri);
+            setProtocolVersion(version);
+            setDecoderResult(DecoderResult.SUCCESS);
+            return lend();
+        }
+
+        private PooledRequest lend() {
+            lent = true;
+            return this;
         }
 
         static void give(PooledRequest r) {
