@@ -29,7 +29,9 @@ import java.util.List;
  * <p>Request heads are {@link PooledRequest}s, lent to the handlers and given back through
  * {@link #recycle} once read; the request targets of the fixed endpoints are constants. What the
  * decoder made per request was about a third of the event loop's garbage per commit
- * (docs/performance.md, finding 21).
+ * (docs/performance.md, finding 21). A request in its plainest shape, whole in the bytes read, is
+ * decoded by {@link PlainRequests} instead, at a request's start only; anything else is Netty's
+ * decoder's, untouched (finding 22).
  *
  * <p>{@link ReadTimeouts} needs that. When one read holds the end of one request and the start of
  * the next, the first request's end would otherwise leave the connection looking idle, and the
