@@ -155,4 +155,78 @@ class PlainBodyContractTest {
         ReferenceCountUtil.release(body);
         ch.finishAndReleaseAll();
     }
+
+    /**
+     * A handler that writes into a body's content (a downstream decoder using it as its
+     * cumulation, as MERGE_CUMULATOR does with a first buffer it may write into): Netty's content
+     * is a slice with no room past its bytes, so the write is refused; it must never reach the bytes
+     * still to be decoded. The fast path's view spans the read buffer's whole array (an arena chunk,
+     * on the server), so its room past the body is the next request's bytes, or another buffer's.
+     */
+    @ParameterizedTest(name = "fast path {0}")
+    @ValueSource(booleans = {false, true})
+    void writingIntoABodysContentDoesNotChangeTheNextRequest(boolean fastPath) {
+        PlainRequests.enableOnThisThread(fastPath);
+        List<String> heads = new ArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        if (msg instanceof HttpRequest r) {
+                            heads.add(r.method() + " " + r.uri());
+                        }
+                        if (msg instanceof HttpContent c && c.content().isReadable()) {
+                            try {
+                                c.content().writeByte('X');
+                            } catch (IndexOutOfBoundsException refused) {
+                                // Netty's slice: no room past the body
+                            }
+                        }
+                        if (msg instanceof ServerCodec.PooledRequest r) {
+                            ServerCodec.PooledRequest.give(r);
+                        } else {
+                            ReferenceCountUtil.release(msg);
+                        }
+                    }
+                });
+        ch.writeInbound(bytes(FIRST + FIRST, 2048));
+        assertEquals(List.of("POST /v1/commit", "POST /v1/commit"), heads);
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * A handler that resizes a body's content: Netty's slice refuses (UnsupportedOperationException).
+     * The fast path's view takes a new, smaller array; the spare body then keeps that view for the
+     * read buffer's array it was made for, and the next body in the same read is set on the copy's
+     * indices: the decoder throws, the next request is lost (and its read buffer's retain with it).
+     */
+    @ParameterizedTest(name = "fast path {0}")
+    @ValueSource(booleans = {false, true})
+    void resizingABodysContentDoesNotBreakTheNextBody(boolean fastPath) {
+        PlainRequests.enableOnThisThread(fastPath);
+        List<String> bodies = new ArrayList<>();
+        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)),
+                new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        if (msg instanceof HttpContent c && c.content().isReadable()) {
+                            bodies.add(c.content().toString(StandardCharsets.ISO_8859_1));
+                            try {
+                                c.content().capacity(c.content().writerIndex());
+                            } catch (UnsupportedOperationException refused) {
+                                // Netty's slice: a decoded content is not resized
+                            }
+                        }
+                        if (msg instanceof ServerCodec.PooledRequest r) {
+                            ServerCodec.PooledRequest.give(r);
+                        } else {
+                            ReferenceCountUtil.release(msg);
+                        }
+                    }
+                });
+        String second = "PUT /v1/retention/p HTTP/1.1\r\nContent-Length: 8\r\n\r\n{\"s\":42}";
+        ch.writeInbound(bytes(FIRST + second, 2048));
+        assertEquals(List.of(BODY, "{\"s\":42}"), bodies);
+        ch.finishAndReleaseAll();
+    }
 }
