@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.AsciiString;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -32,9 +33,8 @@ import java.util.List;
  * <p>What it saves, per request: the request line's word array and strings, the header table's
  * entries and value strings (values and names repeat from request to request, and are taken from
  * a per-thread cache of the recent ones), the decoder's result object, the Content-Length check's
- * list, and the body's last-content object and slice (a {@link PlainBody} is used again, and
- * holds the read buffer by reference count instead of through a slice). docs/performance.md,
- * finding 22.
+ * list, and the body's last-content object (a {@link PlainBody} is used again; its content is a
+ * slice of the read buffer, as Netty's decoder makes it). docs/performance.md, finding 22.
  *
  * <p>Per-thread state: the caches and the bodies belong to the event loop that decodes.
  */
@@ -46,7 +46,12 @@ final class PlainRequests {
     /** Longer values are not cached (a new string each time). */
     static final int MAX_CACHED_VALUE = 256;
 
-    private static final ThreadLocal<PerThread> PER_THREAD = ThreadLocal.withInitial(PerThread::new);
+    private static final io.netty.util.concurrent.FastThreadLocal<PerThread> PER_THREAD = new io.netty.util.concurrent.FastThreadLocal<>() {
+        @Override
+        protected PerThread initialValue() {
+            return new PerThread();
+        }
+    };
 
     /** RFC 9110 tchar: the bytes a field name may hold. */
     private static final boolean[] TOKEN = new boolean[256];
@@ -321,19 +326,17 @@ final class PlainRequests {
     }
 
     /**
-     * A request body read whole: its bytes in the read buffer, which it holds by one reference
-     * count (not through a slice), shown through a view over that buffer's array (made once per
-     * array, kept with the body). The body's reference count is its view's, as a holder's is its
-     * content's: a content retained past its message keeps the read buffer, and the body stays out
-     * of the spares until the last release. The view is the read buffer's bytes: for reading, as a
-     * decoded body always is. Given back to its thread's spares (at most {@link #PER_THREAD_MAX},
-     * each keeping the array it last viewed) on that thread's last release.
+     * A request body read whole: a slice of the read buffer holding one reference to it, as Netty's
+     * decoder makes it (bounded to the body, not resizable, index 0 at the body's start), in a
+     * last-content object used again. The object has a count of its own: given back to its
+     * thread's spares (at most {@link #PER_THREAD_MAX}) when it is released for the last time, on
+     * that thread, and it lets go of its slice then. A content retained past its message is the
+     * slice, which keeps the read buffer and is never used again here.
      */
-    static final class PlainBody implements LastHttpContent {
-        static final int PER_THREAD_MAX = 4;
+    static final class PlainBody extends AbstractReferenceCounted implements LastHttpContent {
+        static final int PER_THREAD_MAX = 16;
         private final PerThread owner;
-        private ByteBuf buffer;
-        private View view;
+        private ByteBuf content;
         private DecoderResult result = DecoderResult.SUCCESS;
 
         private PlainBody(PerThread owner) {
@@ -344,33 +347,31 @@ final class PlainRequests {
             PlainBody b = t.bodies.pollLast();
             if (b == null) {
                 b = new PlainBody(t);
-            }
-            byte[] array = in.array();
-            if (b.view == null || b.view.array != array) {
-                b.view = new View(b, array);
             } else {
-                b.view.reuse();
+                b.setRefCnt(1);
+                b.result = DecoderResult.SUCCESS;
             }
-            b.buffer = in.retain();
-            b.result = DecoderResult.SUCCESS;
-            int from = in.arrayOffset() + index;
-            b.view.setIndex(from, from + length);
+            b.content = in.retainedSlice(index, length);
             return b;
         }
 
-        /** The last release: the read buffer is let go and the body kept for the next. */
-        private void released() {
-            ByteBuf held = buffer;
-            buffer = null;
+        @Override
+        protected void deallocate() {
+            ByteBuf held = content;
+            content = null;
             held.release();
-            if (PER_THREAD.get() == owner && owner.bodies.size() < PER_THREAD_MAX) {
+            if (PER_THREAD.isSet() && PER_THREAD.get() == owner && owner.bodies.size() < PER_THREAD_MAX) {
                 owner.bodies.addLast(this);
             }
         }
 
         @Override
         public ByteBuf content() {
-            return view;
+            ByteBuf c = content;
+            if (c == null) {
+                throw new io.netty.util.IllegalReferenceCountException(0);
+            }
+            return c;
         }
 
         @Override
@@ -380,17 +381,17 @@ final class PlainRequests {
 
         @Override
         public LastHttpContent copy() {
-            return replace(view.copy());
+            return replace(content().copy());
         }
 
         @Override
         public LastHttpContent duplicate() {
-            return replace(view.duplicate());
+            return replace(content().duplicate());
         }
 
         @Override
         public LastHttpContent retainedDuplicate() {
-            return replace(view.retainedDuplicate());
+            return replace(content().retainedDuplicate());
         }
 
         @Override
@@ -401,42 +402,27 @@ final class PlainRequests {
         }
 
         @Override
-        public int refCnt() {
-            return view.refCnt();
-        }
-
-        @Override
         public PlainBody retain() {
-            view.retain();
+            super.retain();
             return this;
         }
 
         @Override
         public PlainBody retain(int increment) {
-            view.retain(increment);
+            super.retain(increment);
             return this;
-        }
-
-        @Override
-        public boolean release() {
-            return view.release();
-        }
-
-        @Override
-        public boolean release(int decrement) {
-            return view.release(decrement);
         }
 
         @Override
         public PlainBody touch() {
-            return this;
+            return touch(null);
         }
 
         @Override
         public PlainBody touch(Object hint) {
-            ByteBuf held = buffer;
-            if (held != null) {
-                held.touch(hint);
+            ByteBuf c = content;
+            if (c != null) {
+                c.touch(hint);
             }
             return this;
         }
@@ -459,31 +445,8 @@ final class PlainRequests {
 
         @Override
         public String toString() {
-            return "PlainBody(" + (refCnt() == 0 ? "released" : view.readableBytes() + " bytes") + ")";
-        }
-    }
-
-    /**
-     * A body's bytes: the whole of the read buffer's array, its indices on the body. Its last
-     * release gives the body back instead of letting go of the array, which is the read buffer's.
-     */
-    private static final class View extends io.netty.buffer.UnpooledHeapByteBuf {
-        final byte[] array;
-        private final PlainBody body;
-
-        View(PlainBody body, byte[] array) {
-            super(io.netty.buffer.UnpooledByteBufAllocator.DEFAULT, array, array.length);
-            this.array = array;
-            this.body = body;
-        }
-
-        void reuse() {
-            setRefCnt(1);
-        }
-
-        @Override
-        protected void deallocate() {
-            body.released();
+            ByteBuf c = content;
+            return "PlainBody(" + (c == null ? "released" : c.readableBytes() + " bytes") + ")";
         }
     }
 }
