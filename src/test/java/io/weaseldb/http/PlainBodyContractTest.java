@@ -82,9 +82,9 @@ class PlainBodyContractTest {
     /**
      * Two plain requests in one read, and a handler that keeps a body's content past its message (as
      * HttpObjectAggregator does): the first body's content must not turn into the second's. On the
-     * fast path the released body is the thread's spare at once, and its view over the same array
-     * is moved onto the next body; across connections of an event loop the array is an arena
-     * chunk's, so a kept content could show another connection's request.
+     * fast path the released body object is the thread's spare at once and carries the next body,
+     * so its content must not be something it reuses (across connections of an event loop a kept
+     * content could otherwise show another connection's request).
      */
     @ParameterizedTest(name = "fast path {0}")
     @ValueSource(booleans = {false, true})
@@ -160,8 +160,8 @@ class PlainBodyContractTest {
      * A handler that writes into a body's content (a downstream decoder using it as its
      * cumulation, as MERGE_CUMULATOR does with a first buffer it may write into): Netty's content
      * is a slice with no room past its bytes, so the write is refused; it must never reach the bytes
-     * still to be decoded. The fast path's view spans the read buffer's whole array (an arena chunk,
-     * on the server), so its room past the body is the next request's bytes, or another buffer's.
+     * still to be decoded. (A content spanning the read buffer's whole array, an arena chunk on the
+     * server, would have the next request's bytes, or another buffer's, as its room past the body.)
      */
     @ParameterizedTest(name = "fast path {0}")
     @ValueSource(booleans = {false, true})
@@ -195,10 +195,10 @@ class PlainBodyContractTest {
     }
 
     /**
-     * A handler that resizes a body's content: Netty's slice refuses (UnsupportedOperationException).
-     * The fast path's view takes a new, smaller array; the spare body then keeps that view for the
-     * read buffer's array it was made for, and the next body in the same read is set on the copy's
-     * indices: the decoder throws, the next request is lost (and its read buffer's retain with it).
+     * A handler that resizes a body's content: Netty's slice refuses (UnsupportedOperationException),
+     * and the next body in the same read decodes as before (a content kept by the body object and
+     * resized under it would put the next body on the wrong array: the decoder would throw and the
+     * next request be lost).
      */
     @ParameterizedTest(name = "fast path {0}")
     @ValueSource(booleans = {false, true})
