@@ -254,6 +254,7 @@ final class FlatHeaders extends HttpHeaders {
 
     /** The value as Netty's tables store it (dates in HTTP form), after checking both as they check them. */
     private static String validated(CharSequence name, Object value) {
+        java.util.Objects.requireNonNull(value, "value"); // as Netty's tables
         VALIDATION.getNameValidator().validateName(name);
         String v = value instanceof java.util.Date d ? io.netty.handler.codec.DateFormatter.format(d)
                 : value instanceof java.util.Calendar c ? io.netty.handler.codec.DateFormatter.format(c.getTime())

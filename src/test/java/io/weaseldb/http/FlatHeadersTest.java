@@ -70,6 +70,7 @@ class FlatHeadersTest {
         FlatHeaders flat = new FlatHeaders(4);
         assertThrows(IllegalArgumentException.class, () -> flat.add("Bad Name", "v"));
         assertThrows(IllegalArgumentException.class, () -> flat.add("X", "a\r\nInjected: 1"));
+        assertThrows(NullPointerException.class, () -> flat.add("X", null));
         flat.add("X-A", "1").add("x-a", "2").add("X-B", 3);
         assertEquals(List.of("1", "2"), flat.getAll("X-A"));
         assertThrows(IllegalArgumentException.class, () -> flat.set("X-A", "bad\nvalue"));
