@@ -219,11 +219,16 @@ final class PlainRequests {
     }
 
     private static boolean starts(byte[] a, int p, int limit, String s) {
-        if (limit - p < s.length()) {
+        return limit - p >= s.length() && sameAscii(a, p, p + s.length(), s);
+    }
+
+    /** Whether bytes {@code from} to {@code to} of {@code a} are {@code s}'s characters (one byte each, as ASCII text is). */
+    static boolean sameAscii(byte[] a, int from, int to, CharSequence s) {
+        if (to - from != s.length()) {
             return false;
         }
         for (int i = 0; i < s.length(); i++) {
-            if (a[p + i] != (byte) s.charAt(i)) {
+            if (a[from + i] != (byte) s.charAt(i)) {
                 return false;
             }
         }
@@ -284,14 +289,8 @@ final class PlainRequests {
         AsciiString name(byte[] a, int from, int to) {
             int slot = hash(a, from, to) & (SLOTS - 1);
             AsciiString cached = names[slot];
-            if (cached != null && cached.length() == to - from) {
-                boolean same = true;
-                for (int i = 0; i < to - from && same; i++) {
-                    same = cached.byteAt(i) == a[from + i];
-                }
-                if (same) {
-                    return cached;
-                }
+            if (cached != null && sameAscii(a, from, to, cached)) {
+                return cached;
             }
             AsciiString name = new AsciiString(a, from, to - from, true);
             names[slot] = name;
@@ -310,14 +309,8 @@ final class PlainRequests {
             }
             int slot = hash(a, from, to) & (SLOTS - 1);
             String cached = values[slot];
-            if (cached != null && cached.length() == n) {
-                boolean same = true;
-                for (int i = 0; i < n && same; i++) {
-                    same = cached.charAt(i) == (char) (a[from + i] & 0xFF);
-                }
-                if (same) {
-                    return cached;
-                }
+            if (cached != null && sameAscii(a, from, to, cached)) {
+                return cached;
             }
             String value = new String(a, 0, from, n);
             values[slot] = value;

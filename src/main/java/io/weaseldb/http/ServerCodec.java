@@ -168,11 +168,6 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
                     || (plainBodyLength = PlainRequests.decode(buffer, out, maxInitialLine, maxHeaderSize, maxChunk)) < 0) {
                 plainBodyLength = 0;
                 super.decode(ctx, buffer, out);
-                for (int i = from; i < out.size(); i++) {
-                    if (out.get(i) instanceof io.netty.handler.codec.DecoderResultProvider p && p.decoderResult().isFailure()) {
-                        nettyFailed = true;
-                    }
-                }
                 // Once it has seen a request's first bytes, Netty's decoder has begun it even if it
                 // consumed none (it leaves its state for skipping blank lines at the first other
                 // byte); it is back at a request's start only once it passed on that request's end.
@@ -180,6 +175,9 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
                         || !(out.get(out.size() - 1) instanceof io.netty.handler.codec.http.LastHttpContent);
             }
             for (int i = from; i < out.size(); i++) {
+                if (out.get(i) instanceof io.netty.handler.codec.DecoderResultProvider p && p.decoderResult().isFailure()) {
+                    nettyFailed = true; // only Netty's decoder fails a request
+                }
                 if (out.get(i) instanceof HttpRequest request) {
                     building = false;
                     heads.add(HttpMethod.HEAD.equals(request.method()));
@@ -224,20 +222,11 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         /** The constant equal to {@code length} bytes of {@code line} from {@code start}, or null. */
         static String known(byte[] line, int start, int length) {
             for (String k : KNOWN) {
-                if (k.length() == length && sameAscii(k, line, start)) {
+                if (PlainRequests.sameAscii(line, start, start + length, k)) {
                     return k;
                 }
             }
             return null;
-        }
-
-        private static boolean sameAscii(String k, byte[] line, int start) {
-            for (int i = 0; i < k.length(); i++) {
-                if (line[start + i] != (byte) k.charAt(i)) {
-                    return false;
-                }
-            }
-            return true;
         }
     }
 
