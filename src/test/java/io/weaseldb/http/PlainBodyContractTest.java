@@ -43,6 +43,24 @@ class PlainBodyContractTest {
         return new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)));
     }
 
+    /**
+     * The codec and a handler that shows {@code onRead} each decoded message, then lets go of it as
+     * {@code ConnectionHandler} does (a head given back, anything else released).
+     */
+    private static EmbeddedChannel reading(ServerCodec codec, java.util.function.Consumer<Object> onRead) {
+        return new EmbeddedChannel(codec, new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                onRead.accept(msg);
+                if (msg instanceof ServerCodec.PooledRequest r) {
+                    ServerCodec.PooledRequest.give(r);
+                } else {
+                    ReferenceCountUtil.release(msg);
+                }
+            }
+        });
+    }
+
     private static ByteBuf bytes(String s, int capacity) {
         ByteBuf b = Unpooled.buffer(capacity);
         b.writeCharSequence(s, StandardCharsets.ISO_8859_1);
@@ -92,23 +110,14 @@ class PlainBodyContractTest {
         PlainRequests.enableOnThisThread(fastPath);
         List<ByteBuf> kept = new ArrayList<>();
         StringBuilder firstWhenSecondArrived = new StringBuilder();
-        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)),
-                new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        if (msg instanceof HttpContent c && c.content().isReadable()) {
-                            if (!kept.isEmpty()) { // what the first body's kept content reads as the second arrives
-                                firstWhenSecondArrived.append(kept.get(0).toString(StandardCharsets.ISO_8859_1));
-                            }
-                            kept.add(c.content().retain());
-                        }
-                        if (msg instanceof ServerCodec.PooledRequest r) {
-                            ServerCodec.PooledRequest.give(r);
-                        } else {
-                            ReferenceCountUtil.release(msg);
-                        }
-                    }
-                });
+        EmbeddedChannel ch = reading(new ServerCodec(HttpServer.decoderConfig(8192)), msg -> {
+            if (msg instanceof HttpContent c && c.content().isReadable()) {
+                if (!kept.isEmpty()) { // what the first body's kept content reads as the second arrives
+                    firstWhenSecondArrived.append(kept.get(0).toString(StandardCharsets.ISO_8859_1));
+                }
+                kept.add(c.content().retain());
+            }
+        });
         String second = "PUT /v1/retention/p HTTP/1.1\r\nContent-Length: 8\r\n\r\n{\"s\":42}";
         ch.writeInbound(bytes(FIRST + second, 2048));
         assertEquals(2, kept.size());
@@ -121,8 +130,8 @@ class PlainBodyContractTest {
 
     /**
      * {@link ServerCodec#discardInput} (an event stream began, on the request's head): "from now on
-     * the client's bytes are dropped undecoded". With Netty's decoder a body still unread at that
-     * point is dropped; the fast path decoded it with the head, and it is passed on after.
+     * the client's bytes are dropped undecoded". A body still unread at that point is dropped, on
+     * the fast path as with Netty's decoder (the fast path passes a head on before its body).
      */
     @ParameterizedTest(name = "fast path {0}")
     @ValueSource(booleans = {false, true})
@@ -130,14 +139,10 @@ class PlainBodyContractTest {
         PlainRequests.enableOnThisThread(fastPath);
         ServerCodec codec = new ServerCodec(HttpServer.decoderConfig(8192));
         List<Object> seen = new ArrayList<>();
-        EmbeddedChannel ch = new EmbeddedChannel(codec, new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                seen.add(msg.getClass().getSimpleName());
-                if (msg instanceof HttpRequest) {
-                    codec.discardInput(); // as ConnectionHandler.subscribe does
-                }
-                ReferenceCountUtil.release(msg);
+        EmbeddedChannel ch = reading(codec, msg -> {
+            seen.add(msg.getClass().getSimpleName());
+            if (msg instanceof HttpRequest) {
+                codec.discardInput(); // as ConnectionHandler.subscribe does
             }
         });
         ch.writeInbound(bytes("GET /v1/subscribe HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 64));
@@ -168,27 +173,18 @@ class PlainBodyContractTest {
     void writingIntoABodysContentDoesNotChangeTheNextRequest(boolean fastPath) {
         PlainRequests.enableOnThisThread(fastPath);
         List<String> heads = new ArrayList<>();
-        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)),
-                new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        if (msg instanceof HttpRequest r) {
-                            heads.add(r.method() + " " + r.uri());
-                        }
-                        if (msg instanceof HttpContent c && c.content().isReadable()) {
-                            try {
-                                c.content().writeByte('X');
-                            } catch (IndexOutOfBoundsException refused) {
-                                // Netty's slice: no room past the body
-                            }
-                        }
-                        if (msg instanceof ServerCodec.PooledRequest r) {
-                            ServerCodec.PooledRequest.give(r);
-                        } else {
-                            ReferenceCountUtil.release(msg);
-                        }
-                    }
-                });
+        EmbeddedChannel ch = reading(new ServerCodec(HttpServer.decoderConfig(8192)), msg -> {
+            if (msg instanceof HttpRequest r) {
+                heads.add(r.method() + " " + r.uri());
+            }
+            if (msg instanceof HttpContent c && c.content().isReadable()) {
+                try {
+                    c.content().writeByte('X');
+                } catch (IndexOutOfBoundsException refused) {
+                    // Netty's slice: no room past the body
+                }
+            }
+        });
         ch.writeInbound(bytes(FIRST + FIRST, 2048));
         assertEquals(List.of("POST /v1/commit", "POST /v1/commit"), heads);
         ch.finishAndReleaseAll();
@@ -205,25 +201,16 @@ class PlainBodyContractTest {
     void resizingABodysContentDoesNotBreakTheNextBody(boolean fastPath) {
         PlainRequests.enableOnThisThread(fastPath);
         List<String> bodies = new ArrayList<>();
-        EmbeddedChannel ch = new EmbeddedChannel(new ServerCodec(HttpServer.decoderConfig(8192)),
-                new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        if (msg instanceof HttpContent c && c.content().isReadable()) {
-                            bodies.add(c.content().toString(StandardCharsets.ISO_8859_1));
-                            try {
-                                c.content().capacity(c.content().writerIndex());
-                            } catch (UnsupportedOperationException refused) {
-                                // Netty's slice: a decoded content is not resized
-                            }
-                        }
-                        if (msg instanceof ServerCodec.PooledRequest r) {
-                            ServerCodec.PooledRequest.give(r);
-                        } else {
-                            ReferenceCountUtil.release(msg);
-                        }
-                    }
-                });
+        EmbeddedChannel ch = reading(new ServerCodec(HttpServer.decoderConfig(8192)), msg -> {
+            if (msg instanceof HttpContent c && c.content().isReadable()) {
+                bodies.add(c.content().toString(StandardCharsets.ISO_8859_1));
+                try {
+                    c.content().capacity(c.content().writerIndex());
+                } catch (UnsupportedOperationException refused) {
+                    // Netty's slice: a decoded content is not resized
+                }
+            }
+        });
         String second = "PUT /v1/retention/p HTTP/1.1\r\nContent-Length: 8\r\n\r\n{\"s\":42}";
         ch.writeInbound(bytes(FIRST + second, 2048));
         assertEquals(List.of(BODY, "{\"s\":42}"), bodies);
