@@ -81,7 +81,17 @@ public final class BatchCodec {
             out.put(b);
         }
 
+        /** Room for the string must be {@link #ensure}d first (2 + its UTF-8 length). */
         void putShortString(String s) {
+            int n = s.length();
+            if (n <= 0xffff && utf8Length(s) == n) {
+                // ASCII (generated ids always are): written as is, without an encoded copy per string
+                out.putShort((short) n);
+                for (int i = 0; i < n; i++) {
+                    out.put((byte) s.charAt(i));
+                }
+                return;
+            }
             byte[] b = s.getBytes(StandardCharsets.UTF_8);
             if (b.length > 0xffff) {
                 throw new IllegalArgumentException("string too long for the log: " + b.length + " bytes");

@@ -1,9 +1,7 @@
 package io.weaseldb.pipeline;
 
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import org.jctools.queues.atomic.SpscAtomicArrayQueue;
@@ -16,19 +14,80 @@ import org.jctools.queues.atomic.SpscAtomicArrayQueue;
  * <p>Owned by its runner thread; the persister {@link #offer}s.
  */
 public final class Releaser implements Stage {
+    /** Batches kept for one event loop while the ones before are still queued there; more are made and dropped. */
+    private static final int POOLED_PER_LOOP = 4;
+    /** Event loops remembered; past this, those with nothing this round are forgotten (there are a handful). */
+    private static final int MAX_LOOPS = 64;
+
     private final SpscAtomicArrayQueue<Release> input;
     private final WakeSignal signal = new WakeSignal();
-    private final Map<Executor, LoopBatch> byLoop = new IdentityHashMap<>();
+    /** Every event loop seen, in first-seen order (a handful: a linear search beats hashing). */
+    private final List<Loop> loops = new ArrayList<>();
 
-    /** One event loop's share of a round: completed there, in order, by one task. */
+    /** One event loop: its batch being filled this round, and its batches to fill again. */
+    private static final class Loop {
+        final Executor executor;
+        final LoopBatch[] pool = new LoopBatch[POOLED_PER_LOOP];
+        LoopBatch filling;
+
+        Loop(Executor executor) {
+            this.executor = executor;
+        }
+
+        /** A batch the event loop has run and emptied, or a new one (pooled while there is room). */
+        LoopBatch take() {
+            for (int i = 0; i < pool.length; i++) {
+                LoopBatch b = pool[i];
+                if (b == null) {
+                    return pool[i] = new LoopBatch(true);
+                }
+                if (b.free) {
+                    b.free = false;
+                    return b;
+                }
+            }
+            return new LoopBatch(false);
+        }
+    }
+
+    /**
+     * One event loop's share of a round: completed there, in order, by one task. A pooled batch
+     * goes back to the releaser when its task has run: {@link #free} is written last by the event
+     * loop and read first by the releaser, so the emptied lists are seen before the batch is
+     * filled again.
+     */
     private static final class LoopBatch implements Runnable {
-        final List<Completion> completions = new ArrayList<>();
-        final List<Outcome> outcomes = new ArrayList<>();
+        List<Completion> completions = new ArrayList<>();
+        List<Outcome> outcomes = new ArrayList<>();
+        final boolean pooled;
+        volatile boolean free;
+
+        LoopBatch(boolean pooled) {
+            this.pooled = pooled;
+        }
 
         @Override
         public void run() {
-            for (int i = 0; i < completions.size(); i++) {
-                completions.get(i).complete(outcomes.get(i));
+            try {
+                for (int i = 0; i < completions.size(); i++) {
+                    completions.get(i).complete(outcomes.get(i));
+                }
+            } finally {
+                empty();
+            }
+        }
+
+        /** Drops what was released (lists grown by a burst are not kept), then goes back to the pool. */
+        void empty() {
+            if (completions.size() > 4096) {
+                completions = new ArrayList<>();
+                outcomes = new ArrayList<>();
+            } else {
+                completions.clear();
+                outcomes.clear();
+            }
+            if (pooled) {
+                free = true;
             }
         }
     }
@@ -101,22 +160,46 @@ public final class Releaser implements Stage {
                 if (c == null) {
                     continue;
                 }
-                LoopBatch b = byLoop.computeIfAbsent(c.executor(), k -> new LoopBatch());
+                LoopBatch b = filling(c.executor());
                 b.completions.add(c);
                 b.outcomes.add(o);
             }
         }
-        if (!byLoop.isEmpty()) {
-            for (Map.Entry<Executor, LoopBatch> e : byLoop.entrySet()) {
+        for (int i = 0; i < loops.size(); i++) {
+            Loop loop = loops.get(i);
+            LoopBatch b = loop.filling;
+            if (b != null) {
+                loop.filling = null;
                 try {
-                    e.getKey().execute(e.getValue());
+                    loop.executor.execute(b);
                 } catch (RejectedExecutionException shuttingDown) {
                     // the event loop is gone (shutdown): its connections are closed anyway
+                    b.empty();
                 }
             }
-            byLoop.clear();
         }
         return n;
     }
 
+    /** This round's batch for {@code executor}'s connections. */
+    private LoopBatch filling(Executor executor) {
+        Loop loop = null;
+        for (int i = 0; i < loops.size(); i++) {
+            if (loops.get(i).executor == executor) {
+                loop = loops.get(i);
+                break;
+            }
+        }
+        if (loop == null) {
+            if (loops.size() >= MAX_LOOPS) {
+                loops.removeIf(l -> l.filling == null);
+            }
+            loop = new Loop(executor);
+            loops.add(loop);
+        }
+        if (loop.filling == null) {
+            loop.filling = loop.take();
+        }
+        return loop.filling;
+    }
 }

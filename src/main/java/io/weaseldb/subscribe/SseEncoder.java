@@ -62,7 +62,9 @@ public final class SseEncoder {
                 .field("timestamp", timestamp)
                 .field("leader_id", leaderId)
                 .beginArray("operations");
-        for (Operation op : t.operations()) {
+        java.util.List<Operation> ops = t.operations();
+        for (int i = 0; i < ops.size(); i++) { // by index: the iterator was not elided here (32 B per event)
+            Operation op = ops.get(i);
             w.beginElementObject();
             switch (op) {
                 case Operation.Write wr -> w.field("type", "write").fieldBase64("key", wr.key()).fieldBase64("value", wr.value());

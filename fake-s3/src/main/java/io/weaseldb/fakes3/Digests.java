@@ -31,9 +31,12 @@ final class Digests {
         }
     }
 
+    /** One MD5 per thread for ETags: looking a digest up in the providers costs more than hashing a small object. */
+    private static final ThreadLocal<MessageDigest> ETAG_MD5 = ThreadLocal.withInitial(Digests::md5);
+
     /** The S3 ETag of a single-part object: the quoted lowercase hex MD5 of its content. */
     static String etag(byte[] content, int offset, int length) {
-        MessageDigest md5 = md5();
+        MessageDigest md5 = ETAG_MD5.get(); // digest() below resets it for the next use
         md5.update(content, offset, length);
         return '"' + HEX.formatHex(md5.digest()) + '"';
     }

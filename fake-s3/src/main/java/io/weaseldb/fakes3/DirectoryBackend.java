@@ -463,8 +463,14 @@ public final class DirectoryBackend implements ObjectBackend {
         return keyLocks[(h >>> 24) & (STRIPES - 1)];
     }
 
+    // Fixed open options: FileChannel.open(path, OpenOption...) copies its options into a new set per call.
+    private static final java.util.Set<java.nio.file.OpenOption> CREATE_FOR_WRITING =
+            java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    private static final java.util.Set<java.nio.file.OpenOption> READING = java.util.Set.of(StandardOpenOption.READ);
+    private static final java.nio.file.attribute.FileAttribute<?>[] NO_ATTRIBUTES = {};
+
     private void writeFile(Path path, byte[] header, byte[] content) throws IOException {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(path, CREATE_FOR_WRITING, NO_ATTRIBUTES)) {
             ByteBuffer[] buffers = {ByteBuffer.wrap(header), ByteBuffer.wrap(content)};
             while (buffers[1].hasRemaining() || buffers[0].hasRemaining()) {
                 ch.write(buffers);
@@ -484,7 +490,7 @@ public final class DirectoryBackend implements ObjectBackend {
     private static void syncDirectoryNow(Path dir) throws IOException {
         // Opening a directory for reading and forcing it is how the JDK exposes fsync(dirfd) on
         // Linux and macOS; it makes the rename (or unlink) itself durable.
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+        try (FileChannel ch = FileChannel.open(dir, READING, NO_ATTRIBUTES)) {
             ch.force(true);
         }
     }
