@@ -131,6 +131,16 @@ def test_request_id_shorter_than_minimum_is_400(client: weaseldb.Client, ns: byt
     assert res.request_id == (ns.hex() + "y" * 20)[-20:]
 
 
+def test_request_id_length_counts_characters_not_utf16_units(client: weaseldb.Client, ns: bytes) -> None:
+    # min_request_id_length is in characters, as JSON Schema's minLength: an emoji is one
+    prefix = ns.decode().split("/")[2]  # this test's 8 random hex digits
+    with pytest.raises(BadRequest) as info:
+        client.commit([Write(ns + b"k", b"v")], request_id=prefix + "\U0001F600" * 11)  # 19 characters
+    assert "got 19" in str(info.value)
+    rid = prefix + "\U0001F600" * 12  # 20 characters
+    assert client.commit([Write(ns + b"k", b"v")], request_id=rid).request_id == rid
+
+
 @pytest.mark.both_backends
 def test_duplicate_request_id_returns_original_outcome(client: weaseldb.Client, ns: bytes) -> None:
     rid = "dup-" + ns.hex()

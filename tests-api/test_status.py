@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import weaseldb
-from harness import history
+from harness import history, http_request, raw_exchange
 from weaseldb import BadRequest, Conflict, LogTruncated, PointRead, Write
 
 
@@ -69,6 +69,33 @@ def test_status_request_id_of_a_length_no_commit_could_carry_is_400(client: weas
     body = resp.json()
     assert body["error"] == "bad_request"
     assert "request_id must be 20 to 256 characters" in body["message"]
+
+
+def test_status_request_id_length_counts_characters(client: weaseldb.Client, ns: bytes) -> None:
+    # "characters" as JSON Schema's minLength counts them: an emoji is one (two UTF-16 units)
+    prefix = ns.decode().split("/")[2]  # this test's 8 random hex digits
+    short = prefix + "\U0001F600" * 11  # 19 characters, 30 UTF-16 units
+    resp = client.request("GET", "/v1/status", query={"request_id": short})
+    assert resp.status == 400, resp.body
+    assert "got 19" in resp.json()["message"]
+    enough = prefix + "\U0001F600" * 12  # 20 characters
+    resp = client.request("GET", "/v1/status", query={"request_id": enough})
+    assert resp.status == 200, resp.body
+    assert resp.json()["request_id"] == enough
+
+
+def test_status_query_is_form_decoded(server, client: weaseldb.Client, ns: bytes) -> None:
+    # query values are decoded as HTML forms encode them: "+" is a space, "%2B" a plus sign
+    rid = "plus+" + ns.hex()
+    res = client.commit([Write(ns + b"k", b"v")], request_id=rid)
+    resp = client.request("GET", "/v1/status", query={"request_id": rid})  # urlencode sends %2B
+    assert resp.status == 200 and resp.json()["status"] == "committed", resp.body
+    assert resp.json()["version"] == res.version
+    # sent as is, "+" means a space: that is another id, which never committed
+    raw = raw_exchange(server.port, http_request("GET", f"/v1/status?request_id={rid}"))
+    assert raw.status == 200, raw.body
+    assert raw.json()["request_id"] == "plus " + ns.hex()
+    assert raw.json()["status"] == "not_committed"
 
 
 @pytest.mark.parametrize("min_version", ["abc", "-5", "1.5"])

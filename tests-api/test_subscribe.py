@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 
@@ -229,3 +230,36 @@ def test_last_event_id_wins_over_after_on_reconnect(server, client: weaseldb.Cli
         s.read_until(has_tx(versions[-1]), 20, f"transaction {versions[-1]}")
         got = [json.loads(e.data)["version"] for e in s.events if e.event == "transaction"]
     assert got[0] == versions[2], f"the reconnect replayed {got[0]}..{versions[1]}, already delivered"
+
+
+def test_http_1_0_subscriber_gets_the_stream_without_chunked_framing(server, client: weaseldb.Client,
+                                                                    ns: bytes) -> None:
+    # HTTP/1.0 has no chunked transfer coding (RFC 9112 section 6.1): the events are the body, up
+    # to the close, and a 1.0 client reads them as they are.
+    before = client.version().version
+    c = client.commit([Write(ns + b"h10", b"v")], request_id="h10-" + ns.hex())
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    try:
+        sock.sendall(f"GET /v1/subscribe?after={before} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n".encode())
+        raw = bytearray()
+        deadline = time.monotonic() + 20
+        while b"\r\n\r\n" not in raw or f'"version":{c.version},'.encode() not in raw:
+            assert time.monotonic() < deadline, f"no event for version {c.version}: {bytes(raw)[:2000]!r}"
+            chunk = sock.recv(65536)
+            assert chunk, f"stream closed early: {bytes(raw)[:2000]!r}"
+            raw += chunk
+    finally:
+        sock.close()
+    head, _, body = bytes(raw).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].split(" ")[1] == "200", lines[0]
+    fields = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    assert "transfer-encoding" not in fields, fields
+    assert "content-length" not in fields, fields
+    assert fields.get("connection", "").lower() == "close", fields
+    assert fields["content-type"].startswith("text/event-stream"), fields
+    # the body is SSE text from its first byte: no chunk-size lines
+    assert body.startswith((b"id: ", b"event: ", b": ")), body[:200]
+    events = weaseldb.SSEParser().feed(body)
+    mine = [json.loads(e.data) for e in events if e.event == "transaction"]
+    assert c.version in [t["version"] for t in mine], mine

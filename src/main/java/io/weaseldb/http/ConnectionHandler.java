@@ -598,7 +598,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         head.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
-        head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        if (slot.http10) {
+            // an HTTP/1.0 client knows no chunked framing (RFC 9112 section 6.1): the stream is the
+            // body up to the close, and the server closes when the stream ends
+            head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else {
+            head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        }
         head.headers().set("X-Accel-Buffering", "no");
         final long from = after;
         final boolean mode = durable;
@@ -626,9 +632,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             io.weaseldb.json.CommitLimits limits = settings.commitLimits();
             int min = Math.min(limits.minRequestIdLength(), SERVER_ID_LENGTH);
             int max = Math.max(limits.maxRequestIdLength(), SERVER_ID_LENGTH);
-            if (requestId.length() < min || requestId.length() > max) {
+            int length = io.weaseldb.json.CommitLimits.idLength(requestId);
+            if (length < min || length > max) {
                 throw new BadRequestException("request_id must be " + min + " to " + max
-                        + " characters, as in commits; got " + requestId.length());
+                        + " characters, as in commits; got " + length);
             }
             String mv = param(query, "min_version");
             if (mv != null) {

@@ -35,6 +35,9 @@ import java.util.List;
  */
 public final class CommitParser implements AutoCloseable {
 
+    /** Deepest nesting of arrays and objects in a body, unknown fields' values included. */
+    public static final int MAX_NESTING_DEPTH = 64;
+
     /** A factory shared by all parsers: thread-safe once configured. */
     public static JsonFactory newFactory(long maxRequestSizeBytes) {
         int maxString = (int) Math.min(Integer.MAX_VALUE, Math.max(1024, maxRequestSizeBytes));
@@ -44,7 +47,7 @@ public final class CommitParser implements AutoCloseable {
                 .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
                 .streamReadConstraints(StreamReadConstraints.builder()
                         .maxStringLength(maxString)
-                        .maxNestingDepth(64)
+                        .maxNestingDepth(MAX_NESTING_DEPTH)
                         .maxNumberLength(64)
                         .build()));
     }
@@ -446,9 +449,15 @@ public final class CommitParser implements AutoCloseable {
             }
         } catch (com.fasterxml.jackson.core.io.JsonEOFException e) {
             throw new BadRequestException("truncated JSON: the body ended inside " + where());
+        } catch (com.fasterxml.jackson.core.exc.StreamConstraintsException e) {
+            // jackson's limits (nesting depth, number and string length) give no location
+            throw new BadRequestException(e.getMessage().contains("nesting depth")
+                    ? "JSON nested more than " + MAX_NESTING_DEPTH + " levels deep (unknown fields count too)"
+                    : "JSON value too long: " + clean(e.getOriginalMessage()));
         } catch (JsonProcessingException e) {
+            com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
             throw new BadRequestException("malformed JSON: " + clean(e.getOriginalMessage())
-                    + " (at byte " + (e.getLocation().getByteOffset() - streamBase + bomSkipped) + ")");
+                    + (at == null ? "" : " (at byte " + (at.getByteOffset() - streamBase + bomSkipped) + ")"));
         } catch (IOException e) {
             throw new BadRequestException("malformed JSON: " + e.getMessage());
         }
@@ -517,13 +526,14 @@ public final class CommitParser implements AutoCloseable {
                         throw new BadRequestException("request_id has an unpaired UTF-16 surrogate (\\u"
                                 + Integer.toHexString(requestId.charAt(surrogate)) + ") at character " + surrogate);
                     }
-                    if (requestId.length() < limits.minRequestIdLength()) {
+                    int length = CommitLimits.idLength(requestId);
+                    if (length < limits.minRequestIdLength()) {
                         throw new BadRequestException("request_id must be at least " + limits.minRequestIdLength()
-                                + " characters, got " + requestId.length());
+                                + " characters, got " + length);
                     }
-                    if (requestId.length() > limits.maxRequestIdLength()) {
+                    if (length > limits.maxRequestIdLength()) {
                         throw new BadRequestException("request_id must be at most " + limits.maxRequestIdLength()
-                                + " characters, got " + requestId.length());
+                                + " characters, got " + length);
                     }
                 }
             }
@@ -806,12 +816,16 @@ public final class CommitParser implements AutoCloseable {
     }
 
     /** Jackson's messages may embed source-location boilerplate that means nothing to API clients. */
+    /** jackson's message without its location and its hints about jackson's own settings. */
     private static String clean(String message) {
-        int cut = message.indexOf(" (start marker at");
-        if (cut < 0) {
-            cut = message.indexOf(" at [Source");
+        int cut = message.length();
+        for (String tail : new String[] {" (start marker at", " at [Source", "\n at [Source", ": enable `", "; enable `"}) {
+            int i = message.indexOf(tail);
+            if (i >= 0 && i < cut) {
+                cut = i;
+            }
         }
-        return cut < 0 ? message : message.substring(0, cut);
+        return message.substring(0, cut).strip();
     }
 
     private static String describe(JsonToken t) {

@@ -239,7 +239,7 @@ public final class Sequencer implements Stage {
             long v = p.version() != Precondition.DEFAULT_VERSION ? p.version() : r.readVersion();
             if (v > lastVersion) {
                 reply(new Outcome.Rejected("preconditions[" + i + "] version " + v
-                        + " is newer than the latest committed version " + lastVersion), completion);
+                        + " is newer than the latest version " + lastVersion), completion);
                 return;
             }
             if (v < oldest) {

@@ -2,6 +2,7 @@ package io.weaseldb.json;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -151,6 +152,38 @@ class CommitParserTest {
     void rejectsInvalidBodiesWithAPreciseMessage(String body, String expected) {
         BadRequestException e = assertThrows(BadRequestException.class, () -> parse(body));
         assertTrue(e.getMessage().startsWith(expected), "message was: " + e.getMessage());
+    }
+
+    /** Limits count characters (code points), as the API and JSON Schema's minLength do: an emoji is one. */
+    @Test
+    void requestIdLengthsCountCharactersNotUtf16Units() throws Exception {
+        String emoji = "\uD83D\uDE00"; // one character, two UTF-16 units
+        BadRequestException shortOne = assertThrows(BadRequestException.class,
+                () -> parse("{\"request_id\": \"" + emoji.repeat(19) + "\"}"));
+        assertEquals("request_id must be at least 20 characters, got 19", shortOne.getMessage());
+        assertEquals(emoji.repeat(20), parse("{\"request_id\": \"" + emoji.repeat(20) + "\"}").requestId());
+        assertEquals(emoji.repeat(256), parse("{\"request_id\": \"" + emoji.repeat(256) + "\"}").requestId());
+        BadRequestException longOne = assertThrows(BadRequestException.class,
+                () -> parse("{\"request_id\": \"" + emoji.repeat(257) + "\"}"));
+        assertEquals("request_id must be at most 256 characters, got 257", longOne.getMessage());
+    }
+
+    /** jackson's own limits and settings are not what a client needs to read about. */
+    @Test
+    void nestingAndNonStandardTokensGetAPlainMessage() throws Exception {
+        String ok = "{\"zzz\": " + "[".repeat(CommitParser.MAX_NESTING_DEPTH - 1) + "]".repeat(CommitParser.MAX_NESTING_DEPTH - 1) + "}";
+        assertEquals(List.of(), parse(ok).operations(), "an unknown field's value is skipped, however deep within the limit");
+        String deep = "{\"zzz\": " + "[".repeat(CommitParser.MAX_NESTING_DEPTH) + "]".repeat(CommitParser.MAX_NESTING_DEPTH) + "}";
+        BadRequestException e = assertThrows(BadRequestException.class, () -> parse(deep));
+        assertEquals("JSON nested more than 64 levels deep (unknown fields count too)", e.getMessage());
+        for (String body : new String[] {"{\"read_version\": NaN}", "{\"a\": 'x'}", "{\"a\": 1} // c", "{\"a\": 01}"}) {
+            BadRequestException bad = assertThrows(BadRequestException.class, () -> parse(body));
+            assertTrue(bad.getMessage().startsWith("malformed JSON: ") || bad.getMessage().startsWith("unexpected data"),
+                    body + ": " + bad.getMessage());
+            for (String internal : new String[] {"JsonReadFeature", "StreamReadFeature", "Source:", "REDACTED", "enable `"}) {
+                assertFalse(bad.getMessage().contains(internal), body + ": " + bad.getMessage());
+            }
+        }
     }
 
     /**
