@@ -208,6 +208,17 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        if (req.protocolVersion().majorVersion() != 1) {
+            // "HTTP/2.0 ..." as a request line: not HTTP/1.x (whose higher minor versions are
+            // served as 1.1), so neither its framing nor its semantics can be assumed (RFC 9110 15.6.6)
+            Slot slot = newSlot(Endpoint.UNKNOWN, start, false, false);
+            metrics.rejected("http_version");
+            refuseBody(slot);
+            bodyComplete = false;
+            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, "bad_request",
+                    req.protocolVersion().text() + " is not supported: send HTTP/1.1 (or 1.0)"));
+            return;
+        }
         if (!plainFraming(req)) {
             // The decoder frames a body as chunked when "chunked" is anywhere in the list, so
             // "gzip, chunked" would be committed as if uncoded: refuse it (RFC 9112 6.1). Its body's

@@ -447,6 +447,21 @@ class HttpServerTest {
     }
 
     @Test
+    void aMajorVersionOtherThanOneIs505AndCloses() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("GET /v1/version HTTP/2.0\r\nHost: a\r\n\r\n");
+            var r = c.read();
+            assertEquals(505, r.status());
+            assertTrue(r.body().contains("HTTP/2.0 is not supported"), r.body());
+            assertTrue(c.closedByServer());
+        }
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("GET /v1/version HTTP/1.2\r\nHost: a\r\n\r\n"); // a higher 1.x is served as 1.1
+            assertEquals(200, c.read().status());
+        }
+    }
+
+    @Test
     void aFullPipelineIsA503WithRetryAfter() throws Exception {
         backend.full = true;
         try (RawHttp c = new RawHttp(server.port())) {
