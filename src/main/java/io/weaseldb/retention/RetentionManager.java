@@ -103,7 +103,7 @@ public final class RetentionManager implements AutoCloseable {
                 .description("Log objects deleted by truncation").register(registry);
         // normally zero: a rising count points at a server that keeps writing after it lost the log
         deletedOrphans = Counter.builder("weaseldb.log.orphans.deleted")
-                .description("Unacknowledged log objects of older terms deleted (after recovery and by orphan sweeps)")
+                .description("Deletions sent for unacknowledged log objects of older terms (after recovery and by orphan sweeps)")
                 .register(registry);
     }
 
