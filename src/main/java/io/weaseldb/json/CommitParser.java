@@ -451,9 +451,10 @@ public final class CommitParser implements AutoCloseable {
             throw new BadRequestException("truncated JSON: the body ended inside " + where());
         } catch (com.fasterxml.jackson.core.exc.StreamConstraintsException e) {
             // jackson's limits (nesting depth, number and string length) give no location
-            throw new BadRequestException(e.getMessage().contains("nesting depth")
+            String m = e.getOriginalMessage();
+            throw new BadRequestException(m.contains("nesting depth")
                     ? "JSON nested more than " + MAX_NESTING_DEPTH + " levels deep (unknown fields count too)"
-                    : "JSON value too long: " + clean(e.getOriginalMessage()));
+                    : "a JSON value longer than this server accepts");
         } catch (JsonProcessingException e) {
             com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
             throw new BadRequestException("malformed JSON: " + clean(e.getOriginalMessage())
@@ -815,7 +816,6 @@ public final class CommitParser implements AutoCloseable {
         };
     }
 
-    /** Jackson's messages may embed source-location boilerplate that means nothing to API clients. */
     /** jackson's message without its location and its hints about jackson's own settings. */
     private static String clean(String message) {
         int cut = message.length();
