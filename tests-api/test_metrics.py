@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,17 @@ def test_s3_errors_are_counted_and_retried(make_server, ns: bytes) -> None:
     outcomes = {labels.get("outcome") for labels, _ in m.samples("weaseldb_s3_request_seconds_count", operation="put")}
     assert len(outcomes) >= 2, f"put errors should be counted apart from successes: {outcomes}"
     assert m.value("weaseldb_batch_retries_total") >= 1
+
+
+def test_the_client_readmes_metric_calls_find_their_series(client: weaseldb.Client, ns: bytes) -> None:
+    # clients-python/README.md, "Admin": each call must find a series, not fall back to
+    # None / 0 / NaN on a name the server does not export.
+    client.commit([Write(ns + b"k", b"v")])
+    m = client.metrics()
+    assert (m.value("weaseldb_http_requests_seconds_count", {"endpoint": "/v1/commit", "status": "200"}) or 0) >= 1
+    assert m.total("weaseldb_commits_total", outcome="committed") >= 1
+    p99 = m.histogram("weaseldb_http_requests_seconds", endpoint="/v1/commit").quantile(0.99)
+    assert math.isfinite(p99) and p99 > 0, p99
+    readme = (Path(__file__).resolve().parent.parent / "clients-python" / "README.md").read_text()
+    for name in ("weaseldb_http_requests_seconds_count", "weaseldb_commits_total", "weaseldb_http_requests_seconds"):
+        assert f'"{name}"' in readme, f"the README's Admin example no longer shows {name}"

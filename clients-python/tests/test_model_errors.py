@@ -124,3 +124,31 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("-3") is None
+
+
+def test_every_error_survives_pickling() -> None:
+    # multiprocessing sends a worker's exception to the parent pickled; an error that cannot
+    # be rebuilt kills the pool's result thread and leaves the parent waiting for ever.
+    import pickle
+
+    from weaseldb.errors import (CertificateError, Conflict, GapError, OutcomeUnknown, StreamError, Timeout,
+                                 TransportError, Unavailable, error_from_response)
+
+    errors = [
+        TransportError("reset", sent=True, request_id="r-1"),
+        Timeout("slow", sent=False),
+        CertificateError("bad cert"),
+        OutcomeUnknown("lost", request_id="r-2", cause=TransportError("refused", sent=False)),
+        StreamError("bad event"),
+        GapError("gap", expected=4, prev_version=6, version=7),
+        Conflict("stale", body={"version": 9, "conflicts": [0], "request_id": "r-3"}),
+        error_from_response(503, {"error": "unavailable", "message": "down", "outcome": "unknown"}, retry_after="1"),
+    ]
+    for e in errors:
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is type(e)
+        assert str(back) == str(e) and back.__dict__.keys() == e.__dict__.keys(), e
+        assert (back.request_id, back.outcome_unknown) == (e.request_id, e.outcome_unknown)
+    assert pickle.loads(pickle.dumps(errors[3])).cause.sent is False
+    assert pickle.loads(pickle.dumps(errors[5])).prev_version == 6
+    assert isinstance(errors[7], Unavailable)

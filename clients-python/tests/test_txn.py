@@ -165,8 +165,32 @@ def test_status_that_never_answers_means_outcome_unknown(server: FakeServer, fak
     server.on("POST", "/v1/commit", Reply(503, {"error": "unavailable", "message": "s3", "outcome": "unknown"}))
     server.on("GET", "/v1/status", Reply(503, {"error": "unavailable", "message": "down"}))
     with pytest.raises(OutcomeUnknown):
-        run(Client(server.url), fake_sleep, status_attempts=3)
+        run(Client(server.url), fake_sleep, status_attempts=3, status_patience=0)
     assert len(server.calls("/v1/status")) == 3
+
+
+def test_status_is_asked_for_its_patience_not_only_its_attempts(server: FakeServer, fake_sleep: FakeSleep) -> None:
+    # A restarting server refuses at once: eight quick tries would be over before it is back.
+    server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
+    server.on("POST", "/v1/commit", Reply(drop=True))
+    server.on("GET", "/v1/status", Reply(drop=True))
+    with pytest.raises(OutcomeUnknown) as info:
+        run(Client(server.url), fake_sleep, status_attempts=2, status_patience=20.0)
+    tries = len(server.calls("/v1/status"))
+    assert tries > 2, "the attempts alone must not end the wait"
+    assert sum(fake_sleep.delays[-(tries - 1):]) >= 20.0, fake_sleep.delays
+    assert "did not answer" in str(info.value)
+
+
+def test_status_answering_late_within_the_patience_resolves(server: FakeServer, fake_sleep: FakeSleep) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
+    server.on("POST", "/v1/commit", Reply(drop=True))
+    server.on("GET", "/v1/status", *([Reply(drop=True)] * 12),
+              Reply(body={"request_id": "request-000000000000001", "status": "committed", "version": 11,
+                          "leader_id": "L2"}))
+    res = run(Client(server.url), fake_sleep)
+    assert res.resolved_by_status and res.version == 11
+    assert len(server.calls("/v1/status")) == 13
 
 
 def test_version_endpoint_failures_are_retried(server: FakeServer, fake_sleep: FakeSleep) -> None:

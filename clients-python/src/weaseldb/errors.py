@@ -94,6 +94,19 @@ class WeaselError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, message={self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its attributes rather than its constructor's arguments (several
+        # subclasses take required keyword-only ones), so it crosses process boundaries:
+        # multiprocessing sends a worker's exception back to the parent this way.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[WeaselError], args: tuple[Any, ...], state: dict[str, Any]) -> WeaselError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class TransportError(WeaselError):
     """No HTTP answer: connection refused, reset, closed early, or timed out.

@@ -174,20 +174,25 @@ def resolve_outcome(
     *,
     min_version: int | None = None,
     attempts: int = 8,
+    patience: float = 30.0,
     backoff: Backoff | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> StatusResult:
     """Ask ``/v1/status`` until it answers; the answer makes the id's outcome final.
 
-    Raises :class:`OutcomeUnknown` if the server says the history is gone (410) or
-    does not answer after ``attempts`` tries.
+    Raises :class:`OutcomeUnknown` if the server says the history is gone (410), or
+    does not answer in ``attempts`` tries *and* ``patience`` seconds of waiting between
+    them. The patience covers a server restarting or a standby taking over (a few
+    seconds with the default ``leader_timeout_ms``), when every try is refused at once.
     """
     import time
 
     backoff = backoff or Backoff(0.05, 2.0)
     do_sleep = sleep or time.sleep
     last: WeaselError | None = None
-    for i in range(attempts):
+    waited = 0.0
+    i = 0
+    while True:
         try:
             return client.status(request_id, min_version=min_version)
         except LogTruncated as exc:
@@ -201,9 +206,13 @@ def resolve_outcome(
             if exc.status is None or exc.status < 500:
                 raise
             last = exc
-        if i + 1 < attempts:
-            hint = last.retry_after if isinstance(last, (Unavailable, TooManyRequests)) else None
-            do_sleep(backoff.next(hint))
+        i += 1
+        if i >= attempts and waited >= patience:
+            break
+        hint = last.retry_after if isinstance(last, (Unavailable, TooManyRequests)) else None
+        delay = backoff.next(hint)
+        do_sleep(delay)
+        waited += delay
     raise OutcomeUnknown(f"outcome of {request_id} is unknown: /v1/status did not answer ({last})",
                          request_id=request_id, cause=last)
 
@@ -220,6 +229,7 @@ def run_transaction(
     rng: random.Random | None = None,
     request_id_factory: Callable[[], str] | None = None,
     status_attempts: int = 8,
+    status_patience: float = 30.0,
     replica_timeout: float | None = 30.0,
 ) -> TxnResult[T]:
     """Run ``fn(txn)`` and commit what it buffered, retrying until it commits once.
@@ -234,7 +244,9 @@ def run_transaction(
         backoff/sleep/rng: the randomized exponential backoff between attempts
             (defaults: 10 ms doubling up to 1 s, ``time.sleep``); injectable for tests.
         request_id_factory: makes a new request id for every attempt.
-        status_attempts: how often ``/v1/status`` is tried to resolve an unknown outcome.
+        status_attempts/status_patience: how often, and for at least how many seconds of
+            waiting between tries, ``/v1/status`` is asked to resolve an unknown outcome
+            (see :func:`resolve_outcome`) before :class:`OutcomeUnknown` is raised.
     """
     import time
 
@@ -264,7 +276,7 @@ def run_transaction(
                 if not exc.outcome_unknown:
                     raise
                 status = resolve_outcome(client, request_id, min_version=rv, attempts=status_attempts,
-                                         backoff=Backoff(0.05, 2.0, rng=backoff.rng), sleep=do_sleep)
+                                         patience=status_patience, backoff=Backoff(0.05, 2.0, rng=backoff.rng), sleep=do_sleep)
                 if status.committed:
                     commit = CommitResult(status.version, status.leader_id or "", request_id, False, status.raw)
                     return TxnResult(value, commit, attempt, resolved_by_status=True)

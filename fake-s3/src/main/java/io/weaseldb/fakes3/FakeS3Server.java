@@ -111,7 +111,7 @@ public final class FakeS3Server implements AutoCloseable {
             try {
                 backend = DirectoryBackend.open(config.dataDir(), config.fsync(), clock);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot open data directory " + config.dataDir(), e);
+                throw new UncheckedIOException("cannot open data directory " + config.dataDir() + ": " + e.getMessage(), e);
             }
         }
         return start(config, backend, clock);

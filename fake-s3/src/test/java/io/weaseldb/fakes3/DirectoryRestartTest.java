@@ -89,6 +89,9 @@ class DirectoryRestartTest {
         try (FakeS3Server first = start()) {
             UncheckedIOException e = assertThrows(UncheckedIOException.class, this::start);
             assertTrue(e.getCause().getMessage().contains("in use"), e.getCause().getMessage());
+            // the top line, which `startup failed: …` shows, says why too (troubleshooting.md)
+            assertTrue(e.getMessage().startsWith("cannot open data directory ")
+                    && e.getMessage().endsWith("is in use by another fake S3 server"), e.getMessage());
             assertTrue(first.port() > 0);
         }
     }
