@@ -142,7 +142,8 @@ def test_s3_errors_are_counted_and_retried(make_server, ns: bytes) -> None:
     assert m.value("weaseldb_batch_retries_total") >= 1
 
 
-def test_the_client_readmes_metric_calls_find_their_series(client: weaseldb.Client, ns: bytes) -> None:
+def test_the_client_readmes_metric_calls_find_their_series(client: weaseldb.Client, ns: bytes,
+                                                           source_root: Path) -> None:
     # clients-python/README.md, "Admin": each call must find a series, not fall back to
     # None / 0 / NaN on a name the server does not export.
     client.commit([Write(ns + b"k", b"v")])
@@ -151,6 +152,6 @@ def test_the_client_readmes_metric_calls_find_their_series(client: weaseldb.Clie
     assert m.total("weaseldb_commits_total", outcome="committed") >= 1
     p99 = m.histogram("weaseldb_http_requests_seconds", endpoint="/v1/commit").quantile(0.99)
     assert math.isfinite(p99) and p99 > 0, p99
-    readme = (Path(__file__).resolve().parent.parent / "clients-python" / "README.md").read_text()
+    readme = (source_root / "clients-python" / "README.md").read_text()
     for name in ("weaseldb_http_requests_seconds_count", "weaseldb_commits_total", "weaseldb_http_requests_seconds"):
         assert f'"{name}"' in readme, f"the README's Admin example no longer shows {name}"

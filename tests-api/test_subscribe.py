@@ -243,7 +243,9 @@ def test_http_1_0_subscriber_gets_the_stream_without_chunked_framing(server, cli
         sock.sendall(f"GET /v1/subscribe?after={before} HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n".encode())
         raw = bytearray()
         deadline = time.monotonic() + 20
-        while b"\r\n\r\n" not in raw or f'"version":{c.version},'.encode() not in raw:
+        marker = f'"version":{c.version},'.encode()
+        # the event whole: its data line and the blank line that ends it
+        while b"\r\n\r\n" not in raw or marker not in raw or b"\n\n" not in raw[raw.index(marker):]:
             assert time.monotonic() < deadline, f"no event for version {c.version}: {bytes(raw)[:2000]!r}"
             chunk = sock.recv(65536)
             assert chunk, f"stream closed early: {bytes(raw)[:2000]!r}"

@@ -181,16 +181,18 @@ def resolve_outcome(
     """Ask ``/v1/status`` until it answers; the answer makes the id's outcome final.
 
     Raises :class:`OutcomeUnknown` if the server says the history is gone (410), or
-    does not answer in ``attempts`` tries *and* ``patience`` seconds of waiting between
-    them. The patience covers a server restarting or a standby taking over (a few
-    seconds with the default ``leader_timeout_ms``), when every try is refused at once.
+    does not answer in ``attempts`` tries *and* ``patience`` seconds. The patience covers
+    a server restarting or a standby taking over (a few seconds with the default
+    ``leader_timeout_ms``), when every try is refused at once; tries that each wait out
+    the client's timeout use it up as they go. ``patience=0`` stops after ``attempts``.
     """
     import time
 
     backoff = backoff or Backoff(0.05, 2.0)
     do_sleep = sleep or time.sleep
     last: WeaselError | None = None
-    waited = 0.0
+    started = time.monotonic()
+    waited = 0.0  # slept between tries: what an injected sleep does not spend on the clock
     i = 0
     while True:
         try:
@@ -207,7 +209,7 @@ def resolve_outcome(
                 raise
             last = exc
         i += 1
-        if i >= attempts and waited >= patience:
+        if i >= attempts and max(waited, time.monotonic() - started) >= patience:
             break
         hint = last.retry_after if isinstance(last, (Unavailable, TooManyRequests)) else None
         delay = backoff.next(hint)

@@ -819,7 +819,8 @@ public final class CommitParser implements AutoCloseable {
     /** jackson's message without its location and its hints about jackson's own settings. */
     private static String clean(String message) {
         int cut = message.length();
-        for (String tail : new String[] {" (start marker at", " at [Source", "\n at [Source", ": enable `", "; enable `"}) {
+        for (String tail : new String[] {" (start marker at", " at [Source", "\n at [Source", ": enable `", "; enable `",
+                " (not recognized as one since Feature"}) {
             int i = message.indexOf(tail);
             if (i >= 0 && i < cut) {
                 cut = i;

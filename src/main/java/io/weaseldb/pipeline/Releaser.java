@@ -16,8 +16,11 @@ import org.jctools.queues.atomic.SpscAtomicArrayQueue;
 public final class Releaser implements Stage {
     /** Batches kept for one event loop while the ones before are still queued there; more are made and dropped. */
     private static final int POOLED_PER_LOOP = 4;
-    /** Event loops remembered; past this, those with nothing this round are forgotten (there are a handful). */
-    private static final int MAX_LOOPS = 64;
+    /**
+     * Event loops remembered; past this, those with nothing this round are forgotten. At least
+     * {@code [server] io_threads}' maximum (256), so a server's own loops are never forgotten.
+     */
+    private static final int MAX_LOOPS = 256;
 
     private final SpscAtomicArrayQueue<Release> input;
     private final WakeSignal signal = new WakeSignal();
@@ -173,7 +176,9 @@ public final class Releaser implements Stage {
                 try {
                     loop.executor.execute(b);
                 } catch (RejectedExecutionException shuttingDown) {
-                    // the event loop is gone (shutdown): its connections are closed anyway
+                    // the event loop is gone (shutdown): its connections are closed anyway. A
+                    // rejected task was not queued (Netty's loops and the JDK's executors refuse
+                    // before queuing), so the batch is free to be filled again.
                     b.empty();
                 }
             }

@@ -176,11 +176,12 @@ class CommitParserTest {
         String deep = "{\"zzz\": " + "[".repeat(CommitParser.MAX_NESTING_DEPTH) + "]".repeat(CommitParser.MAX_NESTING_DEPTH) + "}";
         BadRequestException e = assertThrows(BadRequestException.class, () -> parse(deep));
         assertEquals("JSON nested more than 64 levels deep (unknown fields count too)", e.getMessage());
-        for (String body : new String[] {"{\"read_version\": NaN}", "{\"a\": 'x'}", "{\"a\": 1} // c", "{\"a\": 01}"}) {
+        for (String body : new String[] {"{\"read_version\": NaN}", "{\"a\": 'x'}", "{\"a\": 1} // c", "{\"a\": 01}",
+                "{\"a\": /* c */ 1}", "{\"a\": 1 # c\n}"}) {
             BadRequestException bad = assertThrows(BadRequestException.class, () -> parse(body));
             assertTrue(bad.getMessage().startsWith("malformed JSON: ") || bad.getMessage().startsWith("unexpected data"),
                     body + ": " + bad.getMessage());
-            for (String internal : new String[] {"JsonReadFeature", "StreamReadFeature", "Source:", "REDACTED", "enable `"}) {
+            for (String internal : new String[] {"JsonReadFeature", "StreamReadFeature", "Feature '", "Source:", "REDACTED", "enable `"}) {
                 assertFalse(bad.getMessage().contains(internal), body + ": " + bad.getMessage());
             }
         }

@@ -3,6 +3,7 @@ package io.weaseldb.pipeline;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.weaseldb.txn.Transaction;
@@ -23,10 +24,12 @@ class ReleaserTest {
     private static final class QueuedLoop implements Executor {
         final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
         boolean rejecting;
+        Runnable rejected;
 
         @Override
         public void execute(Runnable task) {
             if (rejecting) {
+                rejected = task;
                 throw new RejectedExecutionException("shut down");
             }
             tasks.add(task);
@@ -163,9 +166,37 @@ class ReleaserTest {
         Seen later = new Seen(gone);
         release(r, txn(later));
         r.doWork(0);
+        assertSame(gone.rejected, gone.tasks.peek(), "the rejected batch went back to the pool");
         gone.runNext();
         assertEquals(1, later.outcomes.size());
         assertTrue(lost.outcomes.isEmpty(), "what the rejected round held is not answered later");
+    }
+
+    @Test
+    void aCompletionThatThrowsStillGivesTheBatchBack() {
+        Releaser r = new Releaser(64);
+        QueuedLoop a = new QueuedLoop();
+        Completion throwing = new Completion() {
+            @Override
+            public Executor executor() {
+                return a;
+            }
+
+            @Override
+            public void complete(Outcome outcome) {
+                throw new IllegalStateException("handler bug");
+            }
+        };
+        release(r, txn(throwing));
+        r.doWork(0);
+        Runnable first = a.tasks.poll();
+        assertThrows(IllegalStateException.class, first::run);
+        Seen next = new Seen(a);
+        release(r, txn(next));
+        r.doWork(0);
+        assertSame(first, a.tasks.peek(), "the batch is given back even when a completion throws");
+        a.runNext();
+        assertEquals(1, next.outcomes.size(), "and it holds only the new round");
     }
 
     @Test
