@@ -118,8 +118,8 @@ if [ -z "${SKIP_ETCD:-}" ]; then
     # etcd. Needs the Go toolchain and the module proxy the first time (SKIP_ETCD_GRPC=1 to skip).
     if [ -z "${SKIP_ETCD_GRPC:-}" ] && command -v go >/dev/null; then
         echo "== etcd-grpc (load $(cut -d' ' -f1 /proc/loadavg))"
-        if (cd "$ROOT/docs/bench/etcd-txn" && timeout 600 go build -o "$OUT_DIR/etcd-txn" .) 2>>"$OUT_DIR/generator.err"; then
-            timeout "$RUN_TIMEOUT_S" "$OUT_DIR/etcd-txn" -endpoint "127.0.0.1:$ETCD_PORT" -workers "$CONNECTIONS" \
+        if (cd "$ROOT/docs/bench/etcd-txn" && timeout 600 go build -o "$DATA/etcd-txn" .) 2>>"$OUT_DIR/generator.err"; then
+            timeout "$RUN_TIMEOUT_S" "$DATA/etcd-txn" -endpoint "127.0.0.1:$ETCD_PORT" -workers "$CONNECTIONS" \
                 -warmup "${WARMUP_S}s" -duration "${DURATION_S}s" >"$OUT_DIR/etcd-grpc.json" 2>>"$OUT_DIR/generator.err" || true
             cat "$OUT_DIR/etcd-grpc.json"
         else
