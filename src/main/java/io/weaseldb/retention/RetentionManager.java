@@ -250,8 +250,7 @@ public final class RetentionManager implements AutoCloseable {
             }
         }
         if (!end) {
-            String next = page.continuationToken();
-            submitStep(() -> sweepStep(s, next), s.done);
+            nextSweepPage(s, page.continuationToken());
             return;
         }
         deleteInPages(s.doomed, deletedOrphans);
@@ -260,6 +259,50 @@ public final class RetentionManager implements AutoCloseable {
                     s.doomed);
         }
         s.done.complete(s.doomed.size());
+    }
+
+    /** How long a sweep's next page waits before asking again for room in the retention queue. */
+    static final long SWEEP_PAGE_REQUEUE_MS = 50;
+    /** Sweeps whose next page waits on the timer for room; {@link #close} fails them (their retry never runs). */
+    private final java.util.Set<Sweep> waitingForRoom = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * Queues a sweep's next page behind what waits on the retention thread. With that queue full
+     * (a burst of retention requests) the page asks again shortly: failing would start the whole
+     * sweep over after its wait, which is a day for the last one. Once the thread is shut down
+     * (the term ended) the sweep fails, as {@link #submitStep} does.
+     */
+    private void nextSweepPage(Sweep s, String token) {
+        try {
+            thread.execute(() -> {
+                try {
+                    sweepStep(s, token);
+                } catch (Throwable t) {
+                    s.done.completeExceptionally(t);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException full) {
+            if (!thread.isShutdown()) {
+                try {
+                    waitingForRoom.add(s);
+                    timer.schedule(() -> {
+                        if (waitingForRoom.remove(s)) {
+                            nextSweepPage(s, token);
+                        }
+                    }, SWEEP_PAGE_REQUEUE_MS, TimeUnit.MILLISECONDS);
+                    return;
+                } catch (java.util.concurrent.RejectedExecutionException closed) {
+                    waitingForRoom.remove(s); // the timer is shut down too: the term is over
+                }
+            }
+            s.done.completeExceptionally(new StorageException(StorageException.Kind.TRANSIENT, 0,
+                    "retention requests are queued beyond their bound", full));
+        }
+    }
+
+    /** Sweeps whose next page is waiting for room (tests). */
+    int sweepsWaitingForRoom() {
+        return waitingForRoom.size();
     }
 
     /** Queues {@code step} on the retention thread; a failure, or no room in its queue, fails {@code done}. */
@@ -516,6 +559,12 @@ public final class RetentionManager implements AutoCloseable {
     @Override
     public void close() {
         timer.shutdownNow();
+        for (Sweep s : waitingForRoom) {
+            if (waitingForRoom.remove(s)) {
+                s.done.completeExceptionally(new StorageException(StorageException.Kind.TRANSIENT, 0,
+                        "retention requests are queued beyond their bound (closed)", null));
+            }
+        }
         thread.shutdown();
         try {
             thread.awaitTermination(5, TimeUnit.SECONDS);

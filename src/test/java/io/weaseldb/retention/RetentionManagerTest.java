@@ -168,6 +168,78 @@ class RetentionManagerTest {
         assertTrue(!logKeys().contains(layout.objectKey(last + 1)));
     }
 
+    /**
+     * A retention queue full of requests when a sweep's next page is queued: the page waits for
+     * room and the sweep goes on, instead of failing and starting over after its wait (a day, for
+     * the last sweep of a term).
+     */
+    @Test
+    void aFullRetentionQueueDelaysASweepPageInsteadOfFailingTheSweep() throws Exception {
+        m.close();
+        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
+            store.putDirect(layout.objectKey(60 + i), new byte[] {1});
+            index.add(60 + i);
+        }
+        long last = 60 + RetentionManager.SWEEP_PAGE;
+        putHeader(2, last + 1, last + 1);
+        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
+                () -> last + 1, subscriberHorizon::get, requestIdHorizon::get, registry);
+        m.start();
+        store.auto(false);
+        var swept = m.sweepOrphansNow(3, 20);
+        var firstPage = awaitPending(); // the retention thread waits on it, so nothing below runs yet
+        List<java.util.concurrent.CompletableFuture<Policy>> queued = new java.util.ArrayList<>();
+        for (int i = 0; i < 1024; i++) { // the queue's bound: the sweep's next page finds no room
+            queued.add(m.get("p" + i));
+        }
+        assertTrue(m.get("one-too-many").isCompletedExceptionally(), "the queue is full");
+        firstPage.succeed();
+        store.auto(true);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!swept.isDone()) {
+            assertTrue(System.nanoTime() < deadline, "the sweep never finished");
+            while (store.pendingCount() > 0) {
+                store.take().succeed();
+            }
+            Thread.sleep(5);
+        }
+        assertEquals(1, swept.get(), "the sweep's second page ran once there was room, and found the orphan");
+        for (var q : queued) {
+            assertEquals(null, q.get(), "every queued request was answered");
+        }
+        assertTrue(!logKeys().contains(layout.objectKey(last + 1)));
+    }
+
+    /** A sweep page waiting on the timer for room when the term ends (close): the sweep fails, it does not hang. */
+    @Test
+    void aSweepPageWaitingForRoomFailsOnClose() throws Exception {
+        m.close();
+        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
+            store.putDirect(layout.objectKey(60 + i), new byte[] {1});
+            index.add(60 + i);
+        }
+        long last = 60 + RetentionManager.SWEEP_PAGE;
+        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
+                () -> last, subscriberHorizon::get, requestIdHorizon::get, registry);
+        m.start();
+        store.auto(false);
+        var swept = m.sweepOrphansNow(3, 20);
+        var firstPage = awaitPending();
+        for (int i = 0; i < 1024; i++) {
+            m.get("p" + i);
+        }
+        firstPage.succeed();
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (m.sweepsWaitingForRoom() == 0) { // the next page found the queue full and waits on the timer
+            assertTrue(System.nanoTime() < deadline, "the next page never waited for room");
+            Thread.onSpinWait();
+        }
+        m.close(); // the timer's retry is dropped: the sweep must still end
+        var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> swept.get(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("queued beyond their bound"), e.getCause().toString());
+    }
+
     /** Review: a term that ends (close) between two pages of its sweep: the sweep fails, it does not hang. */
     @Test
     void aSweepCutShortByCloseCompletes() throws Exception {
