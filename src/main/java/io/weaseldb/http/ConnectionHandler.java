@@ -211,25 +211,17 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (req.protocolVersion().majorVersion() != 1) {
             // "HTTP/2.0 ..." as a request line: not HTTP/1.x (whose higher minor versions are
             // served as 1.1), so neither its framing nor its semantics can be assumed (RFC 9110 15.6.6)
-            Slot slot = newSlot(Endpoint.UNKNOWN, start, false, false);
-            metrics.rejected("http_version");
-            refuseBody(slot);
-            bodyComplete = false;
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, "bad_request",
-                    req.protocolVersion().text() + " is not supported: send HTTP/1.1 (or 1.0)"));
+            refuseUnframed(start, http10, "http_version", HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED,
+                    req.protocolVersion().text() + " is not supported: send HTTP/1.1 (or 1.0)");
             return;
         }
         if (!plainFraming(req)) {
             // The decoder frames a body as chunked when "chunked" is anywhere in the list, so
             // "gzip, chunked" would be committed as if uncoded: refuse it (RFC 9112 6.1). Its body's
             // framing cannot be trusted, so the connection closes after the answer.
-            Slot slot = newSlot(Endpoint.UNKNOWN, start, false, http10);
-            metrics.rejected("transfer_coding");
-            refuseBody(slot);
-            bodyComplete = false;
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_IMPLEMENTED, "bad_request",
+            refuseUnframed(start, http10, "transfer_coding", HttpResponseStatus.NOT_IMPLEMENTED,
                     "Transfer-Encoding \"" + String.join(", ", req.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING))
-                            + "\" is not supported: send the body with Content-Length or Transfer-Encoding: chunked alone"));
+                            + "\" is not supported: send the body with Content-Length or Transfer-Encoding: chunked alone");
             return;
         }
         String uri = originForm(req.uri());
@@ -334,6 +326,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** Drops the body being received and what it holds; its answer ends the connection, the rest of it is read and dropped. */
+    /**
+     * Answers a request whose body's framing cannot be trusted with {@code status}: whatever
+     * follows it is discarded and the connection closes after the answer.
+     */
+    private void refuseUnframed(long start, boolean http10, String reason, HttpResponseStatus status, String message) {
+        Slot slot = newSlot(Endpoint.UNKNOWN, start, false, http10);
+        metrics.rejected(reason);
+        refuseBody(slot);
+        bodyComplete = false;
+        respond(slot, Responses.error(ctx.alloc(), status, "bad_request", message));
+    }
+
     private void refuseBody(Slot slot) {
         closeParser();
         slot.closeAfter = true;
