@@ -295,8 +295,7 @@ public final class RetentionManager implements AutoCloseable {
                     waitingForRoom.remove(s); // the timer is shut down too: the term is over
                 }
             }
-            s.done.completeExceptionally(new StorageException(StorageException.Kind.TRANSIENT, 0,
-                    "retention requests are queued beyond their bound", full));
+            s.done.completeExceptionally(queueFull(full));
         }
     }
 
@@ -539,10 +538,15 @@ public final class RetentionManager implements AutoCloseable {
                 }
             });
         } catch (java.util.concurrent.RejectedExecutionException e) {
-            f.completeExceptionally(new StorageException(StorageException.Kind.TRANSIENT, 0,
-                    "retention requests are queued beyond their bound", e));
+            f.completeExceptionally(queueFull(e));
         }
         return f;
+    }
+
+    /** No room on the retention thread: its queue is full, or it is shut down (the term ended). */
+    private static StorageException queueFull(Throwable cause) {
+        return new StorageException(StorageException.Kind.TRANSIENT, 0, "retention requests are queued beyond their bound",
+                cause);
     }
 
     private <T> T await(CompletableFuture<T> f) {
@@ -561,8 +565,7 @@ public final class RetentionManager implements AutoCloseable {
         timer.shutdownNow();
         for (Sweep s : waitingForRoom) {
             if (waitingForRoom.remove(s)) {
-                s.done.completeExceptionally(new StorageException(StorageException.Kind.TRANSIENT, 0,
-                        "retention requests are queued beyond their bound (closed)", null));
+                s.done.completeExceptionally(queueFull(null));
             }
         }
         thread.shutdown();
