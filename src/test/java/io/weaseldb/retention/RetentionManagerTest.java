@@ -139,18 +139,7 @@ class RetentionManagerTest {
     void aRetentionRequestWaitsForOneSweepPageNotTheWholeSweep() throws Exception {
         // a term with more objects than one listing page: 50 is followed by this term's 60, 61, ...
         // and an older term's orphan sits on the second page
-        m.close();
-        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
-            long first = 60 + i;
-            store.putDirect(layout.objectKey(first), new byte[] {1});
-            index.add(first);
-        }
-        long last = 60 + RetentionManager.SWEEP_PAGE;
-        putHeader(2, last + 1, last + 1);
-        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
-                () -> last + 1, subscriberHorizon::get, requestIdHorizon::get, registry);
-        m.start();
-        store.auto(false);
+        long last = twoPageTerm(true);
         var swept = m.sweepOrphansNow(3, 20);
         var firstPage = awaitPending();
         assertEquals("list", firstPage.op);
@@ -175,17 +164,7 @@ class RetentionManagerTest {
      */
     @Test
     void aFullRetentionQueueDelaysASweepPageInsteadOfFailingTheSweep() throws Exception {
-        m.close();
-        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
-            store.putDirect(layout.objectKey(60 + i), new byte[] {1});
-            index.add(60 + i);
-        }
-        long last = 60 + RetentionManager.SWEEP_PAGE;
-        putHeader(2, last + 1, last + 1);
-        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
-                () -> last + 1, subscriberHorizon::get, requestIdHorizon::get, registry);
-        m.start();
-        store.auto(false);
+        long last = twoPageTerm(true);
         var swept = m.sweepOrphansNow(3, 20);
         var firstPage = awaitPending(); // the retention thread waits on it, so nothing below runs yet
         List<java.util.concurrent.CompletableFuture<Policy>> queued = new java.util.ArrayList<>();
@@ -213,16 +192,7 @@ class RetentionManagerTest {
     /** A sweep page waiting on the timer for room when the term ends (close): the sweep fails, it does not hang. */
     @Test
     void aSweepPageWaitingForRoomFailsOnClose() throws Exception {
-        m.close();
-        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
-            store.putDirect(layout.objectKey(60 + i), new byte[] {1});
-            index.add(60 + i);
-        }
-        long last = 60 + RetentionManager.SWEEP_PAGE;
-        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
-                () -> last, subscriberHorizon::get, requestIdHorizon::get, registry);
-        m.start();
-        store.auto(false);
+        twoPageTerm(false);
         var swept = m.sweepOrphansNow(3, 20);
         var firstPage = awaitPending();
         for (int i = 0; i < 1024; i++) {
@@ -243,16 +213,7 @@ class RetentionManagerTest {
     /** Review: a term that ends (close) between two pages of its sweep: the sweep fails, it does not hang. */
     @Test
     void aSweepCutShortByCloseCompletes() throws Exception {
-        m.close();
-        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
-            store.putDirect(layout.objectKey(60 + i), new byte[] {1});
-            index.add(60 + i);
-        }
-        long last = 60 + RetentionManager.SWEEP_PAGE;
-        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
-                () -> last, subscriberHorizon::get, requestIdHorizon::get, registry);
-        m.start();
-        store.auto(false);
+        twoPageTerm(false);
         var swept = m.sweepOrphansNow(3, 20);
         var firstPage = awaitPending();
         Thread closer = new Thread(m::close);
@@ -298,6 +259,30 @@ class RetentionManagerTest {
         List<String> keys = logKeys();
         assertTrue(keys.contains(layout.objectKey(1051)) && keys.contains(layout.objectKey(last)), keys.toString());
         assertTrue(!keys.contains(layout.objectKey(last + 1)));
+    }
+
+    /**
+     * Restarts the manager on this term's objects at 60, 61, ... (one more than a listing page, so
+     * a sweep lists two pages), with an older term's orphan right after them if asked; the
+     * manager's durable version is the last of these. Storage answers by hand from here.
+     * Returns the version of this term's last object.
+     */
+    private long twoPageTerm(boolean orphanAfter) throws Exception {
+        m.close();
+        for (int i = 0; i <= RetentionManager.SWEEP_PAGE; i++) {
+            store.putDirect(layout.objectKey(60 + i), new byte[] {1});
+            index.add(60 + i);
+        }
+        long last = 60 + RetentionManager.SWEEP_PAGE;
+        long durable = orphanAfter ? last + 1 : last;
+        if (orphanAfter) {
+            putHeader(2, last + 1, last + 1);
+        }
+        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
+                () -> durable, subscriberHorizon::get, requestIdHorizon::get, registry);
+        m.start();
+        store.auto(false);
+        return last;
     }
 
     private ManualObjectStore.Pending awaitPending() {
