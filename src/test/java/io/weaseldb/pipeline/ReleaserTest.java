@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.weaseldb.testing.RecordingCompletion;
 import io.weaseldb.txn.Transaction;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -42,22 +43,6 @@ class ReleaserTest {
         }
     }
 
-    private record Seen(Executor loop, List<Outcome> outcomes) implements Completion {
-        Seen(Executor loop) {
-            this(loop, new ArrayList<>());
-        }
-
-        @Override
-        public Executor executor() {
-            return loop;
-        }
-
-        @Override
-        public void complete(Outcome outcome) {
-            outcomes.add(outcome);
-        }
-    }
-
     private long version = 0;
 
     private Sequenced.Txn txn(Completion c) {
@@ -78,31 +63,31 @@ class ReleaserTest {
         Releaser r = new Releaser(64);
         QueuedLoop a = new QueuedLoop();
         QueuedLoop b = new QueuedLoop();
-        Seen a1 = new Seen(a);
-        Seen a2 = new Seen(a);
-        Seen b1 = new Seen(b);
+        RecordingCompletion a1 = new RecordingCompletion(a);
+        RecordingCompletion a2 = new RecordingCompletion(a);
+        RecordingCompletion b1 = new RecordingCompletion(b);
         release(r, txn(a1), txn(b1));
         release(r, txn(a2));
         assertEquals(2, r.doWork(0));
         assertEquals(1, a.tasks.size(), "one wake-up per event loop per round, not one per answer");
         assertEquals(1, b.tasks.size());
-        assertTrue(a1.outcomes.isEmpty(), "answers only on the connection's own event loop");
+        assertTrue(a1.outcomes().isEmpty(), "answers only on the connection's own event loop");
         a.runNext();
         b.runNext();
-        assertEquals(1, committedVersion(a1.outcomes.get(0)));
-        assertEquals(2, committedVersion(b1.outcomes.get(0)));
-        assertEquals(3, committedVersion(a2.outcomes.get(0)));
+        assertEquals(1, committedVersion(a1.outcomes().get(0)));
+        assertEquals(2, committedVersion(b1.outcomes().get(0)));
+        assertEquals(3, committedVersion(a2.outcomes().get(0)));
     }
 
     @Test
     void aTaskIsUsedAgainOnlyAfterItsEventLoopRanIt() {
         Releaser r = new Releaser(64);
         QueuedLoop a = new QueuedLoop();
-        Seen first = new Seen(a);
+        RecordingCompletion first = new RecordingCompletion(a);
         release(r, txn(first));
         r.doWork(0);
         Runnable t1 = a.tasks.peek();
-        Seen second = new Seen(a);
+        RecordingCompletion second = new RecordingCompletion(a);
         release(r, txn(second));
         r.doWork(0);
         assertEquals(2, a.tasks.size());
@@ -110,25 +95,25 @@ class ReleaserTest {
 
         a.runNext();
         a.runNext();
-        assertEquals(1, first.outcomes.size());
-        assertEquals(1, second.outcomes.size(), "each completion answered once, by its own round");
+        assertEquals(1, first.outcomes().size());
+        assertEquals(1, second.outcomes().size(), "each completion answered once, by its own round");
 
-        Seen third = new Seen(a);
+        RecordingCompletion third = new RecordingCompletion(a);
         release(r, txn(third));
         r.doWork(0);
         assertSame(t1, a.tasks.peek(), "a task its event loop has run goes back to the pool");
         a.runNext();
-        assertEquals(List.of(3L), third.outcomes.stream().map(ReleaserTest::committedVersion).toList());
-        assertEquals(1, first.outcomes.size(), "a reused task does not answer its earlier completions again");
+        assertEquals(List.of(3L), third.outcomes().stream().map(ReleaserTest::committedVersion).toList());
+        assertEquals(1, first.outcomes().size(), "a reused task does not answer its earlier completions again");
     }
 
     @Test
     void moreRoundsQueuedThanThePoolHoldsStillAnswerEveryone() {
         Releaser r = new Releaser(64);
         QueuedLoop a = new QueuedLoop();
-        List<Seen> seen = new ArrayList<>();
+        List<RecordingCompletion> seen = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
-            Seen s = new Seen(a);
+            RecordingCompletion s = new RecordingCompletion(a);
             seen.add(s);
             release(r, txn(s));
             r.doWork(0); // a round each; the event loop runs none of them yet
@@ -138,14 +123,14 @@ class ReleaserTest {
         while (!a.tasks.isEmpty()) {
             a.runNext();
         }
-        for (Seen s : seen) {
-            assertEquals(1, s.outcomes.size());
+        for (RecordingCompletion s : seen) {
+            assertEquals(1, s.outcomes().size());
         }
-        Seen after = new Seen(a);
+        RecordingCompletion after = new RecordingCompletion(a);
         release(r, txn(after));
         r.doWork(0);
         a.runNext();
-        assertEquals(1, after.outcomes.size());
+        assertEquals(1, after.outcomes().size());
     }
 
     @Test
@@ -154,22 +139,22 @@ class ReleaserTest {
         QueuedLoop gone = new QueuedLoop();
         gone.rejecting = true;
         QueuedLoop live = new QueuedLoop();
-        Seen lost = new Seen(gone);
-        Seen answered = new Seen(live);
+        RecordingCompletion lost = new RecordingCompletion(gone);
+        RecordingCompletion answered = new RecordingCompletion(live);
         release(r, txn(lost), txn(answered));
         r.doWork(0);
         live.runNext();
-        assertEquals(1, answered.outcomes.size());
-        assertTrue(lost.outcomes.isEmpty());
+        assertEquals(1, answered.outcomes().size());
+        assertTrue(lost.outcomes().isEmpty());
 
         gone.rejecting = false; // its batch was emptied and given back: the next round is clean
-        Seen later = new Seen(gone);
+        RecordingCompletion later = new RecordingCompletion(gone);
         release(r, txn(later));
         r.doWork(0);
         assertSame(gone.rejected, gone.tasks.peek(), "the rejected batch went back to the pool");
         gone.runNext();
-        assertEquals(1, later.outcomes.size());
-        assertTrue(lost.outcomes.isEmpty(), "what the rejected round held is not answered later");
+        assertEquals(1, later.outcomes().size());
+        assertTrue(lost.outcomes().isEmpty(), "what the rejected round held is not answered later");
     }
 
     @Test
@@ -191,24 +176,24 @@ class ReleaserTest {
         r.doWork(0);
         Runnable first = a.tasks.poll();
         assertThrows(IllegalStateException.class, first::run);
-        Seen next = new Seen(a);
+        RecordingCompletion next = new RecordingCompletion(a);
         release(r, txn(next));
         r.doWork(0);
         assertSame(first, a.tasks.peek(), "the batch is given back even when a completion throws");
         a.runNext();
-        assertEquals(1, next.outcomes.size(), "and it holds only the new round");
+        assertEquals(1, next.outcomes().size(), "and it holds only the new round");
     }
 
     @Test
     void failuresAreAnsweredWithTheRequestId() {
         Releaser r = new Releaser(64);
         QueuedLoop a = new QueuedLoop();
-        Seen s = new Seen(a);
+        RecordingCompletion s = new RecordingCompletion(a);
         Sequenced.Txn t = txn(s);
         r.offer(new Release(List.of(t), "leader-1", new Outcome.Unavailable("storage down", true, 1, "leader-1", null)));
         r.doWork(0);
         a.runNext();
-        Outcome.Unavailable u = (Outcome.Unavailable) s.outcomes.get(0);
+        Outcome.Unavailable u = (Outcome.Unavailable) s.outcomes().get(0);
         assertEquals(t.txn().requestId(), Outcome.requestIdOf(u));
     }
 }

@@ -6,13 +6,22 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 
-/** A completion that runs in place and records what it was given (and how often). */
+/** A completion that records what it was given (and how often); it runs in place unless given an executor. */
 public final class RecordingCompletion implements Completion {
     private final List<Outcome> outcomes = new ArrayList<>();
+    private final Executor executor;
+
+    public RecordingCompletion() {
+        this(Runnable::run);
+    }
+
+    public RecordingCompletion(Executor executor) {
+        this.executor = executor;
+    }
 
     @Override
     public Executor executor() {
-        return Runnable::run;
+        return executor;
     }
 
     @Override
