@@ -81,10 +81,13 @@ public final class BatchCodec {
             out.put(b);
         }
 
-        /** Room for the string must be {@link #ensure}d first (2 + its UTF-8 length). */
-        void putShortString(String s) {
+        /**
+         * Room for the string must be {@link #ensure}d first (2 + its UTF-8 length);
+         * {@code utf8Length} is {@link BatchCodec#utf8Length} of it, which the caller sized that by.
+         */
+        void putShortString(String s, int utf8Length) {
             int n = s.length();
-            if (n <= 0xffff && utf8Length(s) == n) {
+            if (n <= 0xffff && utf8Length == n) {
                 // ASCII (generated ids always are): written as is, without an encoded copy per string
                 out.putShort((short) n);
                 for (int i = 0; i < n; i++) {
@@ -131,10 +134,11 @@ public final class BatchCodec {
             if (bans > 0) {
                 throw new IllegalStateException("transactions must be appended before bans");
             }
-            ids.ensure(18 + utf8Length(t.requestId()) * 2);
+            int idLength = utf8Length(t.requestId());
+            ids.ensure(18 + idLength * 2);
             ids.out.putLong(t.version());
             ids.out.putLong(t.timestampMillis());
-            ids.putShortString(t.requestId());
+            ids.putShortString(t.requestId(), idLength);
             ops.ensure(encodedSize(t));
             ops.out.putInt(t.operations().size());
             for (Operation op : t.operations()) {
@@ -159,8 +163,9 @@ public final class BatchCodec {
         }
 
         public void appendBan(String requestId) {
-            ids.ensure(2 + utf8Length(requestId) * 2);
-            ids.putShortString(requestId);
+            int idLength = utf8Length(requestId);
+            ids.ensure(2 + idLength * 2);
+            ids.putShortString(requestId, idLength);
             bans++;
         }
 
