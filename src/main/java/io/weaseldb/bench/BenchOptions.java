@@ -119,6 +119,10 @@ public record BenchOptions(
             Output
               --server-pid PID  sample the server's CPU time and RSS during the run
               --json FILE       write the results as JSON     --label TEXT   name of the run
+
+            A run with requests never answered or never sent, or connections lost, is reported
+            as incomplete (a WARNING line; "complete": false in the JSON); its latencies count
+            those requests at what they had waited when the run gave up on them.
             """;
 
     /** Parses a command line. Unknown options and bad values fail with a message naming the option. */

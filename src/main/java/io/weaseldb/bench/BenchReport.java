@@ -16,8 +16,14 @@ import org.HdrHistogram.Histogram;
  * percentiles).
  *
  * @param measuredSeconds   length of the measured window (warmup excluded)
- * @param unanswered        requests still without an answer when the run gave up waiting
+ * @param unanswered        requests sent that never got an answer: still in flight when the
+ *                          run gave up waiting (after the drain), or on a connection the
+ *                          server closed
  * @param unsent            open loop: requests due before the end that never went out
+ * @param latencyMicros     answered requests, plus the unanswered and unsent ones intended in
+ *                          the measured window at what they had waited when given up (a lower
+ *                          bound), so a server that stalls cannot look faster for it
+ * @param unansweredInLatency how many of the histogram's values are such lower bounds
  * @param serverCpuCores    server CPU seconds per measured second (-1 without --server-pid)
  * @param serverSystemCpuCores the kernel-time part of it (syscalls, fsync, TCP)
  * @param generatorCpuCores this generator's CPU seconds per measured second
@@ -36,6 +42,7 @@ record BenchReport(
         long unsent,
         long connectionFailures,
         Latency latencyMicros,
+        long unansweredInLatency,
         long requestBytes,
         long responseBytes,
         long[] completedEachSecond,
@@ -70,6 +77,11 @@ record BenchReport(
         return committed / measuredSeconds;
     }
 
+    /** Every request due was sent and answered, on connections that stayed up. */
+    boolean complete() {
+        return unanswered == 0 && unsent == 0 && connectionFailures == 0;
+    }
+
     /** Failed preconditions per answered commit. */
     double conflictRate() {
         return completed == 0 ? 0 : (double) conflicts / completed;
@@ -96,6 +108,11 @@ record BenchReport(
             Latency l = latencyMicros;
             s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d)%n",
                     l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count));
+            if (!complete()) {
+                s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed;"
+                        + " the latencies include %d of them at what they had waited when the run gave up (a lower bound)%n",
+                        unanswered, unsent, connectionFailures, unansweredInLatency));
+            }
             s.append(String.format(Locale.ROOT, "  bytes       sent %.2f MB/s, received %.2f MB/s%n",
                     requestBytes / measuredSeconds / 1e6, responseBytes / measuredSeconds / 1e6));
         }
@@ -154,10 +171,12 @@ record BenchReport(
             g.writeNumberField("unanswered", unanswered);
             g.writeNumberField("unsent", unsent);
             g.writeNumberField("connection_failures", connectionFailures);
+            g.writeBooleanField("complete", complete());
             g.writeNumberField("completed_per_second", completedPerSecond());
             g.writeNumberField("committed_per_second", committedPerSecond());
             g.writeNumberField("conflict_rate", conflictRate());
             writeLatency(g, "latency_us", latencyMicros);
+            g.writeNumberField("unanswered_in_latency", unansweredInLatency);
             g.writeNumberField("request_bytes", requestBytes);
             g.writeNumberField("response_bytes", responseBytes);
             g.writeArrayFieldStart("completed_each_second");

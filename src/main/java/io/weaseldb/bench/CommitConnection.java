@@ -35,7 +35,14 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
     private long sentIndex;
     private long limit;
     private ScheduledFuture<?> timer;
+    /** Sends nothing more: the --count budget is spent, the connection closed, or the run stopped. */
     private boolean done;
+    /** The --count budget ran out here: nothing further was due, so nothing is unsent. */
+    private boolean budgetSpent;
+    /** The failure of this connection is counted (once, whether it closed or threw). */
+    private boolean failed;
+    /** The run's end was accounted for (what never got an answer); nothing is counted after it. */
+    private boolean finished;
 
     CommitConnection(BenchOptions o, LoadGenerator.RunProxy proxy, LoopStats stats, RequestWriter writer,
                      SplittableRandom random, int index) {
@@ -60,9 +67,12 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
         ctx.executor().execute(this::begin);
     }
 
-    /** Sends nothing more (call from any thread; returns once done on the loop). */
+    /**
+     * Ends the run here (call from any thread; returns once done on the loop): sends nothing
+     * more and accounts for every request that never got an answer.
+     */
     void stopOnLoop() {
-        ctx.executor().submit(this::stop).syncUninterruptibly();
+        ctx.executor().submit(this::finish).syncUninterruptibly();
     }
 
     private void begin() {
@@ -119,6 +129,7 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
             }
             if (!run.takeBudget()) {
                 done = true;
+                budgetSpent = true;
                 break;
             }
             if (schedule != null) {
@@ -145,6 +156,9 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
         try {
             long now = System.nanoTime();
+            if (finished) {
+                return; // the run is over and merged: a late answer counts for nothing
+            }
             if (count == 0 || run == null) {
                 stats.errors++; // an answer to nothing we sent: a protocol error, surface it
                 return;
@@ -168,33 +182,77 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (!done) {
-            // the server closed on us: what was in flight is lost and counted as errors
-            stats.connectionFailures++;
-            stats.errors += count;
-            run.outstanding().add(-count);
-            count = 0;
+        if (!finished && run != null) {
+            // The server closed on us mid-run: what was in flight will never be answered.
+            countFailure();
+            giveUpInFlight(System.nanoTime());
         }
-        stop();
+        stopSending();
         ctx.fireChannelInactive();
     }
 
-    private void stop() {
-        if (!done && schedule != null && run != null) {
-            // Open loop: requests that were due before the end but never went out (the server
-            // was too slow to free a slot). They are missing answers, not a lighter load.
-            stats.unsent += Math.max(0, limit - sentIndex);
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!finished && run != null) {
+            countFailure();
         }
+        ctx.close();
+    }
+
+    private void countFailure() {
+        if (!failed) {
+            failed = true;
+            stats.connectionFailures++;
+        }
+    }
+
+    /**
+     * The end of the run (after the drain): requests still in flight, and in open loop those due
+     * before the end that never went out, are unanswered. Each is recorded in the latency
+     * histogram at the time it has waited so far, a lower bound of its real latency: a server
+     * that stalls at the end must not look faster for it (no coordinated omission at the edge).
+     */
+    private void finish() {
+        if (finished) {
+            return;
+        }
+        long now = System.nanoTime();
+        stopSending();
+        if (run != null) {
+            giveUpInFlight(now);
+            if (schedule != null && !budgetSpent) {
+                for (long i = sentIndex; i < limit; i++) {
+                    long intended = schedule.intendedNanos(i);
+                    if (intended >= run.measureNanos()) {
+                        stats.recordUnanswered(now - intended);
+                    }
+                }
+                stats.unsent += Math.max(0, limit - sentIndex);
+                sentIndex = limit;
+            }
+        }
+        finished = true;
+    }
+
+    /** Gives up on the requests in flight: unanswered, recorded at what they have waited by {@code now}. */
+    private void giveUpInFlight(long now) {
+        for (int i = 0; i < count; i++) {
+            long start = inFlight[(head + i) % depth];
+            if (start >= run.measureNanos()) {
+                stats.recordUnanswered(now - start);
+            }
+        }
+        stats.unanswered += count;
+        run.outstanding().add(-count);
+        head = 0;
+        count = 0;
+    }
+
+    private void stopSending() {
         done = true;
         if (timer != null) {
             timer.cancel(false);
             timer = null;
         }
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        stats.connectionFailures++;
-        ctx.close();
     }
 }

@@ -52,8 +52,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *      --connections 64 --mode closed --duration-s 20 --json result.json
  * </pre>
  *
- * Run {@code --help} for every option. Exit status: 0 on a completed run, 2 on bad options, 1 if
- * the server could not be reached.
+ * Run {@code --help} for every option. Exit status: 0 when the run went to its end (one with
+ * requests never answered or sent is reported as incomplete, with a warning and
+ * {@code "complete": false}, not by its status), 2 on bad options, 1 if the server could not be
+ * reached.
  */
 public final class LoadGenerator {
     private LoadGenerator() {}
@@ -224,7 +226,6 @@ public final class LoadGenerator {
             serverCpuMeasure = serverCpu0;
             serverSysMeasure = serverCpu0 >= 0 ? ProcessSampler.systemCpuNanos(o.serverPid()) : -1;
         }
-        long unanswered = Math.max(0, run.outstanding().sum());
 
         // Stop everything on its own loop, then merge each loop's stats there (no data race).
         LoopStats total = new LoopStats(o.durationSeconds() + o.drainSeconds() + 1);
@@ -258,8 +259,8 @@ public final class LoadGenerator {
                 total.subscriberBytes, total.subscriberDisconnects, BenchReport.Latency.of(total.subscriberLagMillis),
                 readers.isEmpty() ? 0 : maxVersionLag);
         return new BenchReport(o, seconds, total.sent, total.completed(), total.committed, total.conflicts, total.tooOld,
-                total.refused, total.errors, unanswered, total.unsent, total.connectionFailures,
-                BenchReport.Latency.of(total.latencyMicros), total.requestBytes, total.responseBytes,
+                total.refused, total.errors, total.unanswered, total.unsent, total.connectionFailures,
+                BenchReport.Latency.of(total.latencyMicros), total.unansweredRecorded, total.requestBytes, total.responseBytes,
                 total.completedPerSecond, subs,
                 serverCpuMeasure >= 0 && serverCpu1 >= 0 ? (serverCpu1 - serverCpuMeasure) / 1e9 / wall : -1,
                 serverSysMeasure >= 0 && serverSys1 >= 0 ? (serverSys1 - serverSysMeasure) / 1e9 / wall : -1,
@@ -297,7 +298,7 @@ public final class LoadGenerator {
         }
         LoopStats none = new LoopStats(1);
         return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open,
-                BenchReport.Latency.of(none.latencyMicros), 0, 0, new long[0],
+                BenchReport.Latency.of(none.latencyMicros), 0, 0, 0, new long[0],
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(none.subscriberLagMillis), 0),
                 -1, -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);
     }
@@ -443,9 +444,14 @@ public final class LoadGenerator {
             run = r;
         }
 
+        /** Within the measured window: what is counted here is divided by its length. */
         boolean measuring() {
             Run r = run;
-            return r != null && System.nanoTime() >= r.measureNanos();
+            if (r == null) {
+                return false;
+            }
+            long now = System.nanoTime();
+            return now >= r.measureNanos() && now < r.endNanos();
         }
     }
 }

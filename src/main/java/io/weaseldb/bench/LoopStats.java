@@ -22,6 +22,10 @@ final class LoopStats {
     long sent;
     /** Open loop: requests due before the end that were never sent. */
     long unsent;
+    /** Requests sent that never got an answer (the run gave up on them, or their connection closed). */
+    long unanswered;
+    /** Unanswered or unsent requests in the latency histogram, at what they had waited when given up. */
+    long unansweredRecorded;
     long requestBytes;
     long responseBytes;
     long connectionFailures;
@@ -47,6 +51,12 @@ final class LoopStats {
         }
     }
 
+    /** A request that never got an answer: only its latency so far, a lower bound, is recorded. */
+    void recordUnanswered(long waitedNanos) {
+        latencyMicros.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, waitedNanos / 1000)));
+        unansweredRecorded++;
+    }
+
     void add(LoopStats o) {
         latencyMicros.add(o.latencyMicros);
         subscriberLagMillis.add(o.subscriberLagMillis);
@@ -60,6 +70,8 @@ final class LoopStats {
         errors += o.errors;
         sent += o.sent;
         unsent += o.unsent;
+        unanswered += o.unanswered;
+        unansweredRecorded += o.unansweredRecorded;
         requestBytes += o.requestBytes;
         responseBytes += o.responseBytes;
         connectionFailures += o.connectionFailures;

@@ -24,7 +24,7 @@ class BenchReportTest {
         s.record(ResponseScan.Outcome.COMMITTED, 4_000_000, 1);
         s.record(ResponseScan.Outcome.CONFLICT, 3_000_000, 1);
         BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.committed, s.conflicts, 0, 0, 0, 0, 0, 0,
-                BenchReport.Latency.of(s.latencyMicros), 300, 150, s.completedPerSecond,
+                BenchReport.Latency.of(s.latencyMicros), 0, 300, 150, s.completedPerSecond,
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
                 0.5, 0.1, 1 << 20, 0.2, 1.0, 1.5, 0);
         Path file = dir.resolve("r.json");
@@ -36,7 +36,7 @@ class BenchReportTest {
         assertTrue(Long.parseLong(flat.get("latency_us.p99")) >= 3_990, flat.get("latency_us.p99"));
         assertEquals("0.5", flat.get("server_cpu_cores"));
         for (String key : new String[] {"latency_us.p50", "latency_us.p99_9", "conflict_rate", "measured_seconds",
-                "request_bytes", "unsent", "subscribers.events", "subscribers.lag_ms.p99", "load_average_start"}) {
+                "request_bytes", "unsent", "complete", "unanswered_in_latency", "subscribers.events", "subscribers.lag_ms.p99", "load_average_start"}) {
             assertTrue(flat.containsKey(key), key + " in " + flat.keySet());
         }
         assertTrue(r.text().contains("committed/s"), r.text());

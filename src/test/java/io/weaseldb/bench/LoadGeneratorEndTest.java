@@ -1,0 +1,183 @@
+package io.weaseldb.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * What the generator reports when the server stops answering before the run ends: the requests
+ * it gave up on must show in the latencies and the counts, or a server that hangs at the end
+ * of a run would look faster than one that answers slowly. Loopback only, about 4 s each.
+ */
+@Timeout(60)
+class LoadGeneratorEndTest {
+    private static final int CONNECTIONS = 4;
+
+    /** What the test server does after it has answered {@code answers} commits. */
+    enum Then { FALL_SILENT, RESET }
+
+    @Test
+    void requestsAServerNeverAnswersCountAtWhatTheyWaited() throws Exception {
+        // 500/s for 1 s of warmup and 2 s measured: the server answers ~1.5 s worth (750), then
+        // holds every connection open and says nothing.
+        try (StallingServer server = new StallingServer(750, Then.FALL_SILENT)) {
+            BenchReport r = LoadGenerator.run(options(server.port()));
+
+            assertEquals(0, r.connectionFailures());
+            assertTrue(r.unanswered() >= 1 && r.unanswered() <= CONNECTIONS, "at most one in flight per connection: " + r);
+            assertTrue(r.unsent() > 300, "due after the stall but never sent: " + r.unsent());
+            assertFalse(r.complete());
+            // ~250 answered in the window, ~750 given up: the tail is the stall, not the answers.
+            assertTrue(r.unansweredInLatency() > 300, "given-up requests recorded: " + r.unansweredInLatency());
+            assertEquals(r.completed() + r.unansweredInLatency(), r.latencyMicros().count());
+            assertTrue(r.latencyMicros().p99() > 1_000_000, "p99 " + r.latencyMicros().p99() + " us");
+            assertTrue(r.latencyMicros().max() >= 1_500_000, "max " + r.latencyMicros().max() + " us");
+            assertTrue(r.text().contains("WARNING     incomplete run"), r.text());
+        }
+    }
+
+    @Test
+    void aConnectionTheServerResetsIsOneFailureAndItsRequestIsUnanswered() throws Exception {
+        try (StallingServer server = new StallingServer(750, Then.RESET)) {
+            BenchReport r = LoadGenerator.run(options(server.port()));
+
+            assertEquals(CONNECTIONS, r.connectionFailures(), "each closed connection counted once");
+            assertEquals(0, r.errors(), "a request lost with its connection got no answer, it is not an error answer");
+            assertEquals(r.completed(), r.committed() + r.conflicts() + r.tooOld() + r.refused());
+            assertTrue(r.unsent() > 300, "due after the close but never sent: " + r.unsent());
+            assertTrue(r.latencyMicros().p99() > 1_000_000, "p99 " + r.latencyMicros().p99() + " us");
+            assertFalse(r.complete());
+        }
+    }
+
+    @Test
+    void aRunTheServerAnswersWholeIsComplete() throws Exception {
+        try (StallingServer server = new StallingServer(Integer.MAX_VALUE, Then.FALL_SILENT)) {
+            BenchReport r = LoadGenerator.run(options(server.port()));
+
+            assertTrue(r.complete(), r.text());
+            assertEquals(0, r.unansweredInLatency());
+            assertEquals(r.completed(), r.latencyMicros().count());
+            assertTrue(r.latencyMicros().p99() < 1_000_000, "p99 " + r.latencyMicros().p99() + " us");
+            assertFalse(r.text().contains("WARNING"), r.text());
+        }
+    }
+
+    private static BenchOptions options(int port) {
+        return BenchOptions.parse(new String[] {"--target", "ceiling", "--host", "127.0.0.1", "--port", String.valueOf(port),
+                "--mode", "open", "--rate", "500", "--connections", String.valueOf(CONNECTIONS), "--threads", "1",
+                "--warmup-s", "1", "--duration-s", "2", "--drain-s", "1"});
+    }
+
+    /**
+     * A blocking HTTP/1.1 server, one thread per connection, that answers every POST with a
+     * commit-shaped 200 until it has answered {@code answers} in all, then falls silent (reads
+     * and drops what comes) or resets each connection as its next request comes.
+     */
+    private static final class StallingServer implements AutoCloseable {
+        private final ServerSocket listener;
+        private final AtomicInteger left;
+        private final Then then;
+        private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+        private final Thread acceptor;
+
+        StallingServer(int answers, Then then) throws IOException {
+            this.listener = new ServerSocket();
+            listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            this.left = new AtomicInteger(answers);
+            this.then = then;
+            this.acceptor = Thread.ofPlatform().daemon().name("stalling-accept").start(this::accept);
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        private void accept() {
+            try {
+                while (true) {
+                    Socket s = listener.accept();
+                    sockets.add(s);
+                    Thread.ofPlatform().daemon().name("stalling-conn").start(() -> serve(s));
+                }
+            } catch (IOException closed) {
+                // the test is over
+            }
+        }
+
+        private static final String BODY = "{\"status\":\"committed\",\"version\":7}";
+        private static final byte[] ANSWER = ("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                + BODY.length() + "\r\n\r\n" + BODY).getBytes(StandardCharsets.US_ASCII);
+
+        private void serve(Socket s) {
+            try (s; InputStream in = new BufferedInputStream(s.getInputStream());
+                 OutputStream out = s.getOutputStream()) {
+                s.setTcpNoDelay(true);
+                while (true) {
+                    int length = readHead(in);
+                    if (length < 0) {
+                        return;
+                    }
+                    in.readNBytes(length);
+                    if (left.getAndDecrement() <= 0) {
+                        if (then == Then.RESET) {
+                            s.setSoLinger(true, 0); // close with a reset, as a killed server's kernel does
+                            return;
+                        }
+                        continue; // silent: read on, answer nothing
+                    }
+                    out.write(ANSWER); // in one write: a second small one would wait for an ACK (Nagle)
+                    out.flush();
+                }
+            } catch (IOException gone) {
+                // the generator closed the connection
+            }
+        }
+
+        /** Reads one request head; returns its Content-Length, or -1 at the end of the stream. */
+        private static int readHead(InputStream in) throws IOException {
+            ByteArrayOutputStream head = new ByteArrayOutputStream();
+            int matched = 0;
+            while (matched < 4) {
+                int b = in.read();
+                if (b < 0) {
+                    return -1;
+                }
+                head.write(b);
+                matched = (b == "\r\n\r\n".charAt(matched)) ? matched + 1 : (b == '\r' ? 1 : 0);
+            }
+            for (String line : head.toString(StandardCharsets.US_ASCII).split("\r\n")) {
+                if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+                    return Integer.parseInt(line.substring("content-length:".length()).trim());
+                }
+            }
+            return 0;
+        }
+
+        @Override
+        public void close() throws IOException {
+            listener.close();
+            for (Socket s : sockets) {
+                s.close();
+            }
+            acceptor.interrupt();
+        }
+    }
+}
