@@ -431,7 +431,7 @@ public final class WeaselServer implements AutoCloseable {
             throw e;
         }
         t.retention.deleteOrphans(recovery.orphansInsideTheLog(tail, rebuilt.orphans()));
-        String url = config.server().url(http.port());
+        String url = config.server().url(http.port(), config.security().tls());
         try {
             store.putIfAbsent(layout.leaderKey(term.term()),
                     new LeaderRecord(term.leaderId(), term.term(), url, term.startVersion(), clock.epochMillis(),

@@ -40,6 +40,11 @@ public final class ConfigLoader {
                     + ", column " + e.position().column() + ": " + e.getMessage());
         }
         for (String k : result.keySet()) {
+            if (!result.isTable(k) && !SECTIONS.contains(k)) {
+                throw new ConfigException(source + ": configuration key \"" + k + "\" is outside any section;"
+                        + " every key belongs under one (known: " + String.join(", ", List.copyOf(new java.util.TreeSet<>(SECTIONS)))
+                        + "), e.g. [server] above port = 8080");
+            }
             if (!SECTIONS.contains(k)) {
                 throw new ConfigException(source + ": unknown configuration section [" + k + "]"
                         + " (known: " + String.join(", ", List.copyOf(new java.util.TreeSet<>(SECTIONS))) + ")");
@@ -55,6 +60,15 @@ public final class ConfigLoader {
         }
     }
 
+    /** A string key that must not be empty or blank when given. */
+    private static String nonBlank(TomlSection s, String key, String def, String example) {
+        String v = s.getString(key, def);
+        if (v.isBlank()) {
+            throw new ConfigException(s.key(key) + " must not be empty (" + example + ")");
+        }
+        return v;
+    }
+
     /** Whether [s3].endpoint is empty (the embedded fake S3), which changes a few defaults. */
     private static boolean embeddedDefault(TomlParseResult r) {
         String e = r.getString("s3.endpoint");
@@ -64,7 +78,7 @@ public final class ConfigLoader {
     private static WeaselConfig build(TomlParseResult r) {
         TomlSection s = new TomlSection("server", r.getTable("server"));
         var server = new WeaselConfig.Server(
-                s.getString("host", "127.0.0.1"),
+                nonBlank(s, "host", "127.0.0.1", "an address such as \"127.0.0.1\" or \"0.0.0.0\""),
                 s.getInt("port", 8080, 0, 65535),
                 s.getInt("io_threads", 0, 0, 256),
                 s.getLong("max_request_size_bytes", 1L << 20, 256, 1L << 30),
@@ -98,7 +112,7 @@ public final class ConfigLoader {
                 c.getInt("max_preconditions", 10_000, 0, 1_000_000),
                 c.getInt("max_operations", 10_000, 0, 1_000_000),
                 c.getLong("conflict_window_ms", 5_000, 1, 3_600_000),
-                c.getInt("request_id_retention_hours", 24, 0, 24 * 365),
+                c.getInt("request_id_retention_hours", 24, 1, 24 * 365),
                 c.getLong("request_id_retention_versions", 1_000_000, 1, 1L << 31),
                 c.getInt("max_pending_commits", 65_536, 16, 1 << 24));
         if (commit.minRequestIdLength() > commit.maxRequestIdLength()) {
@@ -149,6 +163,13 @@ public final class ConfigLoader {
                     + " must be set together (or both left empty for the AWS SDK default credential chain)");
         }
         List<String> fakeFaults = s3.getStringList("fake_faults", List.of());
+        for (int i = 0; i < fakeFaults.size(); i++) {
+            try {
+                io.weaseldb.fakes3.FaultRule.parse(fakeFaults.get(i));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(s3.key("fake_faults") + "[" + i + "]: " + e.getMessage());
+            }
+        }
         String transport = s3.getString("fake_transport", fakeFaults.isEmpty() ? "direct" : "http");
         if (!transport.equals("direct") && !transport.equals("http")) {
             throw new ConfigException(s3.key("fake_transport") + " must be \"direct\" or \"http\", got \"" + transport + "\"");

@@ -35,9 +35,9 @@ public record WeaselConfig(
             int bodyDeadlineMs,
             boolean accessLog) {
 
-        /** The URL other servers and clients are told to use for this one. */
-        public String url(int boundPort) {
-            return advertiseUrl.isEmpty() ? "http://" + host + ":" + boundPort : advertiseUrl;
+        /** The URL other servers and clients are told to use for this one ({@code https} when it serves TLS). */
+        public String url(int boundPort, boolean tls) {
+            return advertiseUrl.isEmpty() ? (tls ? "https://" : "http://") + host + ":" + boundPort : advertiseUrl;
         }
     }
 

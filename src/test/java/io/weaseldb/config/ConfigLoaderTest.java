@@ -50,6 +50,32 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aKeyOutsideAnySectionIsNamedAsSuch() {
+        String e = error("port = 8080\n[server]\nhost = \"127.0.0.1\"");
+        assertTrue(e.startsWith("test.toml: configuration key \"port\" is outside any section"), e);
+    }
+
+    @Test
+    void operatorMistakesThatUsedToPassAreRefusedAtLoad() {
+        assertEquals("test.toml: [server].host must not be empty (an address such as \"127.0.0.1\" or \"0.0.0.0\")",
+                error("[server]\nhost = \"\""));
+        // 0 hours would forget every request id at once: no idempotent retries, no log floor
+        assertTrue(error("[commit]\nrequest_id_retention_hours = 0").contains("[commit].request_id_retention_hours must be between 1"));
+        // a bad fault rule is a configuration error (exit 2), not a startup failure
+        assertTrue(error("[s3]\nfake_transport = \"http\"\nfake_faults = [\"nonsense\"]")
+                .startsWith("test.toml: [s3].fake_faults[0]: fault spec 'nonsense'"));
+    }
+
+    @Test
+    void theDefaultAdvertisedUrlFollowsTls() {
+        WeaselConfig.Server s = ConfigLoader.defaults().server();
+        assertEquals("http://127.0.0.1:8181", s.url(8181, false));
+        assertEquals("https://127.0.0.1:8181", s.url(8181, true));
+        WeaselConfig.Server set = ConfigLoader.parse("[server]\nadvertise_url = \"https://db.example:443\"", "t").server();
+        assertEquals("https://db.example:443", set.url(8181, false));
+    }
+
+    @Test
     void badValuesAreErrorsNamingTheKey() {
         assertEquals("test.toml: [server].port must be an integer, got string \"80\"", error("[server]\nport = \"80\""));
         assertEquals("test.toml: [server].port must be between 0 and 65535, got 70000", error("[server]\nport = 70000"));
