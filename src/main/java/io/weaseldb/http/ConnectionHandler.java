@@ -1191,7 +1191,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof java.io.IOException) {
+        if (HttpServer.tlsFailure(cause)) {
+            // untrusted certificate, plain HTTP to the TLS port, a scanner: counted, not a WARN each
+            metrics.rejected("tls");
+            log.debug("connection {} failed in TLS: {}", ctx.channel().remoteAddress(), cause.toString());
+        } else if (cause instanceof java.io.IOException) {
             log.debug("connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
         } else {
             log.warn("connection {} failed", ctx.channel().remoteAddress(), cause);

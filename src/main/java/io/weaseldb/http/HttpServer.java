@@ -22,11 +22,16 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.weaseldb.json.CommitParser;
 import io.weaseldb.json.CommitParserPool;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -181,6 +186,50 @@ public final class HttpServer implements AutoCloseable {
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
+    /**
+     * Whether a connection failed in TLS itself: a handshake the client gave up (it does not
+     * trust the certificate, or speaks no common protocol) or bytes that are not TLS at all
+     * (plain HTTP to the TLS port). The client's problem, not the server's.
+     */
+    static boolean tlsFailure(Throwable cause) {
+        if (cause instanceof NotSslRecordException) {
+            return true;
+        }
+        Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        return c instanceof javax.net.ssl.SSLException;
+    }
+
+    /**
+     * The end of a TLS connection refused by {@code max_connections}: once the handshake is
+     * done, the 503 goes out through TLS and the connection closes. Requests are not read.
+     */
+    private final class RefuseOverTls extends ChannelInboundHandlerAdapter {
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent done) {
+                if (done.isSuccess()) {
+                    ctx.writeAndFlush(Unpooled.wrappedBuffer(TOO_MANY_CONNECTIONS)).addListener(ChannelFutureListener.CLOSE);
+                } else {
+                    ctx.close();
+                }
+            }
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (tlsFailure(cause)) {
+                metrics.rejected("tls");
+            }
+            log.debug("refused connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+
     /** Refuses connections beyond {@code max_connections} with a 503 and closes them. */
     @ChannelHandler.Sharable
     private final class ConnectionLimiter extends ChannelInboundHandlerAdapter {
@@ -188,9 +237,20 @@ public final class HttpServer implements AutoCloseable {
         public void channelActive(ChannelHandlerContext ctx) {
             if (metrics.connections.incrementAndGet() > settings.maxConnections()) {
                 metrics.rejected("max_connections");
-                ctx.channel().config().setAutoRead(false);
-                ctx.writeAndFlush(Unpooled.wrappedBuffer(TOO_MANY_CONNECTIONS)).addListener(ChannelFutureListener.CLOSE);
-                return;
+                if (ssl == null) {
+                    ctx.channel().config().setAutoRead(false);
+                    ctx.writeAndFlush(Unpooled.wrappedBuffer(TOO_MANY_CONNECTIONS)).addListener(ChannelFutureListener.CLOSE);
+                    return;
+                }
+                // Over TLS the answer must be encrypted, or the client sees a handshake error
+                // instead of the 503: keep TLS, drop the HTTP handlers, answer once it is up.
+                ChannelPipeline p = ctx.pipeline();
+                for (String name : List.copyOf(p.toMap().keySet())) {
+                    if (!name.equals("limit") && !name.equals("tls")) {
+                        p.remove(name);
+                    }
+                }
+                p.addLast("refuse", new RefuseOverTls());
             }
             ctx.fireChannelActive();
         }

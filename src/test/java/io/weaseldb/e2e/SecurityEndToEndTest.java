@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -163,6 +164,46 @@ class SecurityEndToEndTest {
             try (RawHttp plain = new RawHttp(s.port())) { // plain HTTP to a TLS port is refused
                 plain.send(RawHttp.get("/v1/version"));
                 assertTrue(plain.closedByServer());
+            }
+            try (HttpClient https = HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build()) {
+                String metrics = https.send(HttpRequest.newBuilder(URI.create("https://localhost:" + s.port() + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                assertTrue(metrics.contains("weaseldb_http_rejected_total{reason=\"tls\"} 1.0"), "counted, not logged as a WARN");
+            }
+        } finally {
+            cert.delete();
+        }
+    }
+
+    @Test
+    void aTlsClientBeyondMaxConnectionsGetsThe503OverTls() throws Exception {
+        SelfSignedCertificate cert = new SelfSignedCertificate("localhost");
+        Path certFile = dir.resolve("cert.pem");
+        Path keyFile = dir.resolve("key.pem");
+        Files.copy(cert.certificate().toPath(), certFile);
+        Files.copy(cert.privateKey().toPath(), keyFile);
+        String toml = "[server]\nmax_connections = 1\n[security]\ntls_cert_file = \"" + certFile + "\"\ntls_key_file = \""
+                + keyFile + "\"\n";
+        try (TestServer s = TestServer.start(dir.resolve("data"), toml)) {
+            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+            trust.load(null, null);
+            trust.setCertificateEntry("weaseldb", cert.cert());
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext ssl = SSLContext.getInstance("TLS");
+            ssl.init(null, tmf.getTrustManagers(), null);
+            try (SSLSocket held = (SSLSocket) ssl.getSocketFactory().createSocket("localhost", s.port())) {
+                held.setSoTimeout(10_000);
+                held.getOutputStream().write("GET /v1/version HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                held.getOutputStream().flush();
+                assertTrue(new String(held.getInputStream().readNBytes(12), StandardCharsets.US_ASCII).startsWith("HTTP/1.1 200"));
+                try (SSLSocket extra = (SSLSocket) ssl.getSocketFactory().createSocket("localhost", s.port())) {
+                    extra.setSoTimeout(10_000);
+                    extra.startHandshake(); // failed with "wrong version number": the 503 came in clear text
+                    String answer = new String(extra.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                    assertTrue(answer.startsWith("HTTP/1.1 503 Service Unavailable"), answer);
+                    assertTrue(answer.contains("too many connections (max_connections reached)"), answer);
+                }
             }
         } finally {
             cert.delete();
