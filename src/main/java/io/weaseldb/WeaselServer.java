@@ -674,6 +674,11 @@ public final class WeaselServer implements AutoCloseable {
     /** The HTTP layer's view of the server: the current term, or standby answers. */
     private final class ServerBackend implements Backend {
 
+        @Override
+        public boolean draining() {
+            return shuttingDown;
+        }
+
         private boolean refuse(Completion c, String requestId) {
             Outcome o = notLeader(requestId);
             c.executor().execute(() -> c.complete(o));

@@ -44,6 +44,15 @@ public interface Backend {
     /** Where work that may take a while (scrapes, storage calls made synchronously) runs. */
     Executor blockingExecutor();
 
+    /**
+     * True once the server is shutting down: every answer from then on says
+     * {@code Connection: close} and closes its connection, so no client sends another request
+     * on a connection the server is about to close.
+     */
+    default boolean draining() {
+        return false;
+    }
+
     record VersionInfo(long version, String leaderId) {}
 
     /** {@link #version()} failed with this answer (rather than "not the leader"). */

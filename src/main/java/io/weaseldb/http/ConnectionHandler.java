@@ -1008,7 +1008,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 s.startStream.run();
                 return;
             }
-            boolean close = s.closeAfter || !s.keepAlive;
+            // Shutting down: the last answer queued closes the connection (Connection: close), so
+            // a keep-alive client does not send its next request into the close at the end of the
+            // drain; answers pipelined before it still go out.
+            boolean close = s.closeAfter || !s.keepAlive || (slots.isEmpty() && backend.draining());
             FullHttpResponse r = s.response;
             ByteBuf encoded = null;
             int code;

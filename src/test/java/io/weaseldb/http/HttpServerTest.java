@@ -4,6 +4,7 @@ import static io.weaseldb.testing.RawHttp.get;
 import static io.weaseldb.testing.RawHttp.post;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -32,6 +33,7 @@ class HttpServerTest {
         final AtomicLong version = new AtomicLong();
         volatile boolean hold;
         volatile boolean full;
+        volatile boolean draining;
         final ExecutorService blocking = Executors.newSingleThreadExecutor();
 
         @Override
@@ -104,6 +106,11 @@ class HttpServerTest {
         public java.util.concurrent.Executor blockingExecutor() {
             return blocking;
         }
+
+        @Override
+        public boolean draining() {
+            return draining;
+        }
     }
 
     HeldBackend backend = new HeldBackend();
@@ -131,6 +138,28 @@ class HttpServerTest {
                 throw new AssertionError("commits never reached the backend");
             }
             Thread.onSpinWait();
+        }
+    }
+
+    @Test
+    void whileShuttingDownTheLastAnswerQueuedClosesTheConnection() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", WRITE));
+            assertNull(c.read().header("connection"), "keep-alive, as HTTP/1.1 has it by default");
+            backend.hold = true;
+            c.send(post("/v1/commit", WRITE) + post("/v1/commit", WRITE));
+            awaitHeld(2);
+            backend.draining = true; // SIGTERM: what is in flight is still answered
+            backend.release(0);
+            backend.release(1);
+            var first = c.read();
+            var last = c.read();
+            assertEquals(200, first.status());
+            assertNull(first.header("connection"), "an answer pipelined before the last keeps the connection");
+            assertEquals(200, last.status());
+            // without it, a keep-alive client sent its next request into the close at the end of the drain
+            assertEquals("close", last.header("connection"));
+            assertTrue(c.closedByServer());
         }
     }
 
