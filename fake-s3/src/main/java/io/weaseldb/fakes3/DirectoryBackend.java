@@ -224,7 +224,7 @@ public final class DirectoryBackend implements ObjectBackend {
             buckets.put(bucket, new Bucket(dir, new ConcurrentSkipListMap<>(KeyOrder.INSTANCE)));
             return CreateBucketResult.CREATED;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot create bucket " + bucket, e);
+            throw new UncheckedIOException("cannot create bucket " + bucket + ": " + e, e);
         } finally {
             bucketsLock.writeLock().unlock();
         }
@@ -252,7 +252,7 @@ public final class DirectoryBackend implements ObjectBackend {
             buckets.remove(bucket);
             return DeleteBucketResult.DELETED;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete bucket " + bucket, e);
+            throw new UncheckedIOException("cannot delete bucket " + bucket + ": " + e, e);
         } finally {
             bucketsLock.writeLock().unlock();
         }
@@ -308,7 +308,7 @@ public final class DirectoryBackend implements ObjectBackend {
             }
             return new PutResult.Stored(info);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot store " + bucket + "/" + key, e);
+            throw new UncheckedIOException("cannot store " + bucket + "/" + key + ": " + e, e);
         } finally {
             bucketsLock.readLock().unlock();
         }
@@ -364,7 +364,7 @@ public final class DirectoryBackend implements ObjectBackend {
                 return new GetResult.Partial(info, read(channel, header.contentOffset() + r.first(), r.length()), r);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + bucket + "/" + key, e);
+            throw new UncheckedIOException("cannot read " + bucket + "/" + key + ": " + e, e);
         } finally {
             bucketsLock.readLock().unlock();
         }
@@ -416,7 +416,7 @@ public final class DirectoryBackend implements ObjectBackend {
                 keyLock.unlock();
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete " + bucket + "/" + key, e);
+            throw new UncheckedIOException("cannot delete " + bucket + "/" + key + ": " + e, e);
         } finally {
             bucketsLock.readLock().unlock();
         }

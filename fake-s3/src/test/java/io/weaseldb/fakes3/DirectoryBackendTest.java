@@ -84,6 +84,19 @@ class DirectoryBackendTest extends ObjectBackendContractTest {
     }
 
     @Test
+    void aFailedWriteSaysWhyTheFileSystemRefusedIt() throws IOException {
+        // A directory where the object's file goes: the rename fails (as a full disk or
+        // an I/O error fails a write; root ignores permissions, so those cannot be staged here).
+        Path blocker = dir.resolve("data").resolve("bkt").resolve(DirectoryBackend.fileName("k"));
+        Files.createDirectories(blocker.resolve("inside"));
+        var e = assertThrows(java.io.UncheckedIOException.class,
+                () -> backend.put("bkt", "k", bytes("v"), ObjectAttributes.DEFAULT, PutCondition.NONE));
+        // the first line of the log names the reason, not only "cannot store bkt/k"
+        assertTrue(e.getMessage().startsWith("cannot store bkt/k: java.nio.file.FileSystemException: ")
+                && e.getMessage().endsWith("Is a directory"), e.getMessage());
+    }
+
+    @Test
     void aTruncatedObjectFileStopsStartup() throws IOException {
         put("k", "value");
         Path file = dir.resolve("data").resolve("bkt").resolve(DirectoryBackend.fileName("k"));
