@@ -905,14 +905,25 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         return values == null || values.isEmpty() ? null : values.get(0);
     }
 
+    /**
+     * A version in a query or header: decimal digits only (no sign), below {@link Long#MAX_VALUE}
+     * (no version reaches it, and the one after it would overflow).
+     */
     private static long nonNegative(String name, String value) throws BadRequestException {
-        try {
-            long v = Long.parseLong(value);
-            if (v >= 0) {
-                return v;
+        boolean digits = !value.isEmpty();
+        for (int i = 0; i < value.length() && digits; i++) {
+            digits = value.charAt(i) >= '0' && value.charAt(i) <= '9';
+        }
+        if (digits) {
+            try {
+                long v = Long.parseLong(value);
+                if (v < Long.MAX_VALUE) {
+                    return v;
+                }
+            } catch (NumberFormatException ignored) {
+                // past a long: the error below
             }
-        } catch (NumberFormatException ignored) {
-            // fall through to the error
+            throw new BadRequestException(name + " must be below 9223372036854775807, got \"" + value + "\"");
         }
         throw new BadRequestException(name + " must be a non-negative integer version, got \"" + value + "\"");
     }

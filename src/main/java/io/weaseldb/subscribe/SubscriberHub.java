@@ -28,7 +28,12 @@ public final class SubscriberHub {
     private static final Logger log = LoggerFactory.getLogger(SubscriberHub.class);
 
     public record Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
-                           int maxHistoryReads) {}
+                           int maxHistoryReads) {
+        /** How often each event loop looks at its subscriptions (lag, keepalives). */
+        long tickNanos() {
+            return Math.min(TimeUnit.SECONDS.toNanos(1), keepaliveNanos);
+        }
+    }
 
     /** Why a subscription cannot start. */
     public sealed interface Refusal {
@@ -214,7 +219,7 @@ public final class SubscriberHub {
 
         LoopSubscribers(EventLoop loop) {
             this.loop = loop;
-            long tick = Math.min(TimeUnit.SECONDS.toNanos(1), settings.keepaliveNanos());
+            long tick = settings.tickNanos();
             loop.scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.NANOSECONDS);
         }
 

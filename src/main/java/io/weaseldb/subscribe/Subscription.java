@@ -224,7 +224,10 @@ public final class Subscription {
             stalledSinceNanos = 0;
         }
         cursorAtLastTick = cursor;
-        if (nowNanos - lastWriteNanos >= hub.settings.keepaliveNanos() && channel.isWritable()) {
+        // Half a tick of slack: the last keepalive was written just after its tick's now, so an
+        // exact comparison missed every other tick (keepalives came every interval + 1 s).
+        if (nowNanos - lastWriteNanos >= hub.settings.keepaliveNanos() - hub.settings.tickNanos() / 2
+                && channel.isWritable()) {
             write(SseEncoder.KEEPALIVE, 0, SseEncoder.KEEPALIVE.length, 0);
             channel.flush();
         }

@@ -280,12 +280,21 @@ class SubscribeEndToEndTest {
     void idleStreamsGetKeepalives() throws Exception {
         try (TestServer s = TestServer.start(dir, "[subscription]\nkeepalive_interval_seconds = 1\n");
              SseClient sub = SseClient.open(s.port(), "/v1/subscribe")) {
-            long deadline = System.nanoTime() + 10_000_000_000L;
-            while (sub.keepalives() < 2) {
-                assertTrue(System.nanoTime() < deadline, "no keepalive comments");
-                Thread.onSpinWait();
+            long deadline = System.nanoTime() + 15_000_000_000L;
+            while (sub.keepalives() < 5) {
+                assertTrue(System.nanoTime() < deadline, "keepalive comments: " + sub.keepalives());
+                Thread.sleep(10);
             }
             assertEquals(200, sub.status());
+            // Every interval when idle, not every interval + 1 s (the tick is the interval here, so
+            // that bug made the gaps 2 s). The median gap, so one late tick on a busy machine does not count.
+            List<Long> at = sub.keepaliveNanos();
+            long[] gaps = new long[at.size() - 1];
+            for (int i = 1; i < at.size(); i++) {
+                gaps[i - 1] = at.get(i) - at.get(i - 1);
+            }
+            java.util.Arrays.sort(gaps);
+            assertTrue(gaps[gaps.length / 2] < 1_500_000_000L, "median keepalive gap " + gaps[gaps.length / 2] / 1_000_000 + " ms");
         }
     }
 
@@ -336,6 +345,34 @@ class SubscribeEndToEndTest {
                 assertEquals("{\"error\":\"bad_request\",\"message\":\"after must be a non-negative integer version, got \\\"abc\\\"\"}",
                         r.body());
             }
+        }
+    }
+
+    /**
+     * The largest long was accepted and the stream then ended at once as "truncated" (the
+     * version after it overflowed), so a client resuming from it looped; a sign was accepted.
+     */
+    @Test
+    void afterIsDigitsOnlyAndBelowTheLargestLong() throws Exception {
+        try (TestServer s = TestServer.start(dir);
+             io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+            for (String bad : new String[] {"%2B5", "9223372036854775807", "99999999999999999999", "-1", ""}) {
+                c.send("GET /v1/subscribe?after=" + bad + " HTTP/1.1\r\nHost: x\r\n\r\n");
+                var r = c.read();
+                assertEquals(400, r.status(), bad + ": " + r.body());
+            }
+            c.send("GET /v1/subscribe HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 9223372036854775807\r\n\r\n");
+            var r = c.read();
+            assertEquals(400, r.status(), r.body());
+            assertTrue(r.body().contains("Last-Event-ID must be below 9223372036854775807"), r.body());
+        }
+        try (TestServer s = TestServer.start(dir);
+             SseClient sub = SseClient.open(s.port(), "/v1/subscribe?after=9223372036854775806")) {
+            assertEquals(200, s.commit("{\"operations\":[" + write("k", "v") + "]}").status());
+            Thread.sleep(1_500); // past a tick: the stream waits for a version that will not come soon
+            assertEquals(200, sub.status());
+            assertTrue(s.get("/metrics").body().lines().noneMatch(l -> l.startsWith("weaseldb_subscribers_dropped_total")),
+                    "the stream is not ended");
         }
     }
 }

@@ -6,6 +6,7 @@ import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -36,6 +37,8 @@ public final class SseClient implements AutoCloseable {
     private volatile int status;
     private volatile String statusBody;
     private volatile int keepalives;
+    /** When each keepalive comment arrived ({@link System#nanoTime()}). */
+    private final List<Long> keepaliveNanos = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private final java.util.function.Consumer<Event> sink;
 
@@ -155,6 +158,7 @@ public final class SseClient implements AutoCloseable {
                         type = null;
                         data = null;
                     } else if (l.startsWith(":")) {
+                        keepaliveNanos.add(System.nanoTime());
                         keepalives++;
                     } else if (l.startsWith("event: ")) {
                         type = l.substring(7);
@@ -199,6 +203,11 @@ public final class SseClient implements AutoCloseable {
 
     public int keepalives() {
         return keepalives;
+    }
+
+    /** Arrival times of the keepalive comments so far ({@link System#nanoTime()}). */
+    public List<Long> keepaliveNanos() {
+        return List.copyOf(keepaliveNanos);
     }
 
     /** The client side's port, to tell streams apart in server logs. */
