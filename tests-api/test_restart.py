@@ -241,3 +241,19 @@ def test_not_durable_subscriber_rolls_back_what_a_crash_lost(make_server, ns: by
     assert c.status(f"b-{ns.hex()}").status == "not_committed"
     assert [t.request_id for t in history(c, 0, cc.version) if t.request_id.endswith(ns.hex())] == \
         [a.request_id, cc.request_id]
+
+
+def test_a_second_server_on_the_same_data_dir_exits_1_with_one_clear_line(server, tmp_path) -> None:
+    """A failure of the environment (here: the embedded store's lock) is one ERROR line naming
+    it and exit code 1; its stack trace was 60-70 lines an operator had to read past."""
+    from harness import ServerProcess
+
+    second = ServerProcess(tmp_path / "second")
+    second.data_dir = server.data_dir
+    with pytest.raises(AssertionError, match="did not start"):
+        second.start(timeout=60)
+    assert second.proc is not None and second.proc.returncode == 1
+    text = second.log.text()
+    assert "startup failed: cannot open data directory " in text, text[-2000:]
+    assert "\tat io.weaseldb" not in text, text[-2000:]
+    assert server.client().version().leader_id == server.leader_id, "the running server is untouched"

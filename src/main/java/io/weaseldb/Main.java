@@ -79,7 +79,14 @@ public final class Main {
         try {
             server.start();
         } catch (Exception e) {
-            log.error("startup failed: {}", e.getMessage(), e);
+            Throwable cause = startupCause(e);
+            if (expected(cause)) {
+                // storage, files, the port, configuration: the message says it all; the trace is for DEBUG
+                log.error("startup failed: {}", cause.getMessage());
+                log.debug("startup failure", e);
+            } else {
+                log.error("startup failed: {}", cause.getMessage(), e);
+            }
             Runtime.getRuntime().halt(1);
         }
         try {
@@ -87,6 +94,23 @@ public final class Main {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The failure itself, out of the future or executor wrappers that carried it. */
+    static Throwable startupCause(Throwable e) {
+        Throwable c = e;
+        while ((c instanceof java.util.concurrent.ExecutionException || c instanceof java.util.concurrent.CompletionException)
+                && c.getCause() != null) {
+            c = c.getCause();
+        }
+        return c;
+    }
+
+    /** A failure of the environment (storage, files, the port, configuration), not of the server's code. */
+    static boolean expected(Throwable cause) {
+        return cause.getMessage() != null && (cause instanceof io.weaseldb.s3.StorageException
+                || cause instanceof java.io.IOException || cause instanceof java.io.UncheckedIOException
+                || cause instanceof ConfigException || cause instanceof java.util.concurrent.TimeoutException);
     }
 
     /** Parses the command line into a configuration; null means --help. */

@@ -575,6 +575,11 @@ public final class Persister implements Stage {
 
     private void markDurable(Batch b, long now) {
         b.durable = true;
+        if (!storageHealthy && !fenced) {
+            // the counterpart of the "not durable after" line: operators see when it ended
+            log.info("{}: stored after {} attempts, {} ms after it was first sent; storage is taking log writes again",
+                    b.key, b.attempts, TimeUnit.NANOSECONDS.toMillis(now - b.sentNanos));
+        }
         storageHealthy = true;
         observer.batchDurable(b.txns.size(), now - b.sentNanos);
     }

@@ -219,8 +219,19 @@ class PersisterTest {
         assertFalse(notCommitted.outcomeUnknown(), "refused before sequencing: definitely not committed");
 
         h.advanceMillis(100);
-        h.completeAll(); // storage is back: the old batch lands
+        var logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Persister.class);
+        var events = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+        events.start();
+        logger.addAppender(events);
+        try {
+            h.completeAll(); // storage is back: the old batch lands
+        } finally {
+            logger.detachAppender(events);
+        }
         assertTrue(h.persister.storageHealthy());
+        // the outage's ERROR line has a counterpart that says when it ended
+        assertEquals(1, events.list.stream().filter(e -> e.getFormattedMessage()
+                .endsWith("; storage is taking log writes again")).count(), events.list.toString());
         assertEquals(1, h.persister.durableVersion());
         assertEquals(1, h.log().size(), "the unknown commit did commit, exactly once");
         assertEquals(1, c.outcomes().size(), "no second answer for the same request");
