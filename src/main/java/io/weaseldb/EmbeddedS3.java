@@ -24,7 +24,8 @@ final class EmbeddedS3 implements AutoCloseable {
         this.server = server;
     }
 
-    static EmbeddedS3 start(WeaselConfig.S3 s3) throws InterruptedException {
+    /** The fault rules of {@code [s3] fake_faults}; a rule that does not parse is a configuration error. */
+    static List<FaultRule> faultRules(WeaselConfig.S3 s3) {
         List<FaultRule> faults = new ArrayList<>();
         for (int i = 0; i < s3.fakeFaults().size(); i++) {
             try {
@@ -33,6 +34,11 @@ final class EmbeddedS3 implements AutoCloseable {
                 throw new ConfigException("[s3].fake_faults[" + i + "]: " + e.getMessage());
             }
         }
+        return faults;
+    }
+
+    static EmbeddedS3 start(WeaselConfig.S3 s3) throws InterruptedException {
+        List<FaultRule> faults = faultRules(s3);
         FakeS3Config config = FakeS3Config.builder()
                 .host("127.0.0.1")
                 .port(s3.fakePort())

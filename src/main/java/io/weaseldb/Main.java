@@ -150,6 +150,9 @@ public final class Main {
         } else {
             c = ConfigLoader.defaults();
         }
+        if (host != null && host.isBlank()) {
+            throw new IllegalArgumentException("--host must not be empty (an address such as 127.0.0.1 or 0.0.0.0)");
+        }
         if (port != null || host != null) {
             var s = c.server();
             c = new WeaselConfig(new WeaselConfig.Server(host != null ? host : s.host(), port != null ? port : s.port(),
@@ -164,6 +167,9 @@ public final class Main {
                     s3.bucket(), s3.prefix(), s3.accessKeyId(), s3.secretAccessKey(), s3.createBucket(),
                     s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakePort(), s3.fakeFaults(), s3.fakeOverHttp()),
                     c.subscription(), c.retention(), c.security());
+        }
+        if (c.s3().embedded()) {
+            EmbeddedS3.faultRules(c.s3()); // a rule that does not parse: exit 2 now, not 1 at startup
         }
         return c;
     }

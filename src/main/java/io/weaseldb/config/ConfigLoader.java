@@ -163,13 +163,6 @@ public final class ConfigLoader {
                     + " must be set together (or both left empty for the AWS SDK default credential chain)");
         }
         List<String> fakeFaults = s3.getStringList("fake_faults", List.of());
-        for (int i = 0; i < fakeFaults.size(); i++) {
-            try {
-                io.weaseldb.fakes3.FaultRule.parse(fakeFaults.get(i));
-            } catch (IllegalArgumentException e) {
-                throw new ConfigException(s3.key("fake_faults") + "[" + i + "]: " + e.getMessage());
-            }
-        }
         String transport = s3.getString("fake_transport", fakeFaults.isEmpty() ? "direct" : "http");
         if (!transport.equals("direct") && !transport.equals("http")) {
             throw new ConfigException(s3.key("fake_transport") + " must be \"direct\" or \"http\", got \"" + transport + "\"");

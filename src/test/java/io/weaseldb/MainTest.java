@@ -1,0 +1,32 @@
+package io.weaseldb;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.config.ConfigException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line: what it refuses before anything starts (exit 2 in {@code main}). */
+class MainTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aFaultRuleThatDoesNotParseIsRefusedWithTheConfiguration() throws Exception {
+        Path file = dir.resolve("w.toml");
+        Files.writeString(file, "[s3]\nfake_transport = \"http\"\nfake_faults = [\"op=PUT,kind=error\", \"nonsense\"]\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> Main.parse(new String[] {"--config", file.toString()}));
+        // was exit 1 at startup, which systemd restarts every 2 s
+        assertTrue(e.getMessage().startsWith("[s3].fake_faults[1]: fault spec 'nonsense'"), e.getMessage());
+    }
+
+    @Test
+    void anEmptyHostFlagIsRefused() {
+        var e = assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--host", ""}));
+        assertEquals("--host must not be empty (an address such as 127.0.0.1 or 0.0.0.0)", e.getMessage());
+    }
+}
