@@ -141,7 +141,7 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
             count++;
             run.outstanding().increment();
             stats.sent++;
-            if (start >= run.measureNanos()) {
+            if (proxy.measuring()) { // bytes on the wire in the measured window, as the answers' are
                 stats.requestBytes += bytes;
             }
             ctx.write(buf, ctx.voidPromise());
@@ -182,10 +182,13 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (!finished && run != null) {
-            // The server closed on us mid-run: what was in flight will never be answered.
+        if (!finished) {
+            // The server closed on us (before the run, or in it): what was in flight will never
+            // be answered, and what was due on this connection will never be sent.
             countFailure();
-            giveUpInFlight(System.nanoTime());
+            if (run != null) {
+                giveUpInFlight(System.nanoTime());
+            }
         }
         stopSending();
         ctx.fireChannelInactive();
@@ -193,7 +196,7 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (!finished && run != null) {
+        if (!finished) {
             countFailure();
         }
         ctx.close();
@@ -220,15 +223,19 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
         stopSending();
         if (run != null) {
             giveUpInFlight(now);
-            if (schedule != null && !budgetSpent) {
-                for (long i = sentIndex; i < limit; i++) {
+            // --count ends a run when its budget is spent, on every connection at once: what
+            // this one had not sent by then was never due, not unsent.
+            boolean spent = budgetSpent || (run.options().countLimit() > 0 && run.budget().get() <= 0);
+            if (schedule != null && !spent) {
+                long due = Math.min(limit, schedule.dueBy(now));
+                for (long i = sentIndex; i < due; i++) {
                     long intended = schedule.intendedNanos(i);
                     if (intended >= run.measureNanos()) {
                         stats.recordUnanswered(now - intended);
                     }
                 }
-                stats.unsent += Math.max(0, limit - sentIndex);
-                sentIndex = limit;
+                stats.unsent += Math.max(0, due - sentIndex);
+                sentIndex = Math.max(sentIndex, due);
             }
         }
         finished = true;

@@ -444,6 +444,12 @@ public final class LoadGenerator {
             run = r;
         }
 
+        /** Past the warmup (and still after the measured window, through the drain). */
+        boolean pastWarmup() {
+            Run r = run;
+            return r != null && System.nanoTime() >= r.measureNanos();
+        }
+
         /** Within the measured window: what is counted here is divided by its length. */
         boolean measuring() {
             Run r = run;

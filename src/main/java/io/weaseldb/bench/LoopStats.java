@@ -38,7 +38,7 @@ final class LoopStats {
     }
 
     void record(ResponseScan.Outcome outcome, long latencyNanos, int second) {
-        latencyMicros.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, latencyNanos / 1000)));
+        recordLatency(latencyNanos);
         switch (outcome) {
             case COMMITTED -> committed++;
             case CONFLICT -> conflicts++;
@@ -53,8 +53,12 @@ final class LoopStats {
 
     /** A request that never got an answer: only its latency so far, a lower bound, is recorded. */
     void recordUnanswered(long waitedNanos) {
-        latencyMicros.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, waitedNanos / 1000)));
+        recordLatency(waitedNanos);
         unansweredRecorded++;
+    }
+
+    private void recordLatency(long nanos) {
+        latencyMicros.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, nanos / 1000)));
     }
 
     void add(LoopStats o) {

@@ -86,6 +86,9 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
 
     private void consume(ByteBuf b) {
         boolean measuring = !stopped && run.measuring();
+        // lag is recorded until the readers stop: the events delivered during the drain are the
+        // most delayed ones; the rates count only the measured window they are divided by
+        boolean lagging = !stopped && run.pastWarmup();
         if (measuring) {
             stats.subscriberBytes += b.readableBytes();
         }
@@ -104,14 +107,14 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
             if (lf < 0) {
                 break;
             }
-            line(measuring);
+            line(measuring, lagging);
             lineLength = 0;
             i = lf + 1;
         }
     }
 
     /** Parses one line (its prefix) of the stream. */
-    void line(boolean measuring) {
+    void line(boolean measuring, boolean lagging) {
         if (startsWith("id: ")) {
             lastVersion = parseLong(4);
         } else if (startsWith("event: ")) {
@@ -119,6 +122,8 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
         } else if (startsWith("data: ") && transactionEvent) {
             if (measuring) {
                 stats.subscriberEvents++;
+            }
+            if (lagging) {
                 long ts = timestampMillis();
                 if (ts > 0) {
                     stats.subscriberLagMillis.recordValue(Math.max(0, Math.min(3_600_000, System.currentTimeMillis() - ts)));

@@ -1161,6 +1161,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             closeIfIdle();
             return;
         }
+        HttpServer.countTlsFailure(evt, metrics);
         ctx.fireUserEventTriggered(evt);
     }
 
@@ -1206,8 +1207,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (HttpServer.tlsFailure(cause)) {
-            // untrusted certificate, plain HTTP to the TLS port, a scanner: counted, not a WARN each
-            metrics.rejected("tls");
+            // untrusted certificate, plain HTTP to the TLS port, a scanner: not a WARN each (a
+            // failed handshake is counted by its completion event, see userEventTriggered)
             log.debug("connection {} failed in TLS: {}", ctx.channel().remoteAddress(), cause.toString());
         } else if (cause instanceof java.io.IOException) {
             log.debug("connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());

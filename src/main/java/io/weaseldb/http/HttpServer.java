@@ -54,6 +54,9 @@ public final class HttpServer implements AutoCloseable {
             + "{\"error\":\"unavailable\",\"message\":\"too many connections (max_connections reached)\"}")
             .getBytes(StandardCharsets.US_ASCII);
 
+    /** How long a TLS connection refused by {@code max_connections} may stay open for its 503. */
+    static final long REFUSED_HANDSHAKE_TIMEOUT_MS = 1_000;
+
     private final HttpSettings settings;
     private final Backend backend;
     private final HttpMetrics metrics;
@@ -200,6 +203,23 @@ public final class HttpServer implements AutoCloseable {
     }
 
     /**
+     * Counts a TLS handshake that failed: refused, timed out, or not TLS at all. SslHandler
+     * reports each one once through this event (a timeout through nothing else). A client that
+     * closed before its handshake (a TCP-only health check) is not counted: it is no failure.
+     */
+    static void countTlsFailure(Object evt, HttpMetrics metrics) {
+        if (evt instanceof SslHandshakeCompletionEvent done && !done.isSuccess()
+                && !(done.cause() instanceof java.nio.channels.ClosedChannelException)) {
+            metrics.rejected("tls");
+        }
+    }
+
+    /** The 503 for a connection past {@code max_connections}, then the close. */
+    private static void refuse(ChannelHandlerContext ctx) {
+        ctx.writeAndFlush(Unpooled.wrappedBuffer(TOO_MANY_CONNECTIONS)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /**
      * The end of a TLS connection refused by {@code max_connections}: once the handshake is
      * done, the 503 goes out through TLS and the connection closes. Requests are not read.
      */
@@ -207,8 +227,9 @@ public final class HttpServer implements AutoCloseable {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof SslHandshakeCompletionEvent done) {
+                countTlsFailure(done, metrics);
                 if (done.isSuccess()) {
-                    ctx.writeAndFlush(Unpooled.wrappedBuffer(TOO_MANY_CONNECTIONS)).addListener(ChannelFutureListener.CLOSE);
+                    refuse(ctx);
                 } else {
                     ctx.close();
                 }
@@ -222,9 +243,6 @@ public final class HttpServer implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (tlsFailure(cause)) {
-                metrics.rejected("tls");
-            }
             log.debug("refused connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
             ctx.close();
         }
@@ -239,12 +257,18 @@ public final class HttpServer implements AutoCloseable {
                 metrics.rejected("max_connections");
                 if (ssl == null) {
                     ctx.channel().config().setAutoRead(false);
-                    ctx.writeAndFlush(Unpooled.wrappedBuffer(TOO_MANY_CONNECTIONS)).addListener(ChannelFutureListener.CLOSE);
+                    refuse(ctx);
                     return;
                 }
                 // Over TLS the answer must be encrypted, or the client sees a handshake error
                 // instead of the 503: keep TLS, drop the HTTP handlers, answer once it is up.
+                // The read timeouts go with them, so the connection gets a short life of its own
+                // (SslHandler's handshake timeout is already running at 10 s): a flood of
+                // connections that never handshake must not pile up for 10 s each.
                 ChannelPipeline p = ctx.pipeline();
+                ctx.channel().eventLoop().schedule(() -> {
+                    ctx.close();
+                }, REFUSED_HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
                 for (String name : List.copyOf(p.toMap().keySet())) {
                     if (!name.equals("limit") && !name.equals("tls")) {
                         p.remove(name);

@@ -31,7 +31,7 @@ class LoadGeneratorEndTest {
     private static final int CONNECTIONS = 4;
 
     /** What the test server does after it has answered {@code answers} commits. */
-    enum Then { FALL_SILENT, RESET }
+    enum Then { FALL_SILENT, RESET, CLOSE_AT_ACCEPT }
 
     @Test
     void requestsAServerNeverAnswersCountAtWhatTheyWaited() throws Exception {
@@ -80,6 +80,34 @@ class LoadGeneratorEndTest {
         }
     }
 
+    @Test
+    void connectionsTheServerClosesBeforeTheRunStartsAreFailures() throws Exception {
+        // e.g. more --connections than the server's max_connections: refused before the 20 ms start
+        try (StallingServer server = new StallingServer(Integer.MAX_VALUE, Then.CLOSE_AT_ACCEPT)) {
+            BenchReport r = LoadGenerator.run(BenchOptions.parse(new String[] {"--target", "ceiling", "--host", "127.0.0.1",
+                    "--port", String.valueOf(server.port()), "--mode", "closed", "--connections", String.valueOf(CONNECTIONS),
+                    "--threads", "1", "--warmup-s", "0", "--duration-s", "1", "--drain-s", "1"}));
+
+            assertEquals(CONNECTIONS, r.connectionFailures(), r.text());
+            assertFalse(r.complete(), r.text());
+        }
+    }
+
+    @Test
+    void aRunEndedByCountIsCompleteWithNothingUnsent() throws Exception {
+        // --count ends the run on every connection at once; what was not due yet was never unsent
+        try (StallingServer server = new StallingServer(Integer.MAX_VALUE, Then.FALL_SILENT)) {
+            BenchReport r = LoadGenerator.run(BenchOptions.parse(new String[] {"--target", "ceiling", "--host", "127.0.0.1",
+                    "--port", String.valueOf(server.port()), "--mode", "open", "--rate", "8", "--count", "12",
+                    "--connections", String.valueOf(CONNECTIONS), "--threads", "1", "--warmup-s", "0", "--duration-s", "20"}));
+
+            assertEquals(12, r.completed(), r.text());
+            assertEquals(0, r.unsent(), r.text());
+            assertTrue(r.complete(), r.text());
+            assertEquals(12, r.latencyMicros().count(), "no never-due request recorded at 0 us");
+        }
+    }
+
     private static BenchOptions options(int port) {
         return BenchOptions.parse(new String[] {"--target", "ceiling", "--host", "127.0.0.1", "--port", String.valueOf(port),
                 "--mode", "open", "--rate", "500", "--connections", String.valueOf(CONNECTIONS), "--threads", "1",
@@ -89,7 +117,8 @@ class LoadGeneratorEndTest {
     /**
      * A blocking HTTP/1.1 server, one thread per connection, that answers every POST with a
      * commit-shaped 200 until it has answered {@code answers} in all, then falls silent (reads
-     * and drops what comes) or resets each connection as its next request comes.
+     * and drops what comes) or resets each connection as its next request comes; or closes
+     * every connection as it is accepted.
      */
     private static final class StallingServer implements AutoCloseable {
         private final ServerSocket listener;
@@ -127,6 +156,14 @@ class LoadGeneratorEndTest {
                 + BODY.length() + "\r\n\r\n" + BODY).getBytes(StandardCharsets.US_ASCII);
 
         private void serve(Socket s) {
+            if (then == Then.CLOSE_AT_ACCEPT) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // closing anyway
+                }
+                return;
+            }
             try (s; InputStream in = new BufferedInputStream(s.getInputStream());
                  OutputStream out = s.getOutputStream()) {
                 s.setTcpNoDelay(true);

@@ -2,6 +2,7 @@ package io.weaseldb.e2e;
 
 import static io.weaseldb.testing.Json.write;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.handler.ssl.util.SelfSignedCertificate;
@@ -141,19 +142,8 @@ class SecurityEndToEndTest {
     @Test
     void commitsOverTls() throws Exception {
         SelfSignedCertificate cert = new SelfSignedCertificate("localhost");
-        Path certFile = dir.resolve("cert.pem");
-        Path keyFile = dir.resolve("key.pem");
-        Files.copy(cert.certificate().toPath(), certFile);
-        Files.copy(cert.privateKey().toPath(), keyFile);
-        String tls = "[security]\ntls_cert_file = \"" + certFile + "\"\ntls_key_file = \"" + keyFile + "\"\n";
-        try (TestServer s = TestServer.start(dir.resolve("data"), tls)) {
-            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-            trust.load(null, null);
-            trust.setCertificateEntry("weaseldb", cert.cert());
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-            SSLContext ssl = SSLContext.getInstance("TLS");
-            ssl.init(null, tmf.getTrustManagers(), null);
+        try (TestServer s = TestServer.start(dir.resolve("data"), tlsSection(cert))) {
+            SSLContext ssl = trusting(cert);
             try (HttpClient https = HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build()) {
                 var r = https.send(HttpRequest.newBuilder(URI.create("https://localhost:" + s.port() + "/v1/commit"))
                         .POST(HttpRequest.BodyPublishers.ofString("{\"operations\":[" + write("over", "tls") + "]}")).build(),
@@ -178,25 +168,13 @@ class SecurityEndToEndTest {
     @Test
     void aTlsClientBeyondMaxConnectionsGetsThe503OverTls() throws Exception {
         SelfSignedCertificate cert = new SelfSignedCertificate("localhost");
-        Path certFile = dir.resolve("cert.pem");
-        Path keyFile = dir.resolve("key.pem");
-        Files.copy(cert.certificate().toPath(), certFile);
-        Files.copy(cert.privateKey().toPath(), keyFile);
-        String toml = "[server]\nmax_connections = 1\n[security]\ntls_cert_file = \"" + certFile + "\"\ntls_key_file = \""
-                + keyFile + "\"\n";
-        try (TestServer s = TestServer.start(dir.resolve("data"), toml)) {
-            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-            trust.load(null, null);
-            trust.setCertificateEntry("weaseldb", cert.cert());
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
-            SSLContext ssl = SSLContext.getInstance("TLS");
-            ssl.init(null, tmf.getTrustManagers(), null);
+        try (TestServer s = TestServer.start(dir.resolve("data"), "[server]\nmax_connections = 1\n" + tlsSection(cert))) {
+            SSLContext ssl = trusting(cert);
             try (SSLSocket held = (SSLSocket) ssl.getSocketFactory().createSocket("localhost", s.port())) {
                 held.setSoTimeout(10_000);
                 held.getOutputStream().write("GET /v1/version HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 held.getOutputStream().flush();
-                assertTrue(new String(held.getInputStream().readNBytes(12), StandardCharsets.US_ASCII).startsWith("HTTP/1.1 200"));
+                assertTrue(readAnswer(held.getInputStream()).startsWith("HTTP/1.1 200"));
                 try (SSLSocket extra = (SSLSocket) ssl.getSocketFactory().createSocket("localhost", s.port())) {
                     extra.setSoTimeout(10_000);
                     extra.startHandshake(); // failed with "wrong version number": the 503 came in clear text
@@ -204,10 +182,62 @@ class SecurityEndToEndTest {
                     assertTrue(answer.startsWith("HTTP/1.1 503 Service Unavailable"), answer);
                     assertTrue(answer.contains("too many connections (max_connections reached)"), answer);
                 }
+                // One that never handshakes is closed after 1 s, not SslHandler's 10 s: refused
+                // connections must not pile up.
+                try (Socket silent = new Socket("localhost", s.port())) {
+                    silent.setSoTimeout(8_000);
+                    long start = System.nanoTime();
+                    assertEquals(-1, silent.getInputStream().read(), "closed, with nothing sent");
+                    assertTrue(System.nanoTime() - start < 6_000_000_000L, "closed by the refused connections' timeout");
+                }
+                // Neither a TCP-only probe (connect, close) nor a refused connection closed
+                // before its handshake is a TLS failure.
+                new Socket("localhost", s.port()).close();
+                held.getOutputStream().write(("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                held.getOutputStream().flush();
+                String metrics = readAnswer(held.getInputStream());
+                assertTrue(metrics.contains("weaseldb_http_rejected_total{reason=\"max_connections\"}"), metrics);
+                assertFalse(metrics.contains("reason=\"tls\""), metrics);
             }
         } finally {
             cert.delete();
         }
+    }
+
+    /** The [security] section serving {@code cert} (written under the test's directory). */
+    private String tlsSection(SelfSignedCertificate cert) throws Exception {
+        Path certFile = dir.resolve("cert.pem");
+        Path keyFile = dir.resolve("key.pem");
+        Files.copy(cert.certificate().toPath(), certFile);
+        Files.copy(cert.privateKey().toPath(), keyFile);
+        return "[security]\ntls_cert_file = \"" + certFile + "\"\ntls_key_file = \"" + keyFile + "\"\n";
+    }
+
+    /** A client context that trusts {@code cert} only. */
+    private static SSLContext trusting(SelfSignedCertificate cert) throws Exception {
+        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+        trust.load(null, null);
+        trust.setCertificateEntry("weaseldb", cert.cert());
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext ssl = SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        return ssl;
+    }
+
+    /** One HTTP/1.1 answer with a Content-Length body, read from {@code in}. */
+    private static String readAnswer(InputStream in) throws java.io.IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                break;
+            }
+            head.append((char) b);
+        }
+        var m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
+        return head + new String(in.readNBytes(length), StandardCharsets.UTF_8);
     }
 
     @Test
