@@ -90,11 +90,13 @@ metrics weaseldb-x4 | tee -a "$OUT_DIR/weaseldb-x4.txt"
 MAX=$(json_get "$OUT_DIR/weaseldb.json" committed_per_second)
 HALF=$(python3 -c "print(max(1, round($MAX / 2)))")
 bench weaseldb-open-half "$WEASEL_PID" "$WEASEL_PORT" weaseldb --mode open --rate "$HALF"
+metrics weaseldb-open-half >/dev/null # cumulative: the difference from the last capture is this run's
 # The same rate with 4 requests in flight per connection: with one, an arrival waits behind its
 # connection's previous answer, and after any stall 64 single-request connections drain the
 # backlog slowly (seen as 50 ms to 1 s p99s with server-side p99s near 10 ms). Depth 4 measures
 # the server's latency rather than that of a fixed pool of 64 one-at-a-time clients.
 bench weaseldb-open-half-d4 "$WEASEL_PID" "$WEASEL_PORT" weaseldb --mode open --rate "$HALF" --depth 4
+metrics weaseldb-open-half-d4 >/dev/null
 stop_pid "$WEASEL_PID"
 
 # 2. etcd, same shape.
