@@ -626,7 +626,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         final String leader = v.leaderId();
         slot.streamHead = head;
         slot.startStream = () -> subscription = hub.open(ctx.channel(), from, mode, leader);
-        slot.cancelStream = hub::cancel;
+        slot.cancelStream = () -> hub.cancel(from);
         closing = true; // the connection now belongs to the stream; later requests are ignored
         // so nothing on it is timed from here: not stray bytes after the subscribe while it waits
         // its turn (reading would be paused for good), nor its own held-back last content after

@@ -58,7 +58,7 @@ public final class RetentionManager implements AutoCloseable {
     private final LogIndex index;
     private final Clock clock;
     private final LongSupplier latestVersion;
-    private final LongSupplier oldestNeededBySubscribers;
+    private final SubscriberFloor oldestNeededBySubscribers;
     private final LongSupplier requestIdHorizon;
     private final ThreadPoolExecutor thread;
     private final ScheduledExecutorService timer;
@@ -70,15 +70,15 @@ public final class RetentionManager implements AutoCloseable {
 
     /**
      * @param latestVersion            the newest committed version (policies may not pin beyond it)
-     * @param oldestNeededBySubscribers the lowest version some connected subscriber has yet to
-     *                                 receive, minus one (Long.MAX_VALUE with none)
+     * @param oldestNeededBySubscribers the lowest version some connected or admitted subscriber
+     *                                 has yet to receive, minus one (Long.MAX_VALUE with none)
      * @param requestIdHorizon         the oldest version whose request ids the sequencer still
      *                                 remembers: the log from it on is kept, since a restart or a
      *                                 new leader rebuilds those ids from it (without it, a commit
      *                                 retried after a restart could apply twice)
      */
     public RetentionManager(Settings settings, ObjectStore store, LogLayout layout, LogIndex index, Clock clock,
-                            LongSupplier latestVersion, LongSupplier oldestNeededBySubscribers,
+                            LongSupplier latestVersion, SubscriberFloor oldestNeededBySubscribers,
                             LongSupplier requestIdHorizon, MeterRegistry registry) {
         this.settings = settings;
         this.store = store;
@@ -513,9 +513,21 @@ public final class RetentionManager implements AutoCloseable {
             return 0;
         }
         long newOldest = keepFrom;
-        // Readers stop finding the doomed objects first, then they are deleted.
-        index.removeBefore(newOldest);
-        oldestVersion = newOldest;
+        // Readers stop finding the doomed objects first, then they are deleted. A subscription
+        // admitted since the floor was read may need them: then this pass deletes nothing (the
+        // next one reads the floor again).
+        boolean[] needed = {false};
+        oldestNeededBySubscribers.excludingAdmissions(() -> {
+            if (oldestNeededBySubscribers.getAsLong() < newOldest - 1) {
+                needed[0] = true;
+                return;
+            }
+            index.removeBefore(newOldest);
+            oldestVersion = newOldest;
+        });
+        if (needed[0]) {
+            return 0;
+        }
         deleteInPages(doomed, deletedObjects);
         log.info("truncated the log: deleted {} objects below version {} (horizon {}: policies {}, subscribers {},"
                 + " request-id window {})", doomed.size(), newOldest, horizon, byPolicies,

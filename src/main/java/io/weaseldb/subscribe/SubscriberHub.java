@@ -45,6 +45,10 @@ public final class SubscriberHub {
     }
 
     final Settings settings;
+    /** Admissions, and truncation publishing a new oldest version, happen one at a time under it. */
+    private final Object admission = new Object();
+    /** Cursors of subscriptions admitted and not yet streaming (or cancelled), with their counts; under admission. */
+    private final java.util.TreeMap<Long, Integer> reserved = new java.util.TreeMap<>();
     final EventCache cache;
     final LogIndex index;
     final ObjectStore store;
@@ -127,20 +131,39 @@ public final class SubscriberHub {
         if (endedReason != null) {
             return new Refusal.NotLeading();
         }
-        long oldest = oldestVersion();
-        if (after < oldest - 1) {
-            return new Refusal.Truncated(oldest);
-        }
-        if (count.incrementAndGet() > settings.maxSubscribers()) {
-            count.decrementAndGet();
-            return new Refusal.TooMany(settings.maxSubscribers());
+        synchronized (admission) {
+            // Under the lock truncation publishes a new oldest version in (excludingAdmissions):
+            // either this check sees it, or truncation sees this reservation.
+            long oldest = oldestVersion();
+            if (after < oldest - 1) {
+                return new Refusal.Truncated(oldest);
+            }
+            if (count.incrementAndGet() > settings.maxSubscribers()) {
+                count.decrementAndGet();
+                return new Refusal.TooMany(settings.maxSubscribers());
+            }
+            reserved.merge(after, 1, Integer::sum);
         }
         return null;
     }
 
-    /** Releases a slot reserved by {@link #admit} for a stream that never started. */
-    public void cancel() {
+    /** Releases a slot reserved by {@link #admit} from {@code after} for a stream that never started. */
+    public void cancel(long after) {
+        unreserve(after);
         count.decrementAndGet();
+    }
+
+    private void unreserve(long after) {
+        synchronized (admission) {
+            reserved.computeIfPresent(after, (k, n) -> n == 1 ? null : n - 1);
+        }
+    }
+
+    /** Runs {@code publish} with no subscription admitted meanwhile (see SubscriberFloor). */
+    public void excludingAdmissions(Runnable publish) {
+        synchronized (admission) {
+            publish.run();
+        }
     }
 
     /** Starts streaming on {@code channel} in the slot {@link #admit} reserved; on its event loop, once the 200 head is written. */
@@ -148,6 +171,7 @@ public final class SubscriberHub {
         metrics.connected.incrementAndGet();
         Subscription s = new Subscription(this, channel, after, durable, leaderId);
         all.add(s);
+        unreserve(after); // after it is in all: minCursor never misses it
         LoopSubscribers l = loops.computeIfAbsent(channel.eventLoop(), LoopSubscribers::new);
         l.add(s);
         if (endedReason != null) {
@@ -169,11 +193,15 @@ public final class SubscriberHub {
     }
 
     /**
-     * The lowest cursor among connected subscribers (every version above it is still to be
-     * sent to someone), or Long.MAX_VALUE with none: truncation never deletes past it.
+     * The lowest cursor among connected subscribers and those admitted but not yet streaming
+     * (every version above it is still to be sent to someone), or Long.MAX_VALUE with none:
+     * truncation never deletes past it.
      */
     public long minCursor() {
-        long min = Long.MAX_VALUE;
+        long min;
+        synchronized (admission) {
+            min = reserved.isEmpty() ? Long.MAX_VALUE : reserved.firstKey();
+        }
         for (Subscription s : all) {
             min = Math.min(min, s.publishedCursor());
         }

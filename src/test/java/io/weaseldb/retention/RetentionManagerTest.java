@@ -372,6 +372,37 @@ class RetentionManagerTest {
     }
 
     @Test
+    void aSubscriptionAdmittedWhileAPassRunsIsNotTruncatedUnderIt() throws Exception {
+        // The floor is read (nobody subscribed), then, before the pass publishes the new oldest
+        // version, a subscription from 15 is admitted: the pass must see it and delete nothing
+        // it needs, or that subscriber's 200 stream would end at once as "truncated".
+        m.close();
+        java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+        SubscriberFloor floor = new SubscriberFloor() {
+            @Override
+            public long getAsLong() {
+                return reads.getAndIncrement() == 0 ? Long.MAX_VALUE : 15;
+            }
+
+            @Override
+            public void excludingAdmissions(Runnable publish) {
+                held.incrementAndGet();
+                publish.run();
+            }
+        };
+        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
+                () -> 99, floor, requestIdHorizon::get, registry);
+        m.start();
+        m.put("a", 99, null).get();
+        assertEquals(0, m.truncateNow().get(), "the pass saw the admission and deleted nothing");
+        assertEquals(6, logKeys().size());
+        assertEquals(0, index.oldest());
+        assertEquals(1, held.get(), "the new oldest version is published with admissions held off");
+        assertEquals(1, m.truncateNow().get(), "the next pass keeps what the subscriber needs: only [0..9] goes");
+    }
+
+    @Test
     void theRequestIdWindowIsNeverTruncated() throws Exception {
         // ids of versions 25 and later are still remembered: a restart rebuilds them from the log,
         // so [20..29] must stay although the policy lets everything below 99 go
