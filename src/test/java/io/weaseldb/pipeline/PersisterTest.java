@@ -262,6 +262,23 @@ class PersisterTest {
     }
 
     @Test
+    void aDeposedLeaderAnswersADurabilityReplyArrivingAfterTheFenceUnknown() {
+        // e.g. a retried request id whose original the sequencer had seen: its "committed" waits
+        // for durability, which a fenced leader can no longer give (a SimulationTest seed caught
+        // this branch; the tests above attach their replies before the fence)
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        h.write("a", "1");
+        h.completeAll();
+        assertFalse(h.persister.leading());
+        RecordingCompletion late = new RecordingCompletion();
+        h.persister.accept(new Sequenced.Reply(new Outcome.Committed(1, "leader-1", "r-1", true), late, true));
+        h.completeAll();
+        var u = assertInstanceOf(Outcome.Unavailable.class, late.only(), "never 'committed' from a deposed leader");
+        assertTrue(u.outcomeUnknown());
+    }
+
+    @Test
     void anOlderTermsOrphanIsReplacedByCompareAndSwap() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
         BatchHeader orphan = BatchHeader.termStart(0, "old", 1, 0, -1, 0);

@@ -50,4 +50,25 @@ class RequestIdRecoveryTest {
         assertEquals("B", terms.leaderAt(6));
         assertEquals(9, r.ids());
     }
+
+    @Test
+    void aWindowStartingInsideAnObjectReadsThatObject() throws Exception {
+        // Once the log is longer than request_id_retention_versions the window starts mid-object:
+        // the ids from its start on must be remembered, or a retry of one commits a second time.
+        batch(1, "A", 0, 4, -1);
+        batch(1, "A", 5, 9, 4);
+        LogIndex index = new LogIndex();
+        index.add(0);
+        index.add(5);
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, 3, 0);
+
+        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, new long[0], 3, ids, new TermHistory(), 4,
+                1000);
+
+        assertEquals(3, ids.lookup("id-A-3"));
+        assertEquals(4, ids.lookup("id-A-4"));
+        assertEquals(9, ids.lookup("id-A-9"));
+        assertEquals(RequestIdIndex.UNKNOWN, ids.lookup("id-A-2"), "before the window");
+        assertEquals(7, r.ids());
+    }
 }

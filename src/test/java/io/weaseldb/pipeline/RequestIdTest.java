@@ -11,6 +11,7 @@ import io.weaseldb.log.Batch;
 import io.weaseldb.testing.RecordingCompletion;
 import io.weaseldb.txn.CommitRequest;
 import io.weaseldb.txn.Operation;
+import io.weaseldb.testing.ManualObjectStore;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -66,6 +67,37 @@ class RequestIdTest {
         h.completeAll(); // our PUT finds the usurper's object: fenced
         var u = assertInstanceOf(Outcome.Unavailable.class, dup.only());
         assertTrue(u.outcomeUnknown());
+    }
+
+    @Test
+    void aRetryOfACommitWhoseBatchOutlivedTheBudgetIsNotAcknowledgedBeforeItIsDurable() {
+        // settings(0, ...): retry budget 1000 ms, backoff up to 100 ms
+        RecordingCompletion first = commit(ID);
+        h.step();
+        for (int t = 0; t < 1100; t += 100) {
+            for (ManualObjectStore.Pending p : h.store.pending()) {
+                h.store.takeFor(p.key).fail(500);
+            }
+            h.advanceMillis(100);
+        }
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        // the client retries with the same id while storage still fails: the batch is not durable,
+        // so the retry must not hear "committed" (a crash now would lose an acknowledged commit)
+        RecordingCompletion retry = commit(ID);
+        for (int t = 0; t < 1100; t += 100) {
+            for (ManualObjectStore.Pending p : h.store.pending()) {
+                h.store.takeFor(p.key).fail(500);
+            }
+            h.advanceMillis(100);
+        }
+        var u = assertInstanceOf(Outcome.Unavailable.class, retry.only());
+        assertTrue(u.outcomeUnknown(), "still unknown, not committed");
+        h.completeAll(); // storage is back: the batch lands
+        RecordingCompletion after = commit(ID);
+        h.completeAll();
+        var c = assertInstanceOf(Outcome.Committed.class, after.only());
+        assertEquals(1, c.version());
+        assertTrue(c.duplicate());
     }
 
     @Test

@@ -98,6 +98,17 @@ class SequencerTest {
     }
 
     @Test
+    void aConflictWinsOverTooOldInOneCommit() {
+        // api.md: too_old only when nothing conflicts; a client retries a conflict from the
+        // version it names, and a too_old by reading again, so which one it gets matters
+        long v = write("a");
+        var c = assertInstanceOf(Outcome.Conflict.class, run(request(List.of(
+                new Precondition.PointRead(b("a"), v - 1),     // conflicts: a was written at v
+                new Precondition.PointRead(b("x"), 8)), List.of(), -1))); // before this term: too old
+        assertEquals(List.of(0), c.conflicts());
+    }
+
+    @Test
     void aVersionNewerThanTheLogIsABadRequest() {
         var r = assertInstanceOf(Outcome.Rejected.class,
                 run(request(List.of(new Precondition.PointRead(b("x"), Precondition.DEFAULT_VERSION)), List.of(), 11)));
