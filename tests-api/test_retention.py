@@ -7,7 +7,6 @@ made them, so they never let the truncator remove history other tests read.
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 
 import pytest
@@ -216,7 +215,12 @@ def test_truncation_keeps_the_request_id_window_so_retries_stay_duplicates(make_
     versions = [c.commit([Write(ns + b"k%02d" % i, b"%d" % i)]).version for i in range(5)]
     initial = c.list_retention().oldest_version
     c.put_retention("everything", versions[-1])
-    time.sleep(3)  # three truncation passes
+    # A witness that expires at once: the policies gauge counts it until a truncation pass
+    # removes it, and that pass also weighs "everything" (a sleep proved no pass had run).
+    c.put_retention("witness", versions[-1], ttl_seconds=1)
+    assert c.metrics().value("weaseldb_retention_policies") == 2
+    wait_until(lambda: c.metrics().value("weaseldb_retention_policies") == 1, 30,
+               "a truncation pass (it removes the expired witness)")
     assert c.list_retention().oldest_version == initial, "nothing in the request-id window is deleted"
     srv.restart()
     c = srv.client()

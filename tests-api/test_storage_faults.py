@@ -45,5 +45,6 @@ def test_commit_past_the_retry_budget_is_503_unknown_then_resolves(make_server, 
     txs = history(c, 0, later.version)
     logged = [t.request_id for t in txs]
     assert logged.count(rid) == 1
-    if not again.value.outcome_unknown:
-        assert refused_rid not in logged, "a commit refused with a plain 503 must not commit"
+    # refused before it was sequenced (storage known to be down): not_committed, and it did not commit
+    assert not again.value.outcome_unknown, again.value.body
+    assert refused_rid not in logged, "a commit refused with a plain 503 must not commit"

@@ -70,6 +70,8 @@ public final class DirectoryBackend implements ObjectBackend {
 
     private final Path root;
     private final boolean fsync;
+    /** Tests: told of each durability step of a put or delete, in the order taken; null otherwise. */
+    private volatile java.util.function.Consumer<String> steps;
     private final InstantSource clock;
     private final FileChannel lockChannel;
     private final FileLock fileLock;
@@ -291,6 +293,7 @@ public final class DirectoryBackend implements ObjectBackend {
                     Files.move(temp, b.dir().resolve(fileName(key)),
                             StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                     renamed = true;
+                    step("rename " + temp.getFileName() + " " + fileName(key));
                     try {
                         syncDirectory(b.dir());
                     } finally {
@@ -406,6 +409,7 @@ public final class DirectoryBackend implements ObjectBackend {
                     return DeleteResult.ABSENT;
                 }
                 Files.deleteIfExists(b.dir().resolve(fileName(key)));
+                step("unlink " + fileName(key));
                 try {
                     syncDirectory(b.dir());
                 } finally {
@@ -477,6 +481,7 @@ public final class DirectoryBackend implements ObjectBackend {
             }
             if (fsync) {
                 ch.force(true);
+                step("fsync " + path.getFileName());
             }
         }
     }
@@ -484,6 +489,19 @@ public final class DirectoryBackend implements ObjectBackend {
     private void syncDirectory(Path dir) throws IOException {
         if (fsync) {
             syncDirectoryNow(dir);
+            step("fsync dir " + dir.getFileName());
+        }
+    }
+
+    /** Tests: {@code observer} is told of each durability step from now on ("fsync F", "rename F G", ...). */
+    void observeSteps(java.util.function.Consumer<String> observer) {
+        steps = observer;
+    }
+
+    private void step(String what) {
+        java.util.function.Consumer<String> s = steps;
+        if (s != null) {
+            s.accept(what);
         }
     }
 

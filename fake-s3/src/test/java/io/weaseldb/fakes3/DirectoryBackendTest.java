@@ -84,6 +84,37 @@ class DirectoryBackendTest extends ObjectBackendContractTest {
     }
 
     @Test
+    void aPutIsSyncedRenamedAndItsDirectorySyncedBeforeItReturns() throws IOException {
+        // A process kill cannot show a missing fsync (the page cache survives it): the order of
+        // the steps is the durability promise, so it is asserted as such.
+        DirectoryBackend d = (DirectoryBackend) backend;
+        List<String> steps = new java.util.concurrent.CopyOnWriteArrayList<>();
+        d.observeSteps(steps::add);
+        put("k", "v");
+        assertEquals(3, steps.size(), steps.toString());
+        assertTrue(steps.get(0).startsWith("fsync .tmp-"), steps.toString());
+        assertTrue(steps.get(1).startsWith("rename .tmp-") && steps.get(1).endsWith(" " + DirectoryBackend.fileName("k")),
+                steps.toString());
+        assertEquals("fsync dir bkt", steps.get(2));
+        steps.clear();
+        backend.delete("bkt", "k");
+        assertEquals(List.of("unlink " + DirectoryBackend.fileName("k"), "fsync dir bkt"), steps);
+    }
+
+    @Test
+    void withFsyncOffNothingIsSynced() throws IOException {
+        backend.close();
+        DirectoryBackend d = DirectoryBackend.open(dir.resolve("nosync"), false, clock);
+        backend = d;
+        backend.createBucket("bkt");
+        List<String> steps = new java.util.concurrent.CopyOnWriteArrayList<>();
+        d.observeSteps(steps::add);
+        put("k", "v");
+        assertEquals(1, steps.size(), steps.toString());
+        assertTrue(steps.get(0).startsWith("rename "), steps.toString());
+    }
+
+    @Test
     void aFailedWriteSaysWhyTheFileSystemRefusedIt() throws IOException {
         // A directory where the object's file goes: the rename fails (as a full disk or
         // an I/O error fails a write; root ignores permissions, so those cannot be staged here).
