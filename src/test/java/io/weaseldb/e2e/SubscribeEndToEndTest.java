@@ -280,6 +280,34 @@ class SubscribeEndToEndTest {
     }
 
     @Test
+    void aReplayFromStorageResumedInsideALogObjectStartsRightAfterTheCursor() throws Exception {
+        // A tiny memory window sends every subscriber to the log objects in storage; pipelined
+        // commits share objects, so most values of after fall inside one.
+        try (TestServer s = TestServer.start(dir, "[subscription]\nmemory_window_bytes = 0\n");
+             io.weaseldb.testing.RawHttp c = new io.weaseldb.testing.RawHttp(s.port())) {
+            StringBuilder pipelined = new StringBuilder();
+            for (int i = 0; i < 24; i++) {
+                pipelined.append(io.weaseldb.testing.RawHttp.post("/v1/commit", "{\"operations\":[" + write("r" + i, "v") + "]}"));
+            }
+            c.send(pipelined.toString());
+            long last = 0;
+            for (int i = 0; i < 24; i++) {
+                var r = c.read();
+                assertEquals(200, r.status(), r.body());
+                last = Math.max(last, Long.parseLong(r.body().replaceAll(".*\"version\":(\\d+).*", "$1")));
+            }
+            for (long after = 0; after < last; after++) {
+                try (SseClient sub = SseClient.open(s.port(), "/v1/subscribe?after=" + after)) {
+                    SseClient.Event e = sub.nextTransaction(10_000);
+                    assertNotNull(e, "after=" + after);
+                    assertEquals(after + 1, e.version(), "the first event after=" + after + " must be the next version");
+                }
+            }
+            assertTrue(last >= 24, "every commit got a version: " + last);
+        }
+    }
+
+    @Test
     void idleStreamsGetKeepalives() throws Exception {
         try (TestServer s = TestServer.start(dir, "[subscription]\nkeepalive_interval_seconds = 1\n");
              SseClient sub = SseClient.open(s.port(), "/v1/subscribe")) {

@@ -1,6 +1,7 @@
 package io.weaseldb.pipeline;
 
 import static io.weaseldb.pipeline.PipelineHarness.settings;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -213,6 +214,11 @@ class PersisterTest {
             answer.release();
         }
         assertFalse(h.persister.storageHealthy());
+        // /ok says why at once, rather than waiting out probe_timeout_ms behind the stuck batch
+        RecordingCompletion probe = h.probe();
+        h.step();
+        var sick = assertInstanceOf(Outcome.Unavailable.class, probe.only());
+        assertEquals("storage is not accepting log writes", sick.message());
         RecordingCompletion refused = h.write("b", "2");
         h.step();
         var notCommitted = assertInstanceOf(Outcome.Unavailable.class, refused.only());
@@ -259,6 +265,21 @@ class PersisterTest {
         h.completeAll();
         assertInstanceOf(Outcome.Unavailable.class, probe.only());
         assertEquals(0, h.persister.durableVersion(), "a deposed leader acknowledges nothing more");
+    }
+
+    @Test
+    void anObjectOfTheSameTermByAnotherWriterFencesItIsNotReplaced() throws Exception {
+        // Terms are unique per claim, so this means two writers believe they own term 1: only an
+        // older term's object (an orphan) may be replaced; anything else is someone else's log
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        byte[] theirs = BatchCodec.encodeEmpty(BatchHeader.termStart(1, "leader-1-twin", 1, 0, -1, 0));
+        h.store.putDirect("log/00000000000000000001", theirs);
+        RecordingCompletion c = h.write("a", "1");
+        h.completeAll();
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
+        assertFalse(h.persister.leading());
+        assertTrue(h.fencedReason.contains("leader-1-twin"), h.fencedReason);
+        assertArrayEquals(theirs, h.store.objects().get("log/00000000000000000001"), "their object is left as it is");
     }
 
     @Test
