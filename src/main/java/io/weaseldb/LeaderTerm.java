@@ -83,17 +83,8 @@ final class LeaderTerm implements AutoCloseable {
         sequencer.lead(term, requestIds, terms);
         retention = new RetentionManager(new RetentionManager.Settings(config.retention().truncateIntervalSeconds(),
                 config.retention().maxDeletesPerRequest(), config.s3().requestTimeoutMs() * 3), ctx.store(), ctx.layout(),
-                index, ctx.clock(), persister::durableVersion, new io.weaseldb.retention.SubscriberFloor() {
-                    @Override
-                    public long getAsLong() {
-                        return hub.minCursor();
-                    }
-
-                    @Override
-                    public void excludingAdmissions(Runnable publish) {
-                        hub.excludingAdmissions(publish);
-                    }
-                }, sequencer::requestIdHorizon, ctx.registry());
+                index, ctx.clock(), persister::durableVersion, io.weaseldb.retention.SubscriberFloor.of(hub),
+                sequencer::requestIdHorizon, ctx.registry());
         runners = new StageRunner[] {
             new StageRunner(publisher, publisher.signal(), ctx.clock(), ctx.fatal()),
             new StageRunner(releaser, releaser.signal(), ctx.clock(), ctx.fatal()),

@@ -37,8 +37,6 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
     private ScheduledFuture<?> timer;
     /** Sends nothing more: the --count budget is spent, the connection closed, or the run stopped. */
     private boolean done;
-    /** The --count budget ran out here: nothing further was due, so nothing is unsent. */
-    private boolean budgetSpent;
     /** The failure of this connection is counted (once, whether it closed or threw). */
     private boolean failed;
     /** The run's end was accounted for (what never got an answer); nothing is counted after it. */
@@ -129,7 +127,6 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
             }
             if (!run.takeBudget()) {
                 done = true;
-                budgetSpent = true;
                 break;
             }
             if (schedule != null) {
@@ -225,8 +222,7 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
             giveUpInFlight(now);
             // --count ends a run when its budget is spent, on every connection at once: what
             // this one had not sent by then was never due, not unsent.
-            boolean spent = budgetSpent || (run.options().countLimit() > 0 && run.budget().get() <= 0);
-            if (schedule != null && !spent) {
+            if (schedule != null && !run.budgetSpent()) {
                 long due = Math.min(limit, schedule.dueBy(now));
                 for (long i = sentIndex; i < due; i++) {
                     long intended = schedule.intendedNanos(i);

@@ -212,7 +212,7 @@ public final class LoadGenerator {
             if (now >= run.endNanos() && o.connections() == 0) {
                 break;
             }
-            if (o.countLimit() > 0 && run.budget().get() <= 0 && run.outstanding().sum() <= 0 && now > run.measureNanos()) {
+            if (run.budgetSpent() && run.outstanding().sum() <= 0 && now > run.measureNanos()) {
                 break; // --count spent and every answer in: the run ends early
             }
             Thread.sleep(now < run.endNanos() ? Math.min(200, Math.max(1, (run.endNanos() - now) / 1_000_000)) : 5);

@@ -36,6 +36,11 @@ record Run(BenchOptions options, long startNanos, long measureNanos, long endNan
         }
     }
 
+    /** Whether --count is set and its budget is spent: the run ends, nothing more is due. */
+    boolean budgetSpent() {
+        return options.countLimit() > 0 && budget.get() <= 0;
+    }
+
     /** Takes one request from the --count budget; false once it is spent. */
     boolean takeBudget() {
         return options.countLimit() == 0 || budget.getAndDecrement() > 0;

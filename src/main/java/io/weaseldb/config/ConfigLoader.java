@@ -42,12 +42,10 @@ public final class ConfigLoader {
         for (String k : result.keySet()) {
             if (!result.isTable(k) && !SECTIONS.contains(k)) {
                 throw new ConfigException(source + ": configuration key \"" + k + "\" is outside any section;"
-                        + " every key belongs under one (known: " + String.join(", ", List.copyOf(new java.util.TreeSet<>(SECTIONS)))
-                        + "), e.g. [server] above port = 8080");
+                        + " every key belongs under one (known: " + knownSections() + "), e.g. [server] above port = 8080");
             }
             if (!SECTIONS.contains(k)) {
-                throw new ConfigException(source + ": unknown configuration section [" + k + "]"
-                        + " (known: " + String.join(", ", List.copyOf(new java.util.TreeSet<>(SECTIONS))) + ")");
+                throw new ConfigException(source + ": unknown configuration section [" + k + "] (known: " + knownSections() + ")");
             }
             if (!result.isTable(k)) {
                 throw new ConfigException(source + ": [" + k + "] must be a table");
@@ -58,6 +56,11 @@ public final class ConfigLoader {
         } catch (ConfigException e) {
             throw new ConfigException(source + ": " + e.getMessage());
         }
+    }
+
+    /** The sections a file may have, sorted, for error messages. */
+    private static String knownSections() {
+        return String.join(", ", new java.util.TreeSet<>(SECTIONS));
     }
 
     /** A string key that must not be empty or blank when given. */

@@ -325,7 +325,6 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 + " (max_in_flight_request_bytes); retry shortly", false, settings.retryAfterSeconds(), null, null));
     }
 
-    /** Drops the body being received and what it holds; its answer ends the connection, the rest of it is read and dropped. */
     /**
      * Answers a request whose body's framing cannot be trusted with {@code status}: whatever
      * follows it is discarded and the connection closes after the answer.
@@ -338,6 +337,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         respond(slot, Responses.error(ctx.alloc(), status, "bad_request", message));
     }
 
+    /** Drops the body being received and what it holds; its answer ends the connection, the rest of it is read and dropped. */
     private void refuseBody(Slot slot) {
         closeParser();
         slot.closeAfter = true;

@@ -21,18 +21,18 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
 import io.weaseldb.json.CommitParser;
 import io.weaseldb.json.CommitParserPool;
 import java.net.InetSocketAddress;
-import java.util.List;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -265,10 +265,8 @@ public final class HttpServer implements AutoCloseable {
                 // The read timeouts go with them, so the connection gets a short life of its own
                 // (SslHandler's handshake timeout is already running at 10 s): a flood of
                 // connections that never handshake must not pile up for 10 s each.
+                ctx.executor().schedule((Runnable) ctx::close, REFUSED_HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
                 ChannelPipeline p = ctx.pipeline();
-                ctx.channel().eventLoop().schedule(() -> {
-                    ctx.close();
-                }, REFUSED_HANDSHAKE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
                 for (String name : List.copyOf(p.toMap().keySet())) {
                     if (!name.equals("limit") && !name.equals("tls")) {
                         p.remove(name);

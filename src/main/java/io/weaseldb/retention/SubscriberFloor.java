@@ -19,4 +19,19 @@ public interface SubscriberFloor extends LongSupplier {
     default void excludingAdmissions(Runnable publish) {
         publish.run();
     }
+
+    /** The floor of {@code hub}'s subscriptions, holding off its admissions. */
+    static SubscriberFloor of(io.weaseldb.subscribe.SubscriberHub hub) {
+        return new SubscriberFloor() {
+            @Override
+            public long getAsLong() {
+                return hub.minCursor();
+            }
+
+            @Override
+            public void excludingAdmissions(Runnable publish) {
+                hub.excludingAdmissions(publish);
+            }
+        };
+    }
 }

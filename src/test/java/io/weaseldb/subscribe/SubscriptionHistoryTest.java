@@ -43,6 +43,15 @@ class SubscriptionHistoryTest {
         index.add(first);
     }
 
+    /** A durable subscription from version 0, admitted and opened, after its first pump. */
+    EmbeddedChannel subscribeFromTheStart() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        assertEquals(null, hub.admit(0));
+        hub.open(ch, 0, true, "L");
+        ch.runPendingTasks();
+        return ch;
+    }
+
     @Test
     void aBrokenChainInStoredHistoryEndsTheStreamAsAnError() {
         // [1..2], then an object claiming to follow 4: versions 3..4 are missing from the log.
@@ -51,10 +60,7 @@ class SubscriptionHistoryTest {
         batch(1, 2, 0);
         batch(5, 6, 4);
         batch(7, 10, 6);
-        EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        hub.open(ch, 0, true, "L");
-        ch.runPendingTasks();
+        EmbeddedChannel ch = subscribeFromTheStart();
         assertFalse(ch.isOpen(), "the stream ended");
         var dropped = registry.find("weaseldb.subscribers.dropped").tag("reason", "error").counter();
         assertNotNull(dropped, "counted as dropped{reason=\"error\"}");
@@ -69,10 +75,7 @@ class SubscriptionHistoryTest {
         batch(3, 8, 2);
         batch(0, 5, 6, 4);
         batch(9, 10, 8);
-        EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        hub.open(ch, 0, true, "L");
-        ch.runPendingTasks();
+        EmbeddedChannel ch = subscribeFromTheStart();
         assertTrue(ch.isOpen(), "the stream goes on");
         assertEquals(null, registry.find("weaseldb.subscribers.dropped").counter());
         ch.close();
