@@ -84,9 +84,8 @@ class LoadGeneratorEndTest {
     void connectionsTheServerClosesBeforeTheRunStartsAreFailures() throws Exception {
         // e.g. more --connections than the server's max_connections: refused before the 20 ms start
         try (StallingServer server = new StallingServer(Integer.MAX_VALUE, Then.CLOSE_AT_ACCEPT)) {
-            BenchReport r = LoadGenerator.run(BenchOptions.parse(new String[] {"--target", "ceiling", "--host", "127.0.0.1",
-                    "--port", String.valueOf(server.port()), "--mode", "closed", "--connections", String.valueOf(CONNECTIONS),
-                    "--threads", "1", "--warmup-s", "0", "--duration-s", "1", "--drain-s", "1"}));
+            BenchReport r = LoadGenerator.run(options(server.port(), "--mode", "closed", "--warmup-s", "0", "--duration-s", "1",
+                    "--drain-s", "1"));
 
             assertEquals(CONNECTIONS, r.connectionFailures(), r.text());
             assertFalse(r.complete(), r.text());
@@ -97,9 +96,8 @@ class LoadGeneratorEndTest {
     void aRunEndedByCountIsCompleteWithNothingUnsent() throws Exception {
         // --count ends the run on every connection at once; what was not due yet was never unsent
         try (StallingServer server = new StallingServer(Integer.MAX_VALUE, Then.FALL_SILENT)) {
-            BenchReport r = LoadGenerator.run(BenchOptions.parse(new String[] {"--target", "ceiling", "--host", "127.0.0.1",
-                    "--port", String.valueOf(server.port()), "--mode", "open", "--rate", "8", "--count", "12",
-                    "--connections", String.valueOf(CONNECTIONS), "--threads", "1", "--warmup-s", "0", "--duration-s", "20"}));
+            BenchReport r = LoadGenerator.run(options(server.port(), "--mode", "open", "--rate", "8", "--count", "12",
+                    "--warmup-s", "0", "--duration-s", "20"));
 
             assertEquals(12, r.completed(), r.text());
             assertEquals(0, r.unsent(), r.text());
@@ -109,9 +107,15 @@ class LoadGeneratorEndTest {
     }
 
     private static BenchOptions options(int port) {
-        return BenchOptions.parse(new String[] {"--target", "ceiling", "--host", "127.0.0.1", "--port", String.valueOf(port),
-                "--mode", "open", "--rate", "500", "--connections", String.valueOf(CONNECTIONS), "--threads", "1",
-                "--warmup-s", "1", "--duration-s", "2", "--drain-s", "1"});
+        return options(port, "--mode", "open", "--rate", "500", "--warmup-s", "1", "--duration-s", "2", "--drain-s", "1");
+    }
+
+    /** The ceiling's request format against the stub on {@code port}, {@link #CONNECTIONS} connections, plus {@code run}. */
+    private static BenchOptions options(int port, String... run) {
+        List<String> args = new java.util.ArrayList<>(List.of("--target", "ceiling", "--host", "127.0.0.1", "--port",
+                String.valueOf(port), "--connections", String.valueOf(CONNECTIONS), "--threads", "1"));
+        args.addAll(List.of(run));
+        return BenchOptions.parse(args.toArray(String[]::new));
     }
 
     /**
