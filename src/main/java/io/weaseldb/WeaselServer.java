@@ -705,7 +705,11 @@ public final class WeaselServer implements AutoCloseable {
             if (t == null) {
                 return refuse(completion, null);
             }
-            if (t.leadership.withinLease()) {
+            if (t.leadership.withinLease() || !t.persister.storageHealthy()) {
+                // Within the lease; or storage is known not to take log writes (a batch outlived
+                // the retry budget), which the sequencer answers at once: a look at the log would
+                // only wait on the same storage. Storage is healthy again only once an object of
+                // this term is stored, and acknowledging it renews the lease.
                 return t.sequencer.offer(new SequencerMessage.Probe(completion));
             }
             // past its lease a leader may have been replaced without knowing it (LeadershipCheck):

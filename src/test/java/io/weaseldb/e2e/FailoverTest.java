@@ -580,6 +580,30 @@ class FailoverTest {
     }
 
     /**
+     * Once a batch has outlived the retry budget, {@code /ok} says at once that storage is not
+     * taking log writes, also past the lease: a look at the log would only wait on the same
+     * storage, and the load balancer would see the probe's 5 s timeout instead of the cause.
+     */
+    @Test
+    void okPastTheRetryBudgetSaysStorageIsNotTakingWrites() throws Exception {
+        TestServer a = TestServer.start(dir.resolve("a"), config(0, 400)
+                + "retry_budget_ms = 300\nretry_initial_backoff_ms = 20\nretry_max_backoff_ms = 100\n");
+        try {
+            assertEquals(200, a.commit("{\"operations\":[" + write("k", "1") + "]}").status());
+            s3.faults().add("op=ANY,kind=timeout"); // storage hangs: nothing answers
+            var stuck = a.commit("{\"operations\":[" + write("k", "2") + "]}");
+            assertEquals(503, stuck.status(), stuck.body());
+            assertEquals("unknown", stuck.get("outcome"), stuck.body());
+            var ok = a.get("/ok"); // past the lease too: 300 ms budget > 3/4 of 400 ms
+            assertEquals(503, ok.status(), ok.body());
+            assertEquals("storage is not accepting log writes", ok.get("message"), ok.body());
+        } finally {
+            s3.faults().clear();
+            a.close();
+        }
+    }
+
+    /**
      * A leader past its lease whose look at the log fails (storage down) says so: it cannot tell
      * whether it still leads, which is not the same as "another server has taken it over".
      */
