@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from conftest import FakeServer, Reply
 from weaseldb import (
-    Client, CommitResult, Conflict, Delete, LogTruncated, PointRead, Timeout, TransportError, Unauthorized,
-    Unavailable, Write,
+    Client, CommitResult, Conflict, Delete, LogTruncated, NotFound, PointRead, Timeout, TransportError,
+    Unauthorized, Unavailable, Write,
 )
 
 COMMITTED = {"status": "committed", "version": 42, "leader_id": "L1", "request_id": "r" * 20}
@@ -188,6 +189,43 @@ def test_url_with_path_prefix_and_raw_request(server: FakeServer) -> None:
 def test_bad_url_is_rejected() -> None:
     with pytest.raises(ValueError):
         Client("ftp://x")
+
+
+def test_idle_connection_closed_by_the_server_is_not_used(server: FakeServer) -> None:
+    # The server closed the keep-alive connection while it sat in the pool: the client
+    # sees that before sending, so even a commit without a request id (never resent)
+    # goes through on a fresh connection.
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}, close_after=True))
+    server.on("POST", "/v1/commit", Reply(body=COMMITTED))
+    client = Client(server.url, auto_request_id=False)
+    client.version()
+    time.sleep(0.3)  # the server has closed its end of the pooled connection by now
+    assert client.commit([Write(b"k", b"v")]).version == 42
+    assert len(server.calls("/v1/commit")) == 1
+
+
+def test_commit_with_a_request_id_is_resent_with_the_same_id_after_a_lost_reply(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}))
+    server.on("POST", "/v1/commit", Reply(drop=True), Reply(body={**COMMITTED, "duplicate": True}))
+    client = Client(server.url)
+    client.version()
+    res = client.commit([Write(b"k", b"v")], request_id="r" * 20)
+    assert res.duplicate
+    assert [r.json()["request_id"] for r in server.calls("/v1/commit")] == ["r" * 20, "r" * 20]
+
+
+def test_delete_retention_retried_after_a_lost_reply_accepts_404(server: FakeServer) -> None:
+    # The first DELETE deleted the policy, then the connection broke before the 204;
+    # the transparent retry is answered 404, which means the policy is gone: success.
+    server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}))
+    server.on("DELETE", "/v1/retention/p", Reply(drop=True), Reply(404, {"error": "not_found", "message": "no"}))
+    client = Client(server.url)
+    client.version()
+    assert client.delete_retention("p") is None
+    assert len(server.calls("/v1/retention/p")) == 2
+    # A 404 on the first attempt still means it did not exist.
+    with pytest.raises(NotFound):
+        client.delete_retention("p")
 
 
 def test_failed_retry_of_a_stale_connection_keeps_the_outcome_unknown(server: FakeServer) -> None:

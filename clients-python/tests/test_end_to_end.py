@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from fakedb import FakeDB, serve
-from weaseldb import Client, Conflict, PointRead, RangeDelete, Replica, Txn, Write
+from weaseldb import Client, Conflict, PointRead, RangeDelete, Replica, TransportError, Txn, Write
 
 
 @pytest.fixture
@@ -78,3 +78,20 @@ def test_counter_example_with_processes(db: tuple[FakeDB, str]) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "= 20 (expected 20)" in proc.stdout
     assert fake.commits == 20
+
+
+def test_commit_without_request_id_is_not_resent_when_its_reply_is_lost() -> None:
+    # The server commits, then closes the reused keep-alive connection without replying.
+    # With no request id, sending it again would apply it a second time.
+    fake = FakeDB(drop_every=1)
+    httpd = serve(fake)
+    try:
+        client = Client(f"http://127.0.0.1:{httpd.server_address[1]}", auto_request_id=False)
+        client.version()  # leaves a pooled keep-alive connection
+        with pytest.raises(TransportError) as info:
+            client.commit([Write(b"k", b"v")])
+        assert info.value.sent and info.value.outcome_unknown and info.value.request_id is None
+        assert len(fake.log) == 1, "the commit was applied more than once"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -128,13 +128,21 @@ class Client:
         after sending, or 503 ``outcome: unknown``), an error whose ``request_id`` can be
         passed to :meth:`status`. The result's ``duplicate`` is true when this request id
         had already committed.
+
+        A commit with a request id (yours, or the client's own unless
+        ``auto_request_id=False``) is sent again once, with the same id, when a pooled
+        keep-alive connection breaks before any answer. Without a request id it is never
+        resent (it could apply twice): that failure raises
+        :class:`~weaseldb.errors.TransportError` with ``sent=True`` (outcome unknown, and
+        with no id it cannot be resolved through :meth:`status`).
         """
         if request_id is None and self.auto_request_id:
             request_id = self.request_id_factory()
         doc = self.commit_body(operations, preconditions, read_version=read_version,
                                request_id=request_id, leader_id=leader_id)
         try:
-            _, answer = self.transport.request_json("POST", "/v1/commit", doc=doc, request_id=request_id)
+            _, answer = self.transport.request_json("POST", "/v1/commit", doc=doc, request_id=request_id,
+                                                    retry_stale=request_id is not None)
         except WeaselError as exc:
             if exc.request_id is None:
                 exc.request_id = request_id
@@ -198,8 +206,16 @@ class Client:
         return RetentionList.from_json(_obj(answer))
 
     def delete_retention(self, policy_id: str) -> None:
-        """Delete a policy (204); :class:`~weaseldb.errors.NotFound` if absent."""
-        self.transport.request_json("DELETE", _policy_path(policy_id), ok=(200, 204))
+        """Delete a policy (204); :class:`~weaseldb.errors.NotFound` if absent.
+
+        When a pooled connection broke before any answer and the DELETE was sent again,
+        a 404 to the second attempt counts as success: the first attempt may have
+        deleted the policy. Either way the policy is gone when this returns.
+        """
+        resp = self.transport.request("DELETE", _policy_path(policy_id))
+        if resp.status in (200, 204) or (resp.status == 404 and resp.retried):
+            return
+        raise resp.error()
 
     def metrics_text(self) -> str:
         """The raw Prometheus exposition of ``GET /metrics``."""

@@ -5,16 +5,22 @@ idle connections under a lock: a request borrows one (or opens a new one), and g
 back only if the response was read to the end and the server did not ask to close.
 That gives connection reuse without a connection per thread lingering forever.
 
-A pooled connection may have been closed by the server while idle; the first request on
-it then fails before any byte of a response arrives. Such a request is retried once on a
-fresh connection when the caller says it is safe (every WeaselDB request is: GETs,
-PUT/DELETE of a policy, and commits carry a request id that makes them idempotent).
+A pooled connection may have been closed by the server while idle. One that already
+shows its end (readable while idle: EOF or stray bytes) is dropped before it is used.
+Otherwise the first request on it fails before any byte of a response arrives; but so
+does a request the server received and acted on before dying, and the two cannot be
+told apart. Such a request is therefore retried once on a fresh connection only when
+the caller says resending is safe (``retry_stale=True``): GETs, PUT of a policy, a
+commit carrying a request id (the server answers ``duplicate`` if the first one
+committed), a DELETE whose caller accepts 404 after a retry (:attr:`Response.retried`).
+A commit without a request id is never resent.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
 import ssl
 import threading
@@ -42,6 +48,9 @@ class Response:
     reason: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: True when a pooled connection broke before any answer and the request was sent
+    #: again on a fresh one: the first attempt may have been received and acted on.
+    retried: bool = False
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -72,6 +81,22 @@ class Response:
 
 def _headers_of(resp: http.client.HTTPResponse) -> dict[str, str]:
     return {k.lower(): v for k, v in resp.getheaders()}
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle keep-alive connection is already unusable.
+
+    Nothing is due on an idle connection, so a socket that is readable has either been
+    closed by the server (EOF) or holds garbage: either way it must not carry a request.
+    """
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 class Transport:
@@ -111,10 +136,14 @@ class Transport:
         return http.client.HTTPConnection(self.host, self.port, timeout=t)
 
     def _borrow(self) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return self.new_connection(), False
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return self.new_connection(), False
+            if not _dropped(conn):
+                return conn, True
+            conn.close()
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -167,6 +196,12 @@ class Transport:
     ) -> Response:
         """Send one request and read the whole response.
 
+        ``retry_stale``: when a reused keep-alive connection breaks before any answer,
+        send the request once more on a fresh connection. Only for requests that are
+        safe to apply twice: the first attempt may have been received (the answer's
+        ``retried`` is then true). Without it such a failure raises
+        :class:`TransportError` with ``sent=True``.
+
         Raises :class:`TransportError` (``sent`` tells whether the server may have seen
         the request) or :class:`Timeout`; HTTP error statuses are returned, not raised.
         """
@@ -218,7 +253,7 @@ class Transport:
                     continue
                 raise TransportError(f"{method} {target}: connection lost: {exc!r}", sent=True,
                                      request_id=request_id) from exc
-            result = Response(resp.status, resp.reason, _headers_of(resp), data)
+            result = Response(resp.status, resp.reason, _headers_of(resp), data, retried=attempt > 1)
             if resp.will_close:
                 conn.close()
             else:
@@ -234,15 +269,17 @@ class Transport:
         doc: Any = None,
         ok: tuple[int, ...] = (200,),
         request_id: str | None = None,
+        retry_stale: bool = True,
     ) -> tuple[Response, Any]:
         """Send JSON, expect one of ``ok`` statuses, return the response and its JSON.
 
         Any other status raises the typed error of :mod:`weaseldb.errors`.
+        ``retry_stale`` as for :meth:`request`.
         """
         body = None
         if doc is not None:
             body = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-        resp = self.request(method, path, query=query, body=body, request_id=request_id)
+        resp = self.request(method, path, query=query, body=body, request_id=request_id, retry_stale=retry_stale)
         if resp.status not in ok:
             raise resp.error(request_id=request_id)
         if not resp.body:
