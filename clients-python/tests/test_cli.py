@@ -83,10 +83,13 @@ def test_global_options_after_the_command_and_env(server: FakeServer, monkeypatc
     (Reply(410, {"error": "log_truncated", "message": "x", "oldest_version": 2}), 11),
     (Reply(413, {"error": "content_too_large", "message": "x"}), 12),
     (Reply(429, {"error": "too_many_requests", "message": "x"}), 13),
-    (Reply(503, {"error": "unavailable", "message": "x"}), 14),
+    (Reply(503, {"error": "unavailable", "message": "x", "outcome": "not_committed"}), 14),
     (Reply(503, {"error": "unavailable", "message": "x", "outcome": "unknown"}), 15),
+    (Reply(503, "<html>proxy: no upstream</html>", headers={"Content-Type": "text/html"}), 15),
+    (Reply(504, "<html>gateway timeout</html>", headers={"Content-Type": "text/html"}), 15),
     (Reply(drop=True), 15),
-    (Reply(500, {"error": "internal", "message": "x"}), 1),
+    (Reply(500, {"error": "internal", "message": "x"}), 15),
+    (Reply(418, {"error": "teapot", "message": "x"}), 1),
 ])
 def test_commit_exit_codes(server: FakeServer, reply: Reply, code: int) -> None:
     server.on("POST", "/v1/commit", reply)

@@ -10,7 +10,7 @@ import pytest
 from conftest import FakeServer, Reply
 from weaseldb import (
     Client, CommitResult, Conflict, Delete, LogTruncated, NotFound, PointRead, Timeout, TransportError,
-    Unauthorized, Unavailable, Write,
+    Unauthorized, Unavailable, WeaselError, Write,
 )
 
 COMMITTED = {"status": "committed", "version": 42, "leader_id": "L1", "request_id": "r" * 20}
@@ -74,7 +74,7 @@ def test_503_outcome_unknown_is_distinguishable(server: FakeServer) -> None:
     server.on("POST", "/v1/commit",
               Reply(503, {"error": "unavailable", "message": "storage", "outcome": "unknown"},
                     headers={"Retry-After": "2"}),
-              Reply(503, {"error": "unavailable", "message": "not leader"}))
+              Reply(503, {"error": "unavailable", "message": "not leader", "outcome": "not_committed"}))
     client = Client(server.url)
     with pytest.raises(Unavailable) as first:
         client.commit([Write(b"k", b"v")], request_id="u" * 20)
@@ -82,6 +82,31 @@ def test_503_outcome_unknown_is_distinguishable(server: FakeServer) -> None:
     with pytest.raises(Unavailable) as second:
         client.commit([Write(b"k", b"v")])
     assert not second.value.outcome_unknown
+
+
+@pytest.mark.parametrize("status,body", [
+    (502, "<html>502 Bad Gateway</html>"),
+    (503, "<html>503 Service Temporarily Unavailable</html>"),
+    (504, "<html>504 Gateway Time-out</html>"),
+    (503, {"error": "unavailable", "message": "max_connections reached"}),
+    (500, {"error": "internal", "message": "bug"}),
+])
+def test_commit_5xx_without_the_servers_outcome_is_an_unknown_outcome(server: FakeServer, status: int,
+                                                                      body: object) -> None:
+    # A proxy answering for the server cannot know whether the commit got through.
+    headers = {"Content-Type": "text/html"} if isinstance(body, str) else {}
+    server.on("POST", "/v1/commit", Reply(status, body, headers=headers))
+    server.on("GET", "/v1/version", Reply(status, body, headers=headers))
+    client = Client(server.url)
+    with pytest.raises(WeaselError) as info:
+        client.commit([Write(b"k", b"v")], request_id="p" * 20)
+    assert info.value.status == status and info.value.outcome_unknown and info.value.request_id == "p" * 20
+    if status == 503:
+        assert isinstance(info.value, Unavailable) and info.value.outcome == "unknown"
+    # Not a commit: nothing to be unknown about.
+    with pytest.raises(WeaselError) as other:
+        client.version()
+    assert not other.value.outcome_unknown
 
 
 def test_dropped_connection_after_sending_a_commit_is_an_unknown_outcome(server: FakeServer) -> None:

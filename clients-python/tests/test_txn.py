@@ -106,7 +106,8 @@ def test_bad_request_is_not_retried(server: FakeServer, fake_sleep: FakeSleep) -
 def test_definite_503_and_429_retry_honouring_retry_after(server: FakeServer, fake_sleep: FakeSleep) -> None:
     server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
     server.on("POST", "/v1/commit",
-              Reply(503, {"error": "unavailable", "message": "not leader"}, headers={"Retry-After": "0.5"}),
+              Reply(503, {"error": "unavailable", "message": "not leader", "outcome": "not_committed"},
+                    headers={"Retry-After": "0.5"}),
               Reply(429, {"error": "too_many_requests", "message": "slow"}, headers={"Retry-After": "0.25"}),
               committed)
     res = run(Client(server.url), fake_sleep)
@@ -126,6 +127,21 @@ def test_lost_reply_resolved_as_committed_via_status(server: FakeServer, fake_sl
     assert st.query == {"request_id": "request-000000000000001", "min_version": "10"}
     # Only the transparent stale-connection retry resent it, under the same id.
     assert {r.json()["request_id"] for r in server.calls("/v1/commit")} == {"request-000000000000001"}
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_proxy_5xx_on_a_commit_is_resolved_through_status_not_retried(server: FakeServer, fake_sleep: FakeSleep,
+                                                                      status: int) -> None:
+    # The gateway gave up waiting, but the server committed: a retry under a new id
+    # would apply the transaction twice.
+    server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
+    server.on("POST", "/v1/commit", Reply(status, b"<html>gateway</html>", headers={"Content-Type": "text/html"}),
+              committed)
+    server.on("GET", "/v1/status", lambda req: Reply(body={"request_id": req.query["request_id"],
+                                                          "status": "committed", "version": 77, "leader_id": "L1"}))
+    res = run(Client(server.url), fake_sleep)
+    assert res.resolved_by_status and res.version == 77 and res.attempts == 1
+    assert len(server.calls("/v1/commit")) == 1
 
 
 def test_unknown_503_not_committed_retries_with_a_new_request_id(server: FakeServer,

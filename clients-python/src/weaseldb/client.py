@@ -125,7 +125,8 @@ class Client:
         Raises :class:`~weaseldb.errors.Conflict` (``.conflicts``, ``.version`` to retry
         from), :class:`~weaseldb.errors.TooOld`, :class:`~weaseldb.errors.LeaderChanged`,
         and, when the outcome is unknown (``err.outcome_unknown``: the connection broke
-        after sending, or 503 ``outcome: unknown``), an error whose ``request_id`` can be
+        after sending, 503 ``outcome: unknown``, or a 5xx without the server's
+        ``outcome``, such as a proxy's 502/504), an error whose ``request_id`` can be
         passed to :meth:`status`. The result's ``duplicate`` is true when this request id
         had already committed.
 
@@ -142,7 +143,7 @@ class Client:
                                request_id=request_id, leader_id=leader_id)
         try:
             _, answer = self.transport.request_json("POST", "/v1/commit", doc=doc, request_id=request_id,
-                                                    retry_stale=request_id is not None)
+                                                    retry_stale=request_id is not None, commit=True)
         except WeaselError as exc:
             if exc.request_id is None:
                 exc.request_id = request_id

@@ -81,11 +81,14 @@ class WeaselError(Exception):
         self.body: dict[str, Any] = dict(body or {})
         rid = self.body.get("request_id")
         self.request_id: str | None = request_id or (rid if isinstance(rid, str) else None)
+        # Set by error_from_response(commit=True) for a 5xx that does not say what
+        # became of the commit.
+        self._unanswered_commit = False
 
     @property
     def outcome_unknown(self) -> bool:
         """True when a commit that raised this may or may not have committed."""
-        return False
+        return self._unanswered_commit
 
     def __str__(self) -> str:
         where = f"HTTP {self.status} " if self.status is not None else ""
@@ -221,20 +224,30 @@ class TooManyRequests(_RetryAfterMixin):
 
 
 class InternalError(WeaselError):
-    """500: a server bug. Not retried automatically."""
+    """500 (and other 5xx but 503): a server bug, or a gateway's 502/504.
+
+    Not retried automatically. For a commit it is an unknown outcome
+    (``outcome_unknown``) unless the body carries the server's ``outcome``: a gateway
+    that timed out may have passed the commit on.
+    """
 
 
 class Unavailable(_RetryAfterMixin):
     """503: not leader, shutting down, or storage unavailable.
 
-    ``outcome`` is ``"unknown"`` when the server cannot tell whether a commit reached
-    storage; resolve it with ``/v1/status``. Otherwise the commit did not happen.
+    ``outcome`` is the server's ``outcome`` field: ``"unknown"`` when it cannot tell
+    whether a commit reached storage (resolve it with ``/v1/status``),
+    ``"not_committed"`` when the commit did not happen. A commit's 503 without that
+    field (made by a proxy, or by the server before it read the request) is taken as
+    ``"unknown"`` too: nothing says the commit did not reach the server.
     """
 
     @property
     def outcome(self) -> str | None:
         value = self.body.get("outcome")
-        return value if isinstance(value, str) else None
+        if isinstance(value, str):
+            return value
+        return "unknown" if self._unanswered_commit else None
 
     @property
     def outcome_unknown(self) -> bool:
@@ -342,6 +355,7 @@ def error_from_response(
     text: str = "",
     retry_after: str | None = None,
     request_id: str | None = None,
+    commit: bool = False,
 ) -> WeaselError:
     """Build the exception for an error response.
 
@@ -349,6 +363,10 @@ def error_from_response(
     ``too_old`` / ``leader_changed``); an unknown code falls back to the class of the
     status, and an unknown status to :class:`WeaselError`, so a new server code never
     crashes an old client.
+
+    ``commit``: the response answered ``POST /v1/commit``. A 5xx whose body has no
+    ``outcome`` field (a proxy's 502/503/504, an HTML error page) then reports
+    ``outcome_unknown``: the commit may have reached the server and committed.
     """
     doc: dict[str, Any] = body if isinstance(body, dict) else {}
     code = doc.get("error")
@@ -363,6 +381,8 @@ def error_from_response(
     if not isinstance(message, str) or not message:
         message = text.strip()[:500] or f"HTTP {status}"
     err = cls(message, status=status, code=code or f"http_{status}", body=doc, request_id=request_id)
+    if commit and status >= 500 and not isinstance(doc.get("outcome"), str):
+        err._unanswered_commit = True
     if isinstance(err, _RetryAfterMixin):
         err.retry_after = parse_retry_after(retry_after)
     return err

@@ -64,8 +64,8 @@ class Response:
                 f"response is not JSON: {self.body[:200]!r}", status=self.status, code="bad_response"
             ) from exc
 
-    def error(self, *, request_id: str | None = None) -> WeaselError:
-        """The typed exception for this (error) response."""
+    def error(self, *, request_id: str | None = None, commit: bool = False) -> WeaselError:
+        """The typed exception for this (error) response (``commit``: it answered a commit)."""
         try:
             doc: Any = json.loads(self.body.decode("utf-8")) if self.body else {}
         except (UnicodeDecodeError, ValueError):
@@ -76,6 +76,7 @@ class Response:
             text=self.body.decode("utf-8", "replace"),
             retry_after=self.header("retry-after"),
             request_id=request_id,
+            commit=commit,
         )
 
 
@@ -270,10 +271,12 @@ class Transport:
         ok: tuple[int, ...] = (200,),
         request_id: str | None = None,
         retry_stale: bool = True,
+        commit: bool = False,
     ) -> tuple[Response, Any]:
         """Send JSON, expect one of ``ok`` statuses, return the response and its JSON.
 
-        Any other status raises the typed error of :mod:`weaseldb.errors`.
+        Any other status raises the typed error of :mod:`weaseldb.errors` (``commit``:
+        the request was a commit, see :func:`~weaseldb.errors.error_from_response`).
         ``retry_stale`` as for :meth:`request`.
         """
         body = None
@@ -281,7 +284,7 @@ class Transport:
             body = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
         resp = self.request(method, path, query=query, body=body, request_id=request_id, retry_stale=retry_stale)
         if resp.status not in ok:
-            raise resp.error(request_id=request_id)
+            raise resp.error(request_id=request_id, commit=commit)
         if not resp.body:
             return resp, None
         return resp, resp.json()

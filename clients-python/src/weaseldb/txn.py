@@ -7,10 +7,11 @@ recording them itself) and buffers operations; then the helper commits with a fr
 request id and:
 
 - on ``conflict`` / ``too_old`` / ``leader_changed``, and on failures that certainly did
-  not commit (503 without ``outcome: unknown``, 429, connection refused), runs the
+  not commit (503 ``outcome: not_committed``, 429, connection refused), runs the
   function again at a newer version after a randomized exponential backoff;
 - on an *unknown* outcome (connection lost or timed out after sending, 503 with
-  ``outcome: unknown``) asks ``/v1/status`` about the same request id. That answer is
+  ``outcome: unknown``, a 5xx without the server's ``outcome`` such as a proxy's 502 or
+  504) asks ``/v1/status`` about the same request id. That answer is
   final: ``committed`` ends the loop with that version, ``not_committed`` means the id
   can never commit, so the function runs again under a new id. A transaction therefore
   never applies twice. If status cannot answer (410, or it keeps failing), the helper
