@@ -10,7 +10,7 @@ import pytest
 from conftest import FakeServer, FakeSleep, Recorded, Reply
 from weaseldb import (
     Backoff, BadRequest, Client, Conflict, OutcomeUnknown, PointRead, RangeRead, Replica, TooOld, Transaction,
-    Txn, Write, Unavailable,
+    TransportError, Txn, Write, Unavailable,
 )
 
 
@@ -231,6 +231,27 @@ def test_user_exceptions_propagate_without_commit(server: FakeServer, fake_sleep
     with pytest.raises(KeyError):
         run(Client(server.url), fake_sleep, fn=boom)
     assert server.calls("/v1/commit") == []
+
+
+@pytest.mark.parametrize("raised", [
+    Conflict("from a commit fn made itself", body={"version": 20}),
+    Unavailable("from a call fn made", status=503),
+    TransportError("from a call fn made", sent=False),
+])
+def test_weasel_errors_raised_by_fn_abort_instead_of_retrying(server: FakeServer, fake_sleep: FakeSleep,
+                                                              raised: Exception) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
+    calls = []
+
+    def fn(txn: Txn) -> None:
+        calls.append(txn.attempt)
+        txn.set(b"k", b"v")
+        raise raised
+
+    with pytest.raises(type(raised)) as info:
+        run(Client(server.url), fake_sleep, fn=fn)
+    assert info.value is raised
+    assert calls == [1] and fake_sleep.delays == [] and server.calls("/v1/commit") == []
 
 
 def test_reads_through_a_replica_record_preconditions_at_its_version(server: FakeServer,

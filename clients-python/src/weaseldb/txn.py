@@ -237,6 +237,9 @@ def run_transaction(
 ) -> TxnResult[T]:
     """Run ``fn(txn)`` and commit what it buffered, retrying until it commits once.
 
+    Any exception raised by ``fn`` (a :class:`~weaseldb.errors.WeaselError` of a call
+    it made too) aborts: it propagates at once, nothing is committed or retried.
+
     Args:
         replica: read through it (``txn.get``/``txn.range``); each attempt first waits
             until it reflects the attempt's read version.
@@ -267,8 +270,13 @@ def run_transaction(
             next_version = None
             if replica is not None:
                 replica.wait_for(rv, timeout=replica_timeout)
+        except WeaselError as exc:
+            error, hint = _retryable(exc)  # /v1/version failed, or raised
+        else:
             request_id = make_id()
             txn = Txn(rv, request_id=request_id, attempt=attempt, replica=replica)
+            # Outside every handler: whatever fn raises (a WeaselError of a call it made
+            # included) aborts the transaction; nothing is committed or retried.
             value = fn(txn)
             if not txn.operations and not txn.preconditions:
                 return TxnResult(value, None, attempt)
@@ -276,28 +284,36 @@ def run_transaction(
                 result = client.commit(txn.operations, txn.preconditions, read_version=rv, request_id=request_id)
                 return TxnResult(value, result, attempt)
             except WeaselError as exc:
-                if not exc.outcome_unknown:
-                    raise
-                status = resolve_outcome(client, request_id, min_version=rv, attempts=status_attempts,
-                                         patience=status_patience, backoff=Backoff(0.05, 2.0, rng=backoff.rng), sleep=do_sleep)
-                if status.committed:
-                    commit = CommitResult(status.version, status.leader_id or "", request_id, False, status.raw)
-                    return TxnResult(value, commit, attempt, resolved_by_status=True)
-                error = exc  # final: not committed, and never will be; retry under a new id
-        except (Conflict, TooOld) as exc:
-            error = exc
-            next_version = exc.version
-        except (LeaderChanged, CommitRejected) as exc:
-            error = exc
-        except (Unavailable, TooManyRequests) as exc:
-            # A commit's unknown outcome never gets here (resolved above): this one
-            # certainly did not commit, or came from /v1/version.
-            error = exc
-            hint = exc.retry_after
-        except CertificateError:
-            raise  # configuration, not a transient failure
-        except TransportError as exc:
-            error = exc  # connection refused before a commit, or /v1/version failed
+                if exc.outcome_unknown:
+                    status = resolve_outcome(client, request_id, min_version=rv, attempts=status_attempts,
+                                             patience=status_patience, backoff=Backoff(0.05, 2.0, rng=backoff.rng),
+                                             sleep=do_sleep)
+                    if status.committed:
+                        commit = CommitResult(status.version, status.leader_id or "", request_id, False, status.raw)
+                        return TxnResult(value, commit, attempt, resolved_by_status=True)
+                    # Final: not committed, and never will be; retry under a new id.
+                    error = exc
+                    hint = exc.retry_after if isinstance(exc, (Unavailable, TooManyRequests)) else None
+                else:
+                    error, hint = _retryable(exc)
+                    if isinstance(exc, (Conflict, TooOld)):
+                        next_version = exc.version
         if retries is not None and attempt > retries:
             raise error
         do_sleep(backoff.next(hint))
+
+
+def _retryable(exc: WeaselError) -> tuple[WeaselError, float | None]:
+    """``(error, Retry-After hint)`` for a failure worth another attempt; raise the others.
+
+    Retried: the 409 outcomes (the commit did not happen), 503/429 that certainly did
+    not commit (a commit's unknown outcome is resolved before this), and transport
+    failures before a commit was sent (connection refused, ``/v1/version`` failing).
+    """
+    if isinstance(exc, CommitRejected):
+        return exc, None
+    if isinstance(exc, (Unavailable, TooManyRequests)):
+        return exc, exc.retry_after
+    if isinstance(exc, TransportError) and not isinstance(exc, CertificateError):
+        return exc, None  # a certificate problem is configuration, not transient
+    raise exc
