@@ -157,6 +157,25 @@ def test_unknown_503_not_committed_retries_with_a_new_request_id(server: FakeSer
     assert first == "request-000000000000001" and second == "request-000000000000002"
 
 
+@pytest.mark.parametrize("reply", [
+    Reply(503, {"error": "unavailable", "message": "storage", "outcome": "unknown"}),
+    Reply(drop=True),
+])
+def test_out_of_retries_after_status_said_not_committed_the_error_says_not_committed(
+        server: FakeServer, fake_sleep: FakeSleep, reply: Reply) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
+    server.on("POST", "/v1/commit", reply)
+    server.on("GET", "/v1/status", lambda req: Reply(body={"request_id": req.query["request_id"],
+                                                          "status": "not_committed", "version": 15}))
+    with pytest.raises((Unavailable, TransportError)) as info:
+        run(Client(server.url), fake_sleep, retries=1)
+    err = info.value
+    assert not err.outcome_unknown, "status settled it: the caller must not think it may have committed"
+    assert err.resolved == "not_committed" and err.outcome == "not_committed"
+    assert "not committed" in str(err)
+    assert len(server.calls("/v1/status")) == 2
+
+
 def test_status_is_retried_until_it_answers(server: FakeServer, fake_sleep: FakeSleep) -> None:
     server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
     server.on("POST", "/v1/commit", Reply(drop=True))

@@ -63,6 +63,9 @@ class WeaselError(Exception):
         body: the decoded JSON body (empty when there was none or it was not JSON).
         request_id: the commit's request id when the error came from a commit, so an
             unknown outcome can be resolved with :meth:`weaseldb.Client.status`.
+        resolved: ``"not_committed"`` once ``/v1/status`` settled the unknown outcome of
+            the commit that raised this (the transaction helper sets it before raising
+            such an error when its retries run out); ``outcome_unknown`` is then false.
     """
 
     def __init__(
@@ -84,15 +87,21 @@ class WeaselError(Exception):
         # Set by error_from_response(commit=True) for a 5xx that does not say what
         # became of the commit.
         self._unanswered_commit = False
+        self.resolved: str | None = None
 
     @property
     def outcome_unknown(self) -> bool:
         """True when a commit that raised this may or may not have committed."""
-        return self._unanswered_commit
+        return self._unanswered_commit and self.resolved is None
 
     def __str__(self) -> str:
         where = f"HTTP {self.status} " if self.status is not None else ""
-        return f"{where}{self.code}: {self.message}"
+        text = f"{where}{self.code}: {self.message}"
+        if self.resolved == "not_committed":
+            text += " (/v1/status: not committed, and now never will be)"
+        elif self.resolved is not None:
+            text += f" (/v1/status: {self.resolved})"
+        return text
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, code={self.code!r}, message={self.message!r})"
@@ -124,11 +133,13 @@ class TransportError(WeaselError):
 
     @property
     def outcome(self) -> str | None:
+        if self.resolved is not None:
+            return self.resolved
         return "unknown" if self.sent else None
 
     @property
     def outcome_unknown(self) -> bool:
-        return self.sent
+        return self.sent and self.resolved is None
 
 
 class Timeout(TransportError):
@@ -239,11 +250,14 @@ class Unavailable(_RetryAfterMixin):
     whether a commit reached storage (resolve it with ``/v1/status``),
     ``"not_committed"`` when the commit did not happen. A commit's 503 without that
     field (made by a proxy, or by the server before it read the request) is taken as
-    ``"unknown"`` too: nothing says the commit did not reach the server.
+    ``"unknown"`` too: nothing says the commit did not reach the server. Once
+    ``/v1/status`` settled it, ``outcome`` is :attr:`~WeaselError.resolved`.
     """
 
     @property
     def outcome(self) -> str | None:
+        if self.resolved is not None:
+            return self.resolved
         value = self.body.get("outcome")
         if isinstance(value, str):
             return value

@@ -244,7 +244,9 @@ def run_transaction(
         replica: read through it (``txn.get``/``txn.range``); each attempt first waits
             until it reflects the attempt's read version.
         retries: attempts after the first (``None``: unlimited); when exhausted the last
-            error (e.g. :class:`Conflict`) is raised.
+            error (e.g. :class:`Conflict`) is raised. If that error was an unknown outcome
+            that ``/v1/status`` settled as not committed, its ``resolved`` is
+            ``"not_committed"`` and its ``outcome_unknown`` false.
         read_version: the first attempt's read version (default: ``/v1/version``); later
             attempts use the version a conflict reported, or ``/v1/version``.
         backoff/sleep/rng: the randomized exponential backoff between attempts
@@ -291,7 +293,9 @@ def run_transaction(
                     if status.committed:
                         commit = CommitResult(status.version, status.leader_id or "", request_id, False, status.raw)
                         return TxnResult(value, commit, attempt, resolved_by_status=True)
-                    # Final: not committed, and never will be; retry under a new id.
+                    # Final: not committed, and never will be; retry under a new id. Should
+                    # the retries run out, the error raised says so.
+                    exc.resolved = "not_committed"
                     error = exc
                     hint = exc.retry_after if isinstance(exc, (Unavailable, TooManyRequests)) else None
                 else:
