@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 import threading
 import time
+from typing import Callable
 
 import pytest
 
-from conftest import FakeServer, FakeSleep, Reply, Stream, b64, checkpoint_event, sse_event, tx_event
+from conftest import FakeServer, FakeSleep, Recorded, Reply, Stream, b64, checkpoint_event, sse_event, tx_event
 from weaseldb import (
     Backoff, Checkpoint, Client, Forbidden, GapError, LogTruncated, Rollback, StreamError, Transaction,
     TransportError, Write,
@@ -58,6 +59,51 @@ def test_clean_end_of_stream_also_reconnects(server: FakeServer, fake_sleep: Fak
               Stream([tx_event(6, 5)], end="hang"))
     with sub(server, fake_sleep, after=4) as s:
         assert [e.version for e in take(s, 2)] == [5, 6]
+
+
+def _resume_only_after(version: int, then: Stream) -> Callable[[Recorded], Reply | Stream]:
+    """A reconnect handler: the stream if it resumes after ``version``, else 410 (the log
+    up to ``version`` was truncated while the subscriber was away)."""
+    def handle(req: Recorded) -> Reply | Stream:
+        if req.query.get("after") == str(version) and req.headers.get("last-event-id") == str(version):
+            return then
+        return Reply(410, {"error": "log_truncated", "message": "gone", "oldest_version": version + 1})
+    return handle
+
+
+def test_caught_up_durable_stream_resumes_from_the_last_checkpoint(server: FakeServer,
+                                                                   fake_sleep: FakeSleep) -> None:
+    # Transaction 5, then heartbeats up to 9 (markers, reported by checkpoints), then an
+    # ordinary disconnect; retention has since dropped the log up to 9.
+    server.on("GET", "/v1/subscribe", Stream([tx_event(5, 4), checkpoint_event(8), checkpoint_event(9)]),
+              _resume_only_after(9, Stream([tx_event(10, 5)], end="hang")))
+    with sub(server, fake_sleep, after=4) as s:
+        events = take(s, 4)
+        assert s.position == 10
+    assert [getattr(e, "version", None) or e.committed_version for e in events] == [5, 8, 9, 10]
+    assert server.calls("/v1/subscribe")[1].query["after"] == "9"
+
+
+def test_prev_version_is_still_checked_exactly_across_a_checkpoint_resume(server: FakeServer,
+                                                                          fake_sleep: FakeSleep) -> None:
+    server.on("GET", "/v1/subscribe", Stream([tx_event(5, 4), checkpoint_event(9)]),
+              Stream([tx_event(10, 7)], end="hang"))
+    s = sub(server, fake_sleep, after=4)
+    take(s, 2)
+    with pytest.raises(GapError, match="diverged"):
+        next(s)  # 10 must follow 5, the last transaction: the markers up to 9 hold none
+    s.close()
+
+
+def test_durable_false_resumes_from_a_checkpoint_newer_than_the_last_transaction(server: FakeServer,
+                                                                                 fake_sleep: FakeSleep) -> None:
+    # api.md's example: 7, checkpoint 7, checkpoint 8 (a marker), then the stream ends.
+    server.on("GET", "/v1/subscribe", Stream([tx_event(7, 3), checkpoint_event(7), checkpoint_event(8)]),
+              _resume_only_after(8, Stream([tx_event(9, 7)], end="hang")))
+    with sub(server, fake_sleep, after=3, durable=False) as s:
+        events = take(s, 4)
+    assert [type(e).__name__ for e in events] == ["Transaction", "Checkpoint", "Checkpoint", "Transaction"]
+    assert events[3].version == 9
 
 
 def test_after_none_starts_from_the_current_version(server: FakeServer, fake_sleep: FakeSleep) -> None:

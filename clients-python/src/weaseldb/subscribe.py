@@ -4,7 +4,10 @@
 reconnection rules of the contract:
 
 - it resumes with ``after`` (and the standard ``Last-Event-ID`` header) set to the last
-  version seen, after a randomized exponential backoff with full jitter;
+  transaction's version or the last ``checkpoint``'s ``committed_version``, whichever
+  is newer (the contract's rule; a caught-up stream's position moves on with the
+  checkpoints sent over markers, so resuming does not ask for history that retention
+  may since have deleted), after a randomized exponential backoff with full jitter;
 - it checks the ``prev_version`` chain of every transaction against the version reached
   and raises :class:`~weaseldb.errors.GapError` on a gap (transactions lost) or on a
   transaction at or below what was already delivered;
@@ -123,11 +126,13 @@ class Subscription:
         self._chunk_size = chunk_size
         self._conn_lock = threading.Lock()
         self._conn: http.client.HTTPConnection | None = None
-        # Position: the version everything up to which has been delivered.
+        # Position: the version everything up to which has been delivered (the last
+        # transaction's, or a newer checkpoint's); the next connection resumes after it.
         self.position: int | None = after
-        # Whether ``position`` is the version of a transaction we saw (then the next
-        # transaction's prev_version must equal it exactly), or a bound from elsewhere.
-        self._exact = False
+        # The version of the last transaction delivered, when known: the next
+        # transaction's prev_version must then equal it exactly (it links over the
+        # markers a checkpoint may have moved the position past).
+        self._last_tx: int | None = None
         # durable=False bookkeeping: last checkpoint, and versions delivered after it.
         self.checkpoint: int | None = after
         self._uncheckpointed: collections.deque[int] = collections.deque()
@@ -209,7 +214,7 @@ class Subscription:
                 discarded = len(self._uncheckpointed)
                 self._uncheckpointed.clear()
                 self.position = self.checkpoint
-                self._exact = False
+                self._last_tx = None
                 yield Rollback(self.checkpoint, discarded)
             if self.max_reconnects is not None and failures > self.max_reconnects:
                 assert last_error is not None
@@ -300,13 +305,17 @@ class Subscription:
         if isinstance(event, Transaction):
             self._check_chain(event)
             self.position = event.version
-            self._exact = True
+            self._last_tx = event.version
             if not self.durable:
                 self._uncheckpointed.append(event.version)
         else:
             cv = event.committed_version
             if self.checkpoint is None or cv > self.checkpoint:
                 self.checkpoint = cv
+            # Everything up to cv has been sent (with durable=False, cv is at most the
+            # last version delivered): resume after it, not after an older transaction.
+            if self.position is None or cv > self.position:
+                self.position = cv
             while self._uncheckpointed and self._uncheckpointed[0] <= cv:
                 self._uncheckpointed.popleft()
         return event
@@ -316,21 +325,22 @@ class Subscription:
         if pos is None:
             return
         prev = tx.prev_version
+        last = self._last_tx
         if tx.version <= pos:
             raise GapError(
                 f"transaction {tx.version} is not after version {pos} already delivered "
                 f"(out of order or repeated)", expected=pos, prev_version=prev, version=tx.version)
         if prev is None:
-            if self._exact:
-                raise GapError(f"transaction {tx.version} has no prev_version after {pos}",
-                               expected=pos, prev_version=prev, version=tx.version)
+            if last is not None:
+                raise GapError(f"transaction {tx.version} has no prev_version after {last}",
+                               expected=last, prev_version=prev, version=tx.version)
             return
         if prev > pos:
             raise GapError(
                 f"gap in the log: transaction {tx.version} follows {prev}, but this subscriber "
                 f"has only reached {pos}; transactions in ({pos}, {prev}] were never delivered",
                 expected=pos, prev_version=prev, version=tx.version)
-        if self._exact and prev != pos:
+        if last is not None and prev != last:
             raise GapError(
                 f"history diverged: transaction {tx.version} follows {prev}, but the last "
-                f"transaction delivered was {pos}", expected=pos, prev_version=prev, version=tx.version)
+                f"transaction delivered was {last}", expected=last, prev_version=prev, version=tx.version)
