@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import threading
 import time
 from typing import Callable
@@ -265,15 +267,52 @@ def test_durable_false_before_any_checkpoint_rolls_back_to_the_start(server: Fak
     s.close()
 
 
-def test_close_from_another_thread_ends_a_blocked_iteration(server: FakeServer) -> None:
-    server.on("GET", "/v1/subscribe", Stream([tx_event(2, 1)], end="hang"))
-    s = Client(server.url).subscribe(after=1)
+@pytest.mark.parametrize("chunked", [True, False])
+def test_close_from_another_thread_ends_a_blocked_iteration(server: FakeServer, chunked: bool) -> None:
+    # Not chunked: an HTTP/1.0-style stream ending with the connection, which http.client
+    # hands over to the response (conn.sock is None): close() must still wake the read.
+    server.on("GET", "/v1/subscribe", Stream([tx_event(2, 1)], end="hang", chunked=chunked))
+    s = Client(server.url).subscribe(after=1, idle_timeout=8)
     assert next(s).version == 2
     threading.Timer(0.2, s.close).start()
     started = time.monotonic()
     assert list(s) == []
     assert time.monotonic() - started < 5
     assert s.closed
+
+
+def _local_ports_of_open_sockets() -> set[int]:
+    """Local ports of the sockets this process holds a descriptor for."""
+    ports = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
+            s = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue
+        try:
+            ports.add(s.getsockname()[1])
+        except (OSError, IndexError, TypeError):
+            pass
+        finally:
+            s.close()
+    return ports
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.parametrize("chunked", [True, False])
+def test_close_releases_the_socket_at_once(server: FakeServer, chunked: bool) -> None:
+    # The consumer stopped iterating (nothing is reading): close() must free the file
+    # descriptor itself, not leave it to garbage collection.
+    server.on("GET", "/v1/subscribe", Stream([tx_event(2, 1)], end="hang", chunked=chunked))
+    s = Client(server.url).subscribe(after=1)
+    assert next(s).version == 2
+    port = server.calls("/v1/subscribe")[0].port
+    assert port in _local_ports_of_open_sockets()
+    s.close()
+    assert port not in _local_ports_of_open_sockets()
+    assert list(s) == []
 
 
 def test_close_interrupts_the_backoff_sleep(server: FakeServer) -> None:

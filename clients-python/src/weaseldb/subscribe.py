@@ -19,7 +19,9 @@ reconnection rules of the contract:
   cannot help; other client errors (401, 403, 400...) are raised too, while 429/5xx and
   network failures are retried;
 - :meth:`Subscription.close` may be called from any thread: it wakes the reader (socket
-  shutdown) and any backoff sleep, and the iterator then simply ends.
+  shutdown) and any backoff sleep, and the iterator then simply ends. The connection's
+  socket is closed at once when no read is under way (a consumer that stopped
+  iterating), else by the woken reader as it leaves.
 
 When ``after`` is ``None`` the subscription first asks ``/v1/version`` and starts from
 there, so even the first reconnect knows its position (the server's own default, "the
@@ -125,7 +127,12 @@ class Subscription:
         self._sleep = sleep or self._interruptible_sleep
         self._chunk_size = chunk_size
         self._conn_lock = threading.Lock()
+        # The current connection, its socket and response; _busy while the iterator is in
+        # a blocking call on them (then only that thread may close them).
         self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
+        self._resp: http.client.HTTPResponse | None = None
+        self._busy = False
         # Position: the version everything up to which has been delivered (the last
         # transaction's, or a newer checkpoint's); the next connection resumes after it.
         self.position: int | None = after
@@ -160,15 +167,26 @@ class Subscription:
         return self._closed.is_set()
 
     def close(self) -> None:
-        """Stop the subscription; safe from any thread, idempotent."""
-        self._closed.set()
+        """Stop the subscription; safe from any thread, idempotent.
+
+        Wakes a read blocked on the stream, and releases the connection (its file
+        descriptor included) at once unless a read is under way in another thread,
+        which then releases it as it ends.
+        """
         with self._conn_lock:
-            conn = self._conn
-        if conn is not None and conn.sock is not None:
+            self._closed.set()
+            sock = self._sock
+            busy = self._busy
+            conn, resp = (None, None) if busy else (self._conn, self._resp)
+            if not busy:
+                self._conn = self._sock = self._resp = None
+        if sock is not None:
             try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        if not busy:
+            _release(conn, resp, sock)
 
     # -- internals -----------------------------------------------------------------
 
@@ -236,6 +254,10 @@ class Subscription:
             raise _StreamEnded()
         try:
             conn.connect()
+            with self._conn_lock:
+                # Kept apart: a response that owns the connection (Connection: close)
+                # leaves conn.sock None, yet close() must still shut the socket down.
+                self._sock = conn.sock
             if conn.sock is not None:
                 # Connect under the client's timeout; then wait at most idle_timeout for
                 # any byte, keepalives included.
@@ -244,6 +266,8 @@ class Subscription:
                 raise _StreamEnded()
             conn.request("GET", target, headers=headers)
             resp = conn.getresponse()
+            with self._conn_lock:
+                self._resp = resp
         except socket.timeout as exc:
             raise TransportError(f"subscribe: no answer within {self.idle_timeout}s", sent=True) from exc
         except ssl.SSLCertVerificationError as exc:
@@ -266,16 +290,33 @@ class Subscription:
         self.connections += 1
         return resp
 
+    def _enter_io(self) -> None:
+        with self._conn_lock:
+            if self._closed.is_set():
+                raise _StreamEnded()
+            self._busy = True
+
+    def _leave_io(self) -> None:
+        with self._conn_lock:
+            self._busy = False
+
     def _one_connection(self) -> Iterator[Event]:
         try:
-            resp = self._open()
+            self._enter_io()
+            try:
+                resp = self._open()
+            finally:
+                self._leave_io()
             parser = SSEParser()
             while not self._closed.is_set():
+                self._enter_io()
                 try:
                     chunk = resp.read1(self._chunk_size)
                 except (OSError, http.client.HTTPException, ValueError) as exc:
                     # Timeout (idle), reset, broken chunked framing, or closed by close().
                     raise _StreamEnded() from exc
+                finally:
+                    self._leave_io()
                 if not chunk:
                     raise _StreamEnded()
                 for raw in parser.feed(chunk):
@@ -286,9 +327,9 @@ class Subscription:
                     self.backoff.base = max(0.001, parser.retry_ms / 1000.0)
         finally:
             with self._conn_lock:
-                conn, self._conn = self._conn, None
-            if conn is not None:
-                conn.close()
+                conn, sock, held = self._conn, self._sock, self._resp
+                self._conn = self._sock = self._resp = None
+            _release(conn, held, sock)
 
     def _decode(self, raw: SSEEvent) -> Event | None:
         if raw.event not in ("transaction", "checkpoint"):
@@ -344,3 +385,15 @@ class Subscription:
             raise GapError(
                 f"history diverged: transaction {tx.version} follows {prev}, but the last "
                 f"transaction delivered was {last}", expected=last, prev_version=prev, version=tx.version)
+
+
+def _release(conn: http.client.HTTPConnection | None, resp: http.client.HTTPResponse | None,
+             sock: socket.socket | None) -> None:
+    """Close a stream's response, connection and socket: the descriptor is freed only
+    once all three let go of it (the response reads through a file made from the socket)."""
+    if resp is not None:
+        resp.close()
+    if conn is not None:
+        conn.close()
+    if sock is not None:
+        sock.close()
