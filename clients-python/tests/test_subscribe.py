@@ -203,6 +203,18 @@ def test_max_reconnects_gives_up_with_the_last_error(server: FakeServer, fake_sl
     assert len(fake_sleep.delays) == 3
 
 
+def test_connection_refused_is_reported_as_not_sent() -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    sleep = FakeSleep()
+    with pytest.raises(TransportError) as info:
+        next(Client(f"http://127.0.0.1:{port}", timeout=2).subscribe(after=1, max_reconnects=1, sleep=sleep))
+    assert info.value.sent is False and "cannot connect" in str(info.value)
+    assert len(sleep.delays) == 1  # still retried, like any network failure
+
+
 def test_client_errors_are_not_retried(server: FakeServer, fake_sleep: FakeSleep) -> None:
     server.on("GET", "/v1/subscribe", Reply(403, {"error": "forbidden", "message": "no"}))
     with pytest.raises(Forbidden):

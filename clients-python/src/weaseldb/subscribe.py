@@ -44,6 +44,7 @@ from .errors import (
     GapError,
     LogTruncated,
     StreamError,
+    Timeout,
     TooManyRequests,
     TransportError,
     Unavailable,
@@ -254,6 +255,18 @@ class Subscription:
             raise _StreamEnded()
         try:
             conn.connect()
+        except socket.timeout as exc:
+            raise Timeout(f"subscribe: connect to {transport.host}:{transport.port} timed out",
+                          sent=False) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise CertificateError(f"subscribe: TLS certificate not trusted: {exc.verify_message or exc}") from exc
+        except OSError as exc:
+            if self._closed.is_set():
+                raise _StreamEnded() from exc
+            # Refused, unreachable: the request never left.
+            raise TransportError(f"subscribe: cannot connect to {transport.host}:{transport.port}: {exc}",
+                                 sent=False) from exc
+        try:
             with self._conn_lock:
                 # Kept apart: a response that owns the connection (Connection: close)
                 # leaves conn.sock None, yet close() must still shut the socket down.
@@ -269,9 +282,7 @@ class Subscription:
             with self._conn_lock:
                 self._resp = resp
         except socket.timeout as exc:
-            raise TransportError(f"subscribe: no answer within {self.idle_timeout}s", sent=True) from exc
-        except ssl.SSLCertVerificationError as exc:
-            raise CertificateError(f"subscribe: TLS certificate not trusted: {exc.verify_message or exc}") from exc
+            raise Timeout(f"subscribe: no answer within {self.idle_timeout}s", sent=True) from exc
         except (OSError, http.client.HTTPException) as exc:
             if self._closed.is_set():
                 raise _StreamEnded() from exc
