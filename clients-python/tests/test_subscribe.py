@@ -203,6 +203,22 @@ def test_max_reconnects_gives_up_with_the_last_error(server: FakeServer, fake_sl
     assert len(fake_sleep.delays) == 3
 
 
+def test_max_reconnects_also_counts_streams_that_end_at_once(server: FakeServer, fake_sleep: FakeSleep) -> None:
+    # Each connection is accepted (200) and ends before any byte of stream.
+    server.on("GET", "/v1/subscribe", Stream([]), Stream([]), Stream([]),
+              Reply(500, {"error": "internal", "message": "only reached when the empty streams are ignored"}))
+    with pytest.raises(TransportError, match="ended without sending anything"):
+        next(sub(server, fake_sleep, after=1, max_reconnects=2))
+    assert len(server.calls("/v1/subscribe")) == 3 and len(fake_sleep.delays) == 2
+
+
+def test_a_stream_that_sent_something_resets_the_count(server: FakeServer, fake_sleep: FakeSleep) -> None:
+    server.on("GET", "/v1/subscribe", Stream([]), Stream([": keepalive\n\n"]), Stream([]),
+              Stream([tx_event(2, 1)], end="hang"))
+    with sub(server, fake_sleep, after=1, max_reconnects=1) as s:
+        assert next(s).version == 2
+
+
 def test_connection_refused_is_reported_as_not_sent() -> None:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -102,7 +102,10 @@ class Subscription:
         idle_timeout: seconds without any byte (the server sends a keepalive comment
             every 30 s) after which the connection is presumed dead and replaced.
         max_reconnects: consecutive failed reconnection attempts before giving up with
-            the last error; ``None`` retries forever.
+            the last error; ``None`` retries forever. A connection that ends (or goes
+            idle) before sending a single byte after its ``200`` head counts as failed:
+            a server that keeps accepting and ending streams at once gives up too, with
+            a :class:`~weaseldb.errors.TransportError`.
         backoff: the :class:`Backoff` between reconnects.
         sleep: ``sleep(seconds)``; the default is interrupted by :meth:`close`.
     """
@@ -147,6 +150,7 @@ class Subscription:
         self.reconnects = 0
         self.connections = 0
         self._delivered = 0
+        self._received = False  # whether the current connection sent any byte of stream
         self._gen = self._run()
 
     # -- public --------------------------------------------------------------------
@@ -200,6 +204,7 @@ class Subscription:
         while not self._closed.is_set():
             hint: float | None = None
             self._delivered = 0
+            self._received = False
             try:
                 if self.position is None:
                     self.position = self._client.version().version
@@ -209,7 +214,13 @@ class Subscription:
                     self._delivered += 1
                     yield event
             except _StreamEnded:
-                pass
+                if not self._received and not self._closed.is_set():
+                    # Connected, then ended (or went silent) without a byte: as useless
+                    # as a refused connection, and it must not loop forever either.
+                    last_error = TransportError(
+                        f"subscribe: the stream after {self.position} ended without sending anything",
+                        sent=True)
+                    failures += 1
             except (LogTruncated, StreamError, CertificateError):
                 raise
             except (TransportError, Unavailable, TooManyRequests) as exc:
@@ -224,7 +235,7 @@ class Subscription:
                     raise
             if self._closed.is_set():
                 return
-            if self._delivered:
+            if self._delivered or self._received:
                 # The connection worked: the next outage starts its backoff afresh.
                 failures = 0
                 self.backoff.reset()
@@ -330,6 +341,7 @@ class Subscription:
                     self._leave_io()
                 if not chunk:
                     raise _StreamEnded()
+                self._received = True
                 for raw in parser.feed(chunk):
                     event = self._decode(raw)
                     if event is not None:
