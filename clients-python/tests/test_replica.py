@@ -115,3 +115,26 @@ def test_term_start_checkpoint_between_linked_transactions(server: FakeServer) -
     with Replica(Client(server.url), after=204) as r:
         assert r.wait_for(210, timeout=10) == 210
         assert list(r) == [b"a", b"b"]
+
+
+def test_wait_for_on_a_closed_replica_raises_instead_of_blocking(server: FakeServer) -> None:
+    server.on("GET", "/v1/subscribe", Stream([tx_event(1, 0)], end="hang"))
+    r = Replica(Client(server.url))
+    assert r.wait_for(1, timeout=10) == 1
+    waiter_error: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            r.wait_for(50)  # no timeout: only close() can end it
+        except BaseException as exc:
+            waiter_error.append(exc)
+
+    t = threading.Thread(target=wait, daemon=True)
+    t.start()
+    r.close()
+    t.join(5)
+    assert not t.is_alive(), "a thread waiting without timeout was left blocked by close()"
+    assert isinstance(waiter_error[0], RuntimeError) and "closed" in str(waiter_error[0])
+    with pytest.raises(RuntimeError, match="closed at version 1"):
+        r.wait_for(2)
+    assert r.wait_for(1) == 1  # versions already reached still answer

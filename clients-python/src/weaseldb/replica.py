@@ -74,6 +74,7 @@ class Replica(Mapping[bytes, bytes]):
         self._version = after
         self._cond = threading.Condition()
         self._error: BaseException | None = None
+        self._closed = False
         self._durable = durable
         self._checkpoint = after
         # durable=False only: per transaction after the checkpoint, what to restore.
@@ -98,7 +99,14 @@ class Replica(Mapping[bytes, bytes]):
         self._thread.start()
 
     def close(self, timeout: float | None = 5.0) -> None:
-        """Stop following; the data stays readable."""
+        """Stop following; the data stays readable.
+
+        :meth:`wait_for` a version not reached yet then raises ``RuntimeError`` (at once,
+        and in threads already waiting) instead of waiting for what will never come.
+        """
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
         if self._subscription is not None:
             self._subscription.close()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -137,14 +145,17 @@ class Replica(Mapping[bytes, bytes]):
     def wait_for(self, version: int, timeout: float | None = None) -> int:
         """Block until the replica reflects at least ``version``; return its version.
 
-        Raises ``TimeoutError`` after ``timeout`` seconds, or the error that stopped the
-        subscription.
+        Raises ``TimeoutError`` after ``timeout`` seconds, the error that stopped the
+        subscription, or ``RuntimeError`` once the replica is closed (it will not move).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._version < version:
                 if self._error is not None:
                     raise self._error
+                if self._closed:
+                    raise RuntimeError(f"replica is closed at version {self._version}; "
+                                       f"it will not reach {version}")
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"replica at version {self._version}, waited for {version}")
