@@ -100,6 +100,14 @@ def test_commit_exit_codes(server: FakeServer, reply: Reply, code: int) -> None:
         assert "weaseldb status " + "r" * 20 in err
 
 
+def test_standby_answer_names_the_leader_url(server: FakeServer) -> None:
+    server.on("POST", "/v1/commit", Reply(503, {"error": "unavailable", "message": "not the leader",
+                                                "outcome": "not_committed", "leader_id": "L2",
+                                                "leader_url": "http://127.0.0.1:18125"}))
+    code, _, err = cli("--url", server.url, "commit", "--write", "k=v")
+    assert code == 14 and "--url http://127.0.0.1:18125" in err
+
+
 def test_conflict_details_on_stderr_and_body_on_stdout_with_json(server: FakeServer) -> None:
     server.on("POST", "/v1/commit", Reply(409, {"error": "conflict", "status": "conflict", "version": 5,
                                                 "conflicts": [0], "message": "failed"}))

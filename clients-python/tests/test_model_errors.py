@@ -115,6 +115,22 @@ def test_error_fields_are_exposed() -> None:
     assert "HTTP 503 unavailable: not leader" == str(d)
 
 
+def test_unavailable_exposes_the_leader_hints_of_a_standby() -> None:
+    standby = error_from_response(503, {
+        "error": "unavailable", "message": "this server is not the leader", "outcome": "not_committed",
+        "leader_id": "744996e6-22f3-4de0-8d47-e8631c6352e4", "leader_url": "http://127.0.0.1:18125"})
+    assert isinstance(standby, Unavailable)
+    assert standby.leader_id == "744996e6-22f3-4de0-8d47-e8631c6352e4"
+    assert standby.leader_url == "http://127.0.0.1:18125"
+    storage = error_from_response(503, {"error": "unavailable", "message": "s3", "outcome": "unknown",
+                                        "leader_id": "L1"})
+    assert isinstance(storage, Unavailable) and storage.leader_id == "L1" and storage.leader_url is None
+    bare = error_from_response(503, {"error": "unavailable", "message": "max_connections"})
+    assert isinstance(bare, Unavailable) and bare.leader_id is None and bare.leader_url is None
+    proxy = error_from_response(503, "<html>busy</html>")
+    assert isinstance(proxy, Unavailable) and proxy.leader_url is None
+
+
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
     now = dt.datetime(2026, 1, 1, 0, 0, 0, tzinfo=dt.timezone.utc)
     assert parse_retry_after("5") == 5.0

@@ -448,6 +448,8 @@ def _describe(exc: WeaselError, command: str | None) -> str:
         text += f" (oldest retained version {exc.oldest_version})"
     elif isinstance(exc, (Unavailable, TooManyRequests)) and exc.retry_after is not None:
         text += f" (retry after {exc.retry_after:g}s)"
+    if isinstance(exc, Unavailable) and exc.leader_url is not None:
+        text += f" (the leader is at {exc.leader_url}: use --url {exc.leader_url})"
     if command == "commit" and exc.outcome_unknown:
         text += (f"; the commit may or may not have happened: run `weaseldb status {exc.request_id}` "
                  "to find out (that makes the outcome final)")

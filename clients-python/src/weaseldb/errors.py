@@ -252,7 +252,20 @@ class Unavailable(_RetryAfterMixin):
     field (made by a proxy, or by the server before it read the request) is taken as
     ``"unknown"`` too: nothing says the commit did not reach the server. Once
     ``/v1/status`` settled it, ``outcome`` is :attr:`~WeaselError.resolved`.
+
+    ``leader_id`` and ``leader_url`` are the leader hints of the body: a standby names
+    the leader (``leader_url``: where to send the request instead), a leader whose
+    storage timed out names itself; ``None`` when absent. The client does not follow
+    them by itself: make a :class:`~weaseldb.Client` for ``leader_url`` to redirect.
     """
+
+    def __init__(self, message: str, *, status: int | None = 503, code: str = "unavailable",
+                 body: Mapping[str, Any] | None = None, request_id: str | None = None) -> None:
+        super().__init__(message, status=status, code=code, body=body, request_id=request_id)
+        lid = self.body.get("leader_id")
+        self.leader_id: str | None = lid if isinstance(lid, str) and lid else None
+        url = self.body.get("leader_url")
+        self.leader_url: str | None = url if isinstance(url, str) and url else None
 
     @property
     def outcome(self) -> str | None:
