@@ -27,16 +27,46 @@ def parsed(*argv: str):  # type: ignore[no-untyped-def]
 
 def test_commit_arguments_keep_their_order_and_forms() -> None:
     ops, pres = parsed("--write", "k=v=w", "--delete", "k", "--range-delete", "a:b", "--write", "x", "y",
-                       "--range-delete", "user:1", "user:9", "--point-read", "k@12", "--point-read", "j",
-                       "--range-read", "a:b@3", "--point-read", "p", "4")
+                       "--range-delete", "user 1", "user 9", "--point-read", "k@12", "--point-read", "j",
+                       "--range-read", "a:b@3", "--point-read", "p", "4", "--range-read", "a", "z", "5",
+                       "--range-read", "a", "5", "--point-read", "me@example.com")
     assert ops == [Write(b"k", b"v=w"), Delete(b"k"), RangeDelete(b"a", b"b"), Write(b"x", b"y"),
-                   RangeDelete(b"user:1", b"user:9")]
-    assert pres == [PointRead(b"k", 12), PointRead(b"j"), RangeRead(b"a", b"b", 3), PointRead(b"p", 4)]
+                   RangeDelete(b"user 1", b"user 9")]
+    assert pres == [PointRead(b"k", 12), PointRead(b"j"), RangeRead(b"a", b"b", 3), PointRead(b"p", 4),
+                    RangeRead(b"a", b"z", 5), RangeRead(b"a", b"5"), PointRead(b"me@example.com")]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--write", "a=1", "b=2"],            # two writes meant, not the key "a=1"
+    ["--write", "a", "b=2"],
+    ["--range-delete", "a:b", "c:d"],     # two ranges meant, not ["a:b", "c:d")
+    ["--range-delete", "user:1", "user:9"],
+    ["--point-read", "k@3", "4"],
+    ["--range-read", "a:b", "5"],
+    ["--range-read", "a", "z@5"],
+    ["--b64", "--write", "YQ===Yg==", "Yw=="],
+    ["--write", "a", "b", "c"],
+    ["--range-read", "a", "z", "x"],
+])
+def test_ambiguous_commit_arguments_exit_2_with_a_clear_message(server: FakeServer, argv: list[str]) -> None:
+    code, out, err = cli("--url", server.url, "commit", *argv)
+    assert code == 2 and out == "" and err.startswith("weaseldb: error: --")
+    assert server.requests == [], "nothing may be committed"
+
+
+def test_commit_help_shows_both_argument_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("commit", "--help")[0] == 0
+    text = capsys.readouterr().out
+    for form in ("--write KEY=VALUE | KEY VALUE", "--range-delete BEGIN:END | BEGIN END",
+                 "--point-read KEY[@VERSION] | KEY VERSION", "--range-read BEGIN:END[@VERSION] | BEGIN END [VERSION]"):
+        assert form in " ".join(text.split()), form
+    assert "[KEY=VALUE ...]" not in text
 
 
 def test_b64_arguments_split_around_padding() -> None:
-    ops, pres = parsed("--b64", "--write", "YQ===Yg==", "--range-delete", "AA==:/w==", "--point-read", "YQ==@5")
-    assert ops == [Write(b"a", b"b"), RangeDelete(b"\x00", b"\xff")]
+    ops, pres = parsed("--b64", "--write", "YQ===Yg==", "--range-delete", "AA==:/w==", "--point-read", "YQ==@5",
+                       "--write", "YQ==", "Yg==")
+    assert ops == [Write(b"a", b"b"), RangeDelete(b"\x00", b"\xff"), Write(b"a", b"b")]
     assert pres == [PointRead(b"a", 5)]
 
 

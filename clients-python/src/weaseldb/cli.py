@@ -105,13 +105,28 @@ class UsageError(Exception):
 
 
 class _Ordered(argparse.Action):
-    """Append ``(option, values)`` to one shared list so the relative order survives."""
+    """Append ``(option, values)`` to one shared list so the relative order survives.
+
+    ``form`` is what ``--help`` shows for the arguments (argparse cannot say "one or two").
+    """
+
+    def __init__(self, *args: Any, form: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.form = form
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
         items = list(getattr(namespace, self.dest, None) or [])
         items.append((self.const, list(values) if isinstance(values, list) else [values]))
         setattr(namespace, self.dest, items)
+
+
+class _Formatter(argparse.HelpFormatter):
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        form = getattr(action, "form", None)
+        if isinstance(form, str):
+            return form
+        return super()._format_args(action, default_metavar)
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -136,18 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("version", parents=[common], help="latest committed version and leader")
 
-    c = sub.add_parser("commit", parents=[common], help="commit a transaction",
-                       description="Operations and preconditions apply in the order given. Keys and "
-                                   "values are UTF-8 text unless --b64. Every PAIR option also takes "
-                                   "its two parts as two arguments (for keys containing = : or @).")
-    c.add_argument("--write", dest="ops", action=_Ordered, const="write", nargs="+", metavar="KEY=VALUE")
-    c.add_argument("--delete", dest="ops", action=_Ordered, const="delete", nargs=1, metavar="KEY")
+    c = sub.add_parser("commit", parents=[common], help="commit a transaction", formatter_class=_Formatter,
+                       description="Operations and preconditions apply in the order given; every option "
+                                   "gives one of them and may repeat. Keys and values are UTF-8 text "
+                                   "unless --b64. Each option takes one argument (KEY=VALUE) or its parts "
+                                   "as separate arguments (KEY VALUE); parts given separately must not "
+                                   "contain the separator (= : @), so that --write a=1 b=2 is refused "
+                                   "rather than read as one write: use one option per item, and --b64 for "
+                                   "keys containing a separator.")
+    c.add_argument("--write", dest="ops", action=_Ordered, const="write", nargs="+",
+                   form="KEY=VALUE | KEY VALUE", help="set KEY to VALUE")
+    c.add_argument("--delete", dest="ops", action=_Ordered, const="delete", nargs=1, metavar="KEY",
+                   help="remove KEY")
     c.add_argument("--range-delete", dest="ops", action=_Ordered, const="range_delete", nargs="+",
-                   metavar="BEGIN:END")
+                   form="BEGIN:END | BEGIN END", help="remove every key in [BEGIN, END)")
     c.add_argument("--point-read", dest="pre", action=_Ordered, const="point_read", nargs="+",
-                   metavar="KEY[@VERSION]")
+                   form="KEY[@VERSION] | KEY VERSION",
+                   help="precondition: KEY unchanged after VERSION (default --read-version)")
     c.add_argument("--range-read", dest="pre", action=_Ordered, const="range_read", nargs="+",
-                   metavar="BEGIN:END[@VERSION]")
+                   form="BEGIN:END[@VERSION] | BEGIN END [VERSION]",
+                   help="precondition: no key in [BEGIN, END) changed after VERSION (default --read-version)")
     c.add_argument("--read-version", type=int)
     c.add_argument("--request-id")
     c.add_argument("--leader-id")
@@ -202,19 +225,51 @@ def _valid_b64(text: str) -> bool:
     return True
 
 
-def _split_pair(values: list[str], sep: str, b64: bool, what: str) -> tuple[str, str]:
-    """``A<sep>B`` or ``A B``. In base64 mode ``=`` is also padding: pick the split that
-    leaves valid base64 on both sides."""
+def _b64_split_at_eq(text: str) -> tuple[str, str] | None:
+    """The first split of ``text`` at an ``=`` leaving valid base64 on both sides."""
+    for i, ch in enumerate(text):
+        if ch == "=" and _valid_b64(text[:i]) and _valid_b64(text[i + 1:]):
+            return text[:i], text[i + 1:]
+    return None
+
+
+def _has_sep(text: str, sep: str, b64: bool) -> bool:
+    """Whether ``text`` holds ``sep`` as a separator (in base64 mode ``=`` is also
+    padding: it separates only where both sides are valid base64)."""
+    if b64 and sep == "=":
+        return _b64_split_at_eq(text) is not None
+    return sep in text
+
+
+def _check_parts(values: list[str], parts: list[str], seps: str, b64: bool, what: str, form: str) -> None:
+    """Parts given as separate arguments must not contain a separator: ``--write a=1 b=2``
+    is two writes written wrongly, not the write of key ``a=1``."""
+    for part in parts:
+        for sep in seps:
+            if _has_sep(part, sep, b64):
+                raise UsageError(
+                    f"{what}: ambiguous arguments {' '.join(values)}: {part!r} contains {sep!r}, but the "
+                    f"parts were given as separate arguments. Use {form} (one {what} per item), or "
+                    f"separate arguments that do not contain {sep!r} (a key containing it needs --b64)")
+
+
+def _split_pair(values: list[str], sep: str, b64: bool, what: str, form: str) -> tuple[str, str]:
+    """``A<sep>B`` (one argument) or ``A B`` (two arguments, neither containing ``sep``).
+
+    In base64 mode ``=`` is also padding: the split is the one that leaves valid base64
+    on both sides."""
     if len(values) == 2:
+        _check_parts(values, values, sep, b64, what, form)
         return values[0], values[1]
     if len(values) != 1:
-        raise UsageError(f"{what}: expected one {sep}-separated argument or two arguments, got {values}")
+        raise UsageError(f"{what}: expected {form} or {form.replace(sep, ' ')}, "
+                         f"got {len(values)} arguments: {' '.join(values)}")
     text = values[0]
     if b64 and sep == "=":
-        for i, ch in enumerate(text):
-            if ch == "=" and _valid_b64(text[:i]) and _valid_b64(text[i + 1:]):
-                return text[:i], text[i + 1:]
-        raise UsageError(f"{what}: cannot split {text!r} into two base64 strings")
+        split = _b64_split_at_eq(text)
+        if split is None:
+            raise UsageError(f"{what}: cannot split {text!r} into two base64 strings")
+        return split
     if sep == ":" and text.count(":") != 1:
         raise UsageError(f"{what}: {text!r} must contain exactly one ':'; pass BEGIN END as two arguments")
     if sep not in text:
@@ -223,13 +278,31 @@ def _split_pair(values: list[str], sep: str, b64: bool, what: str) -> tuple[str,
     return a, b
 
 
-def _split_version(values: list[str], what: str) -> tuple[list[str], int | None]:
-    """Strip a trailing ``@VERSION`` (or a last all-digit argument) off a read."""
-    last = values[-1]
-    at = last.rfind("@")
-    if at >= 0 and last[at + 1:].isdigit():
-        return values[:-1] + [last[:at]], int(last[at + 1:])
-    return values, None
+def _version(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise UsageError(f"{what}: VERSION must be decimal digits, got {text!r}")
+    return int(text)
+
+
+def _split_version(values: list[str], parts: int, what: str) -> tuple[list[str], int | None]:
+    """Split a read's arguments into its ``parts`` key arguments and its version.
+
+    One argument: a trailing ``@VERSION`` (digits after the last ``@``) is the version.
+    Separate arguments: ``parts`` of them are the key parts (taken as they are) and one
+    more, if given, is the version (decimal digits). So ``--range-read a z 5`` reads
+    ``[a, z)`` at 5, and ``--range-read a 5`` the range ``[a, 5)``.
+    """
+    if len(values) == 1:
+        text = values[0]
+        at = text.rfind("@")
+        if at >= 0 and text[at + 1:].isdigit():
+            return [text[:at]], int(text[at + 1:])
+        return values, None
+    if len(values) == parts:
+        return values, None
+    if len(values) == parts + 1:
+        return values[:-1], _version(values[-1], what)
+    raise UsageError(f"{what}: expected 1, {parts} or {parts + 1} arguments, got {len(values)}: {' '.join(values)}")
 
 
 def parse_commit_args(args: argparse.Namespace) -> tuple[list[Operation], list[Precondition]]:
@@ -238,27 +311,24 @@ def parse_commit_args(args: argparse.Namespace) -> tuple[list[Operation], list[P
     b64 = bool(args.b64)
     for kind, values in args.ops or []:
         if kind == "write":
-            k, v = _split_pair(values, "=", b64, "--write")
+            k, v = _split_pair(values, "=", b64, "--write", "KEY=VALUE")
             ops.append(Write(_decode(k, b64), _decode(v, b64)))
         elif kind == "delete":
             ops.append(Delete(_decode(values[0], b64)))
         else:
-            b, e = _split_pair(values, ":", b64, "--range-delete")
+            b, e = _split_pair(values, ":", b64, "--range-delete", "BEGIN:END")
             ops.append(RangeDelete(_decode(b, b64), _decode(e, b64)))
     for kind, values in args.pre or []:
         if kind == "point_read":
-            at: int | None
-            if len(values) == 2 and values[1].isdigit():
-                key, at = values[0], int(values[1])
-            elif len(values) == 1:
-                parts, at = _split_version(values, "--point-read")
-                key = parts[0]
-            else:
-                raise UsageError(f"--point-read: expected KEY[@VERSION] or KEY VERSION, got {values}")
-            pres.append(PointRead(_decode(key, b64), at))
+            parts, at = _split_version(values, 1, "--point-read")
+            if len(values) > 1:
+                _check_parts(values, parts, "@", b64, "--point-read", "KEY[@VERSION]")
+            pres.append(PointRead(_decode(parts[0], b64), at))
         else:
-            parts, at = _split_version(values, "--range-read")
-            b, e = _split_pair(parts, ":", b64, "--range-read")
+            parts, at = _split_version(values, 2, "--range-read")
+            if len(values) > 1:
+                _check_parts(values, parts, ":@", b64, "--range-read", "BEGIN:END[@VERSION]")
+            b, e = _split_pair(parts, ":", b64, "--range-read", "BEGIN:END")
             pres.append(RangeRead(_decode(b, b64), _decode(e, b64), at))
     return ops, pres
 
