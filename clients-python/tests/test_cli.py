@@ -211,6 +211,13 @@ def test_metrics_and_ok(server: FakeServer) -> None:
     assert cli("--url", server.url, "ok")[0] == 14
 
 
+def test_retention_help_lists_its_actions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("retention", "--help")[0] == 0
+    text = capsys.readouterr().out
+    for action in ("list", "get", "put", "delete"):
+        assert f"    {action} " in text, text
+
+
 def test_python_dash_m_entry_point(server: FakeServer) -> None:
     server.on("GET", "/v1/version", Reply(body={"version": 5, "leader_id": "L"}))
     env = {**os.environ, "WEASELDB_URL": server.url, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -188,14 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("retention", parents=[common], help="retention policies")
     rs = r.add_subparsers(dest="action", metavar="ACTION", required=True)
-    rs.add_parser("list", parents=[common])
-    g = rs.add_parser("get", parents=[common])
+    rs.add_parser("list", parents=[common], help="every live policy and the oldest version still stored")
+    g = rs.add_parser("get", parents=[common], help="one policy")
     g.add_argument("policy_id")
-    p = rs.add_parser("put", parents=[common])
+    p = rs.add_parser("put", parents=[common], help="create or replace a policy: keep versions after VERSION")
     p.add_argument("policy_id")
     p.add_argument("version", type=int)
     p.add_argument("--ttl", type=int, dest="ttl_seconds", help="seconds until the policy expires")
-    dl = rs.add_parser("delete", parents=[common])
+    dl = rs.add_parser("delete", parents=[common], help="delete a policy")
     dl.add_argument("policy_id")
 
     m = sub.add_parser("metrics", parents=[common], help="scrape /metrics")
