@@ -130,6 +130,21 @@ def test_commit_exit_codes(server: FakeServer, reply: Reply, code: int) -> None:
         assert "weaseldb status " + "r" * 20 in err
 
 
+@pytest.mark.parametrize("extra,min_version", [(["--read-version", "7"], "7"), ([], "41")])
+def test_unknown_outcome_hint_gives_the_status_command_with_min_version(server: FakeServer, extra: list[str],
+                                                                        min_version: str) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 41, "leader_id": "L"}))
+    server.on("POST", "/v1/commit", Reply(drop=True))
+    server.on("GET", "/v1/status", Reply(body={"request_id": "r" * 20, "status": "not_committed", "version": 45}))
+    code, _, err = cli("--url", server.url, "commit", "--write", "k=v", "--request-id", "r" * 20, *extra)
+    assert code == 15
+    hint = f"weaseldb status {'r' * 20} --min-version {min_version}"
+    assert f"`{hint}`" in err
+    # The hint runs as printed.
+    assert cli("--url", server.url, *hint.split()[1:])[0] == 0
+    assert server.calls("/v1/status")[-1].query == {"request_id": "r" * 20, "min_version": min_version}
+
+
 def test_standby_answer_names_the_leader_url(server: FakeServer) -> None:
     server.on("POST", "/v1/commit", Reply(503, {"error": "unavailable", "message": "not the leader",
                                                 "outcome": "not_committed", "leader_id": "L2",

@@ -446,6 +446,14 @@ def _run(args: argparse.Namespace, out: Out) -> int:
                  lambda: f"{v.version} leader={v.leader_id}")
     elif cmd == "commit":
         ops, pres = parse_commit_args(args)
+        # The commit cannot commit at or before this version: /v1/status needs it as
+        # min_version to answer once old request-id history has expired (api.md).
+        args.status_min_version = args.read_version
+        if args.status_min_version is None:
+            try:
+                args.status_min_version = client.version().version
+            except WeaselError:
+                pass  # the commit itself will say what is wrong
         result: CommitResult = client.commit(ops, pres, read_version=args.read_version,
                                              request_id=args.request_id, leader_id=args.leader_id)
         out.emit(dict(result.raw), lambda: (
@@ -508,7 +516,7 @@ def exit_code_for(exc: BaseException, *, command: str | None = None) -> int:
     return EXIT_ERROR
 
 
-def _describe(exc: WeaselError, command: str | None) -> str:
+def _describe(exc: WeaselError, command: str | None, min_version: int | None = None) -> str:
     text = str(exc)
     if isinstance(exc, Conflict):
         text += f" (failed preconditions {exc.conflicts}; retry from version {exc.version})"
@@ -521,7 +529,8 @@ def _describe(exc: WeaselError, command: str | None) -> str:
     if isinstance(exc, Unavailable) and exc.leader_url is not None:
         text += f" (the leader is at {exc.leader_url}: use --url {exc.leader_url})"
     if command == "commit" and exc.outcome_unknown:
-        text += (f"; the commit may or may not have happened: run `weaseldb status {exc.request_id}` "
+        where = f" --min-version {min_version}" if min_version is not None else ""
+        text += (f"; the commit may or may not have happened: run `weaseldb status {exc.request_id}{where}` "
                  "to find out (that makes the outcome final)")
     return text
 
@@ -543,7 +552,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         err_stream.write(f"weaseldb: error: {exc}\n")
         return EXIT_USAGE
     except WeaselError as exc:
-        err_stream.write(f"weaseldb: {command}: {_describe(exc, command)}\n")
+        err_stream.write(f"weaseldb: {command}: {_describe(exc, command, getattr(args, 'status_min_version', None))}\n")
         if out.as_json and exc.body:
             out.json(exc.body)
         return exit_code_for(exc, command=command)
