@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -168,3 +169,32 @@ def test_every_error_survives_pickling() -> None:
     assert pickle.loads(pickle.dumps(errors[3])).cause.sent is False
     assert pickle.loads(pickle.dumps(errors[5])).prev_version == 6
     assert isinstance(errors[7], Unavailable)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda c: c.status(12345), "request_id must be a str"),
+    (lambda c: c.status(b"r" * 20), "request_id must be a str"),
+    (lambda c: c.status("r" * 20, min_version="5"), "min_version must be an int"),
+    (lambda c: c.commit([Write(b"k", b"v")], read_version="5"), "read_version must be an int"),
+    (lambda c: c.commit([Write(b"k", b"v")], read_version=True), "read_version must be an int"),
+    (lambda c: c.commit([Write(b"k", b"v")], request_id=7), "request_id must be a str"),
+    (lambda c: c.commit(Write(b"k", b"v")), "got a single Write: pass [Write(...)]"),
+    (lambda c: c.commit([Write(b"k", b"v")], PointRead(b"k")), "got a single PointRead"),
+    (lambda c: c.commit("k=v"), "operations must be a list, not str"),
+])
+def test_wrong_argument_types_raise_type_error_before_sending(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    client = Client("http://127.0.0.1:1", timeout=0.1)  # nothing listens: a request would fail otherwise
+    with pytest.raises(TypeError, match=re.escape(message)):
+        call(client)
+
+
+def test_replica_reads_refuse_str_keys() -> None:
+    from weaseldb import Replica
+
+    r = Replica(None)
+    r.apply(Transaction(1, 0, "r", "", "L", (Write(b"k", b"v"),)))
+    for read in (lambda: r.get("k"), lambda: r.get_at("k"), lambda: r["k"], lambda: "k" in r,
+                 lambda: r.range("a", "z"), lambda: r.range_at(b"a", "z")):
+        with pytest.raises(TypeError, match="must be bytes, not str"):
+            read()
+    assert r.get(b"k") == b"v" and r.get(bytearray(b"k")) == b"v" and b"k" in r

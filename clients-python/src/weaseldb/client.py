@@ -24,8 +24,12 @@ from .model import (
     RetentionPolicy,
     StatusResult,
     VersionInfo,
+    _as_str,
+    _as_version,
     encode_operation,
     encode_precondition,
+    operation_list,
+    precondition_list,
 )
 from .subscribe import Subscription
 from .transport import DEFAULT_URL, Response, Transport
@@ -99,16 +103,22 @@ class Client:
         request_id: str | None = None,
         leader_id: str | None = None,
     ) -> dict[str, Any]:
-        """The JSON document of a commit, exactly as sent (useful for tests and tools)."""
+        """The JSON document of a commit, exactly as sent (useful for tests and tools).
+
+        Raises ``TypeError`` before anything is sent for arguments of the wrong type: a
+        single operation instead of a list, a ``str`` read version, a non-``str`` id.
+        """
+        ops = operation_list(operations)
+        pres = precondition_list(preconditions)
         doc: dict[str, Any] = {}
-        if request_id is not None:
+        if _as_str(request_id, "request_id") is not None:
             doc["request_id"] = request_id
-        if leader_id is not None:
+        if _as_str(leader_id, "leader_id") is not None:
             doc["leader_id"] = leader_id
-        if read_version is not None:
+        if _as_version(read_version, "read_version") is not None:
             doc["read_version"] = read_version
-        doc["preconditions"] = [encode_precondition(p) for p in preconditions]
-        doc["operations"] = [encode_operation(o) for o in operations]
+        doc["preconditions"] = [encode_precondition(p) for p in pres]
+        doc["operations"] = [encode_operation(o) for o in ops]
         return doc
 
     def commit(
@@ -156,8 +166,11 @@ class Client:
         Asking makes the outcome final: afterwards that id can no longer commit.
         ``min_version`` is the oldest version the commit could have got (its read
         version); a server whose history does not reach back that far answers 410
-        (:class:`~weaseldb.errors.LogTruncated`) instead of guessing.
+        (:class:`~weaseldb.errors.LogTruncated`) instead of guessing. ``TypeError`` for a
+        ``request_id`` that is not a ``str`` or a ``min_version`` that is not an ``int``.
         """
+        _as_str(request_id, "request_id", optional=False)
+        _as_version(min_version, "min_version")
         _, doc = self.transport.request_json(
             "GET", "/v1/status", query={"request_id": request_id, "min_version": min_version})
         return StatusResult.from_json(_obj(doc))

@@ -64,6 +64,32 @@ def _as_bytes(value: Any, what: str) -> bytes:
     raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
 
 
+def as_key(value: Any, what: str = "key") -> bytes:
+    """``value`` as ``bytes``; ``TypeError`` for anything else (``str`` above all)."""
+    return _as_bytes(value, what)
+
+
+def _as_str(value: Any, what: str, *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _items(values: Any, what: str, single: tuple[type, ...], example: str) -> list[Any]:
+    """A list of operations or preconditions, refusing a lone item or a string early."""
+    if isinstance(values, single):
+        raise TypeError(f"{what} must be a list, got a single {type(values).__name__}: "
+                        f"pass [{type(values).__name__}(...)], e.g. {example}")
+    if isinstance(values, (str, bytes, bytearray, memoryview, dict)):
+        raise TypeError(f"{what} must be a list, not {type(values).__name__}, e.g. {example}")
+    try:
+        return list(values)
+    except TypeError:
+        raise TypeError(f"{what} must be a list, not {type(values).__name__}, e.g. {example}") from None
+
+
 def _as_version(value: Any, what: str) -> int | None:
     if value is None:
         return None
@@ -149,6 +175,18 @@ class UnknownOperation:
 
 Precondition = Union[PointRead, RangeRead]
 Operation = Union[Write, Delete, RangeDelete]
+
+
+def operation_list(operations: Any) -> list[Operation]:
+    """``operations`` as a list; a clear ``TypeError`` for a lone operation or precondition."""
+    return _items(operations, "operations", (Write, Delete, RangeDelete, UnknownOperation, PointRead, RangeRead),
+                  "[Write(b'k', b'v')]")
+
+
+def precondition_list(preconditions: Any) -> list[Precondition]:
+    """``preconditions`` as a list; a clear ``TypeError`` for a lone precondition or operation."""
+    return _items(preconditions, "preconditions", (PointRead, RangeRead, Write, Delete, RangeDelete),
+                  "[PointRead(b'k')]")
 
 
 def encode_precondition(pre: Precondition) -> dict[str, Any]:
