@@ -148,7 +148,7 @@ public final class Releaser implements Stage {
                     case Sequenced.Reply reply -> {
                         c = reply.completion();
                         o = reply.needsDurability() && r.failure() != null
-                                ? r.failure().withRequestId(Outcome.requestIdOf(reply.outcome()))
+                                ? failedReply(reply.outcome(), r.failure())
                                 : reply.outcome();
                     }
                     case Sequenced.Ban ban -> {
@@ -187,6 +187,21 @@ public final class Releaser implements Stage {
     }
 
     /** This round's batch for {@code executor}'s connections. */
+    /**
+     * The answer of a reply whose batch failed. What it reported is not durable, so it becomes the
+     * batch's failure; but a conflict was judged against writes that may now never be stored (a
+     * deposed leader's, or a batch that outlived the retry budget). Its commit was certainly not
+     * applied, and whether a precondition really failed is not known: 503 not_committed, not 409.
+     */
+    static Outcome failedReply(Outcome reported, Outcome.Unavailable failure) {
+        if (reported instanceof Outcome.Conflict c) {
+            return new Outcome.Unavailable("the commit was not applied: its preconditions conflicted with writes that "
+                    + "were not stored (" + failure.message() + "); retry it", false, failure.retryAfterSeconds(),
+                    failure.leaderId(), c.requestId(), failure.leaderUrl());
+        }
+        return failure.withRequestId(Outcome.requestIdOf(reported));
+    }
+
     private LoopBatch filling(Executor executor) {
         Loop loop = null;
         for (int i = 0; i < loops.size(); i++) {

@@ -28,8 +28,10 @@ public sealed interface Sequenced {
 
     /**
      * An answer that needs no log write. With {@code needsDurability} it is true only if what it
-     * reports is durable (a duplicate's original commit, a status answer), so it is replaced by
-     * the batch's failure if the batch it waits for fails; otherwise (a conflict) it stands.
+     * rests on is durable (a duplicate's original commit, a status answer, a conflict with writes
+     * sequenced before it), so it is replaced if the batch it waits for fails: by the batch's
+     * failure, or for a conflict by "not committed" ({@link Releaser#failedReply}); otherwise (too
+     * old, a refusal) it stands.
      */
     record Reply(Outcome outcome, Completion completion, boolean needsDurability) implements Sequenced {}
 

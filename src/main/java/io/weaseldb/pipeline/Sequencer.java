@@ -255,7 +255,10 @@ public final class Sequencer implements Stage {
             }
         }
         if (!failed.isEmpty()) {
-            reply(new Outcome.Conflict(lastVersion, term.leaderId(), requestId, failed), completion);
+            // judged against everything sequenced, some of it perhaps not stored yet: the 409 waits
+            // for it, and becomes 503 not_committed should it never be stored (Releaser)
+            persister.accept(new Sequenced.Reply(new Outcome.Conflict(lastVersion, term.leaderId(), requestId, failed),
+                    completion, true));
             return;
         }
         if (tooOld) {

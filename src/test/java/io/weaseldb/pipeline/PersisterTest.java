@@ -326,6 +326,50 @@ class PersisterTest {
         assertEquals(List.of(0), conflict.conflicts());
     }
 
+    /**
+     * A conflict with writes a deposed leader never stored is not a conflict anyone can see in the
+     * log: the stale commit was not applied, but a 409 would name a precondition that did not fail
+     * (an outside audit saw such 409s after SIGSTOP/SIGCONT of a leader).
+     */
+    @Test
+    void aConflictWithWritesOfADeposedLeaderIsAnsweredNotCommitted() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        RecordingCompletion write = h.write("a", "1");
+        h.step();
+        RecordingCompletion stale = h.commit(PipelineHarness.request(
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("a"), 0)), List.of(), 0));
+        h.completeAll();
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, write.only()).outcomeUnknown());
+        var answer = assertInstanceOf(Outcome.Unavailable.class, stale.only(), "not 409: the write it met was never stored");
+        assertFalse(answer.outcomeUnknown(), "the stale commit itself was certainly not applied");
+        assertTrue(answer.message().contains("this server lost leadership of the log"), answer.message());
+        assertEquals(1, h.log().size());
+        assertEquals("leader-2", h.log().get(0).header().leaderId(), "only the other leader's object is stored");
+    }
+
+    /** The same when the writes a conflict met outlived the retry budget: they may never be stored. */
+    @Test
+    void aConflictWithWritesPastTheRetryBudgetIsAnsweredNotCommitted() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4)); // budget 1000 ms
+        h.write("a", "1");
+        h.step();
+        RecordingCompletion stale = h.commit(PipelineHarness.request(
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("a"), 0)), List.of(), 0));
+        h.step();
+        for (int t = 0; t < 1000; t += 100) {
+            for (ManualObjectStore.Pending p : h.store.pending()) {
+                h.store.takeFor(p.key).fail(500);
+            }
+            h.step();
+            h.advanceMillis(100);
+        }
+        h.step();
+        var answer = assertInstanceOf(Outcome.Unavailable.class, stale.only());
+        assertFalse(answer.outcomeUnknown());
+        assertTrue(answer.message().contains("storage did not confirm the write in time"), answer.message());
+    }
+
     @Test
     void batchesCarryTheChainAndTransactionsInOrder() throws Exception {
         var h = new PipelineHarness(settings(1, 1 << 20, 1));
