@@ -705,11 +705,18 @@ public final class WeaselServer implements AutoCloseable {
             if (t == null) {
                 return refuse(completion, null);
             }
-            if (t.leadership.withinLease() || !t.persister.storageHealthy()) {
-                // Within the lease; or storage is known not to take log writes (a batch outlived
-                // the retry budget), which the sequencer answers at once: a look at the log would
-                // only wait on the same storage. Storage is healthy again only once an object of
-                // this term is stored, and acknowledging it renews the lease.
+            if (!t.persister.leading()) {
+                return refuse(completion, null);
+            }
+            if (!t.persister.storageHealthy()) {
+                // Storage refuses log writes (a batch outlived the retry budget): say so now. Through
+                // the pipeline the answer could wait behind a batch that cannot be sent until storage
+                // is back, and past the lease a look at the log would wait on the same storage.
+                Outcome o = t.sequencer.storageRefusal();
+                completion.executor().execute(() -> completion.complete(o));
+                return true;
+            }
+            if (t.leadership.withinLease()) {
                 return t.sequencer.offer(new SequencerMessage.Probe(completion));
             }
             // past its lease a leader may have been replaced without knowing it (LeadershipCheck):

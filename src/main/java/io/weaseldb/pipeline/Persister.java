@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Persister implements Stage {
     private static final Logger log = LoggerFactory.getLogger(Persister.class);
+    /** How soon to look again while the releaser's queue is full (it takes up to 256 a round). */
+    private static final long RELEASER_FULL_POLL_NANOS = 200_000;
 
     public record Settings(
             long batchTimeoutMs,
@@ -298,6 +300,10 @@ public final class Persister implements Stage {
      */
     @Override
     public long nextDeadlineNanos() {
+        if (!releaser.hasRoom() && (!input.isEmpty() || (!inFlight.isEmpty() && inFlight.peekFirst().durable))) {
+            // waiting for room in the releaser's queue, which wakes nobody when it drains: look again soon
+            return clock.nanoTime() + RELEASER_FULL_POLL_NANOS;
+        }
         if (fenced) {
             return Long.MAX_VALUE;
         }
@@ -345,8 +351,10 @@ public final class Persister implements Stage {
     private int drainInput(long now) {
         int n = 0;
         Sequenced s;
+        // each item hands the releaser at most one Release: its bounded queue is checked per item
+        // (a fence can turn thousands of queued items into answers in one pass)
         while ((fenced || encoder.bodyBytes() < settings.batchMaxBytes()) && listener.hasRoom()
-                && (s = input.poll()) != null) {
+                && releaser.hasRoom() && (s = input.poll()) != null) {
             n++;
             switch (s) {
                 case Sequenced.Txn t -> {
@@ -679,6 +687,12 @@ public final class Persister implements Stage {
             openReleased = true;
             storageHealthy = false;
             observer.budgetExceeded(openTxns.size());
+            releaser.offer(new Release(openItems, term.leaderId(), storageTimedOut()));
+            openItems = new ArrayList<>();
+            n++;
+        } else if (openReleased && !openItems.isEmpty()) {
+            // items that joined the open batch after its budget ran out: it is no closer to being
+            // sent, so they are answered now as well (as for the in-flight batches above)
             releaser.offer(new Release(openItems, term.leaderId(), storageTimedOut()));
             openItems = new ArrayList<>();
             n++;

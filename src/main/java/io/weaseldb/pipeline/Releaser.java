@@ -186,22 +186,23 @@ public final class Releaser implements Stage {
         return n;
     }
 
-    /** This round's batch for {@code executor}'s connections. */
     /**
      * The answer of a reply whose batch failed. What it reported is not durable, so it becomes the
-     * batch's failure; but a conflict was judged against writes that may now never be stored (a
-     * deposed leader's, or a batch that outlived the retry budget). Its commit was certainly not
-     * applied, and whether a precondition really failed is not known: 503 not_committed, not 409.
+     * batch's failure; but a conflict was judged against writes sequenced before it, some of which
+     * may now never be stored (a deposed leader's, or a batch that outlived the retry budget). Its
+     * commit was certainly not applied, and whether a precondition really failed is not known:
+     * 503 not_committed, not 409.
      */
     static Outcome failedReply(Outcome reported, Outcome.Unavailable failure) {
         if (reported instanceof Outcome.Conflict c) {
             return new Outcome.Unavailable("the commit was not applied: its preconditions conflicted with writes that "
-                    + "were not stored (" + failure.message() + "); retry it", false, failure.retryAfterSeconds(),
+                    + "may not be stored (" + failure.message() + "); retry it", false, failure.retryAfterSeconds(),
                     failure.leaderId(), c.requestId(), failure.leaderUrl());
         }
         return failure.withRequestId(Outcome.requestIdOf(reported));
     }
 
+    /** This round's batch for {@code executor}'s connections. */
     private LoopBatch filling(Executor executor) {
         Loop loop = null;
         for (int i = 0; i < loops.size(); i++) {

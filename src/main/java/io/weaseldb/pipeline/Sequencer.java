@@ -188,8 +188,7 @@ public final class Sequencer implements Stage {
             }
             case SequencerMessage.Probe p -> {
                 if (leading && !persister.storageHealthy()) {
-                    reply(new Outcome.Unavailable("storage is not accepting log writes", false,
-                            settings.retryAfterSeconds(), term.leaderId(), null), p.completion());
+                    answerNow(storageRefusal(), p.completion());
                 } else if (leading) {
                     persister.accept(new Sequenced.Reply(new Outcome.Healthy(lastVersion, term.leaderId()), p.completion(), true));
                 } else {
@@ -221,7 +220,7 @@ public final class Sequencer implements Stage {
             }
         }
         if (!persister.storageHealthy()) {
-            reply(new Outcome.Unavailable("storage is unavailable; the commit was not applied", false,
+            answerNow(new Outcome.Unavailable("storage is unavailable; the commit was not applied", false,
                     settings.retryAfterSeconds(), term.leaderId(), requestId), completion);
             return;
         }
@@ -327,6 +326,21 @@ public final class Sequencer implements Stage {
 
     private void reply(Outcome outcome, Completion completion) {
         persister.accept(new Sequenced.Reply(outcome, completion, false));
+    }
+
+    /**
+     * Answers on the request's event loop at once, past the persister and the releaser: only for
+     * answers that rest on nothing sequenced before (storage refusing writes). Through the pipeline
+     * they would wait behind an open batch that cannot be sent until storage is back.
+     */
+    private static void answerNow(Outcome outcome, Completion completion) {
+        completion.executor().execute(() -> completion.complete(outcome));
+    }
+
+    /** The answer to a probe while storage refuses log writes; any thread. */
+    public Outcome.Unavailable storageRefusal() {
+        return new Outcome.Unavailable("storage is not accepting log writes", false, settings.retryAfterSeconds(),
+                term.leaderId(), null);
     }
 
     private Outcome.Unavailable unavailable(String requestId) {

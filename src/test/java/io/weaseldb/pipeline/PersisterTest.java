@@ -370,6 +370,90 @@ class PersisterTest {
         assertTrue(answer.message().contains("storage did not confirm the write in time"), answer.message());
     }
 
+    /**
+     * A fence with thousands of commits queued behind a full open batch (storage stalled under
+     * load, then another server's object found): every one is answered, and the releaser's bounded
+     * queue is never overrun (it holds 1024 releases; overrunning it stops the server).
+     */
+    @Test
+    void aFenceWithMoreQueuedCommitsThanTheReleaserHoldsAnswersEveryOne() throws Exception {
+        var h = new PipelineHarness(settings(0, 1, 1)); // one transaction per batch, one PUT in flight
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        h.write("a", "1");
+        h.step(); // its PUT is outstanding; the next batch fills at once
+        List<RecordingCompletion> queued = new ArrayList<>();
+        for (int i = 0; i < 3000; i++) {
+            queued.add(h.write("k" + i, "v"));
+            if (i % 1000 == 999) {
+                while (h.sequencer.doWork(h.clock.nanoTime()) > 0) {
+                    // sequence them all into the persister's input, behind the full open batch
+                }
+            }
+        }
+        assertTrue(h.persister.inputSize() > 2000, "queued behind the full open batch: " + h.persister.inputSize());
+        // the PUT meets leader-2's object; only the persister goes round (the releaser is slow)
+        for (int i = 0; i < 100 && h.persister.doWork(h.clock.nanoTime()) + h.store.pendingCount() > 0; i++) {
+            for (ManualObjectStore.Pending p : h.store.pending()) {
+                h.store.takeFor(p.key).succeed();
+            }
+        }
+        assertFalse(h.persister.leading());
+        assertFalse(h.releaser.hasRoom(), "it stopped at the releaser's bound");
+        assertTrue(h.persister.inputSize() > 0);
+        assertTrue(h.persister.nextDeadlineNanos() - h.clock.nanoTime() <= 1_000_000,
+                "it looks again soon: a draining releaser wakes nobody");
+        h.step();
+        for (RecordingCompletion c : queued) {
+            assertInstanceOf(Outcome.Unavailable.class, c.only());
+        }
+    }
+
+    /**
+     * Storage stuck under load: every in-flight slot taken, the open batch full and past the
+     * budget. New commits are refused and /ok says why at once, not after storage comes back
+     * (through the pipeline those answers waited behind the open batch that could not be sent).
+     */
+    @Test
+    void refusalsWhileStorageIsStuckDoNotWaitBehindAFullOpenBatch() {
+        var h = new PipelineHarness(settings(0, 1, 1)); // one transaction per batch, one PUT in flight
+        RecordingCompletion first = h.write("a", "1"); // its PUT never answers
+        h.step();
+        RecordingCompletion second = h.write("b", "2"); // fills the open batch, which cannot be sent
+        h.step();
+        h.advanceMillis(1100); // past the 1000 ms budget: both answered unknown
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, second.only()).outcomeUnknown());
+        RecordingCompletion probe = h.probe();
+        RecordingCompletion refused = h.write("c", "3");
+        h.step();
+        assertEquals("storage is not accepting log writes",
+                assertInstanceOf(Outcome.Unavailable.class, probe.only()).message());
+        var notCommitted = assertInstanceOf(Outcome.Unavailable.class, refused.only());
+        assertFalse(notCommitted.outcomeUnknown());
+        assertEquals("storage is unavailable; the commit was not applied", notCommitted.message());
+    }
+
+    /** A status answer that joins the open batch after its budget ran out is answered at the next pass. */
+    @Test
+    void aReplyJoiningTheOpenBatchAfterItsBudgetIsAnsweredWithoutWaitingForStorage() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 1));
+        RecordingCompletion first = h.write("a", "1"); // its PUT never answers
+        h.step();
+        RecordingCompletion second = h.write("b", "2"); // opens a batch that cannot be sent
+        h.step();
+        h.advanceMillis(1100);
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, second.only()).outcomeUnknown());
+        // a retry of the second commit's request id: its "duplicate" answer waits for durability
+        var retry = new RecordingCompletion();
+        String id = ((Outcome.Unavailable) second.only()).requestId();
+        h.sequencer.offer(new SequencerMessage.Commit(new io.weaseldb.txn.CommitRequest(id, null,
+                io.weaseldb.txn.CommitRequest.NO_READ_VERSION, List.of(),
+                List.of(new io.weaseldb.txn.Operation.Write(PipelineHarness.b("b"), PipelineHarness.b("2"))), 0), retry));
+        h.advanceMillis(10);
+        var u = assertInstanceOf(Outcome.Unavailable.class, retry.only(), "not left waiting for storage");
+        assertTrue(u.outcomeUnknown(), "its original may still land");
+    }
+
     @Test
     void batchesCarryTheChainAndTransactionsInOrder() throws Exception {
         var h = new PipelineHarness(settings(1, 1 << 20, 1));
