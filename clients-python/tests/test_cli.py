@@ -36,9 +36,14 @@ def test_commit_arguments_keep_their_order_and_forms() -> None:
                     RangeRead(b"a", b"z", 5), RangeRead(b"a", b"5"), PointRead(b"me@example.com")]
 
 
+def test_a_value_given_apart_may_contain_the_separator() -> None:
+    # only the key is checked: "--write a=1 b=2" is two writes written wrongly, a value "x=1" is not
+    ops, _ = parsed("--write", "cfg", "x=1", "--range-delete", "a", "c:d")
+    assert ops == [Write(b"cfg", b"x=1"), RangeDelete(b"a", b"c:d")]
+
+
 @pytest.mark.parametrize("argv", [
     ["--write", "a=1", "b=2"],            # two writes meant, not the key "a=1"
-    ["--write", "a", "b=2"],
     ["--range-delete", "a:b", "c:d"],     # two ranges meant, not ["a:b", "c:d")
     ["--range-delete", "user:1", "user:9"],
     ["--point-read", "k@3", "4"],

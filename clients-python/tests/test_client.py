@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -227,6 +228,30 @@ def test_idle_connection_closed_by_the_server_is_not_used(server: FakeServer) ->
     time.sleep(0.3)  # the server has closed its end of the pooled connection by now
     assert client.commit([Write(b"k", b"v")]).version == 42
     assert len(server.calls("/v1/commit")) == 1
+
+
+def test_pooling_survives_descriptors_above_1024(server: FakeServer) -> None:
+    # select() cannot watch descriptors >= 1024: the idle check must not call every pooled
+    # connection dropped in a process that has that many open (one connection, reused)
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot open 1200 descriptors here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200) if soft != resource.RLIM_INFINITY else soft, hard))
+    held = []
+    try:
+        while len(held) < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        server.on("GET", "/v1/version", Reply(body={"version": 1, "leader_id": "L"}))
+        client = Client(server.url)
+        for _ in range(5):
+            client.version()
+        ports = {r.port for r in server.calls("/v1/version")}
+        assert len(ports) == 1, f"one pooled connection expected, got {len(ports)}"
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_commit_with_a_request_id_is_resent_with_the_same_id_after_a_lost_reply(server: FakeServer) -> None:

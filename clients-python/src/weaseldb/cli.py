@@ -155,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Operations and preconditions apply in the order given; every option "
                                    "gives one of them and may repeat. Keys and values are UTF-8 text "
                                    "unless --b64. Each option takes one argument (KEY=VALUE) or its parts "
-                                   "as separate arguments (KEY VALUE); parts given separately must not "
-                                   "contain the separator (= : @), so that --write a=1 b=2 is refused "
+                                   "as separate arguments (KEY VALUE); keys given separately must not "
+                                   "contain the separators (= : @), so that --write a=1 b=2 is refused "
                                    "rather than read as one write: use one option per item, and --b64 for "
                                    "keys containing a separator.")
     c.add_argument("--write", dest="ops", action=_Ordered, const="write", nargs="+",
@@ -259,7 +259,8 @@ def _split_pair(values: list[str], sep: str, b64: bool, what: str, form: str) ->
     In base64 mode ``=`` is also padding: the split is the one that leaves valid base64
     on both sides."""
     if len(values) == 2:
-        _check_parts(values, values, sep, b64, what, form)
+        # the first part is a key: "a=1 b=2" is refused, a value such as "a=b" is not
+        _check_parts(values, values[:1], sep, b64, what, form)
         return values[0], values[1]
     if len(values) != 1:
         raise UsageError(f"{what}: expected {form} or {form.replace(sep, ' ')}, "

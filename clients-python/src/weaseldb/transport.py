@@ -93,7 +93,15 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True  # decrypted bytes nobody asked for
     try:
+        if hasattr(select, "poll"):
+            # poll, not select: select cannot watch descriptors >= 1024 (FD_SETSIZE), which a
+            # busy process reaches; failing on them would turn pooling off altogether
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))  # also reports POLLHUP and POLLERR
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
         return True
