@@ -60,6 +60,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>every acknowledged commit is in it, at its version, exactly once; no request id twice;</li>
  *   <li>nothing is acknowledged twice, and duplicates report the original version;</li>
  *   <li>/v1/status answers agree with the log (not_committed ids never appear in it);</li>
+ *   <li>every precondition a 409 conflict lists met a logged transaction after its read version
+ *       and at or before the conflict's version;</li>
  *   <li>subscribers receive transactions in order, without gaps or duplicates, exactly as logged;
  *       at the end every live durable subscriber has everything.</li>
  * </ul>
@@ -107,6 +109,8 @@ final class Simulation {
     private final Map<String, Long> ackedById = new HashMap<>();
     private final Map<String, Long> statusCommitted = new HashMap<>();
     private final Set<String> statusNotCommitted = new HashSet<>();
+    /** Commits answered 409 conflict, with what they read: each listed precondition must have met a logged write. */
+    private final List<Map.Entry<CommitRequest, Outcome.Conflict>> conflicts = new ArrayList<>();
     private final List<String> usedIds = new ArrayList<>();
     private int nextId;
     private long stepsRun;
@@ -244,6 +248,7 @@ final class Simulation {
     private final class Answer implements Completion {
         final String requestId;
         final boolean commit;
+        CommitRequest request;
         Outcome outcome;
 
         Answer(String requestId, boolean commit) {
@@ -292,6 +297,7 @@ final class Simulation {
                     }
                     statusNotCommitted.add(s.requestId());
                 }
+                case Outcome.Conflict c -> conflicts.add(Map.entry(request, c));
                 default -> { }
             }
         }
@@ -470,10 +476,11 @@ final class Simulation {
                     Precondition.DEFAULT_VERSION));
         }
         Answer a = new Answer(id, true);
+        a.request = new CommitRequest(id, null, readVersion, pre, ops, 0);
         if (DEBUG && id.endsWith(System.getProperty("weaseldb.sim.trace", "~"))) {
             debug("commit " + id + " to term " + n.term.term() + (n == leader ? " (leader)" : " (older node)"));
         }
-        if (!n.sequencer.offer(new SequencerMessage.Commit(new CommitRequest(id, null, readVersion, pre, ops, 0), a))) {
+        if (!n.sequencer.offer(new SequencerMessage.Commit(a.request, a))) {
             a.complete(new Outcome.Unavailable("full", false, 1, null, id));
         }
     }
@@ -656,6 +663,20 @@ final class Simulation {
                         + " orphans " + l.orphans());
             }
         }
+        for (var e : conflicts) {
+            CommitRequest r = e.getKey();
+            Outcome.Conflict c = e.getValue();
+            for (int i : c.conflicts()) {
+                Precondition p = r.preconditions().get(i);
+                long from = p.version() == Precondition.DEFAULT_VERSION ? r.readVersion() : p.version();
+                boolean met = l.transactions().values().stream()
+                        .anyMatch(t -> t.version() > from && t.version() <= c.version() && touches(t, p));
+                if (!met) {
+                    fail(r.requestId() + " was answered 409 conflict on preconditions[" + i + "] (read at " + from
+                            + ", judged at " + c.version() + "), but no logged transaction in between touches it");
+                }
+            }
+        }
         for (SimSubscriber s : subscribers) {
             for (long v : s.versions) {
                 if (!s.durable && v > s.lastCheckpoint) {
@@ -668,6 +689,34 @@ final class Simulation {
                 }
             }
         }
+    }
+
+    /** Whether {@code t} wrote, deleted or range-deleted anything {@code p} read. */
+    private static boolean touches(Transaction t, Precondition p) {
+        byte[] begin = switch (p) {
+            case Precondition.PointRead pr -> pr.key();
+            case Precondition.RangeRead rr -> rr.begin();
+        };
+        byte[] end = switch (p) { // exclusive
+            case Precondition.PointRead pr -> java.util.Arrays.copyOf(pr.key(), pr.key().length + 1);
+            case Precondition.RangeRead rr -> rr.end();
+        };
+        for (Operation op : t.operations()) {
+            byte[] b = switch (op) {
+                case Operation.Write w -> w.key();
+                case Operation.Delete d -> d.key();
+                case Operation.RangeDelete rd -> rd.begin();
+            };
+            byte[] e = switch (op) {
+                case Operation.Write w -> java.util.Arrays.copyOf(w.key(), w.key().length + 1);
+                case Operation.Delete d -> java.util.Arrays.copyOf(d.key(), d.key().length + 1);
+                case Operation.RangeDelete rd -> rd.end();
+            };
+            if (java.util.Arrays.compareUnsigned(b, end) < 0 && java.util.Arrays.compareUnsigned(begin, e) < 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void finalCheck() {
