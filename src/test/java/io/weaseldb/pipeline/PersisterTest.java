@@ -193,13 +193,7 @@ class PersisterTest {
         var h = new PipelineHarness(settings(0, 1 << 20, 4)); // budget 1000 ms, max backoff 100 ms
         RecordingCompletion c = h.write("a", "1");
         h.step();
-        for (int t = 0; t < 1000; t += 100) {
-            for (ManualObjectStore.Pending p : h.store.pending()) {
-                h.store.takeFor(p.key).fail(500);
-            }
-            h.step();
-            h.advanceMillis(100);
-        }
+        h.failStorageFor(1000);
         h.step();
         var unknown = assertInstanceOf(Outcome.Unavailable.class, c.only());
         assertTrue(unknown.outcomeUnknown(), "the batch may still land: outcome unknown");
@@ -357,13 +351,7 @@ class PersisterTest {
         RecordingCompletion stale = h.commit(PipelineHarness.request(
                 List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("a"), 0)), List.of(), 0));
         h.step();
-        for (int t = 0; t < 1000; t += 100) {
-            for (ManualObjectStore.Pending p : h.store.pending()) {
-                h.store.takeFor(p.key).fail(500);
-            }
-            h.step();
-            h.advanceMillis(100);
-        }
+        h.failStorageFor(1000);
         h.step();
         var answer = assertInstanceOf(Outcome.Unavailable.class, stale.only());
         assertFalse(answer.outcomeUnknown());

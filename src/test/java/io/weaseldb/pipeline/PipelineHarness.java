@@ -137,6 +137,17 @@ final class PipelineHarness {
     }
 
     /** Succeeds every pending storage request, repeatedly, until none is left. */
+    /** Storage answers every request 500 for {@code ms}, in 100 ms steps of the clock. */
+    void failStorageFor(long ms) {
+        for (long t = 0; t < ms; t += 100) {
+            for (ManualObjectStore.Pending p : store.pending()) {
+                store.takeFor(p.key).fail(500);
+            }
+            step();
+            advanceMillis(100);
+        }
+    }
+
     void completeAll() {
         for (int i = 0; i < 1000; i++) {
             step();
