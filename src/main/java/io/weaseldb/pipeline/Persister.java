@@ -173,6 +173,8 @@ public final class Persister implements Stage {
     private long openLastVersion;
     private long openStartNanos;
     private boolean openReleased; // the open batch's commits were already answered "unknown"
+    /** After a fence: items owed the "lost leadership" answer, handed to the releaser as one Release when it has room. */
+    private List<Sequenced> lost = new ArrayList<>();
     private final ArrayList<Sequenced.Ban> pendingBans = new ArrayList<>(); // waiting for a version to ride on
     private boolean markerRequested;
     private MarkerSource markerSource = () -> false;
@@ -300,7 +302,8 @@ public final class Persister implements Stage {
      */
     @Override
     public long nextDeadlineNanos() {
-        if (!releaser.hasRoom() && (!input.isEmpty() || (!inFlight.isEmpty() && inFlight.peekFirst().durable))) {
+        if (!releaser.hasRoom() && (!input.isEmpty() || !lost.isEmpty()
+                || (!inFlight.isEmpty() && inFlight.peekFirst().durable))) {
             // waiting for room in the releaser's queue, which wakes nobody when it drains: look again soon
             return clock.nanoTime() + RELEASER_FULL_POLL_NANOS;
         }
@@ -338,8 +341,10 @@ public final class Persister implements Stage {
             onIo(e, now);
             work++;
         }
+        work += releaseLost();
         work += acknowledge();
         work += drainInput(now);
+        work += releaseLost();
         requestMarkerIfNeeded(now);
         work += maybeSend(now);
         work += retryDue(now);
@@ -351,15 +356,17 @@ public final class Persister implements Stage {
     private int drainInput(long now) {
         int n = 0;
         Sequenced s;
-        // each item hands the releaser at most one Release: its bounded queue is checked per item
-        // (a fence can turn thousands of queued items into answers in one pass)
-        while ((fenced || encoder.bodyBytes() < settings.batchMaxBytes()) && listener.hasRoom()
-                && releaser.hasRoom() && (s = input.poll()) != null) {
+        // Each item hands the releaser at most one Release, so a pass takes at most as many items
+        // as its bounded queue has room for (read once: only this thread adds to that queue).
+        // After a fence, items go to `lost`, which takes one Release for all of them.
+        int room = releaser.room();
+        while (n < room && (fenced || encoder.bodyBytes() < settings.batchMaxBytes()) && listener.hasRoom()
+                && (s = input.poll()) != null) {
             n++;
             switch (s) {
                 case Sequenced.Txn t -> {
                     if (fenced) {
-                        releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
+                        lost.add(s);
                         continue;
                     }
                     openVersion(t.txn().version(), t.sequencedNanos());
@@ -380,7 +387,7 @@ public final class Persister implements Stage {
                 }
                 case Sequenced.Ban b -> {
                     if (fenced) {
-                        releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
+                        lost.add(s);
                     } else {
                         pendingBans.add(b);
                     }
@@ -388,7 +395,7 @@ public final class Persister implements Stage {
                 case Sequenced.Reply r -> {
                     if (fenced && r.needsDurability()) {
                         // what it reports was never made durable by this (deposed) leader
-                        releaser.offer(new Release(List.of(s), term.leaderId(), lostLeadership()));
+                        lost.add(s);
                     } else {
                         attachReply(s);
                     }
@@ -663,7 +670,11 @@ public final class Persister implements Stage {
 
     private int enforceBudget(long now) {
         int n = 0;
+        int room = releaser.room(); // one Release per batch below; what finds no room waits a pass
         for (Batch b : inFlight) {
+            if (n >= room) {
+                return n;
+            }
             if (b.released && !b.durable && !b.items.isEmpty() && now - b.firstSequencedNanos >= budgetNanos) {
                 // replies that joined a batch already past its budget: answer them now as well
                 releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
@@ -681,6 +692,9 @@ public final class Persister implements Stage {
                 b.items = new ArrayList<>();
                 n++;
             }
+        }
+        if (n >= room) {
+            return n;
         }
         if (openFirstVersion >= 0 && !openReleased && now - openStartNanos >= budgetNanos) {
             // Still waiting for a free in-flight slot: storage has been stuck for the whole budget.
@@ -708,20 +722,16 @@ public final class Persister implements Stage {
         leading = false;
         storageHealthy = false;
         log.error("lost leadership of the log (term {}, leader {}): {}", term.term(), term.leaderId(), reason);
-        Outcome.Unavailable lost = lostLeadership();
         for (Batch b : inFlight) {
             if (!b.released || !b.items.isEmpty()) { // released ones may still hold replies attached later
                 b.released = true;
-                releaser.offer(new Release(b.items, term.leaderId(), lost));
+                lost.addAll(b.items);
                 b.items = new ArrayList<>();
             }
         }
         inFlight.clear();
-        if (!openItems.isEmpty() || !pendingBans.isEmpty()) {
-            List<Sequenced> items = new ArrayList<>(openItems);
-            items.addAll(pendingBans);
-            releaser.offer(new Release(items, term.leaderId(), lost));
-        }
+        lost.addAll(openItems);
+        lost.addAll(pendingBans);
         openItems = new ArrayList<>();
         openTxns = new ArrayList<>();
         openBans.clear();
@@ -729,6 +739,15 @@ public final class Persister implements Stage {
         openFirstVersion = -1;
         encoder.reset();
         listener.fenced(reason);
+    }
+
+    private int releaseLost() {
+        if (lost.isEmpty() || !releaser.hasRoom()) {
+            return 0;
+        }
+        releaser.offer(new Release(lost, term.leaderId(), lostLeadership()));
+        lost = new ArrayList<>();
+        return 1;
     }
 
     private Outcome.Unavailable lostLeadership() {

@@ -104,7 +104,12 @@ public final class Releaser implements Stage {
     }
 
     boolean hasRoom() {
-        return input.size() < input.capacity() - 1;
+        return room() > 0;
+    }
+
+    /** Releases that can be offered now; persister thread (the only producer: it can only grow meanwhile). */
+    int room() {
+        return input.capacity() - 1 - input.size();
     }
 
     /** Persister thread. Never fails: the persister checks {@link #hasRoom} first. */
