@@ -10,7 +10,7 @@ import pytest
 
 from conftest import FakeServer, Reply
 from weaseldb import (
-    Client, CommitResult, Conflict, Delete, LogTruncated, NotFound, PointRead, Timeout, TransportError,
+    Client, CommitResult, Conflict, Delete, InternalError, LogTruncated, NotFound, PointRead, Timeout, TransportError,
     Unauthorized, Unavailable, WeaselError, Write,
 )
 
@@ -103,11 +103,15 @@ def test_commit_5xx_without_the_servers_outcome_is_an_unknown_outcome(server: Fa
         client.commit([Write(b"k", b"v")], request_id="p" * 20)
     assert info.value.status == status and info.value.outcome_unknown and info.value.request_id == "p" * 20
     if status == 503:
-        assert isinstance(info.value, Unavailable) and info.value.outcome == "unknown"
+        assert isinstance(info.value, Unavailable)
+    else:
+        assert isinstance(info.value, InternalError)
+    assert info.value.outcome == "unknown"  # type: ignore[attr-defined]
     # Not a commit: nothing to be unknown about.
     with pytest.raises(WeaselError) as other:
         client.version()
     assert not other.value.outcome_unknown
+    assert other.value.outcome is None  # type: ignore[attr-defined]
 
 
 def test_dropped_connection_after_sending_a_commit_is_an_unknown_outcome(server: FakeServer) -> None:

@@ -238,9 +238,19 @@ class InternalError(WeaselError):
     """500 (and other 5xx but 503): a server bug, or a gateway's 502/504.
 
     Not retried automatically. For a commit it is an unknown outcome
-    (``outcome_unknown``) unless the body carries the server's ``outcome``: a gateway
-    that timed out may have passed the commit on.
+    (``outcome_unknown``, ``outcome == "unknown"``) unless the body carries the server's
+    ``outcome``: a gateway that timed out may have passed the commit on. ``outcome`` reads
+    as for :class:`Unavailable`.
     """
+
+    @property
+    def outcome(self) -> str | None:
+        if self.resolved is not None:
+            return self.resolved
+        value = self.body.get("outcome")
+        if isinstance(value, str):
+            return value
+        return "unknown" if self._unanswered_commit else None
 
 
 class Unavailable(_RetryAfterMixin):
