@@ -45,8 +45,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Persister implements Stage {
     private static final Logger log = LoggerFactory.getLogger(Persister.class);
-    /** How soon to look again while the releaser's queue is full (it takes up to 256 a round). */
-    private static final long RELEASER_FULL_POLL_NANOS = 200_000;
+    /** How soon to look again while a queue downstream is full (the releaser takes up to 256 a round). */
+    private static final long ROOM_POLL_NANOS = 200_000;
 
     public record Settings(
             long batchTimeoutMs,
@@ -175,6 +175,11 @@ public final class Persister implements Stage {
     private boolean openReleased; // the open batch's commits were already answered "unknown"
     /** After a fence: items owed the "lost leadership" answer, handed to the releaser as one Release when it has room. */
     private List<Sequenced> lost = new ArrayList<>();
+    /**
+     * A step of the last pass stopped for room in the releaser's or the publisher's queue. Neither
+     * wakes this stage when it drains, so {@link #nextDeadlineNanos} polls while this is set.
+     */
+    private boolean waitingForRoom;
     private final ArrayList<Sequenced.Ban> pendingBans = new ArrayList<>(); // waiting for a version to ride on
     private boolean markerRequested;
     private MarkerSource markerSource = () -> false;
@@ -302,10 +307,9 @@ public final class Persister implements Stage {
      */
     @Override
     public long nextDeadlineNanos() {
-        if (!releaser.hasRoom() && (!input.isEmpty() || !lost.isEmpty()
-                || (!inFlight.isEmpty() && inFlight.peekFirst().durable))) {
-            // waiting for room in the releaser's queue, which wakes nobody when it drains: look again soon
-            return clock.nanoTime() + RELEASER_FULL_POLL_NANOS;
+        if (waitingForRoom) {
+            // before any other deadline, which may have passed but cannot be acted on without room
+            return clock.nanoTime() + (releaser.hasRoom() && listener.hasRoom() ? 0 : ROOM_POLL_NANOS);
         }
         if (fenced) {
             return Long.MAX_VALUE;
@@ -336,6 +340,7 @@ public final class Persister implements Stage {
     @Override
     public int doWork(long now) {
         int work = 0;
+        waitingForRoom = false;
         IoEvent e;
         while ((e = ioEvents.poll()) != null) {
             onIo(e, now);
@@ -409,6 +414,9 @@ public final class Persister implements Stage {
                 pendingBans.clear();
             }
         }
+        if ((n >= room || !listener.hasRoom()) && !input.isEmpty()) {
+            waitingForRoom = true;
+        }
         return n;
     }
 
@@ -461,8 +469,11 @@ public final class Persister implements Stage {
     }
 
     private int maybeSend(long now) {
-        if (fenced || retiredSent || openFirstVersion < 0 || inFlight.size() >= settings.maxInFlightPuts()
-                || !releaser.hasRoom()) {
+        if (fenced || retiredSent || openFirstVersion < 0 || inFlight.size() >= settings.maxInFlightPuts()) {
+            return 0;
+        }
+        if (!releaser.hasRoom()) {
+            waitingForRoom = true;
             return 0;
         }
         boolean send = retiring || inFlight.isEmpty()
@@ -634,6 +645,7 @@ public final class Persister implements Stage {
         int n = 0;
         while (!inFlight.isEmpty() && inFlight.peekFirst().durable) {
             if (!releaser.hasRoom() || !listener.hasRoom()) {
+                waitingForRoom = true;
                 break;
             }
             Batch b = inFlight.pollFirst();
@@ -673,6 +685,7 @@ public final class Persister implements Stage {
         int room = releaser.room(); // one Release per batch below; what finds no room waits a pass
         for (Batch b : inFlight) {
             if (n >= room) {
+                waitingForRoom = true;
                 return n;
             }
             if (b.released && !b.durable && !b.items.isEmpty() && now - b.firstSequencedNanos >= budgetNanos) {
@@ -694,6 +707,7 @@ public final class Persister implements Stage {
             }
         }
         if (n >= room) {
+            waitingForRoom = true;
             return n;
         }
         if (openFirstVersion >= 0 && !openReleased && now - openStartNanos >= budgetNanos) {
@@ -742,7 +756,11 @@ public final class Persister implements Stage {
     }
 
     private int releaseLost() {
-        if (lost.isEmpty() || !releaser.hasRoom()) {
+        if (lost.isEmpty()) {
+            return 0;
+        }
+        if (!releaser.hasRoom()) {
+            waitingForRoom = true;
             return 0;
         }
         releaser.offer(new Release(lost, term.leaderId(), lostLeadership()));

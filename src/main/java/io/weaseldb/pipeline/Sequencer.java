@@ -334,7 +334,11 @@ public final class Sequencer implements Stage {
      * they would wait behind an open batch that cannot be sent until storage is back.
      */
     private static void answerNow(Outcome outcome, Completion completion) {
-        completion.executor().execute(() -> completion.complete(outcome));
+        try {
+            completion.executor().execute(() -> completion.complete(outcome));
+        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+            // the event loop is gone (shutdown): its connection is closed anyway (as in Releaser)
+        }
     }
 
     /** The answer to a probe while storage refuses log writes; any thread. */

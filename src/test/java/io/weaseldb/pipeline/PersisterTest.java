@@ -393,6 +393,27 @@ class PersisterTest {
         }
     }
 
+    /** A fence with more batches in flight than the releaser's queue holds: one release for all of them. */
+    @Test
+    void aFenceWithMoreBatchesInFlightThanTheReleaserHoldsAnswersEveryOne() throws Exception {
+        var h = new PipelineHarness(settings(0, 1, 1024)); // one transaction per batch, up to 1024 PUTs in flight
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        List<RecordingCompletion> commits = new ArrayList<>();
+        for (int i = 0; i < 1100; i++) {
+            commits.add(h.write("k" + i, "v"));
+            if (i % 500 == 499) {
+                h.step();
+            }
+        }
+        h.step();
+        assertEquals(1024, h.persister.inFlightCount());
+        h.completeAll(); // the first PUT meets leader-2's object
+        assertFalse(h.persister.leading());
+        for (RecordingCompletion c : commits) {
+            assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
+        }
+    }
+
     /**
      * Thousands of answers that go out one release each (here: commits naming another leader,
      * with nothing in flight) while the releaser is slow: the persister stops at the releaser's
@@ -420,6 +441,8 @@ class PersisterTest {
         assertTrue(h.persister.inputSize() > 0);
         assertTrue(h.persister.nextDeadlineNanos() - h.clock.nanoTime() <= 1_000_000,
                 "it looks again soon: a draining releaser wakes nobody");
+        h.releaser.doWork(h.clock.nanoTime()); // room again, between the persister's pass and its park
+        assertTrue(h.persister.nextDeadlineNanos() <= h.clock.nanoTime(), "room now: at once");
         h.step();
         for (RecordingCompletion c : answers) {
             assertInstanceOf(Outcome.LeaderChanged.class, c.only());

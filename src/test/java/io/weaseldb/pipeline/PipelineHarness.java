@@ -136,7 +136,6 @@ final class PipelineHarness {
         return out;
     }
 
-    /** Succeeds every pending storage request, repeatedly, until none is left. */
     /** Storage answers every request 500 for {@code ms}, in 100 ms steps of the clock. */
     void failStorageFor(long ms) {
         for (long t = 0; t < ms; t += 100) {
@@ -148,6 +147,7 @@ final class PipelineHarness {
         }
     }
 
+    /** Succeeds every pending storage request, repeatedly, until none is left. */
     void completeAll() {
         for (int i = 0; i < 1000; i++) {
             step();
