@@ -234,14 +234,9 @@ class TooManyRequests(_RetryAfterMixin):
     """429: slow down; ``retry_after`` holds the server's hint in seconds, if any."""
 
 
-class InternalError(WeaselError):
-    """500 (and other 5xx but 503): a server bug, or a gateway's 502/504.
-
-    Not retried automatically. For a commit it is an unknown outcome
-    (``outcome_unknown``, ``outcome == "unknown"``) unless the body carries the server's
-    ``outcome``: a gateway that timed out may have passed the commit on. ``outcome`` reads
-    as for :class:`Unavailable`.
-    """
+class _BodyOutcome(WeaselError):
+    """``outcome``: what ``/v1/status`` resolved, else the body's ``outcome``, else
+    ``"unknown"`` for a commit whose 5xx did not say (see :func:`error_from_response`)."""
 
     @property
     def outcome(self) -> str | None:
@@ -253,7 +248,17 @@ class InternalError(WeaselError):
         return "unknown" if self._unanswered_commit else None
 
 
-class Unavailable(_RetryAfterMixin):
+class InternalError(_BodyOutcome):
+    """500 (and other 5xx but 503): a server bug, or a gateway's 502/504.
+
+    Not retried automatically. For a commit it is an unknown outcome
+    (``outcome_unknown``, ``outcome == "unknown"``) unless the body carries the server's
+    ``outcome``: a gateway that timed out may have passed the commit on. ``outcome`` reads
+    as for :class:`Unavailable`.
+    """
+
+
+class Unavailable(_RetryAfterMixin, _BodyOutcome):
     """503: not leader, shutting down, or storage unavailable.
 
     ``outcome`` is the server's ``outcome`` field: ``"unknown"`` when it cannot tell
@@ -276,15 +281,6 @@ class Unavailable(_RetryAfterMixin):
         self.leader_id: str | None = lid if isinstance(lid, str) and lid else None
         url = self.body.get("leader_url")
         self.leader_url: str | None = url if isinstance(url, str) and url else None
-
-    @property
-    def outcome(self) -> str | None:
-        if self.resolved is not None:
-            return self.resolved
-        value = self.body.get("outcome")
-        if isinstance(value, str):
-            return value
-        return "unknown" if self._unanswered_commit else None
 
     @property
     def outcome_unknown(self) -> bool:
