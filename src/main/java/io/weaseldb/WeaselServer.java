@@ -680,8 +680,7 @@ public final class WeaselServer implements AutoCloseable {
         }
 
         private boolean refuse(Completion c, String requestId) {
-            Outcome o = notLeader(requestId);
-            c.executor().execute(() -> c.complete(o));
+            c.completeLater(notLeader(requestId));
             return true;
         }
 
@@ -702,18 +701,14 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public boolean submitProbe(Completion completion) {
             LeaderTerm t = shuttingDown ? null : current;
-            if (t == null) {
-                return refuse(completion, null);
-            }
-            if (!t.persister.leading()) {
+            if (t == null || !t.persister.leading()) {
                 return refuse(completion, null);
             }
             if (!t.persister.storageHealthy()) {
                 // Storage refuses log writes (a batch outlived the retry budget): say so now. Through
                 // the pipeline the answer could wait behind a batch that cannot be sent until storage
                 // is back, and past the lease a look at the log would wait on the same storage.
-                Outcome o = t.sequencer.storageRefusal();
-                completion.executor().execute(() -> completion.complete(o));
+                completion.completeLater(t.sequencer.storageRefusal());
                 return true;
             }
             if (t.leadership.withinLease()) {
@@ -723,13 +718,11 @@ public final class WeaselServer implements AutoCloseable {
             // a load balancer must not keep sending it commits, so look at the log first
             t.leadership.confirm().whenComplete((stillLeading, failure) -> {
                 if (failure != null) {
-                    Outcome o = cannotConfirm(failure);
-                    completion.executor().execute(() -> completion.complete(o));
+                    completion.completeLater(cannotConfirm(failure));
                 } else if (!stillLeading) {
                     refuse(completion, null);
                 } else if (!t.sequencer.offer(new SequencerMessage.Probe(completion))) {
-                    completion.executor().execute(() -> completion.complete(new Outcome.Unavailable(
-                            "the commit pipeline is full", false, 1, null, null)));
+                    completion.completeLater(new Outcome.Unavailable("the commit pipeline is full", false, 1, null, null));
                 }
             });
             return true;

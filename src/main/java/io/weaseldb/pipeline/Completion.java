@@ -12,4 +12,12 @@ public interface Completion {
 
     /** Runs on {@link #executor()}. Must not block. */
     void complete(Outcome outcome);
+
+    /**
+     * Hands {@code outcome} to {@link #executor()}, for answers given outside the release stage
+     * (refusals that rest on nothing sequenced before them). Any thread.
+     */
+    default void completeLater(Outcome outcome) {
+        executor().execute(() -> complete(outcome));
+    }
 }

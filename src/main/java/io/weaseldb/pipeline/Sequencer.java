@@ -335,7 +335,7 @@ public final class Sequencer implements Stage {
      */
     private static void answerNow(Outcome outcome, Completion completion) {
         try {
-            completion.executor().execute(() -> completion.complete(outcome));
+            completion.completeLater(outcome);
         } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
             // the event loop is gone (shutdown): its connection is closed anyway (as in Releaser)
         }

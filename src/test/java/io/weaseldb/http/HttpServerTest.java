@@ -46,7 +46,7 @@ class HttpServerTest {
                 held.add(completion);
             } else {
                 long v = version.incrementAndGet();
-                completion.executor().execute(() -> completion.complete(new Outcome.Committed(v, "L", "r" + v, false)));
+                completion.completeLater(new Outcome.Committed(v, "L", "r" + v, false));
             }
             return true;
         }
@@ -54,7 +54,7 @@ class HttpServerTest {
         synchronized void release(int index) {
             Completion c = held.get(index);
             long v = version.incrementAndGet();
-            c.executor().execute(() -> c.complete(new Outcome.Committed(v, "L", "r" + v, false)));
+            c.completeLater(new Outcome.Committed(v, "L", "r" + v, false));
         }
 
         synchronized int heldCount() {
