@@ -64,11 +64,6 @@ def _as_bytes(value: Any, what: str) -> bytes:
     raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
 
 
-def as_key(value: Any, what: str = "key") -> bytes:
-    """``value`` as ``bytes``; ``TypeError`` for anything else (``str`` above all)."""
-    return _as_bytes(value, what)
-
-
 def _as_str(value: Any, what: str, *, optional: bool = True) -> str | None:
     if value is None and optional:
         return None

@@ -34,7 +34,7 @@ from .model import (
     Transaction,
     UnknownOperation,
     Write,
-    as_key,
+    _as_bytes,
 )
 
 if TYPE_CHECKING:
@@ -166,13 +166,13 @@ class Replica(Mapping[bytes, bytes]):
     def get(self, key: bytes, default: Any = None) -> Any:
         """The value of ``key``, else ``default``. Keys are ``bytes``: a ``str`` raises
         ``TypeError`` (it could never be found, so ``None`` would hide the mistake)."""
-        key = as_key(key)
+        key = _as_bytes(key, "key")
         with self._cond:
             return self._data.get(key, default)
 
     def get_at(self, key: bytes) -> tuple[bytes | None, int]:
         """``(value or None, version)`` read atomically: use the version in a PointRead."""
-        key = as_key(key)
+        key = _as_bytes(key, "key")
         with self._cond:
             return self._data.get(key), self._version
 
@@ -182,7 +182,7 @@ class Replica(Mapping[bytes, bytes]):
 
     def range_at(self, begin: bytes, end: bytes, limit: int | None = None) -> tuple[list[tuple[bytes, bytes]], int]:
         """``(items, version)`` read atomically: use the version in a RangeRead."""
-        begin, end = as_key(begin, "begin"), as_key(end, "end")
+        begin, end = _as_bytes(begin, "begin"), _as_bytes(end, "end")
         with self._cond:
             lo = bisect.bisect_left(self._keys, begin)
             hi = bisect.bisect_left(self._keys, end, lo) if begin < end else lo
@@ -196,12 +196,12 @@ class Replica(Mapping[bytes, bytes]):
             return dict(self._data), self._version
 
     def __getitem__(self, key: bytes) -> bytes:
-        key = as_key(key)
+        key = _as_bytes(key, "key")
         with self._cond:
             return self._data[key]
 
     def __contains__(self, key: object) -> bool:
-        key = as_key(key)
+        key = _as_bytes(key, "key")
         with self._cond:
             return key in self._data
 
