@@ -363,9 +363,10 @@ public final class Persister implements Stage {
         Sequenced s;
         // Each item hands the releaser at most one Release, so a pass takes at most as many items
         // as its bounded queue has room for (read once: only this thread adds to that queue).
-        // After a fence, items go to `lost`, which takes one Release for all of them.
+        // After a fence, items go to `lost`, which takes one Release for all of them, and nothing
+        // goes to the listener, so its room no longer holds them back.
         int room = releaser.room();
-        while (n < room && (fenced || encoder.bodyBytes() < settings.batchMaxBytes()) && listener.hasRoom()
+        while (n < room && (fenced || (encoder.bodyBytes() < settings.batchMaxBytes() && listener.hasRoom()))
                 && (s = input.poll()) != null) {
             n++;
             switch (s) {
@@ -414,7 +415,7 @@ public final class Persister implements Stage {
                 pendingBans.clear();
             }
         }
-        if ((n >= room || !listener.hasRoom()) && !input.isEmpty()) {
+        if ((n >= room || (!fenced && !listener.hasRoom())) && !input.isEmpty()) {
             waitingForRoom = true;
         }
         return n;
@@ -662,22 +663,14 @@ public final class Persister implements Stage {
                 b.released = true;
                 releaser.offer(new Release(b.items, term.leaderId(), null));
             } else if (!b.items.isEmpty()) {
-                // commits already answered "unknown"; replies attached later still need their answer
-                releaser.offer(new Release(repliesOnly(b.items), term.leaderId(), null));
+                // its commits were answered "unknown" (and removed) when the budget ran out; replies
+                // attached later are all that is left, and they are answered now that it landed
+                releaser.offer(new Release(b.items, term.leaderId(), null));
+                b.items = new ArrayList<>();
             }
             n++;
         }
         return n;
-    }
-
-    private static List<Sequenced> repliesOnly(List<Sequenced> items) {
-        List<Sequenced> out = new ArrayList<>();
-        for (Sequenced s : items) {
-            if (!(s instanceof Sequenced.Txn)) {
-                out.add(s);
-            }
-        }
-        return out;
     }
 
     private int enforceBudget(long now) {

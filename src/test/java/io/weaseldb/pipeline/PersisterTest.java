@@ -415,6 +415,31 @@ class PersisterTest {
     }
 
     /**
+     * After a fence nothing more goes to the log listener, so a full one (the publisher, behind on
+     * its subscribers) must not hold back the answers of commits still queued for the persister.
+     */
+    @Test
+    void aFencedPersisterAnswersQueuedCommitsWhileTheLogListenerIsFull() throws Exception {
+        var h = new PipelineHarness(settings(0, 1, 1)); // one transaction per batch, one PUT in flight
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        RecordingCompletion first = h.write("a", "1");
+        h.step();
+        h.listenerHasRoom = false;
+        List<RecordingCompletion> queued = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            queued.add(h.write("k" + i, "v"));
+        }
+        h.step();
+        assertTrue(h.persister.inputSize() > 0, "held back while leading: the listener is full");
+        h.completeAll(); // the first PUT meets leader-2's object
+        assertFalse(h.persister.leading());
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        for (RecordingCompletion c : queued) {
+            assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
+        }
+    }
+
+    /**
      * Thousands of answers that go out one release each (here: commits naming another leader,
      * with nothing in flight) while the releaser is slow: the persister stops at the releaser's
      * bound, looks again soon (a draining releaser wakes nobody), and every one is answered.

@@ -36,6 +36,8 @@ final class PipelineHarness {
     final List<Transaction> durableTxns = new ArrayList<>();
     final List<Transaction> sequenced = new ArrayList<>();
     String fencedReason;
+    /** Whether the log listener (the publisher, in the server) takes more; a test may fill it. */
+    volatile boolean listenerHasRoom = true;
     final RequestIdIndex requestIds;
 
     PipelineHarness(Persister.Settings settings, long conflictWindowMs, Term term) {
@@ -47,7 +49,7 @@ final class PipelineHarness {
         Persister.LogListener listener = new Persister.LogListener() {
             @Override
             public boolean hasRoom() {
-                return true;
+                return listenerHasRoom;
             }
 
             @Override
