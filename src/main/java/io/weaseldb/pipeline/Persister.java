@@ -73,6 +73,17 @@ public final class Persister implements Stage {
     public interface LogListener {
         boolean hasRoom();
 
+        /**
+         * How many transactions may be handed to {@link #sequenced} before the {@link #durable}
+         * call that covers them. Beyond it the persister takes no more input until a batch is
+         * acknowledged (the publisher's cache evicts only durable transactions, so it must never
+         * be handed more non-durable ones than it can hold: the {@code durable} call that frees it
+         * would queue behind them).
+         */
+        default int maxUndurableTransactions() {
+            return Integer.MAX_VALUE;
+        }
+
         void sequenced(Transaction txn);
 
         void durable(BatchHeader header, List<Transaction> transactions);
@@ -187,6 +198,9 @@ public final class Persister implements Stage {
     private long lastSentNanos;
     private final ArrayDeque<Batch> inFlight = new ArrayDeque<>();
     private boolean fenced;
+    /** Transactions handed to the listener whose batch it has not been told is durable. */
+    private int undurableTxns;
+    private final int maxUndurableTxns;
 
     private volatile long durableVersion = -1;
     /**
@@ -221,6 +235,7 @@ public final class Persister implements Stage {
         this.batchTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(settings.batchTimeoutMs());
         this.budgetNanos = TimeUnit.MILLISECONDS.toNanos(settings.retryBudgetMs());
         this.heartbeatNanos = TimeUnit.MILLISECONDS.toNanos(settings.heartbeatMs());
+        this.maxUndurableTxns = listener.maxUndurableTransactions();
     }
 
     /** Wires the sequencer in (they reference each other); before the runners start. */
@@ -364,9 +379,13 @@ public final class Persister implements Stage {
         // Each item hands the releaser at most one Release, so a pass takes at most as many items
         // as its bounded queue has room for (read once: only this thread adds to that queue).
         // After a fence, items go to `lost`, which takes one Release for all of them, and nothing
-        // goes to the listener, so its room no longer holds them back.
+        // goes to the listener, so its room no longer holds them back. While leading, what the
+        // listener holds that is not durable yet is bounded too; only an acknowledgement (which
+        // storage's answer wakes this stage for) lowers it.
         int room = releaser.room();
-        while (n < room && (fenced || (encoder.bodyBytes() < settings.batchMaxBytes() && listener.hasRoom()))
+        while (n < room
+                && (fenced || (encoder.bodyBytes() < settings.batchMaxBytes() && listener.hasRoom()
+                        && undurableTxns < maxUndurableTxns))
                 && (s = input.poll()) != null) {
             n++;
             switch (s) {
@@ -379,6 +398,7 @@ public final class Persister implements Stage {
                     encoder.append(t.txn());
                     openTxns.add(t.txn());
                     openItems.add(s);
+                    undurableTxns++;
                     listener.sequenced(t.txn());
                 }
                 case Sequenced.Marker m -> {
@@ -654,6 +674,7 @@ public final class Persister implements Stage {
                     + " after durable " + durableVersion;
             durableVersion = b.header.lastVersion();
             leaseBaseNanos = b.sentNanos; // first sent: a retry that landed was sent later still
+            undurableTxns -= b.txns.size();
             listener.durable(b.header, b.txns);
             if (b.header.kind() == BatchHeader.TERM_END) {
                 retired = true;
@@ -744,6 +765,7 @@ public final class Persister implements Stage {
         openBans.clear();
         pendingBans.clear();
         openFirstVersion = -1;
+        undurableTxns = 0; // nothing more goes to the listener
         encoder.reset();
         listener.fenced(reason);
     }

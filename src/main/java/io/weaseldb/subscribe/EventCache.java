@@ -87,6 +87,11 @@ public final class EventCache {
         return ring.get((int) (tail & mask)).lastVersion() <= durableVersion;
     }
 
+    /** How many chunks the ring holds; only durable ones are evicted to make room. */
+    int maxChunks() {
+        return ring.length();
+    }
+
     /** Whether the ring has a free slot (or a durable chunk to evict for one). */
     boolean canAppend() {
         return head - tail < ring.length() || oldestIsDurable();

@@ -56,6 +56,12 @@ public final class Publisher implements Stage, Persister.LogListener {
         return input.size() < input.capacity() - 1;
     }
 
+    /** Each transaction may become a chunk of its own: the cache's ring must hold every non-durable one. */
+    @Override
+    public int maxUndurableTransactions() {
+        return cache.maxChunks() - 1;
+    }
+
     @Override
     public void sequenced(Transaction txn) {
         offer(txn);
@@ -103,7 +109,11 @@ public final class Publisher implements Stage, Persister.LogListener {
                     flush(); // chunks hold consecutive versions; a marker sits in the gap
                 }
                 if (pending.isEmpty() && !cache.canAppend()) {
-                    break; // wait until durability lets the cache evict
+                    // The persister hands over fewer non-durable transactions than the ring holds
+                    // (maxUndurableTransactions), so this cannot happen: the Durable that would
+                    // free the ring sits behind this transaction in the queue.
+                    assert false : "event cache ring full of non-durable chunks at version " + t.version();
+                    break;
                 }
                 pending.add(t);
                 if (pending.size() == 1024) {
