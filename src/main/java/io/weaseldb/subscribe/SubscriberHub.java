@@ -77,18 +77,28 @@ public final class SubscriberHub {
         this.clock = clock;
     }
 
-    /** Takes a history read slot, or queues {@code s} to be pumped when one frees up. */
+    /**
+     * Takes a history read slot, or queues {@code s} (once, however often it asks) to be pumped
+     * when one frees up.
+     */
     boolean acquireRead(Subscription s) {
         if (historyReads.incrementAndGet() <= settings.maxHistoryReads()) {
             return true;
         }
         historyReads.decrementAndGet();
-        readWaiters.add(s);
+        if (s.waitingForRead.compareAndSet(false, true)) {
+            readWaiters.add(s);
+        }
         // a slot may have been freed between the failed increment and queueing: re-check
         if (historyReads.get() < settings.maxHistoryReads()) {
             wakeReadWaiter();
         }
         return false;
+    }
+
+    /** How many streams wait for a history read slot (tests). */
+    int readWaiterCount() {
+        return readWaiters.size();
     }
 
     /** Returns a history read slot and wakes a waiting subscription, if any. Any thread. */
@@ -100,6 +110,7 @@ public final class SubscriberHub {
     private void wakeReadWaiter() {
         Subscription w = readWaiters.poll();
         if (w != null) {
+            w.waitingForRead.set(false);
             try {
                 w.channel.eventLoop().execute(w::pump);
             } catch (java.util.concurrent.RejectedExecutionException stopped) {
@@ -183,6 +194,9 @@ public final class SubscriberHub {
     }
 
     void closed(Subscription s) {
+        if (s.waitingForRead.get()) {
+            readWaiters.remove(s); // a woken stream that is gone would take a freed slot's wake-up
+        }
         all.remove(s);
         count.decrementAndGet();
         metrics.connected.decrementAndGet();
@@ -244,19 +258,26 @@ public final class SubscriberHub {
         final AtomicBoolean scheduled = new AtomicBoolean();
         final List<Subscription> subs = new ArrayList<>();
         private final Runnable pumpAll = this::pumpAll;
+        /** The periodic tick; it cancels itself once the hub has ended and the loop's streams are gone. */
+        private final io.netty.util.concurrent.ScheduledFuture<?> ticks;
 
         LoopSubscribers(EventLoop loop) {
             this.loop = loop;
             long tick = settings.tickNanos();
-            loop.scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.NANOSECONDS);
+            ticks = loop.scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.NANOSECONDS);
         }
+
+        /** subs.size(), for the publisher's thread (the list itself is this loop's alone). */
+        private volatile int live;
 
         void add(Subscription s) {
             subs.add(s);
+            live = subs.size();
         }
 
         void remove(Subscription s) {
             subs.remove(s);
+            live = subs.size();
         }
 
         List<Subscription> snapshot() {
@@ -264,7 +285,7 @@ public final class SubscriberHub {
         }
 
         void schedule() {
-            if (!subs.isEmpty() && scheduled.compareAndSet(false, true)) {
+            if (live > 0 && scheduled.compareAndSet(false, true)) {
                 loop.execute(pumpAll);
             }
         }
@@ -284,6 +305,13 @@ public final class SubscriberHub {
         }
 
         private void tick() {
+            if (endedReason != null && subs.isEmpty()) {
+                // The term is over: the event loop outlives it, and a tick left scheduled there
+                // would keep this hub (and its event cache) reachable for good.
+                ticks.cancel(false);
+                loops.remove(loop, this);
+                return;
+            }
             // Never lets an exception escape: a periodic task that throws is cancelled for good,
             // which would leave every stream on this loop without keepalives or lag checks.
             long now = clock.nanoTime();

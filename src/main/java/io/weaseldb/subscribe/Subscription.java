@@ -46,6 +46,8 @@ public final class Subscription {
     private long cursorAtLastTick = -1;
     private long stalledSinceNanos; // 0: not stalled
     private boolean closed;
+    /** Queued in the hub's read waiters (at most once): set on this loop, cleared by whoever wakes it. */
+    final java.util.concurrent.atomic.AtomicBoolean waitingForRead = new java.util.concurrent.atomic.AtomicBoolean();
     private History history;
     private boolean pumping;
     private boolean pumpAgain;

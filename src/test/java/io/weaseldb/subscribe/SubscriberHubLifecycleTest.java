@@ -1,0 +1,103 @@
+package io.weaseldb.subscribe;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.local.LocalChannel;
+import io.weaseldb.log.BatchCodec;
+import io.weaseldb.log.BatchHeader;
+import io.weaseldb.log.LogIndex;
+import io.weaseldb.log.LogLayout;
+import io.weaseldb.testing.ManualClock;
+import io.weaseldb.testing.ManualObjectStore;
+import io.weaseldb.txn.Transaction;
+import java.lang.ref.WeakReference;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** What a hub holds on to: streams waiting for history reads, and its event loops' ticks after its term. */
+class SubscriberHubLifecycleTest {
+
+    static Transaction txn(long v) {
+        return new Transaction("id-" + v, v, v - 1, 0, List.of());
+    }
+
+    static SubscriberHub hub(EventCache cache, LogIndex index, ManualObjectStore store, long tickNanos, int maxReads) {
+        return new SubscriberHub(new SubscriberHub.Settings(10, Long.MAX_VALUE, tickNanos, 2, maxReads), cache, index,
+                store, new LogLayout(""), Runnable::run, new SubscribeMetrics(new SimpleMeterRegistry()),
+                new ManualClock());
+    }
+
+    /**
+     * A stream replaying history that finds every read slot taken is pumped again on each
+     * publisher step and tick; it waits in the queue once, not once per pump (the queue grew by
+     * thousands of entries a second under load), and leaves it when it closes.
+     */
+    @Test
+    void aStreamWaitingForAHistoryReadIsQueuedOnce() throws Exception {
+        ManualObjectStore store = new ManualObjectStore(); // reads stay pending
+        LogLayout layout = new LogLayout("");
+        LogIndex index = new LogIndex();
+        for (long v = 1; v <= 10; v++) {
+            BatchCodec.Encoder e = new BatchCodec.Encoder();
+            e.append(txn(v));
+            store.putDirect(layout.objectKey(v),
+                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
+            index.add(v);
+        }
+        // the cache starts after 10: both streams read history; one read slot server-wide
+        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
+        EmbeddedChannel a = new EmbeddedChannel();
+        EmbeddedChannel b = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        hub.open(a, 0, true, "L"); // takes the slot; its read stays pending
+        assertNull(hub.admit(0));
+        Subscription waiting = hub.open(b, 0, true, "L");
+        // both wait: the first for its second read ahead, the second for its first read
+        assertEquals(2, hub.readWaiterCount());
+        for (int i = 0; i < 1000; i++) {
+            waiting.pump();
+        }
+        assertEquals(2, hub.readWaiterCount(), "each waits once");
+        waiting.end(null);
+        assertEquals(1, hub.readWaiterCount(), "a closed stream no longer waits");
+        a.close();
+        b.close();
+    }
+
+    /**
+     * Event loops outlive terms. A hub whose term ended must not stay reachable through the
+     * periodic tick it scheduled on a loop: it holds the term's event cache (up to
+     * memory_window_bytes), and a server that gains and loses leadership would keep one per term.
+     */
+    @Test
+    void anEndedHubIsNotKeptAliveByItsEventLoops() throws Exception {
+        DefaultEventLoop loop = new DefaultEventLoop();
+        try {
+            WeakReference<SubscriberHub> ended = endedHubThatHadAStream(loop);
+            for (int i = 0; i < 100 && ended.get() != null; i++) {
+                System.gc();
+                Thread.sleep(20);
+            }
+            assertNull(ended.get(), "the ended hub was collected");
+        } finally {
+            loop.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    private static WeakReference<SubscriberHub> endedHubThatHadAStream(DefaultEventLoop loop) throws Exception {
+        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 0), new LogIndex(), new ManualObjectStore().auto(true),
+                TimeUnit.MILLISECONDS.toNanos(10), 4);
+        LocalChannel ch = new LocalChannel();
+        loop.register(ch).sync();
+        assertNull(hub.admit(0));
+        loop.submit(() -> hub.open(ch, 0, true, "L")).sync();
+        hub.endAll("leader_changed");
+        ch.close().sync();
+        return new WeakReference<>(hub);
+    }
+}
