@@ -158,6 +158,10 @@ final class LeaderTerm implements AutoCloseable {
         for (int i = runners.length - 1; i >= 0; i--) {
             runners[i].close();
         }
+        // Nothing runs the stages now: answer what they still hold, and whatever an event loop
+        // offers the sequencer after this (it read this term as current just before it ended).
+        sequencer.closeInbox();
+        persister.answerAbandoned();
         log.info("term {} ({}) closed", term.term(), term.leaderId());
     }
 }

@@ -193,6 +193,8 @@ public final class Persister implements Stage {
     private boolean waitingForRoom;
     private final ArrayList<Sequenced.Ban> pendingBans = new ArrayList<>(); // waiting for a version to ride on
     private boolean markerRequested;
+    /** When to ask again for a marker the sequencer had no room for (its inbox full); 0: not refused. */
+    private long markerRetryAtNanos;
     private MarkerSource markerSource = () -> false;
     private final long heartbeatNanos;
     private long lastSentNanos;
@@ -331,7 +333,10 @@ public final class Persister implements Stage {
         }
         long next = Long.MAX_VALUE;
         if (heartbeatNanos > 0 && !retiring && openFirstVersion < 0 && inFlight.isEmpty() && !markerRequested) {
-            next = lastSentNanos + heartbeatNanos;
+            next = Math.max(lastSentNanos + heartbeatNanos, markerRetryAtNanos);
+        }
+        if (!pendingBans.isEmpty() && !retiring && openFirstVersion < 0 && !markerRequested && markerRetryAtNanos > 0) {
+            next = Math.min(next, markerRetryAtNanos);
         }
         if (openFirstVersion >= 0) {
             if (inFlight.size() < settings.maxInFlightPuts() && !inFlight.isEmpty()) {
@@ -468,8 +473,11 @@ public final class Persister implements Stage {
             return;
         }
         boolean heartbeat = heartbeatNanos > 0 && inFlight.isEmpty() && now - lastSentNanos >= heartbeatNanos;
-        if (!pendingBans.isEmpty() || heartbeat) {
+        if ((!pendingBans.isEmpty() || heartbeat) && now >= markerRetryAtNanos) {
             markerRequested = markerSource.requestMarker();
+            // refused while the sequencer's inbox is full: ask again a little later, not at once
+            // (the deadline above would otherwise stay in the past and the runner spin)
+            markerRetryAtNanos = markerRequested ? 0 : now + ROOM_POLL_NANOS;
         }
     }
 
@@ -768,6 +776,38 @@ public final class Persister implements Stage {
         undurableTxns = 0; // nothing more goes to the listener
         encoder.reset();
         listener.fenced(reason);
+    }
+
+    /**
+     * After every runner of the term stopped (the caller is now this stage's and the releaser's
+     * only thread): answers everything still owed one, which a step-down or a shutdown that
+     * outwaited its drain can leave behind (queued input, the open batch, batches whose write was
+     * not confirmed): outcome unknown, since some may yet land. Nothing is written after.
+     */
+    public void answerAbandoned() {
+        List<Sequenced> owed = new ArrayList<>(lost);
+        lost = new ArrayList<>();
+        for (Batch b : inFlight) {
+            if (!b.released || !b.items.isEmpty()) {
+                b.released = true;
+                owed.addAll(b.items);
+                b.items = new ArrayList<>();
+            }
+        }
+        inFlight.clear();
+        owed.addAll(openItems);
+        owed.addAll(pendingBans);
+        openItems = new ArrayList<>();
+        pendingBans.clear();
+        Sequenced s;
+        while ((s = input.poll()) != null) {
+            owed.add(s);
+        }
+        fenced = true;
+        leading = false;
+        inFlightCountVolatile = 0;
+        releaser.releaseAfterStop(new Release(owed, term == null ? null : term.leaderId(),
+                unknown("this server stopped leading the log before storage confirmed the write", null)));
     }
 
     private int releaseLost() {

@@ -120,6 +120,22 @@ public final class Releaser implements Stage {
         signal.wake();
     }
 
+    /**
+     * After the runner stopped (the caller is now this stage's only thread): releases what is
+     * queued, then {@code last}.
+     */
+    void releaseAfterStop(Release last) {
+        while (doWork(0) > 0) {
+            // what the persister handed over before it stopped
+        }
+        if (!last.items().isEmpty()) {
+            offer(last);
+            while (doWork(0) > 0) {
+                // a Release is taken whole
+            }
+        }
+    }
+
     public int queueSize() {
         return input.size();
     }

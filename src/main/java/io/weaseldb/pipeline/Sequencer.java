@@ -44,6 +44,7 @@ public final class Sequencer implements Stage {
     private Term term; // null until leading
     private boolean leading;
     private String stepDownReason = "not the leader";
+    private volatile boolean closed; // see closeInbox
     private long lastVersion = -1;
     private long lastTxnVersion = -1;
     private VersionWindow window;
@@ -103,7 +104,40 @@ public final class Sequencer implements Stage {
             return false;
         }
         signal.wake();
+        if (closed) {
+            // The term ended after the caller picked it (closeInbox); its answer may have polled
+            // before this offer landed. Volatile write then read on both sides: one of the two sees the other.
+            answerLeftovers();
+        }
         return true;
+    }
+
+    /**
+     * After the runner stopped: nothing reads the inbox again, so what is in it, and whatever an
+     * event loop offers afterwards (it picked this term just before the term ended), is answered
+     * here: never sequenced, so not committed. Any thread.
+     */
+    public void closeInbox() {
+        closed = true;
+        answerLeftovers();
+    }
+
+    /** One poller at a time (the inbox has one consumer), and only after the runner stopped. */
+    private synchronized void answerLeftovers() {
+        SequencerMessage m;
+        while ((m = inbox.poll()) != null) {
+            switch (m) {
+                case SequencerMessage.Commit c -> answerNow(unavailable(c.request().requestId()), c.completion());
+                case SequencerMessage.Status st -> answerNow(unavailable(null), st.completion());
+                case SequencerMessage.Probe p -> answerNow(unavailable(null), p.completion());
+                case SequencerMessage.Retire r -> {
+                    // the term is over already
+                }
+                case SequencerMessage.MarkerRequest mr -> {
+                    // nothing more is written
+                }
+            }
+        }
     }
 
     public int inboxSize() {
@@ -347,8 +381,10 @@ public final class Sequencer implements Stage {
                 term.leaderId(), null);
     }
 
+    /** Sequencer thread, or any thread once the runner stopped (closeInbox). */
     private Outcome.Unavailable unavailable(String requestId) {
-        return new Outcome.Unavailable("this server is not the leader: " + stepDownReason, false,
+        String reason = closed && leading ? "its term ended" : stepDownReason;
+        return new Outcome.Unavailable("this server is not the leader: " + reason, false,
                 settings.retryAfterSeconds(), null, requestId);
     }
 

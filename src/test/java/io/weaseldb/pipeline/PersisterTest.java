@@ -415,6 +415,67 @@ class PersisterTest {
     }
 
     /**
+     * A term ends (step-down, or a shutdown whose drain ran out) with requests still in its
+     * stages, or one offered just after by an event loop that picked the term as it ended. No
+     * stage runs again, so they are answered when the term closes: what was never sequenced is
+     * not committed; what was, is unknown (a write of it may still land).
+     */
+    @Test
+    void aClosingTermAnswersWhatItsStagesStillHold() {
+        var h = new PipelineHarness(settings(0, 1, 1)); // one transaction per batch, one PUT in flight
+        RecordingCompletion inFlight = h.write("a", "1"); // its PUT never answers
+        h.step();
+        RecordingCompletion open = h.write("b", "2"); // waits in the open batch
+        h.step();
+        h.write("x", "0");
+        h.sequencer.doWork(h.clock.nanoTime()); // sequenced, queued for the persister
+        RecordingCompletion queuedForPersister = h.write("c", "3");
+        h.sequencer.doWork(h.clock.nanoTime());
+        RecordingCompletion inInbox = h.write("d", "4"); // never sequenced
+        RecordingCompletion probe = h.probe();
+        // the runners have stopped; LeaderTerm.close() then does this
+        h.sequencer.closeInbox();
+        h.persister.answerAbandoned();
+        RecordingCompletion late = h.write("e", "5"); // offered after the close
+
+        for (RecordingCompletion c : List.of(inFlight, open, queuedForPersister)) {
+            var u = assertInstanceOf(Outcome.Unavailable.class, c.only());
+            assertTrue(u.outcomeUnknown(), "sequenced: it may yet land");
+        }
+        for (RecordingCompletion c : List.of(inInbox, probe, late)) {
+            var u = assertInstanceOf(Outcome.Unavailable.class, c.only());
+            assertFalse(u.outcomeUnknown(), "never sequenced: not committed");
+            assertEquals("this server is not the leader: its term ended", u.message());
+        }
+        assertEquals(0, h.persister.inputSize());
+        assertEquals(0, h.releaser.queueSize());
+    }
+
+    /**
+     * A heartbeat is due while the sequencer's inbox is full, so the marker it needs is refused:
+     * the persister asks again a little later instead of reporting a deadline already past
+     * (on which its runner would spin, taking a core, until the inbox drained).
+     */
+    @Test
+    void aRefusedHeartbeatMarkerIsAskedForAgainLaterNotAtOnce() {
+        var h = new PipelineHarness(new Persister.Settings(0, 1 << 20, 1, 10, 100, 1_000, 1, 4096, 50));
+        h.step();
+        while (h.sequencer.offer(new SequencerMessage.Probe(new RecordingCompletion()))) {
+            // fill the inbox; the sequencer does not run meanwhile
+        }
+        h.clock.advanceMillis(60); // the heartbeat is due
+        h.persister.doWork(h.clock.nanoTime());
+        long now = h.clock.nanoTime();
+        assertTrue(h.persister.nextDeadlineNanos() > now, "a deadline in the past makes the runner spin");
+        assertTrue(h.persister.nextDeadlineNanos() - now <= 1_000_000, "and it asks again soon");
+        h.step(); // the sequencer drains its inbox
+        h.clock.advanceMillis(1);
+        h.step();
+        assertTrue(h.persister.nextDeadlineNanos() > h.clock.nanoTime() + 10_000_000,
+                "the marker was asked for again and written: the next heartbeat is a period away");
+    }
+
+    /**
      * After a fence nothing more goes to the log listener, so a full one (the publisher, behind on
      * its subscribers) must not hold back the answers of commits still queued for the persister.
      */
