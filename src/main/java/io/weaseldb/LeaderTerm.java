@@ -155,13 +155,18 @@ final class LeaderTerm implements AutoCloseable {
     public void close() {
         hub.endAll(leading() ? "shutdown" : "leader_changed");
         retention.close();
+        boolean stopped = true;
         for (int i = runners.length - 1; i >= 0; i--) {
-            runners[i].close();
+            stopped &= runners[i].stop();
         }
-        // Nothing runs the stages now: answer what they still hold, and whatever an event loop
-        // offers the sequencer after this (it read this term as current just before it ended).
-        sequencer.closeInbox();
-        persister.answerAbandoned();
+        if (stopped) {
+            // Nothing runs the stages now: answer what they still hold, and whatever an event loop
+            // offers the sequencer after this (it read this term as current just before it ended).
+            sequencer.closeInbox();
+            persister.answerAbandoned();
+        } else {
+            log.error("term {}: a stage thread did not stop within 5 s; requests it holds stay unanswered", term.term());
+        }
         log.info("term {} ({}) closed", term.term(), term.leaderId());
     }
 }

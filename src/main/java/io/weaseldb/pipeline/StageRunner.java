@@ -86,6 +86,11 @@ public final class StageRunner implements AutoCloseable {
 
     @Override
     public void close() {
+        stop();
+    }
+
+    /** Stops the thread; true once it has ended (a stage never blocks, so it ends within a pass). */
+    public boolean stop() {
         running = false;
         signal.wake();
         java.util.concurrent.locks.LockSupport.unpark(thread);
@@ -94,5 +99,6 @@ public final class StageRunner implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return !thread.isAlive();
     }
 }
