@@ -59,6 +59,11 @@ public final class WeaselServer implements AutoCloseable {
     private final IdSource ids;
     private final Metrics metrics = new Metrics();
     private final ExecutorService blocking;
+    /**
+     * Metrics scrapes, apart from {@link #blocking}: a burst of scrapes must not delay the
+     * leadership looks that /ok and /v1/version wait on. One thread, a few queued; more are refused.
+     */
+    private final ExecutorService metricsScrapes;
     private final ExecutorService history;
     private final ScheduledExecutorService leadership;
     private EmbeddedS3 embeddedS3;
@@ -100,6 +105,8 @@ public final class WeaselServer implements AutoCloseable {
         this.clock = clock;
         this.ids = ids;
         this.blocking = Executors.newFixedThreadPool(2, daemon("weaseldb-blocking"));
+        this.metricsScrapes = new java.util.concurrent.ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+                new java.util.concurrent.ArrayBlockingQueue<>(8), daemon("weaseldb-metrics"));
         // Decodes log objects read from S3 for subscribers replaying history (CPU work kept off
         // the event loops). Bounded by the hub's limit on history reads in flight.
         this.history = Executors.newFixedThreadPool(2, daemon("weaseldb-history"));
@@ -578,6 +585,7 @@ public final class WeaselServer implements AutoCloseable {
             embeddedS3.close();
         }
         blocking.shutdownNow();
+        metricsScrapes.shutdownNow();
         history.shutdownNow();
         metrics.close();
     }
@@ -783,8 +791,8 @@ public final class WeaselServer implements AutoCloseable {
         }
 
         @Override
-        public Executor blockingExecutor() {
-            return blocking;
+        public Executor metricsExecutor() {
+            return metricsScrapes;
         }
     }
 }

@@ -161,7 +161,7 @@ public class HttpPathBenchmark {
         }
 
         @Override
-        public Executor blockingExecutor() {
+        public Executor metricsExecutor() {
             return loop.eventLoop();
         }
     }

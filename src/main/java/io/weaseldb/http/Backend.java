@@ -38,11 +38,14 @@ public interface Backend {
     /** Retention policies, or null when this server does not manage them (not leading). */
     io.weaseldb.retention.RetentionManager retention();
 
-    /** Prometheus text exposition. Called on {@link #blockingExecutor()}, never on an event loop. */
+    /** Prometheus text exposition. Called on {@link #metricsExecutor()}, never on an event loop. */
     String scrapeMetrics();
 
-    /** Where work that may take a while (scrapes, storage calls made synchronously) runs. */
-    Executor blockingExecutor();
+    /**
+     * Where scrapes run: bounded, so it may refuse ({@code RejectedExecutionException}) when
+     * scrapes pile up; the scrape is then answered 503.
+     */
+    Executor metricsExecutor();
 
     /**
      * True once the server is shutting down: every answer from then on says

@@ -972,22 +972,31 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void metricsScrape(Slot slot) {
         Executor loop = ctx.channel().eventLoop();
-        backend.blockingExecutor().execute(() -> {
-            String text;
-            try {
-                text = backend.scrapeMetrics();
-            } catch (RuntimeException e) {
-                log.error("metrics scrape failed", e);
-                loop.execute(() -> respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR,
-                        "internal", "metrics scrape failed: " + e)));
-                return;
+        try {
+            backend.metricsExecutor().execute(() -> scrape(slot, loop));
+        } catch (java.util.concurrent.RejectedExecutionException busy) {
+            FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "too many metrics scrapes at once; retry shortly");
+            r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
+            respond(slot, r);
+        }
+    }
+
+    private void scrape(Slot slot, Executor loop) {
+        String text;
+        try {
+            text = backend.scrapeMetrics();
+        } catch (RuntimeException e) {
+            log.error("metrics scrape failed", e);
+            loop.execute(() -> respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                    "internal", "metrics scrape failed: " + e)));
+            return;
+        }
+        loop.execute(() -> {
+            if (!slot.abandoned && ctx.channel().isActive()) {
+                respond(slot, Responses.text(ctx.alloc(), HttpResponseStatus.OK,
+                        "text/plain; version=0.0.4; charset=utf-8", text));
             }
-            loop.execute(() -> {
-                if (!slot.abandoned && ctx.channel().isActive()) {
-                    respond(slot, Responses.text(ctx.alloc(), HttpResponseStatus.OK,
-                            "text/plain; version=0.0.4; charset=utf-8", text));
-                }
-            });
         });
     }
 

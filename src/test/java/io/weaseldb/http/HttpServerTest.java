@@ -35,6 +35,7 @@ class HttpServerTest {
         volatile boolean full;
         volatile boolean draining;
         final ExecutorService blocking = Executors.newSingleThreadExecutor();
+        volatile boolean scrapesRefused;
 
         @Override
         public synchronized boolean submitCommit(CommitRequest request, Completion completion) {
@@ -103,7 +104,12 @@ class HttpServerTest {
         }
 
         @Override
-        public java.util.concurrent.Executor blockingExecutor() {
+        public java.util.concurrent.Executor metricsExecutor() {
+            if (scrapesRefused) {
+                return task -> {
+                    throw new java.util.concurrent.RejectedExecutionException("scrapes queued to the bound");
+                };
+            }
             return blocking;
         }
 
@@ -546,6 +552,21 @@ class HttpServerTest {
             var ok = c.read();
             assertEquals(200, ok.status());
             assertTrue(ok.body().startsWith("{\"status\":\"ok\""), ok.body());
+        }
+    }
+
+    /** Scrapes piling up past their bounded queue are refused with a 503; the connection goes on. */
+    @Test
+    void aScrapeTheMetricsExecutorRefusesIsAnswered503() throws Exception {
+        backend.scrapesRefused = true;
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/metrics"));
+            var m = c.read();
+            assertEquals(503, m.status());
+            assertTrue(m.body().contains("too many metrics scrapes at once"), m.body());
+            assertTrue(m.header("retry-after") != null);
+            c.send(get("/ok"));
+            assertEquals(200, c.read().status());
         }
     }
 

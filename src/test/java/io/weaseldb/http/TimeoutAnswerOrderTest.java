@@ -59,7 +59,7 @@ class TimeoutAnswerOrderTest {
         @Override public SubscriberHub subscribers() { return hub; }
         @Override public RetentionManager retention() { return retention; }
         @Override public String scrapeMetrics() { return backend.scrapeMetrics(); }
-        @Override public java.util.concurrent.Executor blockingExecutor() { return backend.blockingExecutor(); }
+        @Override public java.util.concurrent.Executor metricsExecutor() { return backend.metricsExecutor(); }
     };
     private final BodyBudget budget = new BodyBudget(1L << 20);
     private EmbeddedChannel channel;
