@@ -14,6 +14,7 @@ import org.jctools.queues.atomic.SpscAtomicArrayQueue;
  * <p>Owned by its runner thread; the persister {@link #offer}s.
  */
 public final class Releaser implements Stage {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Releaser.class);
     /** Batches kept for one event loop while the ones before are still queued there; more are made and dropped. */
     private static final int POOLED_PER_LOOP = 4;
     /**
@@ -73,7 +74,12 @@ public final class Releaser implements Stage {
         public void run() {
             try {
                 for (int i = 0; i < completions.size(); i++) {
-                    completions.get(i).complete(outcomes.get(i));
+                    try {
+                        completions.get(i).complete(outcomes.get(i));
+                    } catch (RuntimeException e) {
+                        // a bug in answering one request must not leave the rest of the batch unanswered
+                        log.error("answering a request failed; this is a bug", e);
+                    }
                 }
             } finally {
                 empty();

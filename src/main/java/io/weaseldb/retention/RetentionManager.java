@@ -113,7 +113,9 @@ public final class RetentionManager implements AutoCloseable {
         log.info("retention: {} policies; oldest version in the log {}", policies.size(), oldestVersion);
         long period = settings.truncateIntervalSeconds();
         timer.scheduleWithFixedDelay(() -> submit(() -> {
-            truncate();
+            if (!timer.isShutdown()) { // a pass queued before the term ended (close) is skipped
+                truncate();
+            }
             return null;
         }).whenComplete((ok, failure) -> {
             if (failure != null) {
