@@ -38,6 +38,7 @@ public final class EventCache {
     private volatile long durableVersion; // newest durable version (may be a marker)
     private volatile long totalBytes; // bytes ever appended
     private long retainedBytes; // writer only
+    private final long startVersion;
 
     /** @param startVersion the term start marker's version: the cache holds what comes after it */
     public EventCache(long maxBytes, int maxChunks, long startVersion) {
@@ -45,6 +46,7 @@ public final class EventCache {
         this.ring = new AtomicReferenceArray<>(cap);
         this.mask = cap - 1;
         this.maxBytes = maxBytes;
+        this.startVersion = startVersion;
         this.floorVersion = startVersion;
         this.sequencedVersion = startVersion;
         this.durableVersion = startVersion;
@@ -166,6 +168,15 @@ public final class EventCache {
     /** Versions <= this must be read from S3. */
     public long floorVersion() {
         return floorVersion;
+    }
+
+    /**
+     * Encoded bytes per version so far in this term (markers count as versions without bytes);
+     * 0 before any transaction. Estimates how far behind a subscriber replaying history is.
+     */
+    public long bytesPerVersion() {
+        long versions = sequencedVersion - startVersion;
+        return versions <= 0 ? 0 : Math.max(1, totalBytes / versions);
     }
 
     public long totalBytes() {

@@ -38,7 +38,23 @@ public final class Subscription {
     private final boolean durable;
     private final String leaderId;
     private long cursor;
-    private volatile long publishedCursor; // cursor, readable by the truncator
+    /**
+     * What the truncator must keep for this stream (any thread reads it): not the cursor, but
+     * the cursor as it was {@code max_buffer_size_bytes} of this stream ago. What was written but
+     * is still in buffers between here and the client (Netty's, both sockets') is lost if the
+     * connection breaks, and the client resumes from the last event it received; that much in
+     * flight is allowed before a subscriber counts as slow.
+     */
+    private volatile long publishedCursor;
+    private long bytesWritten;
+    /** Positions in the stream (bytes written, cursor), at least an eighth of the margin apart, oldest first. */
+    private final long[] markBytes = new long[16];
+    private final long[] markCursor = new long[16];
+    private int markFirst;
+    private int markCount;
+    /** A replaying subscriber's estimated distance behind the tail, and when it was sampled; -1: none yet. */
+    private long historyLagMark = -1;
+    private long historyLagMarkNanos;
     private long lastTxnSent;
     private long lastCheckpoint;
     private long lastWriteNanos;
@@ -59,6 +75,8 @@ public final class Subscription {
         this.leaderId = leaderId;
         this.cursor = after;
         this.publishedCursor = after;
+        this.markCursor[0] = after; // the stream's start: nothing written yet
+        this.markCount = 1;
         this.lastTxnSent = after;
         this.lastCheckpoint = after;
         this.lastWriteNanos = hub.clock.nanoTime();
@@ -109,7 +127,28 @@ public final class Subscription {
         if (wrote && !closed) {
             channel.flush();
         }
-        publishedCursor = cursor;
+        advanceFloor();
+    }
+
+    /** See {@link #publishedCursor}. */
+    private void advanceFloor() {
+        long margin = Math.max(1, hub.settings.maxBufferBytes());
+        long lastMark = markCount == 0 ? 0 : markBytes[(markFirst + markCount - 1) & 15];
+        if (markCount < 16 && (markCount == 0 || bytesWritten - lastMark >= margin / 8)) {
+            int i = (markFirst + markCount) & 15;
+            markBytes[i] = bytesWritten;
+            markCursor[i] = cursor;
+            markCount++;
+        }
+        long floor = -1;
+        while (markCount > 0 && bytesWritten - markBytes[markFirst] >= margin) {
+            floor = markCursor[markFirst];
+            markFirst = (markFirst + 1) & 15;
+            markCount--;
+        }
+        if (floor >= 0) {
+            publishedCursor = floor;
+        }
     }
 
     long publishedCursor() {
@@ -159,6 +198,7 @@ public final class Subscription {
 
     private void write(byte[] data, int offset, int length, int events) {
         channel.write(new DefaultHttpContent(Unpooled.wrappedBuffer(data, offset, length)), channel.voidPromise());
+        bytesWritten += length;
         lastWriteNanos = hub.clock.nanoTime();
         hub.metrics.sent(events, length);
     }
@@ -182,6 +222,38 @@ public final class Subscription {
                     channel.remoteAddress(), lag, hub.settings.maxBufferBytes(), cursor);
             end("slow");
         }
+    }
+
+    /**
+     * A subscriber replaying history is behind by design, and reads are slower than the cache,
+     * so it is judged over {@link #HISTORY_STALL_NANOS}, not per tick: if it is more than
+     * {@code max_buffer_size_bytes} behind the tail (estimated from this term's bytes per
+     * version) and no closer than it was that long ago, it reads slower than the log grows and
+     * will never catch up; meanwhile it holds back truncation. It is disconnected as slow.
+     */
+    private void checkHistoryLag(long nowNanos) {
+        long tail = durable ? hub.cache.durableVersion() : Math.max(hub.cache.sequencedVersion(), hub.cache.durableVersion());
+        long perVersion = hub.cache.bytesPerVersion();
+        long behind = Math.max(0, tail - cursor);
+        long lag = perVersion == 0 || behind > Long.MAX_VALUE / perVersion ? (perVersion == 0 ? 0 : Long.MAX_VALUE)
+                : behind * perVersion;
+        if (historyLagMark < 0) {
+            historyLagMark = lag;
+            historyLagMarkNanos = nowNanos;
+            return;
+        }
+        if (nowNanos - historyLagMarkNanos < HISTORY_STALL_NANOS) {
+            return;
+        }
+        if (lag > hub.settings.maxBufferBytes() && lag >= historyLagMark) {
+            log.info("subscriber {} replaying history is about {} bytes behind (limit {}) and not catching up: "
+                    + "disconnecting it; it can resume after version {}", channel.remoteAddress(), lag,
+                    hub.settings.maxBufferBytes(), cursor);
+            end("slow");
+            return;
+        }
+        historyLagMark = lag;
+        historyLagMarkNanos = nowNanos;
     }
 
     /** Keepalives and a lag sample; also catches up if a wake-up was missed. */
@@ -210,20 +282,25 @@ public final class Subscription {
             if (closed) {
                 return;
             }
-        } else if (!channel.isWritable() && cursor == cursorAtLastTick) {
-            // Replaying history: its distance from the tail says nothing (it is behind by design
-            // and reads at its own pace), but a client that takes nothing at all for a while
-            // has stopped reading; it would hold its read-ahead and a connection forever.
-            if (stalledSinceNanos == 0) {
-                stalledSinceNanos = nowNanos;
-            } else if (nowNanos - stalledSinceNanos >= HISTORY_STALL_NANOS) {
-                log.info("subscriber {} replaying history took nothing for {} s: disconnecting it; it can resume after version {}",
-                        channel.remoteAddress(), TimeUnit.NANOSECONDS.toSeconds(HISTORY_STALL_NANOS), cursor);
-                end("slow");
+        } else {
+            if (!channel.isWritable() && cursor == cursorAtLastTick) {
+                // A client that takes nothing at all for a while has stopped reading; it would
+                // hold its read-ahead and a connection forever.
+                if (stalledSinceNanos == 0) {
+                    stalledSinceNanos = nowNanos;
+                } else if (nowNanos - stalledSinceNanos >= HISTORY_STALL_NANOS) {
+                    log.info("subscriber {} replaying history took nothing for {} s: disconnecting it; it can resume after version {}",
+                            channel.remoteAddress(), TimeUnit.NANOSECONDS.toSeconds(HISTORY_STALL_NANOS), cursor);
+                    end("slow");
+                    return;
+                }
+            } else {
+                stalledSinceNanos = 0;
+            }
+            checkHistoryLag(nowNanos);
+            if (closed) {
                 return;
             }
-        } else {
-            stalledSinceNanos = 0;
         }
         cursorAtLastTick = cursor;
         // Half a tick of slack: the last keepalive was written just after its tick's now, so an
@@ -283,6 +360,7 @@ public final class Subscription {
     }
 
     private void startHistory() {
+        historyLagMark = -1; // judged afresh from here
         long first = hub.index.floor(cursor + 1);
         if (first < 0) {
             // older than the oldest object: truncated while we streamed; the client resumes and gets 410
