@@ -130,11 +130,17 @@ public final class WeaselServer implements AutoCloseable {
         WeaselConfig.S3 s3 = config.s3();
         URI endpoint;
         if (s3.embedded()) {
+            // it reads the header of every object file before it serves (and before this server's
+            // port opens): seconds per hundred thousand objects, so say what is happening
+            log.info("storage: opening the embedded fake S3 under {} (it reads every stored object first)",
+                    s3.dataDir().toAbsolutePath().normalize());
+            long opening = System.nanoTime();
             embeddedS3 = EmbeddedS3.start(s3);
             endpoint = embeddedS3.endpoint();
-            log.info("storage: embedded fake S3 at {} storing under {} (fsync {}; this server reaches it {})", endpoint,
-                    s3.dataDir().toAbsolutePath().normalize(), s3.fsync() ? "on" : "off",
-                    s3.fakeOverHttp() ? "over HTTP through the AWS SDK" : "in-process");
+            log.info("storage: embedded fake S3 at {} storing under {} (fsync {}; this server reaches it {}), opened in {} ms",
+                    endpoint, s3.dataDir().toAbsolutePath().normalize(), s3.fsync() ? "on" : "off",
+                    s3.fakeOverHttp() ? "over HTTP through the AWS SDK" : "in-process",
+                    (System.nanoTime() - opening) / 1_000_000);
         } else {
             endpoint = URI.create(s3.endpoint());
             log.info("storage: S3 endpoint {} bucket {} prefix \"{}\"", endpoint, s3.bucket(), s3.prefix());
