@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,22 @@ def test_pipeline_storage_and_version_series(client: weaseldb.Client, ns: bytes)
     # versions: latest committed and oldest retained
     assert m.value("weaseldb_version_committed") >= v
     assert m.value("weaseldb_version_oldest") == client.list_retention().oldest_version
+
+
+def test_request_id_and_conflict_set_sizes(client: weaseldb.Client, ns: bytes) -> None:
+    # the sequencer publishes them at its upkeep: within a second of the commit even when idle
+    client.commit([Write(ns + b"sized", b"v")], request_id=f"sized-{ns.hex()}")
+    deadline = time.monotonic() + 5
+    while True:
+        m = client.metrics()
+        ids = m.value("weaseldb_request_ids", {"kind": "committed"}) or 0
+        entries = m.value("weaseldb_conflict_set_entries") or 0
+        if (ids >= 1 and entries >= 1) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert ids >= 1, "the commit's request id is remembered"
+    assert entries >= 1, "its write is in the conflict set"
+    assert m.value("weaseldb_request_ids", {"kind": "banned"}) is not None
 
 
 def test_jvm_metrics(client: weaseldb.Client) -> None:

@@ -510,6 +510,15 @@ public final class WeaselServer implements AutoCloseable {
                 .description("1 while this server leads the log, 0 as a standby").register(registry);
         Gauge.builder("weaseldb.retention.policies", this, s -> termValue(t -> t.retention.policyCount()))
                 .description("Live retention policies").register(registry);
+        Gauge.builder("weaseldb.request.ids", this, s -> termValue(t -> t.sequencer.requestIdCount()))
+                .description("Request ids remembered for idempotent retries (request_id_retention_* bounds them)")
+                .tag("kind", "committed").register(registry);
+        Gauge.builder("weaseldb.request.ids", this, s -> termValue(t -> t.sequencer.banCount()))
+                .description("Request ids remembered for idempotent retries (request_id_retention_* bounds them)")
+                .tag("kind", "banned").register(registry);
+        Gauge.builder("weaseldb.conflict.set.entries", this, s -> termValue(t -> t.sequencer.conflictEntries()))
+                .description("Keys and ranges written within conflict_window_ms, held to check reads against")
+                .register(registry);
         subscribeMetrics.cacheGauge(() -> (long) termValue(t -> t.cache.retainedBytesApprox()));
     }
 

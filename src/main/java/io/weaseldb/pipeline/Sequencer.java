@@ -55,6 +55,10 @@ public final class Sequencer implements Stage {
      * still within the window. 0 until a term is led (nothing may be deleted).
      */
     private volatile long requestIdHorizon;
+    // sizes for the metrics gauges, published at each upkeep (any thread reads them)
+    private volatile long requestIdCount;
+    private volatile long banCount;
+    private volatile long conflictEntries;
     private TermHistory terms;
     private final ArrayList<Integer> failed = new ArrayList<>();
 
@@ -73,6 +77,21 @@ public final class Sequencer implements Stage {
      */
     public long requestIdHorizon() {
         return requestIdHorizon;
+    }
+
+    /** Request ids remembered as committed, as of the last upkeep (any thread; metrics). */
+    public long requestIdCount() {
+        return requestIdCount;
+    }
+
+    /** Request ids held as never to commit (bans), as of the last upkeep (any thread; metrics). */
+    public long banCount() {
+        return banCount;
+    }
+
+    /** Entries in the conflict set (keys and ranges written within the window), as of the last upkeep. */
+    public long conflictEntries() {
+        return conflictEntries;
     }
 
     public WakeSignal signal() {
@@ -179,6 +198,9 @@ public final class Sequencer implements Stage {
             writesSincePrune = 0;
             requestIds.expire(lastVersion, clock.epochMillis(), 1024);
             requestIdHorizon = requestIds.horizon();
+            banCount = requestIds.bans();
+            requestIdCount = requestIds.size() - banCount;
+            conflictEntries = conflicts.size();
         }
         while (done < MAX_BATCH && persister.hasRoom()) {
             SequencerMessage m = inbox.poll();
