@@ -16,6 +16,13 @@ public record ObjectAttributes(String contentType, Optional<ObjectChecksum> chec
     /** What S3 answers for objects stored without a content type. */
     public static final String DEFAULT_CONTENT_TYPE = "binary/octet-stream";
 
+    /**
+     * The most {@code x-amz-meta-*} entries an object may carry. The request parser rejects more
+     * (400 MetadataTooLarge) and the directory backend's reader treats more as corruption, so
+     * anything a PUT accepts can be read back.
+     */
+    public static final int MAX_USER_METADATA_ENTRIES = 1024;
+
     public static final ObjectAttributes DEFAULT =
             new ObjectAttributes(DEFAULT_CONTENT_TYPE, Optional.empty(), Map.of());
 

@@ -121,7 +121,7 @@ final class ObjectFile {
         String algorithm = readString(h);
         String checksumValue = readString(h);
         int metadataCount = h.readInt();
-        if (metadataCount < 0 || metadataCount > 1024) {
+        if (metadataCount < 0 || metadataCount > ObjectAttributes.MAX_USER_METADATA_ENTRIES) {
             throw new IOException("implausible metadata count " + metadataCount);
         }
         Map<String, String> metadata = new TreeMap<>();

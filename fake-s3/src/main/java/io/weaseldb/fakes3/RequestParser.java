@@ -255,6 +255,12 @@ final class RequestParser {
         if (bytes > MAX_USER_METADATA_BYTES) {
             throw new S3ErrorException(S3ErrorCode.METADATA_TOO_LARGE);
         }
+        if (meta.size() > ObjectAttributes.MAX_USER_METADATA_ENTRIES) {
+            // Within 2 KiB only with tiny names; the directory backend could not read the object back.
+            throw new S3ErrorException(S3ErrorCode.METADATA_TOO_LARGE,
+                    "Your metadata headers exceed the maximum allowed number of entries ("
+                            + ObjectAttributes.MAX_USER_METADATA_ENTRIES + ").");
+        }
         return meta;
     }
 
