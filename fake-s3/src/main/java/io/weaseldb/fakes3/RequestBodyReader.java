@@ -173,7 +173,8 @@ final class RequestBodyReader {
             throw new S3ErrorException(S3ErrorCode.INVALID_REQUEST,
                     "Chunk signatures are not allowed with " + spec.encoding());
         }
-        if (hex.isEmpty() || hex.length() > 15) {
+        // Only hex digits: Long.parseLong also takes a sign, and "-1" would become a negative chunk.
+        if (hex.isEmpty() || hex.length() > 15 || !hex.chars().allMatch(c -> Character.digit(c, 16) >= 0 && c < 128)) {
             throw new S3ErrorException(S3ErrorCode.INCOMPLETE_BODY, "Malformed chunk size: '" + hex + "'");
         }
         long size;

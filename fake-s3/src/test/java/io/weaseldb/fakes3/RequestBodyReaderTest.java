@@ -78,6 +78,11 @@ class RequestBodyReaderTest {
                 new Bad(PayloadSpec.Encoding.CHUNKED_UNSIGNED_TRAILER, 3, "4\r\nabcd\r\n0\r\n\r\n", S3ErrorCode.INCOMPLETE_BODY),
                 new Bad(PayloadSpec.Encoding.CHUNKED_UNSIGNED_TRAILER, 3, "fffffffffffffffff\r\n", S3ErrorCode.INCOMPLETE_BODY),
                 new Bad(PayloadSpec.Encoding.CHUNKED_UNSIGNED_TRAILER, 3, "1".repeat(5000), S3ErrorCode.INCOMPLETE_BODY),
+                // Chunk sizes are bare hex digits: no sign, no spaces, no 0x (a sign used to pass parseLong).
+                new Bad(PayloadSpec.Encoding.CHUNKED_UNSIGNED_TRAILER, 3, "-1\r\nabc\r\n0\r\n\r\n", S3ErrorCode.INCOMPLETE_BODY),
+                new Bad(PayloadSpec.Encoding.CHUNKED_UNSIGNED_TRAILER, 3, "+3\r\nabc\r\n0\r\n\r\n", S3ErrorCode.INCOMPLETE_BODY),
+                new Bad(PayloadSpec.Encoding.CHUNKED_UNSIGNED_TRAILER, 3, " 3\r\nabc\r\n0\r\n\r\n", S3ErrorCode.INCOMPLETE_BODY),
+                new Bad(PayloadSpec.Encoding.CHUNKED_UNSIGNED_TRAILER, 3, "0x3\r\nabc\r\n0\r\n\r\n", S3ErrorCode.INCOMPLETE_BODY),
                 new Bad(PayloadSpec.Encoding.PLAIN, 3, "ab", S3ErrorCode.INCOMPLETE_BODY),
                 new Bad(PayloadSpec.Encoding.PLAIN, 3, "abcd", S3ErrorCode.INCOMPLETE_BODY))) {
             S3ErrorException e = assertThrows(S3ErrorException.class, () -> read(spec(b.encoding(), b.length()), b.raw(), 2),
