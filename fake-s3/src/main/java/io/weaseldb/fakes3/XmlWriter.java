@@ -52,8 +52,14 @@ final class XmlWriter {
                 case '&' -> sb.append("&amp;");
                 case '"' -> sb.append("&quot;");
                 case '\'' -> sb.append("&apos;");
+                // XML end-of-line handling turns a raw CR (or CRLF) into LF, and attribute-value
+                // normalisation turns TAB/LF into spaces, so a parser would see another key. S3
+                // writes these as character references too.
+                case '\r' -> sb.append("&#13;");
+                case '\n' -> sb.append("&#10;");
+                case '\t' -> sb.append("&#9;");
                 default -> {
-                    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                    if (c < 0x20) {
                         // Not representable in XML 1.0 at all; S3 emits a character reference, and
                         // clients that care use encoding-type=url.
                         sb.append("&#x").append(Integer.toHexString(c)).append(';');

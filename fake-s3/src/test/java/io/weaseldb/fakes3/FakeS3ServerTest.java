@@ -325,6 +325,25 @@ class FakeS3ServerTest {
     }
 
     @Test
+    void listReturnsKeysWithCarriageReturnsNewlinesAndTabsExactly() {
+        // A raw CR in XML text is read back as LF (end-of-line handling), so the SDK used to list
+        // "ws/cr\nx" for the key "ws/cr\rx"; the listing must carry character references.
+        List<String> keys = List.of("ws/cr\rx", "ws/crlf\r\nx", "ws/lf\nx", "ws/tab\tx");
+        for (String k : keys) {
+            put(s3, k, k.getBytes(StandardCharsets.UTF_8));
+        }
+        List<String> listed = s3.listObjectsV2(b -> b.bucket(BUCKET).prefix("ws/")).join()
+                .contents().stream().map(S3Object::key).toList();
+        assertEquals(keys, listed);
+        for (String k : listed) {
+            assertArrayEquals(k.getBytes(StandardCharsets.UTF_8), get(k), k); // the listed key is the real one
+        }
+        ListObjectsV2Response byPrefix = s3.listObjectsV2(b -> b.bucket(BUCKET).prefix("ws/cr\r")).join();
+        assertEquals("ws/cr\r", byPrefix.prefix());
+        assertEquals(List.of("ws/cr\rx"), byPrefix.contents().stream().map(S3Object::key).toList());
+    }
+
+    @Test
     void deleteObjectIsIdempotent() {
         put(s3, "del/one", "x".getBytes(StandardCharsets.UTF_8));
         s3.deleteObject(b -> b.bucket(BUCKET).key("del/one")).join();
