@@ -17,6 +17,11 @@ final class Listings {
      */
     static <V> ObjectBackend.ListResult.Page page(
             NavigableMap<String, V> objects, Function<V, ObjectInfo> info, ListQuery query) {
+        if (query.maxKeys() == 0) {
+            // What S3 answers: an empty page that is not truncated (a token here would point at
+            // the same empty page again, and paginators would loop forever).
+            return new ObjectBackend.ListResult.Page(List.of(), List.of(), false, "");
+        }
         String prefix = query.prefix();
         String delimiter = query.delimiter();
         // Start at whichever is later: the prefix or just after startAfter.

@@ -287,6 +287,27 @@ class FakeS3ServerTest {
     }
 
     @Test
+    void maxKeysZeroAnswersAnEmptyPageThatIsNotTruncated() throws Exception {
+        put(s3, "zero/a", "a".getBytes(StandardCharsets.UTF_8));
+        put(s3, "zero/b", "b".getBytes(StandardCharsets.UTF_8));
+        ListObjectsV2Response r = s3.listObjectsV2(b -> b.bucket(BUCKET).prefix("zero/").maxKeys(0)).join();
+        assertEquals(0, r.keyCount());
+        assertEquals(0, r.maxKeys());
+        assertTrue(r.contents().isEmpty() && r.commonPrefixes().isEmpty());
+        assertEquals(Boolean.FALSE, r.isTruncated());
+        assertEquals(null, r.nextContinuationToken());
+        // A paginator used to follow the same token forever.
+        java.util.concurrent.atomic.AtomicInteger pages = new java.util.concurrent.atomic.AtomicInteger();
+        s3.listObjectsV2Paginator(b -> b.bucket(BUCKET).prefix("zero/").maxKeys(0))
+                .subscribe(page -> {
+                    if (pages.incrementAndGet() > 5) {
+                        throw new IllegalStateException("paginator does not stop");
+                    }
+                }).get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(1, pages.get());
+    }
+
+    @Test
     void listWithDelimiterRollsUpCommonPrefixes() {
         for (String k : List.of("d/a/1", "d/a/2", "d/b/1", "d/c", "d/d/x/y", "d/e")) {
             put(s3, k, new byte[0]);
