@@ -249,7 +249,9 @@ public final class DirectoryBackend implements ObjectBackend {
             if (!b.index().isEmpty()) {
                 return DeleteBucketResult.NOT_EMPTY;
             }
-            Files.delete(b.dir());
+            // No objects, but the directory may hold files that are not objects (an editor's
+            // backup, notes; ignored at startup): S3 would see an empty bucket, so they go too.
+            deleteTree(b.dir());
             syncDirectory(root);
             buckets.remove(bucket);
             return DeleteBucketResult.DELETED;
@@ -258,6 +260,28 @@ public final class DirectoryBackend implements ObjectBackend {
         } finally {
             bucketsLock.writeLock().unlock();
         }
+    }
+
+    /** Deletes {@code dir} and everything under it, without following symbolic links. */
+    private static void deleteTree(Path dir) throws IOException {
+        Files.walkFileTree(dir, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs)
+                    throws IOException {
+                log.warn("deleting {} with its bucket: not an object file", file);
+                Files.delete(file);
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                if (e != null) {
+                    throw e;
+                }
+                Files.delete(d);
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     @Override

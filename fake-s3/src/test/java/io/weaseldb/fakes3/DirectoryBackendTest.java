@@ -50,6 +50,33 @@ class DirectoryBackendTest extends ObjectBackendContractTest {
     }
 
     @Test
+    void aBucketWithoutObjectsIsDeletedWithItsStrayFiles() throws IOException {
+        backend.createBucket("stray");
+        Path bucketDir = dir.resolve("data").resolve("stray");
+        Path outside = Files.writeString(dir.resolve("outside.txt"), "keep me");
+        Files.writeString(bucketDir.resolve("notes.txt"), "not an object");
+        Files.createDirectories(bucketDir.resolve("sub"));
+        Files.writeString(bucketDir.resolve("sub").resolve("k-x~"), "backup");
+        Files.createSymbolicLink(bucketDir.resolve("link"), outside);
+        assertInstanceOf(ObjectBackend.PutResult.Stored.class,
+                backend.put("stray", "obj", bytes("v"), ObjectAttributes.DEFAULT, PutCondition.NONE));
+        assertEquals(ObjectBackend.DeleteBucketResult.NOT_EMPTY, backend.deleteBucket("stray"));
+        assertTrue(Files.exists(bucketDir.resolve("notes.txt")));
+        backend.delete("stray", "obj");
+
+        // Used to fail with DirectoryNotEmptyException (500 InternalError over HTTP).
+        assertEquals(ObjectBackend.DeleteBucketResult.DELETED, backend.deleteBucket("stray"));
+        assertFalse(Files.exists(bucketDir, java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        assertFalse(backend.bucketExists("stray"));
+        assertEquals("keep me", Files.readString(outside)); // links are removed, not followed
+        backend.createBucket("stray");
+        reopen();
+        assertTrue(backend.bucketExists("stray"));
+        assertTrue(assertInstanceOf(ObjectBackend.ListResult.Page.class, backend.list("stray", ListQuery.prefix("")))
+                .contents().isEmpty());
+    }
+
+    @Test
     void leftoverTempFilesAreDroppedAtStartup() throws IOException {
         put("k", "v");
         Path bucketDir = dir.resolve("data").resolve("bkt");
