@@ -39,6 +39,38 @@ final class RequestParser {
             "response-cache-control", "response-content-disposition", "response-content-encoding",
             "response-content-language", "response-content-type", "response-expires");
 
+    /** Request headers of S3 features this server does not implement (names lowercase). */
+    private static final Set<String> UNSUPPORTED_HEADERS = Set.of(
+            "x-amz-acl", "x-amz-tagging", "x-amz-website-redirect-location", "x-amz-expected-bucket-owner",
+            "x-amz-source-expected-bucket-owner", "x-amz-bucket-object-lock-enabled", "x-amz-object-ownership",
+            "x-amz-mfa", "x-amz-bypass-governance-retention", "x-amz-request-payer",
+            "x-amz-optional-object-attributes", "x-amz-write-offset-bytes");
+    /** Prefixes of request headers of S3 features this server does not implement. */
+    private static final List<String> UNSUPPORTED_HEADER_PREFIXES = List.of(
+            "x-amz-grant-", "x-amz-object-lock-", "x-amz-server-side-encryption-");
+
+    /**
+     * Whether a request header asks for a feature this server does not implement (501 rather
+     * than ignoring it). {@code x-amz-storage-class: STANDARD} and
+     * {@code x-amz-server-side-encryption: AES256} are what every object here is (S3 encrypts
+     * all objects with SSE-S3 by default), so only other values are refused.
+     */
+    static boolean isUnsupportedHeader(String lowercaseName, String value) {
+        if (UNSUPPORTED_HEADERS.contains(lowercaseName)) {
+            return true;
+        }
+        for (String prefix : UNSUPPORTED_HEADER_PREFIXES) {
+            if (lowercaseName.startsWith(prefix)) {
+                return true;
+            }
+        }
+        return switch (lowercaseName) {
+            case "x-amz-storage-class" -> !value.trim().equals("STANDARD");
+            case "x-amz-server-side-encryption" -> !value.trim().equals("AES256");
+            default -> false;
+        };
+    }
+
     /** A validated request and the spec of its body ({@code null}: the body, if any, is ignored). */
     record Parsed(S3Request request, PayloadSpec payload) {}
 
@@ -83,9 +115,21 @@ final class RequestParser {
                         "The '" + name + "' parameter is not implemented by this server");
             }
         }
-        for (String h : List.of("x-amz-server-side-encryption-customer-algorithm", "x-amz-write-offset-bytes")) {
-            if (headers.contains(h)) {
-                throw new S3ErrorException(S3ErrorCode.NOT_IMPLEMENTED, "Header " + h + " is not implemented");
+        if (verifier == null) {
+            // With credentials the verifier already refuses presigned URLs (501); without them
+            // they would otherwise be served as if the signature did not exist.
+            for (String name : List.of("X-Amz-Algorithm", "X-Amz-Signature", "X-Amz-Credential")) {
+                if (query.containsKey(name)) {
+                    throw new S3ErrorException(S3ErrorCode.NOT_IMPLEMENTED,
+                            "Presigned URLs (query-string authentication) are not implemented by this server");
+                }
+            }
+        }
+        for (var h : headers) {
+            String name = h.getKey().toLowerCase(Locale.ROOT);
+            if (isUnsupportedHeader(name, h.getValue())) {
+                throw new S3ErrorException(S3ErrorCode.NOT_IMPLEMENTED, "Header " + name + ": " + h.getValue()
+                        + " is not implemented by this server");
             }
         }
 

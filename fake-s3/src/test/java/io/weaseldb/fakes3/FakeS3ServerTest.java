@@ -482,6 +482,50 @@ class FakeS3ServerTest {
     }
 
     @Test
+    void headersOfUnsupportedFeaturesAreNotImplementedInsteadOfIgnored() throws Exception {
+        List<java.util.function.Consumer<PutObjectRequest.Builder>> unsupported = List.of(
+                b -> b.acl("public-read"),
+                b -> b.grantRead("id=123"),
+                b -> b.tagging("a=b"),
+                b -> b.storageClass("GLACIER"),
+                b -> b.objectLockMode("GOVERNANCE").objectLockRetainUntilDate(Instant.now().plusSeconds(3600)),
+                b -> b.objectLockLegalHoldStatus("ON"),
+                b -> b.websiteRedirectLocation("/x"),
+                b -> b.expectedBucketOwner("123456789012"),
+                b -> b.serverSideEncryption("aws:kms"),
+                b -> b.requestPayer("requester"));
+        for (int i = 0; i < unsupported.size(); i++) {
+            var option = unsupported.get(i);
+            String key = "unsupported/" + i;
+            S3Exception e = s3Error(() -> s3.putObject(b -> option.accept(b.bucket(BUCKET).key(key)),
+                    AsyncRequestBody.fromString("x")).join());
+            assertEquals(501, e.statusCode(), key);
+            assertEquals("NotImplemented", e.awsErrorDetails().errorCode(), key);
+            assertEquals(404, s3ErrorStatus(() -> s3.headObject(b -> b.bucket(BUCKET).key(key)).join()), key);
+        }
+        S3Exception owner = s3Error(() -> s3.listObjectsV2(b -> b.bucket(BUCKET).expectedBucketOwner("123456789012"))
+                .join());
+        assertEquals(501, owner.statusCode());
+        // What every object here is anyway: accepted.
+        s3.putObject(b -> b.bucket(BUCKET).key("supported/standard").storageClass("STANDARD")
+                .serverSideEncryption("AES256"), AsyncRequestBody.fromString("x")).join();
+
+        // Presigned URLs without credentials configured used to be served as unsigned requests.
+        put(s3, "presigned", "x".getBytes(StandardCharsets.UTF_8));
+        try (RawHttp raw = new RawHttp(server.port())) {
+            raw.request("GET /" + BUCKET + "/presigned?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00 HTTP/1.1\n"
+                    + "Host: x", new byte[0]);
+            RawHttp.Response r = raw.read();
+            assertEquals(501, r.status(), r.bodyText());
+            assertTrue(r.bodyText().contains("<Code>NotImplemented</Code>"), r.bodyText());
+            raw.request("PUT /" + BUCKET + "/presigned-put?X-Amz-Signature=00 HTTP/1.1\nHost: x\nContent-Length: 1",
+                    new byte[] {'x'});
+            assertEquals(501, raw.read().status());
+        }
+        assertEquals(404, s3ErrorStatus(() -> s3.headObject(b -> b.bucket(BUCKET).key("presigned-put")).join()));
+    }
+
+    @Test
     void errorResponsesCarryS3Fields() {
         S3Exception e = s3Error(() -> s3.getObject(b -> b.bucket(BUCKET).key("nope"),
                 AsyncResponseTransformer.toBytes()).join());
