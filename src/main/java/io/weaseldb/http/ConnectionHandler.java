@@ -976,7 +976,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             backend.metricsExecutor().execute(() -> scrape(slot, loop));
         } catch (java.util.concurrent.RejectedExecutionException busy) {
             FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "too many metrics scrapes at once; retry shortly");
+                    "metrics scrapes are not being taken now (too many at once, or the server is stopping); "
+                            + "retry shortly");
             r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
             respond(slot, r);
         }

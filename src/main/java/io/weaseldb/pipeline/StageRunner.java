@@ -1,6 +1,7 @@
 package io.weaseldb.pipeline;
 
 import io.weaseldb.time.Clock;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -94,9 +95,16 @@ public final class StageRunner implements AutoCloseable {
         running = false;
         signal.wake();
         java.util.concurrent.locks.LockSupport.unpark(thread);
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        boolean interrupted = false;
+        while (thread.isAlive() && System.nanoTime() < deadline) {
+            try {
+                thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+            } catch (InterruptedException e) {
+                interrupted = true; // keep waiting: what the stage holds is answered only once it has stopped
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
         return !thread.isAlive();

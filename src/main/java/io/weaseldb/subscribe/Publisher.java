@@ -110,10 +110,11 @@ public final class Publisher implements Stage, Persister.LogListener {
                 }
                 if (pending.isEmpty() && !cache.canAppend()) {
                     // The persister hands over fewer non-durable transactions than the ring holds
-                    // (maxUndurableTransactions), so this cannot happen: the Durable that would
-                    // free the ring sits behind this transaction in the queue.
-                    assert false : "event cache ring full of non-durable chunks at version " + t.version();
-                    break;
+                    // (maxUndurableTransactions), so this is a bug: the Durable that would free the
+                    // ring sits behind this transaction in the queue, and waiting would wedge the
+                    // pipeline for good. Fail the stage (the server exits) instead.
+                    throw new IllegalStateException("event cache ring full of non-durable chunks at version "
+                            + t.version());
                 }
                 pending.add(t);
                 if (pending.size() == 1024) {

@@ -27,8 +27,25 @@ import org.slf4j.LoggerFactory;
 public final class SubscriberHub {
     private static final Logger log = LoggerFactory.getLogger(SubscriberHub.class);
 
+    /**
+     * @param inFlightBytes what may sit in the sockets' buffers between a stream and its client,
+     *                      beyond what {@code maxBufferBytes} counts: truncation keeps that much
+     *                      more of each stream behind its position (see Subscription)
+     */
     public record Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
-                           int maxHistoryReads) {
+                           int maxHistoryReads, long inFlightBytes) {
+        /**
+         * Above the kernel's largest socket buffers with common Linux defaults (a 4 MiB send
+         * buffer here, a receive buffer up to 6-32 MiB at the client).
+         */
+        public static final long DEFAULT_IN_FLIGHT_BYTES = 64L << 20;
+
+        public Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
+                        int maxHistoryReads) {
+            this(maxSubscribers, maxBufferBytes, keepaliveNanos, readAheadObjects, maxHistoryReads,
+                    DEFAULT_IN_FLIGHT_BYTES);
+        }
+
         /** How often each event loop looks at its subscriptions (lag, keepalives). */
         long tickNanos() {
             return Math.min(TimeUnit.SECONDS.toNanos(1), keepaliveNanos);

@@ -40,19 +40,27 @@ public final class Subscription {
     private long cursor;
     /**
      * What the truncator must keep for this stream (any thread reads it): not the cursor, but
-     * the cursor as it was {@code max_buffer_size_bytes} of this stream ago. What was written but
-     * is still in buffers between here and the client (Netty's, both sockets') is lost if the
-     * connection breaks, and the client resumes from the last event it received; that much in
-     * flight is allowed before a subscriber counts as slow.
+     * the cursor as it was {@code max_buffer_size_bytes} plus the sockets' buffers
+     * ({@code inFlightBytes}) of this stream ago, or {@link #FLOOR_SETTLE_NANOS} ago if that is
+     * later. What was written but is still in buffers between here and the client is lost if
+     * the connection breaks, and the client resumes from the last event it received.
      */
     private volatile long publishedCursor;
+    /** After this long, what was written has had time to reach a client that reads (a quiet stream's floor moves with it). */
+    static final long FLOOR_SETTLE_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** A quiet stream (markers, heartbeats) is marked at most this often. */
+    private static final long FLOOR_MARK_NANOS = TimeUnit.SECONDS.toNanos(10);
     private long bytesWritten;
-    /** Positions in the stream (bytes written, cursor), at least an eighth of the margin apart, oldest first. */
+    /**
+     * Positions in the stream (bytes written, cursor, when), oldest first: taken when an eighth
+     * of the byte margin was written since the last one, or {@link #FLOOR_MARK_NANOS} passed.
+     */
     private final long[] markBytes = new long[16];
+    private final long[] markNanos = new long[16];
     private final long[] markCursor = new long[16];
     private int markFirst;
     private int markCount;
-    /** A replaying subscriber's estimated distance behind the tail, and when it was sampled; -1: none yet. */
+    /** A replaying subscriber's distance behind the tail in versions, and when it was sampled; -1: none yet. */
     private long historyLagMark = -1;
     private long historyLagMarkNanos;
     private long lastTxnSent;
@@ -76,6 +84,7 @@ public final class Subscription {
         this.cursor = after;
         this.publishedCursor = after;
         this.markCursor[0] = after; // the stream's start: nothing written yet
+        this.markNanos[0] = hub.clock.nanoTime();
         this.markCount = 1;
         this.lastTxnSent = after;
         this.lastCheckpoint = after;
@@ -132,16 +141,22 @@ public final class Subscription {
 
     /** See {@link #publishedCursor}. */
     private void advanceFloor() {
-        long margin = Math.max(1, hub.settings.maxBufferBytes());
-        long lastMark = markCount == 0 ? 0 : markBytes[(markFirst + markCount - 1) & 15];
-        if (markCount < 16 && (markCount == 0 || bytesWritten - lastMark >= margin / 8)) {
+        long now = hub.clock.nanoTime();
+        long max = hub.settings.maxBufferBytes();
+        long margin = Math.max(1, max > Long.MAX_VALUE - hub.settings.inFlightBytes() ? Long.MAX_VALUE
+                : max + hub.settings.inFlightBytes());
+        int last = (markFirst + markCount - 1) & 15;
+        if (markCount == 0 || (markCount < 16 && cursor != markCursor[last]
+                && (bytesWritten - markBytes[last] >= margin / 8 || now - markNanos[last] >= FLOOR_MARK_NANOS))) {
             int i = (markFirst + markCount) & 15;
             markBytes[i] = bytesWritten;
+            markNanos[i] = now;
             markCursor[i] = cursor;
             markCount++;
         }
         long floor = -1;
-        while (markCount > 0 && bytesWritten - markBytes[markFirst] >= margin) {
+        while (markCount > 0 && (bytesWritten - markBytes[markFirst] >= margin
+                || now - markNanos[markFirst] >= FLOOR_SETTLE_NANOS)) {
             floor = markCursor[markFirst];
             markFirst = (markFirst + 1) & 15;
             markCount--;
@@ -234,25 +249,30 @@ public final class Subscription {
     private void checkHistoryLag(long nowNanos) {
         long tail = durable ? hub.cache.durableVersion() : Math.max(hub.cache.sequencedVersion(), hub.cache.durableVersion());
         long perVersion = hub.cache.bytesPerVersion();
+        if (perVersion == 0) {
+            historyLagMark = -1; // nothing to estimate bytes with yet (a new term, markers only): judged from later
+            return;
+        }
+        // Progress is judged in versions; bytes per version (an average that moves as the term
+        // goes on) only turns the distance into bytes for the bound.
         long behind = Math.max(0, tail - cursor);
-        long lag = perVersion == 0 || behind > Long.MAX_VALUE / perVersion ? (perVersion == 0 ? 0 : Long.MAX_VALUE)
-                : behind * perVersion;
+        long lag = behind > Long.MAX_VALUE / perVersion ? Long.MAX_VALUE : behind * perVersion;
         if (historyLagMark < 0) {
-            historyLagMark = lag;
+            historyLagMark = behind;
             historyLagMarkNanos = nowNanos;
             return;
         }
         if (nowNanos - historyLagMarkNanos < HISTORY_STALL_NANOS) {
             return;
         }
-        if (lag > hub.settings.maxBufferBytes() && lag >= historyLagMark) {
+        if (lag > hub.settings.maxBufferBytes() && behind >= historyLagMark) {
             log.info("subscriber {} replaying history is about {} bytes behind (limit {}) and not catching up: "
                     + "disconnecting it; it can resume after version {}", channel.remoteAddress(), lag,
                     hub.settings.maxBufferBytes(), cursor);
             end("slow");
             return;
         }
-        historyLagMark = lag;
+        historyLagMark = behind;
         historyLagMarkNanos = nowNanos;
     }
 

@@ -27,8 +27,12 @@ class SubscriptionLagTest {
     final ManualClock clock = new ManualClock();
 
     SubscriberHub hub(EventCache cache, long maxBufferBytes) {
-        return new SubscriberHub(new SubscriberHub.Settings(10, maxBufferBytes, TimeUnit.SECONDS.toNanos(30), 2, 4),
-                cache, index, store, layout, Runnable::run, new SubscribeMetrics(registry), clock);
+        return hub(cache, maxBufferBytes, SubscriberHub.Settings.DEFAULT_IN_FLIGHT_BYTES);
+    }
+
+    SubscriberHub hub(EventCache cache, long maxBufferBytes, long inFlightBytes) {
+        return new SubscriberHub(new SubscriberHub.Settings(10, maxBufferBytes, TimeUnit.SECONDS.toNanos(30), 2, 4,
+                inFlightBytes), cache, index, store, layout, Runnable::run, new SubscribeMetrics(registry), clock);
     }
 
     /** Appends versions first..last to the cache, 100 bytes of events each, durable at once. */
@@ -98,15 +102,78 @@ class SubscriptionLagTest {
         assertTrue(ch.isOpen(), "5,000 bytes behind, under the 1 MiB bound");
     }
 
+    /** Appends versions first..last to the cache, {@code bytesEach} bytes of events each, durable at once. */
+    static void appendSized(EventCache cache, long first, long last, int bytesEach) {
+        int n = (int) (last - first + 1);
+        int[] offsets = new int[n + 1];
+        for (int i = 0; i <= n; i++) {
+            offsets[i] = bytesEach * i;
+        }
+        byte[] data = new byte[bytesEach * n];
+        Arrays.fill(data, (byte) 'x');
+        cache.append(first, last, data, offsets);
+        cache.durable(last);
+    }
+
+    @Test
+    void aReplayingSubscriberCatchingUpIsNotCutWhenTheTermsEventsGrowLarger() {
+        for (long f = 1; f <= 901; f += 100) {
+            storedBatch(f, f + 99);
+        }
+        EventCache cache = new EventCache(1 << 24, 64, 1000); // a new term started at 1000
+        appendSized(cache, 1001, 1010, 1); // its first transactions are tiny: 1 byte per version
+        SubscriberHub hub = hub(cache, 1024);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        assertEquals(null, hub.admit(0));
+        Subscription s = hub.open(ch, 0, true, "L");
+        s.tick(clock.nanoTime()); // first sample: ~1010 versions * 1 byte behind
+        // the client reads 500 versions of history over the next 10 s
+        for (int i = 0; i < 5; i++) {
+            store.takeFor(layout.objectKey(1 + 100L * i)).succeed();
+            ch.runPendingTasks();
+        }
+        assertEquals(500, s.cursor());
+        clock.advanceMillis(10_000);
+        appendSized(cache, 1011, 1020, 10_000); // meanwhile load arrives: 10 versions of 10 kB
+        s.tick(clock.nanoTime());
+        // behind went from 1010 versions to 520: catching up fast (its estimate in bytes grew with the average)
+        assertTrue(ch.isOpen(), "its distance in versions halved: not cut, however the bytes per version moved");
+    }
+
+    @Test
+    void aReplayingSubscriberCatchingUpIsNotCutWhenFirstJudgedOnMarkersOnly() {
+        for (long f = 1; f <= 901; f += 100) {
+            storedBatch(f, f + 99);
+        }
+        EventCache cache = new EventCache(1 << 24, 64, 1000); // a new term started at 1000, no transaction yet
+        cache.durable(1005); // heartbeats only
+        SubscriberHub hub = hub(cache, 1024);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        assertEquals(null, hub.admit(0));
+        Subscription s = hub.open(ch, 0, true, "L");
+        s.tick(clock.nanoTime()); // first sample: bytesPerVersion 0, so the mark is 0
+        for (int i = 0; i < 9; i++) {
+            store.takeFor(layout.objectKey(1 + 100L * i)).succeed();
+            ch.runPendingTasks();
+        }
+        assertEquals(900, s.cursor());
+        clock.advanceMillis(10_000);
+        appendSized(cache, 1006, 1010, 200); // ordinary 200-byte transactions arrive
+        s.tick(clock.nanoTime());
+        // 1005 versions behind -> 110 (the first sample had no bytes per version to judge with)
+        assertTrue(ch.isOpen(), "from 1005 to 110 versions behind: not cut");
+    }
+
     /**
      * What a subscriber was sent may still sit in buffers between the server and the client when
      * its connection breaks, and the client resumes from the last event it received. The
-     * truncator keeps the stream's position as of max_buffer_size_bytes ago, not its cursor.
+     * truncator keeps the stream's position as of max_buffer_size_bytes plus the sockets'
+     * buffers ago (here 800 + 0 bytes), not its cursor.
      */
     @Test
     void truncationKeepsWhatMayStillBeInFlightToASubscriber() {
         EventCache cache = new EventCache(1 << 20, 64, 0);
-        SubscriberHub hub = hub(cache, 800);
+        SubscriberHub hub = hub(cache, 800, 0);
         EmbeddedChannel ch = new EmbeddedChannel();
         assertEquals(null, hub.admit(0));
         Subscription s = hub.open(ch, 0, true, "L");
@@ -121,5 +188,35 @@ class SubscriptionLagTest {
         append(cache, 21, 30);
         s.pump();
         assertEquals(20, hub.minCursor());
+    }
+
+    /**
+     * A quiet log (heartbeat markers, few bytes) must not hold truncation back for good: what was
+     * written a minute ago has reached a client that reads, so the floor follows a quiet stream
+     * a minute behind.
+     */
+    @Test
+    void aQuietStreamsFloorFollowsItAMinuteBehind() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 10 << 20);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        assertEquals(null, hub.admit(0));
+        Subscription s = hub.open(ch, 0, true, "L");
+        append(cache, 1, 1); // 100 bytes, far below the byte margin
+        long version = 1;
+        for (int second = 0; second < 59; second++) {
+            cache.durable(++version); // a heartbeat marker a second
+            s.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+        }
+        assertEquals(version, s.cursor());
+        assertEquals(0, hub.minCursor(), "nothing written is a minute old yet");
+        for (int second = 0; second < 30; second++) {
+            cache.durable(++version);
+            s.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+        }
+        long floor = hub.minCursor();
+        assertTrue(floor > 0 && floor <= version - 30, "about a minute behind: " + floor + " of " + version);
     }
 }
