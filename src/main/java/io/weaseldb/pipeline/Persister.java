@@ -758,24 +758,33 @@ public final class Persister implements Stage {
         leading = false;
         storageHealthy = false;
         log.error("lost leadership of the log (term {}, leader {}): {}", term.term(), term.leaderId(), reason);
+        takeOwed(lost);
+        listener.fenced(reason);
+    }
+
+    /**
+     * Moves every item still owed an answer out of the batches in flight, the open batch and the
+     * bans waiting for a version into {@code owed}, and drops those batches: nothing more is
+     * written, and nothing more goes to the listener.
+     */
+    private void takeOwed(List<Sequenced> owed) {
         for (Batch b : inFlight) {
             if (!b.released || !b.items.isEmpty()) { // released ones may still hold replies attached later
                 b.released = true;
-                lost.addAll(b.items);
+                owed.addAll(b.items);
                 b.items = new ArrayList<>();
             }
         }
         inFlight.clear();
-        lost.addAll(openItems);
-        lost.addAll(pendingBans);
+        owed.addAll(openItems);
+        owed.addAll(pendingBans);
         openItems = new ArrayList<>();
         openTxns = new ArrayList<>();
         openBans.clear();
         pendingBans.clear();
         openFirstVersion = -1;
-        undurableTxns = 0; // nothing more goes to the listener
+        undurableTxns = 0;
         encoder.reset();
-        listener.fenced(reason);
     }
 
     /**
@@ -787,18 +796,7 @@ public final class Persister implements Stage {
     public void answerAbandoned() {
         List<Sequenced> owed = new ArrayList<>(lost);
         lost = new ArrayList<>();
-        for (Batch b : inFlight) {
-            if (!b.released || !b.items.isEmpty()) {
-                b.released = true;
-                owed.addAll(b.items);
-                b.items = new ArrayList<>();
-            }
-        }
-        inFlight.clear();
-        owed.addAll(openItems);
-        owed.addAll(pendingBans);
-        openItems = new ArrayList<>();
-        pendingBans.clear();
+        takeOwed(owed);
         Sequenced s;
         while ((s = input.poll()) != null) {
             owed.add(s);

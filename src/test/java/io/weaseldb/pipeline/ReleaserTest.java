@@ -53,6 +53,21 @@ class ReleaserTest {
         r.offer(new Release(List.of(items), "leader-1", null));
     }
 
+    /** A completion whose answer throws (a bug in the handler), on {@code loop}. */
+    private static Completion throwing(Executor loop) {
+        return new Completion() {
+            @Override
+            public Executor executor() {
+                return loop;
+            }
+
+            @Override
+            public void complete(Outcome outcome) {
+                throw new IllegalStateException("a bug in answering");
+            }
+        };
+    }
+
     private static long committedVersion(Outcome o) {
         return ((Outcome.Committed) o).version();
     }
@@ -84,17 +99,7 @@ class ReleaserTest {
         Releaser r = new Releaser(64);
         QueuedLoop a = new QueuedLoop();
         RecordingCompletion before = new RecordingCompletion(a);
-        Completion broken = new Completion() {
-            @Override
-            public Executor executor() {
-                return a;
-            }
-
-            @Override
-            public void complete(Outcome outcome) {
-                throw new IllegalStateException("a bug in answering");
-            }
-        };
+        Completion broken = throwing(a);
         RecordingCompletion after = new RecordingCompletion(a);
         release(r, txn(before), txn(broken), txn(after));
         r.doWork(0);
@@ -185,17 +190,7 @@ class ReleaserTest {
     void aCompletionThatThrowsStillGivesTheBatchBack() {
         Releaser r = new Releaser(64);
         QueuedLoop a = new QueuedLoop();
-        Completion throwing = new Completion() {
-            @Override
-            public Executor executor() {
-                return a;
-            }
-
-            @Override
-            public void complete(Outcome outcome) {
-                throw new IllegalStateException("handler bug");
-            }
-        };
+        Completion throwing = throwing(a);
         release(r, txn(throwing));
         r.doWork(0);
         Runnable first = a.tasks.poll();
