@@ -80,6 +80,8 @@ public final class SubscriberHub {
     private final AtomicInteger count = new AtomicInteger();
     private final ConcurrentHashMap<EventLoop, LoopSubscribers> loops = new ConcurrentHashMap<>();
     private final java.util.Set<Subscription> all = ConcurrentHashMap.newKeySet();
+    /** Recently ended streams' holds on the log: {floor, until (clock nanos)}, oldest first. */
+    private final java.util.ArrayDeque<long[]> holds = new java.util.ArrayDeque<>();
     private volatile String endedReason;
 
     public SubscriberHub(Settings settings, EventCache cache, LogIndex index, ObjectStore store, LogLayout layout,
@@ -214,6 +216,7 @@ public final class SubscriberHub {
         if (s.waitingForRead.get()) {
             readWaiters.remove(s); // a woken stream that is gone would take a freed slot's wake-up
         }
+        holdAfterClose(s.publishedCursor()); // before it leaves `all`: minCursor never misses it
         all.remove(s);
         count.decrementAndGet();
         metrics.connected.decrementAndGet();
@@ -233,8 +236,40 @@ public final class SubscriberHub {
         synchronized (admission) {
             min = reserved.isEmpty() ? Long.MAX_VALUE : reserved.firstKey();
         }
+        min = Math.min(min, recentHolds());
         for (Subscription s : all) {
             min = Math.min(min, s.publishedCursor());
+        }
+        return min;
+    }
+
+    /**
+     * A stream that ended (the client went away, or was cut as slow) keeps its hold on the log
+     * for {@link Subscription#FLOOR_SETTLE_NANOS}, so a client that reconnects at once, as the
+     * contract tells it to, finds what it had not received yet. At most max_subscribers holds;
+     * past that the oldest goes first.
+     */
+    private void holdAfterClose(long floor) {
+        long until = clock.nanoTime() + Subscription.FLOOR_SETTLE_NANOS;
+        synchronized (holds) {
+            if (holds.size() >= Math.max(1, settings.maxSubscribers())) {
+                holds.pollFirst();
+            }
+            holds.addLast(new long[] {floor, until});
+        }
+    }
+
+    /** The lowest floor among recently ended streams, dropping expired holds; Long.MAX_VALUE with none. */
+    private long recentHolds() {
+        long now = clock.nanoTime();
+        long min = Long.MAX_VALUE;
+        synchronized (holds) {
+            while (!holds.isEmpty() && now - holds.peekFirst()[1] >= 0) {
+                holds.pollFirst(); // ended earliest, so expires earliest
+            }
+            for (long[] h : holds) {
+                min = Math.min(min, h[0]);
+            }
         }
         return min;
     }

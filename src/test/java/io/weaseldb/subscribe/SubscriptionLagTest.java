@@ -191,6 +191,30 @@ class SubscriptionLagTest {
     }
 
     /**
+     * A stream whose connection broke keeps its hold for a minute: its client reconnects at once
+     * (as the contract says) from the last event it received, and finds it still there.
+     */
+    @Test
+    void anEndedStreamKeepsItsHoldForAMinute() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 800, 0);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        assertEquals(null, hub.admit(0));
+        Subscription s = hub.open(ch, 0, true, "L");
+        append(cache, 1, 10);
+        s.pump();
+        append(cache, 11, 20);
+        s.pump();
+        assertEquals(10, hub.minCursor());
+        s.end(null); // the client went away
+        assertEquals(10, hub.minCursor(), "held for its client to come back");
+        clock.advanceMillis(59_000);
+        assertEquals(10, hub.minCursor());
+        clock.advanceMillis(1_000);
+        assertEquals(Long.MAX_VALUE, hub.minCursor(), "a minute later nothing holds the log");
+    }
+
+    /**
      * A quiet log (heartbeat markers, few bytes) must not hold truncation back for good: what was
      * written a minute ago has reached a client that reads, so the floor follows a quiet stream
      * a minute behind.
