@@ -46,10 +46,10 @@ public final class Subscription {
      * the connection breaks, and the client resumes from the last event it received.
      */
     private volatile long publishedCursor;
-    /** After this long, what was written has had time to reach a client that reads (a quiet stream's floor moves with it). */
-    static final long FLOOR_SETTLE_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** After this long, what was written has had time to reach a client that reads (a quiet stream's floor follows it this far behind). */
+    static final long FLOOR_SETTLE_NANOS = TimeUnit.SECONDS.toNanos(15);
     /** A quiet stream (markers, heartbeats) is marked at most this often. */
-    private static final long FLOOR_MARK_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final long FLOOR_MARK_NANOS = TimeUnit.SECONDS.toNanos(3);
     private long bytesWritten;
     /**
      * Positions in the stream (bytes written, cursor, when), oldest first: taken when an eighth
