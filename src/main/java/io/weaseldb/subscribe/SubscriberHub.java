@@ -216,7 +216,7 @@ public final class SubscriberHub {
         if (s.waitingForRead.get()) {
             readWaiters.remove(s); // a woken stream that is gone would take a freed slot's wake-up
         }
-        holdAfterClose(s.publishedCursor()); // before it leaves `all`: minCursor never misses it
+        holdAfterClose(s); // before it leaves `all`: minCursor reads `all` first, then the holds
         all.remove(s);
         count.decrementAndGet();
         metrics.connected.decrementAndGet();
@@ -236,27 +236,35 @@ public final class SubscriberHub {
         synchronized (admission) {
             min = reserved.isEmpty() ? Long.MAX_VALUE : reserved.firstKey();
         }
-        min = Math.min(min, recentHolds());
         for (Subscription s : all) {
             min = Math.min(min, s.publishedCursor());
         }
-        return min;
+        // after `all`: a stream that leaves it meanwhile has put its hold here first
+        return Math.min(min, recentHolds());
     }
 
     /**
      * A stream that ended (the client went away, or was cut as slow) keeps its hold on the log
-     * for {@link Subscription#FLOOR_SETTLE_NANOS}, so a client that reconnects at once, as the
-     * contract tells it to, finds what it had not received yet. At most max_subscribers holds;
-     * past that the oldest goes first.
+     * until {@link Subscription#FLOOR_SETTLE_NANOS} after its connection has closed (a stream
+     * cut as slow closes once the server's buffer for it has drained, or is closed after
+     * {@link Subscription#CLOSE_GRACE_NANOS}), so a client that
+     * reconnects at once, as the contract tells it to, finds what it had not received yet. At
+     * most max_subscribers holds; past that the oldest goes first.
      */
-    private void holdAfterClose(long floor) {
-        long until = clock.nanoTime() + Subscription.FLOOR_SETTLE_NANOS;
+    private void holdAfterClose(Subscription s) {
+        // {floor, until}: until 15 s after the close, or the close's own bound if it never comes
+        long[] hold = {s.publishedCursor(), clock.nanoTime() + Subscription.CLOSE_GRACE_NANOS + Subscription.FLOOR_SETTLE_NANOS};
         synchronized (holds) {
             if (holds.size() >= Math.max(1, settings.maxSubscribers())) {
                 holds.pollFirst();
             }
-            holds.addLast(new long[] {floor, until});
+            holds.addLast(hold);
         }
+        s.channel.closeFuture().addListener(f -> {
+            synchronized (holds) {
+                hold[1] = clock.nanoTime() + Subscription.FLOOR_SETTLE_NANOS;
+            }
+        });
     }
 
     /** The lowest floor among recently ended streams, dropping expired holds; Long.MAX_VALUE with none. */
@@ -264,9 +272,7 @@ public final class SubscriberHub {
         long now = clock.nanoTime();
         long min = Long.MAX_VALUE;
         synchronized (holds) {
-            while (!holds.isEmpty() && now - holds.peekFirst()[1] >= 0) {
-                holds.pollFirst(); // ended earliest, so expires earliest
-            }
+            holds.removeIf(h -> now - h[1] >= 0);
             for (long[] h : holds) {
                 min = Math.min(min, h[0]);
             }

@@ -41,13 +41,16 @@ public final class Subscription {
     /**
      * What the truncator must keep for this stream (any thread reads it): not the cursor, but
      * the cursor as it was {@code max_buffer_size_bytes} plus the sockets' buffers
-     * ({@code inFlightBytes}) of this stream ago, or {@link #FLOOR_SETTLE_NANOS} ago if that is
-     * later. What was written but is still in buffers between here and the client is lost if
-     * the connection breaks, and the client resumes from the last event it received.
+     * ({@code inFlightBytes}) of this stream ago; or, while the connection has taken everything
+     * written, as it was {@link #FLOOR_SETTLE_NANOS} ago, if that is later. What was written but
+     * is still in buffers between here and the client is lost if the connection breaks, and the
+     * client resumes from the last event it received.
      */
     private volatile long publishedCursor;
     /** After this long, what was written has had time to reach a client that reads (a quiet stream's floor follows it this far behind). */
     static final long FLOOR_SETTLE_NANOS = TimeUnit.SECONDS.toNanos(15);
+    /** An ended stream whose client does not take its last bytes is closed after this long. */
+    static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(30);
     /** A quiet stream (markers, heartbeats) is marked at most this often. */
     private static final long FLOOR_MARK_NANOS = TimeUnit.SECONDS.toNanos(3);
     private long bytesWritten;
@@ -154,9 +157,14 @@ public final class Subscription {
             markCursor[i] = cursor;
             markCount++;
         }
+        // The time rule is for quiet streams (heartbeats, few bytes) whose byte margin would take
+        // for ever to fill; it applies only while the connection has taken everything written
+        // (nothing queued in Netty): a client that stopped reading keeps its hold by bytes alone.
+        ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
+        boolean drained = channel.isWritable() && (out == null || out.totalPendingWriteBytes() == 0);
         long floor = -1;
         while (markCount > 0 && (bytesWritten - markBytes[markFirst] >= margin
-                || now - markNanos[markFirst] >= FLOOR_SETTLE_NANOS)) {
+                || (drained && now - markNanos[markFirst] >= FLOOR_SETTLE_NANOS))) {
             floor = markCursor[markFirst];
             markFirst = (markFirst + 1) & 15;
             markCount--;
@@ -348,6 +356,15 @@ public final class Subscription {
         hub.closed(this);
         if (channel.isActive()) {
             channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+            // The close waits for the client to take what is queued; one that has stopped reading
+            // would hold the connection (and its hold on the log) for good.
+            Channel ch = channel; // the task holds the channel only, not this stream or its hub
+            var force = ch.eventLoop().schedule(() -> {
+                if (ch.isOpen()) {
+                    ch.close();
+                }
+            }, CLOSE_GRACE_NANOS, TimeUnit.NANOSECONDS);
+            ch.closeFuture().addListener(f -> force.cancel(false));
         }
     }
 
