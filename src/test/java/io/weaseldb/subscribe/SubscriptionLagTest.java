@@ -37,15 +37,13 @@ class SubscriptionLagTest {
 
     /** Appends versions first..last to the cache, 100 bytes of events each, durable at once. */
     static void append(EventCache cache, long first, long last) {
-        int n = (int) (last - first + 1);
-        int[] offsets = new int[n + 1];
-        for (int i = 0; i <= n; i++) {
-            offsets[i] = 100 * i;
-        }
-        byte[] data = new byte[100 * n];
-        Arrays.fill(data, (byte) 'x');
-        cache.append(first, last, data, offsets);
-        cache.durable(last);
+        appendSized(cache, first, last, 100);
+    }
+
+    /** A durable subscription from version 0 on its own channel, admitted and opened. */
+    static Subscription subscribeFromTheStart(SubscriberHub hub, EmbeddedChannel ch) {
+        assertEquals(null, hub.admit(0));
+        return hub.open(ch, 0, true, "L");
     }
 
     void storedBatch(long first, long last) {
@@ -71,8 +69,7 @@ class SubscriptionLagTest {
         append(cache, 11, 40); // 100 bytes per version
         SubscriberHub hub = hub(cache, 1000);
         EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        Subscription s = hub.open(ch, 0, true, "L"); // its read of [1..10] stays pending
+        Subscription s = subscribeFromTheStart(hub, ch); // its read of [1..10] stays pending
         s.tick(clock.nanoTime());
         clock.advanceMillis(5_000);
         append(cache, 41, 60);
@@ -92,8 +89,7 @@ class SubscriptionLagTest {
         append(cache, 11, 40);
         SubscriberHub hub = hub(cache, 1 << 20);
         EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        Subscription s = hub.open(ch, 0, true, "L");
+        Subscription s = subscribeFromTheStart(hub, ch);
         for (int i = 0; i < 5; i++) {
             s.tick(clock.nanoTime());
             clock.advanceMillis(5_000);
@@ -124,8 +120,7 @@ class SubscriptionLagTest {
         appendSized(cache, 1001, 1010, 1); // its first transactions are tiny: 1 byte per version
         SubscriberHub hub = hub(cache, 1024);
         EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        Subscription s = hub.open(ch, 0, true, "L");
+        Subscription s = subscribeFromTheStart(hub, ch);
         s.tick(clock.nanoTime()); // first sample: ~1010 versions * 1 byte behind
         // the client reads 500 versions of history over the next 10 s
         for (int i = 0; i < 5; i++) {
@@ -149,8 +144,7 @@ class SubscriptionLagTest {
         cache.durable(1005); // heartbeats only
         SubscriberHub hub = hub(cache, 1024);
         EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        Subscription s = hub.open(ch, 0, true, "L");
+        Subscription s = subscribeFromTheStart(hub, ch);
         s.tick(clock.nanoTime()); // first sample: bytesPerVersion 0, so the mark is 0
         for (int i = 0; i < 9; i++) {
             store.takeFor(layout.objectKey(1 + 100L * i)).succeed();
@@ -168,15 +162,14 @@ class SubscriptionLagTest {
      * What a subscriber was sent may still sit in buffers between the server and the client when
      * its connection breaks, and the client resumes from the last event it received. The
      * truncator keeps the stream's position as of max_buffer_size_bytes plus the sockets'
-     * buffers ago (here 800 + 0 bytes), not its cursor.
+     * buffers ago (here 800 + 0 bytes), not its cursor, and for 15 s after the stream ends.
      */
     @Test
     void truncationKeepsWhatMayStillBeInFlightToASubscriber() {
         EventCache cache = new EventCache(1 << 20, 64, 0);
         SubscriberHub hub = hub(cache, 800, 0);
         EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        Subscription s = hub.open(ch, 0, true, "L");
+        Subscription s = subscribeFromTheStart(hub, ch);
         append(cache, 1, 10); // 1,000 bytes
         s.pump();
         assertEquals(10, s.cursor());
@@ -188,30 +181,15 @@ class SubscriptionLagTest {
         append(cache, 21, 30);
         s.pump();
         assertEquals(20, hub.minCursor());
-    }
 
-    /**
-     * A stream whose connection broke keeps its hold for 15 s: its client reconnects at once
-     * (as the contract says) from the last event it received, and finds it still there.
-     */
-    @Test
-    void anEndedStreamKeepsItsHoldFor15Seconds() {
-        EventCache cache = new EventCache(1 << 20, 64, 0);
-        SubscriberHub hub = hub(cache, 800, 0);
-        EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        Subscription s = hub.open(ch, 0, true, "L");
-        append(cache, 1, 10);
-        s.pump();
-        append(cache, 11, 20);
-        s.pump();
-        assertEquals(10, hub.minCursor());
-        s.end(null); // the client went away
-        assertEquals(10, hub.minCursor(), "held for its client to come back");
+        // Its connection breaks: the hold stays for 15 s, for its client to reconnect at once (as
+        // the contract says) from the last event it received, and find it still there.
+        s.end(null);
+        assertEquals(20, hub.minCursor(), "held for its client to come back");
         clock.advanceMillis(14_000);
-        assertEquals(10, hub.minCursor());
+        assertEquals(20, hub.minCursor());
         clock.advanceMillis(1_000);
-        assertEquals(Long.MAX_VALUE, hub.minCursor(), "15 s later nothing holds the log");
+        assertEquals(Long.MAX_VALUE, hub.minCursor(), "15 s after the close nothing holds the log");
     }
 
     /**
@@ -224,8 +202,7 @@ class SubscriptionLagTest {
         EventCache cache = new EventCache(1 << 20, 64, 0);
         SubscriberHub hub = hub(cache, 10 << 20);
         EmbeddedChannel ch = new EmbeddedChannel();
-        assertEquals(null, hub.admit(0));
-        Subscription s = hub.open(ch, 0, true, "L");
+        Subscription s = subscribeFromTheStart(hub, ch);
         append(cache, 1, 1); // 100 bytes, far below the byte margin
         long version = 1;
         for (int second = 0; second < 14; second++) {
