@@ -595,10 +595,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 }
                 case SubscriberHub.Refusal.TooMany m -> {
                     metrics.rejected("max_subscribers");
-                    FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                            "too many subscribers (max_subscribers = " + m.max() + ")");
-                    r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
-                    respond(slot, r);
+                    respond(slot, unavailable("too many subscribers (max_subscribers = " + m.max() + ")"));
                 }
                 case SubscriberHub.Refusal.NotLeading n -> {
                     // as every 503 of a server that does not lead: Retry-After, and the leader if known
@@ -789,8 +786,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private FullHttpResponse storageError(Throwable t) {
         log.warn("retention request failed: {}", t.toString());
-        FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                "storage did not complete the request: " + unwrap(t).getMessage());
+        return unavailable("storage did not complete the request: " + unwrap(t).getMessage());
+    }
+
+    /** A 503 {@code unavailable} error with {@code Retry-After}, for answers that carry no pipeline outcome. */
+    private FullHttpResponse unavailable(String message) {
+        FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", message);
         r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
         return r;
     }
@@ -975,11 +976,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         try {
             backend.metricsExecutor().execute(() -> scrape(slot, loop));
         } catch (java.util.concurrent.RejectedExecutionException busy) {
-            FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "metrics scrapes are not being taken now (too many at once, or the server is stopping); "
-                            + "retry shortly");
-            r.headers().setInt(HttpHeaderNames.RETRY_AFTER, settings.retryAfterSeconds());
-            respond(slot, r);
+            respond(slot, unavailable("metrics scrapes are not being taken now (too many at once, or the server is "
+                    + "stopping); retry shortly"));
         }
     }
 

@@ -174,7 +174,7 @@ final class RequestBodyReader {
                     "Chunk signatures are not allowed with " + spec.encoding());
         }
         // Only hex digits: Long.parseLong also takes a sign, and "-1" would become a negative chunk.
-        if (hex.isEmpty() || hex.length() > 15 || !hex.chars().allMatch(c -> Character.digit(c, 16) >= 0 && c < 128)) {
+        if (hex.isEmpty() || hex.length() > 15 || !hex.chars().allMatch(java.util.HexFormat::isHexDigit)) {
             throw new S3ErrorException(S3ErrorCode.INCOMPLETE_BODY, "Malformed chunk size: '" + hex + "'");
         }
         long size;
