@@ -31,9 +31,11 @@ import org.slf4j.LoggerFactory;
  * object, never past what a connected subscriber still has to read, and never into the request-id
  * window: a restart or a new leader rebuilds the ids that make commits idempotent from the log.
  *
- * <p>Owned by one thread: every operation (API requests and the periodic truncation) runs on it,
- * in order, so the policy map and the truncation never race. Requests queue in a bounded queue;
- * storage calls block this thread (never an event loop) with a timeout.
+ * <p>Owned by one thread: every operation (API requests, truncation passes and orphan sweeps)
+ * runs on it, in order, so the policy map and the truncation never race. Requests queue in a
+ * bounded queue; storage calls block this thread (never an event loop) with a timeout. Passes and
+ * sweeps run in steps of one listing page, each queued behind what waits, so a long one holds a
+ * request for one step, not for all of it.
  */
 public final class RetentionManager implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RetentionManager.class);
@@ -112,16 +114,23 @@ public final class RetentionManager implements AutoCloseable {
         loadPolicies();
         log.info("retention: {} policies; oldest version in the log {}", policies.size(), oldestVersion);
         long period = settings.truncateIntervalSeconds();
-        timer.scheduleWithFixedDelay(() -> submit(() -> {
-            if (!timer.isShutdown()) { // a pass queued before the term ended (close) is skipped
-                truncate();
-            }
-            return null;
-        }).whenComplete((ok, failure) -> {
-            if (failure != null) {
-                log.warn("retention: truncation pass failed (next try in {} s): {}", period, failure.toString());
-            }
-        }), period, period, TimeUnit.SECONDS);
+        timer.scheduleWithFixedDelay(() -> {
+            CompletableFuture<Integer> done = new CompletableFuture<>();
+            submitStep(() -> {
+                if (timer.isShutdown() || (pass != null && !pass.isDone())) {
+                    // a pass queued before the term ended (close) is skipped, and so is one that
+                    // comes while the last is still deleting: that one reads the floor afresh anyway
+                    done.complete(0);
+                } else {
+                    beginPass(done);
+                }
+            }, done);
+            done.whenComplete((n, failure) -> {
+                if (failure != null && !timer.isShutdown()) {
+                    log.warn("retention: truncation pass failed (next try in {} s): {}", period, failure.toString());
+                }
+            });
+        }, period, period, TimeUnit.SECONDS);
     }
 
     /**
@@ -263,46 +272,52 @@ public final class RetentionManager implements AutoCloseable {
         s.done.complete(s.doomed.size());
     }
 
-    /** How long a sweep's next page waits before asking again for room in the retention queue. */
-    static final long SWEEP_PAGE_REQUEUE_MS = 50;
-    /** Sweeps whose next page waits on the timer for room; {@link #close} fails them (their retry never runs). */
-    private final java.util.Set<Sweep> waitingForRoom = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** How long a sweep's or a truncation pass's next step waits before asking again for room in the retention queue. */
+    static final long NEXT_STEP_REQUEUE_MS = 50;
+    /** Sweeps and passes whose next step waits on the timer for room; {@link #close} fails them (their retry never runs). */
+    private final java.util.Set<CompletableFuture<Integer>> waitingForRoom =
+            java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private void nextSweepPage(Sweep s, String token) {
+        queueNextStep(() -> sweepStep(s, token), s.done);
+    }
 
     /**
-     * Queues a sweep's next page behind what waits on the retention thread. With that queue full
-     * (a burst of retention requests) the page asks again shortly: failing would start the whole
-     * sweep over after its wait, which is a day for the last one. Once the thread is shut down
-     * (the term ended) the sweep fails, as {@link #submitStep} does.
+     * Queues the next step of a sweep or a truncation pass behind what waits on the retention
+     * thread; a step that throws fails {@code done}. With that queue full (a burst of retention
+     * requests) the step asks again shortly: failing would start the whole sweep over after its
+     * wait, which is a day for the last one. Once the thread is shut down (the term ended)
+     * {@code done} fails, as {@link #submitStep} does.
      */
-    private void nextSweepPage(Sweep s, String token) {
+    private void queueNextStep(Runnable step, CompletableFuture<Integer> done) {
         try {
             thread.execute(() -> {
                 try {
-                    sweepStep(s, token);
+                    step.run();
                 } catch (Throwable t) {
-                    s.done.completeExceptionally(t);
+                    done.completeExceptionally(t);
                 }
             });
         } catch (java.util.concurrent.RejectedExecutionException full) {
             if (!thread.isShutdown()) {
                 try {
-                    waitingForRoom.add(s);
+                    waitingForRoom.add(done);
                     timer.schedule(() -> {
-                        if (waitingForRoom.remove(s)) {
-                            nextSweepPage(s, token);
+                        if (waitingForRoom.remove(done)) {
+                            queueNextStep(step, done);
                         }
-                    }, SWEEP_PAGE_REQUEUE_MS, TimeUnit.MILLISECONDS);
+                    }, NEXT_STEP_REQUEUE_MS, TimeUnit.MILLISECONDS);
                     return;
                 } catch (java.util.concurrent.RejectedExecutionException closed) {
-                    waitingForRoom.remove(s); // the timer is shut down too: the term is over
+                    waitingForRoom.remove(done); // the timer is shut down too: the term is over
                 }
             }
-            s.done.completeExceptionally(queueFull(full));
+            done.completeExceptionally(queueFull(full));
         }
     }
 
-    /** Sweeps whose next page is waiting for room (tests). */
-    int sweepsWaitingForRoom() {
+    /** Sweeps and truncation passes whose next step is waiting for room (tests). */
+    int stepsWaitingForRoom() {
         return waitingForRoom.size();
     }
 
@@ -417,9 +432,14 @@ public final class RetentionManager implements AutoCloseable {
         });
     }
 
-    /** Runs a truncation pass now (tests, operators); completes with the number of objects deleted. */
+    /**
+     * Runs a truncation pass now, or right after the one in progress (tests, operators); completes
+     * with the number of objects it deleted.
+     */
     public CompletableFuture<Integer> truncateNow() {
-        return submit(this::truncate);
+        CompletableFuture<Integer> done = new CompletableFuture<>();
+        submitStep(() -> beginPass(done), done);
+        return done;
     }
 
     /**
@@ -454,8 +474,52 @@ public final class RetentionManager implements AutoCloseable {
         policyCount = policies.size();
     }
 
-    /** The retention thread: deletes whole log objects below the horizon. */
-    private int truncate() {
+    /** The pass in progress, or the last one (the retention thread only): one runs at a time. */
+    private CompletableFuture<Integer> pass;
+
+    /** One truncation pass between its steps; only the retention thread touches it. */
+    private static final class Pass {
+        final CompletableFuture<Integer> done;
+        /** The key of the oldest log object kept: everything listed before it goes. */
+        final String keepKey;
+        final long newOldest;
+        final String why;
+        int deleted;
+
+        Pass(CompletableFuture<Integer> done, String keepKey, long newOldest, String why) {
+            this.done = done;
+            this.keepKey = keepKey;
+            this.newOldest = newOldest;
+            this.why = why;
+        }
+    }
+
+    /**
+     * The retention thread: starts a pass that completes {@code done}, or queues it behind the one
+     * in progress (two at once would list and delete the same objects twice).
+     */
+    private void beginPass(CompletableFuture<Integer> done) {
+        CompletableFuture<Integer> running = pass;
+        if (running != null && !running.isDone()) {
+            running.whenComplete((n, failure) -> queueNextStep(() -> beginPass(done), done));
+            return;
+        }
+        pass = done;
+        Pass p = plan(done);
+        if (p == null) {
+            done.complete(0);
+        } else {
+            truncateStep(p, null);
+        }
+    }
+
+    /**
+     * The retention thread, a pass's first step: decides the new oldest version and publishes it,
+     * so readers stop finding the objects below it before any is deleted; or null, with nothing to
+     * delete. Policies change only on this thread, so none can pin what this decides between it
+     * and the deletions (a PUT below the new oldest version is {@code 410} from here on).
+     */
+    private Pass plan(CompletableFuture<Integer> done) {
         try {
             loadPolicies();
         } catch (IOException e) {
@@ -476,7 +540,7 @@ public final class RetentionManager implements AutoCloseable {
         }
         policyCount = policies.size();
         if (policies.isEmpty()) {
-            return 0; // no policy: keep everything (the safe default)
+            return null; // no policy: keep everything (the safe default)
         }
         long byPolicies = Long.MAX_VALUE;
         for (Policy p : policies.values()) {
@@ -492,49 +556,68 @@ public final class RetentionManager implements AutoCloseable {
         // before that object go too; the newest object always stays.
         long keepFrom = index.floor(horizon + 1);
         if (keepFrom < 0) {
-            return 0;
+            return null;
         }
-        String keepKey = layout.objectKey(keepFrom);
+        if (keepFrom > index.oldest()) {
+            // A subscription admitted since the floor was read may need what goes: then this pass
+            // deletes nothing (the next one reads the floor again).
+            boolean[] needed = {false};
+            oldestNeededBySubscribers.excludingAdmissions(() -> {
+                if (oldestNeededBySubscribers.getAsLong() < keepFrom - 1) {
+                    needed[0] = true;
+                    return;
+                }
+                index.removeBefore(keepFrom);
+                oldestVersion = keepFrom;
+            });
+            if (needed[0]) {
+                return null;
+            }
+        }
+        // else: the index already starts there; the listing still deletes what an earlier pass
+        // could not (a failed deletion) and orphans below it
+        return new Pass(done, layout.objectKey(keepFrom), keepFrom, "horizon " + horizon + ": policies " + byPolicies
+                + ", subscribers " + (bySubscribers == Long.MAX_VALUE ? "none" : bySubscribers)
+                + ", request-id window " + byRequestIds);
+    }
+
+    /**
+     * The retention thread, each of a pass's steps: lists one page (max_deletes_per_request keys)
+     * of what lies before the oldest object kept and deletes it, then queues the next step behind
+     * whatever else waits there. A first pass on a long untrimmed log deletes tens of thousands of
+     * objects; in one task it would hold every retention request for its whole duration.
+     */
+    private void truncateStep(Pass p, String after) {
+        ObjectStore.ListPage page = await(store.list(layout.logPrefix(), after, null, settings.maxDeletesPerRequest()));
+        boolean end = page.continuationToken() == null || page.entries().isEmpty();
+        String last = after;
         List<String> doomed = new ArrayList<>();
-        String token = null;
-        outer:
-        do {
-            ObjectStore.ListPage page = await(store.list(layout.logPrefix(), null, token, 1000));
-            for (ObjectStore.Entry e : page.entries()) {
-                if (layout.versionOf(e.key()) < 0) {
-                    continue;
-                }
-                if (e.key().compareTo(keepKey) >= 0) {
-                    break outer;
-                }
+        for (ObjectStore.Entry e : page.entries()) {
+            if (e.key().compareTo(p.keepKey) >= 0) {
+                end = true;
+                break;
+            }
+            last = e.key();
+            if (layout.versionOf(e.key()) >= 0) {
                 doomed.add(e.key());
             }
-            token = page.continuationToken();
-        } while (token != null);
-        if (doomed.isEmpty()) {
-            return 0;
-        }
-        long newOldest = keepFrom;
-        // Readers stop finding the doomed objects first, then they are deleted. A subscription
-        // admitted since the floor was read may need them: then this pass deletes nothing (the
-        // next one reads the floor again).
-        boolean[] needed = {false};
-        oldestNeededBySubscribers.excludingAdmissions(() -> {
-            if (oldestNeededBySubscribers.getAsLong() < newOldest - 1) {
-                needed[0] = true;
-                return;
-            }
-            index.removeBefore(newOldest);
-            oldestVersion = newOldest;
-        });
-        if (needed[0]) {
-            return 0;
         }
         deleteInPages(doomed, deletedObjects);
-        log.info("truncated the log: deleted {} objects below version {} (horizon {}: policies {}, subscribers {},"
-                + " request-id window {})", doomed.size(), newOldest, horizon, byPolicies,
-                bySubscribers == Long.MAX_VALUE ? "none" : bySubscribers, byRequestIds);
-        return doomed.size();
+        p.deleted += doomed.size();
+        if (!end && timer.isShutdown()) {
+            log.info("retention: a truncation pass was cut short by the term's end after deleting {} objects; the"
+                    + " next leader's passes delete the rest", p.deleted);
+            end = true;
+        }
+        if (!end) {
+            String from = last;
+            queueNextStep(() -> truncateStep(p, from), p.done);
+            return;
+        }
+        if (p.deleted > 0) {
+            log.info("truncated the log: deleted {} objects below version {} ({})", p.deleted, p.newOldest, p.why);
+        }
+        p.done.complete(p.deleted);
     }
 
     private String key(String id) {
@@ -577,9 +660,9 @@ public final class RetentionManager implements AutoCloseable {
     @Override
     public void close() {
         timer.shutdownNow();
-        for (Sweep s : waitingForRoom) {
-            if (waitingForRoom.remove(s)) {
-                s.done.completeExceptionally(queueFull(null));
+        for (CompletableFuture<Integer> done : waitingForRoom) {
+            if (waitingForRoom.remove(done)) {
+                done.completeExceptionally(queueFull(null));
             }
         }
         thread.shutdown();
