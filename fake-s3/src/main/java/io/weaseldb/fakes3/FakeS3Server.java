@@ -49,8 +49,9 @@ import org.slf4j.LoggerFactory;
  * Connections ({@code maxConnections}, extra ones are closed on accept), request line 8 KiB,
  * headers 16 KiB, object size ({@code maxObjectBytes}, 400 EntityTooLarge), request body bytes
  * buffered at once across connections (4 objects' worth, at least 256 MiB; 503 SlowDown), worker
- * queue ({@value #WORKER_QUEUE} requests; 503 SlowDown), idle connections (closed after
- * {@value #IDLE_TIMEOUT_SECONDS} s).
+ * queue ({@value #WORKER_QUEUE} requests; 503 SlowDown), a request being received that goes
+ * {@value #REQUEST_TIMEOUT_MS} ms without a byte, or whose head takes that long in all (400
+ * RequestTimeout and a close), idle connections (closed after {@value #IDLE_TIMEOUT_SECONDS} s).
  *
  * <p>Thread-safety: {@link #start} and {@link #close} may be called from any thread; the accessors
  * are safe from any thread.
@@ -63,6 +64,8 @@ public final class FakeS3Server implements AutoCloseable {
     static final int MAX_CHUNK_BYTES = 64 * 1024;
     static final int WORKER_QUEUE = 256;
     static final int IDLE_TIMEOUT_SECONDS = 300;
+    /** S3 answers RequestTimeout after about 20 s without a byte of an upload. */
+    static final long REQUEST_TIMEOUT_MS = 20_000;
 
     private final FakeS3Config config;
     private final ObjectBackend backend;
@@ -132,8 +135,15 @@ public final class FakeS3Server implements AutoCloseable {
      * @param workerThreads    threads running backend operations
      * @param workerQueue      operations waiting for a worker before new ones get 503 SlowDown
      * @param maxBufferedBytes request body bytes held at once before new uploads get 503 SlowDown
+     * @param requestTimeoutMs how long a request being received may go without a byte, and its
+     *                         head may take in all, before it is answered 400 RequestTimeout and
+     *                         its connection closed
      */
-    record Limits(int workerThreads, int workerQueue, long maxBufferedBytes) {
+    record Limits(int workerThreads, int workerQueue, long maxBufferedBytes, long requestTimeoutMs) {
+        Limits(int workerThreads, int workerQueue, long maxBufferedBytes) {
+            this(workerThreads, workerQueue, maxBufferedBytes, REQUEST_TIMEOUT_MS);
+        }
+
         static Limits of(FakeS3Config config) {
             return new Limits(Math.max(4, 2 * config.ioThreads()), WORKER_QUEUE,
                     Math.max(256L * 1024 * 1024, 4 * config.maxObjectBytes()));
@@ -162,7 +172,8 @@ public final class FakeS3Server implements AutoCloseable {
                     ? new SigV4Verifier(config.accessKey(), config.secretKey(), clock)
                     : null;
             ServerContext context = new ServerContext(new RequestParser(config.maxObjectBytes(), verifier),
-                    new S3Operations(backend, faults), faults, workers, clock, limits.maxBufferedBytes());
+                    new S3Operations(backend, faults), faults, workers, clock, limits.maxBufferedBytes(),
+                    limits.requestTimeoutMs());
 
             boolean epoll = Epoll.isAvailable();
             IoHandlerFactory ioHandler = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
@@ -191,13 +202,15 @@ public final class FakeS3Server implements AutoCloseable {
                                 return;
                             }
                             channels.add(ch);
+                            S3RequestHandler handler = new S3RequestHandler(context);
                             ch.pipeline()
+                                    .addLast(handler.arrivals())
                                     .addLast(new IdleStateHandler(0, 0, IDLE_TIMEOUT_SECONDS))
                                     .addLast(new HttpServerCodec(new HttpDecoderConfig()
                                             .setMaxInitialLineLength(MAX_INITIAL_LINE_BYTES)
                                             .setMaxHeaderSize(MAX_HEADER_BYTES)
                                             .setMaxChunkSize(MAX_CHUNK_BYTES)))
-                                    .addLast(new S3RequestHandler(context));
+                                    .addLast(handler);
                         }
                     });
             Channel serverChannel;

@@ -10,6 +10,8 @@ package io.weaseldb.fakes3;
  *                             buffered-bytes budget was full
  * @param openConnections      connections open now
  * @param bufferedBytes        request body bytes reserved now (uploads being received or stored)
+ * @param timedOutRequests     requests closed while being received because bytes stopped coming
+ *                             (400 RequestTimeout)
  */
 public record FakeS3Stats(long requests, long errorResponses, long rejectedConnections, long rejectedBusy,
-                          int openConnections, long bufferedBytes) {}
+                          int openConnections, long bufferedBytes, long timedOutRequests) {}

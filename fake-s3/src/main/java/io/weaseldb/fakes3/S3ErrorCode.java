@@ -32,6 +32,8 @@ enum S3ErrorCode {
     PRECONDITION_FAILED(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
     REQUEST_HEADER_SECTION_TOO_LARGE(400, "RequestHeaderSectionTooLarge",
             "Your request header section exceeds the maximum allowed size."),
+    REQUEST_TIMEOUT(400, "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period."),
     REQUEST_TIME_TOO_SKEWED(403, "RequestTimeTooSkewed",
             "The difference between the request time and the current time is too large."),
     SIGNATURE_DOES_NOT_MATCH(403, "SignatureDoesNotMatch",

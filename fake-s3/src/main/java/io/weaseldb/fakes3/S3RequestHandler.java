@@ -115,9 +115,91 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
     private final ServerContext context;
     private State state = State.IDLE;
     private Exchange current;
+    /** This handler's context, for the request timer (set when added to the pipeline). */
+    private ChannelHandlerContext self;
+    /** When bytes last arrived (System.nanoTime). */
+    private long lastBytesNanos;
+    /** When the first byte of a request head still being received arrived; 0 with none. */
+    private long headStartNanos;
+    /** The request timer's next check, or null: armed by arriving bytes, one at a time. */
+    private io.netty.util.concurrent.ScheduledFuture<?> requestTimer;
 
     S3RequestHandler(ServerContext context) {
         this.context = context;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        self = ctx;
+    }
+
+    /**
+     * A handler for the front of the pipeline (before the HTTP codec, which holds partial heads
+     * back): it notes when bytes arrive, so a request whose head or body stops coming is timed
+     * out. The idle timer alone (any byte resets it, {@link FakeS3Server#IDLE_TIMEOUT_SECONDS})
+     * let a stalled upload hold its share of the body budget, and a trickled head a connection
+     * slot, for minutes.
+     */
+    io.netty.channel.ChannelInboundHandler arrivals() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                onBytes();
+                ctx.fireChannelRead(msg);
+            }
+        };
+    }
+
+    private void onBytes() {
+        long now = System.nanoTime();
+        lastBytesNanos = now;
+        if (state == State.IDLE && headStartNanos == 0) {
+            headStartNanos = now;
+        }
+        if (requestTimer == null && self != null) {
+            requestTimer = self.executor().schedule(this::checkRequestTimeout, context.requestTimeoutNanos,
+                    TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * The request timer: a request being received (its head, or the body of one that was read or
+     * is being discarded) that went the request timeout without a byte, or whose head took that
+     * long in all, is answered {@code 400 RequestTimeout} (a discarded one its own error) and its
+     * connection closed, returning its body budget. Otherwise it checks again when that could
+     * first be true; between requests, or once one is received, it stops (bytes arm it again).
+     */
+    private void checkRequestTimeout() {
+        requestTimer = null;
+        boolean receiving = state == State.READING || state == State.DISCARDING
+                || (state == State.IDLE && headStartNanos != 0);
+        if (!receiving || !self.channel().isActive()) {
+            return;
+        }
+        long deadline = lastBytesNanos + context.requestTimeoutNanos;
+        if (state == State.IDLE) {
+            deadline = Math.min(deadline, headStartNanos + context.requestTimeoutNanos);
+        }
+        long wait = deadline - System.nanoTime();
+        if (wait > 0) {
+            requestTimer = self.executor().schedule(this::checkRequestTimeout, wait, TimeUnit.NANOSECONDS);
+            return;
+        }
+        context.timedOutRequests.incrementAndGet();
+        log.debug("request from {} timed out while being received ({})", self.channel().remoteAddress(), state);
+        if (state == State.DISCARDING) {
+            answerAndClose(self, current.pending);
+            return;
+        }
+        String resource = "/";
+        String requestId = null;
+        if (current != null) {
+            current.releaseBudget();
+            resource = current.resource;
+            requestId = current.requestId;
+        }
+        answerAndClose(self, S3Response.error(S3ErrorCode.REQUEST_TIMEOUT, resource,
+                requestId != null ? requestId : context.nextRequestId()));
     }
 
     @Override
@@ -150,6 +232,7 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
+        headStartNanos = 0; // the head is in
         context.requests.incrementAndGet();
         Exchange exchange = new Exchange(context.nextRequestId(), request);
         current = exchange;

@@ -3,6 +3,7 @@ package io.weaseldb.fakes3;
 import java.time.InstantSource;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -20,6 +21,8 @@ final class ServerContext {
     final InstantSource clock;
     /** Upper bound on request body bytes buffered at once, across all connections. */
     final long maxBufferedBytes;
+    /** How long a request being received may go without a byte, or its head take (400 RequestTimeout). */
+    final long requestTimeoutNanos;
     private final AtomicLong bufferedBytes = new AtomicLong();
     private final AtomicLong nextRequestId = new AtomicLong(1);
 
@@ -27,19 +30,21 @@ final class ServerContext {
     final AtomicLong errorResponses = new AtomicLong();
     final AtomicLong rejectedConnections = new AtomicLong();
     final AtomicLong rejectedBusy = new AtomicLong();
+    final AtomicLong timedOutRequests = new AtomicLong();
     final AtomicInteger openConnections = new AtomicInteger();
     /** Bodies received per {@link PayloadSpec.Encoding}, so tests can tell which framing a client used. */
     final java.util.concurrent.atomic.AtomicLongArray payloadEncodings =
             new java.util.concurrent.atomic.AtomicLongArray(PayloadSpec.Encoding.values().length);
 
     ServerContext(RequestParser parser, S3Operations operations, FaultInjector faults, ExecutorService workers,
-                  InstantSource clock, long maxBufferedBytes) {
+                  InstantSource clock, long maxBufferedBytes, long requestTimeoutMs) {
         this.parser = parser;
         this.operations = operations;
         this.faults = faults;
         this.workers = workers;
         this.clock = clock;
         this.maxBufferedBytes = maxBufferedBytes;
+        this.requestTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(requestTimeoutMs);
     }
 
     /** A request id in S3's style (16 uppercase hex digits), unique within this server. */
@@ -71,6 +76,6 @@ final class ServerContext {
 
     FakeS3Stats stats() {
         return new FakeS3Stats(requests.get(), errorResponses.get(), rejectedConnections.get(), rejectedBusy.get(),
-                openConnections.get(), bufferedBytes.get());
+                openConnections.get(), bufferedBytes.get(), timedOutRequests.get());
     }
 }

@@ -1,6 +1,7 @@
 package io.weaseldb.fakes3;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
@@ -87,6 +88,89 @@ class LimitsTest {
             assertTrue(Poll.until(Duration.ofSeconds(5), () -> server.stats().bufferedBytes() == 0));
             raw.request(putHead("small2", 100), new byte[100]);
             assertEquals(200, raw.read().status());
+        }
+    }
+
+    /** Limits with the request timeout shrunk to {@code ms}. */
+    private static FakeS3Server.Limits timeoutAfter(long ms) {
+        return new FakeS3Server.Limits(2, 10, 100, ms);
+    }
+
+    /**
+     * An upload that stops halfway (or a client that asks for 100 Continue and never sends the
+     * body) is answered 400 RequestTimeout and closed, and gives its reservation of the body
+     * budget back; before, only the 300 s idle timer ended it, and a few such uploads made every
+     * other PUT 503 SlowDown meanwhile.
+     */
+    @Test
+    void aStalledUploadTimesOutAndGivesItsBudgetBack() throws Exception {
+        FakeS3Config config = FakeS3Config.builder().bucket("lim").build();
+        try (FakeS3Server server = FakeS3Server.start(config, new MemoryBackend(), InstantSource.system(),
+                timeoutAfter(500));
+             RawHttp stalled = new RawHttp(server.port());
+             RawHttp waiting = new RawHttp(server.port());
+             RawHttp other = new RawHttp(server.port())) {
+            stalled.request(putHead("half", 60), new byte[10]);
+            waiting.request(putHead("never", 40) + "\nExpect: 100-continue", new byte[0]);
+            assertEquals(100, waiting.readInterim().status());
+            assertTrue(Poll.until(Duration.ofSeconds(5), () -> server.stats().bufferedBytes() == 100));
+            other.request(putHead("meanwhile", 1), new byte[1]);
+            assertEquals(503, other.read().status(), "the budget is held by the two stalled uploads");
+            for (RawHttp r : new RawHttp[] {stalled, waiting}) {
+                RawHttp.Response answer = r.read();
+                assertEquals(400, answer.status());
+                assertTrue(answer.bodyText().contains("<Code>RequestTimeout</Code>"), answer.bodyText());
+                assertEquals("close", answer.headers().get("connection"));
+                assertTrue(r.closedByPeer());
+            }
+            assertEquals(0, server.stats().bufferedBytes());
+            assertEquals(2, server.stats().timedOutRequests());
+            other.request(putHead("after", 100), new byte[100]);
+            assertEquals(200, other.read().status());
+            assertInstanceOf(ObjectBackend.HeadResult.NoSuchKey.class, server.backend().head("lim", "half"),
+                    "nothing of the stalled upload was stored");
+        }
+    }
+
+    /** A head trickled in a byte at a time (slowloris) is cut once it has taken the request timeout in all. */
+    @Test
+    void aTrickledHeadTimesOut() throws Exception {
+        FakeS3Config config = FakeS3Config.builder().bucket("lim").build();
+        try (FakeS3Server server = FakeS3Server.start(config, new MemoryBackend(), InstantSource.system(),
+                timeoutAfter(500));
+             RawHttp slow = new RawHttp(server.port())) {
+            byte[] head = "GET /lim/k HTTP/1.1\r\nHost: x\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+                    .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+            long start = System.nanoTime();
+            try {
+                for (byte b : head) { // 100 ms apart: each byte comes well within the timeout
+                    slow.send(new byte[] {b});
+                    Thread.sleep(100);
+                }
+            } catch (java.io.IOException closed) {
+                // the server answered and closed while the head was still coming
+            }
+            RawHttp.Response answer = slow.read();
+            assertEquals(400, answer.status());
+            assertTrue(answer.bodyText().contains("<Code>RequestTimeout</Code>"), answer.bodyText());
+            assertTrue(System.nanoTime() - start < 5_000_000_000L, "cut after about 0.5 s, not at the end of the head");
+            assertEquals(1, server.stats().timedOutRequests());
+        }
+    }
+
+    /** A keep-alive connection quiet between requests is not a request timing out: only the idle timer closes it. */
+    @Test
+    void aQuietConnectionBetweenRequestsIsKept() throws Exception {
+        FakeS3Config config = FakeS3Config.builder().bucket("lim").build();
+        try (FakeS3Server server = FakeS3Server.start(config, new MemoryBackend(), InstantSource.system(),
+                timeoutAfter(200));
+             RawHttp raw = new RawHttp(server.port())) {
+            raw.request(putHead("one", 1), new byte[] {1});
+            assertEquals(200, raw.read().status());
+            Thread.sleep(1000);
+            raw.request(putHead("two", 1), new byte[] {2});
+            assertEquals(200, raw.read().status());
+            assertEquals(0, server.stats().timedOutRequests());
         }
     }
 
