@@ -21,6 +21,9 @@ import java.util.Locale;
  * @param subscriberThreads event-loop threads of the SSE readers, apart from the commit
  *                        connections' so reading events never delays reading commit answers
  * @param serverPid       process to sample CPU and RSS of (0: none)
+ * @param reconnect       a commit connection the server closes during the run connects again
+ *                        (after 100 ms, backing off to 1 s) and goes on; without it the
+ *                        connection stops for the rest of the run
  */
 public record BenchOptions(
         Target target,
@@ -36,6 +39,7 @@ public record BenchOptions(
         int durationSeconds,
         int drainSeconds,
         long countLimit,
+        boolean reconnect,
         int keys,
         int keyBytes,
         int valueBytes,
@@ -100,6 +104,8 @@ public record BenchOptions(
               --warmup-s N --duration-s N     not-recorded warmup, then measured time (default 5, 20)
               --drain-s N                     wait this long for answers after the end (default 5)
               --count N                       stop after N requests in total (default: no limit)
+              --reconnect                     connect again when the server closes a connection
+                                              (a restart, a failover behind one address) and go on
 
             Workload (presets; any knob below overrides the preset)
               --workload blind-write|rmw|hot-key|range-read|txn-100|big-value   (default rmw)
@@ -140,6 +146,7 @@ public record BenchOptions(
         int duration = 20;
         int drain = 5;
         long count = 0;
+        boolean reconnect = false;
         Integer keys = null;
         Integer keyBytes = null;
         Integer valueBytes = null;
@@ -170,6 +177,7 @@ public record BenchOptions(
                 case "--duration-s" -> duration = intValue(args, ++i, a);
                 case "--drain-s" -> drain = intValue(args, ++i, a);
                 case "--count" -> count = longValue(args, ++i, a);
+                case "--reconnect" -> reconnect = true;
                 case "--keys" -> keys = intValue(args, ++i, a);
                 case "--key-bytes" -> keyBytes = intValue(args, ++i, a);
                 case "--value-bytes" -> valueBytes = intValue(args, ++i, a);
@@ -189,7 +197,7 @@ public record BenchOptions(
         }
         Workload.Shape s = workload.shape();
         return new BenchOptions(target, mode, host, port, workload, connections, depth, threads, rate, warmup,
-                duration, drain, count,
+                duration, drain, count, reconnect,
                 keys != null ? keys : s.keys(),
                 keyBytes != null ? keyBytes : s.keyBytes(),
                 valueBytes != null ? valueBytes : s.valueBytes(),

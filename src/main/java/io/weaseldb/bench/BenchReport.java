@@ -23,6 +23,8 @@ import org.HdrHistogram.Histogram;
  * @param latencyMicros     answered requests, plus the unanswered and unsent ones intended in
  *                          the measured window at what they had waited when given up (a lower
  *                          bound), so a server that stalls cannot look faster for it
+ * @param reconnects        commit connections opened again after the server closed them
+ *                          ({@code --reconnect}); each such close is also a connection failure
  * @param unansweredInLatency how many of the histogram's values are such lower bounds
  * @param serverCpuCores    server CPU seconds per measured second (-1 without --server-pid)
  * @param serverSystemCpuCores the kernel-time part of it (syscalls, fsync, TCP)
@@ -41,6 +43,7 @@ record BenchReport(
         long unanswered,
         long unsent,
         long connectionFailures,
+        long reconnects,
         Latency latencyMicros,
         long unansweredInLatency,
         long requestBytes,
@@ -102,9 +105,9 @@ record BenchReport(
                     loadAverageStart, loadAverageEnd));
             return s.toString();
         } else {
-            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, errors %d, unanswered %d, unsent %d, connection failures %d%n",
+            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, errors %d, unanswered %d, unsent %d, connection failures %d%s%n",
                     completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, errors, unanswered,
-                    unsent, connectionFailures));
+                    unsent, connectionFailures, o.reconnect() ? ", reconnects " + reconnects : ""));
             Latency l = latencyMicros;
             s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d)%n",
                     l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count));
@@ -156,6 +159,7 @@ record BenchReport(
             g.writeNumberField("range_keys", o.rangeKeys());
             g.writeNumberField("read_version_lag", o.readVersionLag());
             g.writeBooleanField("request_ids", o.requestIds());
+            g.writeBooleanField("reconnect", o.reconnect());
             g.writeNumberField("subscribers", o.subscribers());
             g.writeNumberField("subscriber_threads", o.subscriberThreads());
             g.writeNumberField("seed", o.seed());
@@ -171,6 +175,7 @@ record BenchReport(
             g.writeNumberField("unanswered", unanswered);
             g.writeNumberField("unsent", unsent);
             g.writeNumberField("connection_failures", connectionFailures);
+            g.writeNumberField("reconnects", reconnects);
             g.writeBooleanField("complete", complete());
             g.writeNumberField("completed_per_second", completedPerSecond());
             g.writeNumberField("committed_per_second", committedPerSecond());

@@ -1,6 +1,7 @@
 package io.weaseldb.bench;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -13,9 +14,22 @@ import java.util.concurrent.TimeUnit;
  * latency from the actual send) or open loop (send at the {@link ArrivalSchedule}'s intended
  * times, queueing past {@code depth}, latency from the intended time).
  *
- * <p>Owned by its channel's event loop: every field is touched only there.
+ * <p>Owned by its channel's event loop: every field is touched only there. With
+ * {@code --reconnect}, a connection the server closes during the run is opened again on the same
+ * event loop with this same handler (so it is {@code @Sharable}, though in one pipeline at a
+ * time), and the run goes on where it was: in open loop what fell due meanwhile is sent at once,
+ * its latency counted from when it was due.
  */
+@ChannelHandler.Sharable
 final class CommitConnection extends SimpleChannelInboundHandler<FullHttpResponse> {
+    /** Opens a new channel for a connection on its event loop; calls {@link #connectFailed} if it cannot. */
+    interface Reconnector {
+        void connect(CommitConnection connection, io.netty.channel.EventLoop loop);
+    }
+
+    private static final long FIRST_RETRY_MS = 100;
+    private static final long LAST_RETRY_MS = 1000;
+
     private final LoadGenerator.RunProxy proxy;
     private final LoopStats stats;
     private final RequestWriter writer;
@@ -41,9 +55,16 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
     private boolean failed;
     /** The run's end was accounted for (what never got an answer); nothing is counted after it. */
     private boolean finished;
+    /** Null without --reconnect. */
+    private final Reconnector reconnector;
+    private io.netty.channel.EventLoop loop;
+    /** The wait before the next attempt to connect again. */
+    private long retryMs = FIRST_RETRY_MS;
+    /** The connection was lost and is being opened again. */
+    private boolean reconnecting;
 
     CommitConnection(BenchOptions o, LoadGenerator.RunProxy proxy, LoopStats stats, RequestWriter writer,
-                     SplittableRandom random, int index) {
+                     SplittableRandom random, int index, Reconnector reconnector) {
         super(false); // we release the response ourselves after scanning it
         this.proxy = proxy;
         this.stats = stats;
@@ -53,11 +74,29 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
         this.depth = o.depth();
         this.inFlight = new long[depth];
         this.bufferEstimate = 256 + o.opsPerTxn() * (64 + o.keyBytes() * 2 + o.valueBytes() * 4 / 3);
+        this.reconnector = reconnector;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        if (loop == null) {
+            loop = ctx.channel().eventLoop();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        if (reconnecting) { // opened again: go on where the run is (a lost one counts as a failure again)
+            reconnecting = false;
+            failed = false;
+            retryMs = FIRST_RETRY_MS;
+            if (!finished) {
+                stats.reconnects++;
+                pump();
+            }
+        }
+        ctx.fireChannelActive();
     }
 
     /** Starts sending once the run has begun (call from any thread). */
@@ -181,14 +220,36 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
     public void channelInactive(ChannelHandlerContext ctx) {
         if (!finished) {
             // The server closed on us (before the run, or in it): what was in flight will never
-            // be answered, and what was due on this connection will never be sent.
+            // be answered; and unless the connection is opened again, what was due on it will
+            // never be sent.
             countFailure();
             if (run != null) {
                 giveUpInFlight(System.nanoTime());
             }
+            if (reconnector != null && run != null && !done && System.nanoTime() < run.endNanos()) {
+                reconnecting = true;
+                loop.schedule(this::reconnect, retryMs, TimeUnit.MILLISECONDS);
+                ctx.fireChannelInactive();
+                return; // the open loop's timer keeps counting what falls due meanwhile
+            }
         }
         stopSending();
         ctx.fireChannelInactive();
+    }
+
+    private void reconnect() {
+        if (finished || done || System.nanoTime() >= run.endNanos()) {
+            reconnecting = false;
+            stopSending();
+            return;
+        }
+        reconnector.connect(this, loop);
+    }
+
+    /** The event loop: an attempt to connect again failed; the next comes after a longer wait, up to 1 s. */
+    void connectFailed() {
+        retryMs = Math.min(LAST_RETRY_MS, retryMs * 2);
+        loop.schedule(this::reconnect, retryMs, TimeUnit.MILLISECONDS);
     }
 
     @Override

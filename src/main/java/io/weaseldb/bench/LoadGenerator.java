@@ -169,11 +169,30 @@ public final class LoadGenerator {
             System.err.println("weaseldb-bench: " + streaming.getCount() + " subscribers got no stream head; going on");
         }
 
+        // --reconnect: a connection the server closed is opened again on its own loop, same handler
+        CommitConnection.Reconnector reconnector = !o.reconnect() ? null : (conn, loop) -> {
+            LoopStats s = stats.get(loop);
+            ChannelFuture f = base.clone(loop).handler(new ChannelInitializer<SocketChannel>() {
+                @Override
+                protected void initChannel(SocketChannel ch) {
+                    ch.pipeline().addLast(new ByteCounter(proxy, s)).addLast(new HttpResponseDecoder())
+                            .addLast(new HttpObjectAggregator(1 << 20)).addLast(conn);
+                }
+            }).connect();
+            synchronized (channels) {
+                channels.add(f.channel());
+            }
+            f.addListener(done -> {
+                if (!done.isSuccess()) {
+                    conn.connectFailed();
+                }
+            });
+        };
         connectAll(base, o.connections(), channels, ch -> {
             int c = index.getAndIncrement();
             LoopStats s = stats.get(ch.eventLoop());
             CommitConnection conn = new CommitConnection(o, proxy, s, writers.get(ch.eventLoop()),
-                    new SplittableRandom(o.seed() * 1_000_003L + c), c);
+                    new SplittableRandom(o.seed() * 1_000_003L + c), c, reconnector);
             synchronized (commits) {
                 commits.add(conn);
             }
@@ -246,10 +265,14 @@ public final class LoadGenerator {
                 }
             }).syncUninterruptibly();
         }
-        for (Channel ch : channels) {
+        List<Channel> opened;
+        synchronized (channels) { // with --reconnect, loops add the channels they open again
+            opened = new ArrayList<>(channels);
+        }
+        for (Channel ch : opened) {
             ch.close();
         }
-        for (Channel ch : channels) {
+        for (Channel ch : opened) {
             ch.closeFuture().awaitUninterruptibly(1, TimeUnit.SECONDS);
         }
         double wall = Math.max(1e-3, (measuredEnd - run.measureNanos()) / 1e9);
@@ -259,7 +282,7 @@ public final class LoadGenerator {
                 total.subscriberBytes, total.subscriberDisconnects, BenchReport.Latency.of(total.subscriberLagMillis),
                 readers.isEmpty() ? 0 : maxVersionLag);
         return new BenchReport(o, seconds, total.sent, total.completed(), total.committed, total.conflicts, total.tooOld,
-                total.refused, total.errors, total.unanswered, total.unsent, total.connectionFailures,
+                total.refused, total.errors, total.unanswered, total.unsent, total.connectionFailures, total.reconnects,
                 BenchReport.Latency.of(total.latencyMicros), total.unansweredRecorded, total.requestBytes, total.responseBytes,
                 total.completedPerSecond, subs,
                 serverCpuMeasure >= 0 && serverCpu1 >= 0 ? (serverCpu1 - serverCpuMeasure) / 1e9 / wall : -1,
@@ -297,7 +320,7 @@ public final class LoadGenerator {
             ch.closeFuture().awaitUninterruptibly(1, TimeUnit.SECONDS);
         }
         LoopStats none = new LoopStats(1);
-        return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open,
+        return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open, 0,
                 BenchReport.Latency.of(none.latencyMicros), 0, 0, 0, new long[0],
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(none.subscriberLagMillis), 0),
                 -1, -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);

@@ -29,6 +29,8 @@ final class LoopStats {
     long requestBytes;
     long responseBytes;
     long connectionFailures;
+    /** Commit connections opened again after the server closed them (--reconnect). */
+    long reconnects;
     long subscriberEvents;
     long subscriberBytes;
     long subscriberDisconnects;
@@ -79,6 +81,7 @@ final class LoopStats {
         requestBytes += o.requestBytes;
         responseBytes += o.responseBytes;
         connectionFailures += o.connectionFailures;
+        reconnects += o.reconnects;
         subscriberEvents += o.subscriberEvents;
         subscriberBytes += o.subscriberBytes;
         subscriberDisconnects += o.subscriberDisconnects;

@@ -23,7 +23,7 @@ class BenchReportTest {
         s.record(ResponseScan.Outcome.COMMITTED, 2_000_000, 0);
         s.record(ResponseScan.Outcome.COMMITTED, 4_000_000, 1);
         s.record(ResponseScan.Outcome.CONFLICT, 3_000_000, 1);
-        BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.committed, s.conflicts, 0, 0, 0, 0, 0, 0,
+        BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.committed, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
                 BenchReport.Latency.of(s.latencyMicros), 0, 300, 150, s.completedPerSecond,
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
                 0.5, 0.1, 1 << 20, 0.2, 1.0, 1.5, 0);

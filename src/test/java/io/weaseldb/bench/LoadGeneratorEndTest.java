@@ -31,7 +31,7 @@ class LoadGeneratorEndTest {
     private static final int CONNECTIONS = 4;
 
     /** What the test server does after it has answered {@code answers} commits. */
-    enum Then { FALL_SILENT, RESET, CLOSE_AT_ACCEPT }
+    enum Then { FALL_SILENT, RESET, CLOSE_AT_ACCEPT, RESTART }
 
     @Test
     void requestsAServerNeverAnswersCountAtWhatTheyWaited() throws Exception {
@@ -64,6 +64,27 @@ class LoadGeneratorEndTest {
             assertTrue(r.unsent() > 300, "due after the close but never sent: " + r.unsent());
             assertTrue(r.latencyMicros().p99() > 1_000_000, "p99 " + r.latencyMicros().p99() + " us");
             assertFalse(r.complete());
+        }
+    }
+
+    /**
+     * --reconnect: the server drops every connection partway (as a restart does) and takes new
+     * ones; each connection comes back and the run goes on, sending what fell due meanwhile.
+     * Only the requests in flight at the drop are lost.
+     */
+    @Test
+    void withReconnectARunGoesOnAfterTheServerDropsItsConnections() throws Exception {
+        try (StallingServer server = new StallingServer(750, Then.RESTART)) {
+            BenchReport r = LoadGenerator.run(options(server.port(), "--mode", "open", "--rate", "500", "--warmup-s", "1",
+                    "--duration-s", "2", "--drain-s", "1", "--reconnect"));
+
+            assertEquals(CONNECTIONS, r.connectionFailures(), r.text());
+            assertEquals(CONNECTIONS, r.reconnects(), r.text());
+            assertEquals(0, r.unsent(), "what fell due while disconnected went out after: " + r.text());
+            assertTrue(r.unanswered() <= CONNECTIONS, "at most one in flight per connection was lost: " + r.text());
+            assertTrue(r.completed() >= 990, "the measured window's ~1000 were answered: " + r.text());
+            assertFalse(r.complete(), "connections were lost");
+            assertTrue(r.text().contains("reconnects " + CONNECTIONS), r.text());
         }
     }
 
@@ -130,6 +151,7 @@ class LoadGeneratorEndTest {
         private final Then then;
         private final List<Socket> sockets = new CopyOnWriteArrayList<>();
         private final Thread acceptor;
+        private volatile boolean restarted;
 
         StallingServer(int answers, Then then) throws IOException {
             this.listener = new ServerSocket();
@@ -168,6 +190,7 @@ class LoadGeneratorEndTest {
                 }
                 return;
             }
+            boolean afterRestart = restarted; // RESTART: connections opened after it are answered for good
             try (s; InputStream in = new BufferedInputStream(s.getInputStream());
                  OutputStream out = s.getOutputStream()) {
                 s.setTcpNoDelay(true);
@@ -177,8 +200,9 @@ class LoadGeneratorEndTest {
                         return;
                     }
                     in.readNBytes(length);
-                    if (left.getAndDecrement() <= 0) {
-                        if (then == Then.RESET) {
+                    if (!afterRestart && left.getAndDecrement() <= 0) {
+                        if (then == Then.RESET || then == Then.RESTART) {
+                            restarted = true;
                             s.setSoLinger(true, 0); // close with a reset, as a killed server's kernel does
                             return;
                         }
