@@ -47,6 +47,9 @@ public final class CommitParser implements AutoCloseable {
                 .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
                 .streamReadConstraints(StreamReadConstraints.builder()
                         .maxStringLength(maxString)
+                        // an unknown field's name is ignored however long (jackson's default
+                        // stopped at 50,000 characters, with a 400 the contract does not allow)
+                        .maxNameLength(maxString)
                         .maxNestingDepth(MAX_NESTING_DEPTH)
                         .maxNumberLength(64)
                         .build()));
@@ -105,6 +108,7 @@ public final class CommitParser implements AutoCloseable {
 
     private final JsonParser parser;
     private final ByteBufferFeeder feeder;
+    private final Utf8Check utf8 = new Utf8Check();
     private final CommitLimits limits;
     /** Bytes fed to jackson so far, all bodies: jackson's offsets count from the first byte. */
     private long streamFed;
@@ -220,6 +224,13 @@ public final class CommitParser implements AutoCloseable {
         }
         int position = chunk.position();
         int to = chunk.limit();
+        int bad = utf8.check(chunk, position, to);
+        if (bad >= 0) {
+            throw new BadRequestException("malformed JSON: invalid UTF-8 (at byte " + (bodyBytes + bad - position)
+                    + ": 0x" + Integer.toHexString(chunk.get(bad) & 0xFF).toUpperCase(java.util.Locale.ROOT)
+                    + " cannot come there; overlong forms, encoded surrogates and code points past U+10FFFF are not"
+                    + " UTF-8)");
+        }
         bodyBytes += to - position;
         if (state == State.DONE) {
             // after the object: only whitespace may follow, and jackson need not see it
@@ -414,6 +425,7 @@ public final class CommitParser implements AutoCloseable {
         bomMatched = 0;
         bomSkipped = 0;
         heldLength = 0;
+        utf8.reset();
         state = State.ROOT_START;
         afterSkip = null;
         skipDepth = 0;

@@ -13,7 +13,9 @@ import io.weaseldb.txn.Operation;
 import io.weaseldb.txn.Precondition;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
+import java.util.HexFormat;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -58,6 +60,24 @@ class CommitParserTest {
         return parse(body.getBytes(StandardCharsets.UTF_8));
     }
 
+    /** {@code prefix}, the raw bytes {@code raw}, then {@code suffix}. */
+    static byte[] withRaw(String prefix, byte[] raw, String suffix) {
+        byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
+        byte[] s = suffix.getBytes(StandardCharsets.UTF_8);
+        byte[] out = Arrays.copyOf(p, p.length + raw.length + s.length);
+        System.arraycopy(raw, 0, out, p.length, raw.length);
+        System.arraycopy(s, 0, out, p.length + raw.length, s.length);
+        return out;
+    }
+
+    static byte[] bytes(int... b) {
+        byte[] out = new byte[b.length];
+        for (int i = 0; i < b.length; i++) {
+            out[i] = (byte) b[i];
+        }
+        return out;
+    }
+
     static void assertFull(CommitRequest r) {
         assertEquals("req-0123456789-abcdefghij", r.requestId());
         assertEquals("Lé", r.leaderId());
@@ -79,6 +99,65 @@ class CommitParserTest {
         assertInstanceOf(Operation.Delete.class, r.operations().get(1));
         var rd = assertInstanceOf(Operation.RangeDelete.class, r.operations().get(2));
         assertArrayEquals("b".getBytes(), rd.begin());
+    }
+
+    /**
+     * Audit 14: jackson decoded byte sequences that are not UTF-8 (an overlong {@code E0 80 A8}
+     * came out as '(', so two request ids became one idempotency key; {@code C0 80} as U+0000).
+     * Every such body is a 400, wherever the bytes are (a request id, an unknown field, its name)
+     * and however TCP split them; real UTF-8 at each boundary still parses.
+     */
+    @Test
+    void bytesThatAreNotUtf8AreRejectedWhereverTheyAre() throws Exception {
+        byte[][] notUtf8 = {
+            bytes(0xE0, 0x80, 0xA8), // overlong '('
+            bytes(0xC0, 0x80), // overlong U+0000
+            bytes(0xC1, 0xBF), // overlong 2-byte lead
+            bytes(0xF0, 0x80, 0x80, 0xA8), // overlong 4-byte
+            bytes(0xED, 0xA0, 0x80), // an encoded UTF-16 surrogate
+            bytes(0xF4, 0x90, 0x80, 0x80), // past U+10FFFF
+            bytes(0xF5, 0x80, 0x80, 0x80), // a lead byte that never starts UTF-8
+            bytes(0xFF), bytes(0x80), // no lead / a continuation without one
+            bytes(0xE2, 0x82), // cut short by the closing quote
+        };
+        String[][] places = {
+            {"{\"request_id\": \"overlong-0123456789-", "\", \"operations\": []}"},
+            {"{\"zzz\": \"", "\", \"operations\": []}"},
+            {"{\"z", "zz\": 1, \"operations\": []}"},
+            {"{\"leader_id\": \"L", "\", \"operations\": []}"},
+        };
+        for (byte[] bad : notUtf8) {
+            for (String[] place : places) {
+                byte[] body = withRaw(place[0], bad, place[1]);
+                for (int split = 0; split <= body.length; split++) {
+                    int at = split;
+                    var e = assertThrows(BadRequestException.class, () -> parse(body, at),
+                            HexFormat.of().formatHex(bad) + " in " + place[0] + " split at " + at);
+                    assertTrue(e.getMessage().startsWith("malformed JSON: invalid UTF-8 (at byte "), e.getMessage());
+                }
+            }
+        }
+        // the boundaries of the ranges are UTF-8, and parse as themselves
+        byte[][] utf8 = {
+            bytes(0xC2, 0x80), bytes(0xDF, 0xBF), bytes(0xE0, 0xA0, 0x80), bytes(0xED, 0x9F, 0xBF),
+            bytes(0xEE, 0x80, 0x80), bytes(0xEF, 0xBF, 0xBF), bytes(0xF0, 0x90, 0x80, 0x80), bytes(0xF4, 0x8F, 0xBF, 0xBF),
+        };
+        for (byte[] good : utf8) {
+            byte[] body = withRaw("{\"request_id\": \"overlong-0123456789-", good, "\", \"operations\": []}");
+            for (int split = 0; split <= body.length; split++) {
+                String id = parse(body, split).requestId();
+                assertEquals("overlong-0123456789-" + new String(good, StandardCharsets.UTF_8), id);
+            }
+        }
+        var e = assertThrows(BadRequestException.class, () -> parse(withRaw("{\"zzz\": \"", bytes(0xE0, 0x80, 0xA8), "\"}")));
+        assertTrue(e.getMessage().contains("(at byte 10: 0x80 cannot come there"), e.getMessage()); // E0 needs A0-BF next
+    }
+
+    /** Audit 14: an unknown field is ignored whatever the length of its name (jackson stopped at 50,000). */
+    @Test
+    void anUnknownFieldWithALongNameIsIgnored() throws Exception {
+        String name = "z".repeat(200_000);
+        assertEquals(0, parse("{\"" + name + "\": 1, \"operations\": []}").operations().size());
     }
 
     @Test
