@@ -254,6 +254,19 @@ public final class Sequencer implements Stage {
         }
     }
 
+    /** The 400 message for the first precondition whose version is newer than the latest assigned, or null. */
+    private String versionNewerThanLatest(CommitRequest r) {
+        List<Precondition> pre = r.preconditions();
+        for (int i = 0; i < pre.size(); i++) {
+            Precondition p = pre.get(i);
+            long v = p.version() != Precondition.DEFAULT_VERSION ? p.version() : r.readVersion();
+            if (v > lastVersion) {
+                return "preconditions[" + i + "] version " + v + " is newer than the latest version " + lastVersion;
+            }
+        }
+        return null;
+    }
+
     private void commit(CommitRequest r, Completion completion, long nowNanos) {
         String requestId = r.requestId() != null ? r.requestId() : ids.uuid();
         if (!leading) {
@@ -269,7 +282,14 @@ public final class Sequencer implements Stage {
                 return;
             }
             if (known != RequestIdIndex.UNKNOWN) {
-                // Idempotent retry: the original outcome, once the original is durable.
+                // Idempotent retry: the original outcome, once the original is durable. Its body
+                // must still be valid (a 400 stays a 400); the original's own versions were not
+                // newer than the version it got, so a true retry always passes.
+                String invalid = versionNewerThanLatest(r);
+                if (invalid != null) {
+                    reply(new Outcome.Rejected(invalid), completion);
+                    return;
+                }
                 persister.accept(new Sequenced.Reply(new Outcome.Committed(known, leaderAt(known), requestId, true),
                         completion, true));
                 return;
@@ -284,6 +304,11 @@ public final class Sequencer implements Stage {
             reply(new Outcome.LeaderChanged(lastVersion, term.leaderId(), requestId), completion);
             return;
         }
+        String invalid = versionNewerThanLatest(r);
+        if (invalid != null) {
+            reply(new Outcome.Rejected(invalid), completion);
+            return;
+        }
         // Preconditions: all are checked so the client learns every failed index at once.
         long oldest = window.oldestVersion();
         boolean tooOld = false;
@@ -292,11 +317,6 @@ public final class Sequencer implements Stage {
         for (int i = 0; i < pre.size(); i++) {
             Precondition p = pre.get(i);
             long v = p.version() != Precondition.DEFAULT_VERSION ? p.version() : r.readVersion();
-            if (v > lastVersion) {
-                reply(new Outcome.Rejected("preconditions[" + i + "] version " + v
-                        + " is newer than the latest version " + lastVersion), completion);
-                return;
-            }
             if (v < oldest) {
                 tooOld = true;
                 continue;

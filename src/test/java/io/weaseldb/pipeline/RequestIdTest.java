@@ -44,6 +44,34 @@ class RequestIdTest {
         assertEquals(1, h.durableTxns.size());
     }
 
+    /**
+     * Audit 14: a retry's body must still be valid; a precondition newer than the latest version
+     * was answered as a duplicate of the committed original instead of 400 (a 400 stays a 400).
+     */
+    @Test
+    void aDuplicateWithAVersionNewerThanTheLatestIsStill400() {
+        var original = assertInstanceOf(Outcome.Committed.class, commitAndWait(ID, -1));
+        var retry = h.commit(new CommitRequest(ID, "some-other-leader", 1_000_000_000_000L,
+                List.of(new io.weaseldb.txn.Precondition.PointRead(b("k"), io.weaseldb.txn.Precondition.DEFAULT_VERSION)),
+                List.of(), 0));
+        h.completeAll();
+        var r = assertInstanceOf(Outcome.Rejected.class, retry.only());
+        assertTrue(r.message().contains("newer than the latest version " + original.version()), r.message());
+        // a true retry (its read version no newer than what it got) is still the duplicate
+        var again = h.commit(new CommitRequest(ID, null, original.version() - 1,
+                List.of(new io.weaseldb.txn.Precondition.PointRead(b("k"), io.weaseldb.txn.Precondition.DEFAULT_VERSION)),
+                List.of(), 0));
+        h.completeAll();
+        assertTrue(assertInstanceOf(Outcome.Committed.class, again.only()).duplicate());
+    }
+
+    private Outcome commitAndWait(String id, long readVersion) {
+        RecordingCompletion c = h.commit(new CommitRequest(id, null, readVersion, List.of(),
+                List.of(new Operation.Write(b("k"), b("v"))), 0));
+        h.completeAll();
+        return c.only();
+    }
+
     @Test
     void aDuplicateArrivingWhileTheFirstIsInFlightWaitsForItsOutcome() {
         RecordingCompletion first = commit(ID);
