@@ -9,12 +9,19 @@ import java.nio.ByteBuffer;
  * {@code (}, so two different request ids became one idempotency key, and {@code C0 80} as
  * U+0000. Owned by its parser.
  */
-final class Utf8Check {
+public final class Utf8Check {
     /** Continuation bytes still owed by the sequence in progress. */
     private int needed;
     /** The range the next byte must be in (the second byte of some sequences is narrower). */
     private int low = 0x80;
     private int high = 0xBF;
+
+    /** The index of the first byte of {@code body} that makes it not UTF-8 (a cut-short end: its length), or -1. */
+    public static int firstInvalid(byte[] body) {
+        Utf8Check c = new Utf8Check();
+        int bad = c.check(ByteBuffer.wrap(body), 0, body.length);
+        return bad >= 0 ? bad : c.midSequence() ? body.length : -1;
+    }
 
     /** Forgets a sequence in progress (a new body). */
     void reset() {

@@ -31,6 +31,10 @@ public final class PolicyCodec {
         Long version = null;
         Long ttl = null;
         boolean ttlSeen = false;
+        int bad = io.weaseldb.json.Utf8Check.firstInvalid(body);
+        if (bad >= 0) {
+            throw new BadRequestException("malformed JSON: invalid UTF-8 (at byte " + bad + ")");
+        }
         try (JsonParser p = FACTORY.createParser(body)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new BadRequestException("the body must be a JSON object like {\"version\": 123, \"ttl_seconds\": 86400}");

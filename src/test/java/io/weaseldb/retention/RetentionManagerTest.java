@@ -525,5 +525,14 @@ class RetentionManagerTest {
         org.junit.jupiter.api.Assertions.assertThrows(io.weaseldb.json.BadRequestException.class,
                 () -> PolicyCodec.parseRequest("[]".getBytes()));
         assertEquals(new PolicyCodec.Request(7, null), PolicyCodec.parseRequest("{\"version\":7,\"x\":[1]}".getBytes()));
+        // a body that is not UTF-8 is malformed, as a commit's is (here in an unknown field: an overlong '(')
+        byte[] overlong = "{\"version\":7,\"x\":\"\u0000\u0000\u0000\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int at = new String(overlong, java.nio.charset.StandardCharsets.UTF_8).indexOf('\u0000');
+        overlong[at] = (byte) 0xE0;
+        overlong[at + 1] = (byte) 0x80;
+        overlong[at + 2] = (byte) 0xA8;
+        e = org.junit.jupiter.api.Assertions.assertThrows(io.weaseldb.json.BadRequestException.class,
+                () -> PolicyCodec.parseRequest(overlong));
+        assertTrue(e.getMessage().startsWith("malformed JSON: invalid UTF-8 (at byte " + (at + 1) + ")"), e.getMessage());
     }
 }
