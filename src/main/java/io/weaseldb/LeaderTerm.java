@@ -52,7 +52,11 @@ final class LeaderTerm implements AutoCloseable {
     private final StageRunner[] runners;
     private final Context ctx;
 
-    LeaderTerm(Context ctx, Term term, LogIndex index, RequestIdIndex requestIds, TermHistory terms) {
+    /**
+     * @param claimNanos when the claim of {@code term} was sent (clock.nanoTime): the lease of a
+     *                   term that has acknowledged nothing yet counts from it
+     */
+    LeaderTerm(Context ctx, Term term, LogIndex index, RequestIdIndex requestIds, TermHistory terms, long claimNanos) {
         this.ctx = ctx;
         this.term = term;
         this.index = index;
@@ -79,12 +83,35 @@ final class LeaderTerm implements AutoCloseable {
         persister.markerSource(sequencer::requestMarker);
         leadership = new LeadershipCheck(persister, term, ctx.store(), ctx.layout(), ctx.clock(), ctx.blocking(),
                 p.leaderTimeoutMs(), config.s3().requestTimeoutMs() * 3, config.s3().embedded());
+        if (!config.s3().embedded()) {
+            // other servers write this storage: past the lease, look before acknowledging
+            persister.confirmLeadershipWith(LeadershipCheck.leaseNanos(p.leaderTimeoutMs()), claimNanos,
+                    leadership::confirm);
+        }
         persister.lead(term);
         sequencer.lead(term, requestIds, terms);
         retention = new RetentionManager(new RetentionManager.Settings(config.retention().truncateIntervalSeconds(),
                 config.retention().maxDeletesPerRequest(), config.s3().requestTimeoutMs() * 3), ctx.store(), ctx.layout(),
                 index, ctx.clock(), persister::durableVersion, io.weaseldb.retention.SubscriberFloor.of(hub),
                 sequencer::requestIdHorizon, ctx.registry());
+        long lookTimeoutMs = config.s3().requestTimeoutMs() * 3;
+        retention.leadership(() -> {
+            if (!persister.leading()) {
+                return false;
+            }
+            if (leadership.withinLease()) {
+                return true;
+            }
+            try { // past the lease, a look at the log (see LeadershipCheck)
+                return leadership.confirm().get(lookTimeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new io.weaseldb.s3.StorageException(io.weaseldb.s3.StorageException.Kind.TRANSIENT, 0,
+                        "interrupted", e);
+            } catch (Exception e) {
+                throw io.weaseldb.s3.StorageException.of(e);
+            }
+        });
         runners = new StageRunner[] {
             new StageRunner(publisher, publisher.signal(), ctx.clock(), ctx.fatal()),
             new StageRunner(releaser, releaser.signal(), ctx.clock(), ctx.fatal()),

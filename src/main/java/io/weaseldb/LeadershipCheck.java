@@ -55,10 +55,15 @@ final class LeadershipCheck {
         this.store = store;
         this.layout = layout;
         this.clock = clock;
-        this.leaseNanos = TimeUnit.MILLISECONDS.toNanos(leaderTimeoutMs) / 4 * 3;
+        this.leaseNanos = leaseNanos(leaderTimeoutMs);
         this.requestTimeoutMs = requestTimeoutMs;
         this.soleWriter = soleWriter;
         this.look = new SharedLook<>(this::noOtherLeader, executor);
+    }
+
+    /** Three quarters of leader_timeout_ms (see the class comment), in nanoseconds. */
+    static long leaseNanos(long leaderTimeoutMs) {
+        return TimeUnit.MILLISECONDS.toNanos(leaderTimeoutMs) / 4 * 3;
     }
 
     /**

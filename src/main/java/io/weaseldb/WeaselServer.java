@@ -420,23 +420,34 @@ public final class WeaselServer implements AutoCloseable {
             log.info("log has {} objects; last version {} (term {}, leader {})", tail.objects(), tail.lastVersion(),
                     tail.term(), tail.lastLeaderId());
         }
+        // The request-id index is rebuilt before the claim, from the log up to the tail this look
+        // found: a claim fails if anything was written after that tail, so the log it read is the
+        // log the term continues. After the claim no other server may find this term silent: a
+        // standby takes the log over after leader_timeout_ms without a new object, and a rebuild
+        // (seconds on a long request-id window) between the claim and the first heartbeat had
+        // standbys taking the log from each other's claims (audit 13).
+        String leaderId = ids.uuid();
+        Term planned = new Term(tail.term() + 1, leaderId, tail.lastVersion() + 1, tail.lastTxnVersion());
+        LogIndex index = new LogIndex();
+        for (long first : tail.firstVersions()) {
+            index.add(first);
+        }
+        TermHistory terms = new TermHistory();
+        Rebuilt rebuilt = rebuildRequestIds(planned, index, tail.bareMarkers(), terms);
         Term term;
+        long claimNanos = clock.nanoTime();
         try {
-            term = recovery.claim(tail, ids.uuid(), clock);
+            term = recovery.claim(tail, leaderId, clock);
         } catch (LogRecovery.LostClaimException e) {
             log.info("another server took the log first ({}); standing by", e.getMessage());
             lastProgressNanos = clock.nanoTime();
             lastSeenKey = null;
             return;
         }
-        LogIndex index = new LogIndex();
-        for (long first : tail.firstVersions()) {
-            index.add(first);
-        }
+        assert term.equals(planned) : term + " claimed, " + planned + " planned";
         index.add(term.startVersion());
-        TermHistory terms = new TermHistory();
-        Rebuilt rebuilt = rebuildRequestIds(term, index, tail.bareMarkers(), terms);
-        LeaderTerm t = new LeaderTerm(termContext, term, index, rebuilt.requestIds(), terms);
+        terms.add(term.startVersion(), term.leaderId());
+        LeaderTerm t = new LeaderTerm(termContext, term, index, rebuilt.requestIds(), terms, claimNanos);
         try {
             t.start();
         } catch (Exception | Error e) {
@@ -797,7 +808,7 @@ public final class WeaselServer implements AutoCloseable {
         @Override
         public RetentionManager retention() {
             LeaderTerm t = current;
-            return t == null ? null : t.retention;
+            return t == null || !t.leading() ? null : t.retention; // a fenced term answers as a standby
         }
 
         @Override

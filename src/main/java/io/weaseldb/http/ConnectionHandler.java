@@ -785,6 +785,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private FullHttpResponse storageError(Throwable t) {
+        if (unwrap(t) instanceof io.weaseldb.retention.RetentionManager.NotLeaderException) {
+            return notManaged(); // the term lost the log while the request waited: as a standby answers
+        }
         log.warn("retention request failed: {}", t.toString());
         return unavailable("storage did not complete the request: " + unwrap(t).getMessage());
     }

@@ -132,6 +132,9 @@ public final class Persister implements Stage {
     /** The compare-and-swap that replaces an older term's orphan with this batch. */
     private record ReplaceDone(Batch batch, ObjectStore.PutResult result, Throwable error) implements IoEvent {}
 
+    /** A look at the log ({@link #confirmLeadershipWith}) made before acknowledging {@code batch}. */
+    private record LookDone(Batch batch, Boolean stillLeading, Throwable error) implements IoEvent {}
+
     /** A sealed batch from the moment it is sent until it is acknowledged. Persister thread only. */
     private static final class Batch {
         final BatchHeader header;
@@ -245,6 +248,38 @@ public final class Persister implements Stage {
         this.markerSource = source;
     }
 
+    /**
+     * Storage other servers write too: a batch acknowledged {@code leaseNanos} or more after the
+     * first send of the newest acknowledged object (before the first: after {@code claimNanos},
+     * when the term's claim was sent) waits for a look at the log ({@code look}, completing with
+     * false if a newer term's object is in it) before it is acknowledged. Before the runner starts.
+     *
+     * <p>Why: a standby can take the log over only after leader_timeout_ms without a new object,
+     * so within the lease no other server leads. Past it (this process was paused, or cut off from
+     * storage, or storage was down) another may have taken over; normally its objects occupy the
+     * names this term writes next and the write fails. But its truncation may since have deleted
+     * them (a retention policy, a small request-id window), and then this term's writes land in
+     * the freed names and look durable: acknowledging them would answer commits that are not in
+     * the log (audit 13).
+     */
+    public void confirmLeadershipWith(long leaseNanos, long claimNanos,
+                                      java.util.function.Supplier<java.util.concurrent.CompletableFuture<Boolean>> look) {
+        this.leaseNanos = leaseNanos;
+        this.claimNanos = claimNanos;
+        this.leadershipLook = look;
+    }
+
+    /** How soon a look that failed (storage did not answer) is made again. */
+    static final long LOOK_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+    private java.util.function.Supplier<java.util.concurrent.CompletableFuture<Boolean>> leadershipLook;
+    private long leaseNanos;
+    private long claimNanos;
+    /** The batch whose acknowledgment waits for the look in progress, or null. */
+    private Batch looking;
+    /** The batch the last look confirmed: it is acknowledged without another. */
+    private Batch confirmed;
+    private long lookRetryAtNanos;
+
     public WakeSignal signal() {
         return signal;
     }
@@ -346,6 +381,10 @@ public final class Persister implements Stage {
                 next = Math.min(next, openStartNanos + budgetNanos);
             }
         }
+        if (looking == null && lookRetryAtNanos > 0 && !inFlight.isEmpty() && inFlight.peekFirst().durable
+                && inFlight.peekFirst() != confirmed) {
+            next = Math.min(next, lookRetryAtNanos); // a failed look, made again
+        }
         for (Batch b : inFlight) {
             if (!b.outstanding && !b.durable) {
                 next = Math.min(next, b.retryAtNanos);
@@ -367,7 +406,7 @@ public final class Persister implements Stage {
             work++;
         }
         work += releaseLost();
-        work += acknowledge();
+        work += acknowledge(now);
         work += drainInput(now);
         work += releaseLost();
         requestMarkerIfNeeded(now);
@@ -556,12 +595,17 @@ public final class Persister implements Stage {
     }
 
     private void onIo(IoEvent e, long now) {
+        if (e instanceof LookDone l) {
+            onLook(l, now);
+            return;
+        }
         Batch b = e.batch();
         b.outstanding = false;
         if (fenced || b.durable) {
             return;
         }
         switch (e) {
+            case LookDone l -> { } // handled above
             case PutDone p -> {
                 if (p.error() == null && p.result() == ObjectStore.PutResult.CREATED) {
                     markDurable(b, now);
@@ -670,11 +714,15 @@ public final class Persister implements Stage {
         return n;
     }
 
-    private int acknowledge() {
+    private int acknowledge(long now) {
         int n = 0;
         while (!inFlight.isEmpty() && inFlight.peekFirst().durable) {
             if (!releaser.hasRoom() || !listener.hasRoom()) {
                 waitingForRoom = true;
+                break;
+            }
+            if (needsLook(inFlight.peekFirst(), now)) {
+                startLook(inFlight.peekFirst(), now);
                 break;
             }
             Batch b = inFlight.pollFirst();
@@ -748,6 +796,49 @@ public final class Persister implements Stage {
             n++;
         }
         return n;
+    }
+
+    /** True if {@code b} may be acknowledged only after a look at the log ({@link #confirmLeadershipWith}). */
+    private boolean needsLook(Batch b, long now) {
+        if (leadershipLook == null || b == confirmed) {
+            return false;
+        }
+        long base = leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos;
+        return now - base >= leaseNanos;
+    }
+
+    private void startLook(Batch b, long now) {
+        if (looking != null || now < lookRetryAtNanos) {
+            return; // one at a time; a failed one is made again after a pause
+        }
+        looking = b;
+        long silentMs = TimeUnit.NANOSECONDS.toMillis(now - (leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos));
+        log.info("{}: stored {} ms after this term's last acknowledged write was sent, past the lease; looking at the"
+                + " log for a newer term before acknowledging it", b.key, silentMs);
+        java.util.concurrent.CompletableFuture<Boolean> f;
+        try {
+            f = leadershipLook.get();
+        } catch (RuntimeException e) {
+            f = java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+        f.whenComplete((ok, t) -> deliver(new LookDone(b, ok, t)));
+    }
+
+    private void onLook(LookDone l, long now) {
+        looking = null;
+        if (fenced) {
+            return;
+        }
+        if (l.error() != null) {
+            lookRetryAtNanos = now + LOOK_RETRY_NANOS;
+            log.warn("{}: could not look at the log before acknowledging it (again in {} ms): {}", l.batch().key,
+                    TimeUnit.NANOSECONDS.toMillis(LOOK_RETRY_NANOS), StorageException.of(l.error()).getMessage());
+        } else if (Boolean.TRUE.equals(l.stillLeading())) {
+            confirmed = l.batch();
+        } else {
+            fence("the log holds a newer term's objects (seen in a look before acknowledging " + l.batch().key
+                    + ", past this term's lease): another server took it over while this one was paused or cut off");
+        }
     }
 
     private void fence(String reason) {

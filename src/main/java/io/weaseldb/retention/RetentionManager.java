@@ -54,6 +54,20 @@ public final class RetentionManager implements AutoCloseable {
         record Invalid(String message) implements PutResult {}
     }
 
+    /** Whether this server's term still leads the log; asked on the retention thread, may look at the log (blocking). */
+    @FunctionalInterface
+    public interface Leadership {
+        boolean stillLeading();
+    }
+
+    /** A retention request reached a term that no longer leads (another server took the log over). */
+    public static final class NotLeaderException extends RuntimeException {
+        NotLeaderException() {
+            super("this server no longer leads the log", null, false, false);
+        }
+    }
+
+    private volatile Leadership leadership = () -> true;
     private final Settings settings;
     private final ObjectStore store;
     private final LogLayout layout;
@@ -107,6 +121,23 @@ public final class RetentionManager implements AutoCloseable {
         deletedOrphans = Counter.builder("weaseldb.log.orphans.deleted")
                 .description("Deletions sent for unacknowledged log objects of older terms (after recovery and by orphan sweeps)")
                 .register(registry);
+    }
+
+    /**
+     * How to tell whether this term still leads; before {@link #start}. Every request and every
+     * truncation step asks first: a leader replaced while it was paused or cut off answered
+     * requests from its stale state (a policy below what the new leader had truncated was 201,
+     * audit 13) and could delete what the new leader's subscribers need.
+     */
+    public void leadership(Leadership l) {
+        this.leadership = l;
+    }
+
+    /** The retention thread: throws {@link NotLeaderException} unless this term still leads. */
+    private void requireLeading() {
+        if (!leadership.stillLeading()) {
+            throw new NotLeaderException();
+        }
     }
 
     /** Loads the stored policies (blocking; at startup) and schedules truncation. */
@@ -264,6 +295,9 @@ public final class RetentionManager implements AutoCloseable {
             nextSweepPage(s, page.continuationToken());
             return;
         }
+        if (!s.doomed.isEmpty()) {
+            requireLeading(); // a sweep of a term that lost the log fails: the next leader's sweeps decide
+        }
         deleteInPages(s.doomed, deletedOrphans);
         if (!s.doomed.isEmpty()) {
             log.info("deleted {} orphaned log objects of older terms inside this term's versions: {}", s.doomed.size(),
@@ -376,6 +410,7 @@ public final class RetentionManager implements AutoCloseable {
 
     public CompletableFuture<PutResult> put(String id, long version, Long ttlSeconds) {
         return submit(() -> {
+            requireLeading();
             long oldest = oldestVersion;
             if (version < oldest - 1) {
                 return new PutResult.Truncated(oldest);
@@ -399,6 +434,7 @@ public final class RetentionManager implements AutoCloseable {
     /** The live policy, or null (missing or expired). */
     public CompletableFuture<Policy> get(String id) {
         return submit(() -> {
+            requireLeading();
             Policy p = policies.get(id);
             return p == null || p.expired(clock.epochMillis()) ? null : p;
         });
@@ -406,6 +442,7 @@ public final class RetentionManager implements AutoCloseable {
 
     public CompletableFuture<List<Policy>> list() {
         return submit(() -> {
+            requireLeading();
             long now = clock.epochMillis();
             List<Policy> out = new ArrayList<>();
             for (Policy p : policies.values()) {
@@ -420,6 +457,7 @@ public final class RetentionManager implements AutoCloseable {
     /** True if a live policy was deleted. */
     public CompletableFuture<Boolean> delete(String id) {
         return submit(() -> {
+            requireLeading();
             Policy p = policies.get(id);
             if (p == null) {
                 return false;
@@ -520,6 +558,9 @@ public final class RetentionManager implements AutoCloseable {
      * and the deletions (a PUT below the new oldest version is {@code 410} from here on).
      */
     private Pass plan(CompletableFuture<Integer> done) {
+        if (!leadership.stillLeading()) {
+            return null; // another server leads: its passes decide what goes
+        }
         try {
             loadPolicies();
         } catch (IOException e) {
@@ -588,6 +629,12 @@ public final class RetentionManager implements AutoCloseable {
      * objects; in one task it would hold every retention request for its whole duration.
      */
     private void truncateStep(Pass p, String after) {
+        if (after != null && !leadership.stillLeading()) {
+            log.info("retention: a truncation pass stopped after deleting {} objects: this server no longer leads",
+                    p.deleted);
+            p.done.complete(p.deleted);
+            return;
+        }
         ObjectStore.ListPage page = await(store.list(layout.logPrefix(), after, null, settings.maxDeletesPerRequest()));
         boolean end = page.continuationToken() == null || page.entries().isEmpty();
         String last = after;

@@ -240,6 +240,79 @@ class PersisterTest {
         assertEquals(2, ((Outcome.Committed) after.only()).version());
     }
 
+    /** A persister whose looks at the log ({@link Persister#confirmLeadershipWith}) the test answers; lease 100 ms. */
+    private static List<java.util.concurrent.CompletableFuture<Boolean>> looksAnsweredByHand(PipelineHarness h) {
+        List<java.util.concurrent.CompletableFuture<Boolean>> looks = new ArrayList<>();
+        h.persister.confirmLeadershipWith(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100), h.clock.nanoTime(), () -> {
+            var f = new java.util.concurrent.CompletableFuture<Boolean>();
+            looks.add(f);
+            return f;
+        });
+        return looks;
+    }
+
+    /**
+     * Audit 13: a leader paused (or cut off) past its lease while another took the log over and
+     * truncated it wrote into the names that truncation freed, and acknowledged commits that are
+     * in no log. Past the lease a write that landed is acknowledged only after a look at the log
+     * finds no newer term; one that does fences this server, and the commit's outcome is unknown.
+     */
+    @Test
+    void pastTheLeaseALandedWriteWaitsForALookAndANewerTermFences() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        var looks = looksAnsweredByHand(h);
+        RecordingCompletion early = h.write("a", "1");
+        h.completeAll();
+        assertInstanceOf(Outcome.Committed.class, early.only());
+        assertTrue(looks.isEmpty(), "within the lease: no look");
+
+        h.clock.advanceMillis(150); // paused past the lease
+        RecordingCompletion late = h.write("b", "2");
+        h.completeAll();
+        assertFalse(late.done(), "stored, but not acknowledged before the look");
+        assertEquals(1, looks.size());
+        assertEquals(1, h.persister.durableVersion());
+        looks.get(0).complete(false); // the look found a newer term's object
+        h.step();
+        var lost = assertInstanceOf(Outcome.Unavailable.class, late.only());
+        assertTrue(lost.outcomeUnknown(), "its object may be in the log (if it landed before the claim): unknown");
+        assertFalse(h.persister.leading());
+        assertTrue(h.fencedReason.contains("newer term"), h.fencedReason);
+        assertEquals(1, h.persister.durableVersion(), "acknowledged nothing more");
+    }
+
+    @Test
+    void pastTheLeaseALookThatFindsNoNewerTermAcknowledgesAndAFailedOneIsMadeAgain() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        var looks = looksAnsweredByHand(h);
+        h.clock.advanceMillis(150); // the first write of the term, past the lease counted from the claim
+        RecordingCompletion c = h.write("a", "1");
+        h.completeAll();
+        assertEquals(1, looks.size());
+        looks.get(0).completeExceptionally(new io.weaseldb.s3.StorageException(io.weaseldb.s3.StorageException.Kind.TRANSIENT,
+                503, "slow down", null));
+        h.step();
+        assertFalse(c.done());
+        assertEquals(1, looks.size(), "not again at once");
+        h.advanceMillis(Persister.LOOK_RETRY_NANOS / 1_000_000);
+        assertEquals(2, looks.size(), "made again after a pause");
+        looks.get(1).complete(true);
+        h.step();
+        assertInstanceOf(Outcome.Committed.class, c.only());
+        // the lease counts from when the newest acknowledged write was sent (long ago): the next
+        // write is looked at too; from then on the lease holds again
+        RecordingCompletion next = h.write("b", "2");
+        h.completeAll();
+        assertEquals(3, looks.size());
+        looks.get(2).complete(true);
+        h.step();
+        assertInstanceOf(Outcome.Committed.class, next.only());
+        RecordingCompletion third = h.write("c", "3");
+        h.completeAll();
+        assertInstanceOf(Outcome.Committed.class, third.only());
+        assertEquals(3, looks.size(), "within the lease of the write just acknowledged: no look");
+    }
+
     @Test
     void anotherLeadersObjectFencesThisServer() {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));

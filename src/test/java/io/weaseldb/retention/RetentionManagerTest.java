@@ -405,6 +405,32 @@ class RetentionManagerTest {
         assertEquals(4, logKeys().size());
     }
 
+    /**
+     * Audit 13: a leader replaced while paused answered the retention API from its stale state
+     * (a policy below what the new leader had truncated was 201, a DELETE removed the new
+     * leader's policy) and its truncation could delete what the new leader's subscribers need.
+     * Once it no longer leads, requests fail with NotLeaderException (answered as a standby
+     * answers) and passes delete nothing.
+     */
+    @Test
+    void aTermThatNoLongerLeadsAnswersNothingAndDeletesNothing() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean leading = new java.util.concurrent.atomic.AtomicBoolean(true);
+        m.leadership(leading::get);
+        m.put("a", 99, null).get();
+        leading.set(false);
+        for (var request : List.<java.util.function.Supplier<java.util.concurrent.CompletableFuture<?>>>of(
+                () -> m.put("b", 5, null), () -> m.get("a"), m::list, () -> m.delete("a"))) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> request.get().get());
+            assertInstanceOf(RetentionManager.NotLeaderException.class, e.getCause());
+        }
+        assertEquals(0, m.truncateNow().get(), "a pass of a term that lost the log deletes nothing");
+        assertEquals(6, logKeys().size());
+        assertTrue(store.objects().containsKey("retention/a"), "the policy is still stored");
+        leading.set(true);
+        assertEquals(5, m.truncateNow().get());
+    }
+
     @Test
     void aPolicyStoredByAnotherServerAfterStartupPinsTheLog() throws Exception {
         // A deposed leader that does not know it yet answers a PUT after this term loaded the
