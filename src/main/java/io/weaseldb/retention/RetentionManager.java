@@ -255,7 +255,9 @@ public final class RetentionManager implements AutoCloseable {
         boolean end = page.continuationToken() == null;
         for (ObjectStore.Entry e : page.entries()) {
             long first = layout.versionOf(e.key());
-            if (first < 0) {
+            if (first < 0 || first < index.oldest()) {
+                // below the oldest object kept: a truncation pass between two steps trimmed the
+                // index and deletes these (this term's own or not) in its next steps
                 continue;
             }
             if (e.key().compareTo(s.last) > 0) {
@@ -543,6 +545,10 @@ public final class RetentionManager implements AutoCloseable {
             return;
         }
         pass = done;
+        if (timer.isShutdown()) {
+            done.complete(0); // queued before the term ended (close): the next leader's passes decide
+            return;
+        }
         Pass p = plan(done);
         if (p == null) {
             done.complete(0);
@@ -629,6 +635,10 @@ public final class RetentionManager implements AutoCloseable {
      * objects; in one task it would hold every retention request for its whole duration.
      */
     private void truncateStep(Pass p, String after) {
+        if (after != null && timer.isShutdown()) {
+            cutShort(p); // queued before the term ended
+            return;
+        }
         if (after != null && !leadership.stillLeading()) {
             log.info("retention: a truncation pass stopped after deleting {} objects: this server no longer leads",
                     p.deleted);
@@ -652,9 +662,8 @@ public final class RetentionManager implements AutoCloseable {
         deleteInPages(doomed, deletedObjects);
         p.deleted += doomed.size();
         if (!end && timer.isShutdown()) {
-            log.info("retention: a truncation pass was cut short by the term's end after deleting {} objects; the"
-                    + " next leader's passes delete the rest", p.deleted);
-            end = true;
+            cutShort(p); // the term ended during this step
+            return;
         }
         if (!end) {
             String from = last;
@@ -664,6 +673,12 @@ public final class RetentionManager implements AutoCloseable {
         if (p.deleted > 0) {
             log.info("truncated the log: deleted {} objects below version {} ({})", p.deleted, p.newOldest, p.why);
         }
+        p.done.complete(p.deleted);
+    }
+
+    private void cutShort(Pass p) {
+        log.info("retention: a truncation pass was cut short by the term's end after deleting {} objects; the next"
+                + " leader's passes delete the rest", p.deleted);
         p.done.complete(p.deleted);
     }
 

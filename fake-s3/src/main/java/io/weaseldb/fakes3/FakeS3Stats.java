@@ -11,7 +11,7 @@ package io.weaseldb.fakes3;
  * @param openConnections      connections open now
  * @param bufferedBytes        request body bytes reserved now (uploads being received or stored)
  * @param timedOutRequests     requests closed while being received because bytes stopped coming
- *                             (400 RequestTimeout)
+ *                             (400 RequestTimeout, or the refusal of a body refused at its head)
  */
 public record FakeS3Stats(long requests, long errorResponses, long rejectedConnections, long rejectedBusy,
                           int openConnections, long bufferedBytes, long timedOutRequests) {}

@@ -144,22 +144,29 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                onBytes();
+                onBytes(msg);
                 ctx.fireChannelRead(msg);
             }
         };
     }
 
-    private void onBytes() {
+    private void onBytes(Object msg) {
         long now = System.nanoTime();
         lastBytesNanos = now;
-        if (state == State.IDLE && headStartNanos == 0) {
-            headStartNanos = now;
+        if (state == State.IDLE && headStartNanos == 0 && !onlyLineBreaks(msg)) {
+            headStartNanos = now; // empty lines before a request line are ignored (RFC 9112 2.2), as the codec does
         }
         if (requestTimer == null && self != null) {
             requestTimer = self.executor().schedule(this::checkRequestTimeout, context.requestTimeoutNanos,
                     TimeUnit.NANOSECONDS);
         }
+    }
+
+    private static boolean onlyLineBreaks(Object msg) {
+        if (!(msg instanceof io.netty.buffer.ByteBuf b)) {
+            return false;
+        }
+        return b.forEachByte(c -> c == '\r' || c == '\n') < 0;
     }
 
     /**
@@ -191,15 +198,15 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
             answerAndClose(self, current.pending);
             return;
         }
-        String resource = "/";
-        String requestId = null;
-        if (current != null) {
-            current.releaseBudget();
-            resource = current.resource;
-            requestId = current.requestId;
+        if (current == null) { // a head still coming: the answer and its header name one new request id
+            String requestId = context.nextRequestId();
+            write(self, S3Response.error(S3ErrorCode.REQUEST_TIMEOUT, "/", requestId), false, requestId)
+                    .addListener(ChannelFutureListener.CLOSE);
+            state = State.CLOSED;
+            return;
         }
-        answerAndClose(self, S3Response.error(S3ErrorCode.REQUEST_TIMEOUT, resource,
-                requestId != null ? requestId : context.nextRequestId()));
+        current.releaseBudget();
+        answerAndClose(self, S3Response.error(S3ErrorCode.REQUEST_TIMEOUT, current.resource, current.requestId));
     }
 
     @Override
@@ -297,6 +304,16 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
 
     private void onContent(ChannelHandlerContext ctx, HttpContent content) {
         boolean last = content instanceof LastHttpContent;
+        if (content.decoderResult().isFailure() && (state == State.READING || state == State.DISCARDING)) {
+            // a malformed chunk: the codec drops everything after it, so the connection cannot go on
+            log.debug("malformed body from {}: {}", ctx.channel().remoteAddress(), content.decoderResult().cause().toString());
+            Exchange exchange = current;
+            exchange.releaseBudget();
+            answerAndClose(ctx, S3Response.error(S3ErrorCode.INCOMPLETE_BODY.status, S3ErrorCode.INCOMPLETE_BODY.code,
+                    "Malformed HTTP request body: " + content.decoderResult().cause().getMessage(), exchange.resource,
+                    exchange.requestId));
+            return;
+        }
         switch (state) {
             case READING -> {
                 Exchange exchange = current;
@@ -459,8 +476,11 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
     }
 
     private ChannelFuture write(ChannelHandlerContext ctx, S3Response response, boolean keepAlive) {
+        return write(ctx, response, keepAlive, current != null ? current.requestId : context.nextRequestId());
+    }
+
+    private ChannelFuture write(ChannelHandlerContext ctx, S3Response response, boolean keepAlive, String requestId) {
         boolean head = current != null && current.head;
-        String requestId = current != null ? current.requestId : context.nextRequestId();
         FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 HttpResponseStatus.valueOf(response.status()),
                 head || response.body().length == 0 ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(response.body()));

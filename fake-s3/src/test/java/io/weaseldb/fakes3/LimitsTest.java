@@ -174,6 +174,60 @@ class LimitsTest {
         }
     }
 
+    /** Review: empty lines before a request line are ignored (RFC 9112 2.2); they start no request and no timer. */
+    @Test
+    void aStrayLineBreakBetweenRequestsIsNotARequestTimingOut() throws Exception {
+        FakeS3Config config = FakeS3Config.builder().bucket("lim").build();
+        try (FakeS3Server server = FakeS3Server.start(config, new MemoryBackend(), InstantSource.system(),
+                timeoutAfter(200));
+             RawHttp raw = new RawHttp(server.port())) {
+            raw.request(putHead("a", 1), new byte[] {1});
+            assertEquals(200, raw.read().status());
+            raw.send("\r\n");
+            Thread.sleep(1000);
+            raw.request("GET /lim/a HTTP/1.1\nHost: x", new byte[0]);
+            assertEquals(200, raw.read().status());
+            assertEquals(0, server.stats().timedOutRequests());
+        }
+    }
+
+    /** Review: a head that times out is answered with one request id, in the header and the body alike. */
+    @Test
+    void aTimedOutHeadNamesOneRequestId() throws Exception {
+        FakeS3Config config = FakeS3Config.builder().bucket("lim").build();
+        try (FakeS3Server server = FakeS3Server.start(config, new MemoryBackend(), InstantSource.system(),
+                timeoutAfter(200));
+             RawHttp raw = new RawHttp(server.port())) {
+            raw.send("GET /lim/a HTTP/1.1\r\nHo");
+            RawHttp.Response r = raw.read();
+            assertEquals(400, r.status());
+            String id = r.headers().get("x-amz-request-id");
+            assertTrue(r.bodyText().contains("<RequestId>" + id + "</RequestId>"), id + " " + r.bodyText());
+        }
+    }
+
+    /**
+     * Review: a malformed chunk inside a body (the codec drops everything after it) is answered
+     * with Connection: close and gives its budget back; before, the connection stayed open and
+     * the next request on it waited for nothing.
+     */
+    @Test
+    void aMalformedChunkClosesTheConnection() throws Exception {
+        FakeS3Config config = FakeS3Config.builder().bucket("lim").build();
+        try (FakeS3Server server = FakeS3Server.start(config, new MemoryBackend(), InstantSource.system(),
+                new FakeS3Server.Limits(2, 10, 1 << 20, 60_000));
+             RawHttp raw = new RawHttp(server.port())) {
+            raw.request("PUT /lim/c HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\nContent-Encoding: aws-chunked\n"
+                    + "x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER\nx-amz-decoded-content-length: 5\n"
+                    + "x-amz-trailer: x-amz-checksum-crc32", "zz\r\nhello\r\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            RawHttp.Response r = raw.read();
+            assertEquals(400, r.status());
+            assertEquals("close", r.headers().get("connection"));
+            assertTrue(raw.closedByPeer());
+            assertTrue(Poll.until(Duration.ofSeconds(5), () -> server.stats().bufferedBytes() == 0));
+        }
+    }
+
     @Test
     void backendFailuresAreInternalErrorsAndTheServerGoesOn() throws Exception {
         ObjectBackend failing = new ForwardingBackend(new MemoryBackend()) {
