@@ -56,6 +56,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private static final int MAX_SMALL_BODY = 64 << 10;
     /** Length of the request ids the server makes for commits without one (UUIDs). */
     private static final int SERVER_ID_LENGTH = 36;
+    /**
+     * Decodes request targets as HTML forms encode queries (docs/api.md): percent-escapes, {@code +}
+     * as a space, and parameters split on {@code &} only. Netty's default also splits on {@code ;}
+     * (an old CGI convention), so {@code request_id=abc;def} asked about, and banned, {@code abc}.
+     * Read-only once built, so one serves every connection.
+     */
+    private static final QueryStringDecoder.Builder QUERY = QueryStringDecoder.builder().semicolonIsNormalChar(true);
 
     private final HttpSettings settings;
     private final Backend backend;
@@ -236,7 +243,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         // a commit's plain path needs no decoder (it was ~50 bytes of garbage per request)
-        QueryStringDecoder query = plainPath(uri) ? null : new QueryStringDecoder(uri);
+        QueryStringDecoder query = plainPath(uri) ? null : QUERY.build(uri);
         String path = query == null ? uri : query.path();
         Route route = Route.of(req.method(), path);
         Slot slot = newSlot(route.endpoint(), start, keepAlive, http10);

@@ -776,4 +776,27 @@ class HttpServerTest {
         }
         assertEquals(1, backend.requests.size());
     }
+
+    /**
+     * Query values are decoded as forms encode them, which splits only on {@code &}: a raw
+     * {@code ;} is part of the value. Before, it ended the parameter, so /v1/status asked about
+     * (and banned) the id before it.
+     */
+    @Test
+    void aSemicolonInAQueryValueIsPartOfTheValue() throws Exception {
+        String prefix = "r".repeat(24);
+        try (RawHttp c = new RawHttp(server.port())) {
+            // this backend refuses every status query with 503, naming the id it was asked about
+            for (String query : new String[] {prefix + ";def", prefix + ";def&min_version=3", prefix + "%3Bdef"}) {
+                c.send(get("/v1/status?request_id=" + query));
+                var r = c.read();
+                assertEquals(503, r.status(), query + ": " + r.body());
+                assertTrue(r.body().contains("\"request_id\":\"" + prefix + ";def\""), query + ": " + r.body());
+            }
+            c.send(get("/v1/status?request_id=" + prefix + "&min_version=3;x"));
+            var r = c.read();
+            assertEquals(400, r.status(), r.body());
+            assertTrue(r.body().contains("min_version must be a non-negative integer version, got \\\"3;x\\\""), r.body());
+        }
+    }
 }

@@ -10,17 +10,8 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.weaseldb.config.WeaselConfig;
 import io.weaseldb.json.CommitLimits;
-import io.weaseldb.log.LogIndex;
-import io.weaseldb.log.LogLayout;
-import io.weaseldb.pipeline.Completion;
-import io.weaseldb.retention.RetentionManager;
-import io.weaseldb.subscribe.EventCache;
-import io.weaseldb.subscribe.SubscribeMetrics;
 import io.weaseldb.subscribe.SubscriberHub;
-import io.weaseldb.testing.ManualClock;
-import io.weaseldb.testing.ManualObjectStore;
 import io.weaseldb.testing.RawHttp;
-import io.weaseldb.txn.CommitRequest;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,28 +30,11 @@ class TimeoutAnswerOrderTest {
     private static final int HEADER_MS = 1_000;
     private static final int BODY_MS = 3_000;
 
-    private final HttpServerTest.HeldBackend backend = new HttpServerTest.HeldBackend();
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    private final SubscriberHub hub = new SubscriberHub(
-            new SubscriberHub.Settings(10, Long.MAX_VALUE, TimeUnit.SECONDS.toNanos(1), 2, 4),
-            new EventCache(1 << 20, 64, 0), new LogIndex(), new ManualObjectStore().auto(true), new LogLayout(""),
-            Runnable::run, new SubscribeMetrics(registry), new ManualClock());
-    private final RetentionManager retention = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000),
-            new ManualObjectStore().auto(true), new LogLayout(""), new LogIndex(), new ManualClock(), () -> 99,
-            () -> Long.MAX_VALUE, () -> Long.MAX_VALUE, new SimpleMeterRegistry());
     /** The held backend, with a real subscriber hub and retention manager. */
-    private final Backend withStreams = new Backend() {
-        @Override public boolean submitCommit(CommitRequest r, Completion c) { return backend.submitCommit(r, c); }
-        @Override public boolean submitStatus(String id, long v, Completion c) { return backend.submitStatus(id, v, c); }
-        @Override public boolean submitProbe(Completion c) { return backend.submitProbe(c); }
-        @Override public VersionInfo leaderInfo() { return backend.leaderInfo(); }
-        @Override public java.util.concurrent.CompletableFuture<VersionInfo> version() { return backend.version(); }
-        @Override public io.weaseldb.pipeline.Outcome.Unavailable notLeader(String id) { return backend.notLeader(id); }
-        @Override public SubscriberHub subscribers() { return hub; }
-        @Override public RetentionManager retention() { return retention; }
-        @Override public String scrapeMetrics() { return backend.scrapeMetrics(); }
-        @Override public java.util.concurrent.Executor metricsExecutor() { return backend.metricsExecutor(); }
-    };
+    private final StreamingBackend withStreams = new StreamingBackend(registry);
+    private final HttpServerTest.HeldBackend backend = withStreams.held;
+    private final SubscriberHub hub = withStreams.hub;
     private final BodyBudget budget = new BodyBudget(1L << 20);
     private EmbeddedChannel channel;
 
@@ -372,5 +346,16 @@ class TimeoutAnswerOrderTest {
         assertTrue(answers.get(0).contains("retry-after: "), answers.get(0));
         assertTrue(answers.get(0).contains("no longer leads the log"), answers.get(0));
         assertTrue(channel.isActive());
+    }
+
+    /** Query values are decoded as forms encode them, which splits only on '&': a raw ';' is part of the value. */
+    @Test
+    void aSemicolonInASubscribeQueryIsPartOfTheValue() {
+        send(RawHttp.get("/v1/subscribe?after=0;durable=false"));
+        List<String> answers = answers();
+        assertEquals(List.of(400), answers.stream().map(TimeoutAnswerOrderTest::status).toList(), answers.toString());
+        assertTrue(answers.get(0).contains("after must be a non-negative integer version, got \\\"0;durable=false\\\""),
+                answers.get(0));
+        assertEquals(0, hub.count());
     }
 }
