@@ -75,6 +75,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private Body body = Body.NONE;
     private CommitParser parser;
     private Slot bodySlot;
+    /**
+     * The request whose client waits for a 100 Continue that waits for the answers before it, or
+     * null. Owed only while its body is still wanted (it is {@link #bodySlot}).
+     */
+    private Slot continueOwed;
     private long bodyBytes;
     /** Of {@link #bodies}, held for the commit body being received (0 when none). */
     private long reservedBytes;
@@ -304,21 +309,53 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             receivingTooMuch(slot);
             return;
         }
-        continueIfExpected(req);
         parser = parsers.take();
         bodySlot = slot;
         bodyBytes = 0;
         body = Body.COMMIT;
+        continueIfExpected(req, slot);
     }
 
     /**
-     * 100 Continue if the client waits for it before sending a body that will be read. Only when
-     * no earlier answer is outstanding: it would overtake them.
+     * 100 Continue if the client waits for it before sending the body of {@code slot}'s request,
+     * which will be read (RFC 9110 10.1.1). Not ahead of the answers of earlier requests, since
+     * answers go out in order: then it is owed, sent by {@link #flushReady} right after them, and
+     * the body is not timed until it is (a client that waits to be asked cannot be late).
      */
-    private void continueIfExpected(HttpRequest req) {
-        if (HttpUtil.is100ContinueExpected(req) && slots.size() == 1) {
-            ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER));
+    private void continueIfExpected(HttpRequest req, Slot slot) {
+        if (!HttpUtil.is100ContinueExpected(req)) {
+            return;
         }
+        if (slots.peekFirst() == slot) {
+            ctx.writeAndFlush(continueResponse());
+        } else {
+            continueOwed = slot;
+            timeouts.awaitingContinue();
+        }
+    }
+
+    private static FullHttpResponse continueResponse() {
+        return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE, Unpooled.EMPTY_BUFFER);
+    }
+
+    /**
+     * After answers were written: the owed 100 Continue goes out once its request is the oldest
+     * unanswered one, if its body is still wanted (not when the client sent it anyway, nor once
+     * the request was refused or dropped). Returns whether it wrote one (to flush).
+     */
+    private boolean continueIfFirst() {
+        Slot s = continueOwed;
+        if (s != bodySlot) {
+            continueOwed = null; // the body came without it, or is no longer wanted
+            return false;
+        }
+        if (slots.peekFirst() != s) {
+            return false;
+        }
+        continueOwed = null;
+        ctx.write(continueResponse(), ctx.voidPromise());
+        timeouts.continueSent();
+        return true;
     }
 
     /**
@@ -735,10 +772,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 tooLarge(slot, MAX_SMALL_BODY, "retention policy bodies"); // before any 100 Continue
                 return;
             }
-            continueIfExpected(req);
             small = ctx.alloc().heapBuffer(256, MAX_SMALL_BODY);
             bodySlot = slot;
             body = Body.SMALL;
+            continueIfExpected(req, slot);
             smallDone = bytes -> {
                 io.weaseldb.retention.PolicyCodec.Request put;
                 try {
@@ -1084,6 +1121,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             ctx.write(r, ctx.voidPromise());
+            wrote = true;
+        }
+        if (continueOwed != null && continueIfFirst()) {
             wrote = true;
         }
         if (wrote) {

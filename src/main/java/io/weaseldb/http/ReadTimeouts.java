@@ -35,8 +35,13 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
      */
     record Expired(String reason) { }
 
-    /** STREAM: an event stream, or a request timed out; either way nothing is timed any more. */
-    private enum State { BETWEEN, HEADERS, BODY, STREAM }
+    /**
+     * CONTINUE: the headers are in and the client waits for a 100 Continue before it sends the
+     * body, which waits for the answers before it: not timed until the 100 goes out or the body
+     * starts anyway. STREAM: an event stream, or a request timed out; either way nothing is timed
+     * any more.
+     */
+    private enum State { BETWEEN, HEADERS, BODY, CONTINUE, STREAM }
 
     private final long headerTimeoutNanos;
     private final long bodyTimeoutNanos;
@@ -76,6 +81,8 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         lastReadNanos = now;
         if (state == State.BETWEEN) {
             startHeaders(now);
+        } else if (state == State.CONTINUE) {
+            startBody(now); // the client sends its body without waiting for the 100 (curl does after 1 s)
         }
         ctx.fireChannelRead(msg);
         if (codec != null && (state == State.HEADERS || state == State.BETWEEN)) {
@@ -112,10 +119,32 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         if (state == State.STREAM) {
             return;
         }
-        state = State.BODY;
-        long now = now();
         // A stall counts from now at the earliest: the headers may have waited, read long ago, in
         // the flow-control queue while the server paused reading (max_pipelined_requests).
+        startBody(now());
+    }
+
+    /**
+     * The request's headers are in and it expects 100 Continue, which must wait for the answers
+     * of the requests before it: its body is not timed until {@link #continueSent} (or until it
+     * starts arriving anyway). The client cannot be late with a body it has not been asked for;
+     * the wait is bounded by the server's own answers.
+     */
+    void awaitingContinue() {
+        if (state == State.BODY) {
+            state = State.CONTINUE; // a pending timer finds nothing to do and is not armed again
+        }
+    }
+
+    /** The deferred 100 Continue went out: the body is timed from now, stall and deadline. */
+    void continueSent() {
+        if (state == State.CONTINUE) {
+            startBody(now());
+        }
+    }
+
+    private void startBody(long now) {
+        state = State.BODY;
         lastReadNanos = now;
         bodyDeadlineAtNanos = now + bodyDeadlineNanos;
         long due = bodyDue();
@@ -187,7 +216,7 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         }
         long now = now();
         switch (state) {
-            case BETWEEN, STREAM -> { } // the request it was armed for is done; the next one arms again
+            case BETWEEN, CONTINUE, STREAM -> { } // nothing to time now; what is timed next arms again
             case HEADERS -> {
                 if (now - headerDeadlineNanos < 0) {
                     armBy(headerDeadlineNanos, now);

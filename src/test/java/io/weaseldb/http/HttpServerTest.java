@@ -778,6 +778,29 @@ class HttpServerTest {
     }
 
     /**
+     * Expect: 100-continue on a request pipelined behind one not yet answered: the 100 goes out
+     * right after that answer (never before it: answers are in order), and the body is read. Before,
+     * it was never sent and the client waiting for it got a 408 after body_read_timeout_ms.
+     */
+    @Test
+    void a100ContinueQueuedBehindAnEarlierRequestIsSentRightAfterItsAnswer() throws Exception {
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/ok") + "POST /v1/commit HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+                    + WRITE.length() + "\r\n\r\n");
+            var ok = c.readAny();
+            assertEquals(200, ok.status(), "the answer before it comes first");
+            assertTrue(ok.body().startsWith("{\"status\":\"ok\""), ok.body());
+            c.timeout(2_000); // body_read_timeout_ms is 30 s here
+            assertEquals(100, c.readAny().status());
+            c.send(WRITE);
+            var r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(r.body().contains("\"status\":\"committed\""), r.body());
+        }
+        assertEquals(1, backend.requests.size());
+    }
+
+    /**
      * Query values are decoded as forms encode them, which splits only on {@code &}: a raw
      * {@code ;} is part of the value. Before, it ended the parameter, so /v1/status asked about
      * (and banned) the id before it.

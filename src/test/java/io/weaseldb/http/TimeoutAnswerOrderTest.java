@@ -348,6 +348,105 @@ class TimeoutAnswerOrderTest {
         assertTrue(channel.isActive());
     }
 
+    /** The status of every answer written so far, in order. */
+    private List<Integer> statuses() {
+        return answers().stream().map(TimeoutAnswerOrderTest::status).toList();
+    }
+
+    /** The answers once {@code n} have been written: some come back from another thread (retention). */
+    private List<String> awaitAnswers(int n) {
+        List<String> all = new ArrayList<>();
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (all.size() < n && System.nanoTime() < deadline) {
+            channel.runPendingTasks();
+            all.addAll(answers());
+            Thread.onSpinWait();
+        }
+        return all;
+    }
+
+    private static String expectContinue(String method, String path, int length) {
+        return method + " " + path + " HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " + length + "\r\n\r\n";
+    }
+
+    /**
+     * Expect: 100-continue behind a request not yet answered: the 100 goes out right after that
+     * answer (never before it), and the body is timed from the 100, not from its head: a client
+     * waiting to be invited cannot be late. Before, the 100 never came and the client waiting for
+     * it got a 408 after body_read_timeout_ms.
+     */
+    @Test
+    void a100ContinueWaitsForTheAnswersBeforeItAndItsBodyIsTimedFromIt() {
+        backend.hold = true;
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        send(expectContinue("POST", "/v1/commit", HttpServerTest.WRITE.length()));
+        advance(10 * BODY_MS);
+        assertEquals(0.0, rejected("body_read_timeout"), "the client has not been invited to send its body");
+        assertTrue(answers().isEmpty(), "nothing may overtake the commit's answer");
+        backend.release(0);
+        channel.runPendingTasks();
+        assertEquals(List.of(200, 100), statuses());
+        advance(BODY_MS - 1);
+        assertTrue(channel.isActive());
+        send(HttpServerTest.WRITE);
+        backend.release(1);
+        channel.runPendingTasks();
+        assertEquals(List.of(200), statuses());
+        assertEquals(2, backend.requests.size());
+        assertEquals(0.0, rejected("body_read_timeout"));
+    }
+
+    @Test
+    void aBodyThatStallsAfterItsDeferred100ContinueTimesOut() {
+        backend.hold = true;
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        send(expectContinue("POST", "/v1/commit", HttpServerTest.WRITE.length()));
+        backend.release(0);
+        channel.runPendingTasks();
+        assertEquals(List.of(200, 100), statuses());
+        advance(BODY_MS);
+        assertEquals(1.0, rejected("body_read_timeout"));
+        assertEquals(List.of(408), statuses());
+        assertFalse(channel.isActive());
+        assertEquals(0, budget.used());
+    }
+
+    /** A client that sends its body without waiting for the 100 (curl does after a second) gets no 100 after it. */
+    @Test
+    void aBodySentWithoutWaitingForTheDeferred100ContinueIsReadAndGetsNone() {
+        backend.hold = true;
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        send(expectContinue("POST", "/v1/commit", HttpServerTest.WRITE.length()));
+        advance(BODY_MS);
+        send(HttpServerTest.WRITE.substring(0, 10));
+        advance(BODY_MS - 1); // timed from the first byte of it: the client did not wait
+        send(HttpServerTest.WRITE.substring(10));
+        backend.release(0);
+        backend.release(1);
+        channel.runPendingTasks();
+        assertEquals(List.of(200, 200), statuses());
+        assertEquals(0.0, rejected("body_read_timeout"));
+    }
+
+    @Test
+    void a100ContinueForARetentionPutWaitsForTheAnswersBeforeIt() {
+        String policy = "{\"version\":5}";
+        backend.hold = true;
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        send(expectContinue("PUT", "/v1/retention/p1", policy.length()));
+        advance(10 * BODY_MS);
+        assertEquals(0.0, rejected("body_read_timeout"));
+        assertTrue(answers().isEmpty());
+        backend.release(0);
+        channel.runPendingTasks();
+        assertEquals(List.of(200, 100), statuses());
+        send(policy);
+        List<String> put = awaitAnswers(1);
+        assertEquals(List.of(201), put.stream().map(TimeoutAnswerOrderTest::status).toList(), put.toString());
+        assertTrue(channel.isActive());
+        assertEquals(0.0, rejected("body_read_timeout"));
+    }
+
     /** Query values are decoded as forms encode them, which splits only on '&': a raw ';' is part of the value. */
     @Test
     void aSemicolonInASubscribeQueryIsPartOfTheValue() {
