@@ -5,7 +5,9 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -92,6 +94,16 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean timedOut; // a request was not sent in time: close after the last answer, no lingering
     private long lingerLeft;
     private boolean bodyComplete = true;
+    /**
+     * The client's input ended ({@link ServerCodec.EndOfInput}): every request it sent has been
+     * delivered; the answers owed go out, the last closes the connection.
+     */
+    private boolean inputEnded;
+    /**
+     * The transport reported the end of input: nothing more to read, and starting a read would
+     * fail (epoll); requests still held in flow control are taken one by one instead.
+     */
+    private boolean inputShut;
     private Subscription subscription; // set once this connection became an SSE stream
     // A small JSON body being aggregated: copied into one heap buffer that grows by doubling
     // (a composite of the chunks merged itself every 16 components: quadratic in tiny chunks).
@@ -176,6 +188,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             }
             if (msg instanceof HttpContent c) {
                 onContent(c);
+            } else if (msg == ServerCodec.EndOfInput.INSTANCE) {
+                endOfInput();
             }
         } finally {
             if (msg instanceof ServerCodec.PooledRequest req) {
@@ -195,6 +209,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         long start = ctx.executor().ticker().nanoTime();
         if (req.decoderResult().isFailure()) {
             Throwable cause = req.decoderResult().cause();
+            if (cause instanceof PrematureChannelClosureException) {
+                return; // the client's input ended in this head: nothing to answer (endOfInput follows)
+            }
             Slot slot = newSlot(Endpoint.UNKNOWN, start, false, false);
             HttpResponseStatus status;
             String message;
@@ -412,6 +429,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void onContent(HttpContent c) {
         if (c.decoderResult().isFailure()) {
+            if (c.decoderResult().cause() instanceof PrematureChannelClosureException) {
+                return; // as in onRequest
+            }
             badFraming(c.decoderResult().cause());
             return;
         }
@@ -1077,7 +1097,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             // Shutting down: the last answer queued closes the connection (Connection: close), so
             // a keep-alive client does not send its next request into the close at the end of the
             // drain; answers pipelined before it still go out.
-            boolean close = s.closeAfter || !s.keepAlive || (slots.isEmpty() && backend.draining());
+            // So does the last answer owed once the client's input has ended.
+            boolean close = s.closeAfter || !s.keepAlive || (slots.isEmpty() && (inputEnded || backend.draining()));
             FullHttpResponse r = s.response;
             ByteBuf encoded = null;
             int code;
@@ -1168,9 +1189,40 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         closeWith(slot, HttpResponseStatus.REQUEST_TIMEOUT, "the request was not sent in time");
     }
 
+    /**
+     * The client's input ended (its FIN: a half-close, or the first half of a close; the transport
+     * cannot tell which). Every request it sent has been delivered: each complete one is answered,
+     * in order, and the connection closes after the last answer. A request cut short (its body;
+     * a head cut short was passed on failed and ignored) is dropped as for a client that vanished:
+     * no answer, and its parser and share of the body budget are given back now. An event stream
+     * ends, and one still waiting its turn is not started: its subscriber is taken to be gone.
+     */
+    private void endOfInput() {
+        if (inputEnded || !ctx.channel().isActive()) {
+            return; // (it also comes when the connection closes)
+        }
+        inputEnded = true;
+        if (subscription != null || lingering) {
+            ctx.close();
+            return;
+        }
+        Slot cut = dropBody();
+        Slot last = slots.peekLast();
+        if (last != null && (last == cut || last.streamHead != null)) {
+            slots.pollLast();
+            abandon(last); // a stream not started gives back its subscriber slot
+        }
+        body = Body.NONE; // nothing more arrives (and an idle client that does not read is closed by the idle timeout)
+        bodyComplete = true;
+        if (slots.isEmpty()) {
+            // after what was written already has gone out: a close now would drop it
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
     /** The last response is out: close now, or once the client has finished sending its body. */
     private void afterClosingResponse() {
-        if (bodyComplete || timedOut || !ctx.channel().isActive()) {
+        if (bodyComplete || timedOut || inputShut || !ctx.channel().isActive()) {
             ctx.close();
             return;
         }
@@ -1191,7 +1243,23 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private void resumeIfIdle() {
         if (!closing && !ctx.channel().config().isAutoRead() && slots.size() < settings.maxPipelinedRequests()
                 && ctx.channel().isWritable()) {
-            ctx.channel().config().setAutoRead(true);
+            if (inputShut) {
+                takeHeldRequests();
+            } else {
+                ctx.channel().config().setAutoRead(true);
+            }
+        }
+    }
+
+    /**
+     * Reading resumes after the transport reported the end of input: the requests flow control
+     * still holds are taken one message per read, up to {@link ServerCodec.EndOfInput}, which is
+     * among them until delivered (so no read reaches the transport).
+     */
+    private void takeHeldRequests() {
+        while (!inputEnded && !closing && ctx.channel().isActive() && slots.size() < settings.maxPipelinedRequests()
+                && ctx.channel().isWritable()) {
+            ctx.read();
         }
     }
 
@@ -1211,6 +1279,16 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ReadTimeouts.Expired) {
             readTimedOut();
+            return;
+        }
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // The transport's word that the client's input ended overtakes requests held in flow
+            // control: wait for ServerCodec.EndOfInput behind them, unless no later request is
+            // read anyway (an answer that closes is queued, or the connection became a stream).
+            inputShut = true;
+            if (closing) {
+                endOfInput();
+            }
             return;
         }
         if (evt instanceof IdleStateEvent) {

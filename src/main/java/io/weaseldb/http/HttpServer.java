@@ -97,6 +97,10 @@ public final class HttpServer implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                // A client's FIN ends only its input (a half-close, RFC 9293 3.6): the requests it sent
+                // before are still answered, then ConnectionHandler closes. Without this Netty closes
+                // the channel at the FIN and drops the answers owed (a commit then committed unanswered).
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(64 << 10, 256 << 10))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override

@@ -2,6 +2,7 @@ package io.weaseldb.http;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -39,7 +40,7 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
      * CONTINUE: the headers are in and the client waits for a 100 Continue before it sends the
      * body, which waits for the answers before it: not timed until the 100 goes out or the body
      * starts anyway. STREAM: an event stream, or a request timed out; either way nothing is timed
-     * any more.
+     * any more; so is STREAM once the client's input ended.
      */
     private enum State { BETWEEN, HEADERS, BODY, CONTINUE, STREAM }
 
@@ -249,6 +250,17 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
         metrics.rejected(reason);
         ctx.channel().config().setAutoRead(false);
         ctx.fireUserEventTriggered(new Expired(reason));
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // The client's input ended: nothing more can arrive, so nothing is late. A request it
+            // cut short is dropped by ConnectionHandler at the end of input, not timed out.
+            state = State.STREAM;
+            cancel();
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override

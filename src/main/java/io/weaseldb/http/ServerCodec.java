@@ -41,6 +41,14 @@ import java.util.List;
  * <p>Owned by the connection's event loop.
  */
 final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.RequestDecoder, ServerCodec.ResponseEncoder> {
+    /**
+     * Passed on, as a message, after the last request the client sent, once its input ended (its
+     * FIN, the channel allowing half-closure; or the connection closed). A message rather than the
+     * transport's event, which overtakes requests held in flow control while reading is paused:
+     * behind them, it tells the handler that every request has been delivered.
+     */
+    enum EndOfInput { INSTANCE }
+
     /** Whether each decoded request, oldest first, still to be answered, was a {@code HEAD}. */
     private final ArrayDeque<Boolean> heads = new ArrayDeque<>();
     /** The connection is an event stream: what the client sends is read (to see it leave) and dropped. */
@@ -183,6 +191,17 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
                     heads.add(HttpMethod.HEAD.equals(request.method()));
                 }
             }
+        }
+
+        /**
+         * The end of input: Netty's decoder passes on what is left (a request whose head was cut
+         * short comes as a failed request, one whose body was cut short as nothing more), then
+         * {@link EndOfInput}, in order with the requests and ahead of the transport's event.
+         */
+        @Override
+        protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            super.decodeLast(ctx, in, out);
+            out.add(EndOfInput.INSTANCE);
         }
 
         boolean holdsPartialRequest() {

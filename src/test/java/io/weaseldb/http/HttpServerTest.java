@@ -778,6 +778,94 @@ class HttpServerTest {
     }
 
     /**
+     * A client that sends its requests and then half-closes (shutdown(SHUT_WR), as {@code nc -N}
+     * or a script does when its input ends) gets every answer owed, in order, and then the server
+     * closes (HalfCloseTest checks the last answer's Connection: close, whose presence here depends
+     * on whether the FIN was read before it was written). Before, the server closed at the
+     * client's FIN and sent nothing, though the commit was in the log.
+     */
+    @Test
+    void aHalfClosedConnectionGetsEveryAnswerOwedInOrderThenCloses() throws Exception {
+        String id = "halfclose-request-0001";
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(post("/v1/commit", "{\"request_id\":\"" + id + "\"," + WRITE.substring(1)));
+            c.halfClose();
+            var r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(r.body().contains("\"status\":\"committed\""), r.body());
+            assertTrue(c.closedByServer());
+        }
+        backend.hold = true;
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/ok") + post("/v1/commit", WRITE) + get("/metrics") + get("/v1/version"));
+            c.halfClose();
+            awaitHeld(1);
+            backend.release(0);
+            var ok = c.read();
+            var commit = c.read();
+            var metrics = c.read();
+            var version = c.read();
+            assertTrue(ok.body().startsWith("{\"status\":\"ok\""), ok.body());
+            assertTrue(commit.body().contains("\"status\":\"committed\""), commit.body());
+            assertEquals("text/plain; version=0.0.4; charset=utf-8", metrics.header("content-type"));
+            assertTrue(version.body().startsWith("{\"version\":"), version.body());
+            assertNull(metrics.header("connection"), "only the last answer may say the connection ends");
+            assertTrue(c.closedByServer());
+        }
+        assertEquals(2, backend.requests.size());
+        assertEquals(id, backend.requests.get(0).requestId());
+        // past max_pipelined_requests (4): reading is paused when the FIN comes, requests wait in
+        // flow control, and the transport has nothing more to read (a read started then fails)
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send((post("/v1/commit", WRITE)).repeat(4) + get("/v1/version").repeat(3));
+            c.halfClose();
+            awaitHeld(5);
+            for (int i = 1; i < 5; i++) { // held 1 to 4 (0 was the commit above)
+                backend.release(i);
+            }
+            for (int i = 0; i < 7; i++) {
+                var r = c.read();
+                assertEquals(200, r.status(), i + ": " + r.body());
+            }
+            assertTrue(c.closedByServer());
+        }
+    }
+
+    /**
+     * A request cut short by the client's FIN (its head or body incomplete) is dropped as if the
+     * client had vanished: no answer, and its share of the body budget and its parser are given
+     * back at once; the complete requests before it are still answered.
+     */
+    @Test
+    void aRequestCutShortByAHalfCloseIsDroppedAndHoldsNothing() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        HttpServer small = smallBudgetServer(registry);
+        backend.hold = true;
+        try (RawHttp c = new RawHttp(small.port())) {
+            c.send(post("/v1/commit", WRITE) + "POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n"
+                    + paddedWrite(4000).substring(0, 3000));
+            awaitHeld(1);
+            assertEquals(3000.0, awaitGauge(registry, 3000.0));
+            c.halfClose();
+            assertEquals(0.0, awaitGauge(registry, 0.0), "given back at the FIN, not when the connection closes");
+            backend.release(0);
+            var r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(c.closedByServer(), "the commit cut short gets no answer");
+        } finally {
+            small.close();
+        }
+        assertEquals(1, backend.requests.size(), "the commit cut short never reached the pipeline");
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send(get("/v1/version") + "GET /v1/version HTTP/1.1\r\nHost: x\r\n"); // the second head never ends
+            c.halfClose();
+            var r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertTrue(c.closedByServer(), "no 400 for the head cut short");
+        }
+    }
+
+    /**
      * Expect: 100-continue on a request pipelined behind one not yet answered: the 100 goes out
      * right after that answer (never before it: answers are in order), and the body is read. Before,
      * it was never sent and the client waiting for it got a 408 after body_read_timeout_ms.

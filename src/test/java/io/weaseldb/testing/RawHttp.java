@@ -44,6 +44,14 @@ public final class RawHttp implements AutoCloseable {
         out.flush();
     }
 
+    /**
+     * Ends what this client sends (a TCP half-close, {@code shutdown(SHUT_WR)}: the server reads
+     * end of input) while responses can still be read.
+     */
+    public void halfClose() throws IOException {
+        socket.shutdownOutput();
+    }
+
     public static String post(String path, String body) {
         byte[] b = body.getBytes(StandardCharsets.UTF_8);
         return "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + b.length
