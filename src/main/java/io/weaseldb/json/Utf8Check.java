@@ -10,6 +10,8 @@ import java.nio.ByteBuffer;
  * U+0000. Owned by its parser.
  */
 public final class Utf8Check {
+    private static final java.lang.invoke.VarHandle LONGS =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
     /** Continuation bytes still owed by the sequence in progress. */
     private int needed;
     /** The range the next byte must be in (the second byte of some sequences is narrower). */
@@ -40,7 +42,14 @@ public final class Utf8Check {
         if (buf.hasArray()) {
             byte[] a = buf.array();
             int base = buf.arrayOffset();
-            for (int i = from; i < to; i++) {
+            int i = from;
+            if (needed == 0) {
+                // ASCII (keys, values and names are base64 or plain), eight bytes at a time
+                while (i + 8 <= to && ((long) LONGS.get(a, base + i) & 0x8080808080808080L) == 0) {
+                    i += 8;
+                }
+            }
+            for (; i < to; i++) {
                 byte b = a[base + i];
                 if ((b >= 0 && needed == 0) || accept(b & 0xFF)) {
                     continue;

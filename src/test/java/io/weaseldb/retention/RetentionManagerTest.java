@@ -431,6 +431,14 @@ class RetentionManagerTest {
         next.succeed();
         awaitPending().succeed(); // step 1 deletes 0 and 10
         store.auto(true);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!swept.isDone() || !truncated.isDone()) { // a request sent before auto(true) waits for a hand
+            assertTrue(System.nanoTime() < deadline, "the sweep or the pass never finished");
+            while (store.pendingCount() > 0) {
+                store.take().succeed();
+            }
+            Thread.onSpinWait();
+        }
         assertEquals(0, swept.get(5, java.util.concurrent.TimeUnit.SECONDS));
         truncated.get(5, java.util.concurrent.TimeUnit.SECONDS);
         assertEquals(0, store.rangedReadCount() - before, "20, 30 and 40 are below the oldest object kept");
