@@ -434,6 +434,15 @@ public final class WeaselServer implements AutoCloseable {
         }
         TermHistory terms = new TermHistory();
         Rebuilt rebuilt = rebuildRequestIds(planned, index, tail.bareMarkers(), terms);
+        if (recovery.movedSince(tail)) {
+            // the leader was only slow or paused: it wrote during the rebuild (and its truncation
+            // may have freed the name this claim would take), so stand by and look again
+            log.info("the log moved on past version {} while this server prepared its claim; standing by",
+                    tail.lastVersion());
+            lastProgressNanos = clock.nanoTime();
+            lastSeenKey = null;
+            return;
+        }
         Term term;
         long claimNanos = clock.nanoTime();
         try {

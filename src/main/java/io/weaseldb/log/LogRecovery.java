@@ -151,6 +151,23 @@ public final class LogRecovery {
     private static Scan walk(List<String> readKeys, List<BatchHeader> headers, int from) {
         boolean[] orphan = orphansByTerm(headers);
         int start = from;
+        int firstOfNewest = firstOfNewestTerm(headers);
+        if (firstOfNewest > from) {
+            // The valid log ends at or past the newest term's first object read (that term began at
+            // the end of the log before it). Lower-term objects before it are the log only where
+            // they chain into it: the rest were written after it, in names a truncation had freed
+            // (a leader paused or cut off past the newer term's claim and truncation). Walking
+            // from them ended the log there and made the newer term's objects orphans (review 17).
+            int next = firstOfNewest;
+            for (int i = firstOfNewest - 1; i >= 0; i--) {
+                if (!orphan[i] && headers.get(i).isFollowedBy(headers.get(next))) {
+                    next = i;
+                } else {
+                    orphan[i] = true;
+                }
+            }
+            start = firstOfNewest;
+        }
         while (start < orphan.length && orphan[start]) {
             start++;
         }
@@ -175,6 +192,17 @@ public final class LogRecovery {
             }
         }
         return new Scan(readKeys, headers, orphan, end);
+    }
+
+    /** The index of the first header of the highest term among {@code headers}. */
+    private static int firstOfNewestTerm(List<BatchHeader> headers) {
+        int first = 0;
+        for (int i = 1; i < headers.size(); i++) {
+            if (headers.get(i).term() > headers.get(first).term()) {
+                first = i;
+            }
+        }
+        return first;
     }
 
     private List<BatchHeader> readHeaders(List<String> keys) throws CorruptBatchException {
@@ -290,6 +318,24 @@ public final class LogRecovery {
             }
         }
         return List.copyOf(keys);
+    }
+
+    /**
+     * True if an object that is not one of {@code tail}'s known orphans now lies past its end: the
+     * log moved since {@code tail} was found (its leader was only slow or paused). A claim made
+     * anyway could land in a name a truncation freed past the tail, beside a log that went on.
+     */
+    public boolean movedSince(Tail tail) {
+        if (tail.lastVersion() < 0) {
+            return !listAfter(null).isEmpty();
+        }
+        java.util.Set<String> known = new java.util.HashSet<>(tail.orphans());
+        for (ObjectStore.Entry e : listAfter(layout.objectKey(tail.lastVersion()))) {
+            if (!known.contains(e.key())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private List<ObjectStore.Entry> listAfter(String startAfter) {

@@ -132,8 +132,16 @@ public final class Persister implements Stage {
     /** The compare-and-swap that replaces an older term's orphan with this batch. */
     private record ReplaceDone(Batch batch, ObjectStore.PutResult result, Throwable error) implements IoEvent {}
 
-    /** A look at the log ({@link #confirmLeadershipWith}) made before acknowledging {@code batch}. */
-    private record LookDone(Batch batch, Boolean stillLeading, Throwable error) implements IoEvent {}
+    /**
+     * A look at the log ({@link #confirmLeadershipWith}) made before acknowledging {@code covered}:
+     * the batches already stored when it started, the first of them at the head.
+     */
+    private record LookDone(List<Batch> covered, Boolean stillLeading, Throwable error) implements IoEvent {
+        @Override
+        public Batch batch() {
+            return covered.get(0);
+        }
+    }
 
     /** A sealed batch from the moment it is sent until it is acknowledged. Persister thread only. */
     private static final class Batch {
@@ -146,6 +154,8 @@ public final class Persister implements Stage {
         final long sentNanos;
         boolean durable;
         boolean released;
+        /** A look at the log found no newer term after this batch was stored ({@link #confirmLeadershipWith}). */
+        boolean confirmed;
         boolean outstanding;
         int attempts;
         long retryAtNanos = Long.MAX_VALUE;
@@ -276,8 +286,6 @@ public final class Persister implements Stage {
     private long claimNanos;
     /** The batch whose acknowledgment waits for the look in progress, or null. */
     private Batch looking;
-    /** The batch the last look confirmed: it is acknowledged without another. */
-    private Batch confirmed;
     private long lookRetryAtNanos;
 
     public WakeSignal signal() {
@@ -382,7 +390,7 @@ public final class Persister implements Stage {
             }
         }
         if (looking == null && lookRetryAtNanos > 0 && !inFlight.isEmpty() && inFlight.peekFirst().durable
-                && inFlight.peekFirst() != confirmed) {
+                && !inFlight.peekFirst().confirmed) {
             next = Math.min(next, lookRetryAtNanos); // a failed look, made again
         }
         for (Batch b : inFlight) {
@@ -721,7 +729,8 @@ public final class Persister implements Stage {
                 waitingForRoom = true;
                 break;
             }
-            if (needsLook(inFlight.peekFirst(), now)) {
+            // the time now, not the pass's: a reply read after a pause must not look timely
+            if (leadershipLook != null && needsLook(inFlight.peekFirst(), clock.nanoTime())) {
                 startLook(inFlight.peekFirst(), now);
                 break;
             }
@@ -765,12 +774,15 @@ public final class Persister implements Stage {
                 n++;
                 continue;
             }
-            if (!b.released && !b.durable && now - b.firstSequencedNanos >= budgetNanos) {
+            // stored but waiting for a look at the log that storage does not answer: as unknown
+            boolean unconfirmed = b.durable && needsLook(b, now);
+            if (!b.released && (!b.durable || unconfirmed) && now - b.firstSequencedNanos >= budgetNanos) {
                 b.released = true;
                 storageHealthy = false;
                 observer.budgetExceeded(b.txns.size());
-                log.error("{}: not durable after {} ms ({} attempts); answering its {} commits 503 outcome unknown",
-                        b.key, settings.retryBudgetMs(), b.attempts, b.txns.size());
+                log.error("{}: {} after {} ms ({} attempts); answering its {} commits 503 outcome unknown", b.key,
+                        unconfirmed ? "stored, but leadership not confirmed by a look at the log" : "not durable",
+                        settings.retryBudgetMs(), b.attempts, b.txns.size());
                 releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
                 b.items = new ArrayList<>();
                 n++;
@@ -800,7 +812,7 @@ public final class Persister implements Stage {
 
     /** True if {@code b} may be acknowledged only after a look at the log ({@link #confirmLeadershipWith}). */
     private boolean needsLook(Batch b, long now) {
-        if (leadershipLook == null || b == confirmed) {
+        if (leadershipLook == null || b.confirmed) {
             return false;
         }
         long base = leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos;
@@ -812,6 +824,15 @@ public final class Persister implements Stage {
             return; // one at a time; a failed one is made again after a pause
         }
         looking = b;
+        // every batch stored by now is covered: it landed before the look, which then finds any
+        // newer term that could have claimed before it landed (after a stall, one look confirms
+        // them all instead of one per batch, which could fall behind for good)
+        List<Batch> covered = new ArrayList<>();
+        for (Batch d : inFlight) {
+            if (d.durable) {
+                covered.add(d);
+            }
+        }
         long silentMs = TimeUnit.NANOSECONDS.toMillis(now - (leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos));
         log.info("{}: stored {} ms after this term's last acknowledged write was sent, past the lease; looking at the"
                 + " log for a newer term before acknowledging it", b.key, silentMs);
@@ -821,7 +842,7 @@ public final class Persister implements Stage {
         } catch (RuntimeException e) {
             f = java.util.concurrent.CompletableFuture.failedFuture(e);
         }
-        f.whenComplete((ok, t) -> deliver(new LookDone(b, ok, t)));
+        f.whenComplete((ok, t) -> deliver(new LookDone(covered, ok, t)));
     }
 
     private void onLook(LookDone l, long now) {
@@ -834,7 +855,9 @@ public final class Persister implements Stage {
             log.warn("{}: could not look at the log before acknowledging it (again in {} ms): {}", l.batch().key,
                     TimeUnit.NANOSECONDS.toMillis(LOOK_RETRY_NANOS), StorageException.of(l.error()).getMessage());
         } else if (Boolean.TRUE.equals(l.stillLeading())) {
-            confirmed = l.batch();
+            for (Batch b : l.covered()) {
+                b.confirmed = true;
+            }
         } else {
             fence("the log holds a newer term's objects (seen in a look before acknowledging " + l.batch().key
                     + ", past this term's lease): another server took it over while this one was paused or cut off");

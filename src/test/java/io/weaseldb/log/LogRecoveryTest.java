@@ -235,4 +235,60 @@ class LogRecoveryTest {
         assertEquals(List.of(layout.objectKey(2), layout.objectKey(5)), recovery.orphansInsideTheLog(tail, new long[] {2}),
                 "5 inside the log, and 2 from the request-id rebuild; not 10, past the end");
     }
+
+    /**
+     * Review 17: a leader paused past a newer term's claim and truncation resumes, and its writes
+     * in flight land in the names the truncation freed, below the newer term's oldest object.
+     * Recovery walked from them, ended the log there and made the newer term's objects orphans
+     * (a new leader then reused versions the newer term had acknowledged). The log ends with the
+     * newer term's newest object, and the strays are orphans.
+     */
+    @Test
+    void strayWritesBelowANewerTermsOldestObjectAreOrphans() throws Exception {
+        // term 2 claimed at 5 and wrote 5..20; its truncation kept 10..20
+        data(2, "L2", 10, 12, 9, 9);
+        for (long v = 13; v <= 20; v++) {
+            data(2, "L2", v, v, v - 1, v - 1);
+        }
+        // term 1's leader (durable through 4) resumes: its writes at 5 and 6 land in the freed names
+        data(1, "L1", 5, 5, 4, 4);
+        data(1, "L1", 6, 6, 5, 5);
+        LogRecovery.Tail tail = new LogRecovery(store, layout, 64, 1000).findTail();
+        assertEquals(20, tail.lastVersion(), "the valid log ends with the newer term's newest object");
+        assertEquals(2, tail.term());
+        assertEquals(List.of(layout.objectKey(5), layout.objectKey(6)), tail.orphans());
+        assertEquals(10, tail.firstVersions()[0], "the strays are not in the log's index");
+    }
+
+    /** A lower term's objects that chain into the newer term's first object stay the log. */
+    @Test
+    void theLogBeforeANewerTermsClaimStaysTheLog() throws Exception {
+        for (long v = 0; v <= 4; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        start(2, "L2", 5, 4, 4);
+        data(2, "L2", 6, 6, 5, 4);
+        LogRecovery.Tail tail = new LogRecovery(store, layout, 64, 1000).findTail();
+        assertEquals(6, tail.lastVersion());
+        assertTrue(tail.orphans().isEmpty(), tail.orphans().toString());
+        assertEquals(7, tail.firstVersions().length);
+    }
+
+    /** Review 17: a claim prepared while the old leader went on (and truncated past the tail) is not made. */
+    @Test
+    void anObjectPastTheTailThatIsNoKnownOrphanMeansTheLogMoved() throws Exception {
+        for (long v = 0; v <= 3; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        LogRecovery r = new LogRecovery(store, layout, 64, 1000);
+        LogRecovery.Tail tail = r.findTail();
+        assertTrue(!r.movedSince(tail));
+        for (long v = 4; v <= 10; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        for (long v = 0; v <= 8; v++) {
+            store.delete(List.of(layout.objectKey(v))).get();
+        }
+        assertTrue(r.movedSince(tail), "9 and 10 lie past the tail");
+    }
 }

@@ -313,6 +313,92 @@ class PersisterTest {
         assertEquals(3, looks.size(), "within the lease of the write just acknowledged: no look");
     }
 
+    /**
+     * Review 17: a look confirmed only the batch at the head, so after one stall past the lease,
+     * with batches queued behind looks, each batch was acknowledged a few looks after it was
+     * sent, past the lease again: a look per batch, for good. A look now confirms every batch
+     * stored when it started. 1 commit per ms, 8 in flight, lease 100 ms, a 150 ms stall, looks
+     * answered after 15 ms: none needed in the last second.
+     */
+    @Test
+    void afterAStallPastTheLeaseTheLooksStop() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 8));
+        List<java.util.concurrent.CompletableFuture<Boolean>> looks = new ArrayList<>();
+        List<Long> startedAt = new ArrayList<>();
+        h.persister.confirmLeadershipWith(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100), h.clock.nanoTime(), () -> {
+            var f = new java.util.concurrent.CompletableFuture<Boolean>();
+            looks.add(f);
+            startedAt.add(h.clock.nanoTime());
+            return f;
+        });
+        List<RecordingCompletion> commits = new ArrayList<>();
+        int looksBeforeLastSecond = 0;
+        for (int t = 0; t < 3000; t++) {
+            if (t == 2000) {
+                looksBeforeLastSecond = looks.size();
+            }
+            commits.add(h.write("k" + t, "v"));
+            h.step();
+            if (t < 500 || t >= 650) { // storage stalls from 500 to 650 ms
+                for (ManualObjectStore.Pending p : h.store.pending()) {
+                    h.store.takeFor(p.key).succeed();
+                }
+            }
+            for (int i = 0; i < looks.size(); i++) {
+                if (!looks.get(i).isDone() && h.clock.nanoTime() - startedAt.get(i) >= 15_000_000L) {
+                    looks.get(i).complete(true);
+                }
+            }
+            h.step();
+            h.clock.advanceMillis(1);
+        }
+        assertTrue(looksBeforeLastSecond > 0, "the stall needed looks");
+        assertEquals(looksBeforeLastSecond, looks.size(), "none in the last second");
+        for (int i = 2000; i < 2900; i++) {
+            assertInstanceOf(Outcome.Committed.class, commits.get(i).only());
+        }
+    }
+
+    /**
+     * Review 17: a stored batch waiting for a look that storage never answers was outside the
+     * retry budget: its commits were never answered. Now they are 503 unknown after the budget,
+     * and new commits are refused until storage takes writes again.
+     */
+    @Test
+    void aCommitWaitingForFailingLooksIsUnknownAfterTheRetryBudget() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4)); // retry budget 1000 ms
+        var looks = looksAnsweredByHand(h);
+        h.clock.advanceMillis(150);
+        RecordingCompletion c = h.write("a", "1");
+        h.completeAll();
+        for (int i = 0; i < 12; i++) {
+            for (var f : looks) {
+                if (!f.isDone()) {
+                    f.completeExceptionally(new io.weaseldb.s3.StorageException(
+                            io.weaseldb.s3.StorageException.Kind.TRANSIENT, 503, "slow down", null));
+                }
+            }
+            h.advanceMillis(100);
+        }
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
+        assertFalse(h.persister.storageHealthy());
+    }
+
+    /** Review 17: a reply read after a pause is judged at the time it is read, not at the pass's start. */
+    @Test
+    void aReplyReadAfterAPauseIsNotJudgedByTheTimeThePassBegan() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        var looks = looksAnsweredByHand(h);
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        long sampled = h.clock.nanoTime(); // the runner reads the time, then pauses
+        h.clock.advanceMillis(10_000);
+        h.store.take().succeed();
+        h.persister.doWork(sampled);
+        assertEquals(1, looks.size(), "the write was acknowledged 10 s later: a look first");
+        assertFalse(c.done());
+    }
+
     @Test
     void anotherLeadersObjectFencesThisServer() {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
