@@ -86,6 +86,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     /** Of {@link #bodies}, held for the commit body being received (0 when none). */
     private long reservedBytes;
     private boolean closing; // a response that ends the connection is queued: accept nothing more
+    /**
+     * A request asked to end the connection ({@code Connection: close}, or HTTP/1.0 without
+     * keep-alive): it is the last one read (RFC 9112 9.6). Requests decoded after it are ignored,
+     * and once it is read whole what the client sends is dropped undecoded. Its answer, in its
+     * turn, closes the connection ({@link #closing} from then).
+     */
+    private boolean closeRequested;
     /** When the last answer was written (event loop ticker): the idle timeout counts from it and from the last read. */
     private long lastAnswerNanos;
     private boolean readSinceIdleCheck;
@@ -202,8 +209,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** Reads {@code req} here and in what it calls, and keeps none of it: the decoder uses it again. */
     private void onRequest(HttpRequest req) {
-        if (closing) {
-            body = Body.DISCARD;
+        if (closing || closeRequested) {
+            body = Body.DISCARD; // not executed, not answered: its bytes are dropped
             return;
         }
         long start = ctx.executor().ticker().nanoTime();
@@ -237,6 +244,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         timeouts.headersComplete();
         boolean keepAlive = HttpUtil.isKeepAlive(req);
         boolean http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        if (!keepAlive) {
+            // the client sends nothing more it wants served: what follows was never to be executed
+            closeRequested = true;
+        }
         if (req.protocolVersion().majorVersion() != 1) {
             // "HTTP/2.0 ..." as a request line: not HTTP/1.x (whose higher minor versions are
             // served as 1.1), so neither its framing nor its semantics can be assumed (RFC 9110 15.6.6)
@@ -439,6 +450,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         ByteBuf buf = c.content();
         switch (body) {
             case COMMIT -> {
+                // a commit is read only before the connection begins to close: a later one is never started
+                assert !closing : "a commit body read on a closing connection";
                 bodyBytes += buf.readableBytes();
                 if (bodyBytes > settings.maxRequestSizeBytes()) {
                     tooLarge(bodySlot);
@@ -497,7 +510,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             case NONE -> { }
         }
         if (last) {
-            timeouts.requestComplete();
+            if (closeRequested) {
+                // the last request is in: what follows is dropped undecoded, and nothing is timed
+                codec.discardInput();
+                timeouts.lastRequestRead();
+            } else {
+                timeouts.requestComplete();
+            }
             bodyComplete = true;
             if (body != Body.COMMIT && body != Body.SMALL && !closing) {
                 body = Body.NONE;

@@ -40,7 +40,8 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
      * CONTINUE: the headers are in and the client waits for a 100 Continue before it sends the
      * body, which waits for the answers before it: not timed until the 100 goes out or the body
      * starts anyway. STREAM: an event stream, or a request timed out; either way nothing is timed
-     * any more; so is STREAM once the client's input ended.
+     * any more; so is STREAM once the client's input ended, or its last request (Connection:
+     * close) is in.
      */
     private enum State { BETWEEN, HEADERS, BODY, CONTINUE, STREAM }
 
@@ -173,6 +174,15 @@ final class ReadTimeouts extends ChannelInboundHandlerAdapter {
      * held back.
      */
     void streamStarted() {
+        state = State.STREAM;
+        cancel();
+    }
+
+    /**
+     * The request that closes the connection (Connection: close) is complete: no more requests are
+     * read, so nothing is timed from here on, not the bytes a client pipelined after it (dropped).
+     */
+    void lastRequestRead() {
         state = State.STREAM;
         cancel();
     }

@@ -62,8 +62,12 @@ class HttpServerTest {
             return held.size();
         }
 
+        /** The request ids /v1/status asked about (each asked is banned on a real server); all refused here. */
+        final List<String> statusAsked = java.util.Collections.synchronizedList(new ArrayList<>());
+
         @Override
         public boolean submitStatus(String requestId, long minVersion, Completion completion) {
+            statusAsked.add(requestId);
             return false;
         }
 
@@ -775,6 +779,27 @@ class HttpServerTest {
             assertEquals(200, c.read().status(), "the connection keeps serving");
         }
         assertEquals(1, backend.requests.size());
+    }
+
+    /**
+     * One write of a commit with Connection: close, held a moment, and a commit and a GET after it
+     * (over TCP, epoll): only the first is executed and answered, then the server closes. Before,
+     * both commits were applied and one answer was written.
+     */
+    @Test
+    void requestsPipelinedAfterAConnectionCloseAreNotExecuted() throws Exception {
+        backend.hold = true;
+        try (RawHttp c = new RawHttp(server.port())) {
+            c.send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " + WRITE.length()
+                    + "\r\n\r\n" + WRITE + post("/v1/commit", WRITE) + get("/v1/version"));
+            awaitHeld(1);
+            backend.release(0);
+            var r = c.read();
+            assertEquals(200, r.status(), r.body());
+            assertEquals("close", r.header("connection"));
+            assertTrue(c.closedByServer());
+        }
+        assertEquals(1, backend.requests.size(), "the commit after the close was applied");
     }
 
     /**

@@ -213,19 +213,18 @@ class TimeoutAnswerOrderTest {
         assertEquals(0, budget.used(), "released at the timeout, not when the 408 finally goes out");
     }
 
+    /** The 408 waits behind a held commit, and the client is gone before it is written. */
     @Test
     void aTimedOutCommitWhose408IsNeverSentIsNotCountedAsAnswered() {
         backend.hold = true;
-        send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: "
-                + HttpServerTest.WRITE.length() + "\r\n\r\n" + HttpServerTest.WRITE);
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
         send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"operations\":");
         advance(BODY_MS);
+        channel.close();
         backend.release(0);
         channel.runPendingTasks();
         List<String> answers = answers();
-        assertEquals(List.of(200), answers.stream().map(TimeoutAnswerOrderTest::status).toList(),
-                "the first answer closes the connection: " + answers);
-        assertFalse(channel.isActive());
+        assertEquals(List.of(), answers.stream().map(TimeoutAnswerOrderTest::status).toList(), answers.toString());
         assertEquals(1.0, rejected("body_read_timeout"));
         assertNull(registry.find("weaseldb.commits").tag("outcome", "request_timeout").counter(),
                 "no 408 was written");
