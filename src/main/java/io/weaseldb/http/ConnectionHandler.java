@@ -1324,10 +1324,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      * Closes the connection if nothing is in flight and it has neither read nor answered for
      * idle_timeout_seconds. If busy, or if it read since, the idle handler fires again after
      * another quiet period; if it answered recently (a slow commit), this checks again when the
-     * timeout has passed since that answer.
+     * timeout has passed since that answer. A body being discarded counts as in flight (read
+     * timeouts govern it), except once the answer that closes the connection is queued: then
+     * nothing more is wanted from the client, and an answer it does not read (its write never
+     * completes, so the close after it never comes) must not hold the connection for good.
      */
     private void closeIfIdle() {
-        if (!slots.isEmpty() || body != Body.NONE || subscription != null || readSinceIdleCheck
+        if (!slots.isEmpty() || (body != Body.NONE && !closing) || subscription != null || readSinceIdleCheck
                 || !ctx.channel().isActive()) {
             return;
         }

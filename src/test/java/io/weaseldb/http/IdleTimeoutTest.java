@@ -87,4 +87,37 @@ class IdleTimeoutTest {
         advanceSeconds(2);
         assertFalse(channel.isActive(), "closed one timeout after the answer, not two");
     }
+
+    /**
+     * A client that sends a request with Connection: close and never reads its answer: the write
+     * does not complete, so the close after it never comes. The idle timeout closes it, as any
+     * other connection that has neither read nor answered (it skipped it: its body state was that
+     * of a connection discarding what follows its last request).
+     */
+    @Test
+    void aClientThatNeverReadsItsClosingAnswerIsClosedByTheIdleTimeout() {
+        List<Object> unread = new java.util.ArrayList<>();
+        channel.pipeline().addFirst(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void write(io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise p) {
+                unread.add(msg); // stuck in the socket: the promise never completes
+            }
+
+            @Override
+            public void flush(io.netty.channel.ChannelHandlerContext ctx) { }
+        });
+        channel.writeInbound(Unpooled.copiedBuffer("GET /v1/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                StandardCharsets.US_ASCII));
+        channel.runPendingTasks();
+        assertFalse(unread.isEmpty(), "the answer was written");
+        assertTrue(channel.isActive(), "its write has not completed");
+        try {
+            advanceSeconds(IDLE_S - 1);
+            assertTrue(channel.isActive());
+            advanceSeconds(2);
+            assertFalse(channel.isActive(), "closed " + IDLE_S + " s after the answer it never read");
+        } finally {
+            unread.forEach(io.netty.util.ReferenceCountUtil::release);
+        }
+    }
 }
