@@ -5,20 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.json.CommitLimits;
 import io.weaseldb.testing.RawHttp;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,60 +18,7 @@ import org.junit.jupiter.api.Test;
  * answered in order, it is answered with {@code Connection: close} and the connection closes;
  * whatever the client pipelined after it is discarded, never executed and never answered.
  */
-class ConnectionCloseTest {
-    private static final int HEADER_MS = 1_000;
-    private static final int BODY_MS = 3_000;
-
-    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    private final StreamingBackend streams = new StreamingBackend(registry);
-    private final HttpServerTest.HeldBackend backend = streams.held;
-    private final BodyBudget budget = new BodyBudget(1L << 20);
-    private EmbeddedChannel channel;
-
-    @BeforeEach
-    void setUp() {
-        // max_pipelined_requests = 4
-        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
-                new WeaselConfig.Security(List.of(), null, null));
-        channel = EmbeddedPipeline.open(settings, streams, new HttpMetrics(registry), budget);
-    }
-
-    @AfterEach
-    void tearDown() {
-        channel.finishAndReleaseAll();
-        backend.blocking.shutdownNow();
-    }
-
-    private void send(String text) {
-        channel.writeInbound(Unpooled.copiedBuffer(text, StandardCharsets.US_ASCII));
-        channel.runPendingTasks();
-    }
-
-    private void advance(long ms) {
-        channel.advanceTimeBy(ms, TimeUnit.MILLISECONDS);
-        channel.runPendingTasks();
-        channel.runScheduledPendingTasks();
-    }
-
-    private List<String> answers() {
-        List<String> out = new ArrayList<>();
-        for (String part : EmbeddedPipeline.drain(channel).split("(?=HTTP/1\\.[01] )")) {
-            if (!part.isEmpty()) {
-                out.add(part);
-            }
-        }
-        return out;
-    }
-
-    private static List<Integer> statuses(List<String> answers) {
-        return answers.stream().map(a -> Integer.parseInt(a.substring(9, 12))).toList();
-    }
-
-    private static boolean closes(String answer) {
-        return answer.toLowerCase(Locale.ROOT).contains("connection: close");
-    }
-
+class ConnectionCloseTest extends PipelineFixture {
     private static String closingCommit() {
         return "POST /v1/commit HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: "
                 + HttpServerTest.WRITE.length() + "\r\n\r\n" + HttpServerTest.WRITE;

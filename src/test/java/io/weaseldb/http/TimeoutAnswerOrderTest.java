@@ -5,19 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.embedded.EmbeddedChannel;
-import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.json.CommitLimits;
 import io.weaseldb.subscribe.SubscriberHub;
 import io.weaseldb.testing.RawHttp;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,57 +17,8 @@ import org.junit.jupiter.api.Test;
  * after the answers of the requests before it. Written ahead of them, a client would read it as
  * the answer to its oldest request, say a commit that then commits.
  */
-class TimeoutAnswerOrderTest {
-    private static final int HEADER_MS = 1_000;
-    private static final int BODY_MS = 3_000;
-
-    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    /** The held backend, with a real subscriber hub and retention manager. */
-    private final StreamingBackend withStreams = new StreamingBackend(registry);
-    private final HttpServerTest.HeldBackend backend = withStreams.held;
-    private final SubscriberHub hub = withStreams.hub;
-    private final BodyBudget budget = new BodyBudget(1L << 20);
-    private EmbeddedChannel channel;
-
-    @BeforeEach
-    void setUp() {
-        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
-                new WeaselConfig.Security(List.of(), null, null));
-        channel = EmbeddedPipeline.open(settings, withStreams, new HttpMetrics(registry), budget);
-    }
-
-    @AfterEach
-    void tearDown() {
-        channel.finishAndReleaseAll();
-        backend.blocking.shutdownNow();
-    }
-
-    private void send(String text) {
-        channel.writeInbound(Unpooled.copiedBuffer(text, StandardCharsets.US_ASCII));
-        channel.runPendingTasks();
-    }
-
-    private void advance(long ms) {
-        channel.advanceTimeBy(ms, TimeUnit.MILLISECONDS);
-        channel.runPendingTasks();
-        channel.runScheduledPendingTasks();
-    }
-
-    /** Every answer written so far, in order, as text. */
-    private List<String> answers() {
-        List<String> out = new ArrayList<>();
-        for (String part : EmbeddedPipeline.drain(channel).split("(?=HTTP/1\\.1 )")) {
-            if (!part.isEmpty()) {
-                out.add(part);
-            }
-        }
-        return out;
-    }
-
-    private static int status(String answer) {
-        return Integer.parseInt(answer.substring(9, 12));
-    }
+class TimeoutAnswerOrderTest extends PipelineFixture {
+    private final SubscriberHub hub = streams.hub;
 
     private double rejected(String reason) {
         return EmbeddedPipeline.rejected(registry, reason);

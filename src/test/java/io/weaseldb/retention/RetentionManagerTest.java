@@ -285,6 +285,15 @@ class RetentionManagerTest {
         return last;
     }
 
+    /** Answers what a pass asks first (it reads the policies again) up to its first listing of the log, returned unanswered. */
+    private ManualObjectStore.Pending awaitLogListing() {
+        ManualObjectStore.Pending next;
+        while (!((next = awaitPending()).op.equals("list") && next.key.equals(layout.logPrefix()))) {
+            next.succeed();
+        }
+        return next;
+    }
+
     private ManualObjectStore.Pending awaitPending() {
         long deadline = System.nanoTime() + 5_000_000_000L;
         while (store.pendingCount() == 0) {
@@ -366,10 +375,7 @@ class RetentionManagerTest {
         m.put("a", 99, null).get();
         store.auto(false);
         var truncated = m.truncateNow();
-        ManualObjectStore.Pending next;
-        while (!((next = awaitPending()).op.equals("list") && next.key.equals(layout.logPrefix()))) {
-            next.succeed();
-        }
+        ManualObjectStore.Pending next = awaitLogListing();
         m.put("b", 60, null); // queued behind step 1
         next.succeed();
         awaitPending().succeed(); // step 1's delete (0, 10); step 2 is queued behind the put
@@ -395,10 +401,7 @@ class RetentionManagerTest {
         m.put("a", 99, null).get();
         store.auto(false);
         var truncated = m.truncateNow();
-        ManualObjectStore.Pending next;
-        while (!((next = awaitPending()).op.equals("list") && next.key.equals(layout.logPrefix()))) {
-            next.succeed();
-        }
+        ManualObjectStore.Pending next = awaitLogListing();
         next.succeed();
         awaitPending().succeed(); // delete 0, 10
         awaitPending().fail(503); // step 2's list
@@ -422,10 +425,7 @@ class RetentionManagerTest {
         m.put("a", 99, null).get();
         store.auto(false);
         var truncated = m.truncateNow();
-        ManualObjectStore.Pending next;
-        while (!((next = awaitPending()).op.equals("list") && next.key.equals(layout.logPrefix()))) {
-            next.succeed();
-        }
+        ManualObjectStore.Pending next = awaitLogListing();
         var swept = m.sweepOrphansNow(1, 0); // this term started at 0; queued behind step 1
         int before = store.rangedReadCount();
         next.succeed();
@@ -450,10 +450,7 @@ class RetentionManagerTest {
         m.put("a", 99, null).get();
         store.auto(false);
         var first = m.truncateNow();
-        ManualObjectStore.Pending next;
-        while (!((next = awaitPending()).op.equals("list") && next.key.equals(layout.logPrefix()))) {
-            next.succeed();
-        }
+        ManualObjectStore.Pending next = awaitLogListing();
         var second = m.truncateNow();
         next.succeed();
         store.auto(true);
@@ -475,10 +472,7 @@ class RetentionManagerTest {
         m.put("a", 99, null).get();
         store.auto(false);
         var truncated = m.truncateNow();
-        ManualObjectStore.Pending next;
-        while (!((next = awaitPending()).op.equals("list") && next.key.equals(layout.logPrefix()))) {
-            next.succeed();
-        }
+        ManualObjectStore.Pending next = awaitLogListing();
         Thread closer = new Thread(m::close);
         closer.start();
         long deadline = System.nanoTime() + 10_000_000_000L;
