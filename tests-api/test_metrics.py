@@ -108,7 +108,9 @@ def test_pipeline_storage_and_version_series(client: weaseldb.Client, ns: bytes)
     puts = check_histogram(m, "weaseldb_s3_request_seconds", operation="put")
     assert puts.count > (before.histogram("weaseldb_s3_request_seconds", operation="put").count or 0)
     ops = {labels["operation"] for labels, _ in m.samples("weaseldb_s3_request_seconds_count")}
-    assert {"put", "list", "get"} <= ops, ops
+    # "get" appears once something is read back (a recovery of a non-empty log, policies, history):
+    # a fresh server lists, writes its claim and rebuilds its request-id index from nothing
+    assert {"put", "list"} <= ops, ops
     # pipeline queue depths, per stage
     stages = {labels.get("stage") for labels, _ in m.samples("weaseldb_pipeline_queue_depth")}
     assert len(stages) >= 2 and None not in stages, stages
