@@ -14,7 +14,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.jctools.queues.atomic.MpscAtomicArrayQueue;
 import org.jctools.queues.atomic.SpscAtomicArrayQueue;
 import org.slf4j.Logger;
@@ -273,7 +275,7 @@ public final class Persister implements Stage {
      * the log (audit 13).
      */
     public void confirmLeadershipWith(long leaseNanos, long claimNanos,
-                                      java.util.function.Supplier<java.util.concurrent.CompletableFuture<Boolean>> look) {
+                                      Supplier<CompletableFuture<Boolean>> look) {
         this.leaseNanos = leaseNanos;
         this.claimNanos = claimNanos;
         this.leadershipLook = look;
@@ -281,7 +283,7 @@ public final class Persister implements Stage {
 
     /** How soon a look that failed (storage did not answer) is made again. */
     static final long LOOK_RETRY_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
-    private java.util.function.Supplier<java.util.concurrent.CompletableFuture<Boolean>> leadershipLook;
+    private Supplier<CompletableFuture<Boolean>> leadershipLook;
     private long leaseNanos;
     private long claimNanos;
     /** The batch whose acknowledgment waits for the look in progress, or null. */
@@ -836,11 +838,11 @@ public final class Persister implements Stage {
         long silentMs = TimeUnit.NANOSECONDS.toMillis(now - (leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos));
         log.info("{}: stored {} ms after this term's last acknowledged write was sent, past the lease; looking at the"
                 + " log for a newer term before acknowledging it", b.key, silentMs);
-        java.util.concurrent.CompletableFuture<Boolean> f;
+        CompletableFuture<Boolean> f;
         try {
             f = leadershipLook.get();
         } catch (RuntimeException e) {
-            f = java.util.concurrent.CompletableFuture.failedFuture(e);
+            f = CompletableFuture.failedFuture(e);
         }
         f.whenComplete((ok, t) -> deliver(new LookDone(covered, ok, t)));
     }
