@@ -154,18 +154,8 @@ public final class LogRecovery {
         int firstOfNewest = firstOfNewestTerm(headers);
         if (firstOfNewest > from) {
             // The valid log ends at or past the newest term's first object read (that term began at
-            // the end of the log before it). Lower-term objects before it are the log only where
-            // they chain into it: the rest were written after it, in names a truncation had freed
-            // (a leader paused or cut off past the newer term's claim and truncation). Walking
-            // from them ended the log there and made the newer term's objects orphans (review 17).
-            int next = firstOfNewest;
-            for (int i = firstOfNewest - 1; i >= 0; i--) {
-                if (!orphan[i] && headers.get(i).isFollowedBy(headers.get(next))) {
-                    next = i;
-                } else {
-                    orphan[i] = true;
-                }
-            }
+            // the end of the log before it): walking from an older object before it could follow
+            // objects written after it, in names a truncation had freed (review 17).
             start = firstOfNewest;
         }
         while (start < orphan.length && orphan[start]) {
@@ -174,6 +164,7 @@ public final class LogRecovery {
         while (start == orphan.length || orphan[start]) {
             start--; // only orphans from `from` on: the log ends before them (index 0 is never one)
         }
+        markUnchained(headers, orphan, start);
         int end = start;
         boolean hole = false;
         for (int i = start + 1; i < headers.size(); i++) {
@@ -192,6 +183,38 @@ public final class LogRecovery {
             }
         }
         return new Scan(readKeys, headers, orphan, end);
+    }
+
+    /**
+     * Marks as orphans the objects read before {@code start} that do not chain into it: the valid
+     * log is one chain, so below its walk's start only its predecessors are the log. The others
+     * were written where a truncation had freed the names (a leader paused or cut off past a
+     * newer term's claim and truncation, whose writes in flight landed below that term's oldest
+     * object), or lie inside a predecessor's range. Where two objects end at the same version
+     * and both chain on, the lower one, whose range holds the other's, is the predecessor.
+     */
+    private static void markUnchained(List<BatchHeader> headers, boolean[] orphan, int start) {
+        int next = start;
+        int i = start - 1;
+        while (i >= 0) {
+            BatchHeader following = headers.get(next);
+            if (orphan[i] || !headers.get(i).isFollowedBy(following)) {
+                orphan[i] = true;
+                i--;
+                continue;
+            }
+            int pick = i;
+            for (int j = i - 1; j >= 0 && headers.get(j).lastVersion() >= headers.get(i).firstVersion(); j--) {
+                if (!orphan[j] && headers.get(j).isFollowedBy(following)) {
+                    pick = j;
+                }
+            }
+            for (int k = pick + 1; k < next; k++) {
+                orphan[k] = true;
+            }
+            next = pick;
+            i = pick - 1;
+        }
     }
 
     /** The index of the first header of the highest term among {@code headers}. */

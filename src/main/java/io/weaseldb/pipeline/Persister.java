@@ -399,8 +399,8 @@ public final class Persister implements Stage {
             if (!b.outstanding && !b.durable) {
                 next = Math.min(next, b.retryAtNanos);
             }
-            if (!b.durable && (!b.released || !b.items.isEmpty())) {
-                next = Math.min(next, b.firstSequencedNanos + budgetNanos);
+            if ((!b.durable || (leadershipLook != null && !b.confirmed)) && (!b.released || !b.items.isEmpty())) {
+                next = Math.min(next, b.firstSequencedNanos + budgetNanos); // stored batches waiting for a look too
             }
         }
         return next;
@@ -780,7 +780,11 @@ public final class Persister implements Stage {
             boolean unconfirmed = b.durable && needsLook(b, now);
             if (!b.released && (!b.durable || unconfirmed) && now - b.firstSequencedNanos >= budgetNanos) {
                 b.released = true;
-                storageHealthy = false;
+                if (!unconfirmed) {
+                    // storage took this one: only leadership is unconfirmed, and with heartbeats off
+                    // no later write would mark storage healthy again (review 19)
+                    storageHealthy = false;
+                }
                 observer.budgetExceeded(b.txns.size());
                 log.error("{}: {} after {} ms ({} attempts); answering its {} commits 503 outcome unknown", b.key,
                         unconfirmed ? "stored, but leadership not confirmed by a look at the log" : "not durable",

@@ -291,4 +291,43 @@ class LogRecoveryTest {
         }
         assertTrue(r.movedSince(tail), "9 and 10 lie past the tail");
     }
+
+    /**
+     * Review 19: an object inside a valid batch's range that ends at the same version and chains
+     * on took the batch's place as the predecessor, and everything below it became orphans (to be
+     * deleted). The lower object, whose range holds the other's, is the predecessor.
+     */
+    @Test
+    void anObjectInsideAPredecessorsRangeDoesNotDisplaceIt() throws Exception {
+        for (long v = 0; v <= 4; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        data(1, "L1", 5, 9, 4, 4);
+        data(2, "L2", 7, 9, 6, 6); // inside 5..9, ends at 9 too
+        start(3, "L3", 10, 9, 9);
+        data(3, "L3", 11, 11, 10, 9);
+        LogRecovery.Tail tail = new LogRecovery(store, layout, 64, 1000).findTail();
+        assertEquals(11, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(7)), tail.orphans());
+        assertEquals(8, tail.firstVersions().length, "0..4, 5, 10, 11");
+    }
+
+    /**
+     * Review 19: on a log longer than the walk's window the strays below the newer term's oldest
+     * object were not marked (the walk started past them), so the index and the request-id
+     * rebuild took them for the log. Every object read below the walk's start must chain into it.
+     */
+    @Test
+    void strayWritesBelowTheOldestObjectOfALongLogAreOrphans() throws Exception {
+        data(2, "L2", 10, 12, 9, 9);
+        for (long v = 13; v <= 100; v++) {
+            data(2, "L2", v, v, v - 1, v - 1);
+        }
+        data(1, "L1", 5, 5, 4, 4);
+        data(1, "L1", 6, 6, 5, 5);
+        LogRecovery.Tail tail = new LogRecovery(store, layout, 64, 1000).findTail();
+        assertEquals(100, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(5), layout.objectKey(6)), tail.orphans());
+        assertEquals(10, tail.firstVersions()[0]);
+    }
 }
