@@ -190,8 +190,10 @@ public final class LogRecovery {
      * log is one chain, so below its walk's start only its predecessors are the log. The others
      * were written where a truncation had freed the names (a leader paused or cut off past a
      * newer term's claim and truncation, whose writes in flight landed below that term's oldest
-     * object), or lie inside a predecessor's range. Where two objects end at the same version
-     * and both chain on, the lower one, whose range holds the other's, is the predecessor.
+     * object), or lie inside a predecessor's range. Where two overlapping objects end at the same
+     * version and both chain on, the one of the higher term is the predecessor (a deposed
+     * leader's write that landed in a freed name below a newer term's object it overlaps), the
+     * higher one if their terms are equal.
      */
     private static void markUnchained(List<BatchHeader> headers, boolean[] orphan, int start) {
         int next = start;
@@ -205,7 +207,8 @@ public final class LogRecovery {
             }
             int pick = i;
             for (int j = i - 1; j >= 0 && headers.get(j).lastVersion() >= headers.get(i).firstVersion(); j--) {
-                if (!orphan[j] && headers.get(j).isFollowedBy(following)) {
+                if (!orphan[j] && headers.get(j).isFollowedBy(following)
+                        && headers.get(j).term() > headers.get(pick).term()) {
                     pick = j;
                 }
             }
