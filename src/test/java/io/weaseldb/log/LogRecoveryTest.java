@@ -300,9 +300,9 @@ class LogRecoveryTest {
     @Test
     void aStrayOverlappingTheOldestKeptObjectDoesNotDisplaceIt() throws Exception {
         data(2, "L2", 7, 9, 6, 6); // term 2's oldest kept object (its 5..6 were truncated)
-        data(2, "L2", 10, 10, 9, 9);
-        data(2, "L2", 11, 11, 10, 10);
         data(1, "L1", 5, 9, 4, 4); // term 1's write in flight, landed at the freed name 5
+        start(3, "L3", 10, 9, 9); // a later claim: the walk starts at term 3, and both chain into it
+        data(3, "L3", 11, 11, 10, 9);
         LogRecovery.Tail tail = new LogRecovery(store, layout, 64, 1000).findTail();
         assertEquals(11, tail.lastVersion());
         assertEquals(List.of(layout.objectKey(5)), tail.orphans());
