@@ -399,8 +399,12 @@ public final class Persister implements Stage {
             if (!b.outstanding && !b.durable) {
                 next = Math.min(next, b.retryAtNanos);
             }
-            if ((!b.durable || (leadershipLook != null && !b.confirmed)) && (!b.released || !b.items.isEmpty())) {
-                next = Math.min(next, b.firstSequencedNanos + budgetNanos); // stored batches waiting for a look too
+            if (!b.durable && (!b.released || !b.items.isEmpty())) {
+                next = Math.min(next, b.firstSequencedNanos + budgetNanos);
+            } else if (b.durable && !b.released && leadershipLook != null && !b.confirmed) {
+                // stored, waiting for a look: enforceBudget answers it once both its budget and the
+                // lease have run out (a deadline it could not act on would make the runner spin)
+                next = Math.min(next, Math.max(b.firstSequencedNanos + budgetNanos, leaseBase() + leaseNanos));
             }
         }
         return next;
@@ -818,11 +822,12 @@ public final class Persister implements Stage {
 
     /** True if {@code b} may be acknowledged only after a look at the log ({@link #confirmLeadershipWith}). */
     private boolean needsLook(Batch b, long now) {
-        if (leadershipLook == null || b.confirmed) {
-            return false;
-        }
-        long base = leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos;
-        return now - base >= leaseNanos;
+        return leadershipLook != null && !b.confirmed && now - leaseBase() >= leaseNanos;
+    }
+
+    /** What the lease counts from: the first send of the newest acknowledged object, or the claim. */
+    private long leaseBase() {
+        return leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos;
     }
 
     private void startLook(Batch b, long now) {
@@ -839,7 +844,7 @@ public final class Persister implements Stage {
                 covered.add(d);
             }
         }
-        long silentMs = TimeUnit.NANOSECONDS.toMillis(now - (leaseBaseNanos == NO_LEASE ? claimNanos : leaseBaseNanos));
+        long silentMs = TimeUnit.NANOSECONDS.toMillis(now - leaseBase());
         log.info("{}: stored {} ms after this term's last acknowledged write was sent, past the lease; looking at the"
                 + " log for a newer term before acknowledging it", b.key, silentMs);
         CompletableFuture<Boolean> f;

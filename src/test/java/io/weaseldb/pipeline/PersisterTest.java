@@ -397,6 +397,29 @@ class PersisterTest {
         assertInstanceOf(Outcome.Committed.class, next.only());
     }
 
+    /**
+     * A stored batch answered unknown while its look is still out has nothing more for the budget
+     * to do, even with a reply attached to it later: its deadline must not stay in the past (the
+     * runner would spin until the look answers).
+     */
+    @Test
+    void aStoredBatchAnsweredUnknownWhileItsLookIsOutSetsNoPastDeadline() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4)); // retry budget 1000 ms
+        var looks = looksAnsweredByHand(h);
+        h.clock.advanceMillis(150);
+        RecordingCompletion c = h.write("a", "1");
+        h.completeAll();
+        assertEquals(1, looks.size(), "a look is out and stays unanswered");
+        h.advanceMillis(1_100);
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
+        RecordingCompletion probe = h.probe(); // its reply waits on the stored batch
+        h.step();
+        assertTrue(h.persister.nextDeadlineNanos() > h.clock.nanoTime(), "no deadline that has passed");
+        looks.get(0).complete(true);
+        h.step();
+        assertTrue(probe.done());
+    }
+
     /** Review 17: a reply read after a pause is judged at the time it is read, not at the pass's start. */
     @Test
     void aReplyReadAfterAPauseIsNotJudgedByTheTimeThePassBegan() {
