@@ -95,23 +95,7 @@ final class LeaderTerm implements AutoCloseable {
                 index, ctx.clock(), persister::durableVersion, io.weaseldb.retention.SubscriberFloor.of(hub),
                 sequencer::requestIdHorizon, ctx.registry());
         long lookTimeoutMs = config.s3().requestTimeoutMs() * 3;
-        retention.leadership(() -> {
-            if (!persister.leading()) {
-                return false;
-            }
-            if (leadership.withinLease()) {
-                return true;
-            }
-            try { // past the lease, a look at the log (see LeadershipCheck)
-                return leadership.confirm().get(lookTimeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new io.weaseldb.s3.StorageException(io.weaseldb.s3.StorageException.Kind.TRANSIENT, 0,
-                        "interrupted", e);
-            } catch (Exception e) {
-                throw io.weaseldb.s3.StorageException.of(e);
-            }
-        });
+        retention.leadership(() -> persister.leading() && leadership.confirmBlocking(lookTimeoutMs));
         runners = new StageRunner[] {
             new StageRunner(publisher, publisher.signal(), ctx.clock(), ctx.fatal()),
             new StageRunner(releaser, releaser.signal(), ctx.clock(), ctx.fatal()),

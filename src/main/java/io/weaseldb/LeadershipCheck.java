@@ -6,6 +6,7 @@ import io.weaseldb.log.LogLayout;
 import io.weaseldb.log.Term;
 import io.weaseldb.pipeline.Persister;
 import io.weaseldb.s3.ObjectStore;
+import io.weaseldb.s3.StorageException;
 import io.weaseldb.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -84,6 +85,25 @@ final class LeadershipCheck {
      */
     CompletableFuture<Boolean> confirm() {
         return look.get();
+    }
+
+    /**
+     * {@link #withinLease()}, or else a look at the log waited for (a thread that may block: the
+     * retention thread), at most {@code timeoutMs}; a look storage does not answer throws
+     * {@code StorageException}.
+     */
+    boolean confirmBlocking(long timeoutMs) {
+        if (withinLease()) {
+            return true;
+        }
+        try {
+            return confirm().get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException(StorageException.Kind.TRANSIENT, 0, "interrupted", e);
+        } catch (Exception e) {
+            throw StorageException.of(e);
+        }
     }
 
     /** Lists the log after this term's acknowledged objects and reads the header of each (few: those in flight). */

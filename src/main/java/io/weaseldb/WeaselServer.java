@@ -439,8 +439,7 @@ public final class WeaselServer implements AutoCloseable {
             // may have freed the name this claim would take), so stand by and look again
             log.info("the log moved on past version {} while this server prepared its claim; standing by",
                     tail.lastVersion());
-            lastProgressNanos = clock.nanoTime();
-            lastSeenKey = null;
+            watchAfresh();
             return;
         }
         Term term;
@@ -449,8 +448,7 @@ public final class WeaselServer implements AutoCloseable {
             term = recovery.claim(tail, leaderId, clock);
         } catch (LogRecovery.LostClaimException e) {
             log.info("another server took the log first ({}); standing by", e.getMessage());
-            lastProgressNanos = clock.nanoTime();
-            lastSeenKey = null;
+            watchAfresh();
             return;
         }
         assert term.equals(planned) : term + " claimed, " + planned + " planned";
@@ -501,14 +499,19 @@ public final class WeaselServer implements AutoCloseable {
         return new Rebuilt(requestIds, r.orphans());
     }
 
+    /** As a standby, watches the log from its start again, the leader's timeout counting from now. */
+    private void watchAfresh() {
+        lastProgressNanos = clock.nanoTime();
+        lastSeenKey = null;
+    }
+
     /** Another leader owns the log: stop serving as leader, answer what is queued, become a standby. */
     private void stepDown(LeaderTerm t) {
         log.warn("term {} lost the log to another server; becoming a standby", t.term.term());
         current = null;
         t.drain(2_000);
         t.close();
-        lastSeenKey = null;
-        lastProgressNanos = clock.nanoTime();
+        watchAfresh();
         standby = new Standby(null, "this server lost the log; looking for the new leader", t.persister.durableVersion(),
                 null);
     }

@@ -148,9 +148,9 @@ public final class RetentionManager implements AutoCloseable {
         timer.scheduleWithFixedDelay(() -> {
             CompletableFuture<Integer> done = new CompletableFuture<>();
             submitStep(() -> {
-                if (timer.isShutdown() || (pass != null && !pass.isDone())) {
-                    // a pass queued before the term ended (close) is skipped, and so is one that
-                    // comes while the last is still deleting: that one reads the floor afresh anyway
+                if (pass != null && !pass.isDone()) {
+                    // skipped while the last pass is still deleting: that one reads the floor
+                    // afresh anyway (one queued before the term ended is skipped by beginPass)
                     done.complete(0);
                 } else {
                     beginPass(done);

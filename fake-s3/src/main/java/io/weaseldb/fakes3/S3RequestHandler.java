@@ -200,9 +200,7 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
         }
         if (current == null) { // a head still coming: the answer and its header name one new request id
             String requestId = context.nextRequestId();
-            write(self, S3Response.error(S3ErrorCode.REQUEST_TIMEOUT, "/", requestId), false, requestId)
-                    .addListener(ChannelFutureListener.CLOSE);
-            state = State.CLOSED;
+            answerAndClose(self, S3Response.error(S3ErrorCode.REQUEST_TIMEOUT, "/", requestId), requestId);
             return;
         }
         current.releaseBudget();
@@ -457,7 +455,11 @@ final class S3RequestHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void answerAndClose(ChannelHandlerContext ctx, S3Response response) {
-        write(ctx, response, false).addListener(ChannelFutureListener.CLOSE);
+        answerAndClose(ctx, response, current != null ? current.requestId : context.nextRequestId());
+    }
+
+    private void answerAndClose(ChannelHandlerContext ctx, S3Response response, String requestId) {
+        write(ctx, response, false, requestId).addListener(ChannelFutureListener.CLOSE);
         state = State.CLOSED;
         current = null;
     }
