@@ -30,12 +30,7 @@ class ConnectionCloseTest extends PipelineFixture {
         backend.hold = true;
         send(closingCommit() + RawHttp.post("/v1/commit", HttpServerTest.WRITE));
         assertEquals(1, backend.requests.size(), "the commit after the close was submitted");
-        backend.release(0);
-        channel.runPendingTasks();
-        List<String> answers = answers();
-        assertEquals(List.of(200), statuses(answers), answers.toString());
-        assertTrue(closes(answers.get(0)), answers.get(0));
-        assertFalse(channel.isActive());
+        releaseAndExpectOneClosing200(0);
         assertEquals(1, backend.requests.size());
         assertEquals(0, budget.used());
     }
@@ -69,12 +64,7 @@ class ConnectionCloseTest extends PipelineFixture {
                 + HttpServerTest.WRITE.length() + "\r\n\r\n" + HttpServerTest.WRITE
                 + RawHttp.get("/v1/subscribe?after=0"));
         assertEquals(0, streams.hub.count(), "no stream admitted");
-        backend.release(0);
-        channel.runPendingTasks();
-        List<String> answers = answers();
-        assertEquals(List.of(200), statuses(answers), answers.toString());
-        assertTrue(closes(answers.get(0)), answers.get(0));
-        assertFalse(channel.isActive());
+        releaseAndExpectOneClosing200(0);
         assertEquals(List.of(), backend.statusAsked);
         assertNull(streams.retention.get("p1").get(5, TimeUnit.SECONDS), "no policy stored");
         assertEquals(1, backend.requests.size());
@@ -128,12 +118,7 @@ class ConnectionCloseTest extends PipelineFixture {
         advance(10 * HEADER_MS);
         assertTrue(channel.isActive(), "the closing commit's answer is owed");
         assertTrue(answers().isEmpty());
-        backend.release(0);
-        channel.runPendingTasks();
-        List<String> answers = answers();
-        assertEquals(List.of(200), statuses(answers), answers.toString());
-        assertTrue(closes(answers.get(0)), answers.get(0));
-        assertFalse(channel.isActive());
+        releaseAndExpectOneClosing200(0);
         assertEquals(0.0, EmbeddedPipeline.rejected(registry, "header_read_timeout"));
         assertEquals(0.0, EmbeddedPipeline.rejected(registry, "malformed_request"));
     }
@@ -146,12 +131,7 @@ class ConnectionCloseTest extends PipelineFixture {
         channel.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
         channel.runPendingTasks();
         assertTrue(channel.isActive(), "the closing commit's answer is owed");
-        backend.release(0);
-        channel.runPendingTasks();
-        List<String> answers = answers();
-        assertEquals(List.of(200), statuses(answers), answers.toString());
-        assertTrue(closes(answers.get(0)), answers.get(0));
-        assertFalse(channel.isActive());
+        releaseAndExpectOneClosing200(0);
         assertEquals(1, backend.requests.size());
     }
 
@@ -167,12 +147,7 @@ class ConnectionCloseTest extends PipelineFixture {
         assertEquals(List.of(200, 100), statuses(answers()));
         send(HttpServerTest.WRITE + RawHttp.post("/v1/commit", HttpServerTest.WRITE));
         assertEquals(2, backend.requests.size(), "the closing commit, not the one after it");
-        backend.release(1);
-        channel.runPendingTasks();
-        List<String> answers = answers();
-        assertEquals(List.of(200), statuses(answers), answers.toString());
-        assertTrue(closes(answers.get(0)), answers.get(0));
-        assertFalse(channel.isActive());
+        releaseAndExpectOneClosing200(1);
         assertEquals(2, backend.requests.size());
     }
 }

@@ -85,12 +85,7 @@ class HalfCloseTest extends PipelineFixture {
         assertTrue(channel.isActive(), "the first commit's answer is owed");
         advance(10 * BODY_MS);
         assertTrue(answers().isEmpty(), "no 408 for a body that can no longer arrive");
-        backend.release(0);
-        channel.runPendingTasks();
-        List<String> answers = answers();
-        assertEquals(List.of(200), statuses(answers), answers.toString());
-        assertTrue(closes(answers.get(0)), answers.get(0));
-        assertFalse(channel.isActive());
+        releaseAndExpectOneClosing200(0);
         assertEquals(1, backend.requests.size(), "the commit cut short never reached the pipeline");
         assertEquals(0.0, EmbeddedPipeline.rejected(registry, "body_read_timeout"));
     }
@@ -135,12 +130,7 @@ class HalfCloseTest extends PipelineFixture {
         send(RawHttp.post("/v1/commit", HttpServerTest.WRITE) + RawHttp.get("/v1/subscribe?after=0"));
         fin();
         assertTrue(channel.isActive());
-        backend.release(0);
-        channel.runPendingTasks();
-        List<String> answers = answers();
-        assertEquals(List.of(200), statuses(answers), answers.toString());
-        assertTrue(closes(answers.get(0)), answers.get(0));
-        assertFalse(channel.isActive());
+        releaseAndExpectOneClosing200(0);
         assertEquals(0, streams.hub.count());
     }
 

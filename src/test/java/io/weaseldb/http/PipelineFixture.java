@@ -1,5 +1,9 @@
 package io.weaseldb.http;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -62,6 +66,19 @@ abstract class PipelineFixture {
             }
         }
         return out;
+    }
+
+    /**
+     * Releases held commit {@code index}: its 200 is the one answer left to write, it carries
+     * {@code Connection: close}, and the connection is closed after it.
+     */
+    void releaseAndExpectOneClosing200(int index) {
+        backend.release(index);
+        channel.runPendingTasks();
+        List<String> answers = answers();
+        assertEquals(List.of(200), statuses(answers), answers.toString());
+        assertTrue(closes(answers.get(0)), answers.get(0));
+        assertFalse(channel.isActive());
     }
 
     static int status(String answer) {
