@@ -447,7 +447,7 @@ public final class WeaselServer implements AutoCloseable {
         try {
             term = recovery.claim(tail, leaderId, clock);
         } catch (LogRecovery.LostClaimException e) {
-            log.info("another server took the log first ({}); standing by", e.getMessage());
+            log.info("could not claim the log ({}); standing by", e.getMessage());
             watchAfresh();
             return;
         }

@@ -2,7 +2,9 @@ package io.weaseldb.log;
 
 /**
  * Object names under the configured prefix: {@code log/<20-digit first version>} for log
- * objects (zero-padded so key order is version order), {@code retention/<policy_id>} for policies.
+ * objects (zero-padded so key order is version order), {@code retention/<policy_id>} for policies,
+ * {@code leader/<20-digit term>} for leader records and {@code truncated/<20-digit version>} for
+ * the truncation floor.
  */
 public record LogLayout(String prefix) {
     private static final int DIGITS = 20;
@@ -26,7 +28,10 @@ public record LogLayout(String prefix) {
 
     /** The first version a log object key names, or -1 if {@code key} is not a log object key. */
     public long versionOf(String key) {
-        String lp = logPrefix();
+        return numberAfter(logPrefix(), key);
+    }
+
+    private static long numberAfter(String lp, String key) {
         if (!key.startsWith(lp) || key.length() != lp.length() + DIGITS) {
             return -1;
         }
@@ -42,6 +47,24 @@ public record LogLayout(String prefix) {
             }
         }
         return v;
+    }
+
+    /**
+     * Where truncation records how far it deletes, before it deletes anything: every log object
+     * whose first version is below the highest such record was deleted or is to be, so one found
+     * there was written after the truncation, into a freed name, and is no part of the log.
+     */
+    public String floorPrefix() {
+        return prefix + "truncated/";
+    }
+
+    public String floorKey(long version) {
+        return floorPrefix() + String.format("%020d", version);
+    }
+
+    /** The version a truncation floor key names, or -1 if {@code key} is not one. */
+    public long floorOf(String key) {
+        return numberAfter(floorPrefix(), key);
     }
 
     public String leaderPrefix() {

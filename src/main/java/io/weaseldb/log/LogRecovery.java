@@ -27,6 +27,10 @@ import org.slf4j.LoggerFactory;
  * them and the new leader's writes replace them (compare-and-swap on their entity tag) where it
  * needs their names.
  *
+ * <p>Objects below the truncation floor ({@link LogLayout#floorPrefix}) are left out before any
+ * of this: a truncation records the floor before it deletes, so an object there was written
+ * afterwards into a freed name. A claim that lands in such a name is given up.
+ *
  * <p>Blocking; runs on the thread that starts or promotes the server, never on an event loop.
  */
 public final class LogRecovery {
@@ -78,16 +82,17 @@ public final class LogRecovery {
 
     /** Lists the log and walks the newest objects' headers to the end of the valid chain. */
     public Tail findTail() throws CorruptBatchException {
-        List<ObjectStore.Entry> entries = listAfter(null);
+        Listed listed = listLog(null);
+        List<ObjectStore.Entry> entries = listed.log();
+        if (entries.isEmpty()) {
+            return new Tail(0, -1, -1, null, List.of(), 0, new long[0], new long[0]);
+        }
         List<String> keys = new ArrayList<>(entries.size());
         for (ObjectStore.Entry e : entries) {
             keys.add(e.key());
         }
-        if (keys.isEmpty()) {
-            return new Tail(0, -1, -1, null, List.of(), 0, new long[0], new long[0]);
-        }
         Scan scan = scanNewest(keys);
-        List<String> orphans = new ArrayList<>();
+        List<String> orphans = new ArrayList<>(listed.belowFloor());
         for (int i = 0; i < scan.orphan().length; i++) {
             if (scan.orphan()[i]) {
                 orphans.add(scan.readKeys().get(i));
@@ -111,9 +116,10 @@ public final class LogRecovery {
     /**
      * The valid log's newest object, from {@code known}, an object of the valid log: lists the
      * objects from it on and walks their headers from it. Past {@code 2 * window} new objects only
-     * the newest are read, as {@link #findTail} does. If truncation deleted {@code known}, the
-     * objects after it may be gone too, and the gap they leave is no hole: what is listed is then
-     * what is left of the log, scanned as {@link #findEnd} does.
+     * the newest are read, as {@link #findTail} does. If truncation deleted {@code known} (or is
+     * about to: it lies below the truncation floor), the objects after it may be gone too, and the
+     * gap they leave is no hole: what is listed is then what is left of the log, scanned as
+     * {@link #findEnd} does.
      */
     public End advance(End known) throws CorruptBatchException {
         long first = known.header().firstVersion();
@@ -130,6 +136,57 @@ public final class LogRecovery {
         headers.add(known.header());
         headers.addAll(readHeaders(keys));
         return walk(listed, headers, 0).logEnd(); // listed: known, then keys
+    }
+
+    /**
+     * The truncation floor: the highest version a truncation recorded under {@link
+     * LogLayout#floorPrefix} before deleting the log objects below it, or 0 with none.
+     */
+    public long truncationFloor() {
+        long floor = 0;
+        String token = null;
+        do {
+            ObjectStore.ListPage page = await(store.list(layout.floorPrefix(), null, token, 1000));
+            for (ObjectStore.Entry e : page.entries()) {
+                floor = Math.max(floor, layout.floorOf(e.key()));
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        return floor;
+    }
+
+    /**
+     * Log objects listed after {@code startAfter} that are at or above the truncation floor, and
+     * the keys of those below it.
+     */
+    private record Listed(List<ObjectStore.Entry> log, List<String> belowFloor) {}
+
+    /**
+     * Lists the log after {@code startAfter}, then reads the truncation floor and sets aside what
+     * lies below it: written after a truncation had freed its name (a deposed leader's write in
+     * flight, or a claim that raced the truncation), so never acknowledged, however far back it
+     * is and whatever it chains into. The floor is read after the listing, and a truncation
+     * records it before deleting anything below it: any such write the listing shows was made
+     * after a record this read sees. An empty log above a floor is refused: its versions were
+     * used, and a log started again from version 0 would lie wholly below the floor.
+     */
+    private Listed listLog(String startAfter) throws CorruptBatchException {
+        List<ObjectStore.Entry> all = listAfter(startAfter);
+        long floor = truncationFloor();
+        int kept = 0;
+        while (kept < all.size() && layout.versionOf(all.get(kept).key()) < floor) {
+            kept++;
+        }
+        List<String> below = new ArrayList<>(kept);
+        for (ObjectStore.Entry e : all.subList(0, kept)) {
+            below.add(e.key());
+        }
+        if (kept == all.size() && floor > 0 && (startAfter == null || kept > 0)) {
+            throw new CorruptBatchException(layout.floorKey(floor), "the log was truncated below version " + floor
+                    + ", but no log object at or above it is stored; if the log was deleted on purpose, delete "
+                    + layout.floorPrefix() + " too to start a new one");
+        }
+        return new Listed(all.subList(kept, all.size()), below);
     }
 
     /**
@@ -313,6 +370,20 @@ public final class LogRecovery {
             throw new LostClaimException("version " + version + " was written by leader " + other.leaderId()
                     + " (term " + other.term() + ")" + (continuesTheLog ? ", continuing the log" : ""));
         }
+        long floor = truncationFloor();
+        if (floor > version) {
+            // The name was free because a truncation had deleted what was there: the leader that
+            // truncated is alive and its log goes on past this version (it wrote the floor before
+            // deleting, and this read follows the claim). The marker is a stray below the floor.
+            try {
+                await(store.delete(List.of(key)));
+            } catch (StorageException e) {
+                log.warn("{}: could not delete this claim's marker below the truncation floor ({}); readers skip it",
+                        key, e.getMessage());
+            }
+            throw new LostClaimException("version " + version + " lies below the truncation floor " + floor
+                    + ": the log's leader truncated past it after this server last listed the log");
+        }
         if (!tail.orphans().isEmpty()) {
             // Left in place: readers skip them, this term's writes replace any whose name they
             // need (compare-and-swap), and truncation removes the rest.
@@ -379,8 +450,9 @@ public final class LogRecovery {
         return keys;
     }
 
-    private List<String> keysAfter(String startAfter) {
-        return listAfter(startAfter).stream().map(ObjectStore.Entry::key).toList();
+    /** The keys of the log objects after {@code startAfter} at or above the truncation floor. */
+    private List<String> keysAfter(String startAfter) throws CorruptBatchException {
+        return listLog(startAfter).log().stream().map(ObjectStore.Entry::key).toList();
     }
 
     private <T> T await(CompletableFuture<T> f) {

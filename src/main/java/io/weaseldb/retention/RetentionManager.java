@@ -645,6 +645,9 @@ public final class RetentionManager implements AutoCloseable {
             p.done.complete(p.deleted);
             return;
         }
+        if (after == null) {
+            recordFloor(p.newOldest);
+        }
         ObjectStore.ListPage page = await(store.list(layout.logPrefix(), after, null, settings.maxDeletesPerRequest()));
         boolean end = page.continuationToken() == null || page.entries().isEmpty();
         String last = after;
@@ -674,6 +677,49 @@ public final class RetentionManager implements AutoCloseable {
             log.info("truncated the log: deleted {} objects below version {} ({})", p.deleted, p.newOldest, p.why);
         }
         p.done.complete(p.deleted);
+    }
+
+    /** The highest truncation floor this term stored or found stored (the retention thread only). */
+    private long recordedFloor = -1;
+
+    /**
+     * The retention thread, before a pass deletes anything: stores {@code truncated/<floor>} unless
+     * a floor at least as high is stored, then deletes the lower records. Recovery and a claim read
+     * the highest record after they list: a log object found below it was written into a name a
+     * truncation freed (a deposed leader's write in flight, a standby's claim racing the pass), so
+     * none is taken for the log, however far back it lies or whatever it chains into. A failure
+     * fails the pass before any deletion.
+     */
+    private void recordFloor(long floor) {
+        if (floor <= recordedFloor) {
+            return;
+        }
+        List<String> stored = new ArrayList<>();
+        long highest = -1;
+        String token = null;
+        do {
+            ObjectStore.ListPage page = await(store.list(layout.floorPrefix(), null, token, 1000));
+            for (ObjectStore.Entry e : page.entries()) {
+                long v = layout.floorOf(e.key());
+                if (v >= 0) {
+                    stored.add(e.key());
+                    highest = Math.max(highest, v);
+                }
+            }
+            token = page.continuationToken();
+        } while (token != null);
+        if (floor > highest) {
+            byte[] doc = ("{\"oldest_version\":" + floor + ",\"written_at_ms\":" + clock.epochMillis() + "}\n")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            await(store.put(layout.floorKey(floor), doc));
+            highest = floor;
+        }
+        String keep = layout.floorKey(highest);
+        List<String> lower = stored.stream().filter(k -> !k.equals(keep)).toList();
+        if (!lower.isEmpty()) {
+            await(store.delete(lower));
+        }
+        recordedFloor = highest;
     }
 
     private void cutShort(Pass p) {

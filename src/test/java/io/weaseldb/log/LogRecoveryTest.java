@@ -327,4 +327,77 @@ class LogRecoveryTest {
         assertEquals(List.of(layout.objectKey(5), layout.objectKey(6)), tail.orphans());
         assertEquals(10, tail.firstVersions()[0]);
     }
+
+    void floor(long version) {
+        store.putDirect(layout.floorKey(version), new byte[] {'{', '}'});
+    }
+
+    /**
+     * A deposed leader's strays further back than recovery's windows entered the index and the
+     * request-id rebuild; below the truncation floor nothing is taken for the log, however far.
+     */
+    @Test
+    void strayWritesBelowTheTruncationFloorAreOrphansHoweverFarBack() throws Exception {
+        data(2, "L2", 10, 12, 9, 9);
+        for (long v = 13; v <= 400; v++) {
+            data(2, "L2", v, v, v - 1, v - 1);
+        }
+        data(1, "L1", 5, 5, 4, 4);
+        data(1, "L1", 6, 6, 5, 5);
+        floor(8); // an older pass (the one that freed 5 and 6)
+        floor(10);
+        LogRecovery.Tail tail = new LogRecovery(store, layout, 64, 1000).findTail();
+        assertEquals(400, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(5), layout.objectKey(6)), tail.orphans());
+        assertEquals(10, tail.firstVersions()[0], "the strays are not in the log's index");
+        assertEquals(List.of(layout.objectKey(5), layout.objectKey(6)),
+                recovery.orphansInsideTheLog(tail, new long[0]), "and are deleted");
+    }
+
+    /** A stray in the last freed name that happens to chain into the oldest kept object is no part of the log. */
+    @Test
+    void aStrayThatChainsIntoTheOldestKeptObjectIsAnOrphanBelowTheFloor() throws Exception {
+        data(2, "L2", 10, 12, 9, 9);
+        data(2, "L2", 13, 13, 12, 12);
+        data(1, "L1", 5, 9, 4, 4); // term 1's write in flight, 5..9: term 2's 10 follows it
+        floor(10);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(13, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(5)), tail.orphans());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {10, 13}, tail.firstVersions());
+        assertEquals(layout.objectKey(13), recovery.findEnd().key());
+    }
+
+    /**
+     * Review 19, R1: a standby listed the log, found nothing past the tail, and claimed; meanwhile
+     * the live leader wrote past the tail and truncated below it, so the claim landed in a freed
+     * name that the leader's look (after its own versions) never lists. The claim reads the floor
+     * after it and gives up, deleting its marker.
+     */
+    @Test
+    void aClaimThatLandsBelowTheTruncationFloorIsGivenUp() throws Exception {
+        for (long v = 0; v <= 3; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        LogRecovery.Tail tail = recovery.findTail();
+        for (long v = 4; v <= 10; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        floor(9);
+        for (long v = 0; v <= 8; v++) {
+            store.delete(List.of(layout.objectKey(v))).get();
+        }
+        var lost = assertThrows(LogRecovery.LostClaimException.class, () -> recovery.claim(tail, "L2", new ManualClock()));
+        assertTrue(lost.getMessage().contains("truncation floor 9"), lost.getMessage());
+        assertTrue(!store.objects().containsKey(layout.objectKey(4)), "the stray marker is deleted");
+        assertEquals(10, recovery.findTail().lastVersion());
+    }
+
+    @Test
+    void anEmptyLogAboveATruncationFloorIsRefusedNotStartedAgainFromZero() {
+        floor(10);
+        data(1, "L1", 5, 5, 4, 4);
+        var e = assertThrows(CorruptBatchException.class, recovery::findTail);
+        assertTrue(e.getMessage().contains("truncated below version 10"), e.getMessage());
+    }
 }

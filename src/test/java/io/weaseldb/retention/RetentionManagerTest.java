@@ -369,6 +369,39 @@ class RetentionManagerTest {
         assertEquals(5, registry.counter("weaseldb.retention.deleted.objects").count(), 0.0);
     }
 
+    List<String> floorKeys() {
+        return store.objects().keySet().stream().filter(k -> k.startsWith(layout.floorPrefix())).toList();
+    }
+
+    /**
+     * The floor is stored before the pass deletes anything (recovery and a claim take what lies
+     * below it for strays), and the lower records go once it is.
+     */
+    @Test
+    void aPassStoresTheTruncationFloorBeforeItDeletes() throws Exception {
+        store.putDirect(layout.floorKey(7), new byte[] {'{', '}'});
+        m.put("a", 35, null).get();
+        store.auto(false);
+        var truncated = m.truncateNow();
+        ManualObjectStore.Pending next;
+        while (!(next = awaitPending()).op.equals("put")) {
+            assertTrue(!next.op.equals("delete") || next.key.startsWith(layout.floorPrefix()), next.toString());
+            next.succeed(); // the policies, the stored floors
+        }
+        assertEquals("put " + layout.floorKey(30), next.toString(), "the floor before any deletion");
+        next.fail(503);
+        org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> truncated.get(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(6, logKeys().size(), "a pass that could not store its floor deletes nothing");
+        store.auto(true);
+        assertEquals(3, m.truncateNow().get(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(List.of(layout.floorKey(30)), floorKeys(), "the lower record is deleted");
+        assertEquals(30, new io.weaseldb.log.LogRecovery(store, layout, 64, 1000).truncationFloor());
+        int puts = store.putCount();
+        m.truncateNow().get(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(puts, store.putCount(), "a pass that keeps the same oldest object stores no floor again");
+    }
+
     /** Review: a step queued (behind a request) when the term ends does not run: nothing is listed or deleted after close(). */
     @Test
     void aStepQueuedWhenTheTermEndsDoesNotRun() throws Exception {
