@@ -462,6 +462,7 @@ public final class WeaselServer implements AutoCloseable {
             throw e;
         }
         t.retention.deleteOrphans(recovery.orphansInsideTheLog(tail, rebuilt.orphans()));
+        t.retention.deleteBelowFloor(tail.belowFloor());
         String url = config.server().url(http.port(), config.security().tls());
         try {
             store.putIfAbsent(layout.leaderKey(term.term()),

@@ -44,9 +44,13 @@ public final class LogRecovery {
      * @param bareMarkers first versions (ascending) of the objects that hold neither a
      *                    transaction nor a ban, judged by their listed size (see
      *                    {@link BatchCodec#isBareMarkerSize}): reading their request ids is pointless
+     * @param belowFloor  the objects listed below the truncation floor, in key order: left by a
+     *                    truncation pass that has not deleted them yet, or written after it into
+     *                    names it freed; none is part of the log (not among {@code orphans})
      */
     public record Tail(long term, long lastVersion, long lastTxnVersion, String lastLeaderId,
-                       List<String> orphans, long objects, long[] firstVersions, long[] bareMarkers) {}
+                       List<String> orphans, long objects, long[] firstVersions, long[] bareMarkers,
+                       List<String> belowFloor) {}
 
     /** Another server claimed the version first. */
     public static final class LostClaimException extends Exception {
@@ -85,14 +89,14 @@ public final class LogRecovery {
         Listed listed = listLog(null);
         List<ObjectStore.Entry> entries = listed.log();
         if (entries.isEmpty()) {
-            return new Tail(0, -1, -1, null, List.of(), 0, new long[0], new long[0]);
+            return new Tail(0, -1, -1, null, List.of(), 0, new long[0], new long[0], List.of());
         }
         List<String> keys = new ArrayList<>(entries.size());
         for (ObjectStore.Entry e : entries) {
             keys.add(e.key());
         }
         Scan scan = scanNewest(keys);
-        List<String> orphans = new ArrayList<>(listed.belowFloor());
+        List<String> orphans = new ArrayList<>();
         for (int i = 0; i < scan.orphan().length; i++) {
             if (scan.orphan()[i]) {
                 orphans.add(scan.readKeys().get(i));
@@ -104,7 +108,7 @@ public final class LogRecovery {
         long[] bare = entries.stream().filter(e -> !orphanSet.contains(e.key()) && BatchCodec.isBareMarkerSize(e.size()))
                 .mapToLong(e -> layout.versionOf(e.key())).toArray();
         return new Tail(last.term(), last.lastVersion(), last.lastTxnVersion(), last.leaderId(), orphans, keys.size(),
-                firsts, bare);
+                firsts, bare, listed.belowFloor());
     }
 
     /** The valid log's newest object (a standby's answer to {@code /v1/version}), or null for an empty log. */
@@ -156,6 +160,23 @@ public final class LogRecovery {
     }
 
     /**
+     * The truncation floor, read after a claim landed: tried three times, since a claim left
+     * unconfirmed is a term start without a leader, which every standby then waits out.
+     */
+    private long floorAfterClaim() {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return truncationFloor();
+            } catch (StorageException e) {
+                if (attempt == 3 || e.kind() != StorageException.Kind.TRANSIENT) {
+                    throw e;
+                }
+                log.warn("reading the truncation floor after the claim failed ({}); trying again", e.getMessage());
+            }
+        }
+    }
+
+    /**
      * Log objects listed after {@code startAfter} that are at or above the truncation floor, and
      * the keys of those below it.
      */
@@ -163,14 +184,16 @@ public final class LogRecovery {
 
     /**
      * Lists the log after {@code startAfter}, then reads the truncation floor and sets aside what
-     * lies below it: written after a truncation had freed its name (a deposed leader's write in
-     * flight, or a claim that raced the truncation), so never acknowledged, however far back it
-     * is and whatever it chains into. The floor is read after the listing, and a truncation
-     * records it before deleting anything below it: any such write the listing shows was made
-     * after a record this read sees. An empty log above a floor is refused: its versions were
-     * used, and a log started again from version 0 would lie wholly below the floor.
+     * lies below it: objects a truncation pass has yet to delete, and objects written after it
+     * into names it had freed (a deposed leader's write in flight, or a claim that raced the
+     * truncation), which were never acknowledged, however far back they are and whatever they
+     * chain into. The floor is read after the listing, and a truncation records it before
+     * deleting anything below it: any such write the listing shows was made after a record this
+     * read sees. If a truncation passed everything listed meanwhile, the log is listed again from
+     * the floor. An empty log above a floor is refused: its versions were used, and a log started
+     * again from version 0 would lie wholly below the floor.
      */
-    private Listed listLog(String startAfter) throws CorruptBatchException {
+    private Listed listLog(String startAfter) {
         List<ObjectStore.Entry> all = listAfter(startAfter);
         long floor = truncationFloor();
         int kept = 0;
@@ -181,12 +204,17 @@ public final class LogRecovery {
         for (ObjectStore.Entry e : all.subList(0, kept)) {
             below.add(e.key());
         }
-        if (kept == all.size() && floor > 0 && (startAfter == null || kept > 0)) {
-            throw new CorruptBatchException(layout.floorKey(floor), "the log was truncated below version " + floor
-                    + ", but no log object at or above it is stored; if the log was deleted on purpose, delete "
-                    + layout.floorPrefix() + " too to start a new one");
+        List<ObjectStore.Entry> log = all.subList(kept, all.size());
+        if (log.isEmpty() && floor > 0 && (startAfter == null || kept > 0)) {
+            log = listAfter(layout.objectKey(floor - 1)); // the leader truncated past this listing
+            if (log.isEmpty()) {
+                throw new StorageException(StorageException.Kind.PERMANENT, 0, layout.floorKey(floor)
+                        + ": the log was truncated below version " + floor + ", but no log object at or above it is"
+                        + " stored; if the log was deleted on purpose, delete " + layout.floorPrefix()
+                        + " too to start a new one", null);
+            }
         }
-        return new Listed(all.subList(kept, all.size()), below);
+        return new Listed(log, below);
     }
 
     /**
@@ -370,7 +398,7 @@ public final class LogRecovery {
             throw new LostClaimException("version " + version + " was written by leader " + other.leaderId()
                     + " (term " + other.term() + ")" + (continuesTheLog ? ", continuing the log" : ""));
         }
-        long floor = truncationFloor();
+        long floor = floorAfterClaim();
         if (floor > version) {
             // The name was free because a truncation had deleted what was there: the leader that
             // truncated is alive and its log goes on past this version (it wrote the floor before
@@ -451,7 +479,7 @@ public final class LogRecovery {
     }
 
     /** The keys of the log objects after {@code startAfter} at or above the truncation floor. */
-    private List<String> keysAfter(String startAfter) throws CorruptBatchException {
+    private List<String> keysAfter(String startAfter) {
         return listLog(startAfter).log().stream().map(ObjectStore.Entry::key).toList();
     }
 

@@ -391,6 +391,30 @@ public final class RetentionManager implements AutoCloseable {
         });
     }
 
+    /**
+     * Deletes what this term's recovery found below the truncation floor ({@code
+     * LogRecovery.Tail.belowFloor}: what an earlier pass had yet to delete, or late writes into
+     * the names it freed), on the retention thread, counted as truncation; a failure leaves them
+     * for the next pass, which deletes everything below the oldest object kept.
+     */
+    public void deleteBelowFloor(List<String> keys) {
+        if (keys.isEmpty()) {
+            return;
+        }
+        submit(() -> {
+            deleteInPages(keys, deletedObjects);
+            return null;
+        }).whenComplete((ok, failure) -> {
+            if (failure != null) {
+                log.warn("could not delete {} log objects below the truncation floor (the next pass tries again): {}",
+                        keys.size(), StorageException.of(failure).getMessage());
+            } else {
+                log.info("deleted {} log objects below the truncation floor (left by an unfinished truncation pass,"
+                        + " or written into the names it freed)", keys.size());
+            }
+        });
+    }
+
     /** The retention thread: deletes {@code keys} in requests of at most max_deletes_per_request, counting them. */
     private void deleteInPages(List<String> keys, Counter deleted) {
         for (int i = 0; i < keys.size(); i += settings.maxDeletesPerRequest()) {
@@ -639,14 +663,11 @@ public final class RetentionManager implements AutoCloseable {
             cutShort(p); // queued before the term ended
             return;
         }
-        if (after != null && !leadership.stillLeading()) {
+        if (after == null ? !recordFloor(p.newOldest) : !leadership.stillLeading()) {
             log.info("retention: a truncation pass stopped after deleting {} objects: this server no longer leads",
                     p.deleted);
             p.done.complete(p.deleted);
             return;
-        }
-        if (after == null) {
-            recordFloor(p.newOldest);
         }
         ObjectStore.ListPage page = await(store.list(layout.logPrefix(), after, null, settings.maxDeletesPerRequest()));
         boolean end = page.continuationToken() == null || page.entries().isEmpty();
@@ -688,11 +709,14 @@ public final class RetentionManager implements AutoCloseable {
      * the highest record after they list: a log object found below it was written into a name a
      * truncation freed (a deposed leader's write in flight, a standby's claim racing the pass), so
      * none is taken for the log, however far back it lies or whatever it chains into. A failure
-     * fails the pass before any deletion.
+     * fails the pass before any deletion. False, with nothing stored, if this term no longer leads:
+     * asked right before the record is written (plan() asked before reading the policies, which
+     * takes a while), since a deposed leader's floor would make the next recovery delete, below
+     * it, history a policy on the new leader may pin.
      */
-    private void recordFloor(long floor) {
+    private boolean recordFloor(long floor) {
         if (floor <= recordedFloor) {
-            return;
+            return leadership.stillLeading();
         }
         List<String> stored = new ArrayList<>();
         long highest = -1;
@@ -708,18 +732,29 @@ public final class RetentionManager implements AutoCloseable {
             }
             token = page.continuationToken();
         } while (token != null);
+        if (!leadership.stillLeading()) {
+            return false;
+        }
         if (floor > highest) {
             byte[] doc = ("{\"oldest_version\":" + floor + ",\"written_at_ms\":" + clock.epochMillis() + "}\n")
                     .getBytes(java.nio.charset.StandardCharsets.UTF_8);
             await(store.put(layout.floorKey(floor), doc));
             highest = floor;
         }
+        recordedFloor = highest;
         String keep = layout.floorKey(highest);
         List<String> lower = stored.stream().filter(k -> !k.equals(keep)).toList();
         if (!lower.isEmpty()) {
-            await(store.delete(lower));
+            try {
+                await(store.delete(lower));
+            } catch (StorageException e) {
+                // only the highest record counts: the lower ones go with a later floor
+                log.warn("retention: could not delete {} older truncation floor records: {}", lower.size(),
+                        e.getMessage());
+                recordedFloor = -1;
+            }
         }
-        recordedFloor = highest;
+        return true;
     }
 
     private void cutShort(Pass p) {

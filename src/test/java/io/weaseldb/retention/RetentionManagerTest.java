@@ -402,6 +402,33 @@ class RetentionManagerTest {
         assertEquals(puts, store.putCount(), "a pass that keeps the same oldest object stores no floor again");
     }
 
+    /**
+     * Review 20: a leader deposed while its pass read the policies (a pause, slow storage) stored
+     * its floor anyway, and the next recovery took the objects below it, which a policy on the new
+     * leader could pin, for leftovers to delete. Leadership is asked again right before the floor.
+     */
+    @Test
+    void aLeaderDeposedWhileItsPassReadsThePoliciesStoresNoFloor() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean leading = new java.util.concurrent.atomic.AtomicBoolean(true);
+        m.leadership(leading::get);
+        m.put("a", 35, null).get();
+        store.auto(false);
+        var truncated = m.truncateNow();
+        ManualObjectStore.Pending next;
+        while (!(next = awaitPending()).key.startsWith(layout.retentionPrefix())) {
+            next.succeed();
+        }
+        leading.set(false); // deposed while the policies are read
+        store.auto(true);
+        next.succeed();
+        while (store.pendingCount() > 0) {
+            store.take().succeed();
+        }
+        assertEquals(0, truncated.get(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(floorKeys().isEmpty(), "no floor from a term that no longer leads: " + floorKeys());
+        assertEquals(6, logKeys().size());
+    }
+
     /** Review: a step queued (behind a request) when the term ends does not run: nothing is listed or deleted after close(). */
     @Test
     void aStepQueuedWhenTheTermEndsDoesNotRun() throws Exception {
