@@ -521,6 +521,56 @@ class FailoverTest {
         }
     }
 
+    /**
+     * A deposed leader's write in flight that landed in a name a truncation had freed, further
+     * back than recovery reads headers: without the truncation floor the new leader took it for
+     * the log, indexed it, and its request id answered {@code /v1/status} as committed at 6 (it
+     * never was). With the floor it is no part of the log, its id is unknown, and it is deleted.
+     */
+    @Test
+    void aStrayBelowTheTruncationFloorIsNoPartOfTheLogHoweverFarBack() throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        long ts = manual.epochMillis() - 60_000; // written a minute ago: nobody leads
+        String a = "00000000-0000-4000-8000-00000000000a";
+        String b = "00000000-0000-4000-8000-00000000000b";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = openStore()) {
+            // term 2 (leader b) claimed at 5 and truncated below 10: the floor, then 10..209
+            assertEquals(null, store.put(layout.floorKey(10), "{}".getBytes()).get(10, java.util.concurrent.TimeUnit.SECONDS));
+            put(store, layout, empty(2, b, 10, 10, 9, ts));
+            for (long v = 11; v <= 209; v++) {
+                put(store, layout, empty(2, b, v, v, v - 1, ts));
+            }
+            // term 1's leader, paused past b's claim and truncation, lands its commit at the freed name 6
+            var stray = new io.weaseldb.log.BatchCodec.Encoder();
+            String strayId = "stray-write-of-a-deposed-leader-0001";
+            stray.append(new io.weaseldb.txn.Transaction(strayId, 6, 4, ts, java.util.List.of()));
+            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.objectKey(6),
+                    stray.seal(new io.weaseldb.log.BatchHeader(io.weaseldb.log.BatchHeader.DATA, 1, a, 6, 6, 5, 4, 6, ts,
+                            1, 0))).get(10, java.util.concurrent.TimeUnit.SECONDS));
+
+            TestServer c = TestServer.start(dir.resolve("c"), config(0, 1_000), manual);
+            try {
+                assertTrue(c.server().leading());
+                assertEquals(210, c.server().term().startVersion());
+                var status = c.get("/v1/status?request_id=" + strayId);
+                assertEquals(410, status.status(), "history before 10 is gone, so the outcome cannot be known, and"
+                        + " the stray is not taken for a commit at 6: " + status.body());
+                status = c.get("/v1/status?request_id=" + strayId + "&min_version=10");
+                assertEquals("not_committed", status.get("status"), "the stray never committed: " + status.body());
+                long deadline = System.nanoTime() + 10_000_000_000L;
+                while (stored(layout.objectKey(6))) {
+                    assertTrue(System.nanoTime() < deadline, "the stray below the floor was never deleted");
+                    Thread.sleep(20);
+                }
+                assertTrue(stored(layout.objectKey(10)), "the log stays");
+                assertEquals(200, c.commit("{\"operations\":[" + write("k", "v") + "]}").status());
+            } finally {
+                c.close();
+            }
+        }
+    }
+
     /** A term that fails to start (here: its retention policies cannot be read) leaves no threads behind. */
     @Test
     void aTermThatFailsToStartLeavesNoThreadsBehind() throws Exception {
