@@ -25,6 +25,8 @@ class SimulationTest {
         int seeds = 0;
         long steps = 0;
         long acked = 0;
+        long truncations = 0;
+        long belowFloor = 0;
         while (System.nanoTime() - start < budgetNanos) {
             long seed = base + seeds;
             Simulation sim = new Simulation(seed, 60 + (int) Math.floorMod(seed, 140));
@@ -37,9 +39,14 @@ class SimulationTest {
             seeds++;
             steps += sim.steps();
             acked += sim.acknowledged();
+            truncations += sim.truncations();
+            belowFloor += sim.belowFloorFound();
         }
-        System.out.printf("simulation: %d seeds (%d..%d), %d steps, %d acknowledged commits checked%n",
-                seeds, base, base + seeds - 1, steps, acked);
+        System.out.printf("simulation: %d seeds (%d..%d), %d steps, %d acknowledged commits checked, %d truncation"
+                + " passes, %d objects found below the floor by recoveries%n", seeds, base, base + seeds - 1, steps, acked,
+                truncations, belowFloor);
         assertTrue(seeds >= 50, "too few seeds in the budget: " + seeds);
+        assertTrue(truncations > 0 && belowFloor > 0, "the runs no longer truncate the log, or no recovery meets what"
+                + " lies below the floor");
     }
 }
