@@ -33,9 +33,10 @@ import java.util.concurrent.TimeUnit;
  *       An object of a newer term means another server leads. Requests waiting at the same time
  *       share one look; one that arrives while a look runs waits for the next ({@link SharedLook}).</li>
  * </ul>
- * Thread-safe: asked from event loops, the look runs on the blocking executor.
+ * Thread-safe: asked from event loops, the look runs on the blocking executor. Public for the
+ * deterministic simulation, which runs the persister's looks through it.
  */
-final class LeadershipCheck {
+public final class LeadershipCheck {
     private final Persister persister;
     private final Term term;
     private final ObjectStore store;
@@ -49,7 +50,7 @@ final class LeadershipCheck {
     /** The look at the log, shared by the requests waiting at the same time. */
     private final SharedLook<Boolean> look;
 
-    LeadershipCheck(Persister persister, Term term, ObjectStore store, LogLayout layout, Clock clock, Executor executor,
+    public LeadershipCheck(Persister persister, Term term, ObjectStore store, LogLayout layout, Clock clock, Executor executor,
                     long leaderTimeoutMs, long requestTimeoutMs, boolean soleWriter) {
         this.persister = persister;
         this.term = term;
@@ -63,7 +64,7 @@ final class LeadershipCheck {
     }
 
     /** Three quarters of leader_timeout_ms (see the class comment), in nanoseconds. */
-    static long leaseNanos(long leaderTimeoutMs) {
+    public static long leaseNanos(long leaderTimeoutMs) {
         return TimeUnit.MILLISECONDS.toNanos(leaderTimeoutMs) / 4 * 3;
     }
 
@@ -83,7 +84,7 @@ final class LeadershipCheck {
      * Completes with true if, in a look at the log that started after this call, no other
      * server had written it; false if one had; exceptionally if storage did not answer.
      */
-    CompletableFuture<Boolean> confirm() {
+    public CompletableFuture<Boolean> confirm() {
         return look.get();
     }
 

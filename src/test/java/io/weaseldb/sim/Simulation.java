@@ -75,6 +75,12 @@ final class Simulation {
      */
     static final int RECOVERY_WINDOW = 16;
 
+    /**
+     * leader_timeout_ms of the simulated servers: their lease is three quarters of it. Truncation
+     * waits for every older server still leading to be past its lease (the standby's wait).
+     */
+    static final long LEADER_TIMEOUT_MS = 40;
+
     final long seed;
     private final SplittableRandom random;
     private final SimScheduler clock = new SimScheduler();
@@ -124,6 +130,8 @@ final class Simulation {
     /** The highest truncation floor stored: objects below it are no part of the log. */
     private long floor;
     private int truncations;
+    private int looks;
+    private int looksFindingANewerTerm;
     private int belowFloorFound;
     private int nextId;
     private long stepsRun;
@@ -155,6 +163,7 @@ final class Simulation {
         final EventCache cache;
         final SubscriberHub hub;
         boolean crashed;
+        final long claimNanos = clock.nanoTime();
 
         Node(Term term, LogIndex index, RequestIdIndex requestIds, TermHistory terms) {
             this.term = term;
@@ -170,6 +179,25 @@ final class Simulation {
             sequencer = new Sequencer(new Sequencer.Settings(200 + random.nextInt(2000), 1 << 12, 1),
                     new BTreeConflictSet(), clock, ids, persister);
             persister.markerSource(sequencer::requestMarker);
+            // past its lease, a write is acknowledged only after a look at the log (LeaderTerm); the
+            // look runs later on the scheduler, answered at once by storage
+            var check = new io.weaseldb.LeadershipCheck(persister, term, store, layout, clock,
+                    look -> clock.after(200_000L + random.nextLong(5_000_000L), () -> {
+                        boolean was = store.immediate;
+                        store.immediate = true;
+                        try {
+                            look.run();
+                        } finally {
+                            store.immediate = was;
+                        }
+                    }), LEADER_TIMEOUT_MS, 1_000, false);
+            persister.confirmLeadershipWith(io.weaseldb.LeadershipCheck.leaseNanos(LEADER_TIMEOUT_MS), claimNanos,
+                    () -> check.confirm().whenComplete((leading, failure) -> {
+                        looks++;
+                        if (Boolean.FALSE.equals(leading)) {
+                            looksFindingANewerTerm++;
+                        }
+                    }));
             persister.lead(term);
             sequencer.lead(term, requestIds, terms);
         }
@@ -604,20 +632,22 @@ final class Simulation {
      * A truncation pass of the leader, at one instant, as RetentionManager makes it: the horizon
      * keeps the request-id window and what subscribers still need; the new oldest version is
      * published (holding off admissions), the floor stored, then the objects below deleted,
-     * sometimes only some of them (a pass cut short by a crash or a storage error). Only while no
-     * older server still leads: a standby claims only after the leader went quiet for
-     * leader_timeout_ms, and past its lease that leader acknowledges nothing without a look at
-     * the log; this simulation's takeovers are impatient and model neither, so the older leader
-     * must have found out first. Its writes still in flight may land afterwards in the names this
-     * frees: recovery must take them for no part of the log.
+     * sometimes only some of them (a pass cut short by a crash or a storage error). Only once every
+     * older server still leading is past its lease: a standby claims only after the leader went
+     * quiet for leader_timeout_ms, which this simulation's impatient takeovers do not wait for.
+     * Such a server's writes may then land in the names this frees: past its lease it
+     * acknowledges them only after a look at the log, which finds the newer term (audit 13); and
+     * recovery must take them for no part of the log.
      */
     private void truncate() {
         Node n = leader;
         if (n.crashed || !n.persister.leading()) {
             return;
         }
+        long lease = io.weaseldb.LeadershipCheck.leaseNanos(LEADER_TIMEOUT_MS);
         for (Node o : nodes) {
-            if (o != n && !o.crashed && o.persister.leading()) {
+            long base = o.persister.leaseBaseNanos() == Persister.NO_LEASE ? o.claimNanos : o.persister.leaseBaseNanos();
+            if (o != n && !o.crashed && o.persister.leading() && clock.nanoTime() - base < lease) {
                 return;
             }
         }
@@ -888,6 +918,11 @@ final class Simulation {
 
     int acknowledged() {
         return acked.size();
+    }
+
+    /** Looks at the log before acknowledging past the lease, and those that found a newer term (fencing the server). */
+    int[] looks() {
+        return new int[] {looks, looksFindingANewerTerm};
     }
 
     int truncations() {

@@ -27,6 +27,8 @@ class SimulationTest {
         long acked = 0;
         long truncations = 0;
         long belowFloor = 0;
+        long looks = 0;
+        long fencedByLooks = 0;
         while (System.nanoTime() - start < budgetNanos) {
             long seed = base + seeds;
             Simulation sim = new Simulation(seed, 60 + (int) Math.floorMod(seed, 140));
@@ -41,12 +43,16 @@ class SimulationTest {
             acked += sim.acknowledged();
             truncations += sim.truncations();
             belowFloor += sim.belowFloorFound();
+            looks += sim.looks()[0];
+            fencedByLooks += sim.looks()[1];
         }
         System.out.printf("simulation: %d seeds (%d..%d), %d steps, %d acknowledged commits checked, %d truncation"
-                + " passes, %d objects found below the floor by recoveries%n", seeds, base, base + seeds - 1, steps, acked,
-                truncations, belowFloor);
+                + " passes, %d objects found below the floor by recoveries, %d looks at the log before acknowledging"
+                + " past the lease (%d found a newer term)%n", seeds, base, base + seeds - 1, steps, acked, truncations,
+                belowFloor, looks, fencedByLooks);
         assertTrue(seeds >= 50, "too few seeds in the budget: " + seeds);
         assertTrue(truncations > 0 && belowFloor > 0, "the runs no longer truncate the log, or no recovery meets what"
                 + " lies below the floor");
+        assertTrue(fencedByLooks > 0, "no look at the log found a newer term: the lease is no longer exercised");
     }
 }
