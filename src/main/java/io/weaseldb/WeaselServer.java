@@ -170,7 +170,7 @@ public final class WeaselServer implements AutoCloseable {
                 subscribeMetrics, registry, history, blocking, fatal);
         registerGauges(registry, subscribeMetrics);
 
-        http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry));
+        http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry), clock);
         try {
             http.start();
         } catch (Exception e) {

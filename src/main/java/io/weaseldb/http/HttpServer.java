@@ -70,6 +70,11 @@ public final class HttpServer implements AutoCloseable {
     private final Authenticator auth;
 
     public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics) {
+        this(settings, backend, metrics, io.weaseldb.time.Clock.SYSTEM);
+    }
+
+    /** {@code clock}'s wall time says whether the TLS certificate is in its validity period (a WARN if not). */
+    public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics, io.weaseldb.time.Clock clock) {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
@@ -78,7 +83,7 @@ public final class HttpServer implements AutoCloseable {
         this.bodies = new BodyBudget(settings.maxInFlightRequestBytes());
         metrics.requestBytesInFlight(bodies);
         this.auth = new Authenticator(settings.security().tokens());
-        this.ssl = settings.security().tls() ? sslContext(settings.security()) : null;
+        this.ssl = settings.security().tls() ? ServerTls.context(settings.security(), clock.epochMillis()) : null;
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -160,22 +165,6 @@ public final class HttpServer implements AutoCloseable {
             return java.net.InetAddress.getByName(host).isLoopbackAddress();
         } catch (java.net.UnknownHostException e) {
             return false;
-        }
-    }
-
-    /** TLS from PEM files, with the OpenSSL provider when netty-tcnative is present, else the JDK's. */
-    private static io.netty.handler.ssl.SslContext sslContext(io.weaseldb.config.WeaselConfig.Security sec) {
-        try {
-            io.netty.handler.ssl.SslProvider provider = io.netty.handler.ssl.OpenSsl.isAvailable()
-                    ? io.netty.handler.ssl.SslProvider.OPENSSL : io.netty.handler.ssl.SslProvider.JDK;
-            return io.netty.handler.ssl.SslContextBuilder.forServer(sec.tlsCertFile().toFile(), sec.tlsKeyFile().toFile())
-                    .sslProvider(provider)
-                    .applicationProtocolConfig(io.netty.handler.ssl.ApplicationProtocolConfig.DISABLED)
-                    .build();
-        } catch (javax.net.ssl.SSLException | IllegalArgumentException e) {
-            throw new io.weaseldb.config.ConfigException("[security] cannot load TLS certificate "
-                    + sec.tlsCertFile() + " / key " + sec.tlsKeyFile() + ": " + e.getMessage()
-                    + " (PEM certificate chain and PKCS#8 PEM private key expected)");
         }
     }
 
