@@ -213,6 +213,8 @@ public final class ConfigLoader {
         TomlSection sec = new TomlSection("security", r.getTable("security"));
         List<WeaselConfig.Token> tokens = new java.util.ArrayList<>();
         java.util.Set<String> names = new java.util.HashSet<>();
+        // hex SHA-256 -> the entry that gave it: a secret given twice would count only one entry's roles
+        java.util.Map<String, String> secrets = new java.util.HashMap<>();
         for (TomlSection t : sec.getTableList("tokens")) {
             String name = t.getString("name", "");
             if (name.isEmpty() || !names.add(name)) {
@@ -228,12 +230,24 @@ public final class ConfigLoader {
                 if (plain.length() < 16) {
                     throw new ConfigException(t.key("token") + " is too short to be a secret (at least 16 characters)");
                 }
+                String unusable = unusableToken(plain);
+                if (unusable != null) {
+                    throw new ConfigException(t.key("token") + " (token \"" + name + "\") " + unusable
+                            + ": no client could present it. A token is RFC 6750's b64token: letters, digits,"
+                            + " -._~+/ and = at the end (openssl rand -base64 32 makes one)");
+                }
                 sha256 = sha256(plain);
             } else {
                 if (!hash.matches("[0-9a-fA-F]{64}")) {
                     throw new ConfigException(t.key("token_sha256") + " must be 64 hex digits (the SHA-256 of the token)");
                 }
                 sha256 = java.util.HexFormat.of().parseHex(hash);
+            }
+            String which = t.key(plain.isEmpty() ? "token_sha256" : "token") + " (token \"" + name + "\")";
+            String first = secrets.putIfAbsent(java.util.HexFormat.of().formatHex(sha256), which);
+            if (first != null) {
+                throw new ConfigException(which + " is the same secret as " + first
+                        + ": a request with it would get only one entry's roles. Give each secret once, with all its roles");
             }
             java.util.EnumSet<WeaselConfig.Role> roles = java.util.EnumSet.noneOf(WeaselConfig.Role.class);
             for (String role : t.getStringList("roles", List.of())) {
@@ -264,6 +278,35 @@ public final class ConfigLoader {
                 key.isEmpty() ? null : Path.of(key));
 
         return new WeaselConfig(server, commit, persistence, s3c, subscription, retention, security);
+    }
+
+    /**
+     * Why {@code token} can never be presented, or null if it can: a bearer token is RFC 6750's
+     * b64token ({@code 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="}). The server
+     * trims the presented token and reads headers as Latin-1 while the configured one is hashed as
+     * UTF-8, so whitespace at either end or a non-ASCII character would make a token that never
+     * authenticates. The message does not repeat the token.
+     */
+    static String unusableToken(String token) {
+        int end = token.length();
+        while (end > 0 && token.charAt(end - 1) == '=') {
+            end--;
+        }
+        if (end == 0) {
+            return "is only '=' characters";
+        }
+        for (int i = 0; i < token.length(); i++) {
+            char c = token.charAt(i);
+            boolean allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                    || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || (c == '=' && i >= end);
+            if (!allowed) {
+                String what = Character.isWhitespace(c) || Character.isSpaceChar(c) ? "whitespace"
+                        : c == '=' ? "'=' before its end" : c < 0x20 || c == 0x7F ? "a control character"
+                        : c > 0x7E ? "a non-ASCII character" : "'" + c + "'";
+                return "has " + what + " at character " + (i + 1);
+            }
+        }
+        return null;
     }
 
     /** SHA-256 of a token's UTF-8 bytes. */

@@ -90,4 +90,45 @@ class ConfigLoaderTest {
         assertEquals("test.toml: [s3].region must not be empty (e.g. \"us-east-1\")",
                 error("[s3]\nendpoint = \"http://127.0.0.1:9000\"\nregion = \"\""));
     }
+
+    private static String token(String name, String key, String value, String roles) {
+        return "[[security.tokens]]\nname = \"" + name + "\"\n" + key + " = \"" + value + "\"\nroles = [" + roles + "]\n";
+    }
+
+    @Test
+    void aSecretGivenTwiceIsRefusedNamingBothEntries() {
+        // before: both loaded, and a request with it got the last entry's roles only
+        String secret = "the-same-secret-0123456789";
+        String hex = java.util.HexFormat.of().formatHex(ConfigLoader.sha256(secret));
+        String e = error(token("writer", "token", secret, "\"commit\"") + token("reader", "token", secret, "\"subscribe\""));
+        assertEquals("test.toml: [security.tokens[1]].token (token \"reader\") is the same secret as"
+                + " [security.tokens[0]].token (token \"writer\"): a request with it would get only one entry's roles."
+                + " Give each secret once, with all its roles", e);
+        e = error(token("writer", "token", secret, "\"commit\"") + token("ops", "token_sha256", hex.toUpperCase(), "\"admin\""));
+        assertTrue(e.startsWith("test.toml: [security.tokens[1]].token_sha256 (token \"ops\") is the same secret as"
+                + " [security.tokens[0]].token (token \"writer\")"), e);
+        assertEquals(2, ConfigLoader.parse(token("writer", "token", secret, "\"commit\"")
+                + token("reader", "token", secret + "x", "\"subscribe\""), "t").security().tokens().size());
+    }
+
+    @Test
+    void aTokenNoClientCouldPresentIsRefusedNamingTheEntry() {
+        // the presented token is trimmed and read as Latin-1; the configured one was hashed as UTF-8
+        String rule = ": no client could present it. A token is RFC 6750's b64token";
+        for (String[] bad : new String[][] {
+                {" leading-space-0123456789", "has whitespace at character 1"},
+                {"trailing-space-0123456789 ", "has whitespace at character 26"},
+                {"inner space-0123456789", "has whitespace at character 6"},
+                {"caf\u00e9-token-0123456789", "has a non-ASCII character at character 4"},
+                {"quote\\\"d-token-0123456789", "has '\"' at character 6"},
+                {"pad=ding-token-0123456789", "has '=' before its end at character 4"},
+                {"tab\\tinside-token-0123456789", "has whitespace at character 4"}}) {
+            String e = error(token("client", "token", bad[0], "\"commit\""));
+            assertTrue(e.startsWith("test.toml: [security.tokens[0]].token (token \"client\") " + bad[1] + rule), e);
+        }
+        // what openssl rand -base64 32 makes, and the other b64token characters, load
+        for (String good : List.of("q0Jf+3kZ/8a9Lx2Vt6Yw1Rb5Nc7Hd4Ge0Mp3Ss9Uu2=", "a-b.c_d~e+f/g-0123456789==")) {
+            assertEquals(1, ConfigLoader.parse(token("client", "token", good, "\"commit\""), "t").security().tokens().size());
+        }
+    }
 }
