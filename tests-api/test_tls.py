@@ -197,6 +197,45 @@ def test_plain_http_on_the_tls_port_gets_no_http_answer(server_tls: TlsServer) -
     assert not data.startswith(b"HTTP/"), data[:200]
 
 
+def _s_client_tls12(port: int, lines: list[bytes]) -> str:
+    """Runs ``openssl s_client -tls1_2``, typing ``lines`` a second apart, and returns what it printed."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed")
+    proc = subprocess.Popen([openssl, "s_client", "-tls1_2", "-connect", f"127.0.0.1:{port}", "-servername", "localhost"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdin is not None
+    try:
+        for line in lines:
+            time.sleep(1)
+            if proc.poll() is not None:
+                break  # the server ended the connection: s_client is gone
+            try:
+                proc.stdin.write(line)
+                proc.stdin.flush()
+            except BrokenPipeError:
+                break
+        time.sleep(1)
+        out, _ = proc.communicate(timeout=20)  # closes its input: s_client ends there
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    return out.decode("utf-8", "replace")
+
+
+def test_a_tls12_client_cannot_renegotiate(server_tls: TlsServer) -> None:
+    # Each renegotiation is a full handshake the server pays for; the JDK provider allowed a client as
+    # many as it asked ("R" lines: 21 handshakes on one connection) until the server refused them.
+    get = b"GET /ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    served = _s_client_tls12(server_tls.port, [get])
+    assert "HTTP/1.1 200 OK" in served, served  # TLS 1.2 itself is served
+    refused = _s_client_tls12(server_tls.port, [b"R\n", b"R\n", b"R\n", get])
+    assert refused.count("RENEGOTIATING") == 1, refused
+    assert "alert handshake failure" in refused, refused
+    assert "HTTP/1.1" not in refused, refused
+
+
 # -- tokens and roles ------------------------------------------------------------------------
 
 

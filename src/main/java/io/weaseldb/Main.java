@@ -40,6 +40,9 @@ public final class Main {
             """;
 
     public static void main(String[] args) {
+        // First of all: the JDK reads it once, at the first TLS handshake (the embedded fake S3's
+        // client may make one before the listener exists).
+        io.weaseldb.http.ServerTls.rejectClientRenegotiation();
         // Before any logger exists: JSON lines when asked (see logback-json.xml).
         if ("json".equalsIgnoreCase(System.getenv("WEASELDB_LOG_FORMAT"))
                 && System.getProperty("logback.configurationFile") == null) {

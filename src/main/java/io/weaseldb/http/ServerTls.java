@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * in-memory handshake with itself before the listener opens, and a file that does not load gets
  * a message saying what is supported. Used once, on the thread that starts the server.
  */
-final class ServerTls {
+public final class ServerTls {
     private static final Logger log = LoggerFactory.getLogger(ServerTls.class);
     static final String SUPPORTED = "supported: tls_cert_file a PEM certificate chain, the server's own (leaf)"
             + " certificate first; tls_key_file its private key as unencrypted PKCS#8 PEM"
@@ -48,7 +48,22 @@ final class ServerTls {
     /** Far more rounds than a TLS 1.2 or 1.3 handshake takes; a handshake that needs more is stuck. */
     private static final int MAX_HANDSHAKE_ROUNDS = 32;
 
+    /** The JDK's switch (read once, into a static, at the first server handshake) against client-initiated renegotiation. */
+    static final String REJECT_RENEGOTIATION = "jdk.tls.rejectClientInitiatedRenegotiation";
+
     private ServerTls() {}
+
+    /**
+     * Refuses TLS 1.2 renegotiation started by a client (TLS 1.3 has none): the JDK provider allows
+     * it, and each one is a full handshake the server pays for, as often as the client asks. The
+     * JDK reads the property once, at its first server handshake, so this runs at the start of
+     * {@code main} and again before the context is built; an operator's own {@code -D} is left as set.
+     */
+    public static void rejectClientRenegotiation() {
+        if (System.getProperty(REJECT_RENEGOTIATION) == null) {
+            System.setProperty(REJECT_RENEGOTIATION, "true");
+        }
+    }
 
     /**
      * The server's context, with the OpenSSL provider when netty-tcnative is present, else the
@@ -56,6 +71,7 @@ final class ServerTls {
      * period: one that is not is a WARN, since a client that checks dates refuses it.
      */
     static SslContext context(WeaselConfig.Security sec, long nowMillis) {
+        rejectClientRenegotiation();
         Path cert = sec.tlsCertFile();
         Path key = sec.tlsKeyFile();
         SslContext ssl;
