@@ -288,20 +288,20 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.UNAUTHORIZED, "unauthorized",
                     "a valid bearer token is required (Authorization: Bearer <token>)");
             r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"weaseldb\"");
-            respond(slot, r);
+            refuseHead(req, slot, r);
         } else if (decision == Authenticator.Decision.FORBIDDEN) {
             metrics.rejected("forbidden");
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+            refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
                     "this token lacks the " + Authenticator.roleFor(route.endpoint()).name().toLowerCase(java.util.Locale.ROOT)
                             + " role needed for " + route.endpoint().label));
         } else if (route.endpoint() == Endpoint.UNKNOWN) {
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
+            refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
                     "no such endpoint: " + req.method() + " " + path));
         } else if (route.allow() != null) {
             FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
                     req.method() + " is not allowed on " + route.endpoint().label + "; allowed: " + route.allow());
             r.headers().set(HttpHeaderNames.ALLOW, route.allow());
-            respond(slot, r);
+            refuseHead(req, slot, r);
         } else {
             switch (route.endpoint()) {
                 case COMMIT -> startCommit(req, slot);
@@ -315,6 +315,33 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 case UNKNOWN -> throw new AssertionError();
             }
         }
+    }
+
+    /**
+     * Answers a request refused on its head alone (401, 403, 404, 405). Its body, if it has one
+     * not yet read whole, is not wanted: read and dropped to its end it could cost gigabytes for
+     * up to body_deadline_ms, so the answer closes the connection after at most
+     * {@link HttpSettings#lingerBytes} more, as a 413's does. A client waiting for
+     * {@code 100 Continue} sends no body at all (RFC 9110 10.1.1): without the close, what it
+     * sends next would be read as that body and never answered, so the connection closes right
+     * after the answer. A body already read whole (with no {@code Expect}) is dropped and the
+     * connection kept.
+     */
+    private void refuseHead(HttpRequest req, Slot slot, FullHttpResponse answer) {
+        long length = HttpUtil.getContentLength(req, -1L);
+        boolean hasBody = length > 0 || (length < 0 && HttpUtil.isTransferEncodingChunked(req));
+        if (!hasBody) {
+            respond(slot, answer);
+            return;
+        }
+        if (HttpUtil.is100ContinueExpected(req)) {
+            // whatever bytes follow its head are the client's next request, not this body
+            refuseBody(slot);
+            bodyComplete = true; // none is coming: close once the answer is out, no lingering
+        } else if (!codec.holdsBody(length)) {
+            refuseBody(slot);
+        }
+        respond(slot, answer);
     }
 
     private Slot newSlot(Endpoint endpoint, long start, boolean keepAlive, boolean http10) {

@@ -94,6 +94,14 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         return inboundHandler().holdsPartialRequest();
     }
 
+    /**
+     * Whether the body of the request just passed on, {@code length} bytes (-1: chunked, or not
+     * known), is already among the bytes read and not yet passed on: whole, it costs nothing to drop.
+     */
+    boolean holdsBody(long length) {
+        return inboundHandler().holdsBody(length);
+    }
+
     /** Requests decoded and not yet answered (tests). */
     int pendingAnswers() {
         return heads.size();
@@ -202,6 +210,14 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
         protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
             super.decodeLast(ctx, in, out);
             out.add(EndOfInput.INSTANCE);
+        }
+
+        boolean holdsBody(long length) {
+            if (length < 0) {
+                return false; // chunked: where it ends is known only by decoding it
+            }
+            // the fast path has read it already; Netty's decoder leaves it in the cumulation after the head
+            return plainBodyLength == length || internalBuffer().readableBytes() >= length;
         }
 
         boolean holdsPartialRequest() {

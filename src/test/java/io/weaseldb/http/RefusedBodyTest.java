@@ -1,0 +1,97 @@
+package io.weaseldb.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.buffer.Unpooled;
+import io.weaseldb.config.ConfigLoader;
+import io.weaseldb.config.WeaselConfig;
+import io.weaseldb.json.CommitLimits;
+import java.util.EnumSet;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A request refused on its head (401, 403, 404) while its body is still to come: the answer
+ * closes the connection after a bounded linger, or at once when the client waits for
+ * {@code 100 Continue}; a body already read whole keeps the connection.
+ */
+class RefusedBodyTest extends PipelineFixture {
+    static final String WRITER = "refused-body-writer-0123456789";
+    /** max_request_size_bytes is 4 KiB here: a refused body is read for at most 1 MiB. */
+    static final long LINGER_BYTES = 1L << 20;
+
+    @Override
+    @BeforeEach
+    void openPipeline() {
+        var writer = new WeaselConfig.Token("writer", ConfigLoader.sha256(WRITER), EnumSet.of(WeaselConfig.Role.COMMIT));
+        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
+                new WeaselConfig.Security(List.of(writer), null, null));
+        assertEquals(LINGER_BYTES, settings.lingerBytes());
+        channel = EmbeddedPipeline.open(settings, streams, new HttpMetrics(registry), budget);
+    }
+
+    /** Sends {@code bytes} of body in 64 KiB pieces, stopping when the server closes; returns how many it took. */
+    private long sendBody(long bytes) {
+        byte[] piece = new byte[64 << 10];
+        long sent = 0;
+        while (sent < bytes && channel.isActive()) {
+            channel.writeInbound(Unpooled.wrappedBuffer(piece));
+            channel.runPendingTasks();
+            sent += piece.length;
+        }
+        return sent;
+    }
+
+    @Test
+    void aRefusedBodyStillComingClosesAfterABoundedLinger() {
+        // before: 401 kept the connection alive and every byte of the 1 GB body was read and dropped
+        for (String head : List.of(
+                "POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n", // no token: 401
+                "POST /v1/commit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n",
+                "PUT /v1/retention/p1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + WRITER // 403
+                        + "\r\nContent-Length: 1000000000\r\n\r\n",
+                "POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + WRITER // 404
+                        + "\r\nContent-Length: 1000000000\r\n\r\n")) {
+            closePipeline();
+            openPipeline();
+            send(head + "{\"operations\":[");
+            List<String> answers = answers();
+            assertEquals(1, answers.size(), answers.toString());
+            assertTrue(List.of(401, 403, 404).contains(status(answers.get(0))), answers.get(0));
+            assertTrue(closes(answers.get(0)), "the answer says the connection closes: " + answers.get(0));
+            long taken = sendBody(1L << 30);
+            assertFalse(channel.isActive(), head);
+            assertTrue(taken <= LINGER_BYTES + (64 << 10), "read " + taken + " bytes of a refused body: " + head);
+        }
+    }
+
+    @Test
+    void aRefusedRequestWaitingFor100ContinueClosesRightAfterItsAnswer() {
+        // before: no 100, no close; the client's next request was read as the body and never answered
+        send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 50\r\n\r\n"
+                + "GET /v1/version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + WRITER + "\r\n\r\n");
+        List<String> answers = answers();
+        assertEquals(List.of(401), statuses(answers), answers.toString());
+        assertTrue(closes(answers.get(0)), answers.get(0));
+        assertFalse(answers.get(0).contains("100 Continue"), answers.get(0));
+        assertFalse(channel.isActive(), "closed after the answer: the client sends no body and must not wait for one");
+    }
+
+    @Test
+    void aSmallRefusedBodyReadWholeKeepsTheConnection() {
+        send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+                + "PUT /v1/retention/p1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + WRITER
+                + "\r\nContent-Length: 13\r\n\r\n{\"version\":0}"
+                + "GET /v1/version HTTP/1.1\r\nHost: x\r\n\r\n");
+        List<String> answers = answers();
+        assertEquals(List.of(401, 403, 401), statuses(answers), answers.toString());
+        for (String a : answers) {
+            assertFalse(closes(a), a);
+        }
+        assertTrue(channel.isActive());
+    }
+}
