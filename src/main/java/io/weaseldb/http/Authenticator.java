@@ -14,8 +14,13 @@ import java.util.List;
  * request is allowed. Stateless and thread-safe.
  */
 final class Authenticator {
-    /** The verdict on one request. */
-    enum Decision { ALLOW, UNAUTHORIZED, FORBIDDEN }
+    /**
+     * The verdict on one request: allowed; no bearer token (401, the bare challenge); a token
+     * that is not configured (401, {@code invalid_token}); a token without the role (403,
+     * {@code insufficient_scope}); more than one {@code Authorization} header (400: which one
+     * counts is not the server's guess to make).
+     */
+    enum Decision { ALLOW, NO_TOKEN, INVALID_TOKEN, FORBIDDEN, TWO_HEADERS }
 
     private final List<WeaselConfig.Token> tokens;
 
@@ -41,9 +46,13 @@ final class Authenticator {
         if (tokens.isEmpty() || endpoint == Endpoint.OK) {
             return Decision.ALLOW; // /ok stays open for load balancers' health checks
         }
-        String header = req.headers().get(HttpHeaderNames.AUTHORIZATION);
+        List<String> headers = req.headers().getAll(HttpHeaderNames.AUTHORIZATION);
+        if (headers.size() > 1) {
+            return Decision.TWO_HEADERS;
+        }
+        String header = headers.isEmpty() ? null : headers.get(0);
         if (header == null || header.length() < 8 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            return Decision.UNAUTHORIZED;
+            return Decision.NO_TOKEN;
         }
         byte[] presented = ConfigLoader.sha256(header.substring(7).trim());
         WeaselConfig.Token match = null;
@@ -53,7 +62,7 @@ final class Authenticator {
             }
         }
         if (match == null) {
-            return Decision.UNAUTHORIZED;
+            return Decision.INVALID_TOKEN;
         }
         WeaselConfig.Role needed = roleFor(endpoint);
         return needed == null || match.roles().contains(needed) ? Decision.ALLOW : Decision.FORBIDDEN;

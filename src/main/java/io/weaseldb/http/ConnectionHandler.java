@@ -283,17 +283,25 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         body = Body.DISCARD; // requests other than commits carry no body we read
         bodyComplete = false;
         Authenticator.Decision decision = auth.check(req, route.endpoint());
-        if (decision == Authenticator.Decision.UNAUTHORIZED) {
+        if (decision == Authenticator.Decision.TWO_HEADERS) {
+            metrics.rejected("malformed_request");
+            refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+                    "more than one Authorization header"));
+        } else if (decision == Authenticator.Decision.NO_TOKEN || decision == Authenticator.Decision.INVALID_TOKEN) {
             metrics.rejected("unauthorized");
             FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.UNAUTHORIZED, "unauthorized",
                     "a valid bearer token is required (Authorization: Bearer <token>)");
-            r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"weaseldb\"");
+            // RFC 6750 3.1: a request without a token gets the bare challenge, a token that is not valid the error
+            r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, decision == Authenticator.Decision.NO_TOKEN
+                    ? "Bearer realm=\"weaseldb\"" : "Bearer realm=\"weaseldb\", error=\"invalid_token\"");
             refuseHead(req, slot, r);
         } else if (decision == Authenticator.Decision.FORBIDDEN) {
             metrics.rejected("forbidden");
-            refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+            FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
                     "this token lacks the " + Authenticator.roleFor(route.endpoint()).name().toLowerCase(java.util.Locale.ROOT)
-                            + " role needed for " + route.endpoint().label));
+                            + " role needed for " + route.endpoint().label);
+            r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"weaseldb\", error=\"insufficient_scope\"");
+            refuseHead(req, slot, r);
         } else if (route.endpoint() == Endpoint.UNKNOWN) {
             refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
                     "no such endpoint: " + req.method() + " " + path));

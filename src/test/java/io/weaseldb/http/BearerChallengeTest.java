@@ -1,0 +1,83 @@
+package io.weaseldb.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.weaseldb.config.ConfigLoader;
+import io.weaseldb.config.WeaselConfig;
+import io.weaseldb.json.CommitLimits;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What a refused client is told (RFC 6750 section 3): the challenge and its error code, or a 400. */
+class BearerChallengeTest extends PipelineFixture {
+    static final String WRITER = "challenge-writer-0123456789";
+    static final String ADMIN = "challenge-admin-01234567890";
+
+    @Override
+    @BeforeEach
+    void openPipeline() {
+        var writer = new WeaselConfig.Token("writer", ConfigLoader.sha256(WRITER), EnumSet.of(WeaselConfig.Role.COMMIT));
+        var admin = new WeaselConfig.Token("admin", ConfigLoader.sha256(ADMIN), EnumSet.of(WeaselConfig.Role.ADMIN));
+        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
+                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
+                new WeaselConfig.Security(List.of(writer, admin), null, null));
+        channel = EmbeddedPipeline.open(settings, streams, new HttpMetrics(registry), budget);
+    }
+
+    private String answer(String headers) {
+        send("GET /metrics HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+        List<String> answers = answers();
+        assertEquals(1, answers.size(), answers.toString());
+        return answers.get(0);
+    }
+
+    private static String challenge(String answer) {
+        for (String line : answer.split("\r\n")) {
+            if (line.toLowerCase(Locale.ROOT).startsWith("www-authenticate: ")) {
+                return line.substring(18);
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void noTokenGetsTheBareChallenge() {
+        String a = answer("");
+        assertEquals(401, status(a), a);
+        assertEquals("Bearer realm=\"weaseldb\"", challenge(a));
+    }
+
+    @Test
+    void anUnknownTokenGetsInvalidToken() {
+        String a = answer("Authorization: Bearer not-a-configured-token-000\r\n");
+        assertEquals(401, status(a), a);
+        assertEquals("Bearer realm=\"weaseldb\", error=\"invalid_token\"", challenge(a));
+    }
+
+    @Test
+    void aTokenWithoutTheRoleGetsInsufficientScope() {
+        String a = answer("Authorization: Bearer " + WRITER + "\r\n");
+        assertEquals(403, status(a), a);
+        assertEquals("Bearer realm=\"weaseldb\", error=\"insufficient_scope\"", challenge(a));
+        assertTrue(a.contains("\"error\":\"forbidden\""), a);
+    }
+
+    @Test
+    void twoAuthorizationHeadersAreABadRequest() {
+        // before: the first one counted, whichever it was
+        for (String pair : List.of("Authorization: Bearer " + ADMIN + "\r\nAuthorization: Bearer " + WRITER + "\r\n",
+                "Authorization: Bearer " + WRITER + "\r\nAuthorization: Bearer " + ADMIN + "\r\n")) {
+            String a = answer(pair);
+            assertEquals(400, status(a), a);
+            assertTrue(a.contains("{\"error\":\"bad_request\",\"message\":\"more than one Authorization header\"}"), a);
+            assertFalse(a.contains(ADMIN) || a.contains(WRITER), "tokens are never echoed");
+        }
+        send("GET /v1/version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN + "\r\n\r\n");
+        assertEquals(List.of(200), statuses(answers()), "one header is served");
+    }
+}
