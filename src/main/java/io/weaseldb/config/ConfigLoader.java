@@ -218,7 +218,7 @@ public final class ConfigLoader {
         for (TomlSection t : sec.getTableList("tokens")) {
             String name = t.getString("name", "");
             if (name.isEmpty() || !names.add(name)) {
-                throw new ConfigException(t.key("name") + " must be set and unique (it names the token in logs and metrics)");
+                throw new ConfigException(t.key("name") + " must be set and unique (configuration errors name the entry by it; the token itself is never shown)");
             }
             String plain = t.getString("token", "");
             String hash = t.getString("token_sha256", "");

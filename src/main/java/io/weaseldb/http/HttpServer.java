@@ -118,10 +118,9 @@ public final class HttpServer implements AutoCloseable {
                     }
                 });
         serverChannel = b.bind(settings.host(), settings.port()).sync().channel();
-        if (!auth.enabled() && !loopback(settings.host())) {
-            log.warn("!!! listening on {} with NO authentication: anyone who can reach this address can commit,"
-                    + " read the whole log and change retention. Configure [[security.tokens]] (see docs/operations.md). !!!",
-                    settings.host());
+        String warning = exposureWarning(settings.host(), loopback(settings.host()), ssl != null, auth.enabled());
+        if (warning != null) {
+            log.warn(warning);
         }
         log.info("HTTP{} on {}:{}, authentication {}", ssl != null ? "S (TLS)" : "", settings.host(), port(),
                 auth.enabled() ? "by bearer token (" + settings.security().tokens().size() + " tokens)" : "off");
@@ -158,6 +157,27 @@ public final class HttpServer implements AutoCloseable {
             pipeline.addLast("idle", new IdleStateHandler(settings.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS));
         }
         pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, bodies, auth, timeouts, codec));
+    }
+
+    /**
+     * The loud warning for a listener others can reach, or null: with no authentication anyone
+     * can commit, read and trim the log; with tokens over plain HTTP, anyone on the path reads
+     * them off the wire and replays them (RFC 6750 section 5.3 requires TLS for bearer tokens).
+     */
+    static String exposureWarning(String host, boolean loopback, boolean tls, boolean authentication) {
+        if (loopback) {
+            return null;
+        }
+        if (!authentication) {
+            return "!!! listening on " + host + " with NO authentication: anyone who can reach this address can commit,"
+                    + " read the whole log and change retention. Configure [[security.tokens]] (see docs/operations.md). !!!";
+        }
+        if (!tls) {
+            return "!!! listening on " + host + " with bearer tokens over plain HTTP: anyone on the network path can read"
+                    + " a token and act with its roles. Configure tls_cert_file and tls_key_file, or terminate TLS in front"
+                    + " of this server on a private network (see docs/operations.md). !!!";
+        }
+        return null;
     }
 
     private static boolean loopback(String host) {

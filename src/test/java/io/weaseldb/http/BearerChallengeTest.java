@@ -80,4 +80,17 @@ class BearerChallengeTest extends PipelineFixture {
         send("GET /v1/version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN + "\r\n\r\n");
         assertEquals(List.of(200), statuses(answers()), "one header is served");
     }
+
+    /** Audit 21, finding 8: tokens over plain HTTP beyond loopback are read off the wire; the server says so loudly. */
+    @Test
+    void aListenerOthersCanReachWarnsWithoutAuthenticationAndWithTokensOverPlainHttp() {
+        org.junit.jupiter.api.Assertions.assertTrue(
+                HttpServer.exposureWarning("0.0.0.0", false, false, false).contains("NO authentication"));
+        String plain = HttpServer.exposureWarning("10.0.0.5", false, false, true);
+        org.junit.jupiter.api.Assertions.assertNotNull(plain, "tokens over plain HTTP on a reachable address");
+        org.junit.jupiter.api.Assertions.assertTrue(plain.contains("bearer tokens over plain HTTP"), plain);
+        org.junit.jupiter.api.Assertions.assertNull(HttpServer.exposureWarning("10.0.0.5", false, true, true));
+        org.junit.jupiter.api.Assertions.assertNull(HttpServer.exposureWarning("127.0.0.1", true, false, false));
+        org.junit.jupiter.api.Assertions.assertNull(HttpServer.exposureWarning("127.0.0.1", true, false, true));
+    }
 }
