@@ -170,7 +170,8 @@ public final class WeaselServer implements AutoCloseable {
                 subscribeMetrics, registry, history, blocking, fatal);
         registerGauges(registry, subscribeMetrics);
 
-        http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry), clock);
+        http = new HttpServer(HttpSettings.from(config), new ServerBackend(), new HttpMetrics(registry),
+                clock::epochMillis);
         try {
             http.start();
         } catch (Exception e) {

@@ -70,11 +70,12 @@ public final class HttpServer implements AutoCloseable {
     private final Authenticator auth;
 
     public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics) {
-        this(settings, backend, metrics, io.weaseldb.time.Clock.SYSTEM);
+        this(settings, backend, metrics, System::currentTimeMillis);
     }
 
-    /** {@code clock}'s wall time says whether the TLS certificate is in its validity period (a WARN if not). */
-    public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics, io.weaseldb.time.Clock clock) {
+    /** {@code epochMillis} (wall time) says whether the TLS certificate is in its validity period (a WARN if not). */
+    public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics,
+                      java.util.function.LongSupplier epochMillis) {
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
@@ -83,7 +84,7 @@ public final class HttpServer implements AutoCloseable {
         this.bodies = new BodyBudget(settings.maxInFlightRequestBytes());
         metrics.requestBytesInFlight(bodies);
         this.auth = new Authenticator(settings.security().tokens());
-        this.ssl = settings.security().tls() ? ServerTls.context(settings.security(), clock.epochMillis()) : null;
+        this.ssl = settings.security().tls() ? ServerTls.context(settings.security(), epochMillis.getAsLong()) : null;
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
