@@ -249,7 +249,7 @@ public final class LogRecovery {
         while (start == orphan.length || orphan[start]) {
             start--; // only orphans from `from` on: the log ends before them (index 0 is never one)
         }
-        markUnchained(headers, orphan, start);
+        markUnchained(readKeys, headers, orphan, start);
         int end = start;
         boolean hole = false;
         for (int i = start + 1; i < headers.size(); i++) {
@@ -271,24 +271,47 @@ public final class LogRecovery {
     }
 
     /**
-     * Marks as orphans the objects read before {@code start} that do not chain into it: the valid
-     * log is one chain, so below its walk's start only its predecessors are the log. The others
-     * were written where a truncation had freed the names (a leader paused or cut off past a
-     * newer term's claim and truncation, whose writes in flight landed below that term's oldest
-     * object), or lie inside a predecessor's range. Where two overlapping objects end at the same
-     * version and both chain on, the one of the higher term is the predecessor (a deposed
-     * leader's write that landed in a freed name below a newer term's object it overlaps), the
-     * higher one if their terms are equal.
+     * Marks as orphans the objects read before {@code start} that are certainly not the log: the
+     * valid log is one chain, so below its walk's start only its predecessors are the log. An
+     * object that does not chain into the object above it is an orphan if it overlaps that
+     * object (inside a predecessor's range), or if it is of a lower term and the object above is
+     * not its term's start: that term began further down, and a truncation of it may have freed
+     * names there, into which a leader paused or cut off past its claim landed writes in flight
+     * (below the truncation floor such writes are left out before this; the rule covers logs
+     * truncated before floors were recorded). A deposed leader of term {@code t} writes only past
+     * the versions it acknowledged, so never below the start of term {@code t + 1}, nor below an
+     * object of its own term. Any other object that does not chain is the log below a hole: the
+     * object between was deleted by hand, or a listing left it out. It and everything below it
+     * are taken for the log, as objects older than the headers read are, and nothing is marked:
+     * an orphan is deleted, and deleting acknowledged history because one object is missing
+     * lost it for good (audit 22). Where two overlapping objects end at the same version and
+     * both chain on, the one of the higher term is the predecessor (a deposed leader's write that
+     * landed in a freed name below a newer term's object it overlaps), the higher one if their
+     * terms are equal.
      */
-    private static void markUnchained(List<BatchHeader> headers, boolean[] orphan, int start) {
+    private static void markUnchained(List<String> keys, List<BatchHeader> headers, boolean[] orphan, int start) {
         int next = start;
         int i = start - 1;
         while (i >= 0) {
             BatchHeader following = headers.get(next);
-            if (orphan[i] || !headers.get(i).isFollowedBy(following)) {
-                orphan[i] = true;
+            BatchHeader h = headers.get(i);
+            if (orphan[i]) {
                 i--;
                 continue;
+            }
+            if (!h.isFollowedBy(following)) {
+                if (h.lastVersion() >= following.firstVersion()
+                        || h.term() < following.term() && following.kind() != BatchHeader.TERM_START) {
+                    orphan[i] = true;
+                    i--;
+                    continue;
+                }
+                log.error("the log has a hole: {} (versions {}..{}) does not continue into {} (from version {}); the object"
+                        + " between is missing (deleted, or left out of the listing). Nothing below it is deleted, and"
+                        + " readers replaying across it stop with 'log chain broken': restore the missing object from a"
+                        + " backup (docs/operations.md, Backups)", keys.get(i), h.firstVersion(), h.lastVersion(),
+                        keys.get(next), following.firstVersion());
+                return;
             }
             int pick = i;
             for (int j = i - 1; j >= 0 && headers.get(j).lastVersion() >= headers.get(i).firstVersion(); j--) {

@@ -506,4 +506,46 @@ class LogRecoveryTest {
                 this::leaderTruncatesPastTheTail).get();
         assertEquals(10, end.header().lastVersion());
     }
+
+    /**
+     * Audit 22: one log object missing a few objects below the newest term's start (deleted by
+     * hand, or left out of one listing) made recovery mark every object below it an orphan, and
+     * the new leader deleted them: hundreds of acknowledged commits, and more at each restart
+     * since the hole stayed among the newest objects. A hole deletes nothing.
+     */
+    @Test
+    void aHoleInTheLogBelowTheNewestTermDeletesNothing() throws Exception {
+        for (long v = 0; v <= 40; v++) {
+            if (v != 25) {
+                data(1, "L1", v, v, v - 1, v - 1);
+            }
+        }
+        start(2, "L2", 41, 40, 40);
+        start(3, "L3", 42, 41, 40);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(42, tail.lastVersion());
+        assertTrue(tail.orphans().isEmpty(), "nothing is an orphan: " + tail.orphans());
+        assertEquals(42, tail.firstVersions().length, "everything stored is the log");
+        assertTrue(recovery.orphansInsideTheLog(tail, new long[0]).isEmpty());
+    }
+
+    /** The same with the hole right below the newest term's start marker, and with it inside a later term's objects. */
+    @Test
+    void aHoleRightBelowATermStartOrInsideATermDeletesNothing() throws Exception {
+        for (long v = 0; v <= 39; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        // 40, term 1's last object, is missing
+        start(2, "L2", 41, 40, 40);
+        for (long v = 42; v <= 60; v++) {
+            if (v != 50) {
+                data(2, "L2", v, v, v - 1, v - 1);
+            }
+        }
+        start(3, "L3", 61, 60, 60);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(61, tail.lastVersion());
+        assertTrue(tail.orphans().isEmpty(), "nothing is an orphan: " + tail.orphans());
+        assertEquals(60, tail.firstVersions().length);
+    }
 }
