@@ -634,7 +634,12 @@ public final class Persister implements Stage {
                 if (v.error() != null) {
                     StorageException cause = StorageException.of(v.error());
                     if (cause.kind() == StorageException.Kind.NOT_FOUND) {
-                        put(b); // it vanished meanwhile: write again
+                        // 412 for the write, then nothing there: an object that vanished meanwhile,
+                        // or storage (or a proxy) answering 412 for no object. Write again after the
+                        // backoff, counted as a failed attempt: at once, a storage that keeps
+                        // answering so spun the persister at full CPU, unseen (audit 22)
+                        scheduleRetry(b, new StorageException(StorageException.Kind.TRANSIENT, 412, "storage answered 412"
+                                + " Precondition Failed to the write, but no object is there", null), now);
                     } else {
                         scheduleRetry(b, cause, now);
                     }

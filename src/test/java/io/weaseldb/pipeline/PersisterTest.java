@@ -188,6 +188,33 @@ class PersisterTest {
         assertTrue(h.persister.leading());
     }
 
+    /**
+     * Audit 22: storage answering 412 to the write while no object is there (a proxy, a bug, an
+     * object deleted meanwhile) made the persister write again at once, over and over, at full
+     * CPU and with no retry counted. It is a failed attempt, retried after the backoff.
+     */
+    @Test
+    void a412WithNoObjectThereIsRetriedAfterTheBackoffNotAtOnce() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        String key = h.store.pending().get(0).key;
+        h.store.putDirect(key, new byte[] {1, 2, 3}); // there for the write: 412
+        h.store.take().succeed();
+        h.step(); // reads it back
+        h.store.auto(true);
+        h.store.delete(java.util.List.of(key)).get(); // gone before the read
+        h.store.auto(false);
+        h.store.take().succeed(); // the read: 404
+        h.step();
+        assertEquals(0, h.store.pendingCount(), "no write again before the backoff");
+        h.advanceMillis(10);
+        assertEquals(1, h.store.pendingCount(), "written again after it");
+        h.store.take().succeed();
+        h.step();
+        assertEquals(1, ((Outcome.Committed) c.only()).version());
+    }
+
     @Test
     void answersUnknownAfterTheRetryBudgetThenRecoversWhenStorageReturns() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4)); // budget 1000 ms, max backoff 100 ms

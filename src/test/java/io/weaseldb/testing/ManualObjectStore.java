@@ -33,11 +33,16 @@ public final class ManualObjectStore implements ObjectStore {
             this.future = future;
         }
 
-        /** Applies the request and completes it successfully. */
+        /** Applies the request and completes it with what storage answers (a missing key fails it, as in auto mode). */
         public void succeed() {
             Object r;
-            synchronized (ManualObjectStore.this) {
-                r = apply.get();
+            try {
+                synchronized (ManualObjectStore.this) {
+                    r = apply.get();
+                }
+            } catch (StorageException e) {
+                future.completeExceptionally(e);
+                return;
             }
             future.complete(r);
         }
