@@ -114,20 +114,20 @@ class ConfigLoaderTest {
     @Test
     void aTokenNoClientCouldPresentIsRefusedNamingTheEntry() {
         // the presented token is trimmed and read as Latin-1; the configured one was hashed as UTF-8
-        String rule = ": no client could present it. A token is RFC 6750's b64token";
+        String rule = ": no client could present it (the presented token is trimmed, and read as ASCII)";
         for (String[] bad : new String[][] {
                 {" leading-space-0123456789", "has whitespace at character 1"},
                 {"trailing-space-0123456789 ", "has whitespace at character 26"},
-                {"inner space-0123456789", "has whitespace at character 6"},
                 {"caf\u00e9-token-0123456789", "has a non-ASCII character at character 4"},
-                {"quote\\\"d-token-0123456789", "has '\"' at character 6"},
-                {"pad=ding-token-0123456789", "has '=' before its end at character 4"},
-                {"tab\\tinside-token-0123456789", "has whitespace at character 4"}}) {
+                {"tab\\tinside-token-0123456789", "has a control character at character 4"}}) {
             String e = error(token("client", "token", bad[0], "\"commit\""));
             assertTrue(e.startsWith("test.toml: [security.tokens[0]].token (token \"client\") " + bad[1] + rule), e);
         }
-        // what openssl rand -base64 32 makes, and the other b64token characters, load
-        for (String good : List.of("q0Jf+3kZ/8a9Lx2Vt6Yw1Rb5Nc7Hd4Ge0Mp3Ss9Uu2=", "a-b.c_d~e+f/g-0123456789==")) {
+        // what openssl rand -base64/-hex make, and tokens outside b64token that clients present
+        // fine (review 23: these loaded before the check, and must keep loading)
+        for (String good : List.of("q0Jf+3kZ/8a9Lx2Vt6Yw1Rb5Nc7Hd4Ge0Mp3Ss9Uu2=", "a-b.c_d~e+f/g-0123456789==",
+                "Tr0ub4dor&3-horse!battery#staple", "wdb:prod:writer:7a1c0e9f", "inner space-0123456789",
+                "pad=ding-token-0123456789")) {
             assertEquals(1, ConfigLoader.parse(token("client", "token", good, "\"commit\""), "t").security().tokens().size());
         }
     }
