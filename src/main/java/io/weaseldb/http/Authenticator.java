@@ -1,6 +1,7 @@
 package io.weaseldb.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.weaseldb.config.ConfigLoader;
 import io.weaseldb.config.WeaselConfig;
@@ -46,11 +47,13 @@ final class Authenticator {
         if (tokens.isEmpty() || endpoint == Endpoint.OK) {
             return Decision.ALLOW; // /ok stays open for load balancers' health checks
         }
-        List<String> headers = req.headers().getAll(HttpHeaderNames.AUTHORIZATION);
-        if (headers.size() > 1) {
+        HttpHeaders fields = req.headers();
+        int count = fields instanceof FlatHeaders flat ? flat.count(HttpHeaderNames.AUTHORIZATION) // no list per request
+                : fields.getAll(HttpHeaderNames.AUTHORIZATION).size();
+        if (count > 1) {
             return Decision.TWO_HEADERS;
         }
-        String header = headers.isEmpty() ? null : headers.get(0);
+        String header = fields.get(HttpHeaderNames.AUTHORIZATION);
         if (header == null || header.length() < 8 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
             return Decision.NO_TOKEN;
         }

@@ -123,6 +123,15 @@ final class FlatHeaders extends HttpHeaders {
         return v == null ? defaultValue : v;
     }
 
+    /** How many fields are named {@code name}, without the list {@link #getAll} makes. */
+    int count(CharSequence name) {
+        int n = 0;
+        for (int i = indexOf(name, 0); i >= 0; i = indexOf(name, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
     @Override
     public List<String> getAll(String name) {
         return getAll((CharSequence) name);

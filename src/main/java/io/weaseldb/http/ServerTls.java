@@ -105,7 +105,7 @@ public final class ServerTls {
     }
 
     /** Why the files cannot serve, when it can be told from them; null when it cannot. */
-    private static String diagnosis(Path cert, Path key) {
+    static String diagnosis(Path cert, Path key) {
         String chain = chainOrder(cert);
         if (chain != null) {
             return chain;
@@ -117,18 +117,28 @@ public final class ServerTls {
             return null;
         }
         Matcher label = PEM_LABEL.matcher(text);
-        if (!label.find()) {
+        String first = null;
+        String found = null; // the first block that holds a key (openssl ecparam -genkey writes EC PARAMETERS before it)
+        while (found == null && label.find()) {
+            first = first == null ? label.group(1) : first;
+            found = label.group(1).endsWith("PRIVATE KEY") ? label.group(1) : null;
+        }
+        if (first == null) {
             return "tls_key_file " + key + " holds no PEM block";
         }
+        if (found == null) {
+            return "tls_key_file " + key + " holds no private key (its first PEM block is " + first + ")";
+        }
         String convert = " (convert it: openssl pkcs8 -topk8 -nocrypt -in " + key + " -out key.pem)";
-        return switch (label.group(1)) {
+        return switch (found) {
             case "ENCRYPTED PRIVATE KEY" -> "tls_key_file " + key + " is encrypted, and the server has no passphrase"
                     + convert;
-            case "RSA PRIVATE KEY", "EC PRIVATE KEY" -> "tls_key_file " + key + " is a " + label.group(1)
+            case "RSA PRIVATE KEY", "EC PRIVATE KEY" -> "tls_key_file " + key + " is an " + found
                     + " (PKCS#1 or SEC 1), not PKCS#8" + convert;
             case "PRIVATE KEY" -> edwards(text) ? "tls_key_file " + key + " is an EdDSA (Ed25519 or Ed448) key,"
                     + " which the listener does not take: use an RSA or EC key" : null;
-            default -> "tls_key_file " + key + " starts with a " + label.group(1) + " block, not a private key";
+            default -> "tls_key_file " + key + " holds a " + found + ", which the listener does not take: use an"
+                    + " unencrypted PKCS#8 RSA or EC key";
         };
     }
 

@@ -138,4 +138,21 @@ class ServerTlsTest {
             logger.detachAppender(events);
         }
     }
+
+    /**
+     * Review 23: openssl ecparam -genkey writes an EC PARAMETERS block before the SEC 1 key, and
+     * the diagnosis looked at the first block only ("starts with a EC PARAMETERS block, not a
+     * private key", no hint how to convert it).
+     */
+    @Test
+    void aKeyFileWithParametersBeforeTheKeyIsDiagnosedByItsKey(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path key = dir.resolve("key.pem");
+        java.nio.file.Files.writeString(key, "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+                + "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n");
+        String why = ServerTls.diagnosis(dir.resolve("no-cert.pem"), key);
+        org.junit.jupiter.api.Assertions.assertNotNull(why);
+        org.junit.jupiter.api.Assertions.assertTrue(why.contains("is an EC PRIVATE KEY (PKCS#1 or SEC 1), not PKCS#8")
+                && why.contains("openssl pkcs8 -topk8"), why);
+    }
 }
