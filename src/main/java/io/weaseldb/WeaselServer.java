@@ -652,6 +652,13 @@ public final class WeaselServer implements AutoCloseable {
                     false, 1, null, requestId);
         }
         Standby s = standby;
+        if (s.leader() != null && http != null
+                && s.leader().url().equals(config.server().url(http.port(), config.security().tls()))) {
+            // The last leader was this address: this server before a restart. Never send a client
+            // to itself (it would loop until the timeout): it is about to take the log over
+            return new Outcome.Unavailable("this server is not the leader yet (starting up: the last leader, "
+                    + s.leader().leaderId() + ", was this address before a restart)", false, 1, null, requestId);
+        }
         String leaderId = s.leader() != null ? s.leader().leaderId() : null;
         String where = s.leader() != null ? "; the leader is at " + s.leader().url() : "";
         return new Outcome.Unavailable("this server is not the leader (" + s.message() + ")" + where, false, 1,

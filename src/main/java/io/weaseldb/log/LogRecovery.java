@@ -493,6 +493,13 @@ public final class LogRecovery {
             ObjectStore.ListPage page = await(store.list(layout.logPrefix(), startAfter, token, 1000));
             for (ObjectStore.Entry e : page.entries()) {
                 if (layout.versionOf(e.key()) >= 0) {
+                    if (!keys.isEmpty() && keys.get(keys.size() - 1).key().compareTo(e.key()) >= 0) {
+                        // S3 lists each key once, in order; recovery relies on it (audit 22: a
+                        // repeated key read as "log index must grow in order", blaming availability)
+                        throw new StorageException(StorageException.Kind.TRANSIENT, 0, "storage listed "
+                                + e.key() + " after " + keys.get(keys.size() - 1).key() + ": a listing must"
+                                + " name each key once, in key order (a proxy or gateway in front of storage?)", null);
+                    }
                     keys.add(e);
                 }
             }

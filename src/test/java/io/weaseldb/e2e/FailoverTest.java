@@ -571,6 +571,36 @@ class FailoverTest {
         }
     }
 
+    /**
+     * Audit 22: a server restarting behind its own last term (the log written within the timeout,
+     * the leader record naming this server's address) answered 503 with leader_url pointing at
+     * itself, so clients following the hint looped back to it. It names no leader to follow.
+     */
+    @Test
+    void aServerBehindItsOwnLastTermSendsNoClientToItself() throws Exception {
+        var manual = new io.weaseldb.testing.ManualClock();
+        String a = "00000000-0000-4000-8000-00000000000a";
+        String self = "http://weaseldb-1.test:8080";
+        var layout = new io.weaseldb.log.LogLayout("");
+        try (var store = openStore()) {
+            put(store, layout, io.weaseldb.log.BatchHeader.termStart(1, a, 0, -1, -1, manual.epochMillis()));
+            assertEquals(io.weaseldb.s3.ObjectStore.PutResult.CREATED, store.putIfAbsent(layout.leaderKey(1),
+                    new io.weaseldb.log.LeaderRecord(a, 1, self, 0, manual.epochMillis(), 4).encode())
+                    .get(10, java.util.concurrent.TimeUnit.SECONDS));
+            TestServer s = TestServer.start(dir.resolve("s"),
+                    "[server]\nadvertise_url = \"" + self + "\"\n" + config(0, 60_000), manual);
+            try {
+                assertTrue(!s.server().leading(), "behind a term written within the timeout");
+                var r = s.commit("{\"operations\":[" + write("k", "v") + "]}");
+                assertEquals(503, r.status(), r.body());
+                assertEquals(null, r.get("leader_url"), "no hint back to this server: " + r.body());
+                assertTrue(r.body().contains("starting up"), r.body());
+            } finally {
+                s.close();
+            }
+        }
+    }
+
     /** A term that fails to start (here: its retention policies cannot be read) leaves no threads behind. */
     @Test
     void aTermThatFailsToStartLeavesNoThreadsBehind() throws Exception {

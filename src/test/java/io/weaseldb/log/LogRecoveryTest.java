@@ -548,4 +548,69 @@ class LogRecoveryTest {
         assertTrue(tail.orphans().isEmpty(), "nothing is an orphan: " + tail.orphans());
         assertEquals(60, tail.firstVersions().length);
     }
+
+    /** Audit 22: a listing that repeats a key got "log index must grow in order", as if storage were down. */
+    @Test
+    void aListingThatRepeatsAKeyIsRefusedSayingSo() {
+        logTo3();
+        var repeating = new io.weaseldb.s3.ObjectStore() {
+            @Override
+            public java.util.concurrent.CompletableFuture<ListPage> list(String prefix, String startAfter, String token,
+                                                                         int maxKeys) {
+                return store.list(prefix, startAfter, token, maxKeys).thenApply(p -> {
+                    var twice = new java.util.ArrayList<>(p.entries());
+                    if (prefix.equals(layout.logPrefix()) && !twice.isEmpty()) {
+                        twice.add(1, twice.get(0));
+                    }
+                    return new ListPage(twice, p.continuationToken());
+                });
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<PutResult> putIfAbsent(String key, byte[] body) {
+                return store.putIfAbsent(key, body);
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<PutResult> putIfMatch(String key, byte[] body, String etag) {
+                return store.putIfMatch(key, body, etag);
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<Versioned> getVersioned(String key) {
+                return store.getVersioned(key);
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<Void> put(String key, byte[] body) {
+                return store.put(key, body);
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<byte[]> get(String key) {
+                return store.get(key);
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<byte[]> getRange(String key, long offset, int length) {
+                return store.getRange(key, offset, length);
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<Void> delete(List<String> keys) {
+                return store.delete(keys);
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<Void> ensureBucket(boolean create) {
+                return store.ensureBucket(create);
+            }
+
+            @Override
+            public void close() {}
+        };
+        var e = assertThrows(io.weaseldb.s3.StorageException.class,
+                () -> new LogRecovery(repeating, layout, 64, 1000).findTail());
+        assertTrue(e.getMessage().contains("a listing must name each key once, in key order"), e.getMessage());
+    }
 }
