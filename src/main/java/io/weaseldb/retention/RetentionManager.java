@@ -375,20 +375,8 @@ public final class RetentionManager implements AutoCloseable {
      * and a failure only leaves them for the next recovery.
      */
     public void deleteOrphans(List<String> keys) {
-        if (keys.isEmpty()) {
-            return;
-        }
-        submit(() -> {
-            deleteInPages(keys, deletedOrphans);
-            return null;
-        }).whenComplete((ok, failure) -> {
-            if (failure != null) {
-                log.warn("could not delete {} orphaned log objects (the next recovery tries again): {}", keys.size(),
-                        StorageException.of(failure).getMessage());
-            } else {
-                log.info("deleted {} orphaned log objects inside the log's versions: {}", keys.size(), keys);
-            }
-        });
+        deleteInBackground(keys, deletedOrphans, "orphaned log objects inside the log's versions: " + keys,
+                "orphaned log objects (the next recovery tries again)");
     }
 
     /**
@@ -398,19 +386,24 @@ public final class RetentionManager implements AutoCloseable {
      * for the next pass, which deletes everything below the oldest object kept.
      */
     public void deleteBelowFloor(List<String> keys) {
+        deleteInBackground(keys, deletedObjects, "log objects below the truncation floor (left by an unfinished"
+                + " truncation pass, or written into the names it freed)", "log objects below the truncation floor"
+                + " (the next pass tries again)");
+    }
+
+    /** Queues the deletion of {@code keys} on the retention thread, counted in {@code counter}, and logs how it went. */
+    private void deleteInBackground(List<String> keys, Counter counter, String deleted, String notDeleted) {
         if (keys.isEmpty()) {
             return;
         }
         submit(() -> {
-            deleteInPages(keys, deletedObjects);
+            deleteInPages(keys, counter);
             return null;
         }).whenComplete((ok, failure) -> {
             if (failure != null) {
-                log.warn("could not delete {} log objects below the truncation floor (the next pass tries again): {}",
-                        keys.size(), StorageException.of(failure).getMessage());
+                log.warn("could not delete {} {}: {}", keys.size(), notDeleted, StorageException.of(failure).getMessage());
             } else {
-                log.info("deleted {} log objects below the truncation floor (left by an unfinished truncation pass,"
-                        + " or written into the names it freed)", keys.size());
+                log.info("deleted {} {}", keys.size(), deleted);
             }
         });
     }

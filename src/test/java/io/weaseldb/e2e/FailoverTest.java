@@ -449,11 +449,7 @@ class FailoverTest {
             try {
                 assertTrue(c.server().leading());
                 assertEquals(21, c.server().term().startVersion());
-                long deadline = System.nanoTime() + 10_000_000_000L;
-                while (stored(layout.objectKey(15))) {
-                    assertTrue(System.nanoTime() < deadline, "the orphan inside 13..20 was never deleted");
-                    Thread.sleep(20);
-                }
+                awaitDeleted(layout.objectKey(15), "the orphan inside 13..20");
                 assertTrue(stored(layout.objectKey(23)), "past the end: replaced only if the new term needs its name");
                 assertTrue(stored(layout.objectKey(13)), "the log stays");
                 assertEquals(200, c.commit("{\"operations\":[" + write("k", "v") + "]}").status());
@@ -558,11 +554,7 @@ class FailoverTest {
                         + " the stray is not taken for a commit at 6: " + status.body());
                 status = c.get("/v1/status?request_id=" + strayId + "&min_version=10");
                 assertEquals("not_committed", status.get("status"), "the stray never committed: " + status.body());
-                long deadline = System.nanoTime() + 10_000_000_000L;
-                while (stored(layout.objectKey(6))) {
-                    assertTrue(System.nanoTime() < deadline, "the stray below the floor was never deleted");
-                    Thread.sleep(20);
-                }
+                awaitDeleted(layout.objectKey(6), "the stray below the floor");
                 assertTrue(stored(layout.objectKey(10)), "the log stays");
                 assertEquals(200, c.commit("{\"operations\":[" + write("k", "v") + "]}").status());
             } finally {
@@ -615,6 +607,15 @@ class FailoverTest {
                 .filter(t -> t.getName().equals("weaseldb-sequencer") || t.getName().equals("weaseldb-persister")
                         || t.getName().startsWith("weaseldb-retention"))
                 .count();
+    }
+
+    /** Waits up to 10 s for the server to delete {@code key}. */
+    void awaitDeleted(String key, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (stored(key)) {
+            assertTrue(System.nanoTime() < deadline, what + " was never deleted");
+            Thread.sleep(20);
+        }
     }
 
     boolean stored(String key) {
