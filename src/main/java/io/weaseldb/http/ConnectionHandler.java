@@ -272,7 +272,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             metrics.rejected("malformed_target");
             body = Body.DISCARD;
             bodyComplete = false;
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", malformed));
+            // decided before the token is checked: its body must cost no more than a 401's
+            refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", malformed));
             return;
         }
         // a commit's plain path needs no decoder (it was ~50 bytes of garbage per request)
@@ -310,7 +311,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     req.method() + " is not allowed on " + route.endpoint().label + "; allowed: " + route.allow());
             r.headers().set(HttpHeaderNames.ALLOW, route.allow());
             refuseHead(req, slot, r);
+        } else if (route.endpoint() == Endpoint.SUBSCRIBE && bodyToCome(req)) {
+            // a stream reads nothing more from its client: a body still to come could not be bounded
+            refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+                    "GET /v1/subscribe takes no request body"));
         } else {
+            if (!readsBody(req, route.endpoint())) {
+                ignoreBody(req, slot);
+            }
             switch (route.endpoint()) {
                 case COMMIT -> startCommit(req, slot);
                 case VERSION -> version(slot);
@@ -325,31 +333,47 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /**
-     * Answers a request refused on its head alone (401, 403, 404, 405). Its body, if it has one
-     * not yet read whole, is not wanted: read and dropped to its end it could cost gigabytes for
-     * up to body_deadline_ms, so the answer closes the connection after at most
-     * {@link HttpSettings#lingerBytes} more, as a 413's does. A client waiting for
-     * {@code 100 Continue} sends no body at all (RFC 9110 10.1.1): without the close, what it
-     * sends next would be read as that body and never answered, so the connection closes right
-     * after the answer. A body already read whole (with no {@code Expect}) is dropped and the
-     * connection kept.
-     */
+    /** Answers a request refused on its head alone (400, 401, 403, 404, 405): its body is not wanted ({@link #ignoreBody}). */
     private void refuseHead(HttpRequest req, Slot slot, FullHttpResponse answer) {
+        ignoreBody(req, slot);
+        respond(slot, answer);
+    }
+
+    /** Whether the endpoint reads the request's body: a commit, and a retention policy's PUT. */
+    private static boolean readsBody(HttpRequest req, Endpoint endpoint) {
+        return endpoint == Endpoint.COMMIT
+                || (endpoint == Endpoint.RETENTION_POLICY && req.method().equals(io.netty.handler.codec.http.HttpMethod.PUT));
+    }
+
+    /**
+     * Whether the request has a body not yet read whole with its head, or one its client waits
+     * for {@code 100 Continue} to send.
+     */
+    private boolean bodyToCome(HttpRequest req) {
         long length = HttpUtil.getContentLength(req, -1L);
         boolean hasBody = length > 0 || (length < 0 && HttpUtil.isTransferEncodingChunked(req));
-        if (!hasBody) {
-            respond(slot, answer);
+        return hasBody && (HttpUtil.is100ContinueExpected(req) || !codec.holdsBody(length));
+    }
+
+    /**
+     * The body of {@code slot}'s request is not wanted (it was refused, or its endpoint reads no
+     * body). Read and dropped to its end it could cost gigabytes for up to body_deadline_ms, on a
+     * connection kept for more, so if it is still to come the answer, whenever it is given, closes
+     * the connection after at most {@link HttpSettings#lingerBytes} more, as a 413's does. A client
+     * waiting for {@code 100 Continue} sends no body at all (RFC 9110 10.1.1): without the close,
+     * what it sends next would be read as that body and never answered, so the connection closes
+     * right after the answer. A body already read whole with its head (and no {@code Expect}) is
+     * dropped and the connection kept.
+     */
+    private void ignoreBody(HttpRequest req, Slot slot) {
+        if (!bodyToCome(req)) {
             return;
         }
+        refuseBody(slot);
         if (HttpUtil.is100ContinueExpected(req)) {
             // whatever bytes follow its head are the client's next request, not this body
-            refuseBody(slot);
             bodyComplete = true; // none is coming: close once the answer is out, no lingering
-        } else if (!codec.holdsBody(length)) {
-            refuseBody(slot);
         }
-        respond(slot, answer);
     }
 
     private Slot newSlot(Endpoint endpoint, long start, boolean keepAlive, boolean http10) {
@@ -808,13 +832,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void retentionPolicy(HttpRequest req, String id, Slot slot) {
         io.weaseldb.retention.RetentionManager r = backend.retention();
+        // answered on the head: a PUT's body is then not wanted either (GET's and DELETE's never is)
         if (!io.weaseldb.retention.Policy.validId(id)) {
-            respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+            refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
                     "policy_id must be 1 to 128 characters of [A-Za-z0-9._-]"));
             return;
         }
         if (r == null) {
-            respond(slot, notManaged());
+            refuseHead(req, slot, notManaged());
             return;
         }
         Executor loop = ctx.channel().eventLoop();
