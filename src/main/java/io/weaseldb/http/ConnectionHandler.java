@@ -100,6 +100,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean lingering; // that response is written; discarding input until the client is done
     private boolean timedOut; // a request was not sent in time: close after the last answer, no lingering
     private long lingerLeft;
+    /**
+     * A refused body's bytes count against {@link #lingerLeft} ({@link #refuseBody}): reading stops
+     * when it runs out, answered or not.
+     */
+    private boolean lingerBounded;
     private boolean bodyComplete = true;
     /**
      * The client's input ended ({@link ServerCodec.EndOfInput}): every request it sent has been
@@ -468,13 +473,18 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         respond(slot, Responses.error(ctx.alloc(), status, "bad_request", message));
     }
 
-    /** Drops the body being received and what it holds; its answer ends the connection, the rest of it is read and dropped. */
+    /**
+     * Drops the body being received and what it holds; its answer ends the connection, and at
+     * most {@link HttpSettings#lingerBytes} more of it is read and dropped, before the answer
+     * (while earlier ones are awaited) and after it together.
+     */
     private void refuseBody(Slot slot) {
         closeParser();
         slot.closeAfter = true;
         closing = true;
         body = Body.DISCARD;
         lingerLeft = settings.lingerBytes();
+        lingerBounded = true;
     }
 
     private void releaseReserved() {
@@ -563,6 +573,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     lingerLeft -= buf.readableBytes();
                     if (lingering && (last || lingerLeft <= 0)) {
                         ctx.close();
+                    } else if (!lingering && !last && lingerBounded && lingerLeft <= 0) {
+                        // its answer waits behind earlier ones: read no more until it is out
+                        // (resumeIfIdle leaves a closing connection paused; afterClosingResponse closes)
+                        ctx.channel().config().setAutoRead(false);
                     }
                 }
             }
@@ -1299,9 +1313,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The last response is out: close now, or once the client has finished sending its body. */
+    /**
+     * The last response is out: close now, or once the client has finished sending its body (of
+     * a refused body, no more than what is left of {@link HttpSettings#lingerBytes}).
+     */
     private void afterClosingResponse() {
-        if (bodyComplete || timedOut || inputShut || !ctx.channel().isActive()) {
+        if (bodyComplete || timedOut || inputShut || (lingerBounded && lingerLeft <= 0) || !ctx.channel().isActive()) {
             ctx.close();
             return;
         }

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * A request refused on its head (400, 401, 403, 404), or sent to an endpoint that reads no body,
  * while its body is still to come: the answer closes the connection after a bounded linger, or at
  * once when the client waits for {@code 100 Continue}; a body already read whole keeps the
- * connection.
+ * connection. The bound holds while the answer waits behind earlier ones too.
  */
 class RefusedBodyTest extends PipelineFixture {
     static final String WRITER = "refused-body-writer-0123456789";
@@ -37,11 +37,14 @@ class RefusedBodyTest extends PipelineFixture {
         channel = EmbeddedPipeline.open(settings, streams, new HttpMetrics(registry), budget);
     }
 
-    /** Sends {@code bytes} of body in 64 KiB pieces, stopping when the server closes; returns how many it took. */
+    /**
+     * Sends {@code bytes} of body in 64 KiB pieces, stopping when the server closes or stops
+     * reading (a client's bytes then wait in its socket); returns how many the server took.
+     */
     private long sendBody(long bytes) {
         byte[] piece = new byte[64 << 10];
         long sent = 0;
-        while (sent < bytes && channel.isActive()) {
+        while (sent < bytes && channel.isActive() && channel.config().isAutoRead()) {
             channel.writeInbound(Unpooled.wrappedBuffer(piece));
             channel.runPendingTasks();
             sent += piece.length;
@@ -94,6 +97,29 @@ class RefusedBodyTest extends PipelineFixture {
             assertFalse(channel.isActive(), c.getKey());
             assertTrue(taken <= LINGER_BYTES + (64 << 10), "read " + taken + " bytes of an unread body: " + c.getKey());
         }
+    }
+
+    @Test
+    void aRefusedBodyBehindASlowAnswerIsReadNoFurtherThanTheLinger() {
+        // before: while the commit before it was unanswered, the refused body was read without
+        // bound (lingerBytes counted only once its 401 was out): 6.3 GB against a 3 s S3 PUT
+        backend.hold = true;
+        send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + WRITER + "\r\nContent-Length: "
+                + HttpServerTest.WRITE.length() + "\r\n\r\n" + HttpServerTest.WRITE
+                + "POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000\r\n\r\n{\"operations\":[");
+        assertTrue(answers().isEmpty(), "nothing goes out ahead of the held commit");
+        long taken = sendBody(1L << 30);
+        assertTrue(taken <= LINGER_BYTES + (64 << 10), "read " + taken + " bytes of a refused body before its answer");
+        assertTrue(channel.isActive(), "the commit's answer is still owed");
+
+        backend.release(0);
+        channel.runPendingTasks();
+        List<String> answers = answers();
+        assertEquals(List.of(200, 401), statuses(answers), answers.toString());
+        assertFalse(closes(answers.get(0)), answers.get(0));
+        assertTrue(closes(answers.get(1)), answers.get(1));
+        assertFalse(channel.isActive(), "closed once the 401 is out: no more of its body is read");
+        assertEquals(1, backend.requests.size(), "the refused request was not committed");
     }
 
     @Test
