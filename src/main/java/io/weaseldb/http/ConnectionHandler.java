@@ -366,18 +366,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      * connection kept for more, so if it is still to come the answer, whenever it is given, closes
      * the connection after at most {@link HttpSettings#lingerBytes} more, as a 413's does. A client
      * waiting for {@code 100 Continue} sends no body at all (RFC 9110 10.1.1): without the close,
-     * what it sends next would be read as that body and never answered, so the connection closes
-     * right after the answer. A body already read whole with its head (and no {@code Expect}) is
-     * dropped and the connection kept.
+     * what it sends next would be read as that body and never answered, so it closes too. It
+     * lingers all the same: a client may send its body without waiting (RFC 9110 10.1.1), and a
+     * close with its bytes unread would reset the connection, losing the answer. A body already
+     * read whole with its head (and no {@code Expect}) is dropped and the connection kept.
      */
     private void ignoreBody(HttpRequest req, Slot slot) {
-        if (!bodyToCome(req)) {
-            return;
-        }
-        refuseBody(slot);
-        if (HttpUtil.is100ContinueExpected(req)) {
-            // whatever bytes follow its head are the client's next request, not this body
-            bodyComplete = true; // none is coming: close once the answer is out, no lingering
+        if (bodyToCome(req)) {
+            refuseBody(slot);
         }
     }
 
