@@ -139,7 +139,7 @@ public final class LogRecovery {
         List<BatchHeader> headers = new ArrayList<>(listed.size());
         headers.add(known.header());
         headers.addAll(readHeaders(keys));
-        return walk(listed, headers, 0).logEnd(); // listed: known, then keys
+        return walk(listed, headers, 0, truncatedWithoutFloor).logEnd(); // listed: known, then keys
     }
 
     /**
@@ -183,6 +183,15 @@ public final class LogRecovery {
     private record Listed(List<ObjectStore.Entry> log, List<String> belowFloor) {}
 
     /**
+     * True while the log listed last was truncated before truncation floors were recorded: no
+     * floor stored, yet the log no longer starts at version 0. Only then can a deposed leader's
+     * strays in freed names lie above every floor, for the backward walk's term rule to catch
+     * ({@link #markUnchained}); a log never truncated has no freed names, and on one with a floor
+     * they lie below it.
+     */
+    private boolean truncatedWithoutFloor;
+
+    /**
      * Lists the log after {@code startAfter}, then reads the truncation floor and sets aside what
      * lies below it: objects a truncation pass has yet to delete, and objects written after it
      * into names it had freed (a deposed leader's write in flight, or a claim that raced the
@@ -196,6 +205,7 @@ public final class LogRecovery {
     private Listed listLog(String startAfter) {
         List<ObjectStore.Entry> all = listAfter(startAfter);
         long floor = truncationFloor();
+        truncatedWithoutFloor = floor == 0 && oldestLogVersion(startAfter, all) > 0;
         int kept = 0;
         while (kept < all.size() && layout.versionOf(all.get(kept).key()) < floor) {
             kept++;
@@ -229,11 +239,11 @@ public final class LogRecovery {
         int from = Math.max(0, keys.size() - window);
         int lead = Math.max(0, from - window);
         List<String> readKeys = keys.subList(lead, keys.size());
-        return walk(readKeys, readHeaders(readKeys), from - lead);
+        return walk(readKeys, readHeaders(readKeys), from - lead, truncatedWithoutFloor);
     }
 
     /** Walks the chain over {@code headers} from the first object at or after {@code from} that is not an orphan. */
-    private static Scan walk(List<String> readKeys, List<BatchHeader> headers, int from) {
+    private static Scan walk(List<String> readKeys, List<BatchHeader> headers, int from, boolean truncatedWithoutFloor) {
         boolean[] orphan = orphansByTerm(headers);
         int start = from;
         int firstOfNewest = firstOfNewestTerm(headers);
@@ -249,7 +259,7 @@ public final class LogRecovery {
         while (start == orphan.length || orphan[start]) {
             start--; // only orphans from `from` on: the log ends before them (index 0 is never one)
         }
-        markUnchained(readKeys, headers, orphan, start);
+        markUnchained(readKeys, headers, orphan, start, truncatedWithoutFloor);
         int end = start;
         boolean hole = false;
         for (int i = start + 1; i < headers.size(); i++) {
@@ -273,23 +283,30 @@ public final class LogRecovery {
     /**
      * Marks as orphans the objects read before {@code start} that are certainly not the log: the
      * valid log is one chain, so below its walk's start only its predecessors are the log. An
-     * object that does not chain into the object above it is an orphan if it overlaps that
-     * object (inside a predecessor's range), or if it is of a lower term and the object above is
-     * not its term's start: that term began further down, and a truncation of it may have freed
-     * names there, into which a leader paused or cut off past its claim landed writes in flight
-     * (below the truncation floor such writes are left out before this; the rule covers logs
-     * truncated before floors were recorded). A deposed leader of term {@code t} writes only past
-     * the versions it acknowledged, so never below the start of term {@code t + 1}, nor below an
-     * object of its own term. Any other object that does not chain is the log below a hole: the
-     * object between was deleted by hand, or a listing left it out. It and everything below it
-     * are taken for the log, as objects older than the headers read are, and nothing is marked:
-     * an orphan is deleted, and deleting acknowledged history because one object is missing
-     * lost it for good (audit 22). Where two overlapping objects end at the same version and
-     * both chain on, the one of the higher term is the predecessor (a deposed leader's write that
-     * landed in a freed name below a newer term's object it overlaps), the higher one if their
-     * terms are equal.
+     * object that does not chain into the object above it ({@code following}) is an orphan if it
+     * overlaps that object, or if an object further down chains into {@code following} (then it
+     * lies inside that predecessor's range, or between). Otherwise it is the log below a hole:
+     * the object between was deleted by hand, or a listing left it out. It and everything below
+     * it are taken for the log, as objects older than the headers read are, and nothing more is
+     * marked: an orphan is deleted, and deleting acknowledged history because one object is
+     * missing lost it for good (audit 22; a missing term start marker too, review 25).
+     *
+     * <p>One exception, for a log truncated before truncation floors were recorded
+     * ({@code truncatedWithoutFloor}): a leader paused or cut off past a newer term's claim and
+     * truncation may have landed its writes in flight in the names freed below that term's oldest
+     * object, with no floor to name them. Below an object that is not its term's start, a run of
+     * at most {@link #MAX_STRAYS} lower-term objects that chains nowhere is marked (a deposed
+     * leader has at most max_in_flight_puts writes in flight); below a term start of term
+     * {@code w}, one of a term below {@code w - 1} (the log right below {@code w}'s start is of
+     * term {@code w - 1}, claims being made at the term after the tail's). A longer run is a
+     * hole. Once a pass of this version has truncated the log, it has a floor and this is off.
+     *
+     * <p>Where two overlapping objects end at the same version and both chain on, the one of the
+     * higher term is the predecessor (a deposed leader's write that landed in a freed name below a
+     * newer term's object it overlaps), the higher one if their terms are equal.
      */
-    private static void markUnchained(List<String> keys, List<BatchHeader> headers, boolean[] orphan, int start) {
+    private static void markUnchained(List<String> keys, List<BatchHeader> headers, boolean[] orphan, int start,
+                                      boolean truncatedWithoutFloor) {
         int next = start;
         int i = start - 1;
         while (i >= 0) {
@@ -300,17 +317,35 @@ public final class LogRecovery {
                 continue;
             }
             if (!h.isFollowedBy(following)) {
-                if (h.lastVersion() >= following.firstVersion()
-                        || h.term() < following.term() && following.kind() != BatchHeader.TERM_START) {
-                    orphan[i] = true;
-                    i--;
+                int below = i - 1;
+                while (below >= 0 && (orphan[below] || !headers.get(below).isFollowedBy(following))) {
+                    below--;
+                }
+                if (h.lastVersion() >= following.firstVersion() || below >= 0) {
+                    for (int k = i; k > below; k--) {
+                        orphan[k] = true; // inside the range of the predecessor further down, or between
+                    }
+                    i = below;
                     continue;
+                }
+                // Nothing below chains into following. On a log truncated without a floor, a short
+                // run of possible strays reaching down to the oldest header read (the names below
+                // them were freed too) is marked; anything else is a hole
+                int run = 0;
+                while (run <= MAX_STRAYS && i - run >= 0 && possibleStray(headers.get(i - run), following)) {
+                    run++;
+                }
+                if (truncatedWithoutFloor && run <= MAX_STRAYS && i - run < 0) {
+                    for (int k = i; k >= 0; k--) {
+                        orphan[k] = true;
+                    }
+                    return;
                 }
                 log.error("the log has a hole: {} (versions {}..{}) does not continue into {} (from version {}); the object"
                         + " between is missing (deleted, or left out of the listing). Nothing below it is deleted, and"
                         + " readers replaying across it stop with 'log chain broken': restore the missing object from a"
-                        + " backup (docs/operations.md, Backups)", keys.get(i), h.firstVersion(), h.lastVersion(),
-                        keys.get(next), following.firstVersion());
+                        + " backup (docs/operations.md, Backups)", keys.get(i), headers.get(i).firstVersion(),
+                        headers.get(i).lastVersion(), keys.get(next), following.firstVersion());
                 return;
             }
             int pick = i;
@@ -326,6 +361,18 @@ public final class LogRecovery {
             next = pick;
             i = pick - 1;
         }
+    }
+
+    /** At most this many strays below a newer term's oldest object are recognised on a log truncated without a floor. */
+    static final int MAX_STRAYS = 16;
+
+    /**
+     * Whether {@code h}, which does not chain into {@code following}, can be a deposed leader's
+     * write into a name freed below it: of a lower term, and below a term start only if of a term
+     * older than the one that term followed.
+     */
+    private static boolean possibleStray(BatchHeader h, BatchHeader following) {
+        return following.kind() == BatchHeader.TERM_START ? h.term() < following.term() - 1 : h.term() < following.term();
     }
 
     /** The index of the first header of the highest term among {@code headers}. */
@@ -506,6 +553,17 @@ public final class LogRecovery {
             token = page.continuationToken();
         } while (token != null);
         return keys;
+    }
+
+    /** The first version of the oldest log object, from {@code all} if it was listed from the start. */
+    private long oldestLogVersion(String startAfter, List<ObjectStore.Entry> all) {
+        if (startAfter == null) {
+            return all.isEmpty() ? 0 : layout.versionOf(all.get(0).key());
+        }
+        for (ObjectStore.Entry e : await(store.list(layout.logPrefix(), null, null, 1)).entries()) {
+            return Math.max(0, layout.versionOf(e.key()));
+        }
+        return 0;
     }
 
     /** The keys of the log objects after {@code startAfter} at or above the truncation floor. */

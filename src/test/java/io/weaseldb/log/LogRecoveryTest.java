@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.weaseldb.pipeline.RequestIdIndex;
+import io.weaseldb.pipeline.RequestIdRecovery;
+import io.weaseldb.pipeline.TermHistory;
 import io.weaseldb.testing.ManualClock;
 import io.weaseldb.testing.ManualObjectStore;
 import io.weaseldb.txn.Transaction;
@@ -612,5 +615,85 @@ class LogRecoveryTest {
         var e = assertThrows(io.weaseldb.s3.StorageException.class,
                 () -> new LogRecovery(repeating, layout, 64, 1000).findTail());
         assertTrue(e.getMessage().contains("a listing must name each key once, in key order"), e.getMessage());
+    }
+
+    /** Review 25: the missing object is the newest term's start marker; every older object read was deleted. */
+    @Test
+    void missingNewestTermStartMarkerDeletesNothing() throws Exception {
+        start(1, "L1", 0, -1, -1);
+        for (long v = 1; v <= 40; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        // term 2's marker at 41 is missing (deleted by hand / left out of the listing)
+        for (long v = 42; v <= 50; v++) {
+            data(2, "L2", v, v, v - 1, v == 42 ? 40 : v - 1);
+        }
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(50, tail.lastVersion());
+        assertTrue(tail.orphans().isEmpty(), tail.orphans().size() + " orphans: " + tail.orphans());
+        assertTrue(recovery.orphansInsideTheLog(tail, new long[0]).isEmpty());
+    }
+
+    /** Review 25: and again at each restart, a window further down each time. */
+    @Test
+    void missingMarkerDeletesMoreAtEachRestart() throws Exception {
+        start(1, "L1", 0, -1, -1);
+        for (long v = 1; v <= 300; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        for (long v = 302; v <= 310; v++) {
+            data(2, "L2", v, v, v - 1, v == 302 ? 300 : v - 1); // 301 (term 2's marker) missing
+        }
+        int deleted = 0;
+        for (int restart = 0; restart < 2; restart++) {
+            LogRecovery.Tail tail = recovery.findTail();
+            List<String> doomed = recovery.orphansInsideTheLog(tail, new long[0]);
+            store.delete(doomed).get(); // what WeaselServer.claim's deleteOrphans does
+            deleted += doomed.size();
+            recovery.claim(tail, "L" + (3 + restart), new ManualClock());
+        }
+        assertEquals(0, deleted, "acknowledged term-1 objects deleted over two restarts");
+    }
+
+    /** Review 25: the marker of a term further down missing. */
+    @Test
+    void missingMarkerOfAnOlderTermDeletesNothing() throws Exception {
+        start(1, "L1", 0, -1, -1);
+        for (long v = 1; v <= 20; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        for (long v = 22; v <= 30; v++) {
+            data(2, "L2", v, v, v - 1, v == 22 ? 20 : v - 1); // 21 missing
+        }
+        start(3, "L3", 31, 30, 30);
+        for (long v = 32; v <= 35; v++) {
+            data(3, "L3", v, v, v - 1, v - 1);
+        }
+        LogRecovery.Tail tail = recovery.findTail();
+        assertTrue(tail.orphans().isEmpty(), tail.orphans().size() + " orphans: " + tail.orphans());
+    }
+
+    /**
+     * Review 25: a log truncated without a floor (before floors were recorded). Term 2 claimed
+     * at 5 and its objects 5..9 were truncated; term 3 claimed at 10. Term 1's leader (durable
+     * through 4), paused since term 2's claim, lands its write in flight at the freed name 5: an
+     * orphan, not the log below a hole (whose request id the rebuild would answer as committed).
+     */
+    @Test
+    void aStrayRightBelowATermStartWithoutAFloorIsNotTheLog() throws Exception {
+        data(1, "L1", 5, 5, 4, 4);
+        start(3, "L3", 10, 9, 9);
+        for (long v = 11; v <= 15; v++) {
+            data(3, "L3", v, v, v - 1, v - 1);
+        }
+        LogRecovery.Tail tail = recovery.findTail();
+        LogIndex index = new LogIndex();
+        for (long f : tail.firstVersions()) {
+            index.add(f);
+        }
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, 0, 0);
+        RequestIdRecovery.rebuild(store, layout, index, tail.bareMarkers(), 0, ids, new TermHistory(), 4, 1000);
+        assertEquals(RequestIdIndex.UNKNOWN, ids.lookup("r5"), "a never-acknowledged request id answered as committed");
+        assertEquals(List.of(layout.objectKey(5)), tail.orphans());
     }
 }
