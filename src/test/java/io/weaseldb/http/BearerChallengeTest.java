@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.weaseldb.config.ConfigLoader;
 import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.json.CommitLimits;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -23,10 +22,7 @@ class BearerChallengeTest extends PipelineFixture {
     void openPipeline() {
         var writer = new WeaselConfig.Token("writer", ConfigLoader.sha256(WRITER), EnumSet.of(WeaselConfig.Role.COMMIT));
         var admin = new WeaselConfig.Token("admin", ConfigLoader.sha256(ADMIN), EnumSet.of(WeaselConfig.Role.ADMIN));
-        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
-                new WeaselConfig.Security(List.of(writer, admin), null, null));
-        channel = EmbeddedPipeline.open(settings, streams, new HttpMetrics(registry), budget);
+        openPipelineWith(settings(writer, admin));
     }
 
     private String answer(String headers) {

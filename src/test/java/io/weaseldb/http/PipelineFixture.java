@@ -34,9 +34,17 @@ abstract class PipelineFixture {
 
     @BeforeEach
     void openPipeline() {
-        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
+        openPipelineWith(settings());
+    }
+
+    /** The fixture's settings (max_request_size_bytes 4 KiB, 8 pipelined requests), authenticating {@code tokens}. */
+    static HttpSettings settings(WeaselConfig.Token... tokens) {
+        return new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
                 new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
-                new WeaselConfig.Security(List.of(), null, null));
+                new WeaselConfig.Security(List.of(tokens), null, null));
+    }
+
+    void openPipelineWith(HttpSettings settings) {
         channel = EmbeddedPipeline.open(settings, streams, new HttpMetrics(registry), budget);
     }
 

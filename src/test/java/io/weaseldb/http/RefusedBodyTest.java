@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.netty.buffer.Unpooled;
 import io.weaseldb.config.ConfigLoader;
 import io.weaseldb.config.WeaselConfig;
-import io.weaseldb.json.CommitLimits;
 import java.util.EnumSet;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,11 +29,9 @@ class RefusedBodyTest extends PipelineFixture {
     void openPipeline() {
         var writer = new WeaselConfig.Token("writer", ConfigLoader.sha256(WRITER), EnumSet.of(WeaselConfig.Role.COMMIT));
         var all = new WeaselConfig.Token("all", ConfigLoader.sha256(ALL_ROLES), EnumSet.allOf(WeaselConfig.Role.class));
-        HttpSettings settings = new HttpSettings("127.0.0.1", 0, 1, 4096, 1L << 20, 8, 1024, 4, 0,
-                new CommitLimits(20, 256, 1024, 100, 100), 1_000, 1, HEADER_MS, BODY_MS, 20_000, false,
-                new WeaselConfig.Security(List.of(writer, all), null, null));
+        HttpSettings settings = settings(writer, all);
         assertEquals(LINGER_BYTES, settings.lingerBytes());
-        channel = EmbeddedPipeline.open(settings, streams, new HttpMetrics(registry), budget);
+        openPipelineWith(settings);
     }
 
     /**
