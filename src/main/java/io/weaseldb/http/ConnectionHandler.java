@@ -318,6 +318,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             refuseHead(req, slot, r);
         } else if (route.endpoint() == Endpoint.SUBSCRIBE && bodyToCome(req)) {
             // a stream reads nothing more from its client: a body still to come could not be bounded
+            metrics.rejected("malformed_request");
             refuseHead(req, slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
                     "GET /v1/subscribe takes no request body"));
         } else {

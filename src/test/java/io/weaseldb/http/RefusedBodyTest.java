@@ -94,6 +94,8 @@ class RefusedBodyTest extends PipelineFixture {
             assertFalse(channel.isActive(), c.getKey());
             assertTrue(taken <= LINGER_BYTES + (64 << 10), "read " + taken + " bytes of an unread body: " + c.getKey());
         }
+        assertEquals(1.0, EmbeddedPipeline.rejected(registry, "malformed_request"),
+                "the subscription refused for its body is counted");
     }
 
     @Test
