@@ -214,10 +214,64 @@ final class ServerCodec extends CombinedChannelDuplexHandler<ServerCodec.Request
 
         boolean holdsBody(long length) {
             if (length < 0) {
-                return false; // chunked: where it ends is known only by decoding it
+                return holdsChunkedBody(internalBuffer()); // Netty's decoder leaves it after the head
             }
             // the fast path has read it already; Netty's decoder leaves it in the cumulation after the head
             return plainBodyLength == length || internalBuffer().readableBytes() >= length;
+        }
+
+        /**
+         * Whether {@code buf}, from its reader index, holds a whole chunked body: its chunks, the
+         * last (size 0) chunk and the trailer section's end. Looked at, not consumed; a body of
+         * more than 64 chunks counts as not held (a client that frames a bodyless request as
+         * chunked sends just {@code 0\r\n\r\n}, review 26).
+         */
+        static boolean holdsChunkedBody(ByteBuf buf) {
+            int i = buf.readerIndex();
+            int end = buf.writerIndex();
+            for (int chunks = 0; chunks <= 64; chunks++) {
+                long size = 0;
+                int digits = 0;
+                while (i < end && Character.digit(buf.getByte(i), 16) >= 0 && digits < 8) {
+                    size = size * 16 + Character.digit(buf.getByte(i), 16);
+                    i++;
+                    digits++;
+                }
+                if (digits == 0) {
+                    return false;
+                }
+                int lineEnd = buf.indexOf(i, end, (byte) '\n'); // past any chunk extension
+                if (lineEnd < 0) {
+                    return false;
+                }
+                i = lineEnd + 1;
+                if (size == 0) {
+                    // trailer fields, if any, then an empty line
+                    while (true) {
+                        int next = buf.indexOf(i, end, (byte) '\n');
+                        if (next < 0) {
+                            return false;
+                        }
+                        if (next == i || (next == i + 1 && buf.getByte(i) == '\r')) {
+                            return true;
+                        }
+                        i = next + 1;
+                    }
+                }
+                if (size >= end - i) {
+                    return false;
+                }
+                i += (int) size;
+                if (i >= end) {
+                    return false;
+                }
+                int dataEnd = buf.indexOf(i, end, (byte) '\n');
+                if (dataEnd < 0) {
+                    return false;
+                }
+                i = dataEnd + 1;
+            }
+            return false;
         }
 
         boolean holdsPartialRequest() {

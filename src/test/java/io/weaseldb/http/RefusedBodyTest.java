@@ -162,4 +162,35 @@ class RefusedBodyTest extends PipelineFixture {
         }
         assertTrue(channel.isActive());
     }
+
+    /**
+     * Review 26: a chunked body was always taken for one still to come, so a client or proxy that
+     * frames every request as chunked (an empty body is just 0 CRLF CRLF) lost its connection
+     * after each request, and its subscriptions were refused. A chunked body read whole with its
+     * head (trailers too) is dropped like a small Content-Length one, and the connection kept.
+     */
+    @Test
+    void aChunkedBodyReadWholeWithItsHeadKeepsTheConnection() {
+        String all = "\r\nAuthorization: Bearer " + ALL_ROLES + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+        send("GET /v1/version HTTP/1.1\r\nHost: x" + all + "0\r\n\r\n"
+                + "GET /v1/version HTTP/1.1\r\nHost: x" + all + "5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"
+                + "GET /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                + "GET /v1/subscribe?after=0 HTTP/1.1\r\nHost: x" + all + "0\r\n\r\n");
+        List<String> answers = answers();
+        assertEquals(List.of(200, 200, 200, 200), statuses(answers), answers.toString());
+        for (String a : answers.subList(0, 3)) {
+            assertFalse(closes(a), a);
+        }
+        assertTrue(channel.isActive(), "the subscription streams");
+    }
+
+    @Test
+    void aChunkedBodyIsHeldOnlyWhenItsLastChunkIsIn() {
+        for (var c : java.util.Map.of("0\r\n\r\n", true, "0\r\n", false, "5\r\nhel", false, "5\r\nhello\r\n0\r\n\r\n", true,
+                "5\r\nhello\r\n", false, "ffffffff\r\n", false, "zz\r\n\r\n", false, "0\r\nA: b\r\n\r\n", true,
+                "0\r\nA: b\r\n", false).entrySet()) {
+            assertEquals(c.getValue(), ServerCodec.RequestDecoder.holdsChunkedBody(
+                    io.netty.buffer.Unpooled.copiedBuffer(c.getKey(), java.nio.charset.StandardCharsets.US_ASCII)), c.getKey());
+        }
+    }
 }
