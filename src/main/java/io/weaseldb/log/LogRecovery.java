@@ -148,15 +148,30 @@ public final class LogRecovery {
      */
     public long truncationFloor() {
         long floor = 0;
+        for (String k : floorRecords(store, layout, timeoutMs)) {
+            floor = Math.max(floor, layout.floorOf(k));
+        }
+        return floor;
+    }
+
+    /**
+     * The keys of the truncation floor records stored ({@link LogLayout#floorPrefix}), in key
+     * order, each listing page awaited at most {@code timeoutMs}: read by recovery and a claim,
+     * and by the truncation that writes the next record.
+     */
+    public static List<String> floorRecords(ObjectStore store, LogLayout layout, long timeoutMs) {
+        List<String> keys = new ArrayList<>();
         String token = null;
         do {
-            ObjectStore.ListPage page = await(store.list(layout.floorPrefix(), null, token, 1000));
+            ObjectStore.ListPage page = await(store.list(layout.floorPrefix(), null, token, 1000), timeoutMs);
             for (ObjectStore.Entry e : page.entries()) {
-                floor = Math.max(floor, layout.floorOf(e.key()));
+                if (layout.floorOf(e.key()) >= 0) {
+                    keys.add(e.key());
+                }
             }
             token = page.continuationToken();
         } while (token != null);
-        return floor;
+        return keys;
     }
 
     /**
@@ -183,13 +198,14 @@ public final class LogRecovery {
     private record Listed(List<ObjectStore.Entry> log, List<String> belowFloor) {}
 
     /**
-     * True while the log listed last was truncated before truncation floors were recorded: no
-     * floor stored, yet the log no longer starts at version 0. Only then can a deposed leader's
-     * strays in freed names lie above every floor, for the backward walk's term rule to catch
+     * Whether the log listed last was truncated before truncation floors were recorded: no floor
+     * stored, yet the log no longer starts at version 0. Only then can a deposed leader's strays in
+     * freed names lie above every floor, for the backward walk's term rule to catch
      * ({@link #markUnchained}); a log never truncated has no freed names, and on one with a floor
-     * they lie below it.
+     * they lie below it. Asked only when that rule is reached (rarely): without a floor, a look
+     * that did not list the log from its start would list its oldest key for it.
      */
-    private boolean truncatedWithoutFloor;
+    private java.util.function.BooleanSupplier truncatedWithoutFloor = () -> false;
 
     /**
      * Lists the log after {@code startAfter}, then reads the truncation floor and sets aside what
@@ -205,7 +221,7 @@ public final class LogRecovery {
     private Listed listLog(String startAfter) {
         List<ObjectStore.Entry> all = listAfter(startAfter);
         long floor = truncationFloor();
-        truncatedWithoutFloor = floor == 0 && oldestLogVersion(startAfter, all) > 0;
+        truncatedWithoutFloor = floor > 0 ? () -> false : () -> oldestLogVersion(startAfter, all) > 0;
         int kept = 0;
         while (kept < all.size() && layout.versionOf(all.get(kept).key()) < floor) {
             kept++;
@@ -243,7 +259,8 @@ public final class LogRecovery {
     }
 
     /** Walks the chain over {@code headers} from the first object at or after {@code from} that is not an orphan. */
-    private static Scan walk(List<String> readKeys, List<BatchHeader> headers, int from, boolean truncatedWithoutFloor) {
+    private static Scan walk(List<String> readKeys, List<BatchHeader> headers, int from,
+                             java.util.function.BooleanSupplier truncatedWithoutFloor) {
         boolean[] orphan = orphansByTerm(headers);
         int start = from;
         int firstOfNewest = firstOfNewestTerm(headers);
@@ -306,7 +323,7 @@ public final class LogRecovery {
      * newer term's object it overlaps), the higher one if their terms are equal.
      */
     private static void markUnchained(List<String> keys, List<BatchHeader> headers, boolean[] orphan, int start,
-                                      boolean truncatedWithoutFloor) {
+                                      java.util.function.BooleanSupplier truncatedWithoutFloor) {
         int next = start;
         int i = start - 1;
         while (i >= 0) {
@@ -335,7 +352,7 @@ public final class LogRecovery {
                 while (run <= MAX_STRAYS && i - run >= 0 && possibleStray(headers.get(i - run), following)) {
                     run++;
                 }
-                if (truncatedWithoutFloor && run <= MAX_STRAYS && i - run < 0) {
+                if (run <= MAX_STRAYS && i - run < 0 && truncatedWithoutFloor.getAsBoolean()) {
                     for (int k = i; k >= 0; k--) {
                         orphan[k] = true;
                     }
@@ -344,8 +361,8 @@ public final class LogRecovery {
                 log.error("the log has a hole: {} (versions {}..{}) does not continue into {} (from version {}); the object"
                         + " between is missing (deleted, or left out of the listing). Nothing below it is deleted, and"
                         + " readers replaying across it stop with 'log chain broken': restore the missing object from a"
-                        + " backup (docs/operations.md, Backups)", keys.get(i), headers.get(i).firstVersion(),
-                        headers.get(i).lastVersion(), keys.get(next), following.firstVersion());
+                        + " backup (docs/operations.md, Backups)", keys.get(i), h.firstVersion(), h.lastVersion(),
+                        keys.get(next), following.firstVersion());
                 return;
             }
             int pick = i;
@@ -572,6 +589,10 @@ public final class LogRecovery {
     }
 
     private <T> T await(CompletableFuture<T> f) {
+        return await(f, timeoutMs);
+    }
+
+    private static <T> T await(CompletableFuture<T> f, long timeoutMs) {
         try {
             return f.get(timeoutMs, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {

@@ -711,20 +711,8 @@ public final class RetentionManager implements AutoCloseable {
         if (floor <= recordedFloor) {
             return leadership.stillLeading();
         }
-        List<String> stored = new ArrayList<>();
-        long highest = -1;
-        String token = null;
-        do {
-            ObjectStore.ListPage page = await(store.list(layout.floorPrefix(), null, token, 1000));
-            for (ObjectStore.Entry e : page.entries()) {
-                long v = layout.floorOf(e.key());
-                if (v >= 0) {
-                    stored.add(e.key());
-                    highest = Math.max(highest, v);
-                }
-            }
-            token = page.continuationToken();
-        } while (token != null);
+        List<String> stored = io.weaseldb.log.LogRecovery.floorRecords(store, layout, settings.requestTimeoutMs());
+        long highest = stored.stream().mapToLong(layout::floorOf).max().orElse(-1);
         if (!leadership.stillLeading()) {
             return false;
         }
