@@ -70,7 +70,8 @@ final class LeaderTerm implements AutoCloseable {
         // what the writes leave, so a commit never queues behind them for a connection.
         int historyReads = Math.max(1, Math.min(64, (config.s3().maxConnections() - p.maxInFlightPuts()) / 2));
         hub = new SubscriberHub(new SubscriberHub.Settings(sub.maxSubscribers(), sub.maxBufferSizeBytes(),
-                TimeUnit.SECONDS.toNanos(sub.keepaliveIntervalSeconds()), sub.historyReadAheadBatches(), historyReads),
+                TimeUnit.SECONDS.toNanos(sub.keepaliveIntervalSeconds()), sub.historyReadAheadBatches(), historyReads,
+                SubscriberHub.Settings.DEFAULT_IN_FLIGHT_BYTES, sub.historyMemoryBytes()),
                 cache, index, ctx.store(), ctx.layout(), ctx.history(), ctx.subscribeMetrics(), ctx.clock());
         publisher = new Publisher(1 << 16, cache, index, hub, term.leaderId());
         persister = new Persister(new Persister.Settings(p.batchTimeoutMs(), p.batchMaxBytes(), p.maxInFlightPuts(),

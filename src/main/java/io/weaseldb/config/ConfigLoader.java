@@ -201,7 +201,8 @@ public final class ConfigLoader {
                 sub.getInt("keepalive_interval_seconds", 30, 1, 3600),
                 sub.getInt("max_subscribers", 10_000, 0, 1_000_000),
                 sub.getInt("history_read_ahead_batches", 4, 1, 256),
-                sub.getLong("memory_window_bytes", 64L << 20, 0, 1L << 36));
+                sub.getLong("memory_window_bytes", 64L << 20, 0, 1L << 36),
+                sub.getLong("history_memory_bytes", 64L << 20, 1L << 20, 1L << 36));
         sub.rejectUnknownKeys();
 
         TomlSection ret = new TomlSection("retention", r.getTable("retention"));

@@ -95,7 +95,8 @@ public record WeaselConfig(
             int keepaliveIntervalSeconds,
             int maxSubscribers,
             int historyReadAheadBatches,
-            long memoryWindowBytes) {}
+            long memoryWindowBytes,
+            long historyMemoryBytes) {}
 
     /** {@code [retention]}: log truncation. */
     public record Retention(int truncateIntervalSeconds, int maxDeletesPerRequest) {}

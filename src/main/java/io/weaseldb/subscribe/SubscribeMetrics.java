@@ -12,6 +12,7 @@ public final class SubscribeMetrics {
     private final MeterRegistry registry;
     final AtomicInteger connected = new AtomicInteger();
     final AtomicInteger replaying = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong historyHeld = new java.util.concurrent.atomic.AtomicLong();
     private final Counter events;
     private final Counter bytes;
     private final Counter historyObjects;
@@ -24,6 +25,10 @@ public final class SubscribeMetrics {
                 .description("Connected subscribers").register(registry);
         Gauge.builder("weaseldb.subscribers.replaying", replaying, AtomicInteger::get)
                 .description("Subscribers reading history from S3").register(registry);
+        Gauge.builder("weaseldb.subscribe.history.held", historyHeld, java.util.concurrent.atomic.AtomicLong::get)
+                .baseUnit("bytes")
+                .description("Log objects read from S3 for history replay and not yet handed to their streams "
+                        + "(history_memory_bytes bounds it)").register(registry);
         events = Counter.builder("weaseldb.subscribe.events").description("Transaction events sent to subscribers")
                 .register(registry);
         bytes = Counter.builder("weaseldb.subscribe.sent").baseUnit("bytes")
@@ -46,6 +51,10 @@ public final class SubscribeMetrics {
     void sent(int eventCount, long byteCount) {
         events.increment(eventCount);
         bytes.increment(byteCount);
+    }
+
+    void historyBytes(long delta) {
+        historyHeld.addAndGet(delta);
     }
 
     void historyObject() {

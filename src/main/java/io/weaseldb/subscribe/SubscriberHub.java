@@ -33,12 +33,20 @@ public final class SubscriberHub {
      *                      more of each stream behind its position (see Subscription)
      */
     public record Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
-                           int maxHistoryReads, long inFlightBytes) {
+                           int maxHistoryReads, long inFlightBytes, long historyMemoryBytes) {
         /**
          * Above the kernel's largest socket buffers with common Linux defaults (a 4 MiB send
          * buffer here, a receive buffer up to 6-32 MiB at the client).
          */
         public static final long DEFAULT_IN_FLIGHT_BYTES = 64L << 20;
+        /** {@code [subscription] history_memory_bytes}'s default. */
+        public static final long DEFAULT_HISTORY_MEMORY_BYTES = 64L << 20;
+
+        public Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
+                        int maxHistoryReads, long inFlightBytes) {
+            this(maxSubscribers, maxBufferBytes, keepaliveNanos, readAheadObjects, maxHistoryReads, inFlightBytes,
+                    DEFAULT_HISTORY_MEMORY_BYTES);
+        }
 
         public Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
                         int maxHistoryReads) {
@@ -73,7 +81,18 @@ public final class SubscriberHub {
     final Executor decodeExecutor;
     final SubscribeMetrics metrics;
     final Clock clock;
-    final AtomicInteger historyReads = new AtomicInteger();
+    /**
+     * History replay's shared budget, under {@link #historyLock}: GETs in flight (at most
+     * {@code maxHistoryReads}) and the bytes history objects hold from their GET until their
+     * last event is handed to the connection (at most {@code historyMemoryBytes}, but one object
+     * always goes when nothing else is held). A GET reserves {@link #objectEstimate}; once decoded
+     * its object holds its real size.
+     */
+    private final Object historyLock = new Object();
+    private int readsInFlight;
+    private long historyHeld;
+    /** What a history object is expected to hold (its GET's bytes and its decoded events): the last ones read. */
+    private volatile long objectEstimate = 64 << 10;
     /** Subscriptions that found every history read slot taken; woken one per freed slot. */
     private final java.util.concurrent.ConcurrentLinkedQueue<Subscription> readWaiters =
             new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -97,33 +116,85 @@ public final class SubscriberHub {
     }
 
     /**
-     * Takes a history read slot, or queues {@code s} (once, however often it asks) to be pumped
-     * when one frees up.
+     * Takes a history read slot and reserves what the object it reads is expected to hold, or
+     * queues {@code s} (once, however often it asks) to be pumped when a slot or bytes free up.
+     * While others wait, a stream that already holds history ({@code holding}) gets no more: each
+     * replaying stream gets its turn, whatever a few slow readers hold.
+     *
+     * @return the bytes reserved (give them back with {@link #releaseHistory}), or -1 if none
      */
-    boolean acquireRead(Subscription s) {
-        if (historyReads.incrementAndGet() <= settings.maxHistoryReads()) {
-            return true;
+    long acquireRead(Subscription s, boolean holding) {
+        long estimate = objectEstimate;
+        boolean more;
+        synchronized (historyLock) {
+            if (readsInFlight >= settings.maxHistoryReads()
+                    || (historyHeld > 0 && historyHeld + estimate > settings.historyMemoryBytes())
+                    || (holding && !readWaiters.isEmpty())) {
+                if (s.waitingForRead.compareAndSet(false, true)) {
+                    readWaiters.add(s);
+                }
+                return -1;
+            }
+            readsInFlight++;
+            historyHeld += estimate;
+            more = readsInFlight < settings.maxHistoryReads() && historyHeld < settings.historyMemoryBytes();
         }
-        historyReads.decrementAndGet();
-        if (s.waitingForRead.compareAndSet(false, true)) {
-            readWaiters.add(s);
+        metrics.historyBytes(estimate);
+        if (more) {
+            wakeReadWaiter(); // room for the next waiting stream too
         }
-        // a slot may have been freed between the failed increment and queueing: re-check
-        if (historyReads.get() < settings.maxHistoryReads()) {
-            wakeReadWaiter();
+        return estimate;
+    }
+
+    /** A history GET finished (either way); any thread. Its bytes stay reserved until {@link #releaseHistory}. */
+    void readDone() {
+        synchronized (historyLock) {
+            readsInFlight--;
         }
-        return false;
+        wakeReadWaiter();
+    }
+
+    /**
+     * Moves a decoded object's reservation from the estimate to what it really holds, and learns
+     * the estimate for the next reads. Any thread.
+     */
+    void decoded(long reserved, long holds, long read) {
+        objectEstimate = Math.max(4096, read + holds);
+        synchronized (historyLock) {
+            historyHeld += holds - reserved;
+        }
+        metrics.historyBytes(holds - reserved);
+    }
+
+    /** Gives back history bytes reserved by {@link #acquireRead} (as adjusted by {@link #decoded}). Any thread. */
+    void releaseHistory(long bytes) {
+        if (bytes <= 0) {
+            return;
+        }
+        synchronized (historyLock) {
+            historyHeld -= bytes;
+        }
+        metrics.historyBytes(-bytes);
+        wakeReadWaiter();
+    }
+
+    /** History GETs in flight (diagnostics). */
+    int readsInFlight() {
+        synchronized (historyLock) {
+            return readsInFlight;
+        }
+    }
+
+    /** Bytes history replay holds now, all streams (tests, diagnostics). */
+    long historyHeld() {
+        synchronized (historyLock) {
+            return historyHeld;
+        }
     }
 
     /** How many streams wait for a history read slot (tests). */
     int readWaiterCount() {
         return readWaiters.size();
-    }
-
-    /** Returns a history read slot and wakes a waiting subscription, if any. Any thread. */
-    void releaseRead() {
-        historyReads.decrementAndGet();
-        wakeReadWaiter();
     }
 
     private void wakeReadWaiter() {

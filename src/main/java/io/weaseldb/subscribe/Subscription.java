@@ -53,7 +53,18 @@ public final class Subscription {
     static final long CLOSE_GRACE_NANOS = TimeUnit.SECONDS.toNanos(30);
     /** A quiet stream (markers, heartbeats) is marked at most this often. */
     private static final long FLOOR_MARK_NANOS = TimeUnit.SECONDS.toNanos(3);
+    /**
+     * A stream is quiet once it has written less than this for {@link #FLOOR_SETTLE_NANOS}: only
+     * then does the time rule apply. A stream that writes more is paced by its client, whose
+     * socket buffers may hold minutes of its reading (tens of MiB for a slow reader).
+     */
+    static final long QUIET_BYTES = 64 << 10;
+    /** History is handed to the connection in pieces of about this size, while it is writable. */
+    static final int HISTORY_SLICE_BYTES = 64 << 10;
     private long bytesWritten;
+    /** bytesWritten when the stream last wrote QUIET_BYTES since the previous such time, and when. */
+    private long quietBytes;
+    private long quietSinceNanos;
     /**
      * Positions in the stream (bytes written, cursor, when), oldest first: taken when an eighth
      * of the byte margin was written since the last one, or {@link #FLOOR_MARK_NANOS} passed.
@@ -89,6 +100,7 @@ public final class Subscription {
         this.markCursor[0] = after; // the stream's start: nothing written yet
         this.markNanos[0] = hub.clock.nanoTime();
         this.markCount = 1;
+        this.quietSinceNanos = hub.clock.nanoTime();
         this.lastTxnSent = after;
         this.lastCheckpoint = after;
         this.lastWriteNanos = hub.clock.nanoTime();
@@ -160,11 +172,19 @@ public final class Subscription {
         // The time rule is for quiet streams (heartbeats, few bytes) whose byte margin would take
         // for ever to fill; it applies only while the connection has taken everything written
         // (nothing queued in Netty): a client that stopped reading keeps its hold by bytes alone.
+        // Nor does it apply to a stream that writes more than a trickle: that one is paced by its
+        // client, and an empty Netty buffer says only that the kernel took the bytes; a slow
+        // reader's socket buffers can hold minutes of what it has not read yet.
+        if (bytesWritten - quietBytes > QUIET_BYTES) {
+            quietBytes = bytesWritten;
+            quietSinceNanos = now;
+        }
         ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
         boolean drained = channel.isWritable() && (out == null || out.totalPendingWriteBytes() == 0);
+        boolean quiet = drained && now - quietSinceNanos >= FLOOR_SETTLE_NANOS;
         long floor = -1;
         while (markCount > 0 && (bytesWritten - markBytes[markFirst] >= margin
-                || (drained && now - markNanos[markFirst] >= FLOOR_SETTLE_NANOS))) {
+                || (quiet && now - markNanos[markFirst] >= FLOOR_SETTLE_NANOS))) {
             floor = markCursor[markFirst];
             markFirst = (markFirst + 1) & 15;
             markCount--;
@@ -347,8 +367,7 @@ public final class Subscription {
         }
         closed = true;
         if (history != null) {
-            history = null;
-            hub.metrics.replaying.decrementAndGet();
+            dropHistory();
         }
         if (reason != null) {
             hub.metrics.dropped(reason);
@@ -379,21 +398,34 @@ public final class Subscription {
                 + (h == null ? " live" : " replaying (next object " + h.nextObject + ", last requested "
                 + h.lastRequested + ", " + h.reads.size() + " reads pending, first "
                 + (h.reads.isEmpty() ? "-" : h.reads.peekFirst().isDone() ? "done" : "waiting")
-                + ", history reads in flight " + hub.historyReads.get() + ")")
+                + (h.current == null ? "" : ", writing " + h.current.header().firstVersion() + " from event " + h.from)
+                + ", history reads in flight " + hub.readsInFlight() + ", history bytes held " + hub.historyHeld() + ")")
                 + "; cache floor " + hub.cache.floorVersion() + " durable " + hub.cache.durableVersion()
                 + " sequenced " + hub.cache.sequencedVersion();
     }
 
     // ---- history from S3 ----
 
-    /** A log object read and encoded off the event loop. */
-    private record Decoded(BatchHeader header, byte[] events, int[] offsets, long[] versions) {}
+    /** A log object read and encoded off the event loop; it counts {@link #holds} bytes against history_memory_bytes. */
+    private record Decoded(BatchHeader header, byte[] events, int[] offsets, long[] versions) {
+        long holds() {
+            return events.length + 4L * offsets.length + 8L * versions.length + 64;
+        }
+    }
 
     private final class History {
         long nextObject;
         long lastRequested = -1;
         BatchHeader last;
+        /** Reads in order; each holds its reservation of history bytes until it is written or dropped. */
         final ArrayDeque<CompletableFuture<Decoded>> reads = new ArrayDeque<>();
+        /** The object being written (its bytes still reserved), and its next event. */
+        Decoded current;
+        int from;
+
+        boolean holding() {
+            return current != null || !reads.isEmpty();
+        }
     }
 
     private void startHistory() {
@@ -409,39 +441,56 @@ public final class Subscription {
         hub.metrics.replaying.incrementAndGet();
     }
 
+    /** Leaves history replay (caught up, or ended), giving back what its objects hold, now or once read. */
+    private void dropHistory() {
+        History h = history;
+        history = null;
+        hub.metrics.replaying.decrementAndGet();
+        if (h.current != null) {
+            hub.releaseHistory(h.current.holds());
+            h.current = null;
+        }
+        for (CompletableFuture<Decoded> f : h.reads) {
+            // (a read that fails gave its reservation back already, in fill)
+            f.thenAccept(d -> hub.releaseHistory(d.holds()));
+        }
+        h.reads.clear();
+    }
+
     private boolean pumpHistory() {
         History h = history;
         boolean wrote = false;
         while (!closed && history == h) {
-            fill(h);
-            CompletableFuture<Decoded> f = h.reads.peekFirst();
-            if (f == null || !f.isDone() || !channel.isWritable()) {
-                // (a client that does not read gets nothing more queued: memory stays bounded by
-                // the read-ahead, whatever wakes this stream up)
-                break;
-            }
-            h.reads.pollFirst();
-            Decoded d;
-            try {
-                d = f.join();
-            } catch (CompletionException e) {
-                log.error("subscriber {}: cannot read log history: {}", channel.remoteAddress(), e.getCause().toString());
-                end("error");
-                return wrote;
-            }
-            hub.metrics.historyObject();
-            BatchHeader bh = d.header();
-            if (h.last != null && !h.last.isFollowedBy(bh)) {
-                if (bh.term() < h.last.term() || bh.lastVersion() <= cursor) {
-                    continue; // an orphan of an older term, never part of the log
+            if (h.current == null) {
+                fill(h);
+                CompletableFuture<Decoded> f = h.reads.peekFirst();
+                if (f == null || !f.isDone() || !channel.isWritable()) {
+                    // (a client that does not read gets nothing more queued: memory stays bounded by
+                    // the read-ahead and history_memory_bytes, whatever wakes this stream up)
+                    break;
                 }
-                log.error("subscriber {}: log chain broken at {} (after {}..{})", channel.remoteAddress(),
-                        bh.firstVersion(), h.last.firstVersion(), h.last.lastVersion());
-                end("error");
-                return wrote;
-            }
-            h.last = bh;
-            if (bh.lastVersion() > cursor) {
+                h.reads.pollFirst();
+                Decoded d;
+                try {
+                    d = f.join();
+                } catch (CompletionException e) {
+                    log.error("subscriber {}: cannot read log history: {}", channel.remoteAddress(), e.getCause().toString());
+                    end("error");
+                    return wrote;
+                }
+                hub.metrics.historyObject();
+                BatchHeader bh = d.header();
+                if (h.last != null && !h.last.isFollowedBy(bh)) {
+                    hub.releaseHistory(d.holds());
+                    if (bh.term() < h.last.term() || bh.lastVersion() <= cursor) {
+                        continue; // an orphan of an older term, never part of the log
+                    }
+                    log.error("subscriber {}: log chain broken at {} (after {}..{})", channel.remoteAddress(),
+                            bh.firstVersion(), h.last.firstVersion(), h.last.lastVersion());
+                    end("error");
+                    return wrote;
+                }
+                h.last = bh;
                 // Position of the first transaction after the cursor. Not version - first: an
                 // object may hold markers (versions without a transaction) anywhere in its range.
                 long[] versions = d.versions();
@@ -449,17 +498,40 @@ public final class Subscription {
                 while (from < versions.length && versions[from] <= cursor) {
                     from++;
                 }
-                if (from < versions.length) {
-                    int[] o = d.offsets();
-                    write(d.events(), o[from], o[versions.length] - o[from], versions.length - from);
-                    lastTxnSent = versions[versions.length - 1];
+                h.current = d;
+                h.from = from;
+            }
+            // In slices, while the connection takes them: a whole object (up to batch_max_bytes
+            // and more once encoded) queued at once would sit in Netty's buffer, copied, for a
+            // client that reads slowly; and the cursor moves as the client reads.
+            Decoded d = h.current;
+            long[] versions = d.versions();
+            int[] o = d.offsets();
+            while (h.from < versions.length && channel.isWritable()) {
+                int to = h.from + 1;
+                while (to < versions.length && o[to + 1] - o[h.from] <= HISTORY_SLICE_BYTES) {
+                    to++;
                 }
-                cursor = bh.lastVersion();
+                write(d.events(), o[h.from], o[to] - o[h.from], to - h.from);
+                cursor = versions[to - 1];
+                lastTxnSent = cursor;
+                h.from = to;
+                wrote = true;
+                // each slice goes to the socket now: writability then says whether the client
+                // takes them, not that unflushed slices passed the high-water mark
+                channel.flush();
+            }
+            if (h.from < versions.length) {
+                break; // the rest when the connection is writable again
+            }
+            h.current = null;
+            hub.releaseHistory(d.holds()); // handed to the connection (copied to its own buffers)
+            if (d.header().lastVersion() > cursor) {
+                cursor = d.header().lastVersion();
                 wrote = true;
             }
             if (cursor >= hub.cache.floorVersion()) {
-                history = null; // caught up with memory: the rest comes from the cache
-                hub.metrics.replaying.decrementAndGet();
+                dropHistory(); // caught up with memory: the rest comes from the cache
                 break;
             }
         }
@@ -474,16 +546,27 @@ public final class Subscription {
                     return; // not durable yet: the next pump or tick tries again
                 }
             }
-            if (!hub.acquireRead(this)) {
-                return; // the server-wide bound on history reads: woken when a slot frees
+            long reserved = hub.acquireRead(this, h.holding());
+            if (reserved < 0) {
+                return; // the server-wide bounds on history reads and bytes: woken when they free up
             }
             long first = h.nextObject;
             String key = hub.layout.objectKey(first);
-            CompletableFuture<Decoded> f = hub.store.get(key)
-                    .thenApplyAsync(bytes -> decode(key, bytes), hub.decodeExecutor);
+            CompletableFuture<Decoded> f = hub.store.get(key).thenApplyAsync(bytes -> {
+                Decoded d = decode(key, bytes);
+                hub.decoded(reserved, d.holds(), bytes.length);
+                return d;
+            }, hub.decodeExecutor);
             f.whenComplete((x, t) -> {
-                hub.releaseRead();
-                channel.eventLoop().execute(this::pump);
+                hub.readDone();
+                if (t != null) {
+                    hub.releaseHistory(reserved);
+                }
+                try {
+                    channel.eventLoop().execute(this::pump);
+                } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                    // its event loop is gone, and the connection with it
+                }
             });
             h.reads.addLast(f);
             h.lastRequested = first;

@@ -220,4 +220,38 @@ class SubscriptionLagTest {
         long floor = hub.minCursor();
         assertTrue(floor >= version - 30 + 1 && floor <= version - 15, "about 15 s behind: " + floor + " of " + version);
     }
+
+    /**
+     * An empty Netty buffer says only that the kernel took the bytes: a client reading slowly
+     * (audit 27: 50 KB/s, replaying history) has megabytes of them still unread in its socket's
+     * buffers, and the 15 s rule let truncation pass them, so its reconnect got 410. A stream
+     * that writes more than a trickle is paced by its client and keeps its hold by bytes.
+     */
+    @Test
+    void aSlowReadersFloorIsNotReleasedByTimeWhileItsStreamWritesMoreThanATrickle() {
+        EventCache cache = new EventCache(1 << 24, 64, 0);
+        SubscriberHub hub = hub(cache, 10 << 20);
+        EmbeddedChannel ch = new EmbeddedChannel(); // takes everything written: drained after each write
+        Subscription s = subscribeFromTheStart(hub, ch);
+        long version = 0;
+        for (int second = 0; second < 60; second++) {
+            // 50 KB a second, as fast as the client reads: 3 MB in the minute, under the byte margin
+            appendSized(cache, version + 1, version + 50, 1000);
+            version += 50;
+            s.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+        }
+        assertEquals(version, s.cursor());
+        assertEquals(0, hub.minCursor(), "a stream that writes 50 KB/s is not quiet: it keeps its hold by bytes");
+
+        // the log goes quiet (heartbeats only): from 15 s on, the floor follows 15 s behind
+        for (int second = 0; second < 40; second++) {
+            cache.durable(++version);
+            s.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+        }
+        long floor = hub.minCursor();
+        assertTrue(floor >= 3000 && floor <= version - 15, "quiet again: about 15 s behind: " + floor + " of " + version);
+        ch.close();
+    }
 }
