@@ -136,7 +136,7 @@ final class EmbeddedObjectStore implements ObjectStore {
             case ObjectBackend.ListResult.Page page -> {
                 List<Entry> out = new ArrayList<>(page.contents().size());
                 for (ObjectInfo i : page.contents()) {
-                    out.add(new Entry(i.key(), i.size()));
+                    out.add(new Entry(i.key(), i.size(), i.etag()));
                 }
                 yield new ListPage(out, page.truncated() ? page.lastKey() : null);
             }

@@ -79,6 +79,17 @@ public final class RetentionManager implements AutoCloseable {
     private final ThreadPoolExecutor thread;
     private final ScheduledExecutorService timer;
     private final TreeMap<String, Policy> policies = new TreeMap<>();
+    /** Policy documents as last read, by key, with the etag the listing gave (the retention thread only). */
+    private java.util.Map<String, ReadDoc> readDocs = new java.util.HashMap<>();
+    /** Keys under retention/ that the last load could not read as policies, with why (the retention thread only). */
+    private List<String> unreadable = List.of();
+    /** Keys under retention/ that are not policy ids, already logged (the retention thread only). */
+    private final java.util.Set<String> foreignKeysLogged = new java.util.HashSet<>();
+
+    private record ReadDoc(String etag, Policy policy) {}
+
+    /** Policy documents a load reads at once. */
+    static final int LOAD_READS_IN_FLIGHT = 32;
     private volatile long oldestVersion;
     private volatile int policyCount;
     private final Counter deletedObjects;
@@ -144,24 +155,38 @@ public final class RetentionManager implements AutoCloseable {
     public void start() throws IOException {
         loadPolicies();
         log.info("retention: {} policies; oldest version in the log {}", policies.size(), oldestVersion);
-        long period = settings.truncateIntervalSeconds();
-        timer.scheduleWithFixedDelay(() -> {
-            CompletableFuture<Integer> done = new CompletableFuture<>();
-            submitStep(() -> {
-                if (pass != null && !pass.isDone()) {
-                    // skipped while the last pass is still deleting: that one reads the floor
-                    // afresh anyway (one queued before the term ended is skipped by beginPass)
-                    done.complete(0);
-                } else {
-                    beginPass(done);
-                }
-            }, done);
-            done.whenComplete((n, failure) -> {
-                if (failure != null && !timer.isShutdown()) {
-                    log.warn("retention: truncation pass failed (next try in {} s): {}", period, failure.toString());
-                }
-            });
-        }, period, period, TimeUnit.SECONDS);
+        if (!unreadable.isEmpty()) {
+            // Not a reason to refuse the log: commits and subscriptions go on; only truncation,
+            // which must not ignore a policy it cannot read, waits until they are fixed or removed.
+            log.error("retention: {} stored policy documents cannot be read: {}; truncation is held until they are"
+                    + " fixed or deleted", unreadable.size(), unreadable);
+        }
+        schedulePass(settings.truncateIntervalSeconds());
+    }
+
+    /**
+     * The next truncation pass, {@code period} seconds after the last one ended: a pass that takes
+     * longer than the interval (many policies on a slow store, a long deletion) delays the next
+     * instead of queueing passes behind it.
+     */
+    private void schedulePass(long period) {
+        try {
+            timer.schedule(() -> {
+                CompletableFuture<Integer> done = new CompletableFuture<>();
+                submitStep(() -> beginPass(done), done);
+                done.whenComplete((n, failure) -> {
+                    if (timer.isShutdown()) {
+                        return; // the term is over
+                    }
+                    if (failure != null) {
+                        log.warn("retention: truncation pass failed (next try in {} s): {}", period, failure.toString());
+                    }
+                    schedulePass(period);
+                });
+            }, period, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            // the term is over
+        }
     }
 
     /**
@@ -440,7 +465,14 @@ public final class RetentionManager implements AutoCloseable {
             }
             long now = clock.epochMillis();
             Policy p = new Policy(id, version, ttlSeconds, ttlSeconds == null ? null : now + ttlSeconds * 1000, now);
-            await(store.put(key(id), PolicyCodec.encode(p)));
+            byte[] doc = PolicyCodec.encode(p);
+            try {
+                await(store.put(key(id), doc));
+            } catch (StorageException failed) {
+                if (!storedAfterAll(id, doc, failed)) {
+                    throw failed;
+                }
+            }
             Policy old = policies.put(id, p);
             policyCount = policies.size();
             boolean replaced = old != null && !old.expired(now);
@@ -448,6 +480,44 @@ public final class RetentionManager implements AutoCloseable {
                     ttlSeconds == null ? "" : " (ttl " + ttlSeconds + " s)");
             return replaced ? new PutResult.Replaced(p) : new PutResult.Created(p);
         });
+    }
+
+    /**
+     * A policy write failed, or its answer was lost: reads the key back, so the answer says what
+     * storage holds (truncation goes by storage, and a write whose reply was lost may well have
+     * landed). True if our document is there. Otherwise the policy map takes what is stored (or
+     * its absence) and the request fails: with {@code failed}'s reason if the read-back showed
+     * the write did not land, or saying the outcome is unknown if the read-back failed too.
+     */
+    private boolean storedAfterAll(String id, byte[] doc, StorageException failed) {
+        byte[] stored;
+        try {
+            stored = await(store.get(key(id)));
+        } catch (StorageException readBack) {
+            if (readBack.kind() == StorageException.Kind.NOT_FOUND) {
+                policies.remove(id);
+                policyCount = policies.size();
+                return false;
+            }
+            throw new StorageException(failed.kind(), failed.statusCode(), failed.getMessage() + "; reading the policy"
+                    + " back failed too (" + readBack.getMessage() + "), so whether the change was stored is unknown:"
+                    + " repeat the PUT (it is idempotent) or read the policy", failed);
+        }
+        if (java.util.Arrays.equals(stored, doc)) {
+            log.info("retention policy {}: storage reported a failure ({}), but reading it back shows the write landed",
+                    id, failed.getMessage());
+            return true;
+        }
+        try {
+            Policy there = PolicyCodec.decode(key(id), stored);
+            if (there.policyId().equals(id)) {
+                policies.put(id, there);
+                policyCount = policies.size();
+            }
+        } catch (IOException unreadableDoc) {
+            // left to the next load, which holds truncation while it stays unreadable
+        }
+        return false;
     }
 
     /** The live policy, or null (missing or expired). */
@@ -479,13 +549,28 @@ public final class RetentionManager implements AutoCloseable {
             requireLeading();
             Policy p = policies.get(id);
             if (p == null) {
-                return false;
+                // Not known here, but storage, which truncation goes by, may hold it: a write whose
+                // failure was reported and that landed anyway, or one of a server that led before.
+                byte[] stored;
+                try {
+                    stored = await(store.get(key(id)));
+                } catch (StorageException e) {
+                    if (e.kind() == StorageException.Kind.NOT_FOUND) {
+                        return false;
+                    }
+                    throw e;
+                }
+                try {
+                    p = PolicyCodec.decode(key(id), stored);
+                } catch (IOException unreadableDoc) {
+                    p = null; // removed all the same: it is what the client asked for, and it holds truncation
+                }
             }
             await(store.delete(List.of(key(id))));
             policies.remove(id);
             policyCount = policies.size();
             log.info("retention policy {} deleted", id);
-            return !p.expired(clock.epochMillis());
+            return p == null || !p.expired(clock.epochMillis());
         });
     }
 
@@ -504,31 +589,83 @@ public final class RetentionManager implements AutoCloseable {
      * Storage is the source of truth: a server that lost the log without knowing it yet may still
      * have written or deleted a policy after this term loaded them, and the client it answered
      * counts on it; so every truncation pass reads them again before deciding what to delete.
+     * Only documents whose etag changed since they were last read are read again (a pass with
+     * thousands of policies costs a listing, not a GET each), several at once.
+     *
+     * <p>Keys under {@code retention/} that are not policy ids (an S3 console's folder marker,
+     * a file an operator left) are logged once and ignored: no server ever wrote them there. A
+     * document under a policy id that cannot be read as that policy is in {@link #unreadable}
+     * afterwards: not in the map, and every truncation pass fails until it is fixed or deleted.
+     * A listed document that is then not found fails the load: a store whose listing and reads
+     * disagree must not make a live policy look deleted.
      */
-    private void loadPolicies() throws IOException {
+    private void loadPolicies() {
         TreeMap<String, Policy> stored = new TreeMap<>();
+        java.util.Map<String, ReadDoc> read = new java.util.HashMap<>();
+        List<String> bad = new ArrayList<>();
+        List<ObjectStore.Entry> toRead = new ArrayList<>();
         String prefix = layout.retentionPrefix();
         String token = null;
         do {
             ObjectStore.ListPage page = await(store.list(prefix, null, token, 1000));
             for (ObjectStore.Entry e : page.entries()) {
-                byte[] doc;
-                try {
-                    doc = await(store.get(e.key()));
-                } catch (StorageException gone) {
-                    if (gone.kind() == StorageException.Kind.NOT_FOUND) {
-                        continue; // deleted since the listing
+                String id = e.key().substring(prefix.length());
+                if (!Policy.validId(id)) {
+                    if (foreignKeysLogged.add(e.key())) {
+                        log.warn("retention: {} is not a policy (its name is not a policy id); ignored", e.key());
                     }
-                    throw gone;
+                    continue;
                 }
-                Policy p = PolicyCodec.decode(e.key(), doc);
-                stored.put(p.policyId(), p);
+                ReadDoc known = readDocs.get(e.key());
+                if (known != null && e.etag() != null && e.etag().equals(known.etag())) {
+                    stored.put(id, known.policy());
+                    read.put(e.key(), known);
+                } else {
+                    toRead.add(e);
+                }
             }
             token = page.continuationToken();
         } while (token != null);
+        for (int i = 0; i < toRead.size(); i += LOAD_READS_IN_FLIGHT) {
+            List<ObjectStore.Entry> group = toRead.subList(i, Math.min(toRead.size(), i + LOAD_READS_IN_FLIGHT));
+            List<CompletableFuture<byte[]>> docs = new ArrayList<>(group.size());
+            for (ObjectStore.Entry e : group) {
+                docs.add(store.get(e.key()));
+            }
+            for (int j = 0; j < group.size(); j++) {
+                ObjectStore.Entry e = group.get(j);
+                byte[] doc;
+                try {
+                    doc = await(docs.get(j));
+                } catch (StorageException failed) {
+                    if (failed.kind() == StorageException.Kind.NOT_FOUND) {
+                        throw new StorageException(StorageException.Kind.TRANSIENT, 404, e.key()
+                                + " was listed but is not found: reading the policies again later", failed);
+                    }
+                    throw failed;
+                }
+                String id = e.key().substring(prefix.length());
+                Policy p;
+                try {
+                    p = PolicyCodec.decode(e.key(), doc);
+                } catch (IOException notAPolicy) {
+                    String why = String.valueOf(notAPolicy.getMessage());
+                    bad.add(why.startsWith(e.key()) ? why : e.key() + ": " + why);
+                    continue;
+                }
+                if (!p.policyId().equals(id)) {
+                    bad.add(e.key() + ": the document is policy " + p.policyId());
+                    continue;
+                }
+                stored.put(id, p);
+                read.put(e.key(), new ReadDoc(e.etag(), p));
+            }
+        }
         policies.clear();
         policies.putAll(stored);
         policyCount = policies.size();
+        readDocs = read;
+        unreadable = List.copyOf(bad);
     }
 
     /** The pass in progress, or the last one (the retention thread only): one runs at a time. */
@@ -584,11 +721,10 @@ public final class RetentionManager implements AutoCloseable {
         if (!leadership.stillLeading()) {
             return null; // another server leads: its passes decide what goes
         }
-        try {
-            loadPolicies();
-        } catch (IOException e) {
-            throw new StorageException(StorageException.Kind.PERMANENT, 0, "cannot read the retention policies: "
-                    + e.getMessage(), e);
+        loadPolicies();
+        if (!unreadable.isEmpty()) {
+            throw new StorageException(StorageException.Kind.PERMANENT, 0, "cannot read the retention policies "
+                    + unreadable + "; truncation is held until they are fixed or deleted", null);
         }
         long now = clock.epochMillis();
         List<String> expired = new ArrayList<>();

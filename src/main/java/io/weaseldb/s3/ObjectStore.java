@@ -58,5 +58,10 @@ public interface ObjectStore extends AutoCloseable {
         }
     }
 
-    record Entry(String key, long size) {}
+    /** A listed object; {@code etag} as the listing gave it (changes when the content does), or null if unknown. */
+    record Entry(String key, long size, String etag) {
+        public Entry(String key, long size) {
+            this(key, size, null);
+        }
+    }
 }

@@ -172,7 +172,7 @@ public final class SdkObjectStore implements ObjectStore {
         }), r -> {
             List<Entry> entries = new ArrayList<>(r.contents().size());
             for (S3Object o : r.contents()) {
-                entries.add(new Entry(o.key(), o.size() == null ? -1 : o.size()));
+                entries.add(new Entry(o.key(), o.size() == null ? -1 : o.size(), o.eTag()));
             }
             boolean more = Boolean.TRUE.equals(r.isTruncated());
             return new ListPage(entries, more ? r.nextContinuationToken() : null);

@@ -166,7 +166,7 @@ final class SimStore implements ObjectStore {
             var page = (ObjectBackend.ListResult.Page) backend.list(BUCKET, new ListQuery(prefix, "", after, maxKeys));
             List<Entry> out = new ArrayList<>();
             for (ObjectInfo i : page.contents()) {
-                out.add(new Entry(i.key(), i.size()));
+                out.add(new Entry(i.key(), i.size(), i.etag()));
             }
             return new ListPage(out, page.truncated() ? page.lastKey() : null);
         });

@@ -73,6 +73,7 @@ public final class ManualObjectStore implements ObjectStore {
     private boolean auto;
     private int puts;
     private int rangedReads;
+    private int gets;
 
     /** Complete every request immediately. */
     public synchronized ManualObjectStore auto(boolean on) {
@@ -111,6 +112,11 @@ public final class ManualObjectStore implements ObjectStore {
     }
 
     /** Ranged reads asked for so far. */
+    /** Whole-object reads asked for so far. */
+    public synchronized int getCount() {
+        return gets;
+    }
+
     public synchronized int rangedReadCount() {
         return rangedReads;
     }
@@ -200,6 +206,9 @@ public final class ManualObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<byte[]> get(String key) {
+        synchronized (this) {
+            gets++;
+        }
         return submit("get", key, () -> {
             byte[] b = objects.get(key);
             if (b == null) {
@@ -243,7 +252,9 @@ public final class ManualObjectStore implements ObjectStore {
                     more = true;
                     break;
                 }
-                out.add(new Entry(e.getKey(), e.getValue().length));
+                // an etag that changes with the content, as S3's does
+                out.add(new Entry(e.getKey(), e.getValue().length,
+                        "\"" + Integer.toHexString(java.util.Arrays.hashCode(e.getValue())) + "-" + e.getValue().length + "\""));
                 last = e.getKey();
             }
             return new ListPage(out, more ? last : null);
