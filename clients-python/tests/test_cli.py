@@ -246,3 +246,52 @@ def test_python_dash_m_entry_point(server: FakeServer) -> None:
     assert proc.returncode == 0 and json.loads(proc.stdout) == {"version": 5, "leader_id": "L"}
     proc = subprocess.run([sys.executable, "-m", "weaseldb", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "retention" in proc.stdout
+
+
+def test_metrics_values_are_exact_and_label_values_escaped(server: FakeServer) -> None:
+    server.on("GET", "/metrics", Reply(body='big 268435456\nratio 0.1234567891\nneg -3\nnan NaN\n'
+                                            'odd{path="a\\\\b\\"c\\nd"} 1.5\n'))
+    code, out, err = cli("--url", server.url, "metrics")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["big 268435456", "nan NaN", "neg -3", 'odd{path="a\\\\b\\"c\\nd"} 1.5',
+                                "ratio 0.1234567891"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["retention", "get", ""],
+    ["retention", "delete", ""],
+    ["retention", "put", "", "5"],
+    ["status", ""],
+    ["--timeout", "-1", "version"],
+    ["--timeout", "nan", "version"],
+    ["--timeout", "inf", "version"],
+    ["--timeout", "0", "version"],
+    ["--timeout", "soon", "version"],
+    ["version", "--timeout", "0"],
+])
+def test_bad_ids_and_timeouts_are_usage_errors(server: FakeServer, argv: list[str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli("--url", server.url, *argv)
+    usage = capsys.readouterr().err  # argparse writes its own message to sys.stderr
+    assert code == 2 and out == ""
+    assert "Traceback" not in err + usage and "error:" in err + usage
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("path, body, argv", [
+    ("/v1/version", {"version": "12"}, ["version"]),
+    ("/metrics", "a_total{x=1} 3\n", ["metrics"]),
+])
+def test_malformed_answers_are_one_line_on_stderr(server: FakeServer, path: str, body: object,
+                                                 argv: list[str]) -> None:
+    server.on("GET", path, Reply(body=body))
+    code, out, err = cli("--url", server.url, *argv)
+    assert code == 1 and out == ""
+    assert err.startswith(f"weaseldb: {argv[0]}: HTTP 200 bad_response: ") and err.count("\n") == 1
+
+
+def test_malformed_commit_answer_is_one_line_on_stderr(server: FakeServer) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 3, "leader_id": "L"}))
+    server.on("POST", "/v1/commit", Reply(body={"status": "committed", "version": None}))
+    code, out, err = cli("--url", server.url, "commit", "--write", "k=v")
+    assert code == 1 and out == "" and err.count("\n") == 1 and "bad_response" in err

@@ -291,3 +291,33 @@ def test_failed_retry_of_a_stale_connection_keeps_the_outcome_unknown(server: Fa
         client.commit([Write(b"k", b"v")], request_id="z" * 20)
     # The first send may have been received even though the retry could not connect.
     assert info.value.outcome_unknown
+
+
+@pytest.mark.parametrize("path, body, call", [
+    ("/v1/version", {"version": "12", "leader_id": "L"}, lambda c: c.version()),
+    ("/v1/version", [12], lambda c: c.version()),
+    ("/v1/version", "not json", lambda c: c.version()),
+    ("/v1/status", {"status": "committed", "version": None}, lambda c: c.status("r" * 20)),
+    ("/ok", ["ok"], lambda c: c.ok()),
+    ("/v1/retention/", {"policies": "none", "oldest_version": 1}, lambda c: c.list_retention()),
+    ("/v1/retention/p", {"policy_id": "p", "version": "x"}, lambda c: c.get_retention("p")),
+    ("/metrics", "a_total{x=1} 3\n", lambda c: c.metrics()),
+])
+def test_malformed_success_answers_raise_bad_response(server: FakeServer, path: str, body: object, call) -> None:  # type: ignore[no-untyped-def]
+    from weaseldb import BadResponse
+
+    server.on("GET", path, Reply(body=body))
+    with pytest.raises(BadResponse) as info:
+        call(Client(server.url))
+    assert isinstance(info.value, WeaselError)
+    assert info.value.status == 200 and info.value.code == "bad_response"
+
+
+def test_malformed_commit_answer_raises_bad_response_naming_the_request(server: FakeServer) -> None:
+    from weaseldb import BadResponse
+
+    server.on("POST", "/v1/commit", Reply(body={"status": "committed", "version": None}))
+    with pytest.raises(BadResponse) as info:
+        Client(server.url).commit([Write(b"k", b"v")], request_id="q" * 20)
+    assert info.value.status == 200 and info.value.request_id == "q" * 20
+    assert not info.value.outcome_unknown

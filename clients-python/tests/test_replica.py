@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import pytest
@@ -138,3 +139,49 @@ def test_wait_for_on_a_closed_replica_raises_instead_of_blocking(server: FakeSer
     with pytest.raises(RuntimeError, match="closed at version 1"):
         r.wait_for(2)
     assert r.wait_for(1) == 1  # versions already reached still answer
+
+
+@pytest.mark.parametrize("after", ["600", None, 1.5, True])
+def test_after_of_the_wrong_type_is_refused_at_once(after: object) -> None:
+    with pytest.raises(TypeError, match="after must be an int"):
+        Replica(Client("http://127.0.0.1:9"), after=after, start=False)  # type: ignore[arg-type]
+
+
+def test_keys_items_values_are_consistent_while_the_stream_applies() -> None:
+    # Every transaction writes all of KEYS with its version, or deletes them all: a
+    # consistent copy holds all of them with one value, or none.
+    keys = [b"k%02d" % i for i in range(50)]
+    r = Replica()
+    stop = threading.Event()
+
+    def follow() -> None:
+        v = 0
+        while not stop.is_set():
+            v += 1
+            if v % 2:
+                r.apply(tx(v, *[Write(k, b"%d" % v) for k in keys]))
+            else:
+                r.apply(tx(v, *[Delete(k) for k in keys]))
+
+    t = threading.Thread(target=follow, daemon=True)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, mid-copy included
+    t.start()
+    try:
+        for _ in range(300):
+            items = list(r.items())
+            assert [k for k, _ in items] in ([], keys)
+            assert len({v for _, v in items}) <= 1
+            values = list(r.values())
+            assert len(values) in (0, len(keys)) and len(set(values)) <= 1
+            assert list(r.keys()) in ([], keys)
+            copy = dict(r.items())
+            assert len(copy) in (0, len(keys))
+    finally:
+        sys.setswitchinterval(interval)
+        stop.set()
+        t.join(5)
+    r.apply(tx(r.version + 1, Write(b"z", b"1")))
+    snapshot_keys = r.keys()
+    r.apply(tx(r.version + 1, Delete(b"z")))
+    assert b"z" in snapshot_keys and b"z" not in r  # a copy, not a live view

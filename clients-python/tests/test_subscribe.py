@@ -358,3 +358,15 @@ def test_idle_connection_is_replaced(server: FakeServer, fake_sleep: FakeSleep) 
     with sub(server, fake_sleep, after=1, idle_timeout=0.3) as s:
         assert [e.version for e in take(s, 2)] == [2, 3]
     assert server.calls("/v1/subscribe")[1].query["after"] == "2"
+
+
+@pytest.mark.parametrize("after", ["600", 1.5, True])
+def test_after_of_the_wrong_type_is_refused_before_iterating(server: FakeServer, after: object) -> None:
+    from weaseldb import Subscription
+
+    c = Client(server.url)
+    with pytest.raises(TypeError, match="after must be an int"):
+        c.subscribe(after=after)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="after must be an int"):
+        Subscription(c, after)  # type: ignore[arg-type]
+    assert server.requests == []

@@ -316,3 +316,38 @@ def test_txn_get_without_replica_explains() -> None:
 
 def test_unavailable_is_exported() -> None:
     assert issubclass(Unavailable, Exception)
+
+
+def test_a_stopped_replica_is_raised_at_once_not_retried(server: FakeServer, fake_sleep: FakeSleep) -> None:
+    # The replica's follower gave up (max_reconnects): wait_for raises that stored error
+    # on every attempt, so retrying could only loop (forever with retries=None).
+    server.on("GET", "/v1/version", Reply(body={"version": 5, "leader_id": "L"}))
+    server.on("GET", "/v1/subscribe", Reply(503, {"error": "unavailable", "message": "down"}))
+    c = Client(server.url)
+    r = Replica(c, after=0, max_reconnects=1, backoff=Backoff(0.001, 0.001))
+    with pytest.raises(Unavailable):
+        r.wait_for(5, timeout=10)
+    with pytest.raises(Unavailable) as info:
+        run(c, fake_sleep, fn=lambda t: t.set(b"k", b"v"), replica=r, retries=200)
+    assert info.value is r.error
+    assert fake_sleep.delays == [] and server.calls("/v1/commit") == []
+    r.close()
+
+
+def test_retry_after_beyond_the_backoff_cap_is_honoured(server: FakeServer, fake_sleep: FakeSleep) -> None:
+    server.on("GET", "/v1/version", Reply(body={"version": 10, "leader_id": "L1"}))
+    server.on("POST", "/v1/commit",
+              Reply(429, {"error": "too_many_requests", "message": "slow"}, headers={"Retry-After": "5"}),
+              Reply(503, {"error": "unavailable", "message": "not leader", "outcome": "not_committed"},
+                    headers={"Retry-After": "30"}),
+              committed)
+    res = run(Client(server.url), fake_sleep)  # default backoff: capped at 1 s
+    assert res.attempts == 3 and fake_sleep.delays == [5.0, 30.0]
+
+
+def test_backoff_bounds_retry_after_by_max_retry_after_not_cap() -> None:
+    b = Backoff(0.01, 1.0, rng=random.Random(1))
+    assert b.next(5.0) == 5.0
+    assert b.next(86400.0) == 300.0
+    assert Backoff(0.01, 1.0, max_retry_after=60.0).next(86400.0) == 60.0
+    assert b.next(None) <= 1.0

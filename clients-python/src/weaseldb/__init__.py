@@ -14,8 +14,9 @@ See the package README for the transaction helper, subscriptions, the replica an
 from .admin import Histogram, Metrics, MetricsParseError, parse_metrics
 from .client import Client
 from .errors import (
-    CertificateError,
     BadRequest,
+    BadResponse,
+    CertificateError,
     CommitRejected,
     Conflict,
     ContentTooLarge,
@@ -64,7 +65,7 @@ from .txn import Txn, TxnResult, new_request_id, resolve_outcome, run_transactio
 __version__ = "0.1.0"
 
 __all__ = [
-    "BadRequest", "Backoff", "Checkpoint", "Client", "CommitRejected", "CommitResult", "Conflict",
+    "BadRequest", "BadResponse", "Backoff", "Checkpoint", "Client", "CommitRejected", "CommitResult", "Conflict",
     "ContentTooLarge", "Delete", "Event", "Forbidden", "GapError", "Health", "Histogram",
     "InternalError", "LeaderChanged", "LogTruncated", "MethodNotAllowed", "Metrics",
     "MetricsParseError", "NotFound", "Operation", "OutcomeUnknown", "PointRead", "Precondition",

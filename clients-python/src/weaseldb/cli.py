@@ -129,6 +129,24 @@ class _Formatter(argparse.HelpFormatter):
         return super()._format_args(action, default_metavar)
 
 
+def _positive_seconds(text: str) -> float:
+    """argparse type of ``--timeout``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _non_empty(text: str) -> str:
+    """argparse type of ids (policy id, request id): not the empty string."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     def d(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
@@ -137,7 +155,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="server URL (env WEASELDB_URL, default http://127.0.0.1:8080)")
     parser.add_argument("--token", default=d(os.environ.get("WEASELDB_TOKEN")),
                         help="bearer token (env WEASELDB_TOKEN)")
-    parser.add_argument("--timeout", type=float, default=d(30.0), help="seconds per request (default 30)")
+    parser.add_argument("--timeout", type=_positive_seconds, default=d(30.0),
+                        help="seconds per request, > 0 (default 30)")
     parser.add_argument("--json", action="store_true", default=d(False), help="print JSON")
 
 
@@ -177,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--b64", action="store_true", help="keys and values are standard base64")
 
     s = sub.add_parser("status", parents=[common], help="final outcome of a request id")
-    s.add_argument("request_id")
+    s.add_argument("request_id", type=_non_empty)
     s.add_argument("--min-version", type=int)
 
     sb = sub.add_parser("subscribe", parents=[common], help="print committed transactions as they come")
@@ -190,13 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     rs = r.add_subparsers(dest="action", metavar="ACTION", required=True)
     rs.add_parser("list", parents=[common], help="every live policy and the oldest version still stored")
     g = rs.add_parser("get", parents=[common], help="one policy")
-    g.add_argument("policy_id")
+    g.add_argument("policy_id", type=_non_empty)
     p = rs.add_parser("put", parents=[common], help="create or replace a policy: keep versions after VERSION")
-    p.add_argument("policy_id")
+    p.add_argument("policy_id", type=_non_empty)
     p.add_argument("version", type=int)
     p.add_argument("--ttl", type=int, dest="ttl_seconds", help="seconds until the policy expires")
     dl = rs.add_parser("delete", parents=[common], help="delete a policy")
-    dl.add_argument("policy_id")
+    dl.add_argument("policy_id", type=_non_empty)
 
     m = sub.add_parser("metrics", parents=[common], help="scrape /metrics")
     m.add_argument("prefix", nargs="?", help="only metrics whose name starts with this")
@@ -425,11 +444,30 @@ def _policy_text(p: RetentionPolicy) -> str:
     return f"{p.policy_id} version={p.version}{extra}"
 
 
+def _metric_value(value: float) -> str:
+    """A sample value in the Prometheus text format, without losing precision:
+    integral values as integers (``268435456``, not ``2.68435e+08``), others exactly
+    (``repr``), and ``NaN``/``+Inf``/``-Inf``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 2.0 ** 63:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _label_value(text: str) -> str:
+    """Escape a label value as the Prometheus text format does: backslash, double quote
+    and line feed become ``\\\\``, ``\\"`` and ``\\n``."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _metric_line(name: str, labels: tuple[tuple[str, str], ...], value: float) -> str:
     if labels:
-        inner = ",".join(f'{k}="{v}"'.replace("\n", "\\n") for k, v in labels)
-        return f"{name}{{{inner}}} {value:g}"
-    return f"{name} {value:g}"
+        inner = ",".join(f'{k}="{_label_value(v)}"' for k, v in labels)
+        return f"{name}{{{inner}}} {_metric_value(value)}"
+    return f"{name} {_metric_value(value)}"
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -549,7 +587,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     command = getattr(args, "command", None)
     try:
         return _run(args, out)
-    except UsageError as exc:
+    except (UsageError, ValueError) as exc:
+        # ValueError: an argument the library refused before sending anything (the
+        # server's answers raise WeaselError, never ValueError).
         err_stream.write(f"weaseldb: error: {exc}\n")
         return EXIT_USAGE
     except WeaselError as exc:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import ssl
 import urllib.parse
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Protocol, TypeVar
 
-from .admin import Metrics, parse_metrics
-from .errors import WeaselError
+from .admin import Metrics, MetricsParseError, parse_metrics
+from .errors import BadResponse, WeaselError
 from .model import (
     CommitResult,
     Health,
@@ -38,6 +38,7 @@ from .txn import Txn, TxnResult, new_request_id, run_transaction
 __all__ = ["Client"]
 
 T = TypeVar("T")
+R = TypeVar("R", covariant=True)
 
 
 class Client:
@@ -91,8 +92,8 @@ class Client:
 
     def version(self) -> VersionInfo:
         """``GET /v1/version``: a version covering every commit acknowledged so far."""
-        _, doc = self.transport.request_json("GET", "/v1/version")
-        return VersionInfo.from_json(_obj(doc))
+        resp, doc = self.transport.request_json("GET", "/v1/version")
+        return _parse(VersionInfo, resp, doc)
 
     @staticmethod
     def commit_body(
@@ -152,13 +153,13 @@ class Client:
         doc = self.commit_body(operations, preconditions, read_version=read_version,
                                request_id=request_id, leader_id=leader_id)
         try:
-            _, answer = self.transport.request_json("POST", "/v1/commit", doc=doc, request_id=request_id,
-                                                    retry_stale=request_id is not None, commit=True)
+            resp, answer = self.transport.request_json("POST", "/v1/commit", doc=doc, request_id=request_id,
+                                                       retry_stale=request_id is not None, commit=True)
         except WeaselError as exc:
             if exc.request_id is None:
                 exc.request_id = request_id
             raise
-        return CommitResult.from_json(_obj(answer))
+        return _parse(CommitResult, resp, answer, request_id=request_id)
 
     def status(self, request_id: str, min_version: int | None = None) -> StatusResult:
         """``GET /v1/status``: the final outcome of ``request_id``.
@@ -171,9 +172,9 @@ class Client:
         """
         _as_str(request_id, "request_id", optional=False)
         _as_version(min_version, "min_version")
-        _, doc = self.transport.request_json(
+        resp, doc = self.transport.request_json(
             "GET", "/v1/status", query={"request_id": request_id, "min_version": min_version})
-        return StatusResult.from_json(_obj(doc))
+        return _parse(StatusResult, resp, doc)
 
     def subscribe(
         self,
@@ -185,8 +186,10 @@ class Client:
 
         ``after=None`` starts at the current version (live tail). ``options`` go to
         :class:`~weaseldb.subscribe.Subscription` (``idle_timeout``,
-        ``max_reconnects``, ``backoff``, ``sleep``).
+        ``max_reconnects``, ``backoff``, ``sleep``). ``TypeError`` for an ``after``
+        that is not an ``int``.
         """
+        _as_version(after, "after")
         return Subscription(self, after, durable, **options)
 
     def transact(
@@ -206,18 +209,18 @@ class Client:
         doc: dict[str, Any] = {"version": version}
         if ttl_seconds is not None:
             doc["ttl_seconds"] = ttl_seconds
-        _, answer = self.transport.request_json("PUT", _policy_path(policy_id), doc=doc, ok=(200, 201))
-        return RetentionPolicy.from_json(_obj(answer))
+        resp, answer = self.transport.request_json("PUT", _policy_path(policy_id), doc=doc, ok=(200, 201))
+        return _parse(RetentionPolicy, resp, answer)
 
     def get_retention(self, policy_id: str) -> RetentionPolicy:
         """One policy; :class:`~weaseldb.errors.NotFound` if it does not exist."""
-        _, answer = self.transport.request_json("GET", _policy_path(policy_id))
-        return RetentionPolicy.from_json(_obj(answer))
+        resp, answer = self.transport.request_json("GET", _policy_path(policy_id))
+        return _parse(RetentionPolicy, resp, answer)
 
     def list_retention(self) -> RetentionList:
         """Every policy and the oldest version still retained."""
-        _, answer = self.transport.request_json("GET", "/v1/retention/")
-        return RetentionList.from_json(_obj(answer))
+        resp, answer = self.transport.request_json("GET", "/v1/retention/")
+        return _parse(RetentionList, resp, answer)
 
     def delete_retention(self, policy_id: str) -> None:
         """Delete a policy (204); :class:`~weaseldb.errors.NotFound` if absent.
@@ -239,13 +242,20 @@ class Client:
         return resp.body.decode("utf-8", "replace")
 
     def metrics(self) -> Metrics:
-        """``GET /metrics`` parsed: ``{(name, labels): value}``."""
-        return parse_metrics(self.metrics_text())
+        """``GET /metrics`` parsed: ``{(name, labels): value}``.
+
+        An exposition that does not parse raises :class:`~weaseldb.errors.BadResponse`
+        (its ``__cause__`` is the :class:`~weaseldb.admin.MetricsParseError`).
+        """
+        try:
+            return parse_metrics(self.metrics_text())
+        except MetricsParseError as exc:
+            raise BadResponse(f"GET /metrics: {exc}", status=200) from exc
 
     def ok(self) -> Health:
         """``GET /ok``: raises :class:`~weaseldb.errors.Unavailable` when not healthy."""
-        _, doc = self.transport.request_json("GET", "/ok")
-        return Health.from_json(_obj(doc))
+        resp, doc = self.transport.request_json("GET", "/ok")
+        return _parse(Health, resp, doc)
 
     # -- escape hatch --------------------------------------------------------------------
 
@@ -277,10 +287,21 @@ class Client:
                                       retry_stale=retry_stale)
 
 
-def _obj(doc: Any) -> Mapping[str, Any]:
-    if not isinstance(doc, dict):
-        raise WeaselError(f"expected a JSON object, got {doc!r}"[:300], code="bad_response")
-    return doc
+class _FromJson(Protocol[R]):
+    def from_json(self, doc: Mapping[str, Any], /) -> R: ...
+
+
+def _parse(cls: _FromJson[R], resp: Response, doc: Any, *, request_id: str | None = None) -> R:
+    """``cls.from_json(doc)``; a body that is not the contract's shape (not an object, a
+    field missing or of the wrong type) raises :class:`BadResponse`, never a bare
+    ``ValueError``/``TypeError``."""
+    try:
+        if not isinstance(doc, dict):
+            raise ValueError(f"expected a JSON object, got {doc!r}")
+        return cls.from_json(doc)
+    except (ValueError, TypeError) as exc:
+        raise BadResponse(f"unexpected response: {exc}"[:500], status=resp.status,
+                          body=doc if isinstance(doc, dict) else None, request_id=request_id) from exc
 
 
 def _policy_path(policy_id: str) -> str:

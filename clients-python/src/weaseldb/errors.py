@@ -40,6 +40,7 @@ __all__ = [
     "OutcomeUnknown",
     "StreamError",
     "GapError",
+    "BadResponse",
     "error_from_response",
     "parse_retry_after",
 ]
@@ -323,6 +324,21 @@ class GapError(StreamError):
         self.expected = expected
         self.prev_version = prev_version
         self.version = version
+
+
+class BadResponse(WeaselError):
+    """A success status whose body is not what the contract says (not JSON, a field
+    missing or of the wrong type, a metrics line that does not parse): a server or proxy
+    that does not speak this API. ``status`` is the HTTP status received, ``code`` is
+    ``"bad_response"``.
+
+    For a commit the status was a success, so the commit most likely happened even though
+    its answer is unreadable: ``request_id`` names it, for :meth:`weaseldb.Client.status`.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "bad_response",
+                 body: Mapping[str, Any] | None = None, request_id: str | None = None) -> None:
+        super().__init__(message, status=status, code=code, body=body, request_id=request_id)
 
 
 def parse_retry_after(value: str | None, *, now: _dt.datetime | None = None) -> float | None:

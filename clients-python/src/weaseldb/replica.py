@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ItemsView, Iterator, KeysView, Mapping, ValuesView
 
 from .errors import StreamError
 from .model import (
@@ -35,6 +35,7 @@ from .model import (
     UnknownOperation,
     Write,
     _as_bytes,
+    _as_version,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ class Replica(Mapping[bytes, bytes]):
     Args:
         client: where to subscribe; ``None`` for a replica fed by hand with :meth:`apply`.
         after: the version ``initial`` reflects (default 0 with an empty map: the whole
-            log is replayed, which needs the log not to be truncated).
+            log is replayed, which needs the log not to be truncated); an ``int``, else
+            ``TypeError`` at once.
         initial: the key space at version ``after``.
         durable: subscribe with ``durable=True`` (only durable transactions) or not.
         start: start the background thread now (otherwise call :meth:`start`).
@@ -69,6 +71,8 @@ class Replica(Mapping[bytes, bytes]):
         start: bool = True,
         **subscribe_options: Any,
     ) -> None:
+        if _as_version(after, "after") is None:
+            raise TypeError("after must be an int, not None")
         self._client = client
         self._data: dict[bytes, bytes] = dict(initial or {})
         self._keys: list[bytes] = sorted(self._data)
@@ -208,6 +212,30 @@ class Replica(Mapping[bytes, bytes]):
     def __iter__(self) -> Iterator[bytes]:
         with self._cond:
             return iter(list(self._keys))
+
+    # keys/items/values copy under the lock, so each is one consistent state even while
+    # the follower thread applies transactions (the Mapping defaults look every key up
+    # again, and a key deleted meanwhile raised KeyError). In key order, like iteration.
+
+    def _sorted_copy(self) -> dict[bytes, bytes]:
+        with self._cond:
+            return {k: self._data[k] for k in self._keys}
+
+    def keys(self) -> KeysView[bytes]:
+        """The keys at one version, in key order (a copy: later changes do not show)."""
+        return self._sorted_copy().keys()
+
+    def items(self) -> ItemsView[bytes, bytes]:
+        """The ``(key, value)`` pairs at one version, in key order (a copy).
+
+        ``dict(replica.items())`` is a consistent copy; ``dict(replica)`` is not, as
+        ``dict()`` looks each key up separately: use it, or :meth:`snapshot`, instead.
+        """
+        return self._sorted_copy().items()
+
+    def values(self) -> ValuesView[bytes]:
+        """The values at one version, in key order (a copy)."""
+        return self._sorted_copy().values()
 
     def __len__(self) -> int:
         with self._cond:

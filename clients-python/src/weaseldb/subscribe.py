@@ -50,7 +50,7 @@ from .errors import (
     Unavailable,
     WeaselError,
 )
-from .model import Checkpoint, Event, Rollback, Transaction
+from .model import Checkpoint, Event, Rollback, Transaction, _as_version
 from .sse import SSEEvent, SSEParser
 
 if TYPE_CHECKING:
@@ -65,23 +65,29 @@ class Backoff:
     The n-th delay is uniform in ``[0, min(cap, base * 2**n)]`` (never below
     ``floor``), the scheme that spreads a crowd of reconnecting clients best. ``rng`` is
     injected so tests are deterministic.
+
+    A server's ``Retry-After`` (the ``hint`` of :meth:`next`) is honoured even beyond
+    ``cap``: the server knows how long it needs. Only ``max_retry_after`` (default
+    300 s) bounds it, so a far-off HTTP-date cannot stall a client for hours.
     """
 
     def __init__(self, base: float = 0.1, cap: float = 10.0, *, floor: float = 0.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, max_retry_after: float = 300.0) -> None:
         self.base = base
         self.cap = cap
         self.floor = floor
         self.rng = rng or random.Random()
+        self.max_retry_after = max_retry_after
         self.attempt = 0
 
     def next(self, hint: float | None = None) -> float:
-        """The next delay; a server ``Retry-After`` ``hint`` is honoured (up to ``cap``)."""
+        """The next delay; at least a server ``Retry-After`` ``hint``, if given (up to
+        ``max_retry_after``, not ``cap``)."""
         ceiling = min(self.cap, self.base * (2 ** min(self.attempt, 30)))
         self.attempt += 1
         delay = max(self.floor, self.rng.uniform(0.0, ceiling))
         if hint is not None:
-            delay = max(delay, min(hint, self.cap))
+            delay = max(delay, min(hint, self.max_retry_after))
         return delay
 
     def reset(self) -> None:
@@ -97,6 +103,8 @@ class Subscription:
 
     Use it as an iterator (``for event in client.subscribe(after=v)``) and, when done
     early, call :meth:`close` (or use it as a context manager).
+
+    ``after`` must be an ``int`` or ``None`` (``TypeError`` otherwise, at once).
 
     Arguments beyond the contract's ``after``/``durable``:
         idle_timeout: seconds without any byte (the server sends a keepalive comment
@@ -122,6 +130,7 @@ class Subscription:
         sleep: Callable[[float], None] | None = None,
         chunk_size: int = 65536,
     ) -> None:
+        _as_version(after, "after")  # a str "600" would only fail mid-iteration
         self._client = client
         self.durable = durable
         self.idle_timeout = idle_timeout

@@ -28,7 +28,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .errors import CertificateError, Timeout, TransportError, WeaselError, error_from_response
+from .errors import BadResponse, CertificateError, Timeout, TransportError, WeaselError, error_from_response
 
 __all__ = ["Response", "Transport", "DEFAULT_URL"]
 
@@ -60,9 +60,7 @@ class Response:
         try:
             return json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise WeaselError(
-                f"response is not JSON: {self.body[:200]!r}", status=self.status, code="bad_response"
-            ) from exc
+            raise BadResponse(f"response is not JSON: {self.body[:200]!r}", status=self.status) from exc
 
     def error(self, *, request_id: str | None = None, commit: bool = False) -> WeaselError:
         """The typed exception for this (error) response (``commit``: it answered a commit)."""

@@ -242,7 +242,10 @@ def run_transaction(
 
     Args:
         replica: read through it (``txn.get``/``txn.range``); each attempt first waits
-            until it reflects the attempt's read version.
+            until it reflects the attempt's read version. What that wait raises is not
+            retried: the error that stopped the replica (:attr:`Replica.error`),
+            ``TimeoutError`` after ``replica_timeout`` seconds, ``RuntimeError`` once it
+            is closed.
         retries: attempts after the first (``None``: unlimited); when exhausted the last
             error (e.g. :class:`Conflict`) is raised. If that error was an unknown outcome
             that ``/v1/status`` settled as not committed, its ``resolved`` is
@@ -269,12 +272,15 @@ def run_transaction(
         error: WeaselError
         try:
             rv = next_version if next_version is not None else client.version().version
-            next_version = None
-            if replica is not None:
-                replica.wait_for(rv, timeout=replica_timeout)
         except WeaselError as exc:
             error, hint = _retryable(exc)  # /v1/version failed, or raised
         else:
+            next_version = None
+            if replica is not None:
+                # Outside the handler: the replica's own failure (its subscription gave up,
+                # e.g. after max_reconnects, or hit LogTruncated) is permanent, and
+                # wait_for would raise it again on every attempt; it is raised at once.
+                replica.wait_for(rv, timeout=replica_timeout)
             request_id = make_id()
             txn = Txn(rv, request_id=request_id, attempt=attempt, replica=replica)
             # Outside every handler: whatever fn raises (a WeaselError of a call it made
@@ -288,7 +294,8 @@ def run_transaction(
             except WeaselError as exc:
                 if exc.outcome_unknown:
                     status = resolve_outcome(client, request_id, min_version=rv, attempts=status_attempts,
-                                             patience=status_patience, backoff=Backoff(0.05, 2.0, rng=backoff.rng),
+                                             patience=status_patience, backoff=Backoff(0.05, 2.0, rng=backoff.rng,
+                                                             max_retry_after=backoff.max_retry_after),
                                              sleep=do_sleep)
                     if status.committed:
                         commit = CommitResult(status.version, status.leader_id or "", request_id, False, status.raw)
