@@ -1,9 +1,11 @@
-"""Building the package leaves nothing for git to report in the source tree."""
+"""Packaging: building leaves nothing for git to report, and the sdist can run its tests."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -20,3 +22,22 @@ def test_build_output_is_ignored_by_git(made_by_pip_install: str) -> None:
     # `pip install ./clients-python` writes these; `git status` must stay clean.
     ignored = subprocess.run(["git", "check-ignore", "-q", made_by_pip_install], cwd=PACKAGE)
     assert ignored.returncode == 0, f"clients-python/{made_by_pip_install} is not ignored by git"
+
+
+def test_the_sdist_carries_what_its_tests_need(tmp_path: Path) -> None:
+    # pytest in an unpacked sdist needs conftest.py, fakedb.py and the example, not only
+    # the test_*.py files setuptools includes by default.
+    pytest.importorskip("setuptools")
+    src = tmp_path / "src"
+    shutil.copytree(PACKAGE, src, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
+    made = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "-q", "sdist",
+                           "-d", str(tmp_path / "dist")], cwd=src, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    (sdist,) = (tmp_path / "dist").glob("weaseldb-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    wanted = {f"tests/{p.name}" for p in (PACKAGE / "tests").glob("*.py")}
+    wanted |= {f"examples/{p.name}" for p in (PACKAGE / "examples").glob("*.py")}
+    wanted |= {"README.md", "pyproject.toml"}
+    assert {"tests/conftest.py", "tests/fakedb.py", "examples/counter.py"} <= wanted
+    assert wanted - names == set()
