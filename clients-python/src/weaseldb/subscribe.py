@@ -106,6 +106,16 @@ class Subscription:
 
     ``after`` must be an ``int`` or ``None`` (``TypeError`` otherwise, at once).
 
+    Attributes:
+        position: the version everything up to which has been delivered; the next
+            connection resumes after it. With ``durable=False`` it may be the version of
+            a transaction that is not durable yet (and may be rolled back), so it is not
+            a safe point to persist and resume from after a restart: use ``checkpoint``.
+        checkpoint: the last checkpoint's ``committed_version`` (before the first one,
+            where the subscription started): every version up to it is durable. With
+            ``durable=False`` this is the safe resume point; subscribe again with
+            ``after=checkpoint`` and drop what was applied past it, which comes again.
+
     Arguments beyond the contract's ``after``/``durable``:
         idle_timeout: seconds without any byte (the server sends a keepalive comment
             every 30 s) after which the connection is presumed dead and replaced.
