@@ -88,8 +88,11 @@ public final class RetentionManager implements AutoCloseable {
 
     private record ReadDoc(String etag, Policy policy) {}
 
-    /** Policy documents a load reads at once. */
-    static final int LOAD_READS_IN_FLIGHT = 32;
+    /**
+     * Policy documents a load reads at once: within what the S3 connection pool keeps beyond log
+     * writes and history replays (LeaderTerm gives replays half of what writes leave).
+     */
+    static final int LOAD_READS_IN_FLIGHT = 8;
     private volatile long oldestVersion;
     private volatile int policyCount;
     private final Counter deletedObjects;
@@ -469,9 +472,7 @@ public final class RetentionManager implements AutoCloseable {
             try {
                 await(store.put(key(id), doc));
             } catch (StorageException failed) {
-                if (!storedAfterAll(id, doc, failed)) {
-                    throw failed;
-                }
+                confirmStored(id, doc, failed);
             }
             Policy old = policies.put(id, p);
             policyCount = policies.size();
@@ -485,39 +486,49 @@ public final class RetentionManager implements AutoCloseable {
     /**
      * A policy write failed, or its answer was lost: reads the key back, so the answer says what
      * storage holds (truncation goes by storage, and a write whose reply was lost may well have
-     * landed). True if our document is there. Otherwise the policy map takes what is stored (or
-     * its absence) and the request fails: with {@code failed}'s reason if the read-back showed
-     * the write did not land, or saying the outcome is unknown if the read-back failed too.
+     * landed). Returns if our document is there. Otherwise the policy map takes what is stored
+     * (or its absence) and the request fails: with {@code failed}'s reason, and for a timeout or
+     * a lost answer the warning that the write may still land; or, if the read-back failed too,
+     * saying the outcome is unknown.
      */
-    private boolean storedAfterAll(String id, byte[] doc, StorageException failed) {
+    private void confirmStored(String id, byte[] doc, StorageException failed) {
         byte[] stored;
         try {
             stored = await(store.get(key(id)));
         } catch (StorageException readBack) {
-            if (readBack.kind() == StorageException.Kind.NOT_FOUND) {
-                policies.remove(id);
-                policyCount = policies.size();
-                return false;
+            if (readBack.kind() != StorageException.Kind.NOT_FOUND) {
+                throw new StorageException(failed.kind(), failed.statusCode(), failed.getMessage() + "; reading the"
+                        + " policy back failed too (" + readBack.getMessage() + "), so whether the change was stored is"
+                        + " unknown: repeat the PUT (it is idempotent) or read the policy", failed);
             }
-            throw new StorageException(failed.kind(), failed.statusCode(), failed.getMessage() + "; reading the policy"
-                    + " back failed too (" + readBack.getMessage() + "), so whether the change was stored is unknown:"
-                    + " repeat the PUT (it is idempotent) or read the policy", failed);
+            stored = null;
         }
-        if (java.util.Arrays.equals(stored, doc)) {
+        if (stored != null && java.util.Arrays.equals(stored, doc)) {
             log.info("retention policy {}: storage reported a failure ({}), but reading it back shows the write landed",
                     id, failed.getMessage());
-            return true;
+            return;
         }
-        try {
-            Policy there = PolicyCodec.decode(key(id), stored);
-            if (there.policyId().equals(id)) {
-                policies.put(id, there);
-                policyCount = policies.size();
+        if (stored == null) {
+            policies.remove(id);
+        } else {
+            try {
+                Policy there = PolicyCodec.decode(key(id), stored);
+                if (there.policyId().equals(id)) {
+                    policies.put(id, there);
+                }
+            } catch (IOException unreadableDoc) {
+                // left to the next load, which holds truncation while it stays unreadable
             }
-        } catch (IOException unreadableDoc) {
-            // left to the next load, which holds truncation while it stays unreadable
         }
-        return false;
+        policyCount = policies.size();
+        if (failed.kind() == StorageException.Kind.TRANSIENT) {
+            // a timeout or a lost answer: the write may still be on its way and land after the
+            // read-back; the client is told so (truncation goes by storage whatever it finds)
+            throw new StorageException(failed.kind(), failed.statusCode(), failed.getMessage()
+                    + "; the policy was not stored when read back, but a write whose answer was lost can still land:"
+                    + " read the policy, or repeat the PUT (it is idempotent)", failed);
+        }
+        throw failed;
     }
 
     /** The live policy, or null (missing or expired). */

@@ -93,9 +93,8 @@ public final class SubscriberHub {
     private long historyHeld;
     /** What a history object is expected to hold (its GET's bytes and its decoded events): the last ones read. */
     private volatile long objectEstimate = 64 << 10;
-    /** Subscriptions that found every history read slot taken; woken one per freed slot. */
-    private final java.util.concurrent.ConcurrentLinkedQueue<Subscription> readWaiters =
-            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Subscriptions waiting for a history read slot or bytes, oldest first; under historyLock. */
+    private final java.util.ArrayDeque<Subscription> readWaiters = new java.util.ArrayDeque<>();
     private final AtomicInteger count = new AtomicInteger();
     private final ConcurrentHashMap<EventLoop, LoopSubscribers> loops = new ConcurrentHashMap<>();
     private final java.util.Set<Subscription> all = ConcurrentHashMap.newKeySet();
@@ -125,24 +124,43 @@ public final class SubscriberHub {
      */
     long acquireRead(Subscription s, boolean holding) {
         long estimate = objectEstimate;
-        boolean more;
+        boolean granted;
+        boolean wakeNext;
         synchronized (historyLock) {
-            if (readsInFlight >= settings.maxHistoryReads()
-                    || (historyHeld > 0 && historyHeld + estimate > settings.historyMemoryBytes())
-                    || (holding && !readWaiters.isEmpty())) {
-                if (s.waitingForRead.compareAndSet(false, true)) {
-                    readWaiters.add(s);
+            boolean woken = s.wokenForRead;
+            s.wokenForRead = false;
+            boolean othersFirst = holding && othersWaiting(s);
+            granted = readsInFlight < settings.maxHistoryReads()
+                    && (historyHeld == 0 || historyHeld + estimate <= settings.historyMemoryBytes())
+                    && !othersFirst;
+            if (granted) {
+                if (s.queuedForRead) {
+                    s.queuedForRead = false;
+                    readWaiters.remove(s); // served: its place in the queue is spent
                 }
-                return -1;
+                readsInFlight++;
+                historyHeld += estimate;
+                // room left: the next waiter may fit too
+                wakeNext = readsInFlight < settings.maxHistoryReads() && historyHeld < settings.historyMemoryBytes();
+            } else {
+                if (!s.queuedForRead) {
+                    s.queuedForRead = true;
+                    if (woken && !othersFirst) {
+                        readWaiters.addFirst(s); // woken for room that was not enough: it keeps its turn
+                    } else {
+                        readWaiters.addLast(s);
+                    }
+                }
+                wakeNext = woken && othersFirst; // its wake-up is of no use to it: the next waiter's
             }
-            readsInFlight++;
-            historyHeld += estimate;
-            more = readsInFlight < settings.maxHistoryReads() && historyHeld < settings.historyMemoryBytes();
+        }
+        if (wakeNext) {
+            wakeReadWaiter();
+        }
+        if (!granted) {
+            return -1;
         }
         metrics.historyBytes(estimate);
-        if (more) {
-            wakeReadWaiter(); // room for the next waiting stream too
-        }
         return estimate;
     }
 
@@ -192,15 +210,45 @@ public final class SubscriberHub {
         }
     }
 
+    /** Whether a stream other than {@code s} waits; under historyLock. */
+    private boolean othersWaiting(Subscription s) {
+        for (Subscription w : readWaiters) {
+            if (w != s) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Takes {@code s} off the read queue (it closed, or no longer replays history). */
+    void leaveReadQueue(Subscription s) {
+        if (s.queuedForRead) {
+            synchronized (historyLock) {
+                if (s.queuedForRead) {
+                    s.queuedForRead = false;
+                    readWaiters.remove(s);
+                }
+            }
+        }
+    }
+
     /** How many streams wait for a history read slot (tests). */
     int readWaiterCount() {
-        return readWaiters.size();
+        synchronized (historyLock) {
+            return readWaiters.size();
+        }
     }
 
     private void wakeReadWaiter() {
-        Subscription w = readWaiters.poll();
+        Subscription w;
+        synchronized (historyLock) {
+            w = readWaiters.pollFirst();
+            if (w != null) {
+                w.queuedForRead = false;
+                w.wokenForRead = true;
+            }
+        }
         if (w != null) {
-            w.waitingForRead.set(false);
             try {
                 w.channel.eventLoop().execute(w::pump);
             } catch (java.util.concurrent.RejectedExecutionException stopped) {
@@ -284,9 +332,7 @@ public final class SubscriberHub {
     }
 
     void closed(Subscription s) {
-        if (s.waitingForRead.get()) {
-            readWaiters.remove(s); // a woken stream that is gone would take a freed slot's wake-up
-        }
+        leaveReadQueue(s); // a woken stream that is gone would take a freed slot's wake-up
         holdAfterClose(s); // before it leaves `all`: minCursor reads `all` first, then the holds
         all.remove(s);
         count.decrementAndGet();

@@ -84,8 +84,10 @@ public final class Subscription {
     private long cursorAtLastTick = -1;
     private long stalledSinceNanos; // 0: not stalled
     private boolean closed;
-    /** Queued in the hub's read waiters (at most once): set on this loop, cleared by whoever wakes it. */
-    final java.util.concurrent.atomic.AtomicBoolean waitingForRead = new java.util.concurrent.atomic.AtomicBoolean();
+    /** In the hub's queue for history reads (at most once); written under the hub's history lock. */
+    volatile boolean queuedForRead;
+    /** Taken off that queue by a release, to ask again (the hub's history lock only). */
+    boolean wokenForRead;
     private History history;
     private boolean pumping;
     private boolean pumpAgain;
@@ -345,6 +347,11 @@ public final class Subscription {
             } else {
                 stalledSinceNanos = 0;
             }
+            if (queuedForRead && !history.holding()) {
+                // Waiting for its turn at history_memory_bytes, with nothing of its own to send:
+                // it is not the client that is slow. Judged afresh once it reads again.
+                historyLagMark = -1;
+            }
             checkHistoryLag(nowNanos);
             if (closed) {
                 return;
@@ -445,6 +452,7 @@ public final class Subscription {
     private void dropHistory() {
         History h = history;
         history = null;
+        hub.leaveReadQueue(this);
         hub.metrics.replaying.decrementAndGet();
         if (h.current != null) {
             hub.releaseHistory(h.current.holds());

@@ -141,4 +141,42 @@ class SubscriptionHistoryMemoryTest {
         assertEquals(0, hub.historyHeld(), "every object given back once written");
         ch.close();
     }
+
+    /**
+     * Review 30: a stream waiting for its turn at the budget (others' slow clients hold it) made
+     * no progress for 10 s and, being far behind, was cut as a slow reader, although its own
+     * client reads fine. While it waits holding nothing it is not judged.
+     */
+    @Test
+    void aStreamWaitingForTheBudgetIsNotCutAsSlow() {
+        ManualClock clock = new ManualClock();
+        EventCache cache = new EventCache(1 << 20, 64, OBJECTS * TXNS_PER_OBJECT);
+        SubscriberHub small = new SubscriberHub(new SubscriberHub.Settings(100, 1000, TimeUnit.SECONDS.toNanos(30), 4,
+                64, SubscriberHub.Settings.DEFAULT_IN_FLIGHT_BYTES, BUDGET), cache, index, store, layout,
+                Runnable::run, new SubscribeMetrics(registry), clock);
+        long v = OBJECTS * TXNS_PER_OBJECT;
+        for (int second = 0; second < 3; second++) { // the log moves on: 100 bytes per version
+            cache.append(v + 1, v + 10, new byte[1000], new int[] {0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000});
+            cache.durable(v + 10);
+            v += 10;
+        }
+        EmbeddedChannel stuck = clientThatStopsReading();
+        assertNull(small.admit(0));
+        small.open(stuck, 0, true, "L");
+        while (store.pendingCount() > 0) { // its reads land and hold the budget: its client takes nothing
+            store.take().succeed();
+            stuck.runPendingTasks();
+        }
+        EmbeddedChannel reader = new EmbeddedChannel();
+        assertNull(small.admit(0));
+        Subscription waiting = small.open(reader, 0, true, "L");
+        assertEquals(0, store.pendingCount(), "no room: it waits");
+        for (int second = 0; second < 25; second++) {
+            waiting.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+        }
+        assertTrue(reader.isOpen(), "waiting for the budget is not reading slowly");
+        stuck.close();
+        reader.close();
+    }
 }
