@@ -31,6 +31,9 @@ public final class SubscriberHub {
      * @param inFlightBytes what may sit in the sockets' buffers between a stream and its client,
      *                      beyond what {@code maxBufferBytes} counts: truncation keeps that much
      *                      more of each stream behind its position (see Subscription)
+     * @param historyMemoryBytes what history replays may hold, all streams together: objects
+     *                      read from S3 and their encoded events until their last slice is
+     *                      handed to the connection (one object always goes through)
      */
     public record Settings(int maxSubscribers, long maxBufferBytes, long keepaliveNanos, int readAheadObjects,
                            int maxHistoryReads, long inFlightBytes, long historyMemoryBytes) {

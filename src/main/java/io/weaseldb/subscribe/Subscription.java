@@ -20,9 +20,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One SSE stream. Its state is a cursor: every transaction at or below {@code cursor} has been
  * written. While the cursor is older than the shared cache it replays log objects from S3 (read
- * ahead, validated as a chain, encoded off the event loop); then it copies slices of the cache.
- * It writes only while the channel is writable, so memory per subscriber stays at Netty's write
- * buffer; how far it is behind is measured in the cache and bounded by
+ * ahead, validated as a chain, encoded off the event loop, written in 64 KiB slices; what they
+ * hold counts against the hub's {@code history_memory_bytes} until written); then it copies
+ * slices of the cache. It writes only while the channel is writable, so memory per subscriber
+ * stays at Netty's write buffer; how far it is behind is measured in the cache and bounded by
  * {@code max_buffer_size_bytes}.
  *
  * <p>Owned by its channel's event loop.
