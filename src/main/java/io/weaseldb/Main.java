@@ -40,14 +40,16 @@ public final class Main {
             """;
 
     public static void main(String[] args) {
-        // First of all: the JDK reads it once, at the first TLS handshake (the embedded fake S3's
-        // client may make one before the listener exists).
-        io.weaseldb.http.ServerTls.rejectClientRenegotiation();
-        // Before any logger exists: JSON lines when asked (see logback-json.xml).
+        // First of all, before any class with a logger loads (ServerTls has one: loading it set
+        // logging up as text, and WEASELDB_LOG_FORMAT=json was ignored): JSON lines when asked
+        // (see logback-json.xml).
         if ("json".equalsIgnoreCase(System.getenv("WEASELDB_LOG_FORMAT"))
                 && System.getProperty("logback.configurationFile") == null) {
             System.setProperty("logback.configurationFile", "logback-json.xml");
         }
+        // Then this: the JDK reads it once, at the first TLS handshake (the embedded fake S3's
+        // client may make one before the listener exists).
+        io.weaseldb.http.ServerTls.rejectClientRenegotiation();
         if (args.length > 0 && args[0].equals("fake-s3")) {
             System.exit(io.weaseldb.fakes3.FakeS3Main.run(Arrays.copyOfRange(args, 1, args.length)));
         }
