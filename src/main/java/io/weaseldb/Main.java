@@ -143,7 +143,13 @@ public final class Main {
                     }
                 }
                 case "--host" -> host = value(args, ++i, a);
-                case "--data-dir" -> dataDir = Path.of(value(args, ++i, a));
+                case "--data-dir" -> {
+                    String v = value(args, ++i, a);
+                    if (v.isBlank()) { // Path.of("") is the working directory
+                        throw new IllegalArgumentException("--data-dir must not be empty (a directory such as ./data)");
+                    }
+                    dataDir = Path.of(v);
+                }
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -173,8 +179,12 @@ public final class Main {
                     s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakePort(), s3.fakeFaults(), s3.fakeOverHttp()),
                     c.subscription(), c.retention(), c.security());
         }
-        if (c.s3().embedded()) {
-            EmbeddedS3.faultRules(c.s3()); // a rule that does not parse: exit 2 now, not 1 at startup
+        // a rule that does not parse: exit 2 now, not 1 at startup (checked with an endpoint too,
+        // where the rules do nothing, so a typo does not wait for the day the embedded store is used)
+        EmbeddedS3.faultRules(c.s3());
+        if (c.s3().embedded() && c.s3().fakePort() != 0 && c.s3().fakePort() == c.server().port()) {
+            throw new IllegalArgumentException("[s3].fake_port (" + c.s3().fakePort() + ") must differ from the server's"
+                    + " port: the embedded fake S3 and the server cannot listen on the same port");
         }
         return c;
     }

@@ -144,6 +144,14 @@ public final class WeaselServer implements AutoCloseable {
         } else {
             endpoint = URI.create(s3.endpoint());
             log.info("storage: S3 endpoint {} bucket {} prefix \"{}\"", endpoint, s3.bucket(), s3.prefix());
+            String host = config.server().host();
+            if (config.server().advertiseUrl().isEmpty()
+                    && (host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]"))) {
+                // a shared log has standbys, and they hand this URL to clients as leader_url
+                log.warn("[server] host is {} and advertise_url is not set: other servers of this log will send"
+                        + " clients to {}, which reaches no one; set [server] advertise_url to this server's address",
+                        host, config.server().url(config.server().port(), config.security().tls()));
+            }
         }
         if (s3.embedded() && !s3.fakeOverHttp()) {
             // In-process calls to the fake S3's storage: same semantics and fsync, without the
@@ -210,20 +218,37 @@ public final class WeaselServer implements AutoCloseable {
     private void retryAtStartup(String what, StartupStep step) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         long backoffMs = 100;
+        StorageException first = null;
         while (true) {
             try {
                 step.run();
                 return;
             } catch (Exception e) {
                 StorageException se = StorageException.of(e);
-                if (se.kind() != StorageException.Kind.TRANSIENT || System.nanoTime() > deadline || closed) {
+                if (closed) {
+                    throw new java.io.IOException(what + ": startup interrupted by shutdown", e);
+                }
+                if (se.kind() != StorageException.Kind.TRANSIENT) {
                     throw e;
+                }
+                if (first == null) {
+                    first = se;
+                }
+                if (System.nanoTime() > deadline) {
+                    // the last error alone can be the SDK's own timeout; the first says what was wrong
+                    throw new java.io.IOException(what + ": storage at " + storageWhere() + " did not answer for 60 s"
+                            + " (first error: " + first.getMessage() + "; last: " + se.getMessage() + ")", e);
                 }
                 log.warn("{}: storage not answering yet ({}); retrying in {} ms", what, se.getMessage(), backoffMs);
                 Thread.sleep(backoffMs); // startup only, before anything is served
                 backoffMs = Math.min(2_000, backoffMs * 2);
             }
         }
+    }
+
+    /** Where storage is, for messages. */
+    private String storageWhere() {
+        return config.s3().embedded() ? "the embedded fake S3" : config.s3().endpoint() + " (bucket " + config.s3().bucket() + ")";
     }
 
     private long pollMillis() {

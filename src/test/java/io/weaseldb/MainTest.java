@@ -25,6 +25,12 @@ class MainTest {
     }
 
     @Test
+    void anEmptyDataDirFlagIsRefused() {
+        var e = assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--data-dir", ""}));
+        assertEquals("--data-dir must not be empty (a directory such as ./data)", e.getMessage());
+    }
+
+    @Test
     void anEmptyHostFlagIsRefused() {
         var e = assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--host", ""}));
         assertEquals("--host must not be empty (an address such as 127.0.0.1 or 0.0.0.0)", e.getMessage());

@@ -27,9 +27,26 @@ public final class ConfigLoader {
         try {
             text = Files.readString(file);
         } catch (IOException e) {
-            throw new ConfigException("cannot read configuration file " + file + ": " + e.getMessage());
+            throw new ConfigException("cannot read configuration file " + file + ": " + reason(e));
         }
         return parse(text, file.toString());
+    }
+
+    /** Why a file could not be read, in words: NIO's exceptions carry only the path. */
+    public static String reason(IOException e) {
+        String why = switch (e) {
+            case java.nio.file.NoSuchFileException n -> "no such file or directory";
+            case java.nio.file.AccessDeniedException a -> "permission denied";
+            case java.nio.file.FileAlreadyExistsException x -> "exists and is not a directory";
+            case java.nio.file.NotDirectoryException d -> "a part of the path is not a directory";
+            case java.nio.charset.CharacterCodingException c -> "not valid UTF-8";
+            default -> null;
+        };
+        if (why == null) {
+            return e.getMessage() == null ? e.toString() : e.getMessage();
+        }
+        String file = e instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() : null;
+        return file == null ? why : why + " (" + file + ")";
     }
 
     public static WeaselConfig parse(String toml, String source) {
@@ -74,8 +91,22 @@ public final class ConfigLoader {
 
     /** Whether [s3].endpoint is empty (the embedded fake S3), which changes a few defaults. */
     private static boolean embeddedDefault(TomlParseResult r) {
-        String e = r.getString("s3.endpoint");
-        return e == null || e.isEmpty();
+        // through a section, so a value of the wrong type is the usual one-line error (not an
+        // exception escaping the loader)
+        return new TomlSection("s3", r.getTable("s3")).getString("endpoint", "").isEmpty();
+    }
+
+    /** {@code value} parsed as an http(s) URL with a host, or a ConfigException naming {@code key}. */
+    private static void requireUrl(String key, String value) {
+        java.net.URI u;
+        try {
+            u = new java.net.URI(value);
+        } catch (java.net.URISyntaxException e) {
+            throw new ConfigException(key + " is not a valid URL: \"" + value + "\" (" + e.getReason() + ")");
+        }
+        if (u.getHost() == null || u.getHost().isEmpty()) {
+            throw new ConfigException(key + " must name a host, e.g. \"http://host:9000\", got \"" + value + "\"");
+        }
     }
 
     private static WeaselConfig build(TomlParseResult r) {
@@ -104,6 +135,9 @@ public final class ConfigLoader {
         if (!server.advertiseUrl().isEmpty() && !server.advertiseUrl().matches("https?://.+")) {
             throw new ConfigException(s.key("advertise_url") + " must be an http:// or https:// URL, got \""
                     + server.advertiseUrl() + "\"");
+        }
+        if (!server.advertiseUrl().isEmpty()) {
+            requireUrl(s.key("advertise_url"), server.advertiseUrl());
         }
         s.rejectUnknownKeys();
 
@@ -148,9 +182,15 @@ public final class ConfigLoader {
         if (!endpoint.isEmpty() && !endpoint.startsWith("http://") && !endpoint.startsWith("https://")) {
             throw new ConfigException(s3.key("endpoint") + " must start with http:// or https://, got \"" + endpoint + "\"");
         }
+        if (!endpoint.isEmpty()) {
+            requireUrl(s3.key("endpoint"), endpoint);
+        }
         String bucket = s3.getString("bucket", "weaseldb");
-        if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")) {
-            throw new ConfigException(s3.key("bucket") + " is not a valid S3 bucket name: \"" + bucket + "\"");
+        if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]") || bucket.contains("..") || bucket.contains(".-")
+                || bucket.contains("-.") || bucket.matches("\\d+\\.\\d+\\.\\d+\\.\\d+")) {
+            throw new ConfigException(s3.key("bucket") + " is not a valid S3 bucket name: \"" + bucket + "\" (3 to 63"
+                    + " characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit, no \"..\", \".-\""
+                    + " or \"-.\", not an IP address)");
         }
         String prefix = s3.getString("prefix", "");
         if (!prefix.isEmpty() && !prefix.endsWith("/")) {
@@ -188,11 +228,20 @@ public final class ConfigLoader {
                 s3.getBoolean("create_bucket", endpoint.isEmpty()),
                 s3.getLong("request_timeout_ms", 10_000, 100, 600_000),
                 s3.getInt("max_connections", 64, 1, 4096),
-                Path.of(s3.getString("data_dir", "./data")),
+                Path.of(nonBlank(s3, "data_dir", "./data", "a directory such as \"./data\"")),
                 s3.getBoolean("fsync", true),
                 s3.getInt("fake_port", 0, 0, 65535),
                 fakeFaults,
                 transport.equals("http"));
+        if (s3c.embedded() && s3c.fakePort() != 0 && s3c.fakePort() == server.port()) {
+            throw new ConfigException(s3.key("fake_port") + " (" + s3c.fakePort() + ") must differ from "
+                    + s.key("port") + ": the embedded fake S3 and the server cannot listen on the same port");
+        }
+        if (s3c.maxConnections() < persistence.maxInFlightPuts() + 2) {
+            throw new ConfigException(s3.key("max_connections") + " (" + s3c.maxConnections() + ") must be at least "
+                    + p.key("max_in_flight_puts") + " + 2 (" + (persistence.maxInFlightPuts() + 2) + "): every log write"
+                    + " in flight needs a connection of its own, and history replays and retention share the rest");
+        }
         s3.rejectUnknownKeys();
 
         TomlSection sub = new TomlSection("subscription", r.getTable("subscription"));

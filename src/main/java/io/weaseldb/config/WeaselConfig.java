@@ -37,7 +37,12 @@ public record WeaselConfig(
 
         /** The URL other servers and clients are told to use for this one ({@code https} when it serves TLS). */
         public String url(int boundPort, boolean tls) {
-            return advertiseUrl.isEmpty() ? (tls ? "https://" : "http://") + host + ":" + boundPort : advertiseUrl;
+            if (!advertiseUrl.isEmpty()) {
+                return advertiseUrl;
+            }
+            // an IPv6 literal goes in brackets (RFC 3986), or the port reads as part of it
+            String h = host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+            return (tls ? "https://" : "http://") + h + ":" + boundPort;
         }
     }
 

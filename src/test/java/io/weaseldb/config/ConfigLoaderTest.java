@@ -131,4 +131,48 @@ class ConfigLoaderTest {
             assertEquals(1, ConfigLoader.parse(token("client", "token", good, "\"commit\""), "t").security().tokens().size());
         }
     }
+
+    /**
+     * Audit 32: these escaped the loader as exceptions (exit 1 and a stack trace; the systemd
+     * unit restarts such a server for ever, it stops only on exit 2) or started on the wrong
+     * thing.
+     */
+    @Test
+    void mistakesThatEscapedTheLoaderAreOneLineErrorsNamingTheKey() {
+        assertTrue(error("[s3]\nendpoint = 5").contains("[s3].endpoint"), error("[s3]\nendpoint = 5"));
+        assertTrue(error("[s3]\nendpoint = true").contains("[s3].endpoint"));
+        String empty = error("[s3]\nendpoint = \"http://\"\naccess_key_id = \"a\"\nsecret_access_key = \"b\"");
+        assertTrue(empty.contains("[s3].endpoint is not a valid URL: \"http://\""), empty);
+        String noHost = error("[s3]\nendpoint = \"http://:9000\"\naccess_key_id = \"a\"\nsecret_access_key = \"b\"");
+        assertTrue(noHost.contains("[s3].endpoint must name a host"), noHost);
+        String space = error("[s3]\nendpoint = \"http://a b\"\naccess_key_id = \"a\"\nsecret_access_key = \"b\"");
+        assertTrue(space.contains("[s3].endpoint is not a valid URL"), space);
+        assertTrue(error("[server]\nadvertise_url = \"http://:80\"").contains("[server].advertise_url must name a host"));
+        for (String bucket : List.of("a..b", "192.168.1.1", "ab.-c", "ab-.c")) {
+            String e = error("[s3]\nbucket = \"" + bucket + "\"");
+            assertTrue(e.contains("[s3].bucket is not a valid S3 bucket name"), bucket + ": " + e);
+        }
+        // an empty data_dir was the working directory: the store's files went among the user's
+        assertTrue(error("[s3]\ndata_dir = \"\"").contains("[s3].data_dir must not be empty"));
+        assertTrue(error("[server]\nport = 15002\n[s3]\nfake_port = 15002").contains("[s3].fake_port (15002) must differ"));
+        String pool = error("[s3]\nmax_connections = 9");
+        assertTrue(pool.contains("[s3].max_connections (9) must be at least [persistence].max_in_flight_puts + 2 (10)"), pool);
+        ConfigLoader.parse("[s3]\nmax_connections = 10", "ok.toml"); // the smallest pool that works
+    }
+
+    @Test
+    void aMissingOrUnreadableFileSaysWhy(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        String missing = assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.toml"))).getMessage();
+        assertTrue(missing.endsWith(": no such file or directory (" + dir.resolve("nope.toml") + ")"), missing);
+        Path latin1 = Files.write(dir.resolve("latin1.toml"), new byte[] {'#', ' ', (byte) 0xe9, '\n'});
+        String bad = assertThrows(ConfigException.class, () -> ConfigLoader.load(latin1)).getMessage();
+        assertTrue(bad.endsWith(": not valid UTF-8"), bad);
+    }
+
+    @Test
+    void theDefaultUrlOfAnIpv6HostHasBrackets() {
+        WeaselConfig c = ConfigLoader.parse("[server]\nhost = \"::1\"", "v6.toml");
+        assertEquals("http://[::1]:15901", c.server().url(15901, false));
+        assertEquals("https://127.0.0.1:8443", ConfigLoader.defaults().server().url(8443, true));
+    }
 }

@@ -114,10 +114,26 @@ public final class FakeS3Server implements AutoCloseable {
             try {
                 backend = DirectoryBackend.open(config.dataDir(), config.fsync(), clock);
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot open data directory " + config.dataDir() + ": " + e.getMessage(), e);
+                throw new UncheckedIOException("cannot open data directory " + config.dataDir() + ": " + reason(e), e);
             }
         }
         return start(config, backend, clock);
+    }
+
+    /** Why a path could not be used, in words: NIO's exceptions carry only the path. */
+    private static String reason(IOException e) {
+        String why = switch (e) {
+            case java.nio.file.NoSuchFileException n -> "no such file or directory";
+            case java.nio.file.AccessDeniedException a -> "permission denied";
+            case java.nio.file.FileAlreadyExistsException x -> "exists and is not a directory";
+            case java.nio.file.NotDirectoryException d -> "a part of the path is not a directory";
+            default -> null;
+        };
+        if (why == null) {
+            return e.getMessage() == null ? e.toString() : e.getMessage();
+        }
+        String file = e instanceof java.nio.file.FileSystemException f ? f.getFile() : null;
+        return file == null ? why : why + " (" + file + ")";
     }
 
     /**
