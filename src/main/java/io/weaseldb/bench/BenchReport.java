@@ -16,6 +16,8 @@ import org.HdrHistogram.Histogram;
  * percentiles).
  *
  * @param measuredSeconds   length of the measured window (warmup excluded)
+ * @param duplicates        200 answers with {@code "duplicate":true}: an earlier commit's
+ *                          outcome, not a commit of this request; any makes the run incomplete
  * @param unanswered        requests sent that never got an answer: still in flight when the
  *                          run gave up waiting (after the drain), or on a connection the
  *                          server closed
@@ -36,6 +38,7 @@ record BenchReport(
         long sent,
         long completed,
         long committed,
+        long duplicates,
         long conflicts,
         long tooOld,
         long refused,
@@ -80,9 +83,12 @@ record BenchReport(
         return committed / measuredSeconds;
     }
 
-    /** Every request due was sent and answered, on connections that stayed up. */
+    /**
+     * Every request due was sent and answered, on connections that stayed up, and none was
+     * answered as a duplicate of another (the generator sends each request id once).
+     */
     boolean complete() {
-        return unanswered == 0 && unsent == 0 && connectionFailures == 0;
+        return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0;
     }
 
     /** Failed preconditions per answered commit. */
@@ -105,16 +111,16 @@ record BenchReport(
                     loadAverageStart, loadAverageEnd));
             return s.toString();
         } else {
-            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, errors %d, unanswered %d, unsent %d, connection failures %d%s%n",
-                    completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, errors, unanswered,
+            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, duplicates %d, errors %d, unanswered %d, unsent %d, connection failures %d%s%n",
+                    completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, duplicates, errors, unanswered,
                     unsent, connectionFailures, o.reconnect() ? ", reconnects " + reconnects : ""));
             Latency l = latencyMicros;
             s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d)%n",
                     l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count));
             if (!complete()) {
-                s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed;"
-                        + " the latencies include %d of them at what they had waited when the run gave up (a lower bound)%n",
-                        unanswered, unsent, connectionFailures, unansweredInLatency));
+                s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed,"
+                        + " %d answered as duplicates; the latencies include %d of them at what they had waited when the run gave up (a lower bound)%n",
+                        unanswered, unsent, connectionFailures, duplicates, unansweredInLatency));
             }
             s.append(String.format(Locale.ROOT, "  bytes       sent %.2f MB/s, received %.2f MB/s%n",
                     requestBytes / measuredSeconds / 1e6, responseBytes / measuredSeconds / 1e6));
@@ -168,6 +174,7 @@ record BenchReport(
             g.writeNumberField("sent", sent);
             g.writeNumberField("completed", completed);
             g.writeNumberField("committed", committed);
+            g.writeNumberField("duplicates", duplicates);
             g.writeNumberField("conflicts", conflicts);
             g.writeNumberField("too_old", tooOld);
             g.writeNumberField("refused", refused);

@@ -15,6 +15,8 @@ final class LoopStats {
     final Histogram subscriberLagMillis = new Histogram(TimeUnit.HOURS.toMillis(1), 3);
     final long[] completedPerSecond;
     long committed;
+    /** 200 answers naming an earlier commit of the same request id: never counted as committed. */
+    long duplicates;
     long conflicts;
     long tooOld;
     long refused;
@@ -43,6 +45,7 @@ final class LoopStats {
         recordLatency(latencyNanos);
         switch (outcome) {
             case COMMITTED -> committed++;
+            case DUPLICATE -> duplicates++;
             case CONFLICT -> conflicts++;
             case TOO_OLD -> tooOld++;
             case REFUSED -> refused++;
@@ -70,6 +73,7 @@ final class LoopStats {
             completedPerSecond[i] += o.completedPerSecond[i];
         }
         committed += o.committed;
+        duplicates += o.duplicates;
         conflicts += o.conflicts;
         tooOld += o.tooOld;
         refused += o.refused;
@@ -88,6 +92,6 @@ final class LoopStats {
     }
 
     long completed() {
-        return committed + conflicts + tooOld + refused + errors;
+        return committed + duplicates + conflicts + tooOld + refused + errors;
     }
 }

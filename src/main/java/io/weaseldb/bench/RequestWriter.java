@@ -20,7 +20,8 @@ import java.util.SplittableRandom;
  * <p>Keys are {@code keyBytes} bytes: a fixed filler, then the key index big-endian in the last 8
  * bytes, so keys order like their indexes and a range of consecutive indexes is a key range.
  *
- * <p>Owned by one event loop (scratch buffers); one instance per generator thread.
+ * <p>Owned by one event loop (scratch buffers, the request counter); one instance per generator
+ * thread.
  */
 final class RequestWriter {
     private static final byte[] CRLF = {'\r', '\n'};
@@ -38,10 +39,16 @@ final class RequestWriter {
     private final byte[] keyB64;
     private final byte[] endB64;
     private final byte[] digits = new byte[20];
-    private final String runId;
+    /** The request ids' prefix: the run's id and this writer's event loop, so no two loops' ids meet. */
+    private final String idPrefix;
     private long requestCounter;
 
-    RequestWriter(BenchOptions o, String runId) {
+    /**
+     * @param loop index of the event loop that owns this writer: each loop counts its requests
+     *             from 0, and a server that dedupes by request id would answer a second loop's
+     *             request as a duplicate of the first's without it
+     */
+    RequestWriter(BenchOptions o, String runId, int loop) {
         this.target = o.target();
         this.reads = o.workload().reads();
         this.keys = o.keys();
@@ -58,7 +65,7 @@ final class RequestWriter {
         Arrays.fill(key, 0, key.length - 8, (byte) 'k');
         this.keyB64 = new byte[(key.length + 2) / 3 * 4];
         this.endB64 = new byte[keyB64.length];
-        this.runId = runId;
+        this.idPrefix = runId + "-" + loop + "-";
     }
 
     /**
@@ -96,8 +103,7 @@ final class RequestWriter {
         out.writeByte('{');
         if (requestIds) {
             ascii(out, "\"request_id\":\"");
-            ascii(out, runId);
-            out.writeByte('-');
+            ascii(out, idPrefix);
             writeLong(out, requestCounter++);
             ascii(out, "\",");
         }

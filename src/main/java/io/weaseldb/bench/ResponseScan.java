@@ -13,14 +13,20 @@ import java.nio.charset.StandardCharsets;
 final class ResponseScan {
     private ResponseScan() {}
 
-    /** What a request achieved. */
-    enum Outcome { COMMITTED, CONFLICT, TOO_OLD, REFUSED, ERROR }
+    /**
+     * What a request achieved. DUPLICATE: the server answered 200 with {@code "duplicate":true},
+     * the outcome of an earlier commit with the same request id: not a commit of this request
+     * (the generator sends each id once, so one is a generator bug or a retry the run did not
+     * mean, and makes the run incomplete).
+     */
+    enum Outcome { COMMITTED, DUPLICATE, CONFLICT, TOO_OLD, REFUSED, ERROR }
 
     /** An answer's outcome and the newest committed version (or etcd revision) it names, -1 if none. */
     record Result(Outcome outcome, long version) {}
 
     private static final byte[] VERSION = bytes("\"version\":");
     private static final byte[] REVISION = bytes("\"revision\":\"");
+    private static final byte[] DUPLICATE = bytes("\"duplicate\":true");
     private static final byte[] SUCCEEDED = bytes("\"succeeded\":true");
     private static final byte[] STATUS_CONFLICT = bytes("\"status\":\"conflict\"");
     private static final byte[] STATUS_TOO_OLD = bytes("\"status\":\"too_old\"");
@@ -35,7 +41,7 @@ final class ResponseScan {
     private static Result weasel(int status, ByteBuf body) {
         long version = number(body, VERSION);
         if (status == 200) {
-            return new Result(Outcome.COMMITTED, version);
+            return new Result(indexOf(body, DUPLICATE) >= 0 ? Outcome.DUPLICATE : Outcome.COMMITTED, version);
         }
         if (status == 409) {
             if (indexOf(body, STATUS_CONFLICT) >= 0) {

@@ -1,6 +1,7 @@
 package io.weaseldb.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -23,7 +24,7 @@ class BenchReportTest {
         s.record(ResponseScan.Outcome.COMMITTED, 2_000_000, 0);
         s.record(ResponseScan.Outcome.COMMITTED, 4_000_000, 1);
         s.record(ResponseScan.Outcome.CONFLICT, 3_000_000, 1);
-        BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.committed, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
+        BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.committed, s.duplicates, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
                 BenchReport.Latency.of(s.latencyMicros), 0, 300, 150, s.completedPerSecond,
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
                 0.5, 0.1, 1 << 20, 0.2, 1.0, 1.5, 0);
@@ -40,6 +41,29 @@ class BenchReportTest {
             assertTrue(flat.containsKey(key), key + " in " + flat.keySet());
         }
         assertTrue(r.text().contains("committed/s"), r.text());
+    }
+
+    @Test
+    void aRunWithDuplicateAnswersIsIncomplete() {
+        BenchReport r = report(BenchOptions.parse(new String[] {"--port", "1", "--request-ids"}), 0, 1);
+        assertFalse(r.complete());
+        assertTrue(r.text().contains("1 answered as duplicates"), r.text());
+        assertTrue(report(BenchOptions.parse(new String[] {"--port", "1"}), 0, 0).complete());
+    }
+
+    /** A closed-loop report with {@code committed} commits and {@code duplicates} duplicate answers, nothing else wrong. */
+    static BenchReport report(BenchOptions o, long committed, long duplicates) {
+        LoopStats s = new LoopStats(1);
+        for (long i = 0; i < committed; i++) {
+            s.record(ResponseScan.Outcome.COMMITTED, 1_000_000, 0);
+        }
+        for (long i = 0; i < duplicates; i++) {
+            s.record(ResponseScan.Outcome.DUPLICATE, 1_000_000, 0);
+        }
+        return new BenchReport(o, 1.0, s.completed(), s.completed(), s.committed, s.duplicates, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
+                BenchReport.Latency.of(s.latencyMicros), 0, 0, 0, s.completedPerSecond,
+                new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
+                -1, -1, -1, 0.1, 1.0, 1.0, 0);
     }
 
     /** Scalar fields as dotted paths (arrays skipped). */

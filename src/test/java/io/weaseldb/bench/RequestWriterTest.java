@@ -34,7 +34,7 @@ class RequestWriterTest {
     record Http(String head, byte[] body) {}
 
     static Http request(BenchOptions o, long readVersion) {
-        RequestWriter w = new RequestWriter(o, "bench-test-run-0001");
+        RequestWriter w = new RequestWriter(o, "bench-test-run-0001", 0);
         ByteBuf b = Unpooled.buffer();
         int n = w.write(b, new SplittableRandom(7), readVersion);
         assertEquals(n, b.readableBytes());
@@ -102,7 +102,7 @@ class RequestWriterTest {
             long i = index(((Operation.Write) op).key());
             assertTrue(i >= 0 && i < 10, "index " + i);
         }
-        RequestWriter w = new RequestWriter(o, "r");
+        RequestWriter w = new RequestWriter(o, "r", 0);
         byte[] a = w.key(255).clone();
         byte[] b = w.key(256).clone();
         assertTrue(Arrays.compareUnsigned(a, b) < 0);
@@ -111,17 +111,30 @@ class RequestWriterTest {
     @Test
     void requestIdsAreLongEnoughAndUnique() throws Exception {
         BenchOptions o = options("--workload", "blind-write", "--request-ids");
-        RequestWriter w = new RequestWriter(o, "bench-test-run-0001");
+        List<String> ids = requestIds(new RequestWriter(o, "bench-test-run-0001", 0), 3);
+        assertEquals(3, ids.stream().distinct().count());
+        assertTrue(ids.get(0).length() >= 20, ids.get(0));
+    }
+
+    /** --threads N makes one writer per event loop, all with the run's id: their ids must not meet. */
+    @Test
+    void writersOfDifferentEventLoopsSendDifferentRequestIds() throws Exception {
+        BenchOptions o = options("--workload", "blind-write", "--request-ids", "--threads", "2");
+        List<String> ids = new ArrayList<>(requestIds(new RequestWriter(o, "bench-test-run-0001", 0), 3));
+        ids.addAll(requestIds(new RequestWriter(o, "bench-test-run-0001", 1), 3));
+        assertEquals(6, ids.stream().distinct().count(), ids.toString());
+    }
+
+    private static List<String> requestIds(RequestWriter w, int n) throws Exception {
         SplittableRandom random = new SplittableRandom(1);
         List<String> ids = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < n; i++) {
             ByteBuf b = Unpooled.buffer();
             w.write(b, random, 0);
             String text = b.toString(StandardCharsets.US_ASCII);
             ids.add(parse(text.substring(text.indexOf("\r\n\r\n") + 4).getBytes(StandardCharsets.US_ASCII)).requestId());
         }
-        assertEquals(3, ids.stream().distinct().count());
-        assertTrue(ids.get(0).length() >= 20, ids.get(0));
+        return ids;
     }
 
     @Test

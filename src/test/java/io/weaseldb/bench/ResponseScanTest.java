@@ -31,6 +31,17 @@ class ResponseScanTest {
     }
 
     @Test
+    void aDuplicateAnswerIsItsOwnOutcomeNotACommit() {
+        // the server's answer to a request id it has committed before: 200, the original's version
+        assertEquals(new ResponseScan.Result(ResponseScan.Outcome.DUPLICATE, 12), weasel(200,
+                "{\"status\":\"committed\",\"version\":12,\"leader_id\":\"L\",\"request_id\":\"R\",\"duplicate\":true}"));
+        LoopStats s = new LoopStats(1);
+        s.record(ResponseScan.Outcome.DUPLICATE, 1_000, 0);
+        assertEquals(0, s.committed);
+        assertEquals(1, s.duplicates);
+    }
+
+    @Test
     void etcdFailedCompareIsAConflictAndTheRevisionIsItsVersion() {
         String ok = "{\"header\":{\"cluster_id\":\"3\",\"member_id\":\"4\",\"revision\":\"77\",\"raft_term\":\"2\"},"
                 + "\"succeeded\":true,\"responses\":[{\"response_put\":{\"header\":{\"revision\":\"77\"}}}]}";
