@@ -37,5 +37,5 @@ for i in $(seq "$RUNS"); do
     gen --depth "$DEPTH" --mode open --rate "$RATE" --warmup-s 5 --duration-s "$DURATION_S" --server-pid "$WEASEL_PID" \
         --label "open-$i" --json "$OUT_DIR/open-$i.json" >"$OUT_DIR/open-$i.txt" 2>&1
     echo "run $i at $RATE/s, $DEPTH in flight (load $(cut -d' ' -f1 /proc/loadavg)): $(grep 'latency us' "$OUT_DIR/open-$i.txt")"
-    grep 'WARNING' "$OUT_DIR/open-$i.txt" || true # an incomplete run: its p99 is a lower bound
+    grep 'WARNING' "$OUT_DIR/open-$i.txt" || true # an incomplete run (lost, unsent or error answers): its p99 proves nothing
 done

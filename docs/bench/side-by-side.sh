@@ -200,6 +200,7 @@ if h4:
 for k in summary["incomplete_runs"]:
     r = runs[k]
     print(f"WARNING: run {k} is incomplete: {r['unanswered']} requests never answered, {r['unsent']} never sent, "
-          f"{r['connection_failures']} connections failed; its numbers are not a measurement of the target")
+          f"{r['connection_failures']} connections failed, {r.get('errors', 0)} error answers, "
+          f"{r.get('duplicates', 0)} duplicates; its numbers are not a measurement of the target")
 print(f"results: {os.path.join(out, 'side-by-side.json')}")
 PY

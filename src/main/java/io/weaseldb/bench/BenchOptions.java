@@ -126,9 +126,12 @@ public record BenchOptions(
               --server-pid PID  sample the server's CPU time and RSS during the run
               --json FILE       write the results as JSON     --label TEXT   name of the run
 
-            A run with requests never answered or never sent, or connections lost, is reported
-            as incomplete (a WARNING line; "complete": false in the JSON); its latencies count
-            those requests at what they had waited when the run gave up on them.
+            Latencies are those of the requests intended (closed loop: sent) in the measured
+            window, answers in the drain included; rates count the answers that arrive in the
+            measured window. A run with requests never answered or never sent, connections lost,
+            or error or duplicate answers is reported as incomplete (a WARNING line; "complete":
+            false in the JSON); its latencies count the requests never answered or sent at what
+            they had waited when the run gave up on them, and no error answers.
             """;
 
     /** Parses a command line. Unknown options and bad values fail with a message naming the option. */

@@ -16,15 +16,26 @@ import org.HdrHistogram.Histogram;
  * percentiles).
  *
  * @param measuredSeconds   length of the measured window (warmup excluded)
+ * @param completed         answers that arrived in the measured window, errors and duplicates
+ *                          excluded: with {@code committed}, {@code conflicts}, {@code tooOld},
+ *                          {@code refused} and {@code completedEachSecond} the throughput, so
+ *                          divided by the window they were counted in (closed and open loop)
+ * @param measuredRequestsAnswered the measured requests (intended in the measured window; in
+ *                          closed loop sent in it) answered, errors and duplicates excluded,
+ *                          whenever the answer came (the drain included): the latencies' answers
+ * @param errors            error answers (4xx but 409, 5xx, or an answer to nothing sent) to
+ *                          measured requests or arriving in the measured window; not in the
+ *                          latencies; any makes the run incomplete
  * @param duplicates        200 answers with {@code "duplicate":true}: an earlier commit's
  *                          outcome, not a commit of this request; any makes the run incomplete
  * @param unanswered        requests sent that never got an answer: still in flight when the
  *                          run gave up waiting (after the drain), or on a connection the
  *                          server closed
  * @param unsent            open loop: requests due before the end that never went out
- * @param latencyMicros     answered requests, plus the unanswered and unsent ones intended in
- *                          the measured window at what they had waited when given up (a lower
- *                          bound), so a server that stalls cannot look faster for it
+ * @param latencyMicros     the measured requests answered (by intended time, so coordinated
+ *                          omission cannot hide a stall), plus the unanswered and unsent ones
+ *                          at what they had waited when given up (a lower bound), so a server
+ *                          that stalls cannot look faster for it
  * @param reconnects        commit connections opened again after the server closed them
  *                          ({@code --reconnect}); each such close is also a connection failure
  * @param unansweredInLatency how many of the histogram's values are such lower bounds
@@ -37,6 +48,7 @@ record BenchReport(
         double measuredSeconds,
         long sent,
         long completed,
+        long measuredRequestsAnswered,
         long committed,
         long duplicates,
         long conflicts,
@@ -84,11 +96,11 @@ record BenchReport(
     }
 
     /**
-     * Every request due was sent and answered, on connections that stayed up, and none was
-     * answered as a duplicate of another (the generator sends each request id once).
+     * Every request due was sent and answered, on connections that stayed up, none with an
+     * error and none as a duplicate of another (the generator sends each request id once).
      */
     boolean complete() {
-        return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0;
+        return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0 && errors == 0;
     }
 
     /** Failed preconditions per answered commit. */
@@ -115,12 +127,14 @@ record BenchReport(
                     completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, duplicates, errors, unanswered,
                     unsent, connectionFailures, o.reconnect() ? ", reconnects " + reconnects : ""));
             Latency l = latencyMicros;
-            s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d)%n",
-                    l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count));
+            s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d: %d measured requests answered%s)%n",
+                    l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count, measuredRequestsAnswered,
+                    unansweredInLatency > 0 ? ", " + unansweredInLatency + " given up" : ""));
             if (!complete()) {
                 s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed,"
-                        + " %d answered as duplicates; the latencies include %d of them at what they had waited when the run gave up (a lower bound)%n",
-                        unanswered, unsent, connectionFailures, duplicates, unansweredInLatency));
+                        + " %d error answers, %d answered as duplicates; the latencies include the unanswered and unsent (%d)"
+                        + " at what they had waited when the run gave up (a lower bound), no error answers%n",
+                        unanswered, unsent, connectionFailures, errors, duplicates, unansweredInLatency));
             }
             s.append(String.format(Locale.ROOT, "  bytes       sent %.2f MB/s, received %.2f MB/s%n",
                     requestBytes / measuredSeconds / 1e6, responseBytes / measuredSeconds / 1e6));
@@ -173,6 +187,7 @@ record BenchReport(
             g.writeNumberField("measured_seconds", measuredSeconds);
             g.writeNumberField("sent", sent);
             g.writeNumberField("completed", completed);
+            g.writeNumberField("measured_requests_answered", measuredRequestsAnswered);
             g.writeNumberField("committed", committed);
             g.writeNumberField("duplicates", duplicates);
             g.writeNumberField("conflicts", conflicts);

@@ -207,9 +207,11 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
             if (r.version() > 0) {
                 run.sawVersion(r.version());
             }
-            if (start >= run.measureNanos()) {
-                stats.record(r.outcome(), now - start, run.second(now));
-            }
+            // Latency by when the request was intended (sent, in closed loop): every measured
+            // request's answer counts, also one the drain brings. Throughput by when the answer
+            // arrived: only those in the window it is divided by.
+            boolean inWindow = now >= run.measureNanos() && now < run.endNanos();
+            stats.record(r.outcome(), now - start, start >= run.measureNanos(), inWindow ? run.second(now) : -1);
         } finally {
             response.release();
         }

@@ -121,12 +121,12 @@ public final class LoadGenerator {
             String runId = "bench-" + Long.toHexString(System.currentTimeMillis()) + "-" + Long.toHexString(o.seed());
             int loop = 0;
             for (EventExecutor e : group) {
-                stats.put(e, new LoopStats(o.durationSeconds() + o.drainSeconds() + 1));
+                stats.put(e, new LoopStats(o.durationSeconds()));
                 writers.put(e, new RequestWriter(o, runId, loop++));
             }
             if (readerGroup != null) {
                 for (EventExecutor e : readerGroup) {
-                    stats.put(e, new LoopStats(o.durationSeconds() + o.drainSeconds() + 1));
+                    stats.put(e, new LoopStats(o.durationSeconds()));
                 }
             }
             Bootstrap base = new Bootstrap().group(group)
@@ -248,7 +248,7 @@ public final class LoadGenerator {
         }
 
         // Stop everything on its own loop, then merge each loop's stats there (no data race).
-        LoopStats total = new LoopStats(o.durationSeconds() + o.drainSeconds() + 1);
+        LoopStats total = new LoopStats(o.durationSeconds());
         for (CommitConnection c : commits) {
             c.stopOnLoop();
         }
@@ -282,7 +282,7 @@ public final class LoadGenerator {
         BenchReport.Subscribers subs = new BenchReport.Subscribers(readers.size(), total.subscriberEvents,
                 total.subscriberBytes, total.subscriberDisconnects, BenchReport.Latency.of(total.subscriberLagMillis),
                 readers.isEmpty() ? 0 : maxVersionLag);
-        return new BenchReport(o, seconds, total.sent, total.completed(), total.committed, total.duplicates, total.conflicts, total.tooOld,
+        return new BenchReport(o, seconds, total.sent, total.completed(), total.measuredAnswered, total.committed, total.duplicates, total.conflicts, total.tooOld,
                 total.refused, total.errors, total.unanswered, total.unsent, total.connectionFailures, total.reconnects,
                 BenchReport.Latency.of(total.latencyMicros), total.unansweredRecorded, total.requestBytes, total.responseBytes,
                 total.completedPerSecond, subs,
@@ -321,7 +321,7 @@ public final class LoadGenerator {
             ch.closeFuture().awaitUninterruptibly(1, TimeUnit.SECONDS);
         }
         LoopStats none = new LoopStats(1);
-        return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open, 0,
+        return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open, 0,
                 BenchReport.Latency.of(none.latencyMicros), 0, 0, 0, new long[0],
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(none.subscriberLagMillis), 0),
                 -1, -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);

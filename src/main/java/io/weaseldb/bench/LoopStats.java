@@ -11,16 +11,29 @@ final class LoopStats {
     /** Latencies above this are recorded as this (a run is at most an hour). */
     static final long MAX_LATENCY_MICROS = TimeUnit.SECONDS.toMicros(3600);
 
+    /**
+     * Latencies of the measured requests (intended, in closed loop sent, in the measured window)
+     * that got an answer other than an error or a duplicate, whenever it came (the drain
+     * included); plus the unanswered and unsent ones at what they had waited when given up.
+     */
     final Histogram latencyMicros = new Histogram(MAX_LATENCY_MICROS, 3);
     final Histogram subscriberLagMillis = new Histogram(TimeUnit.HOURS.toMillis(1), 3);
+    /** Answers other than errors and duplicates, by the second of the measured window they arrived in. */
     final long[] completedPerSecond;
+    // Answers that arrived in the measured window, by outcome: the throughput, divided by its
+    // length. Counting by intended time instead would let answers that arrive in the drain (an
+    // overloaded server's backlog) raise the rate with --drain-s.
     long committed;
-    /** 200 answers naming an earlier commit of the same request id: never counted as committed. */
-    long duplicates;
     long conflicts;
     long tooOld;
     long refused;
+    /** Measured requests answered (not with an error or a duplicate), whenever: those in {@link #latencyMicros}. */
+    long measuredAnswered;
+    // Answers that are no measurement but a fault, to measured requests or arriving in the
+    // measured window; any makes the run incomplete. Not in the latencies.
     long errors;
+    /** 200 answers naming an earlier commit of the same request id: never counted as committed. */
+    long duplicates;
     long sent;
     /** Open loop: requests due before the end that were never sent. */
     long unsent;
@@ -41,17 +54,41 @@ final class LoopStats {
         completedPerSecond = new long[seconds];
     }
 
-    void record(ResponseScan.Outcome outcome, long latencyNanos, int second) {
-        recordLatency(latencyNanos);
+    /**
+     * One answer. Its latency counts if its request is a measured one ({@code measuredRequest}:
+     * intended or sent in the measured window), whenever it arrived; its outcome counts toward
+     * the throughput if it arrived in the measured window ({@code second}: the second of the
+     * window it arrived in, -1 if it arrived outside it).
+     */
+    void record(ResponseScan.Outcome outcome, long latencyNanos, boolean measuredRequest, int second) {
+        switch (outcome) {
+            case ERROR, DUPLICATE -> {
+                if (measuredRequest || second >= 0) {
+                    if (outcome == ResponseScan.Outcome.ERROR) {
+                        errors++;
+                    } else {
+                        duplicates++;
+                    }
+                }
+                return;
+            }
+            case COMMITTED, CONFLICT, TOO_OLD, REFUSED -> { }
+        }
+        if (measuredRequest) {
+            recordLatency(latencyNanos);
+            measuredAnswered++;
+        }
+        if (second < 0) {
+            return;
+        }
         switch (outcome) {
             case COMMITTED -> committed++;
-            case DUPLICATE -> duplicates++;
             case CONFLICT -> conflicts++;
             case TOO_OLD -> tooOld++;
             case REFUSED -> refused++;
-            case ERROR -> errors++;
+            case ERROR, DUPLICATE -> throw new AssertionError(outcome);
         }
-        if (second >= 0 && second < completedPerSecond.length) {
+        if (second < completedPerSecond.length) {
             completedPerSecond[second]++;
         }
     }
@@ -77,6 +114,7 @@ final class LoopStats {
         conflicts += o.conflicts;
         tooOld += o.tooOld;
         refused += o.refused;
+        measuredAnswered += o.measuredAnswered;
         errors += o.errors;
         sent += o.sent;
         unsent += o.unsent;
@@ -91,7 +129,8 @@ final class LoopStats {
         subscriberDisconnects += o.subscriberDisconnects;
     }
 
+    /** Answers in the measured window, errors and duplicates excluded. */
     long completed() {
-        return committed + duplicates + conflicts + tooOld + refused + errors;
+        return committed + conflicts + tooOld + refused;
     }
 }

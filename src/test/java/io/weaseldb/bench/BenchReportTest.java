@@ -21,10 +21,10 @@ class BenchReportTest {
     void jsonHasTheFieldsTheScriptsRead(@TempDir Path dir) throws Exception {
         BenchOptions o = BenchOptions.parse(new String[] {"--port", "1", "--mode", "open", "--rate", "500"});
         LoopStats s = new LoopStats(3);
-        s.record(ResponseScan.Outcome.COMMITTED, 2_000_000, 0);
-        s.record(ResponseScan.Outcome.COMMITTED, 4_000_000, 1);
-        s.record(ResponseScan.Outcome.CONFLICT, 3_000_000, 1);
-        BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.committed, s.duplicates, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
+        s.record(ResponseScan.Outcome.COMMITTED, 2_000_000, true, 0);
+        s.record(ResponseScan.Outcome.COMMITTED, 4_000_000, true, 1);
+        s.record(ResponseScan.Outcome.CONFLICT, 3_000_000, true, 1);
+        BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.measuredAnswered, s.committed, s.duplicates, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
                 BenchReport.Latency.of(s.latencyMicros), 0, 300, 150, s.completedPerSecond,
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
                 0.5, 0.1, 1 << 20, 0.2, 1.0, 1.5, 0);
@@ -45,22 +45,40 @@ class BenchReportTest {
 
     @Test
     void aRunWithDuplicateAnswersIsIncomplete() {
-        BenchReport r = report(BenchOptions.parse(new String[] {"--port", "1", "--request-ids"}), 0, 1);
+        LoopStats s = new LoopStats(1);
+        s.record(ResponseScan.Outcome.COMMITTED, 1_000_000, true, 0);
+        s.record(ResponseScan.Outcome.DUPLICATE, 1_000_000, true, 0);
+        BenchReport r = report(BenchOptions.parse(new String[] {"--port", "1", "--request-ids"}), s);
         assertFalse(r.complete());
         assertTrue(r.text().contains("1 answered as duplicates"), r.text());
-        assertTrue(report(BenchOptions.parse(new String[] {"--port", "1"}), 0, 0).complete());
+        assertEquals(1, r.committed());
     }
 
-    /** A closed-loop report with {@code committed} commits and {@code duplicates} duplicate answers, nothing else wrong. */
-    static BenchReport report(BenchOptions o, long committed, long duplicates) {
+    /** 404/5xx/400 answers are faults, not measurements: the run is incomplete and their latencies stay out. */
+    @Test
+    void errorAnswersMakeARunIncompleteAndStayOutOfTheLatencies() {
         LoopStats s = new LoopStats(1);
-        for (long i = 0; i < committed; i++) {
-            s.record(ResponseScan.Outcome.COMMITTED, 1_000_000, 0);
-        }
-        for (long i = 0; i < duplicates; i++) {
-            s.record(ResponseScan.Outcome.DUPLICATE, 1_000_000, 0);
-        }
-        return new BenchReport(o, 1.0, s.completed(), s.completed(), s.committed, s.duplicates, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
+        s.record(ResponseScan.Outcome.COMMITTED, 1_000_000, true, 0);
+        s.record(ResponseScan.Outcome.CONFLICT, 2_000_000, true, 0); // 409: an outcome, not an error
+        s.record(ResponseScan.Outcome.ERROR, 900_000_000, true, 0);
+        BenchReport r = report(BenchOptions.parse(new String[] {"--port", "1"}), s);
+        assertEquals(1, r.errors());
+        assertEquals(2, r.completed(), "answered/s counts no errors");
+        assertEquals(2, r.latencyMicros().count());
+        assertTrue(r.latencyMicros().max() < 10_000, "the error's 900 ms is not a commit latency: " + r.latencyMicros());
+        assertFalse(r.complete());
+        assertTrue(r.text().contains("1 error answers"), r.text());
+
+        LoopStats ok = new LoopStats(1);
+        ok.record(ResponseScan.Outcome.COMMITTED, 1_000_000, true, 0);
+        ok.record(ResponseScan.Outcome.CONFLICT, 2_000_000, true, 0);
+        assertTrue(report(BenchOptions.parse(new String[] {"--port", "1"}), ok).complete(), "conflicts leave a run complete");
+    }
+
+    /** A one-second report of {@code s}: every request sent was answered, on connections that stayed up. */
+    static BenchReport report(BenchOptions o, LoopStats s) {
+        return new BenchReport(o, 1.0, s.completed() + s.errors + s.duplicates, s.completed(), s.measuredAnswered, s.committed,
+                s.duplicates, s.conflicts, s.tooOld, s.refused, s.errors, 0, 0, 0, 0,
                 BenchReport.Latency.of(s.latencyMicros), 0, 0, 0, s.completedPerSecond,
                 new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
                 -1, -1, -1, 0.1, 1.0, 1.0, 0);

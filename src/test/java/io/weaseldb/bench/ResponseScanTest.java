@@ -36,7 +36,7 @@ class ResponseScanTest {
         assertEquals(new ResponseScan.Result(ResponseScan.Outcome.DUPLICATE, 12), weasel(200,
                 "{\"status\":\"committed\",\"version\":12,\"leader_id\":\"L\",\"request_id\":\"R\",\"duplicate\":true}"));
         LoopStats s = new LoopStats(1);
-        s.record(ResponseScan.Outcome.DUPLICATE, 1_000, 0);
+        s.record(ResponseScan.Outcome.DUPLICATE, 1_000, true, 0);
         assertEquals(0, s.committed);
         assertEquals(1, s.duplicates);
     }
