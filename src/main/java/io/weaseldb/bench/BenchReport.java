@@ -84,8 +84,31 @@ record BenchReport(
         }
     }
 
-    /** What the SSE readers saw in the measured window. */
-    record Subscribers(int connected, long events, long bytes, long disconnects, Latency lagMillis, long maxVersionLag) {}
+    /**
+     * What the SSE readers saw.
+     *
+     * @param connected      subscribes answered 200 (streams that ran), of {@code requested}
+     * @param refused        subscribes answered otherwise (503 at the server's limit)
+     * @param events         transaction events in the measured window
+     * @param disconnects    streams that ended before the run
+     * @param gaps           events whose prev_version was not the version of the event before
+     * @param duplicateEvents events whose version was not above the one before
+     * @param maxVersionLag  versions behind the newest the generator saw, at the end, over the
+     *                       streams that had an event
+     * @param withoutEvents  streams with no transaction event by the end: their lag is unknown,
+     *                       left out of {@code maxVersionLag}
+     */
+    record Subscribers(int requested, long connected, long refused, long events, long bytes, long disconnects, long gaps,
+                       long duplicateEvents, Latency lagMillis, long maxVersionLag, long withoutEvents) {
+        static Subscribers none() {
+            return new Subscribers(0, 0, 0, 0, 0, 0, 0, 0, Latency.of(new LoopStats(1).subscriberLagMillis), 0, 0);
+        }
+
+        /** Every subscriber streamed to the end without a lost or repeated event. */
+        boolean complete() {
+            return connected == requested && refused == 0 && disconnects == 0 && gaps == 0 && duplicateEvents == 0;
+        }
+    }
 
     double completedPerSecond() {
         return completed / measuredSeconds;
@@ -97,10 +120,12 @@ record BenchReport(
 
     /**
      * Every request due was sent and answered, on connections that stayed up, none with an
-     * error and none as a duplicate of another (the generator sends each request id once).
+     * error and none as a duplicate of another (the generator sends each request id once); and
+     * every subscriber streamed to the end without a gap.
      */
     boolean complete() {
-        return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0 && errors == 0;
+        return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0 && errors == 0
+                && subscribers.complete();
     }
 
     /** Failed preconditions per answered commit. */
@@ -139,11 +164,20 @@ record BenchReport(
             s.append(String.format(Locale.ROOT, "  bytes       sent %.2f MB/s, received %.2f MB/s%n",
                     requestBytes / measuredSeconds / 1e6, responseBytes / measuredSeconds / 1e6));
         }
-        if (subscribers.connected > 0) {
-            Latency g = subscribers.lagMillis;
-            s.append(String.format(Locale.ROOT, "  subscribers %d: %.0f events/s (%.2f MB/s), lag ms p50 %d p99 %d max %d, max version lag at end %d, disconnects %d%n",
-                    subscribers.connected, subscribers.events / measuredSeconds, subscribers.bytes / measuredSeconds / 1e6,
-                    g.p50, g.p99, g.max, subscribers.maxVersionLag, subscribers.disconnects));
+        if (subscribers.requested > 0) {
+            Subscribers b = subscribers;
+            Latency g = b.lagMillis;
+            s.append(String.format(Locale.ROOT, "  subscribers %d of %d streaming: %.0f events/s (%.2f MB/s), lag ms p50 %d p99 %d max %d,"
+                            + " max version lag at end %d%s; refused %d, disconnects %d, gaps %d, duplicate events %d%n",
+                    b.connected, b.requested, b.events / measuredSeconds, b.bytes / measuredSeconds / 1e6,
+                    g.p50, g.p99, g.max, b.maxVersionLag,
+                    b.withoutEvents > 0 ? " (" + b.withoutEvents + " streams without an event left out)" : "",
+                    b.refused, b.disconnects, b.gaps, b.duplicateEvents));
+            if (!b.complete()) {
+                s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d of %d subscribers streamed, %d refused,"
+                        + " %d disconnected, %d gaps, %d duplicate events%n",
+                        b.connected, b.requested, b.refused, b.disconnects, b.gaps, b.duplicateEvents));
+            }
         }
         s.append(String.format(Locale.ROOT, "  cpu         server %s, generator %.2f cores; server RSS peak %s; load average %.2f -> %.2f%n",
                 serverCpuCores < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f cores (%.2f system)%s", serverCpuCores,
@@ -212,11 +246,16 @@ record BenchReport(
             }
             g.writeEndArray();
             g.writeObjectFieldStart("subscribers");
+            g.writeNumberField("requested", subscribers.requested);
             g.writeNumberField("connected", subscribers.connected);
+            g.writeNumberField("refused", subscribers.refused);
             g.writeNumberField("events", subscribers.events);
             g.writeNumberField("bytes", subscribers.bytes);
             g.writeNumberField("disconnects", subscribers.disconnects);
+            g.writeNumberField("gaps", subscribers.gaps);
+            g.writeNumberField("duplicate_events", subscribers.duplicateEvents);
             g.writeNumberField("max_version_lag", subscribers.maxVersionLag);
+            g.writeNumberField("without_events", subscribers.withoutEvents);
             writeLatency(g, "lag_ms", subscribers.lagMillis);
             g.writeEndObject();
             g.writeNumberField("server_cpu_cores", serverCpuCores);

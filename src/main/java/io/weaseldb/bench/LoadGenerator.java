@@ -256,8 +256,14 @@ public final class LoadGenerator {
             s.stopOnLoop();
         }
         long maxVersionLag = 0;
+        long withoutEvents = 0;
         for (SseConnection s : readers) {
-            maxVersionLag = Math.max(maxVersionLag, run.newestVersion().get() - s.lastVersion());
+            long lag = s.versionLag(run.newestVersion().get());
+            if (lag < 0) {
+                withoutEvents++;
+            } else {
+                maxVersionLag = Math.max(maxVersionLag, lag);
+            }
         }
         for (Map.Entry<EventExecutor, LoopStats> e : stats.entrySet()) {
             e.getKey().submit(() -> {
@@ -279,9 +285,10 @@ public final class LoadGenerator {
         double wall = Math.max(1e-3, (measuredEnd - run.measureNanos()) / 1e9);
         // A run cut short by --count is measured over the time it took, not the duration asked for.
         double seconds = measuredEnd < run.endNanos() ? wall : o.durationSeconds();
-        BenchReport.Subscribers subs = new BenchReport.Subscribers(readers.size(), total.subscriberEvents,
-                total.subscriberBytes, total.subscriberDisconnects, BenchReport.Latency.of(total.subscriberLagMillis),
-                readers.isEmpty() ? 0 : maxVersionLag);
+        BenchReport.Subscribers subs = new BenchReport.Subscribers(o.subscribers(), total.subscriberStreams,
+                total.subscriberRefusals, total.subscriberEvents, total.subscriberBytes, total.subscriberDisconnects,
+                total.subscriberGaps, total.subscriberDuplicateEvents, BenchReport.Latency.of(total.subscriberLagMillis),
+                maxVersionLag, withoutEvents);
         return new BenchReport(o, seconds, total.sent, total.completed(), total.measuredAnswered, total.committed, total.duplicates, total.conflicts, total.tooOld,
                 total.refused, total.errors, total.unanswered, total.unsent, total.connectionFailures, total.reconnects,
                 BenchReport.Latency.of(total.latencyMicros), total.unansweredRecorded, total.requestBytes, total.responseBytes,
@@ -323,7 +330,7 @@ public final class LoadGenerator {
         LoopStats none = new LoopStats(1);
         return new BenchReport(o, o.durationSeconds(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, o.connections() - open, 0,
                 BenchReport.Latency.of(none.latencyMicros), 0, 0, 0, new long[0],
-                new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(none.subscriberLagMillis), 0),
+                BenchReport.Subscribers.none(),
                 -1, -1, rssPeak, -1, loadStart, ProcessSampler.loadAverage(), held);
     }
 

@@ -48,7 +48,16 @@ final class LoopStats {
     long reconnects;
     long subscriberEvents;
     long subscriberBytes;
+    /** Subscribe requests answered 200: the streams that ran. */
+    long subscriberStreams;
+    /** Subscribe requests answered otherwise (503 at the server's limit): no stream, no disconnect. */
+    long subscriberRefusals;
+    /** Streams that ended before the run did. */
     long subscriberDisconnects;
+    /** Transaction events whose prev_version was not the version of the event before them. */
+    long subscriberGaps;
+    /** Transaction events whose version was not above the one before them. */
+    long subscriberDuplicateEvents;
 
     LoopStats(int seconds) {
         completedPerSecond = new long[seconds];
@@ -126,7 +135,11 @@ final class LoopStats {
         reconnects += o.reconnects;
         subscriberEvents += o.subscriberEvents;
         subscriberBytes += o.subscriberBytes;
+        subscriberStreams += o.subscriberStreams;
+        subscriberRefusals += o.subscriberRefusals;
         subscriberDisconnects += o.subscriberDisconnects;
+        subscriberGaps += o.subscriberGaps;
+        subscriberDuplicateEvents += o.subscriberDuplicateEvents;
     }
 
     /** Answers in the measured window, errors and duplicates excluded. */

@@ -17,12 +17,17 @@ import java.util.concurrent.CountDownLatch;
  * the {@code id:} line gives the version, the {@code data:} line's {@code "timestamp"} field
  * (third field, near the start) gives the lag; the rest of a line is counted and skipped.
  *
+ * <p>Each transaction event's {@code prev_version} must be the version of the event before it on
+ * the stream: one that is not is a gap (an event lost), one whose version is not above the last
+ * is a duplicate; both are counted (any makes the run incomplete).
+ *
  * <p>Owned by its channel's event loop.
  */
 final class SseConnection extends ChannelInboundHandlerAdapter {
     /** Bytes of a line kept for inspection; longer lines are counted, not stored. */
     static final int LINE_PREFIX_BYTES = 512;
     private static final byte[] TIMESTAMP = "\"timestamp\":\"".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] PREV_VERSION = "\"prev_version\":".getBytes(StandardCharsets.US_ASCII);
 
     private final LoadGenerator.RunProxy run;
     private final LoopStats stats;
@@ -31,10 +36,15 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
     private final byte[] line = new byte[LINE_PREFIX_BYTES];
     private int lineLength;
     private boolean transactionEvent;
+    /** The version on the current event's {@code id:} line, -1 before one. */
+    private long eventVersion = -1;
     private boolean ok;
+    /** The server answered the subscribe with something other than 200 (e.g. 503 at its limit). */
+    private boolean refused;
     private boolean stopped;
     private ChannelHandlerContext ctx;
-    private volatile long lastVersion = -1; // read by the main thread at the end
+    /** The last transaction event's version, -1 before the first; read by the main thread at the end. */
+    private volatile long lastVersion = -1;
 
     SseConnection(BenchOptions o, LoadGenerator.RunProxy run, LoopStats stats, CountDownLatch streaming) {
         this.run = run;
@@ -51,6 +61,15 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
 
     long lastVersion() {
         return lastVersion;
+    }
+
+    /**
+     * How many versions this stream is behind {@code newestVersion}, or -1 if it has had no
+     * transaction event yet: its lag is unknown, not the whole log.
+     */
+    long versionLag(long newestVersion) {
+        long last = lastVersion;
+        return last < 0 ? -1 : Math.max(0, newestVersion - last);
     }
 
     /** Counts nothing more (call from any thread; returns once done on the loop). */
@@ -72,8 +91,11 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
             if (msg instanceof HttpResponse r) {
                 ok = r.status().code() == 200;
                 streaming.countDown();
-                if (!ok) {
-                    stats.subscriberDisconnects++;
+                if (ok) {
+                    stats.subscriberStreams++;
+                } else { // counted once, as a refusal: its close that follows is no disconnect
+                    refused = true;
+                    stats.subscriberRefusals++;
                 }
             }
             if (msg instanceof HttpContent c && ok) {
@@ -116,10 +138,13 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
     /** Parses one line (its prefix) of the stream. */
     void line(boolean measuring, boolean lagging) {
         if (startsWith("id: ")) {
-            lastVersion = parseLong(4);
+            eventVersion = parseLong(4);
         } else if (startsWith("event: ")) {
             transactionEvent = startsWith("event: transaction");
         } else if (startsWith("data: ") && transactionEvent) {
+            if (!stopped) {
+                checkSequence(eventVersion, prevVersion());
+            }
             if (measuring) {
                 stats.subscriberEvents++;
             }
@@ -131,6 +156,52 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
             }
             transactionEvent = false;
         }
+    }
+
+    /**
+     * Checks a transaction event against the one before it on this stream: a version not above
+     * the last is a duplicate; a {@code prev_version} (when in the line's prefix) that is not the
+     * last version is a gap. The first event has nothing to be checked against.
+     */
+    private void checkSequence(long version, long prevVersion) {
+        long last = lastVersion;
+        if (last >= 0) {
+            if (version <= last) {
+                stats.subscriberDuplicateEvents++;
+                return;
+            }
+            if (prevVersion >= 0 && prevVersion != last) {
+                stats.subscriberGaps++;
+            }
+        }
+        lastVersion = version;
+    }
+
+    /** The data line's {@code "prev_version":N}, or -1 if not in the prefix kept. */
+    private long prevVersion() {
+        int at = indexOf(PREV_VERSION, 0);
+        if (at < 0 || at + PREV_VERSION.length >= lineLength) {
+            return -1;
+        }
+        int from = at + PREV_VERSION.length;
+        int end = from;
+        while (end < lineLength && line[end] >= '0' && line[end] <= '9') {
+            end++;
+        }
+        return end == from || end == lineLength ? -1 : parseLong(from); // cut at the prefix's end: unknown
+    }
+
+    private int indexOf(byte[] marker, int extra) {
+        outer:
+        for (int i = 0; i + marker.length + extra <= lineLength; i++) {
+            for (int j = 0; j < marker.length; j++) {
+                if (line[i + j] != marker[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 
     private boolean startsWith(String s) {
@@ -155,21 +226,13 @@ final class SseConnection extends ChannelInboundHandlerAdapter {
 
     /** The event's {@code "timestamp":"2026-11-22T20:27:42.555Z"} as epoch milliseconds, or -1. */
     private long timestampMillis() {
-        outer:
-        for (int i = 0; i + TIMESTAMP.length + 24 <= lineLength; i++) {
-            for (int j = 0; j < TIMESTAMP.length; j++) {
-                if (line[i + j] != TIMESTAMP[j]) {
-                    continue outer;
-                }
-            }
-            return IsoMillis.parse(line, i + TIMESTAMP.length);
-        }
-        return -1;
+        int at = indexOf(TIMESTAMP, 24);
+        return at < 0 ? -1 : IsoMillis.parse(line, at + TIMESTAMP.length);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        if (!stopped) {
+        if (!stopped && !refused) {
             stats.subscriberDisconnects++;
         }
         ctx.fireChannelInactive();

@@ -26,7 +26,7 @@ class BenchReportTest {
         s.record(ResponseScan.Outcome.CONFLICT, 3_000_000, true, 1);
         BenchReport r = new BenchReport(o, 2.0, 3, s.completed(), s.measuredAnswered, s.committed, s.duplicates, s.conflicts, 0, 0, 0, 0, 0, 0, 0,
                 BenchReport.Latency.of(s.latencyMicros), 0, 300, 150, s.completedPerSecond,
-                new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
+                BenchReport.Subscribers.none(),
                 0.5, 0.1, 1 << 20, 0.2, 1.0, 1.5, 0);
         Path file = dir.resolve("r.json");
         r.writeJson(file);
@@ -80,7 +80,7 @@ class BenchReportTest {
         return new BenchReport(o, 1.0, s.completed() + s.errors + s.duplicates, s.completed(), s.measuredAnswered, s.committed,
                 s.duplicates, s.conflicts, s.tooOld, s.refused, s.errors, 0, 0, 0, 0,
                 BenchReport.Latency.of(s.latencyMicros), 0, 0, 0, s.completedPerSecond,
-                new BenchReport.Subscribers(0, 0, 0, 0, BenchReport.Latency.of(s.subscriberLagMillis), 0),
+                BenchReport.Subscribers.none(),
                 -1, -1, -1, 0.1, 1.0, 1.0, 0);
     }
 
