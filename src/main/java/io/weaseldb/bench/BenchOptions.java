@@ -17,7 +17,8 @@ import java.util.Locale;
  *                        the intended send time
  * @param readVersionLag  versions subtracted from the newest version seen when choosing a
  *                        read version (0: read at the newest known version)
- * @param countLimit      stop after this many requests in total (0: no limit)
+ * @param countLimit      stop after this many measured requests in total (0: no limit); the
+ *                        warmup's requests are not counted, so it cannot empty the window
  * @param subscriberThreads event-loop threads of the SSE readers, apart from the commit
  *                        connections' so reading events never delays reading commit answers
  * @param serverPid       process to sample CPU and RSS of (0: none)
@@ -103,7 +104,8 @@ public record BenchOptions(
               --threads N                     generator event-loop threads (default 1)
               --warmup-s N --duration-s N     not-recorded warmup, then measured time (default 5, 20)
               --drain-s N                     wait this long for answers after the end (default 5)
-              --count N                       stop after N requests in total (default: no limit)
+              --count N                       stop after N measured requests in total, the warmup
+                                              not counted (default: no limit)
               --reconnect                     connect again when the server closes a connection
                                               (a restart, a failover behind one address) and go on
 

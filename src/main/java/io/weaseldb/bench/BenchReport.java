@@ -121,11 +121,16 @@ record BenchReport(
     /**
      * Every request due was sent and answered, on connections that stayed up, none with an
      * error and none as a duplicate of another (the generator sends each request id once); and
-     * every subscriber streamed to the end without a gap.
+     * every subscriber streamed to the end without a gap; and something was measured.
      */
     boolean complete() {
         return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0 && errors == 0
-                && subscribers.complete();
+                && subscribers.complete() && !emptyWindow();
+    }
+
+    /** Commit connections ran, but no request was measured: there is nothing to report. */
+    boolean emptyWindow() {
+        return options.mode() != BenchOptions.Mode.IDLE && options.connections() > 0 && latencyMicros.count() == 0;
     }
 
     /** Failed preconditions per answered commit. */
@@ -155,7 +160,9 @@ record BenchReport(
             s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d: %d measured requests answered%s)%n",
                     l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count, measuredRequestsAnswered,
                     unansweredInLatency > 0 ? ", " + unansweredInLatency + " given up" : ""));
-            if (!complete()) {
+            if (emptyWindow()) {
+                s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: no request in the measured window%n"));
+            } else if (!complete()) {
                 s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed,"
                         + " %d error answers, %d answered as duplicates; the latencies include the unanswered and unsent (%d)"
                         + " at what they had waited when the run gave up (a lower bound), no error answers%n",

@@ -164,7 +164,9 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
                     break;
                 }
             }
-            if (!run.takeBudget()) {
+            // --count is a number of measured requests: the warmup must not spend it, or the
+            // measured window could be left empty
+            if (start >= run.measureNanos() && !run.takeBudget()) {
                 done = true;
                 break;
             }

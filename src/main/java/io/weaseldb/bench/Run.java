@@ -41,7 +41,7 @@ record Run(BenchOptions options, long startNanos, long measureNanos, long endNan
         return options.countLimit() > 0 && budget.get() <= 0;
     }
 
-    /** Takes one request from the --count budget; false once it is spent. */
+    /** Takes one measured request from the --count budget; false once it is spent. */
     boolean takeBudget() {
         return options.countLimit() == 0 || budget.getAndDecrement() > 0;
     }

@@ -75,6 +75,13 @@ class BenchReportTest {
         assertTrue(report(BenchOptions.parse(new String[] {"--port", "1"}), ok).complete(), "conflicts leave a run complete");
     }
 
+    @Test
+    void aRunWithNothingMeasuredIsIncomplete() {
+        BenchReport r = report(BenchOptions.parse(new String[] {"--port", "1"}), new LoopStats(1));
+        assertFalse(r.complete());
+        assertTrue(r.text().contains("no request in the measured window"), r.text());
+    }
+
     /** A one-second report of {@code s}: every request sent was answered, on connections that stayed up. */
     static BenchReport report(BenchOptions o, LoopStats s) {
         return new BenchReport(o, 1.0, s.completed() + s.errors + s.duplicates, s.completed(), s.measuredAnswered, s.committed,

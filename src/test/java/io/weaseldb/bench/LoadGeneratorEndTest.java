@@ -148,6 +148,20 @@ class LoadGeneratorEndTest {
         }
     }
 
+    /** --count counts measured requests: the warmup cannot spend it and leave the window empty. */
+    @Test
+    void theWarmupDoesNotSpendTheCount() throws Exception {
+        try (StallingServer server = new StallingServer(Integer.MAX_VALUE, Then.FALL_SILENT)) {
+            BenchReport r = LoadGenerator.run(options(server.port(), "--mode", "closed", "--count", "20",
+                    "--warmup-s", "1", "--duration-s", "5", "--drain-s", "1"));
+
+            assertEquals(20, r.measuredRequestsAnswered(), r.text());
+            assertEquals(20, r.latencyMicros().count(), r.text());
+            assertTrue(r.sent() > 20, "the warmup sent its own: " + r.text());
+            assertTrue(r.complete(), r.text());
+        }
+    }
+
     private static BenchOptions options(int port) {
         return options(port, "--mode", "open", "--rate", "500", "--warmup-s", "1", "--duration-s", "2", "--drain-s", "1");
     }
