@@ -59,6 +59,9 @@ public record BenchOptions(
     /** Longest run accepted: everything is bounded. */
     static final int MAX_SECONDS = 3600;
 
+    /** Highest open-loop rate accepted: far above what one generator can send, still a bounded schedule. */
+    static final double MAX_RATE = 1e7;
+
     public enum Target { WEASELDB, ETCD, CEILING }
 
     public enum Mode { OPEN, CLOSED, IDLE }
@@ -68,6 +71,8 @@ public record BenchOptions(
         require(connections >= 0 && connections <= 60_000, "--connections must be 0..60000");
         require(depth >= 1 && depth <= 1024, "--depth must be 1..1024");
         require(threads >= 1 && threads <= 64, "--threads must be 1..64");
+        require(Double.isFinite(rate) && rate >= 0 && rate <= MAX_RATE,
+                "--rate must be a finite number of transactions per second, 0.." + (long) MAX_RATE);
         require(mode != Mode.OPEN || rate > 0, "--rate must be > 0 in open-loop mode");
         require(warmupSeconds >= 0 && durationSeconds >= 1 && warmupSeconds + durationSeconds <= MAX_SECONDS,
                 "--warmup-s and --duration-s must be >= 0 and >= 1 and add up to at most " + MAX_SECONDS);
@@ -99,6 +104,7 @@ public record BenchOptions(
               --mode open|closed|idle         open loop at --rate, closed loop at --depth per
                                               connection, or idle keep-alive connections (default closed)
               --rate N                        open loop: transactions per second, all connections
+                                              (finite, at most 10000000)
               --connections N                 keep-alive connections (default 64)
               --depth N                       in flight per connection, >1 pipelines (default 1)
               --threads N                     generator event-loop threads (default 1)

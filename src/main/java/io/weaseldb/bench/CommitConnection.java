@@ -106,10 +106,12 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
 
     /**
      * Ends the run here (call from any thread; returns once done on the loop): sends nothing
-     * more and accounts for every request that never got an answer.
+     * more and accounts for every request that never got an answer, at what it had waited by
+     * {@code endNanos} (one end for every connection, so none is charged for the time the
+     * others took to stop).
      */
-    void stopOnLoop() {
-        ctx.executor().submit(this::finish).syncUninterruptibly();
+    void stopOnLoop(long endNanos) {
+        ctx.executor().submit(() -> finish(endNanos)).syncUninterruptibly();
     }
 
     private void begin() {
@@ -277,11 +279,10 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
      * histogram at the time it has waited so far, a lower bound of its real latency: a server
      * that stalls at the end must not look faster for it (no coordinated omission at the edge).
      */
-    private void finish() {
+    private void finish(long now) {
         if (finished) {
             return;
         }
-        long now = System.nanoTime();
         stopSending();
         if (run != null) {
             giveUpInFlight(now);
@@ -289,12 +290,7 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
             // this one had not sent by then was never due, not unsent.
             if (schedule != null && !run.budgetSpent()) {
                 long due = Math.min(limit, schedule.dueBy(now));
-                for (long i = sentIndex; i < due; i++) {
-                    long intended = schedule.intendedNanos(i);
-                    if (intended >= run.measureNanos()) {
-                        stats.recordUnanswered(now - intended);
-                    }
-                }
+                recordUnsent(stats, schedule, sentIndex, due, run.measureNanos(), now);
                 stats.unsent += Math.max(0, due - sentIndex);
                 sentIndex = Math.max(sentIndex, due);
             }
@@ -302,12 +298,37 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
         finished = true;
     }
 
+    /** Unsent requests are recorded in at most this many groups: the end of a run takes bounded time at any rate. */
+    static final int UNSENT_GROUPS = 1024;
+
+    /**
+     * Records this connection's unsent requests {@code [from, to)} that were intended in the
+     * measured window at what they had waited by {@code endNanos}. Their waits fall evenly
+     * (the schedule is evenly spaced), so they go in at most {@value #UNSENT_GROUPS} groups of
+     * consecutive requests, each recorded once with its count at its latest request's wait: a
+     * lower bound, like every given-up request's latency, within 1/{@value #UNSENT_GROUPS} of
+     * the range.
+     */
+    static void recordUnsent(LoopStats stats, ArrivalSchedule schedule, long from, long to, long measureNanos, long endNanos) {
+        long first = Math.max(from, schedule.dueBy(measureNanos - 1)); // the first intended at or after measureNanos
+        long n = to - first;
+        if (n <= 0) {
+            return;
+        }
+        long groups = Math.min(n, UNSENT_GROUPS);
+        for (long g = 0; g < groups; g++) {
+            long a = first + n * g / groups;
+            long b = first + n * (g + 1) / groups;
+            stats.recordUnanswered(endNanos - schedule.intendedNanos(b - 1), b - a);
+        }
+    }
+
     /** Gives up on the requests in flight: unanswered, recorded at what they have waited by {@code now}. */
     private void giveUpInFlight(long now) {
         for (int i = 0; i < count; i++) {
             long start = inFlight[(head + i) % depth];
             if (start >= run.measureNanos()) {
-                stats.recordUnanswered(now - start);
+                stats.recordUnanswered(now - start, 1);
             }
         }
         stats.unanswered += count;

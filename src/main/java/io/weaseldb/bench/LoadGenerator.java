@@ -249,8 +249,9 @@ public final class LoadGenerator {
 
         // Stop everything on its own loop, then merge each loop's stats there (no data race).
         LoopStats total = new LoopStats(o.durationSeconds());
+        long stopNanos = System.nanoTime();
         for (CommitConnection c : commits) {
-            c.stopOnLoop();
+            c.stopOnLoop(stopNanos);
         }
         for (SseConnection s : readers) {
             s.stopOnLoop();

@@ -102,14 +102,18 @@ final class LoopStats {
         }
     }
 
-    /** A request that never got an answer: only its latency so far, a lower bound, is recorded. */
-    void recordUnanswered(long waitedNanos) {
-        recordLatency(waitedNanos);
-        unansweredRecorded++;
+    /** {@code count} requests that never got an answer: only their latency so far, a lower bound, is recorded. */
+    void recordUnanswered(long waitedNanos, long count) {
+        latencyMicros.recordValueWithCount(micros(waitedNanos), count);
+        unansweredRecorded += count;
     }
 
     private void recordLatency(long nanos) {
-        latencyMicros.recordValue(Math.min(MAX_LATENCY_MICROS, Math.max(0, nanos / 1000)));
+        latencyMicros.recordValue(micros(nanos));
+    }
+
+    private static long micros(long nanos) {
+        return Math.min(MAX_LATENCY_MICROS, Math.max(0, nanos / 1000));
     }
 
     void add(LoopStats o) {

@@ -29,6 +29,16 @@ class BenchOptionsTest {
         assertMessage("--duration-s", "--port", "1", "--duration-s", "100000");
     }
 
+    @Test
+    void aRateMustBeFiniteAndBounded() {
+        assertMessage("--rate", "--port", "1", "--mode", "open", "--rate", "Infinity");
+        assertMessage("--rate", "--port", "1", "--mode", "open", "--rate", "NaN");
+        assertMessage("--rate", "--port", "1", "--mode", "open", "--rate", "20000000");
+        assertEquals(1e7, BenchOptions.parse(new String[] {"--port", "1", "--mode", "open", "--rate", "1e7"}).rate());
+        assertEquals(2, LoadGenerator.cli(new String[] {"--port", "1", "--mode", "open", "--rate", "Infinity"}),
+                "exit status of a bad option");
+    }
+
     private static void assertMessage(String part, String... args) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(args));
         assertTrue(e.getMessage().contains(part), e.getMessage());
