@@ -197,7 +197,7 @@ public record BenchOptions(
                 case "--read-lag" -> readLag = intValue(args, ++i, a);
                 case "--request-ids" -> requestIds = true;
                 case "--subscribers" -> subscribers = intValue(args, ++i, a);
-                case "--durable" -> durable = Boolean.parseBoolean(value(args, ++i, a));
+                case "--durable" -> durable = booleanValue(args, ++i, a);
                 case "--subscriber-threads" -> subscriberThreads = intValue(args, ++i, a);
                 case "--seed" -> seed = longValue(args, ++i, a);
                 case "--server-pid" -> serverPid = longValue(args, ++i, a);
@@ -240,6 +240,16 @@ public record BenchOptions(
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(option + " must be an integer, got \"" + v + "\"");
         }
+    }
+
+    /** Only {@code true} or {@code false}: Boolean.parseBoolean would read a typo as false. */
+    private static boolean booleanValue(String[] args, int i, String option) {
+        String v = value(args, i, option);
+        return switch (v) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException(option + " must be true or false, got \"" + v + "\"");
+        };
     }
 
     private static double doubleValue(String[] args, int i, String option) {

@@ -124,8 +124,11 @@ record BenchReport(
      * every subscriber streamed to the end without a gap; and something was measured.
      */
     boolean complete() {
-        return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0 && errors == 0
-                && subscribers.complete() && !emptyWindow();
+        return commitsComplete() && subscribers.complete() && !emptyWindow();
+    }
+
+    private boolean commitsComplete() {
+        return unanswered == 0 && unsent == 0 && connectionFailures == 0 && duplicates == 0 && errors == 0;
     }
 
     /** Commit connections ran, but no request was measured: there is nothing to report. */
@@ -141,36 +144,37 @@ record BenchReport(
     String text() {
         BenchOptions o = options;
         StringBuilder s = new StringBuilder();
-        s.append(String.format(Locale.ROOT, "%s: %s%s, target %s, workload %s, %d connections x depth %d%s, %.0f s measured after %d s warmup%n",
-                o.label(), o.mode().name().toLowerCase(Locale.ROOT), o.mode() == BenchOptions.Mode.IDLE ? "" : " loop",
-                o.target().name().toLowerCase(Locale.ROOT),
-                o.workload().label(), o.connections(), o.depth(),
-                o.mode() == BenchOptions.Mode.OPEN ? String.format(Locale.ROOT, ", %.0f txn/s offered", o.rate()) : "",
-                measuredSeconds, o.warmupSeconds()));
-        if (o.mode() == BenchOptions.Mode.IDLE) {
+        if (o.mode() == BenchOptions.Mode.IDLE) { // no load, no warmup: only connections held
+            s.append(String.format(Locale.ROOT, "%s: idle, target %s, %d connections%n",
+                    o.label(), o.target().name().toLowerCase(Locale.ROOT), o.connections()));
             s.append(String.format(Locale.ROOT, "  held %d idle keep-alive connections for %.0f s; server RSS peak %s; load average %.2f -> %.2f%n",
                     idleConnectionsHeld, measuredSeconds, serverRssPeakBytes < 0 ? "n/a" : (serverRssPeakBytes >> 20) + " MiB",
                     loadAverageStart, loadAverageEnd));
             return s.toString();
-        } else {
-            s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, duplicates %d, errors %d, unanswered %d, unsent %d, connection failures %d%s%n",
-                    completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, duplicates, errors, unanswered,
-                    unsent, connectionFailures, o.reconnect() ? ", reconnects " + reconnects : ""));
-            Latency l = latencyMicros;
-            s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d: %d measured requests answered%s)%n",
-                    l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count, measuredRequestsAnswered,
-                    unansweredInLatency > 0 ? ", " + unansweredInLatency + " given up" : ""));
-            if (emptyWindow()) {
-                s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: no request in the measured window%n"));
-            } else if (!complete()) {
-                s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed,"
-                        + " %d error answers, %d answered as duplicates; the latencies include the unanswered and unsent (%d)"
-                        + " at what they had waited when the run gave up (a lower bound), no error answers%n",
-                        unanswered, unsent, connectionFailures, errors, duplicates, unansweredInLatency));
-            }
-            s.append(String.format(Locale.ROOT, "  bytes       sent %.2f MB/s, received %.2f MB/s%n",
-                    requestBytes / measuredSeconds / 1e6, responseBytes / measuredSeconds / 1e6));
         }
+        s.append(String.format(Locale.ROOT, "%s: %s loop, target %s, workload %s, %d connections x depth %d%s, %.0f s measured after %d s warmup%n",
+                o.label(), o.mode().name().toLowerCase(Locale.ROOT),
+                o.target().name().toLowerCase(Locale.ROOT),
+                o.workload().label(), o.connections(), o.depth(),
+                o.mode() == BenchOptions.Mode.OPEN ? String.format(Locale.ROOT, ", %.0f txn/s offered", o.rate()) : "",
+                measuredSeconds, o.warmupSeconds()));
+        s.append(String.format(Locale.ROOT, "  throughput  %.0f answered/s, %.0f committed/s; conflicts %.2f%%, too_old %d, refused %d, duplicates %d, errors %d, unanswered %d, unsent %d, connection failures %d%s%n",
+                completedPerSecond(), committedPerSecond(), 100 * conflictRate(), tooOld, refused, duplicates, errors, unanswered,
+                unsent, connectionFailures, o.reconnect() ? ", reconnects " + reconnects : ""));
+        Latency l = latencyMicros;
+        s.append(String.format(Locale.ROOT, "  latency us  p50 %d  p90 %d  p99 %d  p99.9 %d  max %d  (mean %.0f, n %d: %d measured requests answered%s)%n",
+                l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count, measuredRequestsAnswered,
+                unansweredInLatency > 0 ? ", " + unansweredInLatency + " given up" : ""));
+        if (emptyWindow()) {
+            s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: no request in the measured window%n"));
+        } else if (!commitsComplete()) {
+            s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed,"
+                    + " %d error answers, %d answered as duplicates; the latencies include the unanswered and unsent (%d)"
+                    + " at what they had waited when the run gave up (a lower bound), no error answers%n",
+                    unanswered, unsent, connectionFailures, errors, duplicates, unansweredInLatency));
+        }
+        s.append(String.format(Locale.ROOT, "  bytes       sent %.2f MB/s, received %.2f MB/s%n",
+                requestBytes / measuredSeconds / 1e6, responseBytes / measuredSeconds / 1e6));
         if (subscribers.requested > 0) {
             Subscribers b = subscribers;
             Latency g = b.lagMillis;
@@ -196,7 +200,20 @@ record BenchReport(
         return s.toString();
     }
 
+    /** Writes the JSON file; fails with a message naming the file (and the directory, if that is what is missing). */
     void writeJson(Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir != null && !Files.isDirectory(dir)) {
+            throw new IOException("cannot write " + file + ": no directory " + dir);
+        }
+        try {
+            writeJsonTo(file);
+        } catch (IOException e) {
+            throw new IOException("cannot write " + file + ": " + e, e);
+        }
+    }
+
+    private void writeJsonTo(Path file) throws IOException {
         try (OutputStream out = Files.newOutputStream(file);
              JsonGenerator g = new JsonFactory().createGenerator(out, JsonEncoding.UTF8)) {
             g.useDefaultPrettyPrinter();
@@ -205,6 +222,8 @@ record BenchReport(
             g.writeStringField("label", o.label());
             g.writeObjectFieldStart("options");
             g.writeStringField("target", o.target().name().toLowerCase(Locale.ROOT));
+            g.writeStringField("host", o.host());
+            g.writeNumberField("port", o.port());
             g.writeStringField("mode", o.mode().name().toLowerCase(Locale.ROOT));
             g.writeStringField("workload", o.workload().label());
             g.writeNumberField("connections", o.connections());
@@ -213,6 +232,8 @@ record BenchReport(
             g.writeNumberField("rate", o.rate());
             g.writeNumberField("warmup_seconds", o.warmupSeconds());
             g.writeNumberField("duration_seconds", o.durationSeconds());
+            g.writeNumberField("drain_seconds", o.drainSeconds());
+            g.writeNumberField("count", o.countLimit());
             g.writeNumberField("keys", o.keys());
             g.writeNumberField("key_bytes", o.keyBytes());
             g.writeNumberField("value_bytes", o.valueBytes());
@@ -223,6 +244,8 @@ record BenchReport(
             g.writeBooleanField("reconnect", o.reconnect());
             g.writeNumberField("subscribers", o.subscribers());
             g.writeNumberField("subscriber_threads", o.subscriberThreads());
+            g.writeBooleanField("durable", o.subscribersDurable());
+            g.writeNumberField("server_pid", o.serverPid());
             g.writeNumberField("seed", o.seed());
             g.writeEndObject();
             g.writeNumberField("measured_seconds", measuredSeconds);

@@ -29,6 +29,8 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -83,6 +85,10 @@ public final class LoadGenerator {
                 return 0;
             }
             o = BenchOptions.parse(args);
+            Path jsonDir = o.jsonOut() == null ? null : o.jsonOut().toAbsolutePath().getParent();
+            if (jsonDir != null && !Files.isDirectory(jsonDir)) { // found out now, not after the run
+                throw new IllegalArgumentException("--json " + o.jsonOut() + ": no directory " + jsonDir);
+            }
         } catch (IllegalArgumentException e) {
             System.err.println("weaseldb-bench: " + e.getMessage());
             System.err.print(BenchOptions.USAGE);

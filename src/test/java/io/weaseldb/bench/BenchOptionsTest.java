@@ -30,6 +30,18 @@ class BenchOptionsTest {
     }
 
     @Test
+    void durableTakesOnlyTrueOrFalse() {
+        assertMessage("--durable must be true or false", "--port", "1", "--durable", "flase");
+        assertEquals(false, BenchOptions.parse(new String[] {"--port", "1", "--durable", "false"}).subscribersDurable());
+        assertEquals(true, BenchOptions.parse(new String[] {"--port", "1", "--durable", "true"}).subscribersDurable());
+    }
+
+    @Test
+    void aJsonFileInAMissingDirectoryIsRefusedBeforeTheRun() {
+        assertEquals(2, LoadGenerator.cli(new String[] {"--port", "1", "--json", "/nonexistent-dir-for-bench/r.json"}));
+    }
+
+    @Test
     void aRateMustBeFiniteAndBounded() {
         assertMessage("--rate", "--port", "1", "--mode", "open", "--rate", "Infinity");
         assertMessage("--rate", "--port", "1", "--mode", "open", "--rate", "NaN");

@@ -41,6 +41,31 @@ class BenchReportTest {
             assertTrue(flat.containsKey(key), key + " in " + flat.keySet());
         }
         assertTrue(r.text().contains("committed/s"), r.text());
+        assertEquals("127.0.0.1", flat.get("options.host"));
+        assertEquals("1", flat.get("options.port"));
+        assertEquals("5", flat.get("options.drain_seconds"));
+        assertEquals("0", flat.get("options.count"));
+        assertEquals("true", flat.get("options.durable"));
+        assertEquals("0", flat.get("options.server_pid"));
+    }
+
+    @Test
+    void aJsonFileInAMissingDirectoryFailsNamingIt(@TempDir Path dir) {
+        BenchReport r = report(BenchOptions.parse(new String[] {"--port", "1"}), new LoopStats(1));
+        Path file = dir.resolve("missing").resolve("r.json");
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> r.writeJson(file));
+        assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("no directory"), e.getMessage());
+    }
+
+    @Test
+    void idleModeSaysNothingOfAWarmup() {
+        BenchOptions o = BenchOptions.parse(new String[] {"--port", "1", "--mode", "idle", "--connections", "10"});
+        BenchReport r = new BenchReport(o, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                BenchReport.Latency.of(new LoopStats(1).latencyMicros), 0, 0, 0, new long[0], BenchReport.Subscribers.none(),
+                -1, -1, 1 << 20, -1, 1.0, 1.0, 10);
+        assertFalse(r.text().contains("warmup"), r.text());
+        assertTrue(r.text().contains("held 10 idle keep-alive connections for 20 s"), r.text());
+        assertTrue(r.complete());
     }
 
     @Test
