@@ -51,6 +51,16 @@ stop_pid() {
     kill -KILL "$pid" 2>/dev/null || true
 }
 
+# forget_pid PID: a started process that has exited (and been waited for) is no longer stopped on
+# exit, so cleanup never signals a PID the system has since given to another process.
+forget_pid() {
+    local pid=$1 kept=() p
+    for p in "${STARTED_PIDS[@]}"; do
+        [ "$p" = "$pid" ] || kept+=("$p")
+    done
+    STARTED_PIDS=("${kept[@]}")
+}
+
 cleanup() {
     local pid
     for pid in "${STARTED_PIDS[@]}"; do

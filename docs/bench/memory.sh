@@ -8,7 +8,7 @@
 #
 # Usage: docs/bench/memory.sh   (from the repository root, after ./mvnw package)
 # Knobs: IDLE_CONNECTIONS=10000 SUBSCRIBERS=1000 SUBSCRIBER_RATE=1000 HOLD_S=20
-#   SERVER_JAVA_OPTS="-Xms1g -Xmx1g" OUT_DIR=target/bench/memory JAVA=/path/to/java
+#   SERVER_JAVA_OPTS="-Xms1g -Xmx1g -XX:+UseZGC ..." OUT_DIR=target/bench/memory JAVA=/path/to/java
 # The server's max_connections (10000 by default) must cover IDLE_CONNECTIONS, and the open-file
 # limit (ulimit -n) both processes' connections.
 set -euo pipefail
@@ -23,7 +23,8 @@ SUBSCRIBER_RATE=${SUBSCRIBER_RATE:-1000}
 HOLD_S=${HOLD_S:-20}
 # AlwaysPreTouch makes the whole heap resident at start, so RSS deltas show memory outside the
 # heap rather than heap pages first touched by allocation.
-SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:NativeMemoryTracking=summary"}
+# ZGC, as every script in docs/bench/ runs the server (the shipped launch setting).
+SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g -XX:+UseZGC -XX:+AlwaysPreTouch -XX:NativeMemoryTracking=summary"}
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench/memory}
 JAR=${JAR:-$ROOT/target/weaseldb.jar}
 CONFIG=${CONFIG:-$ROOT/config/weaseldb.toml}
@@ -53,17 +54,24 @@ nmt = open(nmt_file).read() if os.path.exists(nmt_file) else ""
 total = re.search(r"Total: reserved=\d+KB, committed=(\d+)KB", nmt)
 heap_nmt = re.search(r"Java Heap \(reserved=\d+KB, committed=(\d+)KB", nmt)
 non_heap = (int(total.group(1)) - int(heap_nmt.group(1))) * 1024 if total and heap_nmt else None
+# ZGC: " ZHeap            used 14M, capacity 1024M, max capacity 1024M" (MiB: after a full GC,
+# used is the live set, to 1 MiB)
 # G1: "garbage-first heap   total reserved 1048576K, committed 1048576K, used 23456K"
 # Others: "total 1048576K, used 23456K"
+zgc = re.search(r"ZHeap\s+used (\d+)M, capacity (\d+)M", text)
 used = re.search(r"used (\d+)K", text)
 # G1: "region size 1024K, 108 young (110592K), 0 survivors (0K)": what was allocated since the
 # full GC, not live data; subtract it.
 young = re.search(r"(\d+) young \((\d+)K\)", text)
 committed = re.search(r"committed (\d+)K", text) or re.search(r"total (\d+)K", text)
 live = (int(used.group(1)) - (int(young.group(2)) if young else 0)) * 1024 if used else None
+if zgc:
+    live, committed_bytes = int(zgc.group(1)) << 20, int(zgc.group(2)) << 20
+else:
+    committed_bytes = int(committed.group(1)) * 1024 if committed else None
 print(json.dumps({"state": name, "rss_bytes": rss,
                   "heap_used_after_gc_bytes": live,
-                  "heap_committed_bytes": int(committed.group(1)) * 1024 if committed else None,
+                  "heap_committed_bytes": committed_bytes,
                   "nmt_non_heap_committed_bytes": non_heap}))
 PY
     tail -1 "$OUT_DIR/samples.jsonl"
@@ -77,11 +85,13 @@ sample idle
     --port "$WEASEL_PORT" --connections "$IDLE_CONNECTIONS" --duration-s "$HOLD_S" --server-pid "$WEASEL_PID" \
     --label "idle-$IDLE_CONNECTIONS" --json "$OUT_DIR/idle-connections.json" >"$OUT_DIR/idle-connections.txt" 2>&1 &
 GEN=$!
+STARTED_PIDS+=("$GEN") # stopped on exit if the script fails before it ends
 wait_for_line "$OUT_DIR/idle-connections.txt" 'holding [0-9]+ idle connections' $((HOLD_S + 120))
 sleep 2
 sample "connections-$IDLE_CONNECTIONS"
 timeout $((HOLD_S + 60)) tail --pid="$GEN" -f /dev/null || kill "$GEN"
 wait "$GEN" || true
+forget_pid "$GEN"
 sleep 3 # the server sees the closes
 
 # 3. subscribers under a light load
@@ -90,10 +100,12 @@ sleep 3 # the server sees the closes
     --duration-s "$HOLD_S" --server-pid "$WEASEL_PID" --label "subscribers-$SUBSCRIBERS" \
     --json "$OUT_DIR/subscribers.json" >"$OUT_DIR/subscribers.txt" 2>&1 &
 GEN=$!
+STARTED_PIDS+=("$GEN") # stopped on exit if the script fails before it ends
 sleep $((HOLD_S / 2 + 4))
 sample "subscribers-$SUBSCRIBERS"
 timeout $((HOLD_S + 60)) tail --pid="$GEN" -f /dev/null || kill "$GEN"
 wait "$GEN" || true
+forget_pid "$GEN"
 cat "$OUT_DIR/subscribers.txt"
 
 python3 - "$OUT_DIR" <<'PY'

@@ -9,7 +9,7 @@
 # Output in OUT_DIR: weaseldb.jfr, profile.txt, the generator's JSON.
 #
 # Usage: docs/bench/profile.sh [generator options...]   (e.g. --mode open --rate 3000)
-# Knobs: DURATION_S=20 WARMUP_S=20 (past C2 compilation on a busy 2-core machine) CONNECTIONS=64 WORKLOAD=rmw SERVER_JAVA_OPTS="-Xms1g -Xmx1g"
+# Knobs: DURATION_S=20 WARMUP_S=20 (past C2 compilation on a busy 2-core machine) CONNECTIONS=64 WORKLOAD=rmw SERVER_JAVA_OPTS="-Xms1g -Xmx1g -XX:+UseZGC"
 #   OUT_DIR=target/bench/profile JAVA=/path/to/java
 set -euo pipefail
 

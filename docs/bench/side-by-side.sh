@@ -122,7 +122,8 @@ if [ -z "${SKIP_ETCD:-}" ]; then
         echo "== etcd-grpc (load $(cut -d' ' -f1 /proc/loadavg))"
         if (cd "$ROOT/docs/bench/etcd-txn" && timeout 600 go build -o "$DATA/etcd-txn" .) 2>>"$OUT_DIR/generator.err"; then
             timeout "$RUN_TIMEOUT_S" "$DATA/etcd-txn" -endpoint "127.0.0.1:$ETCD_PORT" -workers "$CONNECTIONS" \
-                -warmup "${WARMUP_S}s" -duration "${DURATION_S}s" >"$OUT_DIR/etcd-grpc.json" 2>>"$OUT_DIR/generator.err" || true
+                -warmup "${WARMUP_S}s" -duration "${DURATION_S}s" >"$OUT_DIR/etcd-grpc.json" 2>>"$OUT_DIR/generator.err" \
+                || echo "(etcd-grpc run failed; see generator.err)"
             cat "$OUT_DIR/etcd-grpc.json"
         else
             echo "(go build failed; see generator.err)"
@@ -146,11 +147,18 @@ stop_pid "$CEILING_PID"
 python3 - "$OUT_DIR" <<'PY'
 import json, os, sys
 out = sys.argv[1]
-def load(name):
+failed = []  # runs that left a missing, empty or unreadable result (killed by the timeout, a crash)
+def load(name, expected=True):
     p = os.path.join(out, name + ".json")
-    return json.load(open(p)) if os.path.exists(p) else None
-w, e, c, h = load("weaseldb"), load("etcd"), load("ceiling"), load("weaseldb-open-half")
-w4, g, h4 = load("weaseldb-x4"), load("etcd-grpc"), load("weaseldb-open-half-d4")
+    try:
+        with open(p) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        if expected or os.path.exists(p):
+            failed.append(name)
+        return None
+w, e, c, h = load("weaseldb"), load("etcd", expected=False), load("ceiling"), load("weaseldb-open-half")
+w4, g, h4 = load("weaseldb-x4"), load("etcd-grpc", expected=False), load("weaseldb-open-half-d4")
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
 runs = {k: v for k, v in (("weaseldb", w), ("weaseldb-x4", w4), ("etcd", e), ("ceiling", c),
@@ -179,6 +187,7 @@ summary = {
         "p99 at half max < 5 ms (depth 4)": h4["latency_us"]["p99"] < 5000 and h4["complete"] if h4 else None,
     },
     "incomplete_runs": [k for k, v in runs.items() if v.get("complete") is False],
+    "failed_runs": failed,
     "runs": runs,
 }
 json.dump(summary, open(os.path.join(out, "side-by-side.json"), "w"), indent=2)
@@ -202,5 +211,7 @@ for k in summary["incomplete_runs"]:
     print(f"WARNING: run {k} is incomplete: {r['unanswered']} requests never answered, {r['unsent']} never sent, "
           f"{r['connection_failures']} connections failed, {r.get('errors', 0)} error answers, "
           f"{r.get('duplicates', 0)} duplicates; its numbers are not a measurement of the target")
+for k in failed:
+    print(f"WARNING: run {k} failed: no results (see generator.err); nothing is concluded from it")
 print(f"results: {os.path.join(out, 'side-by-side.json')}")
 PY

@@ -5,7 +5,7 @@
 # Prints a table and writes OUT_DIR/workloads.json.
 #
 # Usage: docs/bench/workloads.sh   (from the repository root, after ./mvnw package)
-# Knobs: DURATION_S=15 WARMUP_S=5 CONNECTIONS=64 SUBSCRIBERS=16 SERVER_JAVA_OPTS="-Xms1g -Xmx1g"
+# Knobs: DURATION_S=15 WARMUP_S=5 CONNECTIONS=64 SUBSCRIBERS=16 SERVER_JAVA_OPTS="-Xms1g -Xmx1g -XX:+UseZGC"
 #   OUT_DIR=target/bench/workloads JAVA=/path/to/java
 set -euo pipefail
 
@@ -17,7 +17,7 @@ DURATION_S=${DURATION_S:-15}
 WARMUP_S=${WARMUP_S:-5}
 CONNECTIONS=${CONNECTIONS:-64}
 SUBSCRIBERS=${SUBSCRIBERS:-16}
-SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g"}
+SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-"-Xms1g -Xmx1g -XX:+UseZGC"}
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench/workloads}
 JAR=${JAR:-$ROOT/target/weaseldb.jar}
 CONFIG=${CONFIG:-$ROOT/config/weaseldb.toml}
