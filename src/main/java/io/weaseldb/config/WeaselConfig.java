@@ -92,6 +92,16 @@ public record WeaselConfig(
         public boolean embedded() {
             return endpoint.isEmpty();
         }
+
+        /** As a record's, without the secret key: a configuration printed in a log or a test failure must not leak it. */
+        @Override
+        public String toString() {
+            return "S3[endpoint=" + endpoint + ", region=" + region + ", bucket=" + bucket + ", prefix=" + prefix
+                    + ", accessKeyId=" + accessKeyId + ", secretAccessKey=" + (secretAccessKey.isEmpty() ? "" : "(set)")
+                    + ", createBucket=" + createBucket + ", requestTimeoutMs=" + requestTimeoutMs + ", maxConnections="
+                    + maxConnections + ", dataDir=" + dataDir + ", fsync=" + fsync + ", fakePort=" + fakePort
+                    + ", fakeFaults=" + fakeFaults + ", fakeOverHttp=" + fakeOverHttp + "]";
+        }
     }
 
     /** {@code [subscription]}: the SSE stream. */

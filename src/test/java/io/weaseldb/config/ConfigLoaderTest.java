@@ -175,4 +175,13 @@ class ConfigLoaderTest {
         assertEquals("http://[::1]:15901", c.server().url(15901, false));
         assertEquals("https://127.0.0.1:8443", ConfigLoader.defaults().server().url(8443, true));
     }
+
+    @Test
+    void aPrintedConfigurationDoesNotShowTheSecretKey() {
+        WeaselConfig c = ConfigLoader.parse("[s3]\nendpoint = \"http://minio:9000\"\naccess_key_id = \"AKIDEXAMPLE\"\n"
+                + "secret_access_key = \"wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY\"", "s3.toml");
+        assertTrue(!c.toString().contains("wJalrXUtnFEMI") && !c.s3().toString().contains("wJalrXUtnFEMI"), c.toString());
+        assertTrue(c.s3().toString().contains("secretAccessKey=(set)"), c.s3().toString());
+        assertEquals("wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY", c.s3().secretAccessKey(), "the value itself is kept");
+    }
 }
