@@ -267,8 +267,11 @@ public final class ConfigLoader {
         java.util.Map<String, String> secrets = new java.util.HashMap<>();
         for (TomlSection t : sec.getTableList("tokens")) {
             String name = t.getString("name", "");
-            if (name.isEmpty() || !names.add(name)) {
+            if (name.isBlank() || !names.add(name)) {
                 throw new ConfigException(t.key("name") + " must be set and unique (configuration errors name the entry by it; the token itself is never shown)");
+            }
+            if (name.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)) {
+                throw new ConfigException(t.key("name") + " must be printable: one line, no control characters");
             }
             String plain = t.getString("token", "");
             String hash = t.getString("token_sha256", "");
@@ -315,6 +318,12 @@ public final class ConfigLoader {
         }
         String cert = sec.getString("tls_cert_file", "");
         String key = sec.getString("tls_key_file", "");
+        for (String k : List.of("tls_cert_file", "tls_key_file")) {
+            String v = k.equals("tls_cert_file") ? cert : key;
+            if (!v.isEmpty() && v.isBlank()) {
+                throw new ConfigException(sec.key(k) + " must not be blank (a PEM file's path, or leave both TLS keys out)");
+            }
+        }
         if (cert.isEmpty() != key.isEmpty()) {
             throw new ConfigException(sec.key("tls_cert_file") + " and " + sec.key("tls_key_file") + " must be set together");
         }

@@ -184,4 +184,13 @@ class ConfigLoaderTest {
         assertTrue(c.s3().toString().contains("secretAccessKey=(set)"), c.s3().toString());
         assertEquals("wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY", c.s3().secretAccessKey(), "the value itself is kept");
     }
+
+    @Test
+    void blankTlsPathsAndTokenNamesSayWhatIsWrong() {
+        String tls = error("[security]\ntls_cert_file = \"  \"\ntls_key_file = \"/k.pem\"");
+        assertTrue(tls.contains("[security].tls_cert_file must not be blank"), tls);
+        String token = "token = \"0123456789abcdef0123456789abcdef\"\nroles = [\"commit\"]";
+        assertTrue(error("[[security.tokens]]\nname = \"  \"\n" + token).contains("name must be set and unique"));
+        assertTrue(error("[[security.tokens]]\nname = \"a\\nb\"\n" + token).contains("name must be printable"));
+    }
 }
