@@ -96,16 +96,38 @@ public final class ConfigLoader {
         return new TomlSection("s3", r.getTable("s3")).getString("endpoint", "").isEmpty();
     }
 
+    /** {@code v} in quotes, escaped so that an error stays one line whatever the value holds. */
+    static String quoted(String v) {
+        StringBuilder b = new StringBuilder(v.length() + 2).append('"');
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            switch (c) {
+                case '"', '\\' -> b.append('\\').append(c);
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20 || c == 0x7f) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+
     /** {@code value} parsed as an http(s) URL with a host, or a ConfigException naming {@code key}. */
     private static void requireUrl(String key, String value) {
         java.net.URI u;
         try {
             u = new java.net.URI(value);
         } catch (java.net.URISyntaxException e) {
-            throw new ConfigException(key + " is not a valid URL: \"" + value + "\" (" + e.getReason() + ")");
+            throw new ConfigException(key + " is not a valid URL: " + quoted(value) + " (" + e.getReason() + ")");
         }
         if (u.getHost() == null || u.getHost().isEmpty()) {
-            throw new ConfigException(key + " must name a host, e.g. \"http://host:9000\", got \"" + value + "\"");
+            throw new ConfigException(key + " must name a host, e.g. \"http://host:9000\", got " + quoted(value));
         }
     }
 
@@ -133,8 +155,8 @@ public final class ConfigLoader {
                     + "), or a commit of the largest size could never be received");
         }
         if (!server.advertiseUrl().isEmpty() && !server.advertiseUrl().matches("https?://.+")) {
-            throw new ConfigException(s.key("advertise_url") + " must be an http:// or https:// URL, got \""
-                    + server.advertiseUrl() + "\"");
+            throw new ConfigException(s.key("advertise_url") + " must be an http:// or https:// URL, got "
+                    + quoted(server.advertiseUrl()));
         }
         if (!server.advertiseUrl().isEmpty()) {
             requireUrl(s.key("advertise_url"), server.advertiseUrl());
@@ -180,7 +202,7 @@ public final class ConfigLoader {
         TomlSection s3 = new TomlSection("s3", r.getTable("s3"));
         String endpoint = s3.getString("endpoint", "");
         if (!endpoint.isEmpty() && !endpoint.startsWith("http://") && !endpoint.startsWith("https://")) {
-            throw new ConfigException(s3.key("endpoint") + " must start with http:// or https://, got \"" + endpoint + "\"");
+            throw new ConfigException(s3.key("endpoint") + " must start with http:// or https://, got " + quoted(endpoint));
         }
         if (!endpoint.isEmpty()) {
             requireUrl(s3.key("endpoint"), endpoint);
@@ -188,7 +210,7 @@ public final class ConfigLoader {
         String bucket = s3.getString("bucket", "weaseldb");
         if (!bucket.matches("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]") || bucket.contains("..") || bucket.contains(".-")
                 || bucket.contains("-.") || bucket.matches("\\d+\\.\\d+\\.\\d+\\.\\d+")) {
-            throw new ConfigException(s3.key("bucket") + " is not a valid S3 bucket name: \"" + bucket + "\" (3 to 63"
+            throw new ConfigException(s3.key("bucket") + " is not a valid S3 bucket name: " + quoted(bucket) + " (3 to 63"
                     + " characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit, no \"..\", \".-\""
                     + " or \"-.\", not an IP address)");
         }
@@ -208,7 +230,7 @@ public final class ConfigLoader {
         List<String> fakeFaults = s3.getStringList("fake_faults", List.of());
         String transport = s3.getString("fake_transport", fakeFaults.isEmpty() ? "direct" : "http");
         if (!transport.equals("direct") && !transport.equals("http")) {
-            throw new ConfigException(s3.key("fake_transport") + " must be \"direct\" or \"http\", got \"" + transport + "\"");
+            throw new ConfigException(s3.key("fake_transport") + " must be \"direct\" or \"http\", got " + quoted(transport));
         }
         if (transport.equals("direct") && !fakeFaults.isEmpty()) {
             throw new ConfigException(s3.key("fake_faults") + " act on HTTP requests; they need "
@@ -307,7 +329,7 @@ public final class ConfigLoader {
                 try {
                     roles.add(WeaselConfig.Role.valueOf(role.toUpperCase(java.util.Locale.ROOT)));
                 } catch (IllegalArgumentException e) {
-                    throw new ConfigException(t.key("roles") + ": unknown role \"" + role + "\" (known: commit, subscribe, admin)");
+                    throw new ConfigException(t.key("roles") + ": unknown role " + quoted(role) + " (known: commit, subscribe, admin)");
                 }
             }
             if (roles.isEmpty()) {

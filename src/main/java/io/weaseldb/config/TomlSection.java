@@ -88,9 +88,19 @@ final class TomlSection {
             return def;
         }
         if (!(v instanceof String s)) {
-            throw new ConfigException(key(key) + " must be a string, got " + describe(v));
+            // a secret given with the wrong type is still a secret: its type only
+            boolean secret = SECRETS.contains(key);
+            throw new ConfigException(key(key) + " must be a string, got " + (secret ? kind(v) : describe(v)));
         }
         return s;
+    }
+
+    /** Keys whose values are never shown in an error. */
+    private static final java.util.Set<String> SECRETS = java.util.Set.of("token", "token_sha256", "secret_access_key");
+
+    private static String kind(Object v) {
+        return v instanceof TomlTable ? "a table" : v instanceof TomlArray ? "an array"
+                : "a value of type " + v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
     }
 
     List<String> getStringList(String key, List<String> def) {
@@ -149,7 +159,7 @@ final class TomlSection {
             return "an array";
         }
         if (v instanceof String s) {
-            return "string \"" + s + "\"";
+            return "string " + ConfigLoader.quoted(s); // escaped: the error stays one line
         }
         return v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT) + " " + v;
     }

@@ -193,4 +193,14 @@ class ConfigLoaderTest {
         assertTrue(error("[[security.tokens]]\nname = \"  \"\n" + token).contains("name must be set and unique"));
         assertTrue(error("[[security.tokens]]\nname = \"a\\nb\"\n" + token).contains("name must be printable"));
     }
+
+    @Test
+    void errorsDoNotShowSecretsAndStayOnOneLine() {
+        String e = error("[[security.tokens]]\nname = \"ci\"\ntoken = 12345678901234567\nroles = [\"commit\"]");
+        assertTrue(e.contains("token must be a string, got a value of type long") && !e.contains("12345678901234567"), e);
+        String s3 = error("[s3]\nsecret_access_key = 424242424242");
+        assertTrue(!s3.contains("424242424242"), s3);
+        String url = error("[server]\nadvertise_url = \"ftp://x\\nINJECTED\"");
+        assertTrue(!url.contains("\n") && url.contains("ftp://x\\nINJECTED"), url);
+    }
 }
