@@ -144,9 +144,10 @@ prewarm "$CEILING_PORT" ceiling
 bench ceiling "$CEILING_PID" "$CEILING_PORT" ceiling --mode closed
 stop_pid "$CEILING_PID"
 
-python3 - "$OUT_DIR" <<'PY'
+python3 - "$OUT_DIR" "${SKIP_ETCD:-}" <<'PY'
 import json, os, sys
 out = sys.argv[1]
+etcd_skipped = bool(sys.argv[2])
 failed = []  # runs that left a missing, empty or unreadable result (killed by the timeout, a crash)
 def load(name, expected=True):
     p = os.path.join(out, name + ".json")
@@ -157,8 +158,16 @@ def load(name, expected=True):
         if expected or os.path.exists(p):
             failed.append(name)
         return None
-w, e, c, h = load("weaseldb"), load("etcd", expected=False), load("ceiling"), load("weaseldb-open-half")
+w, e, c, h = load("weaseldb"), load("etcd", expected=not etcd_skipped), load("ceiling"), load("weaseldb-open-half")
 w4, g, h4 = load("weaseldb-x4"), load("etcd-grpc", expected=False), load("weaseldb-open-half-d4")
+required = {"weaseldb": w, "ceiling": c, "weaseldb-open-half": h, "weaseldb-x4": w4}
+if any(v is None for v in required.values()):
+    # no ratio can be computed without these: say which failed, and fail
+    for k in failed:
+        print(f"WARNING: run {k} failed: no results (see generator.err); nothing is concluded from it")
+    print("no summary: the runs " + ", ".join(k for k, v in required.items() if v is None) + " left no results",
+          file=sys.stderr)
+    sys.exit(1)
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
 runs = {k: v for k, v in (("weaseldb", w), ("weaseldb-x4", w4), ("etcd", e), ("ceiling", c),

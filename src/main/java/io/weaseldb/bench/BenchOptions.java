@@ -78,6 +78,10 @@ public record BenchOptions(
                 "--warmup-s and --duration-s must be >= 0 and >= 1 and add up to at most " + MAX_SECONDS);
         require(drainSeconds >= 0 && drainSeconds <= 60, "--drain-s must be 0..60");
         require(countLimit >= 0, "--count must be >= 0");
+        // In the open loop the schedule says what is due: a count would stop sending while
+        // connections still owe requests that fell due, and those would vanish from the results.
+        require(countLimit == 0 || mode != Mode.OPEN, "--count applies to the closed loop only (the open loop sends"
+                + " what its schedule says is due; bound it with --duration-s)");
         require(keys >= 1, "--keys must be >= 1");
         require(keyBytes >= 8 && keyBytes <= 1024, "--key-bytes must be 8..1024 (the key index takes 8 bytes)");
         require(valueBytes >= 0 && valueBytes <= (1 << 20), "--value-bytes must be 0..1048576");
@@ -110,8 +114,8 @@ public record BenchOptions(
               --threads N                     generator event-loop threads (default 1)
               --warmup-s N --duration-s N     not-recorded warmup, then measured time (default 5, 20)
               --drain-s N                     wait this long for answers after the end (default 5)
-              --count N                       stop after N measured requests in total, the warmup
-                                              not counted (default: no limit)
+              --count N                       closed loop: stop after N measured requests in total,
+                                              the warmup not counted (default: no limit)
               --reconnect                     connect again when the server closes a connection
                                               (a restart, a failover behind one address) and go on
 

@@ -166,8 +166,10 @@ record BenchReport(
                 l.p50, l.p90, l.p99, l.p999, l.max, l.mean, l.count, measuredRequestsAnswered,
                 unansweredInLatency > 0 ? ", " + unansweredInLatency + " given up" : ""));
         if (emptyWindow()) {
-            s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: no request in the measured window%n"));
-        } else if (!commitsComplete()) {
+            s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: no request in the measured window"
+                    + " was answered with a success or a commit-protocol outcome%n"));
+        }
+        if (!commitsComplete()) { // (also with an empty window: every answer an error, say)
             s.append(String.format(Locale.ROOT, "  WARNING     incomplete run: %d requests never answered, %d never sent, %d connections failed,"
                     + " %d error answers, %d answered as duplicates; the latencies include the unanswered and unsent (%d)"
                     + " at what they had waited when the run gave up (a lower bound), no error answers%n",

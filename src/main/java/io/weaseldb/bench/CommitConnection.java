@@ -167,8 +167,12 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
                 }
             }
             // --count is a number of measured requests: the warmup must not spend it, or the
-            // measured window could be left empty
+            // measured window could be left empty. Counted as outstanding first: the main loop
+            // stops once the budget is spent and nothing is outstanding, which must not happen
+            // between this request's budget and its write
+            run.outstanding().increment();
             if (start >= run.measureNanos() && !run.takeBudget()) {
+                run.outstanding().decrement();
                 done = true;
                 break;
             }
@@ -179,7 +183,6 @@ final class CommitConnection extends SimpleChannelInboundHandler<FullHttpRespons
             int bytes = writer.write(buf, random, run.readVersion());
             inFlight[(head + count) % depth] = start;
             count++;
-            run.outstanding().increment();
             stats.sent++;
             if (proxy.measuring()) { // bytes on the wire in the measured window, as the answers' are
                 stats.requestBytes += bytes;

@@ -51,6 +51,13 @@ class BenchOptionsTest {
                 "exit status of a bad option");
     }
 
+    @Test
+    void aCountIsForTheClosedLoopOnly() {
+        assertMessage("--count applies to the closed loop only", "--port", "1", "--mode", "open", "--rate", "100",
+                "--count", "10");
+        assertEquals(10, BenchOptions.parse(new String[] {"--port", "1", "--count", "10"}).countLimit());
+    }
+
     private static void assertMessage(String part, String... args) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(args));
         assertTrue(e.getMessage().contains(part), e.getMessage());
