@@ -60,8 +60,11 @@ public final class Main {
             System.exit(io.weaseldb.bench.HttpCeilingServer.cli(Arrays.copyOfRange(args, 1, args.length)));
         }
         WeaselConfig config;
+        String source;
         try {
-            config = parse(args);
+            Parsed p = parseWithSource(args);
+            config = p == null ? null : p.config();
+            source = p == null ? null : p.source();
         } catch (ConfigException | IllegalArgumentException e) {
             System.err.println("weaseldb: " + e.getMessage());
             System.err.println();
@@ -74,6 +77,9 @@ public final class Main {
             return;
         }
         Logger log = LoggerFactory.getLogger(Main.class);
+        // which file (if any) this server runs on: a config/weaseldb.toml picked up from the
+        // working directory, or none, is otherwise invisible
+        log.info("configuration: {}", source);
         WeaselServer server = new WeaselServer(config, Clock.SYSTEM, IdSource.secure());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -120,6 +126,15 @@ public final class Main {
 
     /** Parses the command line into a configuration; null means --help. */
     static WeaselConfig parse(String[] args) {
+        Parsed p = parseWithSource(args);
+        return p == null ? null : p.config();
+    }
+
+    /** A configuration and where it came from (a file, or the built-in defaults), with the command line's overrides. */
+    record Parsed(WeaselConfig config, String source) {}
+
+    /** As {@link #parse}, saying where the configuration came from; null means --help. */
+    static Parsed parseWithSource(String[] args) {
         Path configFile = null;
         Integer port = null;
         String host = null;
@@ -154,12 +169,16 @@ public final class Main {
             }
         }
         WeaselConfig c;
+        String source;
         if (configFile != null) {
             c = ConfigLoader.load(configFile);
+            source = configFile.toString();
         } else if (Files.isRegularFile(Path.of("config/weaseldb.toml"))) {
             c = ConfigLoader.load(Path.of("config/weaseldb.toml"));
+            source = "config/weaseldb.toml (found in the working directory; --config names another)";
         } else {
             c = ConfigLoader.defaults();
+            source = "built-in defaults (no --config, and no config/weaseldb.toml in the working directory)";
         }
         if (host != null && host.isBlank()) {
             throw new IllegalArgumentException("--host must not be empty (an address such as 127.0.0.1 or 0.0.0.0)");
@@ -186,7 +205,17 @@ public final class Main {
             throw new IllegalArgumentException("[s3].fake_port (" + c.s3().fakePort() + ") must differ from the server's"
                     + " port: the embedded fake S3 and the server cannot listen on the same port");
         }
-        return c;
+        java.util.List<String> overrides = new java.util.ArrayList<>();
+        if (port != null) {
+            overrides.add("--port " + port);
+        }
+        if (host != null) {
+            overrides.add("--host " + host);
+        }
+        if (dataDir != null) {
+            overrides.add("--data-dir " + dataDir);
+        }
+        return new Parsed(c, overrides.isEmpty() ? source : source + ", with " + String.join(" ", overrides));
     }
 
     private static String value(String[] args, int i, String option) {

@@ -24,6 +24,15 @@ class MainTest {
         assertTrue(e.getMessage().startsWith("[s3].fake_faults[1]: fault spec 'nonsense'"), e.getMessage());
     }
 
+    /** The startup log names it (audit 32: a config/weaseldb.toml picked up, or none, was invisible). */
+    @Test
+    void theConfigurationsSourceIsKnownWithTheOverrides() throws Exception {
+        Path file = Files.writeString(dir.resolve("w.toml"), "[server]\nport = 9100\n");
+        Main.Parsed p = Main.parseWithSource(new String[] {"--config", file.toString(), "--port", "0"});
+        assertEquals(file + ", with --port 0", p.source());
+        assertEquals(0, p.config().server().port());
+    }
+
     @Test
     void anEmptyDataDirFlagIsRefused() {
         var e = assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--data-dir", ""}));
