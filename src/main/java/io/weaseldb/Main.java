@@ -80,6 +80,11 @@ public final class Main {
         // which file (if any) this server runs on: a config/weaseldb.toml picked up from the
         // working directory, or none, is otherwise invisible
         log.info("configuration: {}", source);
+        String ignored = embeddedOnlyKeysSet(config);
+        if (!ignored.isEmpty()) {
+            log.warn("[s3] {} apply to the embedded fake S3 only and are ignored with an endpoint ({})", ignored,
+                    config.s3().endpoint());
+        }
         WeaselServer server = new WeaselServer(config, Clock.SYSTEM, IdSource.secure());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -128,6 +133,34 @@ public final class Main {
     static WeaselConfig parse(String[] args) {
         Parsed p = parseWithSource(args);
         return p == null ? null : p.config();
+    }
+
+    /**
+     * The embedded store's keys given values other than their defaults while an endpoint is set
+     * (they then do nothing; an operator who set them expected something), or "".
+     */
+    static String embeddedOnlyKeysSet(WeaselConfig c) {
+        var s3 = c.s3();
+        if (s3.embedded()) {
+            return "";
+        }
+        java.util.List<String> keys = new java.util.ArrayList<>();
+        if (!s3.dataDir().equals(Path.of("./data"))) {
+            keys.add("data_dir");
+        }
+        if (!s3.fsync()) {
+            keys.add("fsync");
+        }
+        if (s3.fakePort() != 0) {
+            keys.add("fake_port");
+        }
+        if (s3.fakeOverHttp()) {
+            keys.add("fake_transport");
+        }
+        if (!s3.fakeFaults().isEmpty()) {
+            keys.add("fake_faults");
+        }
+        return String.join(", ", keys);
     }
 
     /** A configuration and where it came from (a file, or the built-in defaults), with the command line's overrides. */

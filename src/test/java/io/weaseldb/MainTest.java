@@ -34,6 +34,17 @@ class MainTest {
     }
 
     @Test
+    void embeddedOnlyKeysSetWithAnEndpointAreNamed() throws Exception {
+        String endpoint = "[s3]\nendpoint = \"http://minio:9000\"\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\n";
+        Path plain = Files.writeString(dir.resolve("plain.toml"), endpoint);
+        assertEquals("", Main.embeddedOnlyKeysSet(Main.parse(new String[] {"--config", plain.toString()})));
+        Path set = Files.writeString(dir.resolve("set.toml"), endpoint + "data_dir = \"/srv/x\"\nfsync = false\n");
+        assertEquals("data_dir, fsync", Main.embeddedOnlyKeysSet(Main.parse(new String[] {"--config", set.toString()})));
+        assertEquals("", Main.embeddedOnlyKeysSet(Main.parse(new String[] {"--data-dir", dir.toString()})),
+                "embedded: they apply");
+    }
+
+    @Test
     void anEmptyDataDirFlagIsRefused() {
         var e = assertThrows(IllegalArgumentException.class, () -> Main.parse(new String[] {"--data-dir", ""}));
         assertEquals("--data-dir must not be empty (a directory such as ./data)", e.getMessage());
