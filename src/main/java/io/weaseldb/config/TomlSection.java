@@ -146,9 +146,47 @@ final class TomlSection {
         }
         for (String k : table.keySet()) {
             if (!known.contains(k)) {
-                throw new ConfigException("unknown configuration key " + key(k));
+                String near = nearest(k);
+                throw new ConfigException("unknown configuration key " + key(k)
+                        + (near == null ? "" : " (did you mean " + near + "?)"));
             }
         }
+    }
+
+    /** The section's key closest to {@code k} by edit distance, if it is a likely typo of it; else null. */
+    private String nearest(String k) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String candidate : new java.util.TreeSet<>(known)) {
+            int d = editDistance(k.toLowerCase(java.util.Locale.ROOT), candidate);
+            if (d < bestDistance) {
+                best = candidate;
+                bestDistance = d;
+            }
+        }
+        // a typo, not another word: at most 2 edits, and fewer than a third of the key
+        return best != null && bestDistance <= Math.min(2, Math.max(1, best.length() / 3)) ? best : null;
+    }
+
+    /** Edit distance counting a swap of two neighbours as one edit (optimal string alignment): the usual typos. */
+    static int editDistance(String a, String b) {
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) {
+            d[i][0] = i;
+        }
+        for (int j = 0; j <= b.length(); j++) {
+            d[0][j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                d[i][j] = Math.min(d[i - 1][j - 1] + cost, Math.min(d[i - 1][j], d[i][j - 1]) + 1);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1)) {
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        return d[a.length()][b.length()];
     }
 
     private static String describe(Object v) {

@@ -50,7 +50,11 @@ class ConfigLoaderTest {
 
     @Test
     void unknownKeysAndSectionsAreErrorsNamingTheKey() {
-        assertEquals("test.toml: unknown configuration key [server].prot", error("[server]\nprot = 1"));
+        assertEquals("test.toml: unknown configuration key [server].prot (did you mean port?)", error("[server]\nprot = 1"));
+        assertEquals("test.toml: unknown configuration key [s3].fsycn (did you mean fsync?)", error("[s3]\nfsycn = true"));
+        assertEquals("test.toml: unknown configuration key [commit].Conflict_Window_MS (did you mean conflict_window_ms?)",
+                error("[commit]\nConflict_Window_MS = 5"));
+        assertEquals("test.toml: unknown configuration key [server].colour", error("[server]\ncolour = 1"), "no guess for another word");
         assertTrue(error("[sever]\nport = 1").startsWith("test.toml: unknown configuration section [sever]"));
     }
 
