@@ -218,13 +218,19 @@ public final class Releaser implements Stage {
      * batch's failure; but a conflict was judged against writes sequenced before it, some of which
      * may now never be stored (a deposed leader's, or a batch that outlived the retry budget). Its
      * commit was certainly not applied, and whether a precondition really failed is not known:
-     * 503 not_committed, not 409.
+     * 503 not_committed, not 409. A too_old or leader_changed refusal names the latest version
+     * sequenced as the one to retry from, which may now never be stored: likewise 503 not_committed.
      */
     static Outcome failedReply(Outcome reported, Outcome.Unavailable failure) {
         if (reported instanceof Outcome.Conflict c) {
             return new Outcome.Unavailable("the commit was not applied: its preconditions conflicted with writes that "
                     + "may not be stored (" + failure.message() + "); retry it", false, failure.retryAfterSeconds(),
                     failure.leaderId(), c.requestId(), failure.leaderUrl());
+        }
+        if (reported instanceof Outcome.TooOld || reported instanceof Outcome.LeaderChanged) {
+            // refused before it took a version: certainly not applied, whatever became of the batch
+            return new Outcome.Unavailable("the commit was not applied (" + failure.message() + "); retry it", false,
+                    failure.retryAfterSeconds(), failure.leaderId(), Outcome.requestIdOf(reported), failure.leaderUrl());
         }
         return failure.withRequestId(Outcome.requestIdOf(reported));
     }

@@ -107,23 +107,34 @@ public final class RequestIdIndex {
                 + (oldTable != null ? (long) oldTable.length * 8 : 0);
     }
 
-    /** The version an id committed at, {@code -(U + 1)} if banned at U, or {@link #UNKNOWN}. */
+    /**
+     * The version an id committed at, {@code -(U + 1)} if banned at U, or {@link #UNKNOWN}. An id
+     * can be held twice only after a rebuild from the log (which records a ban at its object's last
+     * version, later than it was made, so it may outlive the ban the leader forgot before the id
+     * committed): then the commit is the answer. A live leader never holds both, since it refuses
+     * a banned id's commit and answers a committed id's status from the commit.
+     */
     public long lookup(String requestId) {
         hash.hash(requestId, h);
         long found = find(table, h[0], h[1]);
-        if (found == UNKNOWN && oldTable != null) {
-            found = find(oldTable, h[0], h[1]);
+        if (oldTable != null && (found == UNKNOWN || isBanned(found))) {
+            long old = find(oldTable, h[0], h[1]);
+            if (old != UNKNOWN && (found == UNKNOWN || !isBanned(old))) {
+                found = old;
+            }
         }
         return found;
     }
 
+    /** The id's commit if {@code t} holds one, else its ban, else {@link #UNKNOWN}. */
     private long find(long[] t, long a, long b) {
         int mask = t.length - 1;
         int tag = (int) a;
+        long ban = UNKNOWN;
         for (int slot = tag & mask; ; slot = (slot + 1) & mask) {
             long e = t[slot];
             if (e == 0) {
-                return UNKNOWN;
+                return ban;
             }
             if ((int) (e >>> 32) == tag) {
                 long p = position(e);
@@ -131,7 +142,10 @@ public final class RequestIdIndex {
                     long[] s = segment(p).entries;
                     int i = 3 * ((int) p & (SEGMENT - 1));
                     if (s[i] == a && s[i + 1] == b) {
-                        return s[i + 2];
+                        if (s[i + 2] >= 0) {
+                            return s[i + 2];
+                        }
+                        ban = s[i + 2];
                     }
                 }
             }
@@ -338,7 +352,8 @@ public final class RequestIdIndex {
             if (found == UNKNOWN && oldTable != null) {
                 found = find(oldTable, s[i], s[i + 1]);
             }
-            if (found != s[i + 2]) {
+            // a ban may be shadowed by a commit of the same id (lookup)
+            if (found != s[i + 2] && !(s[i + 2] < 0 && found >= 0)) {
                 return false;
             }
         }

@@ -88,8 +88,14 @@ public final class RequestIdRecovery {
                 }
             }
             for (String ban : r.bans()) {
-                ids.banned(ban, r.header().lastVersion(), r.header().timestampMillis());
-                banCount++;
+                // The log holds no ban's own version: it is taken as its object's last, which may
+                // be later than the leader made it, so the rebuilt ban can outlive the one the
+                // leader forgot before the id committed. Such a commit wins (RequestIdIndex.lookup),
+                // and an id already seen committing in the window is not held as banned as well.
+                if (ids.lookup(ban) < 0) {
+                    ids.banned(ban, r.header().lastVersion(), r.header().timestampMillis());
+                    banCount++;
+                }
             }
         }
         return new Result(count, idCount, banCount, fromVersion, orphans.stream().mapToLong(Long::longValue).toArray());

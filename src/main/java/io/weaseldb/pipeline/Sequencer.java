@@ -301,7 +301,10 @@ public final class Sequencer implements Stage {
             return;
         }
         if (r.leaderId() != null && !r.leaderId().equals(term.leaderId())) {
-            reply(new Outcome.LeaderChanged(lastVersion, term.leaderId(), requestId), completion);
+            // names the latest version as the one to retry from: it waits until that is stored
+            // (a leader change before it would leave the client a version newer than the log)
+            persister.accept(new Sequenced.Reply(new Outcome.LeaderChanged(lastVersion, term.leaderId(), requestId),
+                    completion, true));
             return;
         }
         String invalid = versionNewerThanLatest(r);
@@ -337,7 +340,9 @@ public final class Sequencer implements Stage {
             return;
         }
         if (tooOld) {
-            reply(new Outcome.TooOld(lastVersion, term.leaderId(), requestId), completion);
+            // as for a conflict: the version to read again from must be stored before it is named
+            persister.accept(new Sequenced.Reply(new Outcome.TooOld(lastVersion, term.leaderId(), requestId),
+                    completion, true));
             return;
         }
         long version = ++lastVersion;
@@ -377,7 +382,8 @@ public final class Sequencer implements Stage {
             return;
         }
         long from = Math.max(0, minVersion);
-        if (from < requestIds.horizon()) {
+        // the commit cannot be at or before from: every id after it must be known
+        if (from < requestIds.horizon() - 1) {
             reply(new Outcome.Truncated("request ids of versions before " + requestIds.horizon()
                     + " are no longer known (request_id_retention_*); the outcome of a commit after version " + from
                     + " cannot be determined", requestIds.horizon()), completion);

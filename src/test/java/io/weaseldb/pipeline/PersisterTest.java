@@ -543,6 +543,43 @@ class PersisterTest {
     }
 
     /**
+     * Audit 34: a too_old or leader_changed 409 names the latest version sequenced as the one to
+     * retry from. Answered before it was stored, a leader change could leave that version newer
+     * than the log, and the client's retry from it a 400. Both wait for it, and become 503
+     * not_committed if it is never stored.
+     */
+    @Test
+    void tooOldAndLeaderChangedRepliesWaitUntilTheVersionTheyNameIsStored() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(3, "L3", 10, 8));
+        h.completeAll();
+        h.write("a", "1");
+        h.step();
+        RecordingCompletion old = h.commit(PipelineHarness.request(
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 8)), List.of(), -1));
+        RecordingCompletion other = h.commit(new io.weaseldb.txn.CommitRequest(null, "someone-else", -1, List.of(), List.of(), 0));
+        h.step();
+        assertFalse(old.done(), "version 11 is not stored yet");
+        assertFalse(other.done(), "version 11 is not stored yet");
+        h.completeAll();
+        assertEquals(11, assertInstanceOf(Outcome.TooOld.class, old.only()).version());
+        assertEquals(11, assertInstanceOf(Outcome.LeaderChanged.class, other.only()).version());
+
+        h.write("b", "2");
+        h.step();
+        RecordingCompletion lostOld = h.commit(PipelineHarness.request(
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 8)), List.of(), -1));
+        RecordingCompletion lostOther = h.commit(new io.weaseldb.txn.CommitRequest(null, "someone-else", -1, List.of(), List.of(), 0));
+        h.step();
+        h.failStorageFor(1000);
+        h.step();
+        for (RecordingCompletion c : List.of(lostOld, lostOther)) {
+            var answer = assertInstanceOf(Outcome.Unavailable.class, c.only(), "version 12 may never be stored");
+            assertFalse(answer.outcomeUnknown(), "the refused commit itself was certainly not applied");
+            assertTrue(answer.message().contains("the commit was not applied"), answer.message());
+        }
+    }
+
+    /**
      * A conflict with writes a deposed leader never stored is not a conflict anyone can see in the
      * log: the stale commit was not applied, but a 409 would name a precondition that did not fail
      * (an outside audit saw such 409s after SIGSTOP/SIGCONT of a leader).

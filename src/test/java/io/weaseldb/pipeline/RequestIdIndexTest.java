@@ -153,6 +153,41 @@ class RequestIdIndexTest {
         assertEquals(8_000, idx.bans());
     }
 
+    /**
+     * After a rebuild from the log a ban can be held together with a later commit of the same id
+     * (the log records a ban at its object's last version, so it outlives the one the leader forgot
+     * before the id committed): the commit is the answer, in whichever table each one is while the
+     * table doubles (audit 34: status said not_committed for an acknowledged commit after a restart).
+     */
+    @Test
+    void aCommitOfAnIdAlsoHeldAsBannedIsTheAnswerThroughDoublings() {
+        RequestIdIndex idx = new RequestIdIndex(9, 10, 1_000_000, Long.MAX_VALUE / 4, 0, 0);
+        long v = 0;
+        java.util.Map<String, Long> committed = new HashMap<>();
+        for (int i = 0; i < 3_000; i++) {
+            String id = "twice-" + i;
+            idx.banned(id, v, 0);
+            for (int k = 0; k < i % 7; k++) {
+                idx.committed("filler-" + i + "-" + k, ++v, 0);
+            }
+            idx.committed(id, ++v, 0);
+            committed.put(id, v);
+            if (i % 50 == 0 || idx.moving()) {
+                for (var e : committed.entrySet()) {
+                    if ((e.getKey().hashCode() & 15) == 0 || e.getKey().equals(id)) {
+                        assertEquals(e.getValue(), idx.lookup(e.getKey()), e.getKey() + " at " + i);
+                    }
+                }
+            }
+        }
+        assertTrue(idx.consistent());
+        for (var e : committed.entrySet()) {
+            assertEquals(e.getValue(), idx.lookup(e.getKey()), e.getKey());
+        }
+        idx.banned("only-banned-id", v, 0);
+        assertEquals(-(v + 1), idx.lookup("only-banned-id"), "a ban alone is still the answer");
+    }
+
     @Test
     void expiryDuringADoublingForgetsIdsStillOnlyInTheOldTable() {
         RequestIdIndex idx = new RequestIdIndex(3, 4, 1_000, Long.MAX_VALUE / 4, 0, 0);

@@ -51,6 +51,35 @@ class RequestIdRecoveryTest {
         assertEquals(9, r.ids());
     }
 
+    /**
+     * Audit 34: /v1/status banned X at version 1 while a batch of versions 1..4 filled; with a
+     * window of 2 versions the leader forgot the ban, X committed at 5 and was acknowledged. The
+     * log holds the ban without its version (taken as its object's last, 4), so after a restart
+     * the rebuilt ban, read first, hid the commit: status said not_committed and a retry got 400.
+     */
+    @Test
+    void aBanTheLeaderForgotBeforeTheIdCommittedDoesNotHideTheCommitAfterARestart() throws Exception {
+        BatchCodec.Encoder e = new BatchCodec.Encoder();
+        for (long v = 1; v <= 4; v++) {
+            e.append(new Transaction("id-A-" + v, v, v - 1, 0, List.of()));
+        }
+        e.appendBan("asked-then-committed-01");
+        store.putDirect(layout.objectKey(1), e.seal(new BatchHeader(BatchHeader.DATA, 1, "A", 1, 4, 0, 0, 4, 0, 4, 1)));
+        BatchCodec.Encoder f = new BatchCodec.Encoder();
+        f.append(new Transaction("asked-then-committed-01", 5, 4, 0, List.of()));
+        store.putDirect(layout.objectKey(5), f.seal(new BatchHeader(BatchHeader.DATA, 1, "A", 5, 5, 4, 4, 5, 0, 1, 0)));
+        LogIndex index = new LogIndex();
+        index.add(1);
+        index.add(5);
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 2, 3_600_000, 4, 0);
+
+        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, new long[0], 4, ids, new TermHistory(), 4,
+                1000);
+
+        assertEquals(5, ids.lookup("asked-then-committed-01"), "the acknowledged commit, not the forgotten ban");
+        assertEquals(1, r.bans());
+    }
+
     @Test
     void aWindowStartingInsideAnObjectReadsThatObject() throws Exception {
         // Once the log is longer than request_id_retention_versions the window starts mid-object:

@@ -203,8 +203,18 @@ class RequestIdTest {
         h2.completeAll();
         var t = assertInstanceOf(Outcome.Truncated.class, s.only());
         assertEquals(100, t.oldestVersion());
+        RecordingCompletion before = new RecordingCompletion();
+        h2.sequencer.offer(new SequencerMessage.Status(ID, 98, before));
+        h2.completeAll();
+        assertInstanceOf(Outcome.Truncated.class, before.only(), "a commit after 98 could be at 99, no longer known");
+        // min_version 99: the commit cannot be at or before 99, and every id from 100 on is known
+        // (audit 34: this was a 410 one version early)
+        RecordingCompletion justAfter = new RecordingCompletion();
+        h2.sequencer.offer(new SequencerMessage.Status(ID, 99, justAfter));
+        h2.completeAll();
+        assertInstanceOf(Outcome.StatusNotCommitted.class, justAfter.only());
         RecordingCompletion ok = new RecordingCompletion();
-        h2.sequencer.offer(new SequencerMessage.Status(ID, 100, ok));
+        h2.sequencer.offer(new SequencerMessage.Status(ID + "-another", 100, ok));
         h2.completeAll();
         assertInstanceOf(Outcome.StatusNotCommitted.class, ok.only());
     }
