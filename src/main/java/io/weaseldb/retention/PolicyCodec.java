@@ -68,11 +68,16 @@ public final class PolicyCodec {
                     default -> p.skipChildren();
                 }
             }
-            if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
+            if (t != JsonToken.END_OBJECT) {
                 throw new BadRequestException("malformed JSON body");
             }
+            if (trailingData(p)) {
+                throw new BadRequestException("unexpected data after the end of the JSON object");
+            }
+        } catch (com.fasterxml.jackson.core.io.JsonEOFException e) {
+            throw new BadRequestException("truncated JSON: the body ended inside the top-level object");
         } catch (JsonProcessingException e) {
-            throw new BadRequestException("malformed JSON: " + e.getOriginalMessage());
+            throw new BadRequestException(malformed(e));
         } catch (IOException e) {
             throw new BadRequestException("malformed JSON: " + e.getMessage());
         }
@@ -80,6 +85,30 @@ public final class PolicyCodec {
             throw new BadRequestException("version is required");
         }
         return new Request(version, ttl);
+    }
+
+    /** Whether anything but whitespace follows the top-level object (a token, or bytes that are none). */
+    private static boolean trailingData(JsonParser p) {
+        try {
+            return p.nextToken() != null;
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
+    /**
+     * A parse error as the commit parser words it: where, and Jackson's reason without the
+     * source description it appends to some ("start marker at [Source: REDACTED ...]").
+     */
+    private static String malformed(JsonProcessingException e) {
+        String reason = e.getOriginalMessage();
+        int source = reason.indexOf(" (start marker at [Source");
+        if (source >= 0) {
+            reason = reason.substring(0, source);
+        }
+        var at = e.getLocation();
+        return at == null ? "malformed JSON: " + reason
+                : "malformed JSON at line " + at.getLineNr() + ", column " + at.getColumnNr() + ": " + reason;
     }
 
     /** Writes the API/stored representation of a policy. */

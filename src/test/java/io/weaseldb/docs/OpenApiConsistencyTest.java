@@ -98,6 +98,70 @@ class OpenApiConsistencyTest {
         return s;
     }
 
+    /**
+     * Keys given twice in one mapping, as "line N: key" (YAML 1.2 requires unique keys; lenient
+     * loaders keep the last, strict ones refuse the file). Reads block mappings and sequences of
+     * mappings by indentation and skips block scalars ({@code |}, {@code >}), which is all the
+     * OpenAPI file uses.
+     */
+    static List<String> duplicateKeys(String yaml) {
+        List<String> out = new ArrayList<>();
+        java.util.ArrayDeque<Map.Entry<Integer, Set<String>>> scopes = new java.util.ArrayDeque<>();
+        int scalarIndent = -1; // inside a block scalar whose key was at this indent
+        String[] lines = yaml.split("\n", -1);
+        for (int n = 0; n < lines.length; n++) {
+            String line = lines[n];
+            if (line.isBlank()) {
+                continue;
+            }
+            int indent = line.length() - line.stripLeading().length();
+            if (scalarIndent >= 0) {
+                if (indent > scalarIndent) {
+                    continue;
+                }
+                scalarIndent = -1;
+            }
+            String t = line.strip();
+            if (t.startsWith("#")) {
+                continue;
+            }
+            boolean item = t.startsWith("- ");
+            if (item) {
+                t = t.substring(2).strip();
+                indent += 2;
+            }
+            Matcher m = Pattern.compile("^('[^']*'|\"[^\"]*\"|[^\\s:'\"][^:]*?):(\\s|$)(.*)").matcher(t);
+            while (!scopes.isEmpty() && (scopes.peek().getKey() > indent || (item && scopes.peek().getKey() == indent))) {
+                scopes.pop();
+            }
+            if (!m.find()) {
+                continue;
+            }
+            if (scopes.isEmpty() || scopes.peek().getKey() < indent) {
+                scopes.push(Map.entry(indent, new TreeSet<>()));
+            }
+            String key = unquote(m.group(1).strip());
+            if (!scopes.peek().getValue().add(key)) {
+                out.add("line " + (n + 1) + ": " + key);
+            }
+            String value = m.group(3).strip();
+            if (value.startsWith("|") || value.startsWith(">")) {
+                scalarIndent = indent;
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void noMappingInTheOpenApiFileGivesAKeyTwice() {
+        // audit 35: GET /metrics listed '503' twice; strict YAML loaders (ruamel, Go's yaml.v3) refused the file
+        assertTrue(duplicateKeys(openapi).isEmpty(), "duplicate keys in docs/openapi.yaml: " + duplicateKeys(openapi));
+        // the check itself finds one, and not keys of separate mappings or of a sequence's items
+        assertFalse(duplicateKeys("a:\n  '503':\n    x: 1\n  '404':\n    x: 2\n  '503':\n    y: 3\n").isEmpty());
+        assertTrue(duplicateKeys("a:\n  - name: x\n    in: query\n  - name: y\n    in: query\n"
+                + "b:\n  description: |\n    name: z\n    name: z\n  name: w\n").isEmpty());
+    }
+
     /** Route.of(method, path) through reflection: the router is package-private to io.weaseldb.http. */
     private record Routed(Endpoint endpoint, String allow) {}
 

@@ -703,4 +703,23 @@ class RetentionManagerTest {
                 () -> PolicyCodec.parseRequest(overlong));
         assertTrue(e.getMessage().startsWith("malformed JSON: invalid UTF-8 (at byte " + (at + 1) + ")"), e.getMessage());
     }
+
+    /** Audit 35: a malformed PUT body is worded as a commit's is, without the JSON library's internals. */
+    @Test
+    void malformedPolicyBodiesSayWhatIsWrongWithoutTheParsersInternals() throws Exception {
+        java.util.Map<String, String> cases = java.util.Map.of(
+                "{", "truncated JSON: the body ended inside the top-level object",
+                "{\"version\":1", "truncated JSON: the body ended inside the top-level object",
+                "{\"version\":1}x", "unexpected data after the end of the JSON object",
+                "{\"version\":1} {}", "unexpected data after the end of the JSON object",
+                "{\"version\":1,}", "malformed JSON at line 1, column 14: ");
+        cases.forEach((body, want) -> {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(io.weaseldb.json.BadRequestException.class,
+                    () -> PolicyCodec.parseRequest(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)), body);
+            assertTrue(e.getMessage().startsWith(want), body + " -> " + e.getMessage());
+            assertTrue(!e.getMessage().contains("Source") && !e.getMessage().contains("StreamReadFeature"),
+                    body + " -> " + e.getMessage());
+        });
+        assertEquals(new PolicyCodec.Request(7, null), PolicyCodec.parseRequest("{\"version\":7} \r\n".getBytes()));
+    }
 }
