@@ -332,6 +332,20 @@ def test_empty_key(client: weaseldb.Client, ns: bytes) -> None:
     assert list(tx.operations) == [Write(b"", b""), RangeDelete(b"", b"\x00")]
 
 
+def test_a_range_can_cover_the_largest_key(client: weaseldb.Client, ns: bytes) -> None:
+    # The largest key (max_key_bytes of 0xff) sorts after every other key; a range's end may be one
+    # byte longer than a key, so a range reaching past it exists (audit 36: none did).
+    largest = b"\xff" * 10240
+    everything = RangeRead(b"", largest + b"\x00")
+    assert conflict_after(client, ns, [Write(largest, b"v")], [everything])
+    assert conflict_after(client, ns, [RangeDelete(b"", largest + b"\x00")], [PointRead(largest)])
+    assert not conflict_after(client, ns, [Write(largest, b"v")], [RangeRead(b"", largest)])
+    with pytest.raises(weaseldb.BadRequest):
+        client.commit([RangeDelete(b"", largest + b"\x00\x00")])
+    with pytest.raises(weaseldb.BadRequest):
+        client.commit([Write(largest + b"\x00", b"")])
+
+
 # -- leader_id and too_old ----------------------------------------------------------------
 
 

@@ -636,7 +636,8 @@ public final class CommitParser implements AutoCloseable {
             }
             case "end" -> {
                 itemOnce(F_END);
-                itemEnd = key(t, "end");
+                // one byte more than a key: a range must be able to end past the largest key
+                itemEnd = key(t, "end", limits.maxKeyBytes() + 1);
             }
             case "value" -> {
                 itemOnce(F_VALUE);
@@ -763,10 +764,13 @@ public final class CommitParser implements AutoCloseable {
     }
 
     private byte[] key(JsonToken t, String name) throws IOException, BadRequestException {
+        return key(t, name, limits.maxKeyBytes());
+    }
+
+    private byte[] key(JsonToken t, String name, int limit) throws IOException, BadRequestException {
         byte[] k = bytes(t, name);
-        if (k.length > limits.maxKeyBytes()) {
-            throw new BadRequestException(path(name) + ": key is " + k.length + " bytes, the limit is "
-                    + limits.maxKeyBytes());
+        if (k.length > limit) {
+            throw new BadRequestException(path(name) + ": key is " + k.length + " bytes, the limit is " + limit);
         }
         return k;
     }

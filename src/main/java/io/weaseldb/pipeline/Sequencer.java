@@ -112,9 +112,11 @@ public final class Sequencer implements Stage {
         this.leading = true;
         this.lastVersion = t.startVersion();
         this.lastTxnVersion = t.prevTxnVersion();
-        // Writes before the term are not in the conflict set: reads older than the version the
-        // previous term ended at cannot be checked.
-        this.window = new VersionWindow(settings.conflictWindowMs() * 1_000_000L, t.startVersion() - 1);
+        // Writes before the term are not in the conflict set: reads older than the previous
+        // term's last transaction cannot be checked. The versions after it (a clean stop's term
+        // end, heartbeats, status markers) hold no write, so a read at it is judged rightly: a
+        // client that read /v1/version just before a rolling restart keeps its read version.
+        this.window = new VersionWindow(settings.conflictWindowMs() * 1_000_000L, t.prevTxnVersion());
     }
 
     /** Any thread: enqueue; false when the inbox is full (the caller answers 503). */

@@ -283,6 +283,32 @@ class CommitParserTest {
         assertTrailingDataRejectedAtEverySplit("{}x", "{ }x", "{\"read_version\": 3 }x");
     }
 
+    /**
+     * Audit 36: with ends limited like keys, no range could cover the largest key (max_key_bytes
+     * of 0xFF): a "delete everything" left it, a whole-space range read missed writes to it. A
+     * range's end may be one byte longer than a key; begin and keys may not.
+     */
+    @Test
+    void aRangesEndMayBeOneByteLongerThanAKeySoARangeCanCoverTheLargestKey() throws Exception {
+        byte[] past = new byte[65];
+        java.util.Arrays.fill(past, 0, 64, (byte) 0xFF);
+        String end = Base64.getEncoder().encodeToString(past);
+        CommitRequest r = parse("{\"read_version\":0,\"preconditions\":[{\"type\":\"range_read\",\"begin\":\"\",\"end\":\""
+                + end + "\"}],\"operations\":[{\"type\":\"range_delete\",\"begin\":\"\",\"end\":\"" + end + "\"}]}");
+        assertEquals(65, ((io.weaseldb.txn.Operation.RangeDelete) r.operations().get(0)).end().length);
+        assertEquals(65, ((io.weaseldb.txn.Precondition.RangeRead) r.preconditions().get(0)).end().length);
+        String tooLong = Base64.getEncoder().encodeToString(new byte[66]);
+        var e = assertThrows(BadRequestException.class, () -> parse(
+                "{\"operations\":[{\"type\":\"range_delete\",\"begin\":\"\",\"end\":\"" + tooLong + "\"}]}"));
+        assertTrue(e.getMessage().contains("end: key is 66 bytes, the limit is 65"), e.getMessage());
+        e = assertThrows(BadRequestException.class, () -> parse(
+                "{\"operations\":[{\"type\":\"range_delete\",\"begin\":\"" + end + "\",\"end\":\"" + tooLong + "\"}]}"));
+        assertTrue(e.getMessage().contains("begin: key is 65 bytes, the limit is 64"), e.getMessage());
+        e = assertThrows(BadRequestException.class, () -> parse(
+                "{\"operations\":[{\"type\":\"write\",\"key\":\"" + end + "\",\"value\":\"\"}]}"));
+        assertTrue(e.getMessage().contains("key is 65 bytes, the limit is 64"), e.getMessage());
+    }
+
     @Test
     void enforcesKeySizeAndCountLimits() {
         String bigKey = Base64.getEncoder().encodeToString(new byte[65]);

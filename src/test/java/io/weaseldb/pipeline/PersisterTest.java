@@ -555,7 +555,7 @@ class PersisterTest {
         h.write("a", "1");
         h.step();
         RecordingCompletion old = h.commit(PipelineHarness.request(
-                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 8)), List.of(), -1));
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 7)), List.of(), -1));
         RecordingCompletion other = h.commit(new io.weaseldb.txn.CommitRequest(null, "someone-else", -1, List.of(), List.of(), 0));
         h.step();
         assertFalse(old.done(), "version 11 is not stored yet");
@@ -567,7 +567,7 @@ class PersisterTest {
         h.write("b", "2");
         h.step();
         RecordingCompletion lostOld = h.commit(PipelineHarness.request(
-                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 8)), List.of(), -1));
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 7)), List.of(), -1));
         RecordingCompletion lostOther = h.commit(new io.weaseldb.txn.CommitRequest(null, "someone-else", -1, List.of(), List.of(), 0));
         h.step();
         h.failStorageFor(1000);

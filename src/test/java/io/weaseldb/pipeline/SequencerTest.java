@@ -91,10 +91,13 @@ class SequencerTest {
     }
 
     @Test
-    void readsBeforeThisTermAreTooOld() {
-        // The previous term ended at 9; its writes are not in this term's conflict set.
+    void readsBeforeThePreviousTermsLastTransactionAreTooOld() {
+        // The previous term's last transaction is 8, then 9 (its clean stop's term end); its
+        // writes are not in this term's conflict set, but none came after 8. Audit 36: a read at
+        // 8, the /v1/version a client had just before a rolling restart, was too_old.
         assertInstanceOf(Outcome.Committed.class, run(request(List.of(new Precondition.PointRead(b("x"), 9)), List.of(), -1)));
-        assertInstanceOf(Outcome.TooOld.class, run(request(List.of(new Precondition.PointRead(b("x"), 8)), List.of(), -1)));
+        assertInstanceOf(Outcome.Committed.class, run(request(List.of(new Precondition.PointRead(b("x"), 8)), List.of(), -1)));
+        assertInstanceOf(Outcome.TooOld.class, run(request(List.of(new Precondition.PointRead(b("x"), 7)), List.of(), -1)));
     }
 
     @Test
@@ -104,7 +107,7 @@ class SequencerTest {
         long v = write("a");
         var c = assertInstanceOf(Outcome.Conflict.class, run(request(List.of(
                 new Precondition.PointRead(b("a"), v - 1),     // conflicts: a was written at v
-                new Precondition.PointRead(b("x"), 8)), List.of(), -1))); // before this term: too old
+                new Precondition.PointRead(b("x"), 7)), List.of(), -1))); // before the last transaction: too old
         assertEquals(List.of(0), c.conflicts());
     }
 
