@@ -469,7 +469,7 @@ public final class CommitParser implements AutoCloseable {
                     : "a JSON value longer than this server accepts");
         } catch (JsonProcessingException e) {
             com.fasterxml.jackson.core.JsonLocation at = e.getLocation();
-            throw new BadRequestException("malformed JSON: " + clean(e.getOriginalMessage())
+            throw new BadRequestException("malformed JSON: " + JsonErrors.clean(e.getOriginalMessage())
                     + (at == null ? "" : " (at byte " + (at.getByteOffset() - streamBase + bomSkipped) + ")"));
         } catch (IOException e) {
             throw new BadRequestException("malformed JSON: " + e.getMessage());
@@ -830,19 +830,6 @@ public final class CommitParser implements AutoCloseable {
             case ITEM, ITEM_VALUE -> itemPath();
             case DONE -> "nothing";
         };
-    }
-
-    /** jackson's message without its location and its hints about jackson's own settings. */
-    private static String clean(String message) {
-        int cut = message.length();
-        for (String tail : new String[] {" (start marker at", " at [Source", "\n at [Source", ": enable `", "; enable `",
-                " (not recognized as one since Feature"}) {
-            int i = message.indexOf(tail);
-            if (i >= 0 && i < cut) {
-                cut = i;
-            }
-        }
-        return message.substring(0, cut).strip();
     }
 
     private static String describe(JsonToken t) {

@@ -395,17 +395,20 @@ public final class Persister implements Stage {
                 && !inFlight.peekFirst().confirmed) {
             next = Math.min(next, lookRetryAtNanos); // a failed look, made again
         }
+        boolean holeBefore = false;
         for (Batch b : inFlight) {
             if (!b.outstanding && !b.durable) {
                 next = Math.min(next, b.retryAtNanos);
             }
-            if (!b.durable && (!b.released || !b.items.isEmpty())) {
+            boolean owes = !b.released || !b.items.isEmpty();
+            if ((!b.durable || holeBefore) && owes) {
                 next = Math.min(next, b.firstSequencedNanos + budgetNanos);
-            } else if (b.durable && !b.released && leadershipLook != null && !b.confirmed) {
+            } else if (b.durable && owes && leadershipLook != null && !b.confirmed) {
                 // stored, waiting for a look: enforceBudget answers it once both its budget and the
                 // lease have run out (a deadline it could not act on would make the runner spin)
                 next = Math.min(next, Math.max(b.firstSequencedNanos + budgetNanos, leaseBase() + leaseNanos));
             }
+            holeBefore |= !b.durable;
         }
         return next;
     }
@@ -773,35 +776,45 @@ public final class Persister implements Stage {
     private int enforceBudget(long now) {
         int n = 0;
         int room = releaser.room(); // one Release per batch below; what finds no room waits a pass
+        boolean holeBefore = false; // an earlier batch is not stored: this one is no part of the log yet
         for (Batch b : inFlight) {
             if (n >= room) {
                 waitingForRoom = true;
                 return n;
             }
-            if (b.released && !b.durable && !b.items.isEmpty() && now - b.firstSequencedNanos >= budgetNanos) {
-                // replies that joined a batch already past its budget: answer them now as well
-                releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
-                b.items = new ArrayList<>();
-                n++;
-                continue;
-            }
             // stored but waiting for a look at the log that storage does not answer: as unknown
             boolean unconfirmed = b.durable && needsLook(b, now);
-            if (!b.released && (!b.durable || unconfirmed) && now - b.firstSequencedNanos >= budgetNanos) {
-                b.released = true;
-                if (!unconfirmed) {
-                    // storage took this one: only leadership is unconfirmed, and with heartbeats off
-                    // no later write would mark storage healthy again (review 19)
-                    storageHealthy = false;
-                }
-                observer.budgetExceeded(b.txns.size());
-                log.error("{}: {} after {} ms ({} attempts); answering its {} commits 503 outcome unknown", b.key,
-                        unconfirmed ? "stored, but leadership not confirmed by a look at the log" : "not durable",
-                        settings.retryBudgetMs(), b.attempts, b.txns.size());
-                releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
-                b.items = new ArrayList<>();
-                n++;
+            // not acknowledgeable: not stored, stored after one that is not (acknowledgement is
+            // in order; review 37), or stored and waiting for a look storage does not answer
+            boolean stuck = !b.durable || holeBefore || unconfirmed;
+            holeBefore |= !b.durable;
+            if (!stuck || now - b.firstSequencedNanos < budgetNanos) {
+                continue;
             }
+            if (b.released) {
+                if (!b.items.isEmpty()) {
+                    // replies that joined a batch already past its budget (a conflict, too_old or
+                    // duplicate naming a version in it): answer them now as well (review 37)
+                    releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
+                    b.items = new ArrayList<>();
+                    n++;
+                }
+                continue;
+            }
+            b.released = true;
+            if (!b.durable) {
+                // with heartbeats off no later write would mark storage healthy again (review 19)
+                storageHealthy = false;
+            }
+            observer.budgetExceeded(b.txns.size());
+            log.error("{}: {} after {} ms ({} attempts); answering its {} commits 503 outcome unknown", b.key,
+                    !b.durable ? "not durable"
+                            : unconfirmed ? "stored, but leadership not confirmed by a look at the log"
+                            : "stored, but an earlier batch is not",
+                    settings.retryBudgetMs(), b.attempts, b.txns.size());
+            releaser.offer(new Release(b.items, term.leaderId(), storageTimedOut()));
+            b.items = new ArrayList<>();
+            n++;
         }
         if (n >= room) {
             waitingForRoom = true;

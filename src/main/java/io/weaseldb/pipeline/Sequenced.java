@@ -29,9 +29,9 @@ public sealed interface Sequenced {
     /**
      * An answer that needs no log write. With {@code needsDurability} it is true only if what it
      * rests on is durable (a duplicate's original commit, a status answer, a conflict with writes
-     * sequenced before it), so it is replaced if the batch it waits for fails: by the batch's
-     * failure, or for a conflict by "not committed" ({@link Releaser#failedReply}); otherwise (too
-     * old, a refusal) it stands.
+     * sequenced before it, the version a too_old or leader_changed names), so it is replaced if
+     * the batch it waits for fails: by the batch's failure, or for a refusal that applied nothing
+     * by "not committed" ({@link Releaser#failedReply}); otherwise (a 400, a probe) it stands.
      */
     record Reply(Outcome outcome, Completion completion, boolean needsDurability) implements Sequenced {}
 

@@ -97,15 +97,11 @@ public final class PolicyCodec {
     }
 
     /**
-     * A parse error as the commit parser words it: where, and Jackson's reason without the
-     * source description it appends to some ("start marker at [Source: REDACTED ...]").
+     * A parse error as the commit parser words it: where, and Jackson's reason without its
+     * internals ({@link io.weaseldb.json.JsonErrors#clean}).
      */
     private static String malformed(JsonProcessingException e) {
-        String reason = e.getOriginalMessage();
-        int source = reason.indexOf(" (start marker at [Source");
-        if (source >= 0) {
-            reason = reason.substring(0, source);
-        }
+        String reason = io.weaseldb.json.JsonErrors.clean(e.getOriginalMessage());
         var at = e.getLocation();
         return at == null ? "malformed JSON: " + reason
                 : "malformed JSON at line " + at.getLineNr() + ", column " + at.getColumnNr() + ": " + reason;

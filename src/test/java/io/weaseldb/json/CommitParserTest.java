@@ -310,6 +310,15 @@ class CommitParserTest {
     }
 
     @Test
+    void parseErrorsCarryNoFragmentOfTheLibrarysLocation() {
+        // review 37: "expected ']' (for Array starting (at byte 24)" kept half of Jackson's location
+        var e = assertThrows(BadRequestException.class, () -> parse("{\"read_version\":1,\"a\":[1}"));
+        assertTrue(e.getMessage().startsWith("malformed JSON: "), e.getMessage());
+        assertTrue(!e.getMessage().contains("(for ") && !e.getMessage().contains("Source"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("(at byte 24)"), e.getMessage());
+    }
+
+    @Test
     void enforcesKeySizeAndCountLimits() {
         String bigKey = Base64.getEncoder().encodeToString(new byte[65]);
         var e = assertThrows(BadRequestException.class,

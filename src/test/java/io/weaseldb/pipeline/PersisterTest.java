@@ -580,6 +580,75 @@ class PersisterTest {
     }
 
     /**
+     * Review 37: a refusal that names a version waits for it, also behind a batch already answered
+     * "unknown" that is stored and waits for a look at the log storage keeps failing. It is
+     * answered 503 not_committed within the retry budget, not left waiting for the look.
+     */
+    @Test
+    void aTooOldBehindAStoredBatchWaitingForFailingLooksIsAnsweredWithinTheBudget() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(3, "L3", 10, 8));
+        h.completeAll();
+        List<java.util.concurrent.CompletableFuture<Boolean>> looks = new ArrayList<>();
+        h.persister.confirmLeadershipWith(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100), h.clock.nanoTime(), () -> {
+            var f = new java.util.concurrent.CompletableFuture<Boolean>();
+            looks.add(f);
+            return f;
+        });
+        h.clock.advanceMillis(150); // past the lease
+        RecordingCompletion c = h.write("a", "1");
+        h.completeAll();
+        assertEquals(1, looks.size());
+        h.advanceMillis(1_100); // past the retry budget: the stored, unconfirmed commit is answered unknown
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
+        RecordingCompletion old = h.commit(PipelineHarness.request(
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 7)), List.of(), -1));
+        h.step();
+        for (int i = 0; i < 20 && !old.done(); i++) {
+            for (var f : looks) {
+                if (!f.isDone()) {
+                    f.completeExceptionally(new io.weaseldb.s3.StorageException(
+                            io.weaseldb.s3.StorageException.Kind.TRANSIENT, 503, "slow down", null));
+                }
+            }
+            h.advanceMillis(100);
+        }
+        var answer = assertInstanceOf(Outcome.Unavailable.class, old.only(), "answered within two seconds of looks failing");
+        assertFalse(answer.outcomeUnknown(), "the too_old commit itself was certainly not applied");
+    }
+
+    /**
+     * Review 37: a batch stored behind one that is not is no part of the log until that one lands
+     * (acknowledgement is in order). When the earlier one outlives the retry budget, the later
+     * one's commits, and a refusal waiting on it, are answered within the budget too, "unknown",
+     * rather than waiting for storage however long.
+     */
+    @Test
+    void aBatchStoredBehindOneStorageDoesNotTakeIsAnsweredWithinTheBudget() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(3, "L3", 10, 8));
+        h.completeAll();
+        RecordingCompletion first = h.write("a", "1");
+        h.step();
+        RecordingCompletion second = h.write("b", "2");
+        h.step();
+        var pending = h.store.pending();
+        assertEquals(2, pending.size(), pending.toString());
+        h.store.takeFor(pending.get(1).key).succeed();
+        h.step();
+        RecordingCompletion old = h.commit(PipelineHarness.request(
+                List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 7)), List.of(), -1));
+        h.step();
+        h.failStorageFor(1_500);
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, second.only(), "stored, but after a hole").outcomeUnknown());
+        assertFalse(assertInstanceOf(Outcome.Unavailable.class, old.only()).outcomeUnknown());
+        // once storage takes the first, both are in the log, in order, and nothing is answered twice
+        h.completeAll();
+        assertEquals(1, first.outcomes().size());
+        assertEquals(1, second.outcomes().size());
+        assertEquals(List.of(11L, 12L), h.durableTxns.stream().map(t -> t.version()).toList());
+    }
+
+    /**
      * A conflict with writes a deposed leader never stored is not a conflict anyone can see in the
      * log: the stale commit was not applied, but a 409 would name a precondition that did not fail
      * (an outside audit saw such 409s after SIGSTOP/SIGCONT of a leader).

@@ -721,5 +721,15 @@ class RetentionManagerTest {
                     body + " -> " + e.getMessage());
         });
         assertEquals(new PolicyCodec.Request(7, null), PolicyCodec.parseRequest("{\"version\":7} \r\n".getBytes()));
+        // review 37: close markers that do not match, and the library's hints about its own settings
+        for (String body : new String[] {"{\"version\":1]", "{\"version\":1,\"a\":[1}", "{\"version\":NaN}",
+            "{\"version\":" + "1".repeat(1001) + "}"}) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(io.weaseldb.json.BadRequestException.class,
+                    () -> PolicyCodec.parseRequest(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            String m = e.getMessage();
+            assertTrue(m.startsWith("malformed JSON"), m);
+            assertTrue(!m.contains("Source") && !m.contains("StreamRead") && !m.contains("JsonReadFeature")
+                    && !m.contains("(for "), body.substring(0, Math.min(body.length(), 40)) + " -> " + m);
+        }
     }
 }
