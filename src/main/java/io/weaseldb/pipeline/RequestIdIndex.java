@@ -352,8 +352,9 @@ public final class RequestIdIndex {
             if (found == UNKNOWN && oldTable != null) {
                 found = find(oldTable, s[i], s[i + 1]);
             }
-            // a ban may be shadowed by a commit of the same id (lookup)
-            if (found != s[i + 2] && !(s[i + 2] < 0 && found >= 0)) {
+            // a ban may be shadowed by a commit of the same id (lookup), or found as another ban
+            // of it (an id asked about again once its first ban expired, both rebuilt from the log)
+            if (found != s[i + 2] && !(s[i + 2] < 0 && found != UNKNOWN)) {
                 return false;
             }
         }
