@@ -76,6 +76,10 @@ public final class WeaselServer implements AutoCloseable {
     private volatile boolean closed;
     private volatile boolean shuttingDown; // refuse new work while what is in flight finishes
     private long lastProgressNanos;
+    /** Takeover attempts that failed in a row (storage refusing the claim or the reads before it). */
+    private int failedClaims;
+    /** No takeover attempt before this (clock.nanoTime()): failed ones back off. */
+    private long nextClaimNanos;
     private String lastSeenKey;
     /**
      * The term and last version of the log's end as this standby last saw it: the newest object
@@ -193,7 +197,7 @@ public final class WeaselServer implements AutoCloseable {
 
         lastProgressNanos = clock.nanoTime();
         // First decision on this thread: a lone server leads before start() returns.
-        retryAtStartup("taking the log over", this::decide);
+        retryAtStartup("taking the log over", () -> decide(false));
         long poll = pollMillis();
         leadership.scheduleWithFixedDelay(this::tick, poll, poll, TimeUnit.MILLISECONDS);
         LeaderTerm t = current;
@@ -260,13 +264,17 @@ public final class WeaselServer implements AutoCloseable {
     /** The leadership thread. */
     private void tick() {
         try {
-            decide();
+            decide(true);
         } catch (Throwable t) {
-            log.warn("leadership check failed (will retry): {}", t.toString());
+            if (closed) {
+                return; // stopping: an interrupted read is no storage problem (audit 38)
+            }
+            log.warn("leadership check failed (will retry): {}", t instanceof ClaimFailed ? t.getMessage() : t.toString());
         }
     }
 
-    private void decide() throws Exception {
+    /** @param backOff whether failed takeover attempts pause before the next (the leadership thread) */
+    private void decide(boolean backOff) throws Exception {
         if (closed) {
             return;
         }
@@ -282,8 +290,37 @@ public final class WeaselServer implements AutoCloseable {
             return;
         }
         observe();
-        if (standby.lastVersion() < 0 || clock.nanoTime() - lastProgressNanos >= config.persistence().leaderTimeoutMs() * 1_000_000L) {
-            claim(true);
+        long now = clock.nanoTime();
+        if (standby.lastVersion() >= 0 && now - lastProgressNanos < config.persistence().leaderTimeoutMs() * 1_000_000L) {
+            failedClaims = 0; // a leader is writing
+            return;
+        }
+        if (!backOff) {
+            claim(true); // at startup: retryAtStartup paces the attempts
+            return;
+        }
+        if (now - nextClaimNanos >= 0) {
+            try {
+                claim(true);
+                failedClaims = 0;
+            } catch (Exception e) {
+                // Each attempt lists the log and rebuilds the request-id index (thousands of reads
+                // on a long window): when storage refuses writes but serves reads, attempts every
+                // poll would hammer it for the whole outage (audit 38). Double the pause up to
+                // leader_timeout_ms.
+                failedClaims++;
+                long pauseMs = Math.min(config.persistence().leaderTimeoutMs(),
+                        pollMillis() << Math.min(20, failedClaims));
+                nextClaimNanos = clock.nanoTime() + pauseMs * 1_000_000L;
+                throw new ClaimFailed(pauseMs, e);
+            }
+        }
+    }
+
+    /** A takeover attempt failed; the next one waits {@code pauseMs}. */
+    private static final class ClaimFailed extends Exception {
+        ClaimFailed(long pauseMs, Exception cause) {
+            super("taking the log over failed (next attempt in " + pauseMs + " ms): " + cause, cause);
         }
     }
 

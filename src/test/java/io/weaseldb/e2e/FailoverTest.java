@@ -120,6 +120,39 @@ class FailoverTest {
         }
     }
 
+    /**
+     * Audit 38: when storage serves reads but refuses writes, the leader writes nothing and a
+     * standby finds the log silent; each takeover attempt lists the log and rebuilds the
+     * request-id index, and failed ones were made again at every poll for the whole outage.
+     * They back off now; once writes work again, the log is served.
+     */
+    @Test
+    void aStandbyWhoseTakeoverStorageRefusesBacksOffAndServiceResumesAfterwards() throws Exception {
+        TestServer a = TestServer.start(dir.resolve("a"), config(200, 1_000));
+        TestServer b = TestServer.start(dir.resolve("b"), config(200, 1_000));
+        try {
+            for (int i = 0; i < 8; i++) {
+                assertEquals(200, a.commit("{\"operations\":[" + write("k" + i, "v") + "]}").status());
+            }
+            Thread.sleep(400); // b has seen them
+            var logReads = s3.faults().add("op=GET,prefix=log/,kind=latency,ms=0"); // counts them
+            s3.faults().add("op=PUT,prefix=log/,kind=error,status=500,code=InternalError");
+            Thread.sleep(6_000);
+            long reads = s3.faults().firedCount(logReads);
+            // Each attempt reads the 8 commits' objects: 5 s of attempts at every 100 ms poll made
+            // ~45 (~360 reads); backing off (200, 400, 800 ms, then one per leader_timeout_ms) ~7.
+            assertTrue(reads > 0, "the standby did try to take the silent log over");
+            assertTrue(reads < 150, "takeover attempts back off: " + reads + " log reads in 6 s");
+            s3.faults().clear();
+            Map<String, TestServer> byUrl = Map.of("http://127.0.0.1:" + a.port(), a, "http://127.0.0.1:" + b.port(), b);
+            var r = commitFollowingHints(byUrl, b, "{\"operations\":[" + write("after", "v") + "]}");
+            assertEquals(200, r.status(), r.body());
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
+
     @Test
     void aLeaderThatLostTheLogNeverAcknowledgesAndStepsDown() throws Exception {
         // a writes no heartbeats, so b (impatient) takes the log over while a is still alive
