@@ -43,7 +43,20 @@ public final class HttpMetrics {
                 .register(registry);
         Gauge.builder("weaseldb.http.connections", connections, AtomicInteger::get)
                 .description("Open client connections").register(registry);
+        for (String reason : REJECTION_REASONS) {
+            rejections.computeIfAbsent(reason, newRejection);
+        }
     }
+
+    /**
+     * Every reason {@link #rejected} is given, exposed at 0 from the start: a series that first
+     * appears at 1 has no increase in Prometheus, so alerts on the first rejection after a restart
+     * would not fire (audit 38).
+     */
+    static final java.util.List<String> REJECTION_REASONS = java.util.List.of("max_request_size", "max_header_bytes",
+            "max_request_line", "header_read_timeout", "body_read_timeout", "body_deadline", "max_connections",
+            "pipeline_full", "max_in_flight_request_bytes", "max_subscribers", "idle_timeout", "unauthorized", "forbidden",
+            "malformed_request", "malformed_target", "transfer_coding", "http_version", "tls");
 
     /** The gauge of commit-body bytes being received (one server per registry). */
     void requestBytesInFlight(BodyBudget bodies) {

@@ -39,7 +39,14 @@ public final class SubscribeMetrics {
                 .description("How far behind the newest event a live subscriber is, sampled each second")
                 .serviceLevelObjectives(1, 4096, 65536, 1 << 20, 4 << 20, 10 << 20, 64 << 20)
                 .register(registry);
+        for (String reason : DROP_REASONS) {
+            counter(reason); // at 0 from the start, so increase() sees the first drop (audit 38)
+        }
     }
+
+    /** Every reason {@link #dropped} is given. */
+    static final java.util.List<String> DROP_REASONS = java.util.List.of("slow", "error", "truncated", "leader_changed",
+            "shutdown");
 
     /** Registers a gauge for the bytes the shared cache holds (read through the supplier: caches come and go with terms). */
     public void cacheGauge(java.util.function.LongSupplier bytesHeld) {
@@ -65,10 +72,14 @@ public final class SubscribeMetrics {
         lag.record(lagBytes);
     }
 
-    /** reason: slow (buffer bound), leader_changed, shutdown, error. */
+    /** reason: one of {@link #DROP_REASONS}. */
     void dropped(String reason) {
-        dropped.computeIfAbsent(reason, r -> Counter.builder("weaseldb.subscribers.dropped")
+        counter(reason).increment();
+    }
+
+    private Counter counter(String reason) {
+        return dropped.computeIfAbsent(reason, r -> Counter.builder("weaseldb.subscribers.dropped")
                 .description("Subscriber streams ended by the server, by reason").tag("reason", r)
-                .register(registry)).increment();
+                .register(registry));
     }
 }

@@ -77,7 +77,8 @@ class SubscriptionHistoryTest {
         batch(9, 10, 8);
         EmbeddedChannel ch = subscribeFromTheStart();
         assertTrue(ch.isOpen(), "the stream goes on");
-        assertEquals(null, registry.find("weaseldb.subscribers.dropped").counter());
+        assertEquals(0.0, registry.find("weaseldb.subscribers.dropped").counters().stream()
+                .mapToDouble(io.micrometer.core.instrument.Counter::count).sum());
         ch.close();
     }
 }
