@@ -395,20 +395,24 @@ public final class Persister implements Stage {
                 && !inFlight.peekFirst().confirmed) {
             next = Math.min(next, lookRetryAtNanos); // a failed look, made again
         }
-        boolean holeBefore = false;
+        boolean holeBefore = false; // an earlier batch is not stored
+        boolean lookBefore = false; // an earlier stored batch may need a look (once the lease has run out)
         for (Batch b : inFlight) {
             if (!b.outstanding && !b.durable) {
                 next = Math.min(next, b.retryAtNanos);
             }
             boolean owes = !b.released || !b.items.isEmpty();
+            boolean unlooked = b.durable && leadershipLook != null && !b.confirmed;
             if ((!b.durable || holeBefore) && owes) {
                 next = Math.min(next, b.firstSequencedNanos + budgetNanos);
-            } else if (b.durable && owes && leadershipLook != null && !b.confirmed) {
-                // stored, waiting for a look: enforceBudget answers it once both its budget and the
-                // lease have run out (a deadline it could not act on would make the runner spin)
+            } else if (owes && (unlooked || lookBefore)) {
+                // stored, waiting for a look (its own, or an earlier batch's): enforceBudget answers
+                // it once both its budget and the lease have run out (a deadline it could not act
+                // on would make the runner spin)
                 next = Math.min(next, Math.max(b.firstSequencedNanos + budgetNanos, leaseBase() + leaseNanos));
             }
             holeBefore |= !b.durable;
+            lookBefore |= unlooked;
         }
         return next;
     }
@@ -776,7 +780,9 @@ public final class Persister implements Stage {
     private int enforceBudget(long now) {
         int n = 0;
         int room = releaser.room(); // one Release per batch below; what finds no room waits a pass
-        boolean holeBefore = false; // an earlier batch is not stored: this one is no part of the log yet
+        // an earlier batch cannot be acknowledged (not stored, or waiting for a look storage does
+        // not answer): this one, acknowledged in order after it, cannot be either (review 39)
+        boolean holeBefore = false;
         for (Batch b : inFlight) {
             if (n >= room) {
                 waitingForRoom = true;
@@ -787,7 +793,7 @@ public final class Persister implements Stage {
             // not acknowledgeable: not stored, stored after one that is not (acknowledgement is
             // in order; review 37), or stored and waiting for a look storage does not answer
             boolean stuck = !b.durable || holeBefore || unconfirmed;
-            holeBefore |= !b.durable;
+            holeBefore = stuck;
             if (!stuck || now - b.firstSequencedNanos < budgetNanos) {
                 continue;
             }

@@ -649,6 +649,51 @@ class PersisterTest {
     }
 
     /**
+     * Review 39: a batch stored and confirmed by an earlier look, behind one whose own looks keep
+     * failing, can be acknowledged only after it: its commit is answered within the budget too.
+     */
+    @Test
+    void aConfirmedBatchBehindOneWhoseLooksFailIsAnsweredWithinTheBudget() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(3, "L3", 10, 8));
+        h.completeAll();
+        List<java.util.concurrent.CompletableFuture<Boolean>> looks = new ArrayList<>();
+        h.persister.confirmLeadershipWith(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100), h.clock.nanoTime(), () -> {
+            var f = new java.util.concurrent.CompletableFuture<Boolean>();
+            looks.add(f);
+            return f;
+        });
+        h.clock.advanceMillis(150); // past the lease
+        RecordingCompletion a = h.write("a", "1");
+        h.step();
+        RecordingCompletion b = h.write("b", "2");
+        h.step();
+        RecordingCompletion c = h.write("c", "3");
+        h.step();
+        assertEquals(3, h.store.pending().size(), h.store.pending().toString());
+        h.store.takeFor("log/00000000000000000011").succeed();
+        h.store.takeFor("log/00000000000000000013").succeed(); // 12 stays pending
+        h.step();
+        assertEquals(1, looks.size(), "a look covering 11 and 13");
+        looks.get(0).complete(true);
+        h.step();
+        assertInstanceOf(Outcome.Committed.class, a.only());
+        h.clock.advanceMillis(150); // past the lease counted from 11
+        h.store.takeFor("log/00000000000000000012").succeed(); // lands, and needs a look of its own
+        h.step();
+        for (int i = 0; i < 20 && !c.done(); i++) {
+            for (var f : looks) {
+                if (!f.isDone()) {
+                    f.completeExceptionally(new io.weaseldb.s3.StorageException(
+                            io.weaseldb.s3.StorageException.Kind.TRANSIENT, 503, "slow down", null));
+                }
+            }
+            h.advanceMillis(100);
+        }
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, b.only()).outcomeUnknown());
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only(), "answered within two seconds").outcomeUnknown());
+    }
+
+    /**
      * A conflict with writes a deposed leader never stored is not a conflict anyone can see in the
      * log: the stale commit was not applied, but a 409 would name a precondition that did not fail
      * (an outside audit saw such 409s after SIGSTOP/SIGCONT of a leader).
