@@ -278,6 +278,16 @@ class PersisterTest {
         return looks;
     }
 
+    /** Storage refuses every look still waiting for an answer (a LIST outage). */
+    private static void failPending(List<java.util.concurrent.CompletableFuture<Boolean>> looks) {
+        for (var f : looks) {
+            if (!f.isDone()) {
+                f.completeExceptionally(new io.weaseldb.s3.StorageException(
+                        io.weaseldb.s3.StorageException.Kind.TRANSIENT, 503, "slow down", null));
+            }
+        }
+    }
+
     /**
      * Audit 13: a leader paused (or cut off) past its lease while another took the log over and
      * truncated it wrote into the names that truncation freed, and acknowledged commits that are
@@ -399,12 +409,7 @@ class PersisterTest {
         RecordingCompletion c = h.write("a", "1");
         h.completeAll();
         for (int i = 0; i < 12; i++) {
-            for (var f : looks) {
-                if (!f.isDone()) {
-                    f.completeExceptionally(new io.weaseldb.s3.StorageException(
-                            io.weaseldb.s3.StorageException.Kind.TRANSIENT, 503, "slow down", null));
-                }
-            }
+            failPending(looks);
             h.advanceMillis(100);
         }
         assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
@@ -588,12 +593,7 @@ class PersisterTest {
     void aTooOldBehindAStoredBatchWaitingForFailingLooksIsAnsweredWithinTheBudget() {
         var h = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(3, "L3", 10, 8));
         h.completeAll();
-        List<java.util.concurrent.CompletableFuture<Boolean>> looks = new ArrayList<>();
-        h.persister.confirmLeadershipWith(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100), h.clock.nanoTime(), () -> {
-            var f = new java.util.concurrent.CompletableFuture<Boolean>();
-            looks.add(f);
-            return f;
-        });
+        var looks = looksAnsweredByHand(h);
         h.clock.advanceMillis(150); // past the lease
         RecordingCompletion c = h.write("a", "1");
         h.completeAll();
@@ -604,12 +604,7 @@ class PersisterTest {
                 List.of(new io.weaseldb.txn.Precondition.PointRead(PipelineHarness.b("x"), 7)), List.of(), -1));
         h.step();
         for (int i = 0; i < 20 && !old.done(); i++) {
-            for (var f : looks) {
-                if (!f.isDone()) {
-                    f.completeExceptionally(new io.weaseldb.s3.StorageException(
-                            io.weaseldb.s3.StorageException.Kind.TRANSIENT, 503, "slow down", null));
-                }
-            }
+            failPending(looks);
             h.advanceMillis(100);
         }
         var answer = assertInstanceOf(Outcome.Unavailable.class, old.only(), "answered within two seconds of looks failing");
@@ -656,12 +651,7 @@ class PersisterTest {
     void aConfirmedBatchBehindOneWhoseLooksFailIsAnsweredWithinTheBudget() {
         var h = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(3, "L3", 10, 8));
         h.completeAll();
-        List<java.util.concurrent.CompletableFuture<Boolean>> looks = new ArrayList<>();
-        h.persister.confirmLeadershipWith(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100), h.clock.nanoTime(), () -> {
-            var f = new java.util.concurrent.CompletableFuture<Boolean>();
-            looks.add(f);
-            return f;
-        });
+        var looks = looksAnsweredByHand(h);
         h.clock.advanceMillis(150); // past the lease
         RecordingCompletion a = h.write("a", "1");
         h.step();
@@ -681,12 +671,7 @@ class PersisterTest {
         h.store.takeFor("log/00000000000000000012").succeed(); // lands, and needs a look of its own
         h.step();
         for (int i = 0; i < 20 && !c.done(); i++) {
-            for (var f : looks) {
-                if (!f.isDone()) {
-                    f.completeExceptionally(new io.weaseldb.s3.StorageException(
-                            io.weaseldb.s3.StorageException.Kind.TRANSIENT, 503, "slow down", null));
-                }
-            }
+            failPending(looks);
             h.advanceMillis(100);
         }
         assertTrue(assertInstanceOf(Outcome.Unavailable.class, b.only()).outcomeUnknown());
