@@ -12,7 +12,8 @@ import pytest
 
 import weaseldb
 from harness import history, wait_until
-from weaseldb import Backoff, BadRequest, Checkpoint, LeaderChanged, NotFound, Rollback, Transaction, TransportError, Unavailable, Write
+from weaseldb import (Backoff, BadRequest, Checkpoint, Conflict, LeaderChanged, NotFound, PointRead, Rollback, TooOld, Transaction,
+                      TransportError, Unavailable, Write)
 
 
 @pytest.mark.both_backends
@@ -71,6 +72,26 @@ def test_restart_continues_the_log(make_server, ns: bytes) -> None:
     assert not any(getattr(op, "key", None) in (ns + b"late", ns + b"stale") for t in txs for op in t.operations)
     assert c.metrics().value("weaseldb_subscribe_history_objects_total", default=0) > 0, \
         "history of the previous term should have been read from the log in S3"
+
+
+def test_a_read_at_the_version_seen_before_a_clean_restart_is_still_checked(make_server, ns: bytes) -> None:
+    # A client mid-transaction across a rolling restart: the clean stop's term end and the new
+    # term's start take versions, but hold no write, so a read at the last version it saw is
+    # judged (committed, or a real conflict), not refused as too_old (audit 36).
+    srv = make_server()
+    c = srv.client()
+    c.commit([Write(ns + b"k", b"1")])
+    c.commit([Write(ns + b"other", b"1")])
+    seen = c.version().version
+    srv.restart()
+    c = srv.client()
+    assert c.version().version > seen, "the term end and start took versions"
+    ok = c.commit([Write(ns + b"k", b"2")], [PointRead(ns + b"k")], read_version=seen)
+    assert ok.version > seen
+    with pytest.raises(Conflict):
+        c.commit([Write(ns + b"k", b"3")], [PointRead(ns + b"k")], read_version=seen)
+    with pytest.raises(TooOld):
+        c.commit([Write(ns + b"k", b"4")], [PointRead(ns + b"other")], read_version=seen - 1)
 
 
 def test_sigkill_loses_no_acknowledged_commit(make_server, ns: bytes) -> None:
