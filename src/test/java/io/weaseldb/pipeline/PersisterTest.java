@@ -531,6 +531,35 @@ class PersisterTest {
         assertEquals("leader-1", h.log().get(0).header().leaderId());
     }
 
+    /**
+     * Audit 40: the persister hands the log listener (the publisher, whose ring holds them) at most
+     * maxUndurableTransactions not yet durable, and counts them down as they become durable; a
+     * mutant that never counted down wedged the pipeline after that many commits, one that never
+     * counted up ignored the bound. Neither was caught.
+     */
+    @Test
+    void theListenerHoldsAtMostItsBoundOfTransactionsNotYetDurableAndTheBoundDoesNotWedge() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 8), 5_000, new io.weaseldb.log.Term(1, "leader-1", 0, -1),
+                1_000_000, 3);
+        h.completeAll();
+        List<RecordingCompletion> held = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            held.add(h.write("held-" + i, "v"));
+            h.step();
+        }
+        assertEquals(3, h.sequenced.size(), "only 3 handed over while none is durable");
+        h.completeAll();
+        for (RecordingCompletion c : held) {
+            assertInstanceOf(Outcome.Committed.class, c.only());
+        }
+        for (int i = 0; i < 10; i++) {
+            RecordingCompletion c = h.write("one-at-a-time-" + i, "v");
+            h.completeAll();
+            assertInstanceOf(Outcome.Committed.class, c.only(), "commit " + i + " after the first 6");
+        }
+        assertEquals(16, h.durableTxns.size());
+    }
+
     @Test
     void conflictRepliesWaitForTheTransactionsSequencedBeforeThem() {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));

@@ -45,6 +45,12 @@ final class PipelineHarness {
     }
 
     PipelineHarness(Persister.Settings settings, long conflictWindowMs, Term term, long requestIdRetentionVersions) {
+        this(settings, conflictWindowMs, term, requestIdRetentionVersions, Integer.MAX_VALUE);
+    }
+
+    /** @param maxUndurable the log listener's bound on transactions handed to it and not durable yet (the publisher's ring) */
+    PipelineHarness(Persister.Settings settings, long conflictWindowMs, Term term, long requestIdRetentionVersions,
+                    int maxUndurable) {
         this.term = term;
         Persister.LogListener listener = new Persister.LogListener() {
             @Override
@@ -66,6 +72,11 @@ final class PipelineHarness {
             @Override
             public void fenced(String reason) {
                 fencedReason = reason;
+            }
+
+            @Override
+            public int maxUndurableTransactions() {
+                return maxUndurable;
             }
         };
         persister = new Persister(settings, store, layout, releaser, listener, Persister.Observer.NONE, clock,

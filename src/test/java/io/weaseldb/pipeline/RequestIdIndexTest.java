@@ -188,6 +188,25 @@ class RequestIdIndexTest {
         assertEquals(-(v + 1), idx.lookup("only-banned-id"), "a ban alone is still the answer");
     }
 
+    /**
+     * Audit 40: a mutant of the backward-shift deletion's wrap-around test (an entry whose home is
+     * the hole, past the table's end) survived every test; it loses an id, whose retry would then
+     * commit twice. A long steady run of inserts and expiries meets that case many times.
+     */
+    @Test
+    void steadyInsertsAndExpiriesNeverLoseALiveId() {
+        RequestIdIndex idx = new RequestIdIndex(11, 12, 700, Long.MAX_VALUE / 4, 0, 0);
+        for (long v = 1; v <= 300_000; v++) {
+            idx.committed("steady-" + v, v, 0);
+            idx.expire(v, 0, 4);
+            if (v % 5_000 == 0) {
+                for (long k = v - 599; k <= v; k++) {
+                    assertEquals(k, idx.lookup("steady-" + k), "id of version " + k + " at " + v);
+                }
+            }
+        }
+    }
+
     @Test
     void expiryDuringADoublingForgetsIdsStillOnlyInTheOldTable() {
         RequestIdIndex idx = new RequestIdIndex(3, 4, 1_000, Long.MAX_VALUE / 4, 0, 0);

@@ -80,6 +80,21 @@ class RequestIdRecoveryTest {
         assertEquals(1, r.bans());
     }
 
+    /** Audit 40 (a mutant dropping the rebuild's bans survived): a ban outlives a restart. */
+    @Test
+    void aBanSurvivesTheRebuild() throws Exception {
+        BatchCodec.Encoder e = new BatchCodec.Encoder();
+        e.append(new Transaction("id-A-1", 1, 0, 0, List.of()));
+        e.appendBan("asked-never-committed-1");
+        store.putDirect(layout.objectKey(1), e.seal(new BatchHeader(BatchHeader.DATA, 1, "A", 1, 1, 0, 0, 1, 0, 1, 1)));
+        LogIndex index = new LogIndex();
+        index.add(1);
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000, 3_600_000, 0, 0);
+        RequestIdRecovery.rebuild(store, layout, index, new long[0], 0, ids, new TermHistory(), 4, 1000);
+        assertEquals(-2, ids.lookup("asked-never-committed-1"), "banned at the object's last version, 1");
+        assertEquals(1, ids.lookup("id-A-1"));
+    }
+
     @Test
     void aWindowStartingInsideAnObjectReadsThatObject() throws Exception {
         // Once the log is longer than request_id_retention_versions the window starts mid-object:

@@ -194,6 +194,19 @@ class RequestIdTest {
         assertEquals(List.of(ID), h.log().get(0).bans());
     }
 
+    /** Audit 40: a ban is written once (a mutant that re-wrote it into every later batch survived). */
+    @Test
+    void aBanIsWrittenOnceNotIntoEveryLaterBatch() throws Exception {
+        RecordingCompletion s = status(ID, 0);
+        h.completeAll();
+        assertInstanceOf(Outcome.StatusNotCommitted.class, s.only());
+        h.write("a", "1");
+        h.completeAll();
+        h.write("b", "2");
+        h.completeAll();
+        assertEquals(1, h.log().stream().mapToLong(b -> b.bans().size()).sum(), "bans in the whole log");
+    }
+
     @Test
     void statusBeyondTheRetainedHistoryIsTruncated() {
         var h2 = new PipelineHarness(settings(0, 1 << 20, 4), 5_000, new io.weaseldb.log.Term(2, "L2", 100, 99));

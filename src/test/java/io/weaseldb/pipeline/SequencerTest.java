@@ -64,6 +64,47 @@ class SequencerTest {
                 run(request(List.of(new Precondition.PointRead(b("r"), v - 1)), List.of(), -1)), "r is the exclusive end");
     }
 
+    /** Audit 40: deletes must enter the conflict set like writes (a mutant dropping them survived). */
+    @Test
+    void aDeleteConflictsWithAnOlderReadOfItsKey() {
+        long v = write("a");
+        run(request(List.of(), List.of(new Operation.Delete(b("a"))), -1));
+        assertInstanceOf(Outcome.Conflict.class, run(request(List.of(new Precondition.PointRead(b("a"), v)), List.of(), -1)));
+    }
+
+    /** A read at the latest version is the common case and must commit (a mutant refusing it survived here). */
+    @Test
+    void aReadAtTheLatestVersionCommits() {
+        write("a");
+        long latest = h.sequencer.lastVersion();
+        assertInstanceOf(Outcome.Committed.class,
+                run(request(List.of(new Precondition.PointRead(b("a"), latest)), List.of(), latest)));
+    }
+
+    /** Audit 40: commits still queued when a term's inbox closes are answered at once, not left waiting. */
+    @Test
+    void aClosedInboxAnswersWhatItHolds() {
+        var c = h.commit(request(List.of(), List.of(new Operation.Write(b("k"), b("v"))), -1));
+        h.sequencer.closeInbox();
+        assertInstanceOf(Outcome.Unavailable.class, c.only());
+    }
+
+    /** Audit 40: the conflict set forgets writes older than the window (a mutant that never pruned survived). */
+    @Test
+    void theConflictSetForgetsWritesOlderThanTheWindow() {
+        for (int i = 0; i < 1_000; i++) {
+            write("key-" + i);
+        }
+        h.advanceMillis(10);
+        assertTrue(h.sequencer.conflictEntries() >= 1_000, "held within the window: " + h.sequencer.conflictEntries());
+        h.advanceMillis(6_000);
+        write("later");
+        h.advanceMillis(6_000);
+        write("later-still");
+        h.advanceMillis(10);
+        assertTrue(h.sequencer.conflictEntries() < 100, "pruned past the window: " + h.sequencer.conflictEntries());
+    }
+
     @Test
     void reportsEveryFailedPreconditionIndex() {
         long v = write("a");
