@@ -729,6 +729,27 @@ class PersisterTest {
         assertEquals("leader-2", h.log().get(0).header().leaderId(), "only the other leader's object is stored");
     }
 
+    /**
+     * Audit 40: once the persister is fenced the sequencer stops: later commits are answered "not
+     * the leader", certainly not applied, rather than sequenced into a term that cannot write
+     * (a mutant that kept sequencing survived, its commits answered "unknown").
+     */
+    @Test
+    void afterAFenceNewCommitsAreRefusedAsNotLeaderNotSequenced() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        RecordingCompletion first = h.write("a", "1");
+        h.completeAll();
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        int sequencedBefore = h.sequenced.size();
+        RecordingCompletion later = h.write("b", "2");
+        h.completeAll();
+        var answer = assertInstanceOf(Outcome.Unavailable.class, later.only());
+        assertFalse(answer.outcomeUnknown(), "refused before it was sequenced: " + answer.message());
+        assertTrue(answer.message().contains("not the leader"), answer.message());
+        assertEquals(sequencedBefore, h.sequenced.size(), "nothing sequenced after the fence");
+    }
+
     /** The same when the writes a conflict met outlived the retry budget: they may never be stored. */
     @Test
     void aConflictWithWritesPastTheRetryBudgetIsAnsweredNotCommitted() {
