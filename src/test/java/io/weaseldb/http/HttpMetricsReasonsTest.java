@@ -5,13 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.nio.file.Files;
+import io.weaseldb.testing.Sources;
 import java.nio.file.Path;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,16 +30,8 @@ class HttpMetricsReasonsTest {
 
     @Test
     void everyReasonTheServerGivesIsInTheList() throws Exception {
-        Set<String> given = new TreeSet<>();
-        Pattern p = Pattern.compile("(?:rejected|timeOut)\\(\"([a-z_]+)\"\\)|refuseUnframed\\([^\"\\n]*\"([a-z_]+)\"");
-        try (Stream<Path> files = Files.walk(Path.of("src/main/java/io/weaseldb/http"))) {
-            for (Path f : files.filter(x -> x.toString().endsWith(".java")).toList()) {
-                Matcher m = p.matcher(Files.readString(f));
-                while (m.find()) {
-                    given.add(m.group(1) != null ? m.group(1) : m.group(2));
-                }
-            }
-        }
+        Set<String> given = Sources.captured(Path.of("src/main/java/io/weaseldb/http"),
+                Pattern.compile("(?:rejected|timeOut)\\(\"([a-z_]+)\"\\)|refuseUnframed\\([^\"\\n]*\"([a-z_]+)\""));
         assertTrue(given.size() >= 15, "the scan finds the reasons: " + given);
         assertTrue(HttpMetrics.REJECTION_REASONS.containsAll(given), given + " vs " + HttpMetrics.REJECTION_REASONS);
     }

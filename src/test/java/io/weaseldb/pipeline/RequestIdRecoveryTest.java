@@ -16,13 +16,17 @@ class RequestIdRecoveryTest {
     final ManualObjectStore store = new ManualObjectStore().auto(true);
     final LogLayout layout = new LogLayout("");
 
-    void batch(long term, String leader, long first, long last, long prev) {
+    /** A log object of transactions "id-LEADER-V" for every version, then {@code bans}. */
+    void batch(long term, String leader, long first, long last, long prev, String... bans) {
         BatchCodec.Encoder e = new BatchCodec.Encoder();
         for (long v = first; v <= last; v++) {
             e.append(new Transaction("id-" + leader + "-" + v, v, v - 1, 0, List.of()));
         }
+        for (String ban : bans) {
+            e.appendBan(ban);
+        }
         store.putDirect(layout.objectKey(first), e.seal(new BatchHeader(BatchHeader.DATA, term, leader, first, last,
-                prev, prev, last, 0, (int) (last - first + 1), 0)));
+                prev, prev, last, 0, (int) (last - first + 1), bans.length)));
     }
 
     @Test
@@ -59,12 +63,7 @@ class RequestIdRecoveryTest {
      */
     @Test
     void aBanTheLeaderForgotBeforeTheIdCommittedDoesNotHideTheCommitAfterARestart() throws Exception {
-        BatchCodec.Encoder e = new BatchCodec.Encoder();
-        for (long v = 1; v <= 4; v++) {
-            e.append(new Transaction("id-A-" + v, v, v - 1, 0, List.of()));
-        }
-        e.appendBan("asked-then-committed-01");
-        store.putDirect(layout.objectKey(1), e.seal(new BatchHeader(BatchHeader.DATA, 1, "A", 1, 4, 0, 0, 4, 0, 4, 1)));
+        batch(1, "A", 1, 4, 0, "asked-then-committed-01");
         BatchCodec.Encoder f = new BatchCodec.Encoder();
         f.append(new Transaction("asked-then-committed-01", 5, 4, 0, List.of()));
         store.putDirect(layout.objectKey(5), f.seal(new BatchHeader(BatchHeader.DATA, 1, "A", 5, 5, 4, 4, 5, 0, 1, 0)));
@@ -83,10 +82,7 @@ class RequestIdRecoveryTest {
     /** Audit 40 (a mutant dropping the rebuild's bans survived): a ban outlives a restart. */
     @Test
     void aBanSurvivesTheRebuild() throws Exception {
-        BatchCodec.Encoder e = new BatchCodec.Encoder();
-        e.append(new Transaction("id-A-1", 1, 0, 0, List.of()));
-        e.appendBan("asked-never-committed-1");
-        store.putDirect(layout.objectKey(1), e.seal(new BatchHeader(BatchHeader.DATA, 1, "A", 1, 1, 0, 0, 1, 0, 1, 1)));
+        batch(1, "A", 1, 1, 0, "asked-never-committed-1");
         LogIndex index = new LogIndex();
         index.add(1);
         RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000, 3_600_000, 0, 0);

@@ -5,13 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.nio.file.Files;
+import io.weaseldb.testing.Sources;
 import java.nio.file.Path;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,16 +25,8 @@ class SubscribeMetricsReasonsTest {
             assertNotNull(c, reason);
             assertEquals(0.0, c.count(), reason);
         }
-        Set<String> given = new TreeSet<>();
-        Pattern p = Pattern.compile("end\\(\"([a-z_]+)\"\\)|\"(shutdown)\"");
-        try (Stream<Path> files = Files.walk(Path.of("src/main/java/io/weaseldb/subscribe"))) {
-            for (Path f : files.filter(x -> x.toString().endsWith(".java")).toList()) {
-                Matcher m = p.matcher(Files.readString(f));
-                while (m.find()) {
-                    given.add(m.group(1) != null ? m.group(1) : m.group(2));
-                }
-            }
-        }
+        Set<String> given = Sources.captured(Path.of("src/main/java/io/weaseldb/subscribe"),
+                Pattern.compile("end\\(\"([a-z_]+)\"\\)|\"(shutdown)\""));
         assertTrue(given.containsAll(Set.of("slow", "error", "truncated", "leader_changed")), given.toString());
         assertTrue(SubscribeMetrics.DROP_REASONS.containsAll(given), given + " vs " + SubscribeMetrics.DROP_REASONS);
     }
