@@ -532,6 +532,87 @@ class PersisterTest {
     }
 
     /**
+     * Audit 40's remaining list: the compare-and-swap that replaces an orphan can lose to another
+     * write of that name between the persister's read and its swap. Storage then answers "not
+     * replaced", and the batch is not stored: the persister must look again, and answer nothing
+     * until its own bytes are there (a negated check here acknowledged a batch not stored, and no
+     * test saw it).
+     */
+    @Test
+    void aReplaceThatLosesItsCompareAndSwapLooksAgainAndAcknowledgesOnlyOnceStored() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        String key = "log/00000000000000000001";
+        h.store.putDirect(key, BatchCodec.encodeEmpty(BatchHeader.termStart(0, "old", 1, 0, -1, 0)));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        h.store.takeFor(key).succeed(); // the write: 412, something is there
+        h.step();
+        h.store.takeFor(key).succeed(); // the read: an older term's orphan
+        h.step();
+        ManualObjectStore.Pending swap = h.store.takeFor(key);
+        assertEquals("putIfMatch", swap.op);
+        // another orphan of an older term lands meanwhile (a deposed leader's late write)
+        byte[] late = BatchCodec.encodeEmpty(BatchHeader.termStart(0, "older-late", 1, 0, -1, 0));
+        h.store.putDirect(key, late);
+        swap.succeed();
+        h.step();
+        assertFalse(c.done(), "not answered: its bytes are not stored");
+        assertEquals(0, h.persister.durableVersion());
+        assertArrayEquals(late, h.store.objects().get(key));
+        ManualObjectStore.Pending again = h.store.takeFor(key);
+        assertEquals("get", again.op, "it reads the name again");
+        again.succeed();
+        h.completeAll();
+        assertEquals(1, ((Outcome.Committed) c.only()).version());
+        assertEquals("leader-1", h.log().get(0).header().leaderId(), "its own batch replaced the late orphan");
+    }
+
+    /** The same race lost to a newer term's object: another server leads, so it fences and stores nothing. */
+    @Test
+    void aReplaceThatLosesItsCompareAndSwapToANewerTermFences() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        String key = "log/00000000000000000001";
+        h.store.putDirect(key, BatchCodec.encodeEmpty(BatchHeader.termStart(0, "old", 1, 0, -1, 0)));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        h.store.takeFor(key).succeed();
+        h.step();
+        h.store.takeFor(key).succeed();
+        h.step();
+        ManualObjectStore.Pending swap = h.store.takeFor(key);
+        byte[] theirs = BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0));
+        h.store.putDirect(key, theirs);
+        swap.succeed();
+        h.completeAll();
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, c.only()).outcomeUnknown());
+        assertFalse(h.persister.leading());
+        assertTrue(h.fencedReason.contains("leader-2"), h.fencedReason);
+        assertArrayEquals(theirs, h.store.objects().get(key), "their object is left as it is");
+    }
+
+    /** A swap that fails (storage error) is retried after the backoff like any write, and lands. */
+    @Test
+    void aReplaceThatFailsIsRetriedAndLands() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        String key = "log/00000000000000000001";
+        h.store.putDirect(key, BatchCodec.encodeEmpty(BatchHeader.termStart(0, "old", 1, 0, -1, 0)));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        h.store.takeFor(key).succeed();
+        h.step();
+        h.store.takeFor(key).succeed();
+        h.step();
+        h.store.takeFor(key).fail(503);
+        h.step();
+        assertFalse(c.done());
+        assertEquals(0, h.store.pendingCount(), "not at once: after the backoff");
+        h.advanceMillis(200);
+        h.completeAll();
+        assertEquals(1, ((Outcome.Committed) c.only()).version());
+        assertEquals("leader-1", h.log().get(0).header().leaderId());
+    }
+
+    /**
      * Audit 40: the persister hands the log listener (the publisher, whose ring holds them) at most
      * maxUndurableTransactions not yet durable, and counts them down as they become durable; a
      * mutant that never counted down wedged the pipeline after that many commits, one that never
