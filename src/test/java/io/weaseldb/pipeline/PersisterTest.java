@@ -174,6 +174,34 @@ class PersisterTest {
         assertEquals(3, h.store.putCount());
     }
 
+    /**
+     * Audit 40's list: the wait before each retry doubles from the initial backoff up to the cap,
+     * with jitter in [half, whole]; a storage outage must not be hammered at the initial rate
+     * (a mutant that never grew the backoff survived every test).
+     */
+    @Test
+    void theRetryBackoffDoublesUpToItsCap() {
+        var h = new PipelineHarness(new Persister.Settings(0, 1 << 20, 4, 10, 100, 600_000, 1, 4096, 0));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        long[] ceilings = {10, 20, 40, 80, 100, 100, 100};
+        for (long ceiling : ceilings) {
+            h.store.take().fail(503);
+            h.step();
+            long waited = 0;
+            while (h.store.pendingCount() == 0) {
+                h.advanceMillis(1);
+                waited++;
+                assertTrue(waited <= ceiling, "retried after " + waited + " ms, the backoff is at most " + ceiling);
+            }
+            assertTrue(waited >= ceiling / 2, "retried after " + waited + " ms, the backoff is at least " + ceiling / 2);
+        }
+        h.store.take().succeed();
+        h.step();
+        assertEquals(1, ((Outcome.Committed) c.only()).version());
+        assertEquals(ceilings.length + 1, h.store.putCount());
+    }
+
     @Test
     void aLostSuccessReplyIsResolvedByReadingTheObjectBack() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
