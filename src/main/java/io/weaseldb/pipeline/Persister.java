@@ -330,7 +330,7 @@ public final class Persister implements Stage {
         return durableVersion;
     }
 
-    /** False after a batch outlived the retry budget, until a write succeeds again. */
+    /** False after a batch outlived the retry budget unstored, until every such batch is stored. */
     public boolean storageHealthy() {
         return storageHealthy;
     }
@@ -700,13 +700,21 @@ public final class Persister implements Stage {
 
     private void markDurable(Batch b, long now) {
         b.durable = true;
+        observer.batchDurable(b.txns.size(), now - b.sentNanos);
+        for (Batch other : inFlight) {
+            if (!other.durable && other.released) {
+                // another batch outlived its budget unstored, and nothing after it can be
+                // acknowledged: storage stays unhealthy (new commits refused at once, certainly not
+                // applied, rather than taken and answered "unknown" later) until it lands too
+                return;
+            }
+        }
         if (!storageHealthy && !fenced) {
             // the counterpart of the "not durable after" line: operators see when it ended
             log.info("{}: stored after {} attempts, {} ms after it was first sent; storage is taking log writes again",
                     b.key, b.attempts, TimeUnit.NANOSECONDS.toMillis(now - b.sentNanos));
         }
         storageHealthy = true;
-        observer.batchDurable(b.txns.size(), now - b.sentNanos);
     }
 
     private void scheduleRetry(Batch b, StorageException cause, long now) {

@@ -1077,6 +1077,50 @@ class PersisterTest {
         assertEquals("storage is unavailable; the commit was not applied", notCommitted.message());
     }
 
+    /**
+     * Review 39's leftover: a later batch landing while an earlier one is still not stored does not
+     * make storage healthy again. Nothing after the missing batch can be acknowledged, so a new
+     * commit taken then could only be answered "unknown" after the budget; it is refused at once,
+     * certainly not applied, until the missing batch lands.
+     */
+    @Test
+    void aLaterBatchLandingDoesNotMakeStorageHealthyWhileAnEarlierOneIsMissing() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        RecordingCompletion first = h.write("a", "1");
+        h.step();
+        RecordingCompletion second = h.write("b", "2");
+        h.step();
+        String firstKey = "log/00000000000000000001";
+        String secondKey = "log/00000000000000000002";
+        ManualObjectStore.Pending secondPut = h.store.takeFor(secondKey); // answered late, below
+        for (int ms = 0; ms <= 1100; ms += 100) { // the first keeps failing past the 1000 ms budget
+            for (ManualObjectStore.Pending p : h.store.pending()) {
+                h.store.takeFor(p.key).fail(500);
+            }
+            h.advanceMillis(100);
+        }
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, second.only()).outcomeUnknown());
+        assertFalse(h.persister.storageHealthy());
+
+        secondPut.succeed(); // the later batch lands; the first is still missing
+        h.step();
+        assertFalse(h.persister.storageHealthy(), "nothing can be acknowledged while version 1 is missing");
+        RecordingCompletion refused = h.write("c", "3");
+        h.step();
+        var notCommitted = assertInstanceOf(Outcome.Unavailable.class, refused.only());
+        assertFalse(notCommitted.outcomeUnknown(), "refused at once, not taken and left to time out");
+
+        h.advanceMillis(200); // the first's retry
+        h.store.takeFor(firstKey).succeed();
+        h.step();
+        assertTrue(h.persister.storageHealthy(), "healthy again once nothing is missing");
+        assertEquals(2, h.persister.durableVersion());
+        RecordingCompletion after = h.write("d", "4");
+        h.completeAll();
+        assertInstanceOf(Outcome.Committed.class, after.only());
+    }
+
     /** A status answer that joins the open batch after its budget ran out is answered at the next pass. */
     @Test
     void aReplyJoiningTheOpenBatchAfterItsBudgetIsAnsweredWithoutWaitingForStorage() {
