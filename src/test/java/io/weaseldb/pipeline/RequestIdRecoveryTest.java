@@ -2,11 +2,15 @@ package io.weaseldb.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.weaseldb.log.BatchCodec;
 import io.weaseldb.log.BatchHeader;
+import io.weaseldb.log.CorruptBatchException;
 import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
+import io.weaseldb.s3.StorageException;
 import io.weaseldb.testing.ManualObjectStore;
 import io.weaseldb.txn.Transaction;
 import java.util.List;
@@ -110,5 +114,63 @@ class RequestIdRecoveryTest {
         assertEquals(9, ids.lookup("id-A-9"));
         assertEquals(RequestIdIndex.UNKNOWN, ids.lookup("id-A-2"), "before the window");
         assertEquals(7, r.ids());
+    }
+
+    /**
+     * Audit 40's list: a request-id section longer than the first ranged read (64 KiB) takes a
+     * second read of the whole section; an id past the first read's end must still be remembered,
+     * or a retry of its commit would commit it twice.
+     */
+    @Test
+    void aRequestIdSectionLongerThanTheFirstReadIsReadWhole() throws Exception {
+        BatchCodec.Encoder e = new BatchCodec.Encoder();
+        String pad = "x".repeat(200);
+        int count = 1_000; // ~210 KB of request ids
+        for (int v = 1; v <= count; v++) {
+            e.append(new Transaction(pad + v, v, v - 1, 0, List.of()));
+        }
+        byte[] object = e.seal(new BatchHeader(BatchHeader.DATA, 1, "A", 1, count, 0, 0, count, 0, count, 0));
+        assertTrue(object.length > 3 * RequestIdRecovery.FIRST_READ_BYTES, "the section outgrows the first read");
+        store.putDirect(layout.objectKey(1), object);
+        LogIndex index = new LogIndex();
+        index.add(1);
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, 0, 0);
+
+        RequestIdRecovery.Result r = RequestIdRecovery.rebuild(store, layout, index, new long[0], 0, ids, new TermHistory(), 4,
+                1000);
+
+        assertEquals(count, r.ids());
+        assertEquals(1, ids.lookup(pad + 1));
+        assertEquals(count, ids.lookup(pad + count), "the last id, far past the first read");
+        assertEquals(2, store.rangedReadCount(), "one first read, then the whole section");
+    }
+
+    /**
+     * Audit 40's list: a read that fails fails the rebuild (startup retries it) rather than
+     * skipping the object, whose ids would be forgotten and their retries committed twice.
+     */
+    @Test
+    void aReadThatFailsFailsTheRebuildRatherThanForgettingItsIds() {
+        batch(1, "A", 1, 2, 0);
+        LogIndex index = new LogIndex();
+        index.add(1);
+        index.add(3); // listed, but gone when read
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, 0, 0);
+        assertThrows(StorageException.class, () -> RequestIdRecovery.rebuild(store, layout, index, new long[0], 0, ids,
+                new TermHistory(), 4, 1000));
+    }
+
+    /** A log object that is not one fails the rebuild as corrupt, with its name. */
+    @Test
+    void aCorruptObjectFailsTheRebuildNamingIt() {
+        batch(1, "A", 1, 2, 0);
+        store.putDirect(layout.objectKey(3), "not a log object".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        LogIndex index = new LogIndex();
+        index.add(1);
+        index.add(3);
+        RequestIdIndex ids = new RequestIdIndex(1, 2, 1_000_000, 3_600_000, 0, 0);
+        CorruptBatchException e = assertThrows(CorruptBatchException.class, () -> RequestIdRecovery.rebuild(store, layout,
+                index, new long[0], 0, ids, new TermHistory(), 4, 1000));
+        assertTrue(e.getMessage().contains(layout.objectKey(3)), e.getMessage());
     }
 }
