@@ -595,6 +595,32 @@ class PersisterTest {
         assertEquals("leader-1", h.log().get(0).header().leaderId(), "its own batch replaced the late orphan");
     }
 
+    /**
+     * Audit 40's list: a batch still in flight when the persister is fenced, landing afterwards,
+     * is neither acknowledged nor handed to the subscribers: its commits were answered "unknown"
+     * at the fence (a new leader's recovery decides whether it counts), once.
+     */
+    @Test
+    void aFencedLeadersBatchLandingLaterIsNotAcknowledged() throws Exception {
+        var h = new PipelineHarness(settings(0, 1 << 20, 4));
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        RecordingCompletion first = h.write("a", "1");
+        h.step();
+        RecordingCompletion second = h.write("b", "2");
+        h.step();
+        ManualObjectStore.Pending late = h.store.takeFor("log/00000000000000000002");
+        h.completeAll(); // the first finds leader-2's object: fenced
+        assertFalse(h.persister.leading());
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, second.only()).outcomeUnknown());
+        late.succeed(); // the second's write lands after the fence
+        h.completeAll();
+        assertEquals(1, second.outcomes().size(), "answered once, at the fence");
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        assertEquals(0, h.persister.durableVersion());
+        assertTrue(h.durableTxns.isEmpty(), "nothing handed to subscribers as durable");
+        assertFalse(h.persister.storageHealthy(), "a deposed leader does not count storage healthy again");
+    }
+
     /** The same race lost to a newer term's object: another server leads, so it fences and stores nothing. */
     @Test
     void aReplaceThatLosesItsCompareAndSwapToANewerTermFences() throws Exception {
