@@ -227,6 +227,20 @@ class CommitParserTest {
             '{"preconditions": [{"type": "scan", "key": "YQ=="}]}'              | preconditions[0]: unknown precondition type "scan"
             '{"preconditions": [{"type": "range_read", "begin": "YQ=="}]}'      | preconditions[0]: missing "end" for range_read
             '{"read_version": 1, "read_version": 2}'                            | duplicate field "read_version"
+            '{"request_id": "req-0123456789-abcdefghij", "request_id": "req-0123456789-abcdefghik"}' | duplicate field "request_id"
+            '{"leader_id": "a", "leader_id": "b"}'                              | duplicate field "leader_id"
+            '{"preconditions": [], "preconditions": []}'                        | duplicate field "preconditions"
+            '{"operations": [], "operations": []}'                              | duplicate field "operations"
+            '{"operations": [{"type": "delete", "type": "write", "key": "YQ=="}]}' | operations[0]: duplicate field "type"
+            '{"operations": [{"type": "range_delete", "begin": "", "begin": "YQ==", "end": "Yg=="}]}' | operations[0]: duplicate field "begin"
+            '{"operations": [{"type": "range_delete", "begin": "", "end": "YQ==", "end": "Yg=="}]}' | operations[0]: duplicate field "end"
+            '{"preconditions": [{"type": "point_read", "key": "", "version": 1, "version": 2}]}' | preconditions[0]: duplicate field "version"
+            '{"read_version": 1, "preconditions": [{"type": "point_read", "key": "", "end": "YQ=="}]}' | preconditions[0]: field "end" does not apply to point_read
+            '{"read_version": 1, "preconditions": [{"type": "range_read", "begin": "", "end": "YQ==", "key": ""}]}' | preconditions[0]: field "key" does not apply to range_read
+            '{"operations": [{"type": "write", "key": "", "value": "", "begin": ""}]}' | operations[0]: field "begin" does not apply to write
+            '{"operations": [{"type": "write", "key": "", "value": "", "version": 1}]}' | operations[0]: field "version" does not apply to write
+            '{"operations": [{"type": "range_delete", "begin": "", "end": "YQ==", "value": ""}]}' | operations[0]: field "value" does not apply to range_delete
+            '{,'                                                                | malformed JSON
             """)
     void rejectsInvalidBodiesWithAPreciseMessage(String body, String expected) {
         BadRequestException e = assertThrows(BadRequestException.class, () -> parse(body));
@@ -331,6 +345,155 @@ class CommitParserTest {
         many.append("]}");
         e = assertThrows(BadRequestException.class, () -> parse(many.toString()));
         assertTrue(e.getMessage().startsWith("too many operations: at most 100"), e.getMessage());
+    }
+
+    /** A commit may hold exactly max_preconditions preconditions and max_operations operations; one more is a 400. */
+    @Test
+    void theCountLimitsAdmitExactlyTheirNumber() throws Exception {
+        CommitLimits three = new CommitLimits(20, 256, 64, 3, 3);
+        String read = "{\"type\":\"point_read\",\"key\":\"YQ==\",\"version\":1}";
+        String delete = "{\"type\":\"delete\",\"key\":\"YQ==\"}";
+        CommitRequest r = parseWith(three, "{\"preconditions\":[" + String.join(",", java.util.Collections.nCopies(3, read))
+                + "],\"operations\":[" + String.join(",", java.util.Collections.nCopies(3, delete)) + "]}");
+        assertEquals(3, r.preconditions().size());
+        assertEquals(3, r.operations().size());
+        var e = assertThrows(BadRequestException.class, () -> parseWith(three,
+                "{\"preconditions\":[" + String.join(",", java.util.Collections.nCopies(4, read)) + "]}"));
+        assertEquals("too many preconditions: at most 3 per commit", e.getMessage());
+        e = assertThrows(BadRequestException.class, () -> parseWith(three,
+                "{\"operations\":[" + String.join(",", java.util.Collections.nCopies(4, delete)) + "]}"));
+        assertEquals("too many operations: at most 3 per commit", e.getMessage());
+    }
+
+    static CommitRequest parseWith(CommitLimits limits, String body) throws BadRequestException {
+        CommitParser p = new CommitParser(FACTORY, limits);
+        p.feed(ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)));
+        return p.finish();
+    }
+
+    /** An error names the item by its index in its own array, whatever the other array holds. */
+    @Test
+    void errorsNameTheItemByItsIndexInItsOwnArray() {
+        String read = "{\"type\":\"point_read\",\"key\":\"\",\"version\":1}";
+        String delete = "{\"type\":\"delete\",\"key\":\"\"}";
+        var e = assertThrows(BadRequestException.class, () -> parse("{\"preconditions\":[" + read + "," + read + "," + read
+                + "],\"operations\":[" + delete + ",{\"type\":\"put\"}]}"));
+        assertTrue(e.getMessage().startsWith("operations[1]: unknown operation type \"put\""), e.getMessage());
+        e = assertThrows(BadRequestException.class, () -> parse("{\"operations\":[" + delete + "," + delete + "," + delete
+                + "],\"preconditions\":[" + read + ",{\"type\":\"point_read\",\"key\":5}]}"));
+        assertEquals("preconditions[1].key must be a base64 string, got an integer", e.getMessage());
+    }
+
+    /**
+     * A request id with a lone UTF-16 surrogate (a JSON escape can write one) has no UTF-8 form:
+     * stored or echoed, two such ids would become one. It is a 400 wherever the surrogate is;
+     * a surrogate pair is one character.
+     */
+    @Test
+    void aRequestIdWithAnUnpairedSurrogateIsRejected() throws Exception {
+        String pad = "r".repeat(24);
+        String[][] cases = {
+            {"\\ud800" + pad, "\\ud800) at character 0"}, // a high surrogate first
+            {pad + "\\ud83d", "\\ud83d) at character 24"}, // a high surrogate last
+            {pad + "\\ude00" + pad, "\\ude00) at character 24"}, // a low surrogate alone
+            {pad + "\\ud83d\\ud83d\\ude00", "\\ud83d) at character 24"}, // a high one before a pair
+            {"\\ud83d\\ude00\\ude00" + pad, "\\ude00) at character 2"}, // a low one after a pair
+        };
+        for (String[] c : cases) {
+            var e = assertThrows(BadRequestException.class, () -> parse("{\"request_id\": \"" + c[0] + "\"}"), c[0]);
+            assertEquals("request_id has an unpaired UTF-16 surrogate (" + c[1], e.getMessage());
+        }
+        assertEquals("\ud83d\ude00" + pad + "\ud83d\ude00", parse("{\"request_id\": \"\\ud83d\\ude00" + pad + "\\ud83d\\ude00\"}").requestId());
+    }
+
+    /** The body fed in three chunks, each a buffer of its own (heap, or direct memory): the first starts at index 0. */
+    static void feedCopies(CommitParser p, byte[] body, boolean direct, int a, int b) throws BadRequestException {
+        int[] cuts = {0, a, b, body.length};
+        for (int i = 0; i < 3; i++) {
+            byte[] piece = Arrays.copyOfRange(body, cuts[i], cuts[i + 1]);
+            ByteBuffer chunk = direct ? ByteBuffer.allocateDirect(piece.length).put(piece).flip() : ByteBuffer.wrap(piece);
+            p.feed(chunk);
+        }
+    }
+
+    /**
+     * Bytes that are not UTF-8 get the same 400, naming the same offset in the body, however the
+     * body is cut and whatever buffers carry it: the bad byte first in a chunk, a sequence cut
+     * between chunks and followed by plain ASCII, a chunk at a position past 0 of its array, and
+     * chunks in direct memory (checked byte by byte, not through the array).
+     */
+    @Test
+    void invalidUtf8IsReportedAtTheSameOffsetHoweverTheBodyIsCut() throws Exception {
+        byte[][] notUtf8 = {bytes(0xC0, 0x80), bytes(0x80), bytes(0xE2, 0x82), bytes(0xC3), bytes(0xE0, 0x80, 0xA8),
+            bytes(0xF4, 0x90, 0x80, 0x80), bytes(0xED, 0xA0, 0x80)};
+        for (byte[] bad : notUtf8) {
+            byte[] body = withRaw("{\"request_id\": \"overlong-0123456789-", bad, "\", \"operations\": [], \"read_version\": 1}");
+            String expected = assertThrows(BadRequestException.class, () -> parse(body)).getMessage();
+            assertTrue(expected.startsWith("malformed JSON: invalid UTF-8 (at byte "), expected);
+            for (int a = 0; a <= body.length; a++) {
+                for (int b = a; b <= body.length; b += Math.max(1, (body.length - a) / 5)) {
+                    int x = a;
+                    int y = b;
+                    String where = HexFormat.of().formatHex(bad) + " cut at " + a + "/" + b;
+                    assertEquals(expected, assertThrows(BadRequestException.class, () -> parse(body, x, y), where).getMessage(), where);
+                    for (boolean direct : new boolean[] {false, true}) {
+                        String got = assertThrows(BadRequestException.class, () -> {
+                            CommitParser p = new CommitParser(FACTORY, LIMITS);
+                            feedCopies(p, body, direct, x, y);
+                            p.finish();
+                        }, where).getMessage();
+                        assertEquals(expected, got, (direct ? "direct, " : "heap, ") + where);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * A malformed body's error names the same byte wherever it is cut in three, whitespace after a
+     * comma arriving in a chunk of its own included (the comma is held back with it, not dropped).
+     */
+    @Test
+    void errorOffsetsDoNotDependOnWhereTheBodyIsCut() {
+        for (String text : new String[] {"{\"read_version\": 1,   \n  ]}", "{\"read_version\":   \t 1 x}",
+                "{\"operations\": [{\"type\":  \"delete\", \"key\": \"\"},  {\"type\": \"delete\",   \"key\": 1]}"}) {
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            String expected = assertThrows(BadRequestException.class, () -> parse(body)).getMessage();
+            for (int a = 0; a <= body.length; a++) {
+                for (int b = a; b <= body.length; b++) {
+                    int x = a;
+                    int y = b;
+                    assertEquals(expected, assertThrows(BadRequestException.class, () -> parse(body, x, y)).getMessage(),
+                            text + " cut at " + a + "/" + b);
+                }
+            }
+        }
+    }
+
+    /** A body that is UTF-8 throughout parses the same from direct memory, cut anywhere, as from one heap array. */
+    @Test
+    void utf8FromDirectMemoryParsesAsFromTheHeap() throws Exception {
+        String raw = "{\"request_id\": \"req-\u00e9\u20ac\ud83d\ude00-0123456789abcdef\", \"leader_id\": \"L\u00e9\", \"read_version\": 1}";
+        for (String text : new String[] {FULL, raw}) {
+            byte[] body = text.getBytes(StandardCharsets.UTF_8);
+            String expected = describe(parse(body));
+            for (int a = 0; a <= body.length; a += 3) {
+                for (int b = a; b <= body.length; b += 11) {
+                    CommitParser p = new CommitParser(FACTORY, LIMITS);
+                    feedCopies(p, body, true, a, b);
+                    assertEquals(expected, describe(p.finish()), "cut at " + a + "/" + b);
+                }
+            }
+        }
+        // a raw NUL is UTF-8 but not JSON: jackson's error, from direct memory as from the heap
+        byte[] nul = withRaw("{\"leader_id\": \"L", bytes(0), "\"}");
+        String expected = assertThrows(BadRequestException.class, () -> parse(nul)).getMessage();
+        assertTrue(expected.startsWith("malformed JSON: ") && !expected.contains("UTF-8"), expected);
+        assertEquals(expected, assertThrows(BadRequestException.class, () -> {
+            CommitParser p = new CommitParser(FACTORY, LIMITS);
+            feedCopies(p, nul, true, 3, 15);
+            p.finish();
+        }).getMessage());
     }
 
     @Test

@@ -124,4 +124,36 @@ class JsonWriterTest {
             }
         }
     }
+    /**
+     * The exact text of a document using every kind of field, written by chaining calls, on heap
+     * (pooled ones at an array offset) and direct buffers; a writer reset for a second document
+     * starts it afresh. Zero is "0": "-0" is a float in some clients' eyes (Go's uint64 refuses it).
+     */
+    @Test
+    void writesEveryKindOfFieldAsExactJson() {
+        String expected = "{\"zero\":0,\"neg\":-5,\"none\":null,\"yes\":true,\"no\":false,\"k\":\"AAH/\",\"k1\":\"AQ==\","
+                + "\"empty\":\"\",\"xs\":[{\"v\":0},{},0,10,-1]}";
+        for (ByteBufAllocator alloc : ALLOCATORS) {
+            for (boolean direct : new boolean[] {false, true}) {
+                ByteBuf buf = direct ? alloc.directBuffer(4) : alloc.heapBuffer(4);
+                ByteBuf second = direct ? alloc.directBuffer(4) : alloc.heapBuffer(4);
+                try {
+                    buf.writeByte('#'); // the writer appends after what is there
+                    JsonWriter w = new JsonWriter(buf).beginObject().field("zero", 0L).field("neg", -5L)
+                            .field("none", (String) null).field("yes", true).field("no", false)
+                            .fieldBase64("k", new byte[] {0, 1, (byte) 0xFF}).fieldBase64("k1", new byte[] {1})
+                            .fieldBase64("empty", new byte[0])
+                            .beginArray("xs").beginElementObject().field("v", 0L).endObject().beginElementObject().endObject()
+                            .element(0).element(10).element(-1).endArray().endObject();
+                    assertEquals("#" + expected, buf.toString(StandardCharsets.UTF_8), alloc + (direct ? " direct" : " heap"));
+                    org.junit.jupiter.api.Assertions.assertSame(buf, w.buffer());
+                    w.reset(second).beginObject().field("a", 1L).endObject();
+                    assertEquals("{\"a\":1}", second.toString(StandardCharsets.UTF_8), "a reset writer starts a new document");
+                } finally {
+                    buf.release();
+                    second.release();
+                }
+            }
+        }
+    }
 }
