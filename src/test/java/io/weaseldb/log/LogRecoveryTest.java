@@ -696,4 +696,281 @@ class LogRecoveryTest {
         assertEquals(RequestIdIndex.UNKNOWN, ids.lookup("r5"), "a never-acknowledged request id answered as committed");
         assertEquals(List.of(layout.objectKey(5)), tail.orphans());
     }
+    /** Every object deleted, the floor left: the log is refused, not started again from version 0 below the floor. */
+    @Test
+    void aLogWhollyDeletedUnderATruncationFloorIsRefused() {
+        floor(10);
+        var e = assertThrows(io.weaseldb.s3.StorageException.class, recovery::findTail);
+        assertTrue(e.getMessage().contains("truncated below version 10"), e.getMessage());
+        assertThrows(io.weaseldb.s3.StorageException.class, recovery::findEnd);
+        assertTrue(store.objects().keySet().stream().noneMatch(k -> k.startsWith(layout.logPrefix())), "nothing claimed");
+    }
+
+    /**
+     * Audit 22 / review 25 on a short log: a log that was never truncated (it starts at version
+     * 0) has no freed names, so lower-term objects below a hole are the log, however few there
+     * are (a run of at most MAX_STRAYS looks like strays only on a log truncated without a floor).
+     */
+    @Test
+    void aHoleInAShortLogNeverTruncatedDeletesNothing() throws Exception {
+        start(1, "L1", 0, -1, -1);
+        for (long v = 1; v <= 5; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        // term 2's marker at 6 is missing (deleted by hand / left out of the listing)
+        data(2, "L2", 7, 7, 6, 5);
+        data(2, "L2", 8, 8, 7, 7);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(8, tail.lastVersion());
+        assertTrue(tail.orphans().isEmpty(), tail.orphans().size() + " orphans: " + tail.orphans());
+        assertTrue(recovery.orphansInsideTheLog(tail, new long[0]).isEmpty());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {0, 1, 2, 3, 4, 5, 7, 8}, tail.firstVersions());
+    }
+
+    /** The same on a truncated log with a floor: below the floor nothing is the log, above it a hole deletes nothing. */
+    @Test
+    void aHoleAboveTheTruncationFloorDeletesNothing() throws Exception {
+        floor(5);
+        for (long v = 5; v <= 8; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        // term 2's marker at 9 is missing
+        data(2, "L2", 10, 10, 9, 8);
+        data(2, "L2", 11, 11, 10, 10);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(11, tail.lastVersion());
+        assertTrue(tail.orphans().isEmpty(), tail.orphans().size() + " orphans: " + tail.orphans());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {5, 6, 7, 8, 10, 11}, tail.firstVersions());
+    }
+
+    /** Term 1's strays at 5, 6, ... ({@code strays} of them) below term 3's start at 30, on a log truncated without a floor. */
+    LogRecovery.Tail straysBelowATermStart(int strays) throws Exception {
+        for (long v = 5; v < 5 + strays; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        start(3, "L3", 30, 29, 29);
+        data(3, "L3", 31, 31, 30, 29);
+        return recovery.findTail();
+    }
+
+    /** Review 25's rule has a bound: a run of MAX_STRAYS lower-term objects below the newer term is orphaned, a longer one is a hole. */
+    @Test
+    void atMostMaxStraysBelowANewerTermAreOrphansOnALogTruncatedWithoutAFloor() throws Exception {
+        LogRecovery.Tail tail = straysBelowATermStart(LogRecovery.MAX_STRAYS);
+        assertEquals(31, tail.lastVersion());
+        assertEquals(LogRecovery.MAX_STRAYS, tail.orphans().size(), tail.orphans().toString());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {30, 31}, tail.firstVersions());
+        store.delete(List.copyOf(store.objects().keySet())).get();
+        tail = straysBelowATermStart(LogRecovery.MAX_STRAYS + 1);
+        assertTrue(tail.orphans().isEmpty(), "a longer run is the log below a hole: " + tail.orphans());
+        assertEquals(LogRecovery.MAX_STRAYS + 3, tail.firstVersions().length);
+    }
+
+    /**
+     * On a log truncated without a floor, the object below a hole is a stray only if its term
+     * is older than the term before the newer term's start (or, below a data object, older than
+     * its term). The previous term's object below a term start, or one of the same term below
+     * data, is the log below a hole: never deleted.
+     */
+    @Test
+    void theLogBelowAHoleOnALogTruncatedWithoutAFloorIsNotAStray() throws Exception {
+        data(2, "L2", 5, 5, 4, 4); // 6..9 missing
+        start(3, "L3", 10, 9, 9);
+        for (long v = 11; v <= 15; v++) {
+            data(3, "L3", v, v, v - 1, v - 1);
+        }
+        LogRecovery.Tail tail = recovery.findTail();
+        assertTrue(tail.orphans().isEmpty(), "term 2's object below term 3's start: " + tail.orphans());
+        assertEquals(5, tail.firstVersions()[0]);
+
+        store.delete(List.copyOf(store.objects().keySet())).get();
+        data(3, "L3", 5, 5, 4, 4); // 6..9 missing
+        for (long v = 10; v <= 15; v++) {
+            data(3, "L3", v, v, v - 1, v - 1);
+        }
+        tail = new LogRecovery(store, layout, 4, 1000).findTail(); // the walk starts above the hole
+        assertEquals(15, tail.lastVersion());
+        assertTrue(tail.orphans().isEmpty(), "term 3's object below term 3's: " + tail.orphans());
+        assertEquals(5, tail.firstVersions()[0]);
+    }
+
+    /** An object between the newer term's predecessor and its start is an orphan, the predecessor being the oldest object kept. */
+    @Test
+    void anObjectBetweenTheOldestKeptPredecessorAndTheNewerTermIsAnOrphan() throws Exception {
+        floor(5);
+        data(1, "L1", 5, 9, 4, 4); // the oldest object kept: term 2's start follows it
+        data(1, "L1", 7, 7, 6, 6); // inside its range, chaining nowhere
+        start(2, "L2", 10, 9, 9);
+        data(2, "L2", 11, 11, 10, 9);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(11, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(7)), tail.orphans());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {5, 10, 11}, tail.firstVersions());
+    }
+
+    /** Orphans whose first version is the log's last version lie inside the log too (its last object spans it). */
+    @Test
+    void anOrphanAtTheLogsLastVersionIsInsideTheLog() {
+        LogRecovery.Tail tail = new LogRecovery.Tail(1, 4, 4, "A", List.of(layout.objectKey(4), layout.objectKey(5)), 3,
+                new long[] {0, 1}, new long[0], List.of());
+        assertEquals(List.of(layout.objectKey(4)), recovery.orphansInsideTheLog(tail, new long[0]));
+        LogRecovery.Tail none = new LogRecovery.Tail(1, 4, 4, "A", List.of(), 2, new long[] {0, 1}, new long[0], List.of());
+        assertEquals(List.of(layout.objectKey(4)), recovery.orphansInsideTheLog(none, new long[] {4, 5}));
+    }
+
+    /** A log holding only its first term's start marker (version 0) has not moved until something follows it. */
+    @Test
+    void aLogAtVersionZeroOrEmptyHasNotMovedUntilAnObjectFollows() throws Exception {
+        LogRecovery.Tail empty = recovery.findTail();
+        assertEquals(-1, empty.lastVersion());
+        assertTrue(!recovery.movedSince(empty));
+        start(1, "L1", 0, -1, -1);
+        assertTrue(recovery.movedSince(empty), "an object in an empty log");
+        LogRecovery.Tail atZero = recovery.findTail();
+        assertEquals(0, atZero.lastVersion());
+        assertTrue(!recovery.movedSince(atZero), "the marker at 0 is the tail itself");
+        data(1, "L1", 1, 1, 0, -1);
+        assertTrue(recovery.movedSince(atZero));
+    }
+
+    /** Term 1's orphan at 2 past term 2's claim at 1; the tail C lists is version 1 of term 2. */
+    LogRecovery.Tail orphanPastTheTail() throws Exception {
+        start(1, "A", 0, -1, -1);
+        start(2, "B", 1, 0, -1);
+        LogRecovery.Tail tail = recovery.findTail();
+        data(1, "A", 2, 2, 1, -1);
+        return tail;
+    }
+
+    /**
+     * A claim replacing an orphan by compare-and-swap loses when another server replaced it
+     * first: it must look again and give up, not take the term as won (two leaders).
+     */
+    @Test
+    void aClaimWhoseReplaceOfAnOrphanLosesTheRaceGivesUp() throws Exception {
+        LogRecovery.Tail tail = orphanPastTheTail();
+        byte[] rival = BatchCodec.encodeEmpty(BatchHeader.termStart(3, "D", 2, 1, -1, 0));
+        var claimed = interleaved(() -> recovery.claim(tail, "C", new ManualClock()), p -> p.op.equals("putIfMatch"),
+                () -> store.putDirect(layout.objectKey(2), rival));
+        var e = assertThrows(java.util.concurrent.ExecutionException.class, claimed::get);
+        assertInstanceOf(LogRecovery.LostClaimException.class, e.getCause());
+        assertTrue(e.getCause().getMessage().contains("leader D (term 3), continuing the log"), e.getCause().getMessage());
+        assertEquals("D", BatchCodec.decodeHeader("k", store.objects().get(layout.objectKey(2))).leaderId());
+    }
+
+    /** An orphan that vanishes between the claim's conditional write and its read is no rival: the claim tries again and wins. */
+    @Test
+    void aClaimWhoseRivalVanishesTriesAgain() throws Exception {
+        LogRecovery.Tail tail = orphanPastTheTail();
+        String key = layout.objectKey(2);
+        Term t = interleaved(() -> recovery.claim(tail, "C", new ManualClock()), p -> p.op.equals("get") && p.key.equals(key),
+                () -> store.delete(List.of(key)).join()).get();
+        assertEquals(new Term(3, "C", 2, -1), t);
+        assertEquals("C", BatchCodec.decodeHeader("k", store.objects().get(key)).leaderId());
+    }
+
+    /**
+     * An orphan that comes back before each conditional write and vanishes before each read is
+     * retried a bounded number of times (six writes), then the claim fails instead of spinning.
+     */
+    @Test
+    void aClaimRetriesAVanishingRivalABoundedNumberOfTimes() throws Exception {
+        LogRecovery.Tail tail = orphanPastTheTail();
+        String key = layout.objectKey(2);
+        byte[] orphan = store.objects().get(key);
+        int[] writes = {0};
+        var claimed = answering(() -> recovery.claim(tail, "C", new ManualClock()), p -> {
+            if (p.key.equals(key) && p.op.equals("putIfAbsent")) {
+                writes[0]++;
+                store.putDirect(key, orphan);
+            } else if (p.key.equals(key) && p.op.equals("get")) {
+                removeDirect(key);
+            }
+            return false;
+        }, 0);
+        var e = assertThrows(java.util.concurrent.ExecutionException.class, claimed::get);
+        var storage = assertInstanceOf(io.weaseldb.s3.StorageException.class, e.getCause());
+        assertEquals(io.weaseldb.s3.StorageException.Kind.NOT_FOUND, storage.kind());
+        assertEquals(6, writes[0]);
+    }
+
+    /** Deletes {@code key} at once while the store answers by hand (the request waiting is applied after). */
+    void removeDirect(String key) {
+        store.auto(true);
+        store.delete(List.of(key)).join();
+        store.auto(false);
+    }
+
+    /**
+     * Runs {@code call} on its own thread, answering its storage requests in order: those
+     * {@code failIf} picks fail with {@code status}, the rest succeed.
+     */
+    <T> java.util.concurrent.CompletableFuture<T> answering(java.util.concurrent.Callable<T> call,
+            java.util.function.Predicate<io.weaseldb.testing.ManualObjectStore.Pending> failIf, int status) throws Exception {
+        store.auto(false);
+        java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                result.complete(call.call());
+            } catch (Throwable e) {
+                result.completeExceptionally(e);
+            }
+        });
+        t.start();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!result.isDone()) {
+            assertTrue(System.nanoTime() < deadline, "the call did not finish");
+            if (store.pendingCount() == 0) {
+                Thread.onSpinWait();
+                continue;
+            }
+            io.weaseldb.testing.ManualObjectStore.Pending p = store.take();
+            if (failIf.test(p)) {
+                p.fail(status);
+            } else {
+                p.succeed();
+            }
+        }
+        t.join(10_000);
+        store.auto(true);
+        return result;
+    }
+
+    /** Fails the first {@code n} reads of the truncation floor made after the claim's marker is written. */
+    java.util.function.Predicate<io.weaseldb.testing.ManualObjectStore.Pending> floorReadsAfterTheClaim(int n) {
+        boolean[] claimed = {false};
+        int[] left = {n};
+        return p -> {
+            claimed[0] |= p.op.equals("putIfAbsent");
+            if (claimed[0] && p.op.equals("list") && p.key.equals(layout.floorPrefix()) && left[0] > 0) {
+                left[0]--;
+                return true;
+            }
+            return false;
+        };
+    }
+
+    /**
+     * The floor read that confirms a claim is tried three times on transient failures (a claim
+     * left unconfirmed is a term start with no leader, which every standby waits out), and not
+     * again on a permanent one.
+     */
+    @Test
+    void theFloorReadAfterAClaimIsTriedThreeTimes() throws Exception {
+        logTo3();
+        LogRecovery.Tail tail = recovery.findTail();
+        Term t = answering(() -> recovery.claim(tail, "L2", new ManualClock()), floorReadsAfterTheClaim(2), 503).get();
+        assertEquals(new Term(2, "L2", 4, 3), t);
+
+        LogRecovery.Tail next = recovery.findTail();
+        var e = assertThrows(java.util.concurrent.ExecutionException.class,
+                answering(() -> recovery.claim(next, "L3", new ManualClock()), floorReadsAfterTheClaim(3), 503)::get);
+        assertInstanceOf(io.weaseldb.s3.StorageException.class, e.getCause());
+
+        LogRecovery.Tail third = recovery.findTail();
+        assertEquals(5, third.lastVersion(), "L3's marker landed");
+        e = assertThrows(java.util.concurrent.ExecutionException.class,
+                answering(() -> recovery.claim(third, "L4", new ManualClock()), floorReadsAfterTheClaim(1), 403)::get);
+        assertInstanceOf(io.weaseldb.s3.StorageException.class, e.getCause());
+    }
 }
