@@ -338,11 +338,19 @@ public final class LogRecovery {
                 while (below >= 0 && (orphan[below] || !headers.get(below).isFollowedBy(following))) {
                     below--;
                 }
-                if (h.lastVersion() >= following.firstVersion() || below >= 0) {
+                if (below >= 0) {
                     for (int k = i; k > below; k--) {
                         orphan[k] = true; // inside the range of the predecessor further down, or between
                     }
                     i = below;
+                    continue;
+                }
+                if (h.lastVersion() >= following.firstVersion()) {
+                    // overlaps the object above, and nothing below chains into it (that one is
+                    // missing): this object is no part of the log, but those below it are judged
+                    // on their own, not marked with it
+                    orphan[i] = true;
+                    i--;
                     continue;
                 }
                 // Nothing below chains into following. On a log truncated without a floor, a short

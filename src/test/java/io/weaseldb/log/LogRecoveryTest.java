@@ -794,6 +794,27 @@ class LogRecoveryTest {
         assertEquals(5, tail.firstVersions()[0]);
     }
 
+    /**
+     * An object below a newer term's start that overlaps the version the term claimed is not the
+     * log, even when no object below chains into the start (the one that did is missing); the
+     * objects below it are the log below a hole, not orphans with it. Marked with it, they were
+     * among the orphans inside the log, which a new leader deletes: acknowledged commits lost.
+     */
+    @Test
+    void anObjectOverlappingTheVersionANewerTermClaimedIsAnOrphan() throws Exception {
+        for (long v = 0; v <= 4; v++) {
+            data(1, "L1", v, v, v - 1, v - 1);
+        }
+        data(1, "L1", 5, 10, 4, 4); // reaches 10, which term 2 claimed from a tail at 9
+        start(2, "L2", 10, 9, 9);
+        data(2, "L2", 11, 11, 10, 9);
+        LogRecovery.Tail tail = recovery.findTail();
+        assertEquals(11, tail.lastVersion());
+        assertEquals(List.of(layout.objectKey(5)), tail.orphans());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {0, 1, 2, 3, 4, 10, 11}, tail.firstVersions());
+        assertEquals(List.of(layout.objectKey(5)), recovery.orphansInsideTheLog(tail, new long[0]), "what the new leader deletes");
+    }
+
     /** An object between the newer term's predecessor and its start is an orphan, the predecessor being the oldest object kept. */
     @Test
     void anObjectBetweenTheOldestKeptPredecessorAndTheNewerTermIsAnOrphan() throws Exception {
