@@ -41,10 +41,11 @@ public record LogLayout(String prefix) {
             if (c < '0' || c > '9') {
                 return -1;
             }
-            v = v * 10 + (c - '0');
-            if (v < 0) {
-                return -1;
+            int digit = c - '0';
+            if (v > (Long.MAX_VALUE - digit) / 10) {
+                return -1; // past Long.MAX_VALUE (a check for a negative result misses 2^64 + 1, which wraps to 1)
             }
+            v = v * 10 + digit;
         }
         return v;
     }

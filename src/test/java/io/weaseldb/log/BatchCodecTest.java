@@ -263,6 +263,9 @@ class BatchCodecTest {
         assertEquals(-1, l.versionOf("p/log/-0000000000000000042"));
         assertEquals(-1, l.versionOf("p/log/0000000000000000004/"));
         assertEquals(-1, l.versionOf("p/log/99999999999999999999"), "past Long.MAX_VALUE");
+        assertEquals(-1, l.versionOf("p/log/09223372036854775808"), "Long.MAX_VALUE + 1");
+        assertEquals(-1, l.versionOf("p/log/18446744073709551617"), "2^64 + 1, which wraps around to 1");
+        assertEquals(-1, l.floorOf("p/truncated/18446744073709551617"));
         assertEquals(-1, l.versionOf("p/log/000000000000000000042"));
         assertEquals(0, l.versionOf("p/log/00000000000000000000"));
     }
