@@ -201,6 +201,16 @@ class LogRecoveryTest {
         assertEquals(6, r.advance(end).header().lastVersion());
     }
 
+    /** An idle log: nothing after the known end, which stays the end (a standby's answer to /v1/version). */
+    @Test
+    void theEndOfAnIdleLogStaysWhereItWas() throws Exception {
+        start(1, "A", 0, -1, -1);
+        data(1, "A", 1, 2, 0, -1);
+        LogRecovery.End end = recovery.findEnd();
+        assertEquals(layout.objectKey(1), end.key());
+        assertEquals(end, recovery.advance(end));
+    }
+
     @Test
     void theEndAdvancesPastManyNewObjectsByReadingOnlyTheNewest() throws Exception {
         LogRecovery r = new LogRecovery(store, layout, 4, 1000);
