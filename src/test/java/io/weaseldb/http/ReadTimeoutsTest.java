@@ -44,6 +44,8 @@ class ReadTimeoutsTest {
                     timeouts.requestComplete();
                 } else if (msg.equals("stream")) {
                     timeouts.streamStarted();
+                } else if (msg.equals("expect 100")) {
+                    timeouts.awaitingContinue();
                 }
             }
 
@@ -169,5 +171,45 @@ class ReadTimeoutsTest {
         request("stray bytes after the subscribe", "end", "more");
         advance(10 * DEADLINE_MS);
         assertStillOpen();
+    }
+
+    @Test
+    void aBodySentWithoutWaitingForThe100IsTimedLikeAnyBody() {
+        // curl sends its body after 1 s without a 100 Continue; from then on a stall counts
+        request("POST /v1/commit HTTP/1.1\r\nExpect: 100-continue\r\n", "headers", "expect 100");
+        advance(10 * DEADLINE_MS);
+        assertStillOpen(); // not asked for its body yet: not late
+        request("first chunk");
+        advance(BODY_MS - 1);
+        assertStillOpen();
+        advance(1);
+        assertTimedOut("body_read_timeout");
+    }
+
+    @Test
+    void aBodyStallShorterThanTheHeaderTimeoutIsNotPostponedToIt() {
+        // the header timer (10 s) is pending when the body starts: its 3 s stall limit must still hold
+        expired.clear();
+        ReadTimeouts timeouts = new ReadTimeouts(10_000, BODY_MS, DEADLINE_MS, new HttpMetrics(registry), null);
+        channel = new EmbeddedChannel();
+        channel.freezeTime();
+        channel.pipeline().addLast(timeouts, new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg.equals("headers")) {
+                    timeouts.headersComplete();
+                }
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                expired.add((ReadTimeouts.Expired) evt);
+            }
+        });
+        request("POST /v1/commit HTTP/1.1\r\n", "headers");
+        advance(BODY_MS - 1);
+        assertStillOpen();
+        advance(1);
+        assertTimedOut("body_read_timeout");
     }
 }
