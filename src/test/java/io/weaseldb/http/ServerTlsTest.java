@@ -155,4 +155,24 @@ class ServerTlsTest {
         org.junit.jupiter.api.Assertions.assertTrue(why.contains("is an EC PRIVATE KEY (PKCS#1 or SEC 1), not PKCS#8")
                 && why.contains("openssl pkcs8 -topk8"), why);
     }
+
+    /** Each client-started TLS 1.2 renegotiation is a full handshake the server pays for: refused unless the operator says otherwise. */
+    @Test
+    void clientRenegotiationIsRefusedUnlessTheOperatorSetItThemselves() {
+        String before = System.getProperty(ServerTls.REJECT_RENEGOTIATION);
+        try {
+            System.clearProperty(ServerTls.REJECT_RENEGOTIATION);
+            ServerTls.rejectClientRenegotiation();
+            assertEquals("true", System.getProperty(ServerTls.REJECT_RENEGOTIATION));
+            System.setProperty(ServerTls.REJECT_RENEGOTIATION, "false"); // an operator's -D
+            ServerTls.rejectClientRenegotiation();
+            assertEquals("false", System.getProperty(ServerTls.REJECT_RENEGOTIATION));
+        } finally {
+            if (before == null) {
+                System.clearProperty(ServerTls.REJECT_RENEGOTIATION);
+            } else {
+                System.setProperty(ServerTls.REJECT_RENEGOTIATION, before);
+            }
+        }
+    }
 }
