@@ -77,6 +77,16 @@ class BearerChallengeTest extends PipelineFixture {
         assertEquals(List.of(200), statuses(answers()), "one header is served");
     }
 
+    @Test
+    void twoAuthorizationHeadersAreABadRequestWhenTheyAreTheFirstFieldsToo() {
+        // the fast decoder's header table counts from its first field: a pair there is a pair
+        send("GET /metrics HTTP/1.1\r\nAuthorization: Bearer " + ADMIN + "\r\nAuthorization: Bearer " + WRITER
+                + "\r\nHost: x\r\n\r\n");
+        List<String> answers = answers();
+        assertEquals(List.of(400), statuses(answers), answers.toString());
+        assertTrue(answers.get(0).contains("more than one Authorization header"), answers.get(0));
+    }
+
     /** Audit 21, finding 8: tokens over plain HTTP beyond loopback are read off the wire; the server says so loudly. */
     @Test
     void aListenerOthersCanReachWarnsWithoutAuthenticationAndWithTokensOverPlainHttp() {
