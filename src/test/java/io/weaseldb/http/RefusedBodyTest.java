@@ -193,4 +193,18 @@ class RefusedBodyTest extends PipelineFixture {
                     io.netty.buffer.Unpooled.copiedBuffer(c.getKey(), java.nio.charset.StandardCharsets.US_ASCII)), c.getKey());
         }
     }
+
+    @Test
+    void aChunkedBodyIsHeldOnlyWhenItsSizeIsReadAsHexAndItHasAtMost64Chunks() {
+        // a 16-byte chunk whose first bytes look like the end of a body is not a whole body
+        assertFalse(ServerCodec.RequestDecoder.holdsChunkedBody(ascii("10\r\n01234\r\n\r\n")));
+        assertTrue(ServerCodec.RequestDecoder.holdsChunkedBody(ascii("10\r\n0123456789abcdef\r\n0\r\n\r\n")));
+        assertTrue(ServerCodec.RequestDecoder.holdsChunkedBody(ascii("1\r\na\r\n".repeat(64) + "0\r\n\r\n")));
+        assertFalse(ServerCodec.RequestDecoder.holdsChunkedBody(ascii("1\r\na\r\n".repeat(65) + "0\r\n\r\n")),
+                "more than 64 chunks: not looked through");
+    }
+
+    private static io.netty.buffer.ByteBuf ascii(String s) {
+        return io.netty.buffer.Unpooled.copiedBuffer(s, java.nio.charset.StandardCharsets.US_ASCII);
+    }
 }
