@@ -75,6 +75,16 @@ class HalfCloseTest extends PipelineFixture {
     }
 
     @Test
+    void aCommitBodyCutShortByAResetGivesBackItsBudget() {
+        // no FIN first: the connection just goes (a reset, a killed client)
+        send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"operations\":");
+        assertTrue(budget.used() > 0);
+        channel.close();
+        channel.runPendingTasks();
+        assertEquals(0, budget.used(), "given back when the connection closes");
+    }
+
+    @Test
     void aCommitBodyCutShortByTheFinIsDroppedAndGivesBackItsBudget() {
         backend.hold = true;
         send(RawHttp.post("/v1/commit", HttpServerTest.WRITE)
