@@ -649,6 +649,157 @@ class RetentionManagerTest {
         assertEquals(1, m.truncateNow().get(), "the next pass keeps what the subscriber needs: only [0..9] goes");
     }
 
+    /**
+     * A subscriber still to receive everything after 19 needs nothing of [0..9] and [10..19]: they
+     * go (the check made again under the admission lock kept them, for as long as it sat there).
+     */
+    @Test
+    void aSubscriberFloorAtTheEndOfAnObjectLetsThatObjectGo() throws Exception {
+        m.put("a", 99, null).get();
+        subscriberHorizon.set(19);
+        assertEquals(2, m.truncateNow().get());
+        assertEquals(20, index.oldest());
+    }
+
+    /** Truncation wired to a real hub: its subscriptions pin the log, and what goes is refused to later ones. */
+    @Test
+    void aHubsSubscriptionsPinTheLogAndNewOnesBelowWhatWentAreRefused() throws Exception {
+        m.close();
+        var hub = new io.weaseldb.subscribe.SubscriberHub(new io.weaseldb.subscribe.SubscriberHub.Settings(10,
+                Long.MAX_VALUE, 1_000_000_000L, 2, 4), new io.weaseldb.subscribe.EventCache(1 << 20, 64, 99), index,
+                store, layout, Runnable::run, new io.weaseldb.subscribe.SubscribeMetrics(registry), clock);
+        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000), store, layout, index, clock,
+                () -> 99, SubscriberFloor.of(hub), requestIdHorizon::get, registry);
+        m.start();
+        m.put("a", 99, null).get();
+        assertNull(hub.admit(15));
+        assertEquals(1, m.truncateNow().get(), "only [0..9]: the subscription from 15 needs the rest");
+        hub.cancel(15);
+        assertEquals(4, m.truncateNow().get());
+        var refused = assertInstanceOf(io.weaseldb.subscribe.SubscriberHub.Refusal.Truncated.class, hub.admit(5));
+        assertEquals(50, refused.oldestVersion(), "a subscription from what went is refused (410)");
+    }
+
+    /**
+     * The floor record is what tells recovery that an object below it is a stray: a pass of a
+     * later term (a restart) at the same floor finds it stored and keeps it.
+     */
+    @Test
+    void aPassAtTheFloorAlreadyStoredKeepsItsRecord() throws Exception {
+        m.put("a", 35, null).get();
+        assertEquals(3, m.truncateNow().get());
+        m.close();
+        m = manager();
+        m.start();
+        assertEquals(0, m.truncateNow().get());
+        assertEquals(List.of(layout.floorKey(30)), store.objects().keySet().stream()
+                .filter(k -> k.startsWith(layout.floorPrefix())).toList());
+        assertEquals(30, new io.weaseldb.log.LogRecovery(store, layout, 64, 1000).truncationFloor());
+    }
+
+    /** Passes run by themselves every truncate_interval_seconds, not only when asked. */
+    @Test
+    void truncationRunsEveryIntervalByItself() throws Exception {
+        m.close();
+        m = new RetentionManager(new RetentionManager.Settings(1, 2, 5_000), store, layout, index, clock,
+                () -> 99, subscriberHorizon::get, requestIdHorizon::get, registry);
+        m.start();
+        m.put("a", 25, null).get();
+        awaitLogKeys(4, "the first pass"); // [0..9] and [10..19] go
+        m.put("a", 45, null).get();
+        awaitLogKeys(2, "the next pass");
+        assertEquals(List.of(layout.objectKey(40), layout.objectKey(50)), logKeys());
+    }
+
+    private void awaitLogKeys(int count, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (logKeys().size() != count) {
+            assertTrue(System.nanoTime() < deadline, what + " never came: " + logKeys());
+            Thread.sleep(5); // polls a real timer
+        }
+    }
+
+    /**
+     * Sweeps go on after the first: a failed one is tried again, and an orphan that lands after a
+     * sweep is found by a later one.
+     */
+    @Test
+    void orphanSweepsAreRetriedAndRepeated() throws Exception {
+        putHeader(2, 25, 27);
+        store.auto(false);
+        m.sweepOrphansFrom(3, 20, 1);
+        var firstListing = awaitPending();
+        store.auto(true); // before the failure: the retry 1 ms later is answered at once
+        firstListing.fail(503);
+        var deleted = registry.counter("weaseldb.log.orphans.deleted");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (deleted.count() < 1) {
+            assertTrue(System.nanoTime() < deadline, "the failed sweep was not tried again");
+            Thread.sleep(1);
+        }
+        putHeader(1, 33, 33); // lands after that sweep
+        while (deleted.count() < 2) {
+            assertTrue(System.nanoTime() < deadline, "no later sweep found the late orphan");
+            Thread.sleep(1);
+        }
+        assertEquals(List.of(layout.objectKey(0), layout.objectKey(10), layout.objectKey(20), layout.objectKey(30),
+                layout.objectKey(40), layout.objectKey(50)), logKeys());
+    }
+
+    /**
+     * An object of this very term inside its durable versions but not in the index yet (its
+     * durable notice is still on its way to the publisher) is log, not an orphan.
+     */
+    @Test
+    void aSweepLeavesThisTermsObjectsNotYetInTheIndex() throws Exception {
+        putHeader(3, 55, 57);
+        putHeader(2, 25, 27);
+        assertEquals(1, m.sweepOrphansNow(3, 20).get());
+        assertTrue(logKeys().contains(layout.objectKey(55)));
+        assertTrue(!logKeys().contains(layout.objectKey(25)));
+    }
+
+    /** A sweep of a term that lost the log deletes nothing: the next leader's sweeps decide. */
+    @Test
+    void aSweepOfATermThatNoLongerLeadsDeletesNothing() throws Exception {
+        m.leadership(() -> false);
+        assertEquals(0, m.sweepOrphansNow(3, 20).get(), "nothing to delete: nothing to ask");
+        putHeader(2, 25, 27);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> m.sweepOrphansNow(3, 20).get());
+        assertInstanceOf(RetentionManager.NotLeaderException.class, e.getCause());
+        assertTrue(logKeys().contains(layout.objectKey(25)));
+    }
+
+    /** What recovery finds below the floor, and older terms' orphans inside the log, are deleted in the background and counted. */
+    @Test
+    void recoveryLeftoversAreDeletedAndCounted() throws Exception {
+        putHeader(2, 25, 27);
+        m.deleteBelowFloor(List.of(layout.objectKey(0), layout.objectKey(10)));
+        m.deleteOrphans(List.of(layout.objectKey(25)));
+        m.deleteOrphans(List.of());
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (registry.counter("weaseldb.log.orphans.deleted").count() < 1
+                || registry.counter("weaseldb.retention.deleted.objects").count() < 2) {
+            assertTrue(System.nanoTime() < deadline, "never deleted: " + logKeys());
+            Thread.onSpinWait();
+        }
+        assertEquals(List.of(layout.objectKey(20), layout.objectKey(30), layout.objectKey(40), layout.objectKey(50)),
+                logKeys());
+    }
+
+    /** DELETE of a policy that has expired (not yet removed by a pass) finds no live policy: 404, and it is removed. */
+    @Test
+    void deletingAnExpiredPolicyFindsNothingLiveButRemovesIt() throws Exception {
+        m.put("short", 5, 60L).get();
+        m.put("long", 45, null).get();
+        assertEquals(2, m.policyCount());
+        clock.advanceMillis(60_000);
+        assertEquals(false, m.delete("short").get());
+        assertTrue(!store.objects().containsKey("retention/short"));
+        assertEquals(1, m.policyCount(), "the gauge counts what is left");
+    }
+
     @Test
     void theRequestIdWindowIsNeverTruncated() throws Exception {
         // ids of versions 25 and later are still remembered: a restart rebuilds them from the log,

@@ -133,6 +133,62 @@ class RetentionPolicyStorageTest {
         assertEquals(false, m.delete("ghost").get(), "then it is gone: 404");
     }
 
+    /**
+     * A write that failed and whose read-back failed too: nobody knows what storage holds. The
+     * client is told so, and the policy stays as it was known (a GET must not answer 404 for a
+     * policy that may well be stored and pinning the log).
+     */
+    @Test
+    void aPolicyWriteWhoseReadBackFailsTooIsReportedAsUnknown() throws Exception {
+        m = manager(store);
+        m.start();
+        m.put("keep", 20, null).get();
+        store.auto(false);
+        CompletableFuture<RetentionManager.PutResult> put = m.put("keep", 40, null);
+        awaitPending("put").fail(503);
+        awaitPending("get").fail(503);
+        store.auto(true);
+        ExecutionException e = assertThrows(ExecutionException.class, () -> put.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("whether the change was stored is unknown"), e.getCause().getMessage());
+        assertEquals(20, m.get("keep").get().version(), "still known as stored");
+    }
+
+    /**
+     * A write refused for good whose read-back finds another server's document (a deposed leader
+     * that wrote it): the answer is the error, and the policy from then on is what storage holds.
+     * A refusal is not one that "can still land".
+     */
+    @Test
+    void aRefusedPolicyWriteTakesWhatStorageHolds() throws Exception {
+        m = manager(store);
+        m.start();
+        m.put("keep", 20, null).get();
+        store.auto(false);
+        CompletableFuture<RetentionManager.PutResult> put = m.put("keep", 40, null);
+        awaitPending("put").fail(403);
+        store.putDirect("retention/keep", PolicyCodec.encode(new Policy("keep", 30, null, null, 1)));
+        awaitPending("get").succeed();
+        store.auto(true);
+        ExecutionException e = assertThrows(ExecutionException.class, () -> put.get(5, TimeUnit.SECONDS));
+        assertTrue(!e.getCause().getMessage().contains("can still land"), e.getCause().getMessage());
+        assertEquals(30, m.get("keep").get().version(), "what storage holds");
+    }
+
+    /** A write that timed out and is not stored when read back may still land: the client is told to check. */
+    @Test
+    void aPolicyWriteThatTimedOutAndIsNotStoredSaysItCanStillLand() throws Exception {
+        m = manager(store);
+        m.start();
+        store.auto(false);
+        CompletableFuture<RetentionManager.PutResult> put = m.put("keep", 40, null);
+        awaitPending("put").fail(0);
+        awaitPending("get").succeed(); // not found
+        store.auto(true);
+        ExecutionException e = assertThrows(ExecutionException.class, () -> put.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("can still land"), e.getCause().getMessage());
+        assertNull(m.get("keep").get(), "not stored as far as anyone knows");
+    }
+
     /** audit 28: a listed policy read as 404 (a store whose listing and reads disagree) was taken as deleted, and the pass truncated under it. */
     @Test
     void aListedPolicyThatReadsAsNotFoundFailsThePassInsteadOfBeingIgnored() throws Exception {
