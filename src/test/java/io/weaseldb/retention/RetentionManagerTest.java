@@ -747,6 +747,36 @@ class RetentionManagerTest {
     }
 
     /**
+     * Each sweep lists this term's log up to two days of it: they come less and less often (1,
+     * 4, 16, 64, 256 ms here), not over and over.
+     */
+    @Test
+    void sweepsComeLessAndLessOften() throws Exception {
+        m.close();
+        java.util.concurrent.atomic.AtomicInteger listings = new java.util.concurrent.atomic.AtomicInteger();
+        m = new RetentionManager(new RetentionManager.Settings(3600, 2, 5_000),
+                new RetentionPolicyStorageTest.ForwardingStore(store) {
+                    @Override
+                    public java.util.concurrent.CompletableFuture<ListPage> list(String prefix, String startAfter,
+                                                                                 String token, int maxKeys) {
+                        if (prefix.equals(layout.logPrefix())) {
+                            listings.incrementAndGet();
+                        }
+                        return super.list(prefix, startAfter, token, maxKeys);
+                    }
+                }, layout, index, clock, () -> 99, subscriberHorizon::get, requestIdHorizon::get, registry);
+        m.start();
+        m.sweepOrphansFrom(3, 20, 1);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (listings.get() < 2) {
+            assertTrue(System.nanoTime() < deadline, "the second sweep never came");
+            Thread.sleep(1);
+        }
+        Thread.sleep(300); // the sweeps' own timer runs in real time: at most the ones at 21 and 85 ms come now
+        assertTrue(listings.get() <= 10, "sweeps within 300 ms of the second: " + (listings.get() - 2));
+    }
+
+    /**
      * An object of this very term inside its durable versions but not in the index yet (its
      * durable notice is still on its way to the publisher) is log, not an orphan.
      */
