@@ -49,6 +49,19 @@ class SubscriberHubAdmissionTest {
         }
     }
 
+    /** max_subscribers streams, admitted or streaming, and not one more; a slot given back is taken again. */
+    @Test
+    void admissionsStopAtMaxSubscribers() {
+        for (int i = 0; i < 10; i++) {
+            assertNull(hub.admit(0), "subscription " + (i + 1) + " of 10");
+        }
+        var refused = assertInstanceOf(SubscriberHub.Refusal.TooMany.class, hub.admit(0));
+        assertEquals(10, refused.max());
+        assertEquals(10, hub.count(), "a refusal takes no slot");
+        hub.cancel(0);
+        assertNull(hub.admit(0));
+    }
+
     @Test
     void anAdmissionAfterTruncationPublishedIsRefused() throws Exception {
         index.add(0);

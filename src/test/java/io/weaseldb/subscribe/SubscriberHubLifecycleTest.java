@@ -70,6 +70,47 @@ class SubscriberHubLifecycleTest {
     }
 
     /**
+     * Streams replaying history share one read slot here: each is woken when the slot frees up,
+     * and every one of them gets its whole history, in order.
+     */
+    @Test
+    void streamsSharingOneHistoryReadSlotEachGetTheirWholeHistory() throws Exception {
+        ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
+        LogLayout layout = new LogLayout("");
+        LogIndex index = new LogIndex();
+        for (long v = 1; v <= 10; v++) {
+            BatchCodec.Encoder e = new BatchCodec.Encoder();
+            e.append(txn(v));
+            store.putDirect(layout.objectKey(v),
+                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
+            index.add(v);
+        }
+        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
+        List<EmbeddedChannel> channels = List.of(new EmbeddedChannel(), new EmbeddedChannel(), new EmbeddedChannel());
+        List<List<String>> received = List.of(new java.util.ArrayList<>(), new java.util.ArrayList<>(),
+                new java.util.ArrayList<>());
+        for (EmbeddedChannel ch : channels) {
+            assertNull(hub.admit(0));
+            hub.open(ch, 0, true, "L");
+        }
+        for (int i = 0; i < 100 && store.pendingCount() > 0; i++) {
+            assertEquals(1, store.pendingCount(), "one read at a time, server-wide");
+            store.take().succeed();
+            for (int c = 0; c < channels.size(); c++) {
+                received.get(c).addAll(SseStream.read(channels.get(c)));
+            }
+        }
+        List<String> all = List.of("1", "2", "3", "4", "5", "6", "7", "8", "9", "10");
+        for (List<String> r : received) {
+            assertEquals(all, r);
+        }
+        assertEquals(0, hub.readWaiterCount());
+        for (EmbeddedChannel ch : channels) {
+            ch.close();
+        }
+    }
+
+    /**
      * Event loops outlive terms. A hub whose term ended must not stay reachable through the
      * periodic tick it scheduled on a loop: it holds the term's event cache (up to
      * memory_window_bytes), and a server that gains and loses leadership would keep one per term.

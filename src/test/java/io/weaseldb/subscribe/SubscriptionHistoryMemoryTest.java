@@ -142,6 +142,85 @@ class SubscriptionHistoryMemoryTest {
         ch.close();
     }
 
+    /** Objects larger than a slice reach the client whole and in order: every event once, framed. */
+    @Test
+    void historyHandedOverInSlicesIsEveryEventOnceInOrder() {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        hub.open(ch, 0, true, "L");
+        List<String> received = new ArrayList<>(SseStream.read(ch));
+        while (store.pendingCount() > 0) {
+            store.take().succeed();
+            received.addAll(SseStream.read(ch));
+        }
+        List<String> all = new ArrayList<>();
+        for (long v = 1; v <= (long) OBJECTS * TXNS_PER_OBJECT; v++) {
+            all.add(String.valueOf(v));
+        }
+        assertEquals(all, received);
+        assertEquals(all.size(), registry.find("weaseldb.subscribe.events").counter().count(), "events counted as sent");
+        ch.close();
+    }
+
+    /**
+     * What a stream holds of history counts at least the events it has yet to hand over and the
+     * index it keeps of them: here the four objects it read ahead, of which its client took two
+     * events.
+     */
+    @Test
+    void objectsWaitingForTheirClientCountAtLeastTheirEvents() {
+        List<Transaction> first = new ArrayList<>();
+        for (long v = 1; v <= TXNS_PER_OBJECT; v++) {
+            first.add(new Transaction("id-" + v, v, v - 1, 0,
+                    List.of(new Operation.Write(("k" + v).getBytes(), new byte[VALUE_BYTES]))));
+        }
+        // the first object's are the smallest (the shortest keys)
+        long each = new SseEncoder().encode(first, "L", new int[TXNS_PER_OBJECT + 1]).length
+                + 4L * (TXNS_PER_OBJECT + 1) + 8L * TXNS_PER_OBJECT;
+        EmbeddedChannel ch = clientThatStopsReading();
+        assertNull(hub.admit(0));
+        Subscription s = hub.open(ch, 0, true, "L");
+        while (store.pendingCount() > 0) {
+            store.take().succeed();
+            ch.runPendingTasks();
+        }
+        assertEquals(2, s.cursor(), "one slice went");
+        assertTrue(hub.historyHeld() >= 4 * each, hub.historyHeld() + " held for 4 objects of at least " + each);
+        ch.close();
+        s.end(null);
+        assertEquals(0, hub.historyHeld());
+    }
+
+    /**
+     * A read reserves what the last objects held before it is issued: once objects are known to
+     * be large, streams that start together issue only the reads the budget holds, not one each.
+     */
+    @Test
+    void readsIssuedTogetherAreBoundedByTheSizeLearnedFromEarlierObjects() {
+        EmbeddedChannel reader = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        Subscription first = hub.open(reader, 0, true, "L");
+        while (store.pendingCount() > 0) {
+            store.take().succeed();
+            reader.runPendingTasks();
+            SseStream.drain(reader);
+        }
+        assertEquals((long) OBJECTS * TXNS_PER_OBJECT, first.cursor());
+        assertEquals(0, hub.historyHeld());
+        List<EmbeddedChannel> channels = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            EmbeddedChannel ch = clientThatStopsReading();
+            assertNull(hub.admit(0));
+            hub.open(ch, 0, true, "L");
+            channels.add(ch);
+        }
+        assertTrue(store.pendingCount() <= 2, "reads issued at once for a 300 KB budget: " + store.pendingCount());
+        for (EmbeddedChannel ch : channels) {
+            ch.close();
+        }
+        reader.close();
+    }
+
     /**
      * Review 30: a stream waiting for its turn at the budget (others' slow clients hold it) made
      * no progress for 10 s and, being far behind, was cut as a slow reader, although its own

@@ -98,6 +98,296 @@ class SubscriptionLagTest {
         assertTrue(ch.isOpen(), "5,000 bytes behind, under the 1 MiB bound");
     }
 
+    /** A connection whose flushes never reach the socket: what is written stays queued in Netty, as for a client that does not read. */
+    static EmbeddedChannel clientThatTakesNothing() {
+        return new EmbeddedChannel(new io.netty.channel.ChannelOutboundHandlerAdapter() {
+            @Override
+            public void flush(io.netty.channel.ChannelHandlerContext ctx) {
+                // held back
+            }
+        });
+    }
+
+    /**
+     * The contract: a live subscriber whose unsent events (in the cache, or queued for its
+     * connection) exceed max_buffer_size_bytes and do not shrink is disconnected. Here they are
+     * all queued for its connection already.
+     */
+    @Test
+    void aLiveSubscriberWhoseQueuedEventsStayOverTheBoundIsDropped() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 1000, 0);
+        EmbeddedChannel ch = clientThatTakesNothing();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        append(cache, 1, 20); // 2,000 bytes, queued for the connection at once
+        s.pump();
+        assertEquals(20, s.cursor(), "nothing left in the cache for it");
+        s.tick(clock.nanoTime());
+        assertEquals(1, hub.count(), "judged from the next tick: a client that reads may just not have yet");
+        clock.advanceMillis(1_000);
+        s.tick(clock.nanoTime());
+        assertEquals(0, hub.count(), "2,000 bytes behind, not shrinking: dropped");
+        assertEquals(1.0, registry.find("weaseldb.subscribers.dropped").tag("reason", "slow").counter().count());
+        assertEquals(2, registry.find("weaseldb.subscribe.lag").summary().count(), "lag sampled each tick");
+        ch.close();
+    }
+
+    /** The bound itself is allowed: a subscriber exactly max_buffer_size_bytes behind stays. */
+    @Test
+    void aLiveSubscriberExactlyAtTheBoundStays() {
+        for (long bound : new long[] {2000, 1999}) {
+            EventCache cache = new EventCache(1 << 20, 64, 0);
+            SubscriberHub hub = hub(cache, bound, 0);
+            EmbeddedChannel ch = SubscriptionHistoryMemoryTest.clientThatStopsReading();
+            Subscription s = subscribeFromTheStart(hub, ch);
+            append(cache, 1, 10);
+            s.pump(); // its client takes [1..10] and no more
+            append(cache, 11, 30); // 2,000 bytes it does not take
+            s.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+            s.tick(clock.nanoTime());
+            assertEquals(bound < 2000 ? 0 : 1, hub.count(), "2,000 bytes behind with a bound of " + bound);
+            ch.close();
+        }
+    }
+
+    /** A live subscriber far behind whose lag shrinks every tick is catching up: it stays. */
+    @Test
+    void aLiveSubscriberCatchingUpIsNotDropped() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 500, 0);
+        EmbeddedChannel ch = SubscriptionHistoryMemoryTest.clientThatStopsReading(); // one write per tick below
+        Subscription s = subscribeFromTheStart(hub, ch);
+        append(cache, 1, 10);
+        append(cache, 11, 20);
+        append(cache, 21, 30);
+        for (int tick = 0; tick < 3; tick++) {
+            ch.unsafe().outboundBuffer().setUserDefinedWritability(1, true); // the client took what it had
+            s.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+            assertTrue(ch.isOpen(), "2,000 then 1,000 then 0 bytes behind");
+        }
+        assertEquals(30, s.cursor());
+        ch.close();
+    }
+
+    /** The contract: a subscriber replaying history that takes no bytes at all for 10 s is disconnected. */
+    @Test
+    void aReplayingSubscriberThatTakesNothingFor10SecondsIsDropped() {
+        storedBatch(1, 10);
+        storedBatch(11, 20);
+        EventCache cache = new EventCache(1 << 20, 64, 20);
+        SubscriberHub hub = hub(cache, Long.MAX_VALUE);
+        EmbeddedChannel ch = SubscriptionHistoryMemoryTest.clientThatStopsReading();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        store.takeFor(layout.objectKey(1)).succeed();
+        ch.runPendingTasks();
+        assertEquals(10, s.cursor(), "the first object went out; then the client stopped reading");
+        s.tick(clock.nanoTime());
+        clock.advanceMillis(1_000);
+        s.tick(clock.nanoTime()); // nothing taken since the last tick: stalled from here
+        clock.advanceMillis(9_999);
+        s.tick(clock.nanoTime());
+        assertTrue(ch.isOpen(), "not yet 10 s");
+        clock.advanceMillis(1);
+        s.tick(clock.nanoTime());
+        assertFalse(ch.isOpen());
+        assertEquals(1.0, registry.find("weaseldb.subscribers.dropped").tag("reason", "slow").counter().count());
+    }
+
+    /** The contract: an idle stream gets ": keepalive" every keepalive interval (30 s here), looked at once a second. */
+    @Test
+    void anIdleStreamGetsAKeepaliveEveryInterval() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, Long.MAX_VALUE);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        List<Integer> at = new java.util.ArrayList<>();
+        for (int second = 1; second <= 65; second++) {
+            clock.advanceMillis(1_000);
+            s.tick(clock.nanoTime());
+            for (String e : SseStream.read(ch)) {
+                assertEquals("keepalive", e);
+                at.add(second);
+            }
+        }
+        assertEquals(List.of(30, 60), at);
+        ch.close();
+    }
+
+    /**
+     * A live subscriber whose socket was full while the cache moved past it is not cut for that
+     * at its next tick: it goes on from storage at its own pace (and is judged as a replay).
+     */
+    @Test
+    void aLiveSubscriberLeftBehindByTheCacheGoesOnFromStorage() {
+        for (long f = 1; f <= 21; f += 10) {
+            storedBatch(f, f + 9);
+        }
+        EventCache cache = new EventCache(1000, 64, 0);
+        SubscriberHub hub = hub(cache, 10_000);
+        EmbeddedChannel ch = SubscriptionHistoryMemoryTest.clientThatStopsReading();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        LiveStreamTest.appendEncoded(cache, 1, 10);
+        s.pump(); // its client takes [1..10] and then nothing for a while
+        LiveStreamTest.appendEncoded(cache, 11, 20);
+        LiveStreamTest.appendEncoded(cache, 21, 30); // the cache keeps only what fits: [1..20] go
+        assertEquals(20, cache.floorVersion());
+        s.tick(clock.nanoTime());
+        assertTrue(ch.isOpen(), "not cut: it replays from storage");
+        ch.unsafe().outboundBuffer().setUserDefinedWritability(1, true); // its client reads again
+        s.pump();
+        store.takeFor(layout.objectKey(11)).succeed();
+        ch.runPendingTasks();
+        ch.unsafe().outboundBuffer().setUserDefinedWritability(1, true);
+        s.pump();
+        List<String> all = new java.util.ArrayList<>();
+        for (long v = 1; v <= 30; v++) {
+            all.add(String.valueOf(v));
+        }
+        assertEquals(all, SseStream.read(ch));
+        ch.close();
+    }
+
+    /** An ended stream whose client takes nothing, not even the end, is closed 30 s later. */
+    @Test
+    void anEndedStreamWhoseClientTakesNothingIsClosedAfter30Seconds() {
+        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 0), 1000);
+        EmbeddedChannel ch = clientThatTakesNothing();
+        ch.freezeTime();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        s.end("slow");
+        ch.advanceTimeBy(29, TimeUnit.SECONDS);
+        ch.runPendingTasks();
+        assertTrue(ch.isOpen(), "the close waits for the client a while");
+        ch.advanceTimeBy(1, TimeUnit.SECONDS);
+        ch.runPendingTasks();
+        assertFalse(ch.isOpen());
+    }
+
+    /** Judged over 10 s from its first sample, whenever that was (the server's clock is not at 0). */
+    @Test
+    void aReplayingSubscriberIsJudgedOver10SecondsFromItsFirstSample() {
+        clock.advanceMillis(100_000);
+        storedBatch(1, 10);
+        EventCache cache = new EventCache(1 << 20, 64, 10);
+        append(cache, 11, 40);
+        SubscriberHub hub = hub(cache, 1000);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        s.tick(clock.nanoTime());
+        clock.advanceMillis(5_000);
+        append(cache, 41, 60);
+        s.tick(clock.nanoTime());
+        assertTrue(ch.isOpen(), "5 s after its first sample: not judged yet");
+        clock.advanceMillis(5_000);
+        s.tick(clock.nanoTime());
+        assertFalse(ch.isOpen());
+    }
+
+    /** One that reads exactly as fast as the log grows is no closer after 10 s: it never catches up, and is dropped. */
+    @Test
+    void aReplayingSubscriberThatKeepsItsDistanceIsDropped() {
+        for (long f = 1; f <= 91; f += 10) {
+            storedBatch(f, f + 9);
+        }
+        EventCache cache = new EventCache(1 << 20, 64, 100);
+        append(cache, 101, 120);
+        SubscriberHub hub = hub(cache, 1000);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        s.tick(clock.nanoTime()); // 120 versions behind
+        store.takeFor(layout.objectKey(1)).succeed();
+        ch.runPendingTasks();
+        assertEquals(10, s.cursor());
+        append(cache, 121, 130);
+        clock.advanceMillis(10_000);
+        s.tick(clock.nanoTime()); // still 120 behind
+        assertFalse(ch.isOpen());
+        assertEquals(1.0, registry.find("weaseldb.subscribers.dropped").tag("reason", "slow").counter().count());
+    }
+
+    /** The byte margin is max_buffer_size_bytes plus the sockets' buffers (here 500 + 300): both count. */
+    @Test
+    void truncationKeepsMaxBufferPlusTheSocketsBuffersBehindAStream() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 500, 300);
+        EmbeddedChannel ch = new EmbeddedChannel();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        append(cache, 1, 10);
+        s.pump();
+        assertEquals(0, hub.minCursor());
+        append(cache, 11, 20);
+        s.pump();
+        assertEquals(10, hub.minCursor(), "the position 1,000 bytes back, at least 800 behind the end");
+        append(cache, 21, 30);
+        s.pump();
+        assertEquals(20, hub.minCursor());
+        ch.close();
+    }
+
+    /**
+     * The 15 s rule is for a connection that has taken everything written: a quiet stream whose
+     * client takes nothing keeps its hold (what it was sent is still queued for it).
+     */
+    @Test
+    void aQuietStreamWhoseClientTakesNothingKeepsItsHold() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 10 << 20);
+        EmbeddedChannel ch = clientThatTakesNothing();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        append(cache, 1, 1);
+        long version = 1;
+        for (int second = 0; second < 40; second++) {
+            cache.durable(++version); // a heartbeat marker a second
+            s.tick(clock.nanoTime());
+            clock.advanceMillis(1_000);
+        }
+        assertEquals(version, s.cursor());
+        assertEquals(0, hub.minCursor(), "everything it was sent is still queued for it");
+        ch.close();
+    }
+
+    /**
+     * An ended stream whose connection does not close (its client takes nothing, not even the
+     * end) holds the log until the close's own bound (30 s) plus 15 s.
+     */
+    @Test
+    void anEndedStreamWhoseConnectionDoesNotCloseHoldsTheLogFor45Seconds() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 800, 0);
+        EmbeddedChannel ch = clientThatTakesNothing();
+        Subscription s = subscribeFromTheStart(hub, ch);
+        for (long v = 1; v <= 21; v += 10) {
+            append(cache, v, v + 9);
+            s.pump();
+        }
+        assertEquals(20, hub.minCursor());
+        s.end("slow");
+        assertTrue(ch.isOpen(), "the close waits for the client");
+        clock.advanceMillis(44_000);
+        assertEquals(20, hub.minCursor());
+        clock.advanceMillis(1_000);
+        assertEquals(Long.MAX_VALUE, hub.minCursor());
+        ch.close();
+    }
+
+    /** Every recently ended stream holds the log, not just the last one. */
+    @Test
+    void eachEndedStreamKeepsItsOwnHold() {
+        EventCache cache = new EventCache(1 << 20, 64, 0);
+        SubscriberHub hub = hub(cache, 800, 0);
+        EmbeddedChannel a = new EmbeddedChannel();
+        EmbeddedChannel b = new EmbeddedChannel();
+        assertEquals(null, hub.admit(5));
+        Subscription first = hub.open(a, 5, true, "L");
+        assertEquals(null, hub.admit(7));
+        Subscription second = hub.open(b, 7, true, "L");
+        first.end(null);
+        second.end(null);
+        assertEquals(5, hub.minCursor(), "the first one's client may come back too");
+    }
+
     /** Appends versions first..last to the cache, {@code bytesEach} bytes of events each, durable at once. */
     static void appendSized(EventCache cache, long first, long last, int bytesEach) {
         int n = (int) (last - first + 1);
