@@ -120,7 +120,7 @@ public final class SubscriberHub {
     /**
      * Takes a history read slot and reserves what the object it reads is expected to hold, or
      * queues {@code s} (once, however often it asks) to be pumped when a slot or bytes free up.
-     * While others wait, a stream that already holds history ({@code holding}) gets no more: each
+     * While others that could read wait, a stream that already holds history ({@code holding}) gets no more: each
      * replaying stream gets its turn, whatever a few slow readers hold.
      *
      * @return the bytes reserved (give them back with {@link #releaseHistory}), or -1 if none
@@ -213,10 +213,14 @@ public final class SubscriberHub {
         }
     }
 
-    /** Whether a stream other than {@code s} waits; under historyLock. */
+    /**
+     * Whether a stream other than {@code s} waits and could read now; under historyLock. One whose
+     * connection takes nothing is not woken (see {@link #wakeReadWaiter}), so {@code s} does not
+     * yield to it: it would pass its wake-up on to itself, for ever.
+     */
     private boolean othersWaiting(Subscription s) {
         for (Subscription w : readWaiters) {
-            if (w != s) {
+            if (w != s && w.channel.isWritable()) {
                 return true;
             }
         }
@@ -242,10 +246,23 @@ public final class SubscriberHub {
         }
     }
 
+    /**
+     * Wakes the first waiting stream that can use a read now. One whose connection takes nothing
+     * at the moment keeps its place: woken, it would ask for nothing (it reads only while
+     * writable) and the room would wait for its client while streams behind it could read; it
+     * asks again once its connection is writable (or at its next tick).
+     */
     private void wakeReadWaiter() {
-        Subscription w;
+        Subscription w = null;
         synchronized (historyLock) {
-            w = readWaiters.pollFirst();
+            for (java.util.Iterator<Subscription> it = readWaiters.iterator(); it.hasNext(); ) {
+                Subscription s = it.next();
+                if (s.channel.isWritable()) {
+                    it.remove();
+                    w = s;
+                    break;
+                }
+            }
             if (w != null) {
                 w.queuedForRead = false;
                 w.wokenForRead = true;

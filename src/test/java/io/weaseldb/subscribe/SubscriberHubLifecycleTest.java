@@ -111,6 +111,116 @@ class SubscriberHubLifecycleTest {
     }
 
     /**
+     * A read slot that frees up goes to a waiting stream that can use it. The first in the queue
+     * here has a client that stopped reading: woken, it asked for nothing (it reads only while
+     * its connection takes bytes), and the stream behind it waited with the slot free until that
+     * client read again, or was dropped 10 s later. It keeps its place and reads once its
+     * connection is writable again.
+     */
+    @Test
+    void aFreedReadSlotGoesToAStreamThatCanUseIt() throws Exception {
+        ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
+        LogLayout layout = new LogLayout("");
+        LogIndex index = new LogIndex();
+        for (long v = 1; v <= 10; v++) {
+            BatchCodec.Encoder e = new BatchCodec.Encoder();
+            e.append(txn(v));
+            store.putDirect(layout.objectKey(v),
+                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
+            index.add(v);
+        }
+        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
+        EmbeddedChannel stalled = new EmbeddedChannel();
+        EmbeddedChannel reader = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        Subscription first = hub.open(stalled, 0, true, "L"); // takes the slot; queued for its read-ahead
+        assertNull(hub.admit(0));
+        hub.open(reader, 0, true, "L"); // queued behind it
+        stalled.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // its client stops reading
+        store.takeFor(layout.objectKey(1)).succeed(); // its read lands: the slot is free
+        stalled.runPendingTasks();
+        reader.runPendingTasks();
+        assertEquals(1, store.pendingCount(), "the reader reads in the free slot");
+
+        stalled.unsafe().outboundBuffer().setUserDefinedWritability(1, true);
+        first.pump(); // what its connection handler does when it is writable again
+        List<String> fromStalled = new java.util.ArrayList<>();
+        List<String> fromReader = new java.util.ArrayList<>();
+        for (int i = 0; i < 100 && store.pendingCount() > 0; i++) {
+            store.take().succeed();
+            fromStalled.addAll(SseStream.read(stalled));
+            fromReader.addAll(SseStream.read(reader));
+        }
+        fromStalled.addAll(SseStream.read(stalled));
+        List<String> all = List.of("1", "2", "3", "4", "5", "6", "7", "8", "9", "10");
+        assertEquals(all, fromStalled);
+        assertEquals(all, fromReader);
+        stalled.close();
+        reader.close();
+    }
+
+    /**
+     * A stream that holds history yields its next read to waiting streams that can read now, not
+     * to one whose client takes nothing: that one is not woken, so the stream would pass its
+     * wake-up on to itself for ever (the simulation found this livelock in a first version of the
+     * change above).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 10, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aStreamHoldingHistoryDoesNotYieldToAWaiterThatCannotRead() throws Exception {
+        ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
+        LogLayout layout = new LogLayout("");
+        LogIndex index = new LogIndex();
+        for (long v = 1; v <= 10; v++) {
+            BatchCodec.Encoder e = new BatchCodec.Encoder();
+            e.append(txn(v));
+            store.putDirect(layout.objectKey(v),
+                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
+            index.add(v);
+        }
+        // two history reads server-wide, two read ahead per stream
+        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 2);
+        EmbeddedChannel first = new EmbeddedChannel();
+        EmbeddedChannel stalled = new EmbeddedChannel();
+        EmbeddedChannel holder = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        hub.open(first, 0, true, "L"); // reads 1 and 2: both slots
+        assertNull(hub.admit(4));
+        Subscription late = hub.open(stalled, 4, true, "L"); // waits
+        store.takeFor(layout.objectKey(1)).succeed();
+        stalled.runPendingTasks(); // it reads 5, and waits for a slot for 6
+        stalled.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // then its client stops reading
+        assertNull(hub.admit(7));
+        hub.open(holder, 7, true, "L"); // waits behind it
+        store.takeFor(layout.objectKey(5)).succeed();
+        holder.runPendingTasks(); // it reads 8, and waits for a slot for 9
+        store.takeFor(layout.objectKey(2)).succeed(); // a slot frees up: the holder is woken, holding 8
+        holder.runPendingTasks();
+        assertEquals(store.pending().stream().map(p -> p.key).toList(), List.of(layout.objectKey(8), layout.objectKey(9)),
+                "the holder took it: the stream ahead of it cannot read");
+        stalled.unsafe().outboundBuffer().setUserDefinedWritability(1, true);
+        late.pump(); // what its connection handler does when it is writable again
+        List<EmbeddedChannel> channels = List.of(first, stalled, holder);
+        List<List<String>> received = List.of(new java.util.ArrayList<>(), new java.util.ArrayList<>(),
+                new java.util.ArrayList<>());
+        for (int i = 0; i < 100; i++) {
+            for (int c = 0; c < channels.size(); c++) {
+                received.get(c).addAll(SseStream.read(channels.get(c)));
+            }
+            if (store.pendingCount() == 0) {
+                break;
+            }
+            store.take().succeed();
+        }
+        assertEquals(List.of("1", "2", "3", "4", "5", "6", "7", "8", "9", "10"), received.get(0));
+        assertEquals(List.of("5", "6", "7", "8", "9", "10"), received.get(1));
+        assertEquals(List.of("8", "9", "10"), received.get(2));
+        for (EmbeddedChannel ch : channels) {
+            ch.close();
+        }
+    }
+
+    /**
      * Event loops outlive terms. A hub whose term ended must not stay reachable through the
      * periodic tick it scheduled on a loop: it holds the term's event cache (up to
      * memory_window_bytes), and a server that gains and loses leadership would keep one per term.
