@@ -701,6 +701,9 @@ public final class Persister implements Stage {
     private void markDurable(Batch b, long now) {
         b.durable = true;
         observer.batchDurable(b.txns.size(), now - b.sentNanos);
+        if (openReleased && openFirstVersion >= 0) {
+            return; // the open batch outlived its budget unsent: it is missing too (review 41)
+        }
         for (Batch other : inFlight) {
             if (!other.durable && other.released) {
                 // another batch outlived its budget unstored, and nothing after it can be

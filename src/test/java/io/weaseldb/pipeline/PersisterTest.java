@@ -1147,6 +1147,38 @@ class PersisterTest {
         assertInstanceOf(Outcome.Committed.class, after.only());
     }
 
+    /**
+     * Review 41: the same for the open batch, which outlived its budget unsent (the only slot was
+     * busy): it is not in flight yet when the batch ahead of it lands, but it is missing all the
+     * same, so new commits stay refused until it lands too.
+     */
+    @Test
+    void anOpenBatchPastItsBudgetKeepsStorageUnhealthyWhenTheOneAheadLands() {
+        var h = new PipelineHarness(settings(0, 1 << 20, 1)); // one PUT in flight
+        RecordingCompletion first = h.write("a", "1");
+        h.step();
+        RecordingCompletion second = h.write("b", "2"); // open: the only slot is busy
+        h.step();
+        for (int ms = 0; ms <= 1100; ms += 100) {
+            for (ManualObjectStore.Pending p : h.store.pending()) {
+                h.store.takeFor(p.key).fail(500);
+            }
+            h.advanceMillis(100);
+        }
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
+        assertTrue(assertInstanceOf(Outcome.Unavailable.class, second.only()).outcomeUnknown());
+        h.advanceMillis(200);
+        h.store.takeFor("log/00000000000000000001").succeed(); // the second is sent only now
+        h.step();
+        assertFalse(h.persister.storageHealthy(), "version 2 outlived its budget unstored and is still missing");
+        RecordingCompletion refused = h.write("c", "3");
+        h.step();
+        assertFalse(assertInstanceOf(Outcome.Unavailable.class, refused.only()).outcomeUnknown(), "refused at once");
+        h.store.takeFor("log/00000000000000000002").succeed();
+        h.step();
+        assertTrue(h.persister.storageHealthy(), "healthy once version 2 landed");
+    }
+
     /** A status answer that joins the open batch after its budget ran out is answered at the next pass. */
     @Test
     void aReplyJoiningTheOpenBatchAfterItsBudgetIsAnsweredWithoutWaitingForStorage() {
