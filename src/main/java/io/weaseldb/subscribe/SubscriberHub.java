@@ -120,7 +120,7 @@ public final class SubscriberHub {
     /**
      * Takes a history read slot and reserves what the object it reads is expected to hold, or
      * queues {@code s} (once, however often it asks) to be pumped when a slot or bytes free up.
-     * While others that could read wait, a stream that already holds history ({@code holding}) gets no more: each
+     * While streams that hold none and could read wait, a stream that already holds history ({@code holding}) gets no more: each
      * replaying stream gets its turn, whatever a few slow readers hold.
      *
      * @return the bytes reserved (give them back with {@link #releaseHistory}), or -1 if none
@@ -132,6 +132,7 @@ public final class SubscriberHub {
         synchronized (historyLock) {
             boolean woken = s.wokenForRead;
             s.wokenForRead = false;
+            s.waitsHolding = holding;
             boolean othersFirst = holding && othersWaiting(s);
             granted = readsInFlight < settings.maxHistoryReads()
                     && (historyHeld == 0 || historyHeld + estimate <= settings.historyMemoryBytes())
@@ -214,13 +215,15 @@ public final class SubscriberHub {
     }
 
     /**
-     * Whether a stream other than {@code s} waits and could read now; under historyLock. One whose
-     * connection takes nothing is not woken (see {@link #wakeReadWaiter}), so {@code s} does not
-     * yield to it: it would pass its wake-up on to itself, for ever.
+     * Whether a stream other than {@code s} waits, holds no history and could read now; under
+     * historyLock. One whose connection takes nothing is not woken (see {@link #wakeReadWaiter}),
+     * so {@code s} does not yield to it: it would pass its wake-up on to itself, for ever. Nor to
+     * one that holds history too: it would give way in turn, and with every waiter holding, a
+     * wake-up went round them for ever with no slot free (review 41).
      */
     private boolean othersWaiting(Subscription s) {
         for (Subscription w : readWaiters) {
-            if (w != s && w.channel.isWritable()) {
+            if (w != s && !w.waitsHolding && w.channel.isWritable()) {
                 return true;
             }
         }

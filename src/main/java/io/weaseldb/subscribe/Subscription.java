@@ -89,6 +89,8 @@ public final class Subscription {
     volatile boolean queuedForRead;
     /** Taken off that queue by a release, to ask again (the hub's history lock only). */
     boolean wokenForRead;
+    /** Whether it held history when it last asked for a read (the hub's history lock only). */
+    boolean waitsHolding;
     private History history;
     private boolean pumping;
     private boolean pumpAgain;
