@@ -560,6 +560,21 @@ class PersisterTest {
     }
 
     /**
+     * An older term's orphan at {@code key}; a write of version 1 meets it (412), reads it, and
+     * asks to replace it by compare-and-swap, which is left pending for the test.
+     */
+    private static RecordingCompletion writeOverAnOrphan(PipelineHarness h, String key) {
+        h.store.putDirect(key, BatchCodec.encodeEmpty(BatchHeader.termStart(0, "old", 1, 0, -1, 0)));
+        RecordingCompletion c = h.write("a", "1");
+        h.step();
+        h.store.takeFor(key).succeed(); // the write: 412, something is there
+        h.step();
+        h.store.takeFor(key).succeed(); // the read: an older term's orphan
+        h.step();
+        return c;
+    }
+
+    /**
      * Audit 40's remaining list: the compare-and-swap that replaces an orphan can lose to another
      * write of that name between the persister's read and its swap. Storage then answers "not
      * replaced", and the batch is not stored: the persister must look again, and answer nothing
@@ -570,13 +585,7 @@ class PersisterTest {
     void aReplaceThatLosesItsCompareAndSwapLooksAgainAndAcknowledgesOnlyOnceStored() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
         String key = "log/00000000000000000001";
-        h.store.putDirect(key, BatchCodec.encodeEmpty(BatchHeader.termStart(0, "old", 1, 0, -1, 0)));
-        RecordingCompletion c = h.write("a", "1");
-        h.step();
-        h.store.takeFor(key).succeed(); // the write: 412, something is there
-        h.step();
-        h.store.takeFor(key).succeed(); // the read: an older term's orphan
-        h.step();
+        RecordingCompletion c = writeOverAnOrphan(h, key);
         ManualObjectStore.Pending swap = h.store.takeFor(key);
         assertEquals("putIfMatch", swap.op);
         // another orphan of an older term lands meanwhile (a deposed leader's late write)
@@ -626,13 +635,7 @@ class PersisterTest {
     void aReplaceThatLosesItsCompareAndSwapToANewerTermFences() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
         String key = "log/00000000000000000001";
-        h.store.putDirect(key, BatchCodec.encodeEmpty(BatchHeader.termStart(0, "old", 1, 0, -1, 0)));
-        RecordingCompletion c = h.write("a", "1");
-        h.step();
-        h.store.takeFor(key).succeed();
-        h.step();
-        h.store.takeFor(key).succeed();
-        h.step();
+        RecordingCompletion c = writeOverAnOrphan(h, key);
         ManualObjectStore.Pending swap = h.store.takeFor(key);
         byte[] theirs = BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0));
         h.store.putDirect(key, theirs);
@@ -649,13 +652,7 @@ class PersisterTest {
     void aReplaceThatFailsIsRetriedAndLands() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
         String key = "log/00000000000000000001";
-        h.store.putDirect(key, BatchCodec.encodeEmpty(BatchHeader.termStart(0, "old", 1, 0, -1, 0)));
-        RecordingCompletion c = h.write("a", "1");
-        h.step();
-        h.store.takeFor(key).succeed();
-        h.step();
-        h.store.takeFor(key).succeed();
-        h.step();
+        RecordingCompletion c = writeOverAnOrphan(h, key);
         h.store.takeFor(key).fail(503);
         h.step();
         assertFalse(c.done());

@@ -26,6 +26,17 @@ class SubscriberHubLifecycleTest {
         return new Transaction("id-" + v, v, v - 1, 0, List.of());
     }
 
+    /** Log objects 1..{@code count}, one transaction each, stored and indexed. */
+    static void storeObjects(ManualObjectStore store, LogLayout layout, LogIndex index, int count) {
+        for (long v = 1; v <= count; v++) {
+            BatchCodec.Encoder e = new BatchCodec.Encoder();
+            e.append(txn(v));
+            store.putDirect(layout.objectKey(v),
+                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
+            index.add(v);
+        }
+    }
+
     static SubscriberHub hub(EventCache cache, LogIndex index, ManualObjectStore store, long tickNanos, int maxReads) {
         return new SubscriberHub(new SubscriberHub.Settings(10, Long.MAX_VALUE, tickNanos, 2, maxReads), cache, index,
                 store, new LogLayout(""), Runnable::run, new SubscribeMetrics(new SimpleMeterRegistry()),
@@ -42,13 +53,7 @@ class SubscriberHubLifecycleTest {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending
         LogLayout layout = new LogLayout("");
         LogIndex index = new LogIndex();
-        for (long v = 1; v <= 10; v++) {
-            BatchCodec.Encoder e = new BatchCodec.Encoder();
-            e.append(txn(v));
-            store.putDirect(layout.objectKey(v),
-                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
-            index.add(v);
-        }
+        storeObjects(store, layout, index, 10);
         // the cache starts after 10: both streams read history; one read slot server-wide
         SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
         EmbeddedChannel a = new EmbeddedChannel();
@@ -78,13 +83,7 @@ class SubscriberHubLifecycleTest {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
         LogLayout layout = new LogLayout("");
         LogIndex index = new LogIndex();
-        for (long v = 1; v <= 10; v++) {
-            BatchCodec.Encoder e = new BatchCodec.Encoder();
-            e.append(txn(v));
-            store.putDirect(layout.objectKey(v),
-                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
-            index.add(v);
-        }
+        storeObjects(store, layout, index, 10);
         SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
         List<EmbeddedChannel> channels = List.of(new EmbeddedChannel(), new EmbeddedChannel(), new EmbeddedChannel());
         List<List<String>> received = List.of(new java.util.ArrayList<>(), new java.util.ArrayList<>(),
@@ -122,13 +121,7 @@ class SubscriberHubLifecycleTest {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
         LogLayout layout = new LogLayout("");
         LogIndex index = new LogIndex();
-        for (long v = 1; v <= 10; v++) {
-            BatchCodec.Encoder e = new BatchCodec.Encoder();
-            e.append(txn(v));
-            store.putDirect(layout.objectKey(v),
-                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
-            index.add(v);
-        }
+        storeObjects(store, layout, index, 10);
         SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
         EmbeddedChannel stalled = new EmbeddedChannel();
         EmbeddedChannel reader = new EmbeddedChannel();
@@ -171,13 +164,7 @@ class SubscriberHubLifecycleTest {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
         LogLayout layout = new LogLayout("");
         LogIndex index = new LogIndex();
-        for (long v = 1; v <= 10; v++) {
-            BatchCodec.Encoder e = new BatchCodec.Encoder();
-            e.append(txn(v));
-            store.putDirect(layout.objectKey(v),
-                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
-            index.add(v);
-        }
+        storeObjects(store, layout, index, 10);
         // two history reads server-wide, two read ahead per stream
         SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 2);
         EmbeddedChannel first = new EmbeddedChannel();

@@ -1,14 +1,12 @@
 package io.weaseldb.subscribe;
 
 import static io.weaseldb.subscribe.SubscriberHubLifecycleTest.hub;
-import static io.weaseldb.subscribe.SubscriberHubLifecycleTest.txn;
+import static io.weaseldb.subscribe.SubscriberHubLifecycleTest.storeObjects;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.weaseldb.log.BatchCodec;
-import io.weaseldb.log.BatchHeader;
 import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
 import io.weaseldb.testing.ManualObjectStore;
@@ -28,13 +26,7 @@ class SubscriberHubWakeUpTest {
         ManualObjectStore store = new ManualObjectStore();
         LogLayout layout = new LogLayout("");
         LogIndex index = new LogIndex();
-        for (long v = 1; v <= 10; v++) {
-            BatchCodec.Encoder e = new BatchCodec.Encoder();
-            e.append(txn(v));
-            store.putDirect(layout.objectKey(v),
-                    e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
-            index.add(v);
-        }
+        storeObjects(store, layout, index, 10);
         // three history reads at once, two read ahead per stream
         SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 3);
         EmbeddedChannel f = new EmbeddedChannel();
