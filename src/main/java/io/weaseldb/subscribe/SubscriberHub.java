@@ -120,8 +120,9 @@ public final class SubscriberHub {
     /**
      * Takes a history read slot and reserves what the object it reads is expected to hold, or
      * queues {@code s} (once, however often it asks) to be pumped when a slot or bytes free up.
-     * While streams that hold none and could read wait, a stream that already holds history ({@code holding}) gets no more: each
-     * replaying stream gets its turn, whatever a few slow readers hold.
+     * While streams that hold none and could read wait, a stream that already holds history
+     * ({@code holding}) gets no more: each replaying stream gets its turn, whatever a few slow
+     * readers hold.
      *
      * @return the bytes reserved (give them back with {@link #releaseHistory}), or -1 if none
      */

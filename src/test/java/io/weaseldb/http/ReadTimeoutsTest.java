@@ -32,7 +32,12 @@ class ReadTimeoutsTest {
     @BeforeEach
     void setUp() {
         registry = new SimpleMeterRegistry();
-        ReadTimeouts timeouts = new ReadTimeouts(HEADER_MS, BODY_MS, DEADLINE_MS, new HttpMetrics(registry), null);
+        channelWithHeaderTimeout(HEADER_MS);
+    }
+
+    /** A new {@link #channel} whose timeouts allow {@code headerMs} for the head, with the test's other limits. */
+    private void channelWithHeaderTimeout(long headerMs) {
+        ReadTimeouts timeouts = new ReadTimeouts(headerMs, BODY_MS, DEADLINE_MS, new HttpMetrics(registry), null);
         channel = new EmbeddedChannel();
         channel.freezeTime();
         channel.pipeline().addLast(timeouts, new ChannelInboundHandlerAdapter() {
@@ -190,22 +195,7 @@ class ReadTimeoutsTest {
     void aBodyStallShorterThanTheHeaderTimeoutIsNotPostponedToIt() {
         // the header timer (10 s) is pending when the body starts: its 3 s stall limit must still hold
         expired.clear();
-        ReadTimeouts timeouts = new ReadTimeouts(10_000, BODY_MS, DEADLINE_MS, new HttpMetrics(registry), null);
-        channel = new EmbeddedChannel();
-        channel.freezeTime();
-        channel.pipeline().addLast(timeouts, new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                if (msg.equals("headers")) {
-                    timeouts.headersComplete();
-                }
-            }
-
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                expired.add((ReadTimeouts.Expired) evt);
-            }
-        });
+        channelWithHeaderTimeout(10_000);
         request("POST /v1/commit HTTP/1.1\r\n", "headers");
         advance(BODY_MS - 1);
         assertStillOpen();

@@ -415,6 +415,19 @@ class LogRecoveryTest {
         assertEquals(io.weaseldb.s3.StorageException.Kind.PERMANENT, e.kind(), "not retried for a minute at startup");
     }
 
+    /** Starts {@code call} on a thread of its own, completing {@code result} with what it returns or throws. */
+    static <T> Thread onItsOwnThread(java.util.concurrent.Callable<T> call, java.util.concurrent.CompletableFuture<T> result) {
+        Thread t = new Thread(() -> {
+            try {
+                result.complete(call.call());
+            } catch (Throwable e) {
+                result.completeExceptionally(e);
+            }
+        });
+        t.start();
+        return t;
+    }
+
     /**
      * Storage answers one request at a time: {@code between} (the live leader's doings, applied
      * at once) runs just before the first request {@code at} matches is answered; {@code call}
@@ -425,14 +438,7 @@ class LogRecoveryTest {
             throws Exception {
         store.auto(false);
         java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                result.complete(call.call());
-            } catch (Throwable e) {
-                result.completeExceptionally(e);
-            }
-        });
-        t.start();
+        Thread t = onItsOwnThread(call, result);
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (true) {
             assertTrue(System.nanoTime() < deadline, "the call never reached the request to interleave at");
@@ -940,14 +946,7 @@ class LogRecoveryTest {
             java.util.function.Predicate<io.weaseldb.testing.ManualObjectStore.Pending> failIf, int status) throws Exception {
         store.auto(false);
         java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                result.complete(call.call());
-            } catch (Throwable e) {
-                result.completeExceptionally(e);
-            }
-        });
-        t.start();
+        Thread t = onItsOwnThread(call, result);
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!result.isDone()) {
             assertTrue(System.nanoTime() < deadline, "the call did not finish");

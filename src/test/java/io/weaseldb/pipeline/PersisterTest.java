@@ -537,7 +537,7 @@ class PersisterTest {
         // for durability, which a fenced leader can no longer give (a SimulationTest seed caught
         // this branch; the tests above attach their replies before the fence)
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
-        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        newerLeaderWroteVersion1(h);
         h.write("a", "1");
         h.completeAll();
         assertFalse(h.persister.leading());
@@ -557,6 +557,11 @@ class PersisterTest {
         h.completeAll();
         assertEquals(1, ((Outcome.Committed) c.only()).version());
         assertEquals("leader-1", h.log().get(0).header().leaderId());
+    }
+
+    /** Another leader, of term 2, has claimed the log with its term start at version 1. */
+    private static void newerLeaderWroteVersion1(PipelineHarness h) {
+        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
     }
 
     /**
@@ -612,7 +617,7 @@ class PersisterTest {
     @Test
     void aFencedLeadersBatchLandingLaterIsNotAcknowledged() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
-        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        newerLeaderWroteVersion1(h);
         RecordingCompletion first = h.write("a", "1");
         h.step();
         RecordingCompletion second = h.write("b", "2");
@@ -847,7 +852,7 @@ class PersisterTest {
     @Test
     void aConflictWithWritesOfADeposedLeaderIsAnsweredNotCommitted() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
-        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        newerLeaderWroteVersion1(h);
         RecordingCompletion write = h.write("a", "1");
         h.step();
         RecordingCompletion stale = h.commit(PipelineHarness.request(
@@ -869,7 +874,7 @@ class PersisterTest {
     @Test
     void afterAFenceNewCommitsAreRefusedAsNotLeaderNotSequenced() throws Exception {
         var h = new PipelineHarness(settings(0, 1 << 20, 4));
-        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        newerLeaderWroteVersion1(h);
         RecordingCompletion first = h.write("a", "1");
         h.completeAll();
         assertTrue(assertInstanceOf(Outcome.Unavailable.class, first.only()).outcomeUnknown());
@@ -906,7 +911,7 @@ class PersisterTest {
     @Test
     void aFenceWithMoreQueuedCommitsThanTheReleaserHoldsAnswersEveryOne() throws Exception {
         var h = new PipelineHarness(settings(0, 1, 1)); // one transaction per batch, one PUT in flight
-        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        newerLeaderWroteVersion1(h);
         h.write("a", "1");
         h.step(); // its PUT is outstanding; the next batch fills at once
         List<RecordingCompletion> queued = new ArrayList<>();
@@ -937,7 +942,7 @@ class PersisterTest {
     @Test
     void aFenceWithMoreBatchesInFlightThanTheReleaserHoldsAnswersEveryOne() throws Exception {
         var h = new PipelineHarness(settings(0, 1, 1024)); // one transaction per batch, up to 1024 PUTs in flight
-        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        newerLeaderWroteVersion1(h);
         List<RecordingCompletion> commits = new ArrayList<>();
         for (int i = 0; i < 1100; i++) {
             commits.add(h.write("k" + i, "v"));
@@ -1022,7 +1027,7 @@ class PersisterTest {
     @Test
     void aFencedPersisterAnswersQueuedCommitsWhileTheLogListenerIsFull() throws Exception {
         var h = new PipelineHarness(settings(0, 1, 1)); // one transaction per batch, one PUT in flight
-        h.store.putDirect("log/00000000000000000001", BatchCodec.encodeEmpty(BatchHeader.termStart(2, "leader-2", 1, 0, -1, 0)));
+        newerLeaderWroteVersion1(h);
         RecordingCompletion first = h.write("a", "1");
         h.step();
         h.listenerHasRoom = false;

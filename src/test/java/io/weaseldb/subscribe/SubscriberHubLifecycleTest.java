@@ -26,15 +26,21 @@ class SubscriberHubLifecycleTest {
         return new Transaction("id-" + v, v, v - 1, 0, List.of());
     }
 
-    /** Log objects 1..{@code count}, one transaction each, stored and indexed. */
-    static void storeObjects(ManualObjectStore store, LogLayout layout, LogIndex index, int count) {
-        for (long v = 1; v <= count; v++) {
+    /**
+     * A hub over log objects 1..10 (one transaction each, stored in {@code store}), with the event
+     * cache starting after them (every stream from 0 reads history) and {@code maxReads} history
+     * reads at once.
+     */
+    static SubscriberHub hubOverTenObjects(ManualObjectStore store, LogLayout layout, int maxReads) {
+        LogIndex index = new LogIndex();
+        for (long v = 1; v <= 10; v++) {
             BatchCodec.Encoder e = new BatchCodec.Encoder();
             e.append(txn(v));
             store.putDirect(layout.objectKey(v),
                     e.seal(new BatchHeader(BatchHeader.DATA, 1, "L", v, v, v - 1, v - 1, v, 0, 1, 0)));
             index.add(v);
         }
+        return hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), maxReads);
     }
 
     static SubscriberHub hub(EventCache cache, LogIndex index, ManualObjectStore store, long tickNanos, int maxReads) {
@@ -52,10 +58,8 @@ class SubscriberHubLifecycleTest {
     void aStreamWaitingForAHistoryReadIsQueuedOnce() throws Exception {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending
         LogLayout layout = new LogLayout("");
-        LogIndex index = new LogIndex();
-        storeObjects(store, layout, index, 10);
         // the cache starts after 10: both streams read history; one read slot server-wide
-        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
+        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
         EmbeddedChannel a = new EmbeddedChannel();
         EmbeddedChannel b = new EmbeddedChannel();
         assertNull(hub.admit(0));
@@ -82,9 +86,7 @@ class SubscriberHubLifecycleTest {
     void streamsSharingOneHistoryReadSlotEachGetTheirWholeHistory() throws Exception {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
         LogLayout layout = new LogLayout("");
-        LogIndex index = new LogIndex();
-        storeObjects(store, layout, index, 10);
-        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
+        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
         List<EmbeddedChannel> channels = List.of(new EmbeddedChannel(), new EmbeddedChannel(), new EmbeddedChannel());
         List<List<String>> received = List.of(new java.util.ArrayList<>(), new java.util.ArrayList<>(),
                 new java.util.ArrayList<>());
@@ -120,9 +122,7 @@ class SubscriberHubLifecycleTest {
     void aFreedReadSlotGoesToAStreamThatCanUseIt() throws Exception {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
         LogLayout layout = new LogLayout("");
-        LogIndex index = new LogIndex();
-        storeObjects(store, layout, index, 10);
-        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 1);
+        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
         EmbeddedChannel stalled = new EmbeddedChannel();
         EmbeddedChannel reader = new EmbeddedChannel();
         assertNull(hub.admit(0));
@@ -163,10 +163,8 @@ class SubscriberHubLifecycleTest {
     void aStreamHoldingHistoryDoesNotYieldToAWaiterThatCannotRead() throws Exception {
         ManualObjectStore store = new ManualObjectStore(); // reads stay pending until answered
         LogLayout layout = new LogLayout("");
-        LogIndex index = new LogIndex();
-        storeObjects(store, layout, index, 10);
         // two history reads server-wide, two read ahead per stream
-        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 2);
+        SubscriberHub hub = hubOverTenObjects(store, layout, 2);
         EmbeddedChannel first = new EmbeddedChannel();
         EmbeddedChannel stalled = new EmbeddedChannel();
         EmbeddedChannel holder = new EmbeddedChannel();

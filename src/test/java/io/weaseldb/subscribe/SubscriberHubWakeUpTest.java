@@ -1,16 +1,13 @@
 package io.weaseldb.subscribe;
 
-import static io.weaseldb.subscribe.SubscriberHubLifecycleTest.hub;
-import static io.weaseldb.subscribe.SubscriberHubLifecycleTest.storeObjects;
+import static io.weaseldb.subscribe.SubscriberHubLifecycleTest.hubOverTenObjects;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.weaseldb.log.LogIndex;
 import io.weaseldb.log.LogLayout;
 import io.weaseldb.testing.ManualObjectStore;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,10 +22,8 @@ class SubscriberHubWakeUpTest {
     void aWakeUpDoesNotCircleBetweenStreamsThatAllHoldHistory() throws Exception {
         ManualObjectStore store = new ManualObjectStore();
         LogLayout layout = new LogLayout("");
-        LogIndex index = new LogIndex();
-        storeObjects(store, layout, index, 10);
         // three history reads at once, two read ahead per stream
-        SubscriberHub hub = hub(new EventCache(1 << 20, 64, 10), index, store, TimeUnit.SECONDS.toNanos(30), 3);
+        SubscriberHub hub = hubOverTenObjects(store, layout, 3);
         EmbeddedChannel f = new EmbeddedChannel();
         EmbeddedChannel c2 = new EmbeddedChannel();
         EmbeddedChannel c1 = new EmbeddedChannel();
