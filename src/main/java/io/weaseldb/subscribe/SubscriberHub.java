@@ -231,6 +231,23 @@ public final class SubscriberHub {
         return false;
     }
 
+    /**
+     * {@code s} was woken for a read ({@link #wakeReadWaiter}) and its pump ended without asking
+     * for one: its connection filled up meanwhile, it was midway through writing an object, it
+     * caught up or it closed. The wake-up goes to the next waiter, which would otherwise wait for
+     * the next release or tick (up to a second) with room free. No circling: a woken stream left
+     * the queue, and comes back only by asking.
+     */
+    void passOnWakeUp(Subscription s) {
+        synchronized (historyLock) {
+            if (!s.wokenForRead) {
+                return;
+            }
+            s.wokenForRead = false;
+        }
+        wakeReadWaiter();
+    }
+
     /** Takes {@code s} off the read queue (it closed, or no longer replays history). */
     void leaveReadQueue(Subscription s) {
         if (s.queuedForRead) {
@@ -357,6 +374,7 @@ public final class SubscriberHub {
 
     void closed(Subscription s) {
         leaveReadQueue(s); // a woken stream that is gone would take a freed slot's wake-up
+        passOnWakeUp(s); // and one woken already would spend it
         holdAfterClose(s); // before it leaves `all`: minCursor reads `all` first, then the holds
         all.remove(s);
         count.decrementAndGet();

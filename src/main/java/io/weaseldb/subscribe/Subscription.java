@@ -87,8 +87,11 @@ public final class Subscription {
     private boolean closed;
     /** In the hub's queue for history reads (at most once); written under the hub's history lock. */
     volatile boolean queuedForRead;
-    /** Taken off that queue by a release, to ask again (the hub's history lock only). */
-    boolean wokenForRead;
+    /**
+     * Taken off that queue by a release, to ask again; written under the hub's history lock. A
+     * pump that ends without asking passes the wake-up on ({@link SubscriberHub#passOnWakeUp}).
+     */
+    volatile boolean wokenForRead;
     /** Whether it held history when it last asked for a read (the hub's history lock only). */
     boolean waitsHolding;
     private History history;
@@ -127,6 +130,9 @@ public final class Subscription {
                 pumpAgain = false;
                 pumpOnce();
             } while (pumpAgain && !closed);
+            if (wokenForRead) {
+                hub.passOnWakeUp(this); // woken for a read it did not ask for: midway through an object, not writable
+            }
         } finally {
             pumping = false;
         }

@@ -63,4 +63,59 @@ class SubscriberHubWakeUpTest {
         }
         assertEquals(0, store.pendingCount(), "every history read asked for was served");
     }
+
+    /**
+     * A stream woken for a freed read slot that cannot use it when its pump runs (its client
+     * stopped reading meanwhile, or it is midway through writing an object) passes the wake-up
+     * on: the streams behind it read now, not at the next tick (up to a second later).
+     */
+    @Test
+    void aWakeUpTheWokenStreamCannotUseGoesToTheNextWaiter() throws Exception {
+        ManualObjectStore store = new ManualObjectStore();
+        LogLayout layout = new LogLayout("");
+        SubscriberHub hub = hubOverTenObjects(store, layout, 1); // one history read server-wide; no tick here
+        EmbeddedChannel a = new EmbeddedChannel();
+        EmbeddedChannel b = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        Subscription first = hub.open(a, 0, true, "L"); // reads 1, waits for its second read ahead
+        assertNull(hub.admit(4));
+        hub.open(b, 4, true, "L"); // waits for 5
+        assertEquals(2, hub.readWaiterCount());
+        store.takeFor(layout.objectKey(1)).succeed(); // the slot frees: the first in the queue is woken
+        assertTrue(first.wokenForRead);
+        a.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // and its client stops reading
+        a.runPendingTasks(); // it asks for nothing
+        b.runPendingTasks();
+        assertEquals(1, hub.readsInFlight(), "the freed slot went to the stream that could use it");
+        assertEquals(java.util.List.of(layout.objectKey(5)), store.pending().stream().map(p -> p.key).toList());
+        assertEquals(1, hub.readWaiterCount(), "the second waits no more; the first asks again when writable");
+    }
+
+    /**
+     * The same for a woken stream that closes before its pump runs holding no history (one that
+     * holds some wakes the next waiter as it gives it back).
+     */
+    @Test
+    void aWakeUpOfAStreamThatClosedGoesToTheNextWaiter() throws Exception {
+        ManualObjectStore store = new ManualObjectStore();
+        LogLayout layout = new LogLayout("");
+        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
+        EmbeddedChannel c = new EmbeddedChannel();
+        EmbeddedChannel a = new EmbeddedChannel();
+        EmbeddedChannel b = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        hub.open(c, 0, true, "L"); // reads 1, waits for its second read ahead
+        assertNull(hub.admit(4));
+        Subscription second = hub.open(a, 4, true, "L"); // waits for 5, holding nothing
+        assertNull(hub.admit(7));
+        hub.open(b, 7, true, "L"); // waits for 8
+        c.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // the first is not woken
+        store.takeFor(layout.objectKey(1)).succeed();
+        assertTrue(second.wokenForRead);
+        a.unsafe().close(a.voidPromise()); // gone before its pump ran (EmbeddedChannel.close() would run it first)
+        a.runPendingTasks();
+        b.runPendingTasks();
+        assertEquals(java.util.List.of(layout.objectKey(8)), store.pending().stream().map(p -> p.key).toList(),
+                "the freed slot went to a stream still there");
+    }
 }
