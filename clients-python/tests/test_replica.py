@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
 import pytest
 
@@ -185,3 +186,100 @@ def test_keys_items_values_are_consistent_while_the_stream_applies() -> None:
     snapshot_keys = r.keys()
     r.apply(tx(r.version + 1, Delete(b"z")))
     assert b"z" in snapshot_keys and b"z" not in r  # a copy, not a live view
+
+
+class _FollowerBetweenLookups(Replica):
+    """Runs ``step`` once, right after the ``n``-th lookup, as the follower thread may."""
+
+    def __init__(self, n: int, step: object, **kwargs: object) -> None:
+        super().__init__(None, **kwargs)  # type: ignore[arg-type]
+        self.n, self.step, self.lookups = n, step, 0
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        keys = super().keys()
+        self._after(0)
+        return keys
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        it = super().__iter__()
+        self._after(0)
+        return it
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = super().__getitem__(key)
+        self.lookups += 1
+        self._after(self.lookups)
+        return value
+
+    def _after(self, lookups: int) -> None:
+        if lookups == self.n:
+            self.step()  # type: ignore[operator]
+
+
+ABC = {b"a": b"0", b"b": b"0", b"c": b"0"}
+
+
+@pytest.mark.parametrize("copy", [dict, lambda r: {**r}, lambda r: {k: r[k] for k in r}],
+                         ids=["dict", "unpack", "loop"])
+def test_copying_while_the_follower_deletes_is_the_state_before(copy: Any) -> None:
+    r = _FollowerBetweenLookups(0, lambda: r.apply(tx(1, Delete(b"b"), RangeDelete(b"c", b"d"))), initial=ABC)
+    assert copy(r) == ABC
+    assert r.snapshot() == ({b"a": b"0"}, 1)  # the lookups after the copy are live again
+    assert r.get(b"b") is None and b"c" not in r
+    with pytest.raises(KeyError):
+        r[b"b"]
+
+
+@pytest.mark.parametrize("copy", [dict, lambda r: {**r}, lambda r: {k: r[k] for k in r}],
+                         ids=["dict", "unpack", "loop"])
+def test_copying_while_the_follower_applies_a_transaction_is_not_torn(copy: Any) -> None:
+    r = _FollowerBetweenLookups(1, lambda: r.apply(tx(1, *[Write(k, b"1") for k in ABC])), initial=ABC)
+    assert copy(r) == ABC
+    assert dict(r) == {k: b"1" for k in ABC}
+
+
+def test_lookups_that_skip_keys_of_an_iteration_read_at_its_version() -> None:
+    r = _FollowerBetweenLookups(0, lambda: r.apply(tx(1, Write(b"a", b"1"), Write(b"c", b"1"))), initial=ABC)
+    assert {k: r[k] for k in r if k != b"b"} == {b"a": b"0", b"c": b"0"}
+    assert r[b"c"] == b"1"  # that iteration is over: c was its last key
+
+
+def test_a_lookup_out_of_the_iteration_order_reads_the_current_state() -> None:
+    r = Replica(None, initial=ABC)
+    it = iter(r)
+    assert next(it) == b"a"
+    r.apply(tx(1, Write(b"a", b"1"), Write(b"b", b"1")))
+    assert r[b"b"] == b"0"  # still the iteration's version
+    assert r[b"a"] == b"1"  # behind it: the iteration's reads ended, this one is current
+    assert r[b"c"] == b"0" and r[b"b"] == b"1"
+
+
+def test_dict_of_the_replica_is_consistent_while_the_stream_applies() -> None:
+    # As test_keys_items_values_are_consistent_while_the_stream_applies, for dict(replica)
+    # and {**replica}, which look every key up after listing them.
+    keys = [b"k%02d" % i for i in range(50)]
+    r = Replica()
+    stop = threading.Event()
+
+    def follow() -> None:
+        v = 0
+        while not stop.is_set():
+            v += 1
+            if v % 2:
+                r.apply(tx(v, *[Write(k, b"%d" % v) for k in keys]))
+            else:
+                r.apply(tx(v, RangeDelete(keys[0], b"l")))
+
+    t = threading.Thread(target=follow, daemon=True)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    t.start()
+    try:
+        for _ in range(300):
+            for copy in (dict(r), {**r}):
+                assert list(copy) in ([], keys)
+                assert len(set(copy.values())) <= 1
+    finally:
+        sys.setswitchinterval(interval)
+        stop.set()
+        t.join(5)

@@ -47,8 +47,28 @@ __all__ = ["Replica"]
 _MISSING = object()
 
 
+class _Walk:
+    """One thread's iteration of a replica: the copy it lists, and how far ``[]`` got."""
+
+    __slots__ = ("keys", "data", "next")
+
+    def __init__(self, keys: list[bytes], data: dict[bytes, bytes]) -> None:
+        self.keys = keys
+        self.data = data
+        self.next = 0
+
+
 class Replica(Mapping[bytes, bytes]):
     """Dict-like view of the database at :attr:`version`, fed by a subscription.
+
+    Every read is of one version, also while the follower thread applies transactions:
+    ``get_at``, ``range_at``, ``snapshot``, ``items()``, ``values()`` and ``keys()``
+    copy under the replica's lock. ``dict(replica)``, ``{**replica}`` and
+    ``{k: replica[k] for k in replica}`` are consistent copies too: they list the keys
+    and then look each up, and the ``[]`` lookups a thread makes of an iteration's keys,
+    in its order (keys may be skipped), read at the version the iteration started at.
+    A lookup out of that order, or of a key the iteration did not list, ends it and
+    reads the current state, as do ``get`` and ``in`` always.
 
     Args:
         client: where to subscribe; ``None`` for a replica fed by hand with :meth:`apply`.
@@ -78,6 +98,8 @@ class Replica(Mapping[bytes, bytes]):
         self._keys: list[bytes] = sorted(self._data)
         self._version = after
         self._cond = threading.Condition()
+        # Per thread: the iteration its [] lookups read from (see __getitem__).
+        self._walks = threading.local()
         self._error: BaseException | None = None
         self._closed = False
         self._durable = durable
@@ -199,8 +221,24 @@ class Replica(Mapping[bytes, bytes]):
         with self._cond:
             return dict(self._data), self._version
 
+    # dict(replica) and {**replica} call keys() and then look every key up with [];
+    # so does `for k in replica: replica[k]`. The follower may apply transactions in
+    # between, so those lookups are answered from the copy the iteration was made from,
+    # while they follow its key order: the result is the state at one version, never a
+    # KeyError for a key deleted meanwhile nor half of a later transaction. A lookup of
+    # a key that is not ahead in that order ends it and reads the current state.
+
     def __getitem__(self, key: bytes) -> bytes:
         key = _as_bytes(key, "key")
+        walk: _Walk | None = getattr(self._walks, "walk", None)
+        if walk is not None:
+            i = bisect.bisect_left(walk.keys, key, walk.next)
+            if i < len(walk.keys) and walk.keys[i] == key:
+                walk.next = i + 1
+                if walk.next == len(walk.keys):
+                    self._walks.walk = None
+                return walk.data[key]
+            self._walks.walk = None
         with self._cond:
             return self._data[key]
 
@@ -209,28 +247,31 @@ class Replica(Mapping[bytes, bytes]):
         with self._cond:
             return key in self._data
 
-    def __iter__(self) -> Iterator[bytes]:
-        with self._cond:
-            return iter(list(self._keys))
-
-    # keys/items/values copy under the lock, so each is one consistent state even while
-    # the follower thread applies transactions (the Mapping defaults look every key up
-    # again, and a key deleted meanwhile raised KeyError). In key order, like iteration.
-
     def _sorted_copy(self) -> dict[bytes, bytes]:
         with self._cond:
             return {k: self._data[k] for k in self._keys}
 
+    def _start_walk(self) -> dict[bytes, bytes]:
+        """Copy the state in key order and read this thread's next lookups from it."""
+        data = self._sorted_copy()
+        self._walks.walk = _Walk(list(data), data) if data else None
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The keys at one version, in key order (a copy); ``[]`` lookups of them that
+        follow, in that order, read at that version too."""
+        return iter(self._start_walk())
+
     def keys(self) -> KeysView[bytes]:
-        """The keys at one version, in key order (a copy: later changes do not show)."""
-        return self._sorted_copy().keys()
+        """The keys at one version, in key order (a copy: later changes do not show).
+
+        As for iteration, ``[]`` lookups of them that follow in that order read at that
+        version, so ``dict(replica)`` and ``{**replica}`` are consistent copies.
+        """
+        return self._start_walk().keys()
 
     def items(self) -> ItemsView[bytes, bytes]:
-        """The ``(key, value)`` pairs at one version, in key order (a copy).
-
-        ``dict(replica.items())`` is a consistent copy; ``dict(replica)`` is not, as
-        ``dict()`` looks each key up separately: use it, or :meth:`snapshot`, instead.
-        """
+        """The ``(key, value)`` pairs at one version, in key order (a copy)."""
         return self._sorted_copy().items()
 
     def values(self) -> ValuesView[bytes]:
