@@ -9,6 +9,7 @@ Only 127.0.0.1 is used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -16,7 +17,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Callable, Iterator, Protocol, TypeVar, Union
 
 import pytest
 
@@ -270,3 +271,22 @@ class FakeSleep:
 @pytest.fixture
 def fake_sleep() -> FakeSleep:
     return FakeSleep()
+
+
+_C = TypeVar("_C")
+
+
+class Closing(Protocol):
+    def __call__(self, thing: _C) -> _C: ...
+
+
+@pytest.fixture
+def closing() -> Iterator[Closing]:
+    """``closing(x)`` returns ``x`` and closes it when the test ends (clients, subscriptions,
+    replicas), last opened first, whether the test passed or not."""
+    with contextlib.ExitStack() as stack:
+        def close_at_end(thing: _C) -> _C:
+            stack.callback(thing.close)  # type: ignore[attr-defined]
+            return thing
+
+        yield close_at_end

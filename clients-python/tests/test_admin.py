@@ -6,16 +6,16 @@ import math
 
 import pytest
 
-from conftest import FakeServer, Reply
+from conftest import Closing, FakeServer, Reply
 from weaseldb import Client, LogTruncated, MetricsParseError, NotFound, Unavailable, parse_metrics
 
 POLICY = {"policy_id": "backup-1", "version": 100, "ttl_seconds": 60, "expires_at": "2026-11-22T21:00:00Z",
           "updated_at": "2026-11-22T20:59:00Z"}
 
 
-def test_put_retention_sends_version_and_ttl(server: FakeServer) -> None:
+def test_put_retention_sends_version_and_ttl(closing: Closing, server: FakeServer) -> None:
     server.on("PUT", "/v1/retention/backup-1", Reply(201, POLICY), Reply(200, {**POLICY, "ttl_seconds": None}))
-    client = Client(server.url)
+    client = closing(Client(server.url))
     p = client.put_retention("backup-1", 100, ttl_seconds=60)
     assert (p.policy_id, p.version, p.ttl_seconds, p.expires_at) == ("backup-1", 100, 60, "2026-11-22T21:00:00Z")
     client.put_retention("backup-1", 100)
@@ -23,18 +23,18 @@ def test_put_retention_sends_version_and_ttl(server: FakeServer) -> None:
     assert first.json() == {"version": 100, "ttl_seconds": 60} and second.json() == {"version": 100}
 
 
-def test_put_below_truncation_is_log_truncated(server: FakeServer) -> None:
+def test_put_below_truncation_is_log_truncated(closing: Closing, server: FakeServer) -> None:
     server.on("PUT", "/v1/retention/p", Reply(410, {"error": "log_truncated", "message": "x", "oldest_version": 7}))
     with pytest.raises(LogTruncated):
-        Client(server.url).put_retention("p", 1)
+        closing(Client(server.url)).put_retention("p", 1)
 
 
-def test_get_list_delete(server: FakeServer) -> None:
+def test_get_list_delete(closing: Closing, server: FakeServer) -> None:
     server.on("GET", "/v1/retention/backup-1", Reply(200, POLICY))
     server.on("GET", "/v1/retention/", Reply(200, {"policies": [POLICY], "oldest_version": 3}))
     server.on("DELETE", "/v1/retention/backup-1", Reply(204), Reply(404, {"error": "not_found", "message": "no"}))
     server.on("GET", "/v1/retention/nope", Reply(404, {"error": "not_found", "message": "no"}))
-    client = Client(server.url)
+    client = closing(Client(server.url))
     assert client.get_retention("backup-1").ttl_seconds == 60
     lst = client.list_retention()
     assert lst.oldest_version == 3 and [p.policy_id for p in lst.policies] == ["backup-1"]
@@ -45,17 +45,17 @@ def test_get_list_delete(server: FakeServer) -> None:
         client.get_retention("nope")
 
 
-def test_policy_ids_are_path_escaped(server: FakeServer) -> None:
+def test_policy_ids_are_path_escaped(closing: Closing, server: FakeServer) -> None:
     server.on("GET", "/v1/retention/a%2Fb", Reply(400, {"error": "bad_request", "message": "bad id"}))
     with pytest.raises(Exception):
-        Client(server.url).get_retention("a/b")
+        closing(Client(server.url)).get_retention("a/b")
     assert server.requests[0].path == "/v1/retention/a%2Fb"
 
 
-def test_ok_and_unhealthy(server: FakeServer) -> None:
+def test_ok_and_unhealthy(closing: Closing, server: FakeServer) -> None:
     server.on("GET", "/ok", Reply(body={"status": "ok", "version": 5, "leader_id": "L"}),
               Reply(503, {"error": "unavailable", "message": "persist stage stalled"}))
-    client = Client(server.url)
+    client = closing(Client(server.url))
     h = client.ok()
     assert (h.status, h.version, h.leader_id) == ("ok", 5, "L")
     with pytest.raises(Unavailable):
@@ -107,8 +107,8 @@ def test_malformed_metrics_lines_are_reported(line: str) -> None:
         parse_metrics(line)
 
 
-def test_metrics_endpoint(server: FakeServer) -> None:
+def test_metrics_endpoint(closing: Closing, server: FakeServer) -> None:
     server.on("GET", "/metrics", Reply(body=EXPOSITION, headers={"Content-Type": "text/plain; version=0.0.4"}))
-    m = Client(server.url).metrics()
+    m = closing(Client(server.url)).metrics()
     assert m.value("weaseldb_latest_committed_version") == 123456
     assert server.requests[0].headers["accept"].startswith("text/plain")

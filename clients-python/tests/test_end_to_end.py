@@ -11,6 +11,7 @@ from typing import Iterator
 
 import pytest
 
+from conftest import Closing
 from fakedb import FakeDB, serve
 from weaseldb import Client, Conflict, PointRead, RangeDelete, Replica, TransportError, Txn, Write
 
@@ -24,9 +25,9 @@ def db() -> Iterator[tuple[FakeDB, str]]:
     httpd.server_close()
 
 
-def test_concurrent_increments_through_the_helper_are_exact(db: tuple[FakeDB, str]) -> None:
+def test_concurrent_increments_through_the_helper_are_exact(closing: Closing, db: tuple[FakeDB, str]) -> None:
     fake, url = db
-    client = Client(url)
+    client = closing(Client(url))
     start = client.version().version
     errors: list[BaseException] = []
 
@@ -54,10 +55,10 @@ def test_concurrent_increments_through_the_helper_are_exact(db: tuple[FakeDB, st
     assert fake.commits == 60
 
 
-def test_replica_and_preconditions_against_a_live_log(db: tuple[FakeDB, str]) -> None:
+def test_replica_and_preconditions_against_a_live_log(closing: Closing, db: tuple[FakeDB, str]) -> None:
     fake, url = db
     fake.drop_every = 0
-    client = Client(url)
+    client = closing(Client(url))
     with Replica(client, after=0) as replica:
         r1 = client.commit([Write(b"a", b"1"), Write(b"b", b"2"), Write(b"c", b"3")])
         v = replica.wait_for(r1.version, timeout=10)
@@ -80,13 +81,13 @@ def test_counter_example_with_processes(db: tuple[FakeDB, str]) -> None:
     assert fake.commits == 20
 
 
-def test_commit_without_request_id_is_not_resent_when_its_reply_is_lost() -> None:
+def test_commit_without_request_id_is_not_resent_when_its_reply_is_lost(closing: Closing) -> None:
     # The server commits, then closes the reused keep-alive connection without replying.
     # With no request id, sending it again would apply it a second time.
     fake = FakeDB(drop_every=1)
     httpd = serve(fake)
     try:
-        client = Client(f"http://127.0.0.1:{httpd.server_address[1]}", auto_request_id=False)
+        client = closing(Client(f"http://127.0.0.1:{httpd.server_address[1]}", auto_request_id=False))
         client.version()  # leaves a pooled keep-alive connection
         with pytest.raises(TransportError) as info:
             client.commit([Write(b"k", b"v")])

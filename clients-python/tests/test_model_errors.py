@@ -182,8 +182,8 @@ def test_every_error_survives_pickling() -> None:
     (lambda c: c.commit([Write(b"k", b"v")], PointRead(b"k")), "got a single PointRead"),
     (lambda c: c.commit("k=v"), "operations must be a list, not str"),
 ])
-def test_wrong_argument_types_raise_type_error_before_sending(call, message: str) -> None:  # type: ignore[no-untyped-def]
-    client = Client("http://127.0.0.1:1", timeout=0.1)  # nothing listens: a request would fail otherwise
+def test_wrong_argument_types_raise_type_error_before_sending(closing: Closing, call, message: str) -> None:  # type: ignore[no-untyped-def]
+    client = closing(Client("http://127.0.0.1:1", timeout=0.1))  # nothing listens: a request would fail otherwise
     with pytest.raises(TypeError, match=re.escape(message)):
         call(client)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FakeServer, Reply, Stream, b64, checkpoint_event, tx_event
+from conftest import Closing, FakeServer, Reply, Stream, b64, checkpoint_event, tx_event
 from weaseldb import (
     Checkpoint, Client, Delete, LogTruncated, RangeDelete, Replica, Rollback, StreamError, Transaction,
     UnknownOperation, Write,
@@ -84,44 +84,44 @@ def test_wait_for_times_out_and_wakes_up() -> None:
     assert r.wait_for(1, timeout=5) == 1
 
 
-def test_follows_a_stream_across_reconnects(server: FakeServer) -> None:
+def test_follows_a_stream_across_reconnects(closing: Closing, server: FakeServer) -> None:
     w = lambda k, v: {"type": "write", "key": b64(k), "value": b64(v)}  # noqa: E731
     server.on("GET", "/v1/subscribe",
               Stream([tx_event(1, 0, [w(b"a", b"1"), w(b"b", b"1"), w(b"c", b"1")]),
                       tx_event(2, 1, [{"type": "range_delete", "begin": b64(b"a"), "end": b64(b"c")}])], end="drop"),
               Stream([tx_event(3, 2, [w(b"d", b"4"), {"type": "delete", "key": b64(b"c")}]), checkpoint_event(3)],
                      end="hang"))
-    with Replica(Client(server.url), after=0, backoff=None) as r:
+    with Replica(closing(Client(server.url)), after=0, backoff=None) as r:
         assert r.wait_for(3, timeout=10) == 3
         assert r.snapshot() == ({b"d": b"4"}, 3)
     assert [c.query["after"] for c in server.calls("/v1/subscribe")] == ["0", "2"]
 
 
-def test_errors_surface_through_wait_for(server: FakeServer) -> None:
+def test_errors_surface_through_wait_for(closing: Closing, server: FakeServer) -> None:
     server.on("GET", "/v1/subscribe", Reply(410, {"error": "log_truncated", "message": "gone",
                                                   "oldest_version": 40}))
-    r = Replica(Client(server.url))
+    r = closing(Replica(closing(Client(server.url))))
     with pytest.raises(LogTruncated):
         r.wait_for(1, timeout=10)
     assert isinstance(r.error, LogTruncated)
     r.close()
 
 
-def test_term_start_checkpoint_between_linked_transactions(server: FakeServer) -> None:
+def test_term_start_checkpoint_between_linked_transactions(closing: Closing, server: FakeServer) -> None:
     # As the Java server streams a restart: the new term starts at 207 with a checkpoint
     # at 206 (no transaction has that version), /v1/version may answer 210.
     w = lambda k: [{"type": "write", "key": b64(k), "value": b64(b"x")}]  # noqa: E731
     server.on("GET", "/v1/subscribe",
               Stream([tx_event(205, 204, w(b"a")), checkpoint_event(206, "L2"), tx_event(207, 205, w(b"b"), leader="L2"),
                       checkpoint_event(210, "L3")], end="hang"))
-    with Replica(Client(server.url), after=204) as r:
+    with Replica(closing(Client(server.url)), after=204) as r:
         assert r.wait_for(210, timeout=10) == 210
         assert list(r) == [b"a", b"b"]
 
 
-def test_wait_for_on_a_closed_replica_raises_instead_of_blocking(server: FakeServer) -> None:
+def test_wait_for_on_a_closed_replica_raises_instead_of_blocking(closing: Closing, server: FakeServer) -> None:
     server.on("GET", "/v1/subscribe", Stream([tx_event(1, 0)], end="hang"))
-    r = Replica(Client(server.url))
+    r = closing(Replica(closing(Client(server.url))))
     assert r.wait_for(1, timeout=10) == 1
     waiter_error: list[BaseException] = []
 
@@ -143,9 +143,9 @@ def test_wait_for_on_a_closed_replica_raises_instead_of_blocking(server: FakeSer
 
 
 @pytest.mark.parametrize("after", ["600", None, 1.5, True])
-def test_after_of_the_wrong_type_is_refused_at_once(after: object) -> None:
+def test_after_of_the_wrong_type_is_refused_at_once(closing: Closing, after: object) -> None:
     with pytest.raises(TypeError, match="after must be an int"):
-        Replica(Client("http://127.0.0.1:9"), after=after, start=False)  # type: ignore[arg-type]
+        Replica(closing(Client("http://127.0.0.1:9")), after=after, start=False)  # type: ignore[arg-type]
 
 
 def test_keys_items_values_are_consistent_while_the_stream_applies() -> None:

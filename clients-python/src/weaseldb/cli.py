@@ -478,6 +478,11 @@ def _run(args: argparse.Namespace, out: Out) -> int:
         client = Client(args.url, timeout=args.timeout, token=args.token)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    with client:  # main() may be called many times in one process: leave no socket open
+        return _run_command(args, client, out)
+
+
+def _run_command(args: argparse.Namespace, client: Client, out: Out) -> int:
     cmd = args.command
     if cmd == "version":
         v = client.version()
