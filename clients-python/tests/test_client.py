@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 
-from conftest import Closing, FakeServer, Reply
+from conftest import Closing, FakeServer, Reply, Stream, tx_event
 from weaseldb import (
     Client, CommitResult, Conflict, Delete, InternalError, LogTruncated, NotFound, PointRead, Timeout, TransportError,
     Unauthorized, Unavailable, WeaselError, Write,
@@ -323,3 +325,25 @@ def test_malformed_commit_answer_raises_bad_response_naming_the_request(closing:
         closing(Client(server.url)).commit([Write(b"k", b"v")], request_id="q" * 20)
     assert info.value.status == 200 and info.value.request_id == "q" * 20
     assert not info.value.outcome_unknown
+
+
+def test_proxies_in_the_environment_are_not_used(closing: Closing, server: FakeServer,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # As the README says: the client goes to its url, whatever the environment names
+    # (urllib would send this through the dead proxy: it exempts no loopback address).
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    proxy = f"http://127.0.0.1:{dead.getsockname()[1]}"
+    dead.close()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert urllib.request.getproxies()["http"] == proxy and not urllib.request.proxy_bypass("127.0.0.1")
+    server.on("GET", "/v1/version", Reply(body={"version": 7, "leader_id": "L1"}))
+    server.on("GET", "/v1/subscribe", Stream([tx_event(8, 7)], end="hang"))
+    client = closing(Client(server.url, timeout=5))
+    assert client.version().version == 7
+    with client.subscribe(after=7) as s:
+        assert next(s).version == 8
+    assert server.calls("/v1/version")[0].headers["host"] == server.url.removeprefix("http://")
