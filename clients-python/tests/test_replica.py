@@ -254,6 +254,27 @@ def test_a_lookup_out_of_the_iteration_order_reads_the_current_state() -> None:
     assert r[b"c"] == b"0" and r[b"b"] == b"1"
 
 
+@pytest.mark.parametrize("listing", [list, sorted, lambda r: [k for k in r]], ids=["list", "sorted", "loop"])
+def test_a_lookup_after_an_iteration_ended_reads_the_current_state(listing: Any) -> None:
+    r = Replica(None, initial=ABC)
+    keys = listing(r)
+    r.apply(tx(1, Write(b"b", b"1"), Delete(b"c")))
+    assert r[keys[1]] == b"1"  # not the listed copy's b"0": the iteration is over
+    with pytest.raises(KeyError):
+        r[keys[2]]
+
+
+def test_the_keys_of_keys_are_read_at_their_version_only_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr("weaseldb.replica.time.monotonic", lambda: now[0])
+    r = Replica(None, initial=ABC)
+    keys = list(r.keys())
+    r.apply(tx(1, Write(b"a", b"1"), Write(b"b", b"1"), Write(b"c", b"1")))
+    assert r[keys[0]] == b"0"  # as dict() does it: at once, in order
+    now[0] += 1.5  # a program that kept the keys for later
+    assert r[keys[1]] == b"1" and r[keys[2]] == b"1"
+
+
 def test_dict_of_the_replica_is_consistent_while_the_stream_applies() -> None:
     # As test_keys_items_values_are_consistent_while_the_stream_applies, for dict(replica)
     # and {**replica}, which look every key up after listing them.

@@ -45,17 +45,28 @@ if TYPE_CHECKING:
 __all__ = ["Replica"]
 
 _MISSING = object()
+# How long after keys() (or the previous lookup of its keys) a [] lookup still reads from
+# its copy: dict() looks every key up at once; see Replica.keys.
+_KEYS_PATIENCE_S = 1.0
 
 
 class _Walk:
-    """One thread's iteration of a replica: the copy it lists, and how far ``[]`` got."""
+    """One thread's iteration of a replica: the copy it lists, and how far ``[]`` got.
 
-    __slots__ = ("keys", "data", "next")
+    ``patience``: for the keys ``keys()`` returned, how long after the previous step a
+    lookup may come and still read from the copy (``dict()`` looks its keys up at once;
+    a program that keeps them for later reads the current state then). ``None`` for an
+    iteration, which ends the walk itself when it ends.
+    """
 
-    def __init__(self, keys: list[bytes], data: dict[bytes, bytes]) -> None:
+    __slots__ = ("keys", "data", "next", "patience", "deadline")
+
+    def __init__(self, keys: list[bytes], data: dict[bytes, bytes], patience: float | None) -> None:
         self.keys = keys
         self.data = data
         self.next = 0
+        self.patience = patience
+        self.deadline = time.monotonic() + patience if patience is not None else 0.0
 
 
 class Replica(Mapping[bytes, bytes]):
@@ -65,10 +76,12 @@ class Replica(Mapping[bytes, bytes]):
     ``get_at``, ``range_at``, ``snapshot``, ``items()``, ``values()`` and ``keys()``
     copy under the replica's lock. ``dict(replica)``, ``{**replica}`` and
     ``{k: replica[k] for k in replica}`` are consistent copies too: they list the keys
-    and then look each up, and the ``[]`` lookups a thread makes of an iteration's keys,
-    in its order (keys may be skipped), read at the version the iteration started at.
-    A lookup out of that order, or of a key the iteration did not list, ends it and
-    reads the current state, as do ``get`` and ``in`` always.
+    and then look each up, and the ``[]`` lookups a thread makes of an iteration's keys
+    while it runs, in its order (keys may be skipped), read at the version the iteration
+    started at. A lookup out of that order, or of a key the iteration did not list, ends
+    it and reads the current state, as does any lookup once the iteration is over (after
+    ``list(replica)`` too; for ``keys()``, a second after the previous step) and ``get``
+    and ``in`` always.
 
     Args:
         client: where to subscribe; ``None`` for a replica fed by hand with :meth:`apply`.
@@ -226,17 +239,22 @@ class Replica(Mapping[bytes, bytes]):
     # between, so those lookups are answered from the copy the iteration was made from,
     # while they follow its key order: the result is the state at one version, never a
     # KeyError for a key deleted meanwhile nor half of a later transaction. A lookup of
-    # a key that is not ahead in that order ends it and reads the current state.
+    # a key that is not ahead in that order ends it and reads the current state, and so
+    # does any lookup once the iteration is over (for keys(): more than a second after
+    # the previous step).
 
     def __getitem__(self, key: bytes) -> bytes:
         key = _as_bytes(key, "key")
         walk: _Walk | None = getattr(self._walks, "walk", None)
         if walk is not None:
             i = bisect.bisect_left(walk.keys, key, walk.next)
-            if i < len(walk.keys) and walk.keys[i] == key:
+            if i < len(walk.keys) and walk.keys[i] == key and (
+                    walk.patience is None or time.monotonic() <= walk.deadline):
                 walk.next = i + 1
                 if walk.next == len(walk.keys):
                     self._walks.walk = None
+                elif walk.patience is not None:
+                    walk.deadline = time.monotonic() + walk.patience
                 return walk.data[key]
             self._walks.walk = None
         with self._cond:
@@ -251,24 +269,36 @@ class Replica(Mapping[bytes, bytes]):
         with self._cond:
             return {k: self._data[k] for k in self._keys}
 
-    def _start_walk(self) -> dict[bytes, bytes]:
-        """Copy the state in key order and read this thread's next lookups from it."""
-        data = self._sorted_copy()
-        self._walks.walk = _Walk(list(data), data) if data else None
-        return data
+    def _walk(self, data: dict[bytes, bytes]) -> Iterator[bytes]:
+        """Yield the keys of ``data`` (a copy); while the iteration runs, this thread's
+        ``[]`` lookups of them, in that order, read from the copy. It ends when the
+        iteration does (exhausted, closed, or dropped), so a lookup made after
+        ``list(replica)``, or after a loop over it, reads the current state."""
+        walk = _Walk(list(data), data, None)
+        self._walks.walk = walk
+        try:
+            yield from walk.keys
+        finally:
+            if getattr(self._walks, "walk", None) is walk:
+                self._walks.walk = None
 
     def __iter__(self) -> Iterator[bytes]:
-        """The keys at one version, in key order (a copy); ``[]`` lookups of them that
-        follow, in that order, read at that version too."""
-        return iter(self._start_walk())
+        """The keys at one version, in key order (a copy); ``[]`` lookups of them made
+        during the iteration, in that order, read at that version too."""
+        return self._walk(self._sorted_copy())
 
     def keys(self) -> KeysView[bytes]:
         """The keys at one version, in key order (a copy: later changes do not show).
 
-        As for iteration, ``[]`` lookups of them that follow in that order read at that
-        version, so ``dict(replica)`` and ``{**replica}`` are consistent copies.
+        ``[]`` lookups of them that follow at once, in that order, read at that version
+        too, so ``dict(replica)`` and ``{**replica}`` (which call this and then look each
+        key up) are consistent copies. "At once": within a second of the previous one;
+        a later lookup, one out of that order, or one after the last key reads the
+        current state.
         """
-        return self._start_walk().keys()
+        data = self._sorted_copy()
+        self._walks.walk = _Walk(list(data), data, _KEYS_PATIENCE_S) if data else None
+        return data.keys()
 
     def items(self) -> ItemsView[bytes, bytes]:
         """The ``(key, value)`` pairs at one version, in key order (a copy)."""
