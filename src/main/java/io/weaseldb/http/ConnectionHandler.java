@@ -152,6 +152,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         HttpResponse streamHead; // a subscribe: the response head, after which the stream starts
         Runnable startStream;
         Runnable cancelStream; // releases the subscriber slot if the stream never starts
+        /**
+         * Work put off until every answer before this one is written ({@link #flushReady}): a
+         * read pipelined behind other requests, which must see the commits answered before it.
+         */
+        Runnable onTurn;
         boolean closeAfter;
         boolean abandoned;
 
@@ -721,7 +726,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             } else if (a != null) {
                 after = afterParam;
             } else {
-                after = hub.latestVersion();
+                after = LIVE_TAIL;
             }
             String d = param(query, "durable");
             if (d == null || d.equals("true") || d.equals("1")) {
@@ -735,8 +740,52 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             respond(slot, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request", e.getMessage()));
             return;
         }
+        if (after == LIVE_TAIL && behindOthers(slot)) {
+            // The live tail starts after the commits answered before it on this connection: from
+            // the newest version when its turn comes, not when its head was read. The connection is
+            // the stream's from here all the same (later requests are not served).
+            takenByStream();
+            slot.onTurn = () -> {
+                if (slot.abandoned || !ctx.channel().isActive()) {
+                    return;
+                }
+                SubscriberHub h = backend.subscribers();
+                Backend.VersionInfo now = backend.leaderInfo();
+                if (h == null || now == null) {
+                    slot.closeAfter = true; // the connection serves nothing after its stream
+                    respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
+                    return;
+                }
+                openStream(slot, h, h.latestVersion(), durable, now.leaderId(), true);
+            };
+            return;
+        }
+        openStream(slot, hub, after == LIVE_TAIL ? hub.latestVersion() : after, durable, v.leaderId(), false);
+    }
+
+    /** {@code after} of a subscribe that names none: the newest version, when its stream starts. */
+    private static final long LIVE_TAIL = -1;
+
+    /**
+     * The connection now belongs to a stream; later requests are ignored, and nothing on it is
+     * timed from here: not stray bytes after the subscribe while it waits its turn (reading would
+     * be paused for good), nor its own held-back last content after.
+     */
+    private void takenByStream() {
+        closing = true;
+        timeouts.streamStarted();
+        codec.discardInput(); // what the client sends from here is only read to see it leave
+    }
+
+    /**
+     * Admits a subscribe from {@code after} and queues its stream head, or answers its refusal.
+     * {@code late}: the connection is the stream's already ({@link #takenByStream}), so a refusal
+     * closes it.
+     */
+    private void openStream(Slot slot, SubscriberHub hub, long after, boolean durable, String leader, boolean late) {
         SubscriberHub.Refusal refusal = hub.admit(after);
         if (refusal != null) {
+            slot.closeAfter = late;
             switch (refusal) {
                 case SubscriberHub.Refusal.Truncated t -> {
                     ByteBuf b = ctx.alloc().heapBuffer(160);
@@ -761,6 +810,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        head.headers().set(HttpHeaderNames.DATE, HttpDate.value());
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         head.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
         if (slot.http10) {
@@ -773,15 +823,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         head.headers().set("X-Accel-Buffering", "no");
         final long from = after;
         final boolean mode = durable;
-        final String leader = v.leaderId();
         slot.streamHead = head;
         slot.startStream = () -> subscription = hub.open(ctx.channel(), from, mode, leader);
         slot.cancelStream = () -> hub.cancel(from);
-        closing = true; // the connection now belongs to the stream; later requests are ignored
-        // so nothing on it is timed from here: not stray bytes after the subscribe while it waits
-        // its turn (reading would be paused for good), nor its own held-back last content after
-        timeouts.streamStarted();
-        codec.discardInput(); // what the client sends from here is only read to see it leave
+        if (!late) {
+            takenByStream();
+        }
         flushReady();
     }
 
@@ -1086,7 +1133,24 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         throw new BadRequestException(name + " must be a non-negative integer version, got \"" + value + "\"");
     }
 
+    /**
+     * Whether requests before {@code slot}'s on this connection are still unanswered. A read
+     * pipelined behind them is evaluated only once they are (RFC 9112 9.3.2 lets a server process
+     * pipelined requests at once only when all are safe): a client that reads a commit's 200 and
+     * then the answer of the {@code GET /v1/version} it sent right after must see that commit.
+     */
+    private boolean behindOthers(Slot slot) {
+        return slots.peekFirst() != slot;
+    }
+
     private void version(Slot slot) {
+        if (behindOthers(slot)) {
+            slot.onTurn = () -> version(slot);
+            return;
+        }
+        if (slot.abandoned || !ctx.channel().isActive()) {
+            return;
+        }
         java.util.concurrent.CompletableFuture<Backend.VersionInfo> f = backend.version();
         Backend.VersionInfo now = f.getNow(null);
         if (f.isDone() && now != null) {
@@ -1168,7 +1232,16 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void flushReady() {
         boolean wrote = false;
-        while (!slots.isEmpty() && (slots.peekFirst().answered() || slots.peekFirst().streamHead != null)) {
+        while (!slots.isEmpty() && (slots.peekFirst().answered() || slots.peekFirst().streamHead != null
+                || slots.peekFirst().onTurn != null)) {
+            if (!slots.peekFirst().answered() && slots.peekFirst().streamHead == null) {
+                // its turn: run what it put off, as a task of its own (it may answer at once,
+                // which would write from inside this loop)
+                Runnable work = slots.peekFirst().onTurn;
+                slots.peekFirst().onTurn = null;
+                ctx.executor().execute(work);
+                break;
+            }
             Slot s = slots.pollFirst();
             if (s.streamHead != null) {
                 s.cancelStream = null; // the stream starts: the slot is now the subscription's
@@ -1246,6 +1319,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private static void abandon(Slot s) {
         s.abandoned = true;
         s.outcome = null;
+        s.onTurn = null;
         if (s.response != null) {
             s.response.release();
             s.response = null;

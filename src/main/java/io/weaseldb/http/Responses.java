@@ -42,7 +42,10 @@ public final class Responses {
      * two tables Netty makes by default were ~40% of a commit's garbage on the event loop).
      */
     static FullHttpResponse response(HttpResponseStatus status, ByteBuf body) {
-        return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body, SmallHeaders.answer(), EmptyHttpHeaders.INSTANCE);
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body, SmallHeaders.answer(),
+                EmptyHttpHeaders.INSTANCE);
+        r.headers().set(HttpHeaderNames.DATE, HttpDate.value());
+        return r;
     }
 
     public static FullHttpResponse json(ByteBufAllocator alloc, HttpResponseStatus status, ByteBuf body) {
@@ -239,7 +242,7 @@ public final class Responses {
             writeOutcome(body, outcome);
             HttpResponseStatus status = outcomeStatus(outcome);
             int length = body.readableBytes();
-            ByteBuf out = alloc.directBuffer(128 + (head ? 0 : length));
+            ByteBuf out = alloc.directBuffer(176 + (head ? 0 : length));
             byte[] line = null;
             for (int i = 0; i < OUTCOME_STATUSES.length; i++) {
                 if (OUTCOME_STATUSES[i] == status) {
@@ -247,6 +250,7 @@ public final class Responses {
                 }
             }
             out.writeBytes(line != null ? line : statusLine(status));
+            HttpDate.writeLine(out);
             out.writeBytes(CONTENT_TYPE_JSON);
             out.writeBytes(CONTENT_LENGTH);
             writeDigits(out, length);

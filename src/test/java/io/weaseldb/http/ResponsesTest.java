@@ -1,13 +1,16 @@
 package io.weaseldb.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.weaseldb.pipeline.Outcome;
+import io.weaseldb.testing.RawHttp;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -65,13 +68,37 @@ class ResponsesTest {
         }
     }
 
+    /** RFC 9110 6.6.1: an origin server with a clock dates its answers, in the IMF-fixdate form, in GMT. */
+    @Test
+    void everyAnswerIsDatedNow() {
+        long before = System.currentTimeMillis() / 1000 * 1000;
+        List<String> answers = new java.util.ArrayList<>();
+        for (Outcome outcome : OUTCOMES) {
+            answers.add(encoded(outcome, false, false));
+            answers.add(viaNettyEncoder(outcome, false, false));
+        }
+        FullHttpResponse error = Responses.error(ByteBufAllocator.DEFAULT, HttpResponseStatus.NOT_FOUND, "not_found", "x");
+        answers.add(error.headers().get("date") == null ? "" : "date: " + error.headers().get("date") + "\r\n");
+        error.release();
+        long after = System.currentTimeMillis();
+        java.util.regex.Pattern imf = java.util.regex.Pattern.compile(
+                "(?im)^date: ((Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d{2} [A-Z][a-z]{2} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT)\r\n");
+        for (String answer : answers) {
+            java.util.regex.Matcher m = imf.matcher(answer);
+            assertTrue(m.find(), "no IMF-fixdate Date header in: " + answer);
+            long at = java.time.ZonedDateTime.parse(m.group(1), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME)
+                    .toInstant().toEpochMilli();
+            assertTrue(at >= before && at <= after, m.group(1) + " is not now");
+        }
+    }
+
     @Test
     void everyOutcomeEncodesAsNettysEncoderWouldHaveEncodedIt() {
         for (Outcome outcome : OUTCOMES) {
             for (boolean http10 : new boolean[] {false, true}) {
                 for (boolean head : new boolean[] {false, true}) {
-                    assertEquals(viaNettyEncoder(outcome, http10, head), encoded(outcome, http10, head),
-                            outcome + " http10=" + http10 + " head=" + head);
+                    assertEquals(RawHttp.sameDate(viaNettyEncoder(outcome, http10, head)),
+                            RawHttp.sameDate(encoded(outcome, http10, head)), outcome + " http10=" + http10 + " head=" + head);
                 }
             }
         }
