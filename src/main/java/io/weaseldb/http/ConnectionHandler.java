@@ -321,6 +321,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     req.method() + " is not allowed on " + route.endpoint().label + "; allowed: " + route.allow());
             r.headers().set(HttpHeaderNames.ALLOW, route.allow());
             refuseHead(req, slot, r);
+        } else if (readsBody(req, route.endpoint()) && contentCoding(req) != null) {
+            // a coded body (gzip, br) read as JSON is a misleading "invalid UTF-8", or, for one
+            // that happens to be valid, applied as something it is not (RFC 9110 8.4)
+            metrics.rejected("content_coding");
+            FullHttpResponse r = Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+                    "Content-Encoding " + contentCoding(req) + " is not supported: send the body uncompressed");
+            r.headers().set(HttpHeaderNames.ACCEPT_ENCODING, HttpHeaderValues.IDENTITY);
+            refuseHead(req, slot, r);
         } else if (route.endpoint() == Endpoint.SUBSCRIBE && bodyToCome(req)) {
             // a stream reads nothing more from its client: a body still to come could not be bounded
             metrics.rejected("malformed_request");
@@ -354,6 +362,19 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private static boolean readsBody(HttpRequest req, Endpoint endpoint) {
         return endpoint == Endpoint.COMMIT
                 || (endpoint == Endpoint.RETENTION_POLICY && req.method().equals(io.netty.handler.codec.http.HttpMethod.PUT));
+    }
+
+    /** The request's first content coding other than {@code identity} (RFC 9110 8.4), or null. */
+    private static String contentCoding(HttpRequest req) {
+        for (String value : req.headers().getAll(HttpHeaderNames.CONTENT_ENCODING)) {
+            for (String coding : value.split(",")) {
+                String c = coding.trim();
+                if (!c.isEmpty() && !c.equalsIgnoreCase("identity")) {
+                    return c;
+                }
+            }
+        }
+        return null;
     }
 
     /**

@@ -56,7 +56,7 @@ public final class HttpMetrics {
     static final java.util.List<String> REJECTION_REASONS = java.util.List.of("max_request_size", "max_header_bytes",
             "max_request_line", "header_read_timeout", "body_read_timeout", "body_deadline", "max_connections",
             "pipeline_full", "max_in_flight_request_bytes", "max_subscribers", "idle_timeout", "unauthorized", "forbidden",
-            "malformed_request", "malformed_target", "transfer_coding", "http_version", "tls");
+            "malformed_request", "malformed_target", "transfer_coding", "content_coding", "http_version", "tls");
 
     /** The gauge of commit-body bytes being received (one server per registry). */
     void requestBytesInFlight(BodyBudget bodies) {
