@@ -1393,9 +1393,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         Slot cut = dropBody();
         Slot last = slots.peekLast();
-        if (last != null && (last == cut || last.streamHead != null)) {
+        if (last != null && (last == cut || (last.endpoint == Endpoint.SUBSCRIBE && !last.answered()))) {
+            // a stream not started: it gives back its subscriber slot, or, a live tail waiting for
+            // its turn to pick its start, is not opened when that turn comes
             slots.pollLast();
-            abandon(last); // a stream not started gives back its subscriber slot
+            abandon(last);
         }
         body = Body.NONE; // nothing more arrives (and an idle client that does not read is closed by the idle timeout)
         bodyComplete = true;

@@ -144,6 +144,17 @@ class HalfCloseTest extends PipelineFixture {
         assertEquals(0, streams.hub.count());
     }
 
+    /** The same for a live tail, whose stream waits for its turn to pick its start (audit 42). */
+    @Test
+    void aLiveTailQueuedAtTheFinIsNotStarted() {
+        backend.hold = true;
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE) + RawHttp.get("/v1/subscribe"));
+        fin();
+        assertTrue(channel.isActive());
+        releaseAndExpectOneClosing200(0);
+        assertEquals(0, streams.hub.count());
+    }
+
     /** A connection lingering to read the rest of a refused body (here a 413) closes at the FIN, not 2 s later. */
     @Test
     void aLingeringConnectionClosesAtTheFin() {
