@@ -79,7 +79,7 @@ public class HttpPathBenchmark {
                     new CommitParserPool(CommitParser.newFactory(settings.maxRequestSizeBytes()), settings.commitLimits(),
                             HttpServer.PARSERS_PER_EVENT_LOOP),
                     new BodyBudget(settings.maxInFlightRequestBytes()),
-                    new Authenticator(settings.security().tokens()));
+                    new Authenticator(settings.security().tokens()), new HttpDate(System::currentTimeMillis));
         }
     }
 

@@ -125,10 +125,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private final Authenticator auth;
     private final ReadTimeouts timeouts;
     private final ServerCodec codec;
+    private final HttpDate date; // stamps every answer as it is written
     private static final Logger access = LoggerFactory.getLogger("io.weaseldb.access");
 
     ConnectionHandler(HttpSettings settings, Backend backend, HttpMetrics metrics, CommitParserPool parsers,
-                      BodyBudget bodies, Authenticator auth, ReadTimeouts timeouts, ServerCodec codec) {
+                      BodyBudget bodies, Authenticator auth, ReadTimeouts timeouts, ServerCodec codec, HttpDate date) {
+        this.date = date;
         this.settings = settings;
         this.backend = backend;
         this.metrics = metrics;
@@ -777,11 +779,21 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                     respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
                     return;
                 }
-                openStream(slot, h, h.latestVersion(), durable, now.leaderId(), true);
+                openStream(slot, h, liveTail(h, now), durable, now.leaderId(), true);
             };
             return;
         }
-        openStream(slot, hub, after == LIVE_TAIL ? hub.latestVersion() : after, durable, v.leaderId(), false);
+        openStream(slot, hub, after == LIVE_TAIL ? liveTail(hub, v) : after, durable, v.leaderId(), false);
+    }
+
+    /**
+     * Where a live tail starts: the latest committed version. The persister's, not only the event
+     * cache's: the publisher thread brings the cache up to date on its own, a moment after the
+     * commit's answer may have gone out, and a live tail must not replay the commits answered
+     * before it (review 42).
+     */
+    private static long liveTail(SubscriberHub hub, Backend.VersionInfo committed) {
+        return Math.max(hub.latestVersion(), committed.version());
     }
 
     /** {@code after} of a subscribe that names none: the newest version, when its stream starts. */
@@ -831,7 +843,6 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-        head.headers().set(HttpHeaderNames.DATE, HttpDate.value());
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         head.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-cache");
         if (slot.http10) {
@@ -1155,13 +1166,23 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Whether requests before {@code slot}'s on this connection are still unanswered. A read
-     * pipelined behind them is evaluated only once they are (RFC 9112 9.3.2 lets a server process
-     * pipelined requests at once only when all are safe): a client that reads a commit's 200 and
-     * then the answer of the {@code GET /v1/version} it sent right after must see that commit.
+     * Whether requests before {@code slot}'s on this connection, other than version queries, are
+     * still unanswered. A read pipelined behind them is evaluated only once they are (RFC 9112
+     * 9.3.2 lets a server process pipelined requests at once only when all are safe): a client
+     * that reads a commit's 200 and then the answer of the {@code GET /v1/version} it sent right
+     * after must see that commit. Versions pipelined behind versions are evaluated at once (on a
+     * leader past its lease, or a standby, each evaluation can be a look at storage).
      */
     private boolean behindOthers(Slot slot) {
-        return slots.peekFirst() != slot;
+        for (Slot s : slots) {
+            if (s == slot) {
+                return false;
+            }
+            if (s.endpoint != Endpoint.VERSION) {
+                return true; // versions ahead change nothing: they are evaluated at once too
+            }
+        }
+        return false;
     }
 
     private void version(Slot slot) {
@@ -1273,6 +1294,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                             .addKeyValue("micros", nanos / 1000).addKeyValue("remote", ctx.channel().remoteAddress())
                             .log("{} 200 {} us (stream starts)", s.endpoint.label, nanos / 1000);
                 }
+                s.streamHead.headers().set(HttpHeaderNames.DATE, date.value());
                 ctx.write(s.streamHead, ctx.voidPromise());
                 ctx.flush();
                 s.startStream.run();
@@ -1288,7 +1310,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             int code;
             if (s.outcome != null && !close) {
                 // the common answer: encoded here, past Netty's encoder (see Responses.encodedOutcome)
-                encoded = Responses.encodedOutcome(ctx.alloc(), s.outcome, s.http10, codec.answersHead());
+                encoded = Responses.encodedOutcome(ctx.alloc(), s.outcome, s.http10, codec.answersHead(), date);
                 code = Responses.outcomeStatus(s.outcome).code();
             } else {
                 if (r == null) {
@@ -1296,6 +1318,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 }
                 code = r.status().code();
                 Responses.keepAlive(r, !close, s.http10);
+                r.headers().set(HttpHeaderNames.DATE, date.value());
             }
             if (s.endpoint == Endpoint.COMMIT && code == 408) {
                 metrics.commitOutcome("request_timeout"); // here, since an earlier close may drop it

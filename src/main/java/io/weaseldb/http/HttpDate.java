@@ -4,20 +4,26 @@ import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.DateFormatter;
 import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
+import java.util.function.LongSupplier;
 
 /**
  * The {@code Date} header every answer carries (RFC 9110 6.6.1: an origin server with a clock
  * sends it on 2xx, 3xx and 4xx answers; we send it on all), in the IMF-fixdate form
- * ({@code Sun, 06 Nov 1994 08:49:37 GMT}). Made once a second and shared by every event loop:
- * an answer copies bytes, it formats nothing.
+ * ({@code Sun, 06 Nov 1994 08:49:37 GMT}), stamped when the answer is written. Made once a second
+ * and shared by a server's event loops: an answer copies bytes, it formats nothing.
  */
 final class HttpDate {
-    private HttpDate() {}
-
     /** The value and the whole header line of one second. */
     private record Second(long epochSecond, AsciiString value, byte[] line) {}
 
-    private static volatile Second current = make(System.currentTimeMillis() / 1000);
+    private final LongSupplier epochMillis;
+    private volatile Second current;
+
+    /** @param epochMillis wall-clock time */
+    HttpDate(LongSupplier epochMillis) {
+        this.epochMillis = epochMillis;
+        this.current = make(Math.floorDiv(epochMillis.getAsLong(), 1000));
+    }
 
     private static Second make(long epochSecond) {
         String value = DateFormatter.format(new java.util.Date(epochSecond * 1000));
@@ -25,23 +31,28 @@ final class HttpDate {
                 ("date: " + value + "\r\n").getBytes(StandardCharsets.US_ASCII));
     }
 
-    private static Second now() {
-        long second = System.currentTimeMillis() / 1000;
+    private Second now() {
+        long second = Math.floorDiv(epochMillis.getAsLong(), 1000);
         Second s = current;
         if (s.epochSecond() != second) {
-            s = make(second); // racing event loops each make one; any of them is right
-            current = s;
+            s = make(second);
+            // Event loops racing at a second's turn each make one; only a newer second replaces
+            // the cached one, so a loop that read the clock just before the turn does not put the
+            // old second back for everyone.
+            if (second > current.epochSecond()) {
+                current = s;
+            }
         }
         return s;
     }
 
     /** The header's value now. */
-    static AsciiString value() {
+    AsciiString value() {
         return now().value();
     }
 
     /** Writes {@code date: <now>\r\n}. */
-    static void writeLine(ByteBuf out) {
+    void writeLine(ByteBuf out) {
         out.writeBytes(now().line());
     }
 }

@@ -68,12 +68,16 @@ public final class HttpServer implements AutoCloseable {
     private Channel serverChannel;
     private final io.netty.handler.ssl.SslContext ssl;
     private final Authenticator auth;
+    private final HttpDate date;
 
     public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics) {
         this(settings, backend, metrics, System::currentTimeMillis);
     }
 
-    /** {@code epochMillis} (wall time) says whether the TLS certificate is in its validity period (a WARN if not). */
+    /**
+     * {@code epochMillis} (wall time) says whether the TLS certificate is in its validity period (a
+     * WARN if not), and dates the answers.
+     */
     public HttpServer(HttpSettings settings, Backend backend, HttpMetrics metrics,
                       java.util.function.LongSupplier epochMillis) {
         this.settings = settings;
@@ -84,6 +88,7 @@ public final class HttpServer implements AutoCloseable {
         this.bodies = new BodyBudget(settings.maxInFlightRequestBytes());
         metrics.requestBytesInFlight(bodies);
         this.auth = new Authenticator(settings.security().tokens());
+        this.date = new HttpDate(epochMillis);
         this.ssl = settings.security().tls() ? ServerTls.context(settings.security(), epochMillis.getAsLong()) : null;
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
@@ -115,7 +120,7 @@ public final class HttpServer implements AutoCloseable {
                         if (ssl != null) {
                             ch.pipeline().addLast("tls", ssl.newHandler(ch.alloc()));
                         }
-                        addHttpHandlers(ch.pipeline(), settings, backend, metrics, parsers, bodies, auth);
+                        addHttpHandlers(ch.pipeline(), settings, backend, metrics, parsers, bodies, auth, date);
                     }
                 });
         serverChannel = b.bind(settings.host(), settings.port()).sync().channel();
@@ -143,7 +148,7 @@ public final class HttpServer implements AutoCloseable {
      * benchmark ({@code HttpPathBenchmark}) run the same pipeline.
      */
     static void addHttpHandlers(ChannelPipeline pipeline, HttpSettings settings, Backend backend, HttpMetrics metrics,
-                                CommitParserPool parsers, BodyBudget bodies, Authenticator auth) {
+                                CommitParserPool parsers, BodyBudget bodies, Authenticator auth, HttpDate date) {
         ServerCodec codec = new ServerCodec(decoderConfig(settings.maxHeaderBytes()));
         ReadTimeouts timeouts = new ReadTimeouts(settings.headerReadTimeoutMs(), settings.bodyReadTimeoutMs(),
                 settings.bodyDeadlineMs(), metrics, codec);
@@ -157,7 +162,7 @@ public final class HttpServer implements AutoCloseable {
             // writes here would cost every response a promise and a listener (~100 bytes).
             pipeline.addLast("idle", new IdleStateHandler(settings.idleTimeoutSeconds(), 0, 0, TimeUnit.SECONDS));
         }
-        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, bodies, auth, timeouts, codec));
+        pipeline.addLast("api", new ConnectionHandler(settings, backend, metrics, parsers, bodies, auth, timeouts, codec, date));
     }
 
     /**

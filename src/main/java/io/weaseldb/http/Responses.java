@@ -42,10 +42,7 @@ public final class Responses {
      * two tables Netty makes by default were ~40% of a commit's garbage on the event loop).
      */
     static FullHttpResponse response(HttpResponseStatus status, ByteBuf body) {
-        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body, SmallHeaders.answer(),
-                EmptyHttpHeaders.INSTANCE);
-        r.headers().set(HttpHeaderNames.DATE, HttpDate.value());
-        return r;
+        return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body, SmallHeaders.answer(), EmptyHttpHeaders.INSTANCE);
     }
 
     public static FullHttpResponse json(ByteBufAllocator alloc, HttpResponseStatus status, ByteBuf body) {
@@ -234,9 +231,10 @@ public final class Responses {
      * the bytes {@link #outcome} would become through Netty's encoder, without the response
      * object, its header table and entries, and the encoder's header iterator (~300 bytes per
      * commit). {@code http10} adds {@code connection: keep-alive}; {@code head} leaves the body
-     * out (the answer to a HEAD request). An answer that closes its connection is not made here.
+     * out (the answer to a HEAD request); {@code date} stamps it. An answer that closes its
+     * connection is not made here.
      */
-    static ByteBuf encodedOutcome(ByteBufAllocator alloc, Outcome outcome, boolean http10, boolean head) {
+    static ByteBuf encodedOutcome(ByteBufAllocator alloc, Outcome outcome, boolean http10, boolean head, HttpDate date) {
         ByteBuf body = alloc.heapBuffer(160);
         try {
             writeOutcome(body, outcome);
@@ -250,7 +248,6 @@ public final class Responses {
                 }
             }
             out.writeBytes(line != null ? line : statusLine(status));
-            HttpDate.writeLine(out);
             out.writeBytes(CONTENT_TYPE_JSON);
             out.writeBytes(CONTENT_LENGTH);
             writeDigits(out, length);
@@ -264,6 +261,7 @@ public final class Responses {
             if (http10) {
                 out.writeBytes(CONNECTION_KEEP_ALIVE);
             }
+            date.writeLine(out);
             out.writeBytes(CRLF);
             if (!head) {
                 out.writeBytes(body, body.readerIndex(), length);

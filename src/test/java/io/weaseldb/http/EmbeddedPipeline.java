@@ -10,13 +10,20 @@ import java.nio.charset.StandardCharsets;
 final class EmbeddedPipeline {
     private EmbeddedPipeline() {}
 
-    /** The pipeline, on a frozen clock (tests advance it), with a 4 KiB parser pool and the given budget. */
+    /** The wall-clock time every answer here is dated with: RFC 9110's own example. */
+    static final long WALL_MILLIS = 784_111_777_000L;
+    static final String DATE_LINE = "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+
+    /**
+     * The pipeline, on a frozen clock (tests advance it) and a fixed wall clock ({@link #WALL_MILLIS}),
+     * with a 4 KiB parser pool and the given budget.
+     */
     static EmbeddedChannel open(HttpSettings settings, Backend backend, HttpMetrics metrics, BodyBudget budget) {
         EmbeddedChannel channel = new EmbeddedChannel();
         channel.freezeTime();
         HttpServer.addHttpHandlers(channel.pipeline(), settings, backend, metrics,
                 new CommitParserPool(CommitParser.newFactory(4096), settings.commitLimits(), 4), budget,
-                new Authenticator(settings.security().tokens()));
+                new Authenticator(settings.security().tokens()), new HttpDate(() -> WALL_MILLIS));
         return channel;
     }
 

@@ -58,14 +58,6 @@ public final class RawHttp implements AutoCloseable {
                 + "\r\n\r\n" + body;
     }
 
-    /**
-     * {@code answers} with every {@code Date} header's value replaced by {@code <date>}: answers
-     * made a second apart differ there alone, so tests comparing two servings compare the rest.
-     */
-    public static String sameDate(String answers) {
-        return answers.replaceAll("(?im)^(date: )[^\r\n]*(\r\n)", "$1<date>$2");
-    }
-
     public static String get(String path) {
         return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
     }
