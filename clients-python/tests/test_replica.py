@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from typing import Any
@@ -304,3 +305,45 @@ def test_dict_of_the_replica_is_consistent_while_the_stream_applies() -> None:
         sys.setswitchinterval(interval)
         stop.set()
         t.join(5)
+
+
+@pytest.mark.parametrize("listing", [lambda r: b"b" in r.keys(), lambda r: set(r.keys()), lambda r: len(r.keys())],
+                         ids=["in-keys", "set-of-keys", "len-of-keys"])
+def test_a_lookup_after_waiting_for_a_version_reads_at_least_that_version(listing: Any) -> None:
+    # Review 42: keys() called for anything (a membership check, a set, a count) left this
+    # thread's next in-order [] lookups reading its copy for a second, even after wait_for
+    # returned a newer version: replica[k] then disagreed with replica.get(k) and with version.
+    r = Replica(None, initial=ABC)
+    listing(r)
+    r.apply(tx(1, Write(b"b", b"1")))  # the follower applies the program's own commit
+    assert r.wait_for(1) == 1
+    assert r.get(b"b") == b"1"
+    assert r[b"b"] == b"1", "a read after wait_for(1) answered from a copy of version 0"
+
+
+def test_an_iteration_in_one_asyncio_task_does_not_answer_another_tasks_lookups() -> None:
+    # Review 42: tasks share a thread; one paused inside `for k in replica` must not make
+    # another task's replica[k] read the paused iteration's copy.
+    r = Replica(None, initial=ABC)
+
+    async def walker(started: asyncio.Event, resume: asyncio.Event) -> None:
+        for k in r:
+            if k == b"a":
+                started.set()
+                await resume.wait()
+
+    async def other(started: asyncio.Event, resume: asyncio.Event) -> bytes:
+        await started.wait()
+        r.apply(tx(1, Write(b"b", b"1")))
+        value = r[b"b"]
+        resume.set()
+        return value
+
+    async def main() -> bytes:
+        started, resume = asyncio.Event(), asyncio.Event()
+        w = asyncio.create_task(walker(started, resume))
+        o = asyncio.create_task(other(started, resume))
+        await w
+        return await o
+
+    assert asyncio.run(main()) == b"1"

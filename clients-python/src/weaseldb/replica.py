@@ -19,6 +19,8 @@ restores the exact earlier state.
 from __future__ import annotations
 
 import bisect
+import collections.abc
+import contextvars
 import threading
 import time
 from typing import TYPE_CHECKING, Any, ItemsView, Iterator, KeysView, Mapping, ValuesView
@@ -69,6 +71,17 @@ class _Walk:
         self.deadline = time.monotonic() + patience if patience is not None else 0.0
 
 
+class _CopyKeys(collections.abc.KeysView):  # type: ignore[type-arg]
+    """``Replica.keys()``: a copy's keys; iterating them starts a walk (``Replica._keys_walk``)."""
+
+    def __init__(self, replica: Replica, data: dict[bytes, bytes]) -> None:
+        super().__init__(data)
+        self._replica = replica
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._replica._keys_walk(self._mapping)  # type: ignore[arg-type]
+
+
 class Replica(Mapping[bytes, bytes]):
     """Dict-like view of the database at :attr:`version`, fed by a subscription.
 
@@ -80,8 +93,9 @@ class Replica(Mapping[bytes, bytes]):
     while it runs, in its order (keys may be skipped), read at the version the iteration
     started at. A lookup out of that order, or of a key the iteration did not list, ends
     it and reads the current state, as does any lookup once the iteration is over (after
-    ``list(replica)`` too; for ``keys()``, a second after the previous step) and ``get``
-    and ``in`` always.
+    ``list(replica)`` too; for ``keys()``, a second after the previous step) or after any
+    other read of the replica (``get``, ``in``, ``version``, ``wait_for``...). The walk is
+    per thread and per asyncio task.
 
     Args:
         client: where to subscribe; ``None`` for a replica fed by hand with :meth:`apply`.
@@ -111,8 +125,9 @@ class Replica(Mapping[bytes, bytes]):
         self._keys: list[bytes] = sorted(self._data)
         self._version = after
         self._cond = threading.Condition()
-        # Per thread: the iteration its [] lookups read from (see __getitem__).
-        self._walks = threading.local()
+        # Per thread, and per asyncio task: the iteration its [] lookups read from (see
+        # __getitem__). Any other read ends it.
+        self._walking: contextvars.ContextVar[_Walk | None] = contextvars.ContextVar("weaseldb_replica_walk", default=None)
         self._error: BaseException | None = None
         self._closed = False
         self._durable = durable
@@ -179,6 +194,7 @@ class Replica(Mapping[bytes, bytes]):
     @property
     def version(self) -> int:
         """The version the contents reflect: every transaction up to it is applied."""
+        self._end_walk()
         with self._cond:
             return self._version
 
@@ -188,6 +204,7 @@ class Replica(Mapping[bytes, bytes]):
         Raises ``TimeoutError`` after ``timeout`` seconds, the error that stopped the
         subscription, or ``RuntimeError`` once the replica is closed (it will not move).
         """
+        self._end_walk()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._version < version:
@@ -205,12 +222,14 @@ class Replica(Mapping[bytes, bytes]):
     def get(self, key: bytes, default: Any = None) -> Any:
         """The value of ``key``, else ``default``. Keys are ``bytes``: a ``str`` raises
         ``TypeError`` (it could never be found, so ``None`` would hide the mistake)."""
+        self._end_walk()
         key = _as_bytes(key, "key")
         with self._cond:
             return self._data.get(key, default)
 
     def get_at(self, key: bytes) -> tuple[bytes | None, int]:
         """``(value or None, version)`` read atomically: use the version in a PointRead."""
+        self._end_walk()
         key = _as_bytes(key, "key")
         with self._cond:
             return self._data.get(key), self._version
@@ -221,6 +240,7 @@ class Replica(Mapping[bytes, bytes]):
 
     def range_at(self, begin: bytes, end: bytes, limit: int | None = None) -> tuple[list[tuple[bytes, bytes]], int]:
         """``(items, version)`` read atomically: use the version in a RangeRead."""
+        self._end_walk()
         begin, end = _as_bytes(begin, "begin"), _as_bytes(end, "end")
         with self._cond:
             lo = bisect.bisect_left(self._keys, begin)
@@ -231,6 +251,7 @@ class Replica(Mapping[bytes, bytes]):
 
     def snapshot(self) -> tuple[dict[bytes, bytes], int]:
         """A copy of everything and the version it reflects."""
+        self._end_walk()
         with self._cond:
             return dict(self._data), self._version
 
@@ -245,22 +266,28 @@ class Replica(Mapping[bytes, bytes]):
 
     def __getitem__(self, key: bytes) -> bytes:
         key = _as_bytes(key, "key")
-        walk: _Walk | None = getattr(self._walks, "walk", None)
+        walk = self._walking.get()
         if walk is not None:
             i = bisect.bisect_left(walk.keys, key, walk.next)
             if i < len(walk.keys) and walk.keys[i] == key and (
                     walk.patience is None or time.monotonic() <= walk.deadline):
                 walk.next = i + 1
                 if walk.next == len(walk.keys):
-                    self._walks.walk = None
+                    self._walking.set(None)
                 elif walk.patience is not None:
                     walk.deadline = time.monotonic() + walk.patience
                 return walk.data[key]
-            self._walks.walk = None
+            self._walking.set(None)
         with self._cond:
             return self._data[key]
 
+    def _end_walk(self) -> None:
+        """Any read other than ``[]`` ends this thread's (or task's) walk: it reads now."""
+        if self._walking.get() is not None:
+            self._walking.set(None)
+
     def __contains__(self, key: object) -> bool:
+        self._end_walk()
         key = _as_bytes(key, "key")
         with self._cond:
             return key in self._data
@@ -275,12 +302,12 @@ class Replica(Mapping[bytes, bytes]):
         iteration does (exhausted, closed, or dropped), so a lookup made after
         ``list(replica)``, or after a loop over it, reads the current state."""
         walk = _Walk(list(data), data, None)
-        self._walks.walk = walk
+        self._walking.set(walk)
         try:
             yield from walk.keys
         finally:
-            if getattr(self._walks, "walk", None) is walk:
-                self._walks.walk = None
+            if self._walking.get() is walk:
+                self._walking.set(None)
 
     def __iter__(self) -> Iterator[bytes]:
         """The keys at one version, in key order (a copy); ``[]`` lookups of them made
@@ -290,25 +317,35 @@ class Replica(Mapping[bytes, bytes]):
     def keys(self) -> KeysView[bytes]:
         """The keys at one version, in key order (a copy: later changes do not show).
 
-        ``[]`` lookups of them that follow at once, in that order, read at that version
-        too, so ``dict(replica)`` and ``{**replica}`` (which call this and then look each
-        key up) are consistent copies. "At once": within a second of the previous one;
-        a later lookup, one out of that order, or one after the last key reads the
-        current state.
+        Once they are iterated, ``[]`` lookups of them that follow at once, in that order,
+        read at that version too, so ``dict(replica)`` and ``{**replica}`` (which list these
+        keys and then look each up) are consistent copies. "At once": within a second of
+        the previous one; a later lookup, one out of that order, one after the last key,
+        or any other read of the replica (``get``, ``in``, ``version``, ``wait_for``, ...)
+        reads the current state. ``key in replica.keys()`` and ``len(replica.keys())`` do
+        not iterate.
         """
-        data = self._sorted_copy()
-        self._walks.walk = _Walk(list(data), data, _KEYS_PATIENCE_S) if data else None
-        return data.keys()
+        self._end_walk()
+        return _CopyKeys(self, self._sorted_copy())
+
+    def _keys_walk(self, data: dict[bytes, bytes]) -> Iterator[bytes]:
+        """Iterating ``keys()``: this thread's in-order lookups read ``data`` at once after."""
+        keys = list(data)
+        self._walking.set(_Walk(keys, data, _KEYS_PATIENCE_S) if keys else None)
+        return iter(keys)
 
     def items(self) -> ItemsView[bytes, bytes]:
         """The ``(key, value)`` pairs at one version, in key order (a copy)."""
+        self._end_walk()
         return self._sorted_copy().items()
 
     def values(self) -> ValuesView[bytes]:
         """The values at one version, in key order (a copy)."""
+        self._end_walk()
         return self._sorted_copy().values()
 
     def __len__(self) -> int:
+        self._end_walk()
         with self._cond:
             return len(self._data)
 
