@@ -291,7 +291,7 @@ public final class SubscriberHub {
         }
         if (w != null) {
             try {
-                w.channel.eventLoop().execute(w::pump);
+                w.channel.eventLoop().execute(w::pumpWoken);
             } catch (java.util.concurrent.RejectedExecutionException stopped) {
                 // its event loop is gone
             }

@@ -88,8 +88,8 @@ public final class Subscription {
     /** In the hub's queue for history reads (at most once); written under the hub's history lock. */
     volatile boolean queuedForRead;
     /**
-     * Taken off that queue by a release, to ask again; written under the hub's history lock. A
-     * pump that ends without asking passes the wake-up on ({@link SubscriberHub#passOnWakeUp}).
+     * Taken off that queue by a release, to ask again; written under the hub's history lock. The
+     * woken pump passes it on if it does not ask ({@link #pumpWoken}).
      */
     volatile boolean wokenForRead;
     /** Whether it held history when it last asked for a read (the hub's history lock only). */
@@ -130,11 +130,22 @@ public final class Subscription {
                 pumpAgain = false;
                 pumpOnce();
             } while (pumpAgain && !closed);
-            if (wokenForRead) {
-                hub.passOnWakeUp(this); // woken for a read it did not ask for: midway through an object, not writable
-            }
         } finally {
             pumping = false;
+        }
+    }
+
+    /**
+     * The pump a freed history read slot wakes ({@link SubscriberHub#wakeReadWaiter}): one that
+     * does not ask for a read (its connection filled up meanwhile, it is midway through writing
+     * an object, it caught up) passes the wake-up on. Only this one: a pump already running when
+     * the wake-up came may be past its last ask, and passing it on then would cost the stream its
+     * place in the queue (review 42).
+     */
+    void pumpWoken() {
+        pump();
+        if (wokenForRead) {
+            hub.passOnWakeUp(this);
         }
     }
 

@@ -118,4 +118,35 @@ class SubscriberHubWakeUpTest {
         assertEquals(java.util.List.of(layout.objectKey(8)), store.pending().stream().map(p -> p.key).toList(),
                 "the freed slot went to a stream still there");
     }
+
+    /**
+     * Review 42: a pump already running when the wake-up came (here one the connection's
+     * writability started), past its last ask, does not pass the wake-up on: the woken pump that
+     * follows asks, and the stream keeps its place ahead of the streams behind it.
+     */
+    @Test
+    void aWokenStreamKeepsItsTurnWhenAnotherPumpRanFirst() throws Exception {
+        ManualObjectStore store = new ManualObjectStore();
+        LogLayout layout = new LogLayout("");
+        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
+        EmbeddedChannel c = new EmbeddedChannel();
+        EmbeddedChannel a = new EmbeddedChannel();
+        EmbeddedChannel b = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        hub.open(c, 0, true, "L"); // reads 1, waits for its second read ahead
+        assertNull(hub.admit(4));
+        Subscription second = hub.open(a, 4, true, "L"); // waits for 5, first of those holding nothing
+        assertNull(hub.admit(7));
+        hub.open(b, 7, true, "L"); // waits for 8
+        c.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
+        store.takeFor(layout.objectKey(1)).succeed(); // wakes the second
+        assertTrue(second.wokenForRead);
+        a.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
+        second.pump(); // a pump that was running already: not writable, it asks for nothing
+        a.unsafe().outboundBuffer().setUserDefinedWritability(1, true);
+        b.runPendingTasks(); // the stream behind it, on its own event loop, may run first
+        a.runPendingTasks(); // the woken pump asks
+        assertEquals(java.util.List.of(layout.objectKey(5)), store.pending().stream().map(p -> p.key).toList(),
+                "the slot went to the stream woken for it, not to the one behind it");
+    }
 }
