@@ -97,21 +97,12 @@ class SubscriberHubWakeUpTest {
      */
     @Test
     void aWakeUpOfAStreamThatClosedGoesToTheNextWaiter() throws Exception {
-        ManualObjectStore store = new ManualObjectStore();
-        LogLayout layout = new LogLayout("");
-        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
-        EmbeddedChannel c = new EmbeddedChannel();
-        EmbeddedChannel a = new EmbeddedChannel();
-        EmbeddedChannel b = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        hub.open(c, 0, true, "L"); // reads 1, waits for its second read ahead
-        assertNull(hub.admit(4));
-        Subscription second = hub.open(a, 4, true, "L"); // waits for 5, holding nothing
-        assertNull(hub.admit(7));
-        hub.open(b, 7, true, "L"); // waits for 8
-        c.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // the first is not woken
-        store.takeFor(layout.objectKey(1)).succeed();
-        assertTrue(second.wokenForRead);
+        SecondWoken w = secondWoken();
+        ManualObjectStore store = w.store;
+        LogLayout layout = w.layout;
+        EmbeddedChannel a = w.a;
+        EmbeddedChannel b = w.b;
+        Subscription second = w.second;
         a.unsafe().close(a.voidPromise()); // gone before its pump ran (EmbeddedChannel.close() would run it first)
         a.runPendingTasks();
         b.runPendingTasks();
@@ -126,21 +117,12 @@ class SubscriberHubWakeUpTest {
      */
     @Test
     void aWokenStreamKeepsItsTurnWhenAnotherPumpRanFirst() throws Exception {
-        ManualObjectStore store = new ManualObjectStore();
-        LogLayout layout = new LogLayout("");
-        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
-        EmbeddedChannel c = new EmbeddedChannel();
-        EmbeddedChannel a = new EmbeddedChannel();
-        EmbeddedChannel b = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        hub.open(c, 0, true, "L"); // reads 1, waits for its second read ahead
-        assertNull(hub.admit(4));
-        Subscription second = hub.open(a, 4, true, "L"); // waits for 5, first of those holding nothing
-        assertNull(hub.admit(7));
-        hub.open(b, 7, true, "L"); // waits for 8
-        c.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
-        store.takeFor(layout.objectKey(1)).succeed(); // wakes the second
-        assertTrue(second.wokenForRead);
+        SecondWoken w = secondWoken();
+        ManualObjectStore store = w.store;
+        LogLayout layout = w.layout;
+        EmbeddedChannel a = w.a;
+        EmbeddedChannel b = w.b;
+        Subscription second = w.second;
         a.unsafe().outboundBuffer().setUserDefinedWritability(1, false);
         second.pump(); // a pump that was running already: not writable, it asks for nothing
         a.unsafe().outboundBuffer().setUserDefinedWritability(1, true);
@@ -148,5 +130,33 @@ class SubscriberHubWakeUpTest {
         a.runPendingTasks(); // the woken pump asks
         assertEquals(java.util.List.of(layout.objectKey(5)), store.pending().stream().map(p -> p.key).toList(),
                 "the slot went to the stream woken for it, not to the one behind it");
+    }
+
+    /** Three streams replaying history with one read slot, and the slot freed. */
+    private record SecondWoken(ManualObjectStore store, LogLayout layout, EmbeddedChannel a, EmbeddedChannel b,
+                               Subscription second) {}
+
+    /**
+     * The first stream reads object 1 and waits for its second read ahead, but its connection
+     * takes nothing; the second (from 4) and the third (from 7) wait holding nothing. Object 1
+     * lands: the second is woken.
+     */
+    private static SecondWoken secondWoken() throws Exception {
+        ManualObjectStore store = new ManualObjectStore();
+        LogLayout layout = new LogLayout("");
+        SubscriberHub hub = hubOverTenObjects(store, layout, 1);
+        EmbeddedChannel c = new EmbeddedChannel();
+        EmbeddedChannel a = new EmbeddedChannel();
+        EmbeddedChannel b = new EmbeddedChannel();
+        assertNull(hub.admit(0));
+        hub.open(c, 0, true, "L");
+        assertNull(hub.admit(4));
+        Subscription second = hub.open(a, 4, true, "L");
+        assertNull(hub.admit(7));
+        hub.open(b, 7, true, "L");
+        c.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // the first is not woken
+        store.takeFor(layout.objectKey(1)).succeed();
+        assertTrue(second.wokenForRead);
+        return new SecondWoken(store, layout, a, b, second);
     }
 }
