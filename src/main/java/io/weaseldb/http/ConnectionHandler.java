@@ -1194,8 +1194,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         java.util.concurrent.CompletableFuture<Backend.VersionInfo> f = backend.version();
-        Backend.VersionInfo now = f.getNow(null);
-        if (f.isDone() && now != null) {
+        // a future already failed (its look at leadership could not even start) is answered below:
+        // getNow would throw, and the exception would cost the connection and every answer it owes
+        Backend.VersionInfo now = f.isDone() && !f.isCompletedExceptionally() ? f.getNow(null) : null;
+        if (now != null) {
             versionResponse(slot, now, null);
             return;
         }
