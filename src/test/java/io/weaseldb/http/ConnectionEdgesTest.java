@@ -161,6 +161,20 @@ class ConnectionEdgesTest extends PipelineFixture {
         assertEquals(5, backend.requests.size());
     }
 
+    /**
+     * The request with Connection: close is read whole: its answer may take longer than the body
+     * read timeout without anything being timed out (no 408 counted, the 200 written).
+     */
+    @Test
+    void aClosingRequestWaitingForItsAnswerIsNotTimedOut() {
+        backend.hold = true;
+        send("POST /v1/commit HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: "
+                + HttpServerTest.WRITE.length() + "\r\n\r\n" + HttpServerTest.WRITE);
+        advance(2 * BODY_MS);
+        assertEquals(0.0, EmbeddedPipeline.rejected(registry, "body_read_timeout"));
+        releaseAndExpectOneClosing200(0);
+    }
+
     /** A retention body cut short by the client's disconnect: its buffer is given back. */
     @Test
     void aPolicyBodyCutShortByACloseLeaksNoBuffer() throws Exception {
