@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.weaseldb.testing.LeakWatch;
 import io.weaseldb.testing.RawHttp;
 import java.util.ArrayList;
@@ -159,6 +160,36 @@ class ConnectionEdgesTest extends PipelineFixture {
         channel.runPendingTasks();
         assertEquals(List.of(200, 200), statuses(answers()));
         assertEquals(5, backend.requests.size());
+    }
+
+    /**
+     * After the client's FIN the requests still held in flow control are taken as answers go out,
+     * one message (a head, or a body) per answer, so no more than max_pipelined_requests (4) are
+     * ever unanswered; every one is answered, in order, and the connection then closes.
+     */
+    @Test
+    void afterTheFinHeldRequestsAreTakenNoFasterThanAnswersGoOut() {
+        backend.hold = true;
+        StringBuilder six = new StringBuilder();
+        for (int i = 0; i < 6; i++) {
+            six.append(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        }
+        send(six.toString());
+        assertEquals(4, backend.requests.size());
+        channel.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        channel.runPendingTasks();
+        backend.release(0);
+        channel.runPendingTasks();
+        assertEquals(4, backend.requests.size(), "the fifth's head is taken, its body waits for another answer");
+        List<String> answers = new ArrayList<>(answers());
+        for (int i = 1; i < 6; i++) {
+            backend.release(i);
+            channel.runPendingTasks();
+            answers.addAll(answers());
+        }
+        assertEquals(6, backend.requests.size());
+        assertEquals(List.of(200, 200, 200, 200, 200, 200), statuses(answers), answers.toString());
+        assertFalse(channel.isActive());
     }
 
     /**
