@@ -47,4 +47,20 @@ class RequestMetricsTest extends PipelineFixture {
         assertEquals(1, t.count());
         assertEquals(100.0, t.totalTime(TimeUnit.MILLISECONDS), 1.0);
     }
+
+    private double commits(String outcome) {
+        var c = registry.find("weaseldb.commits").tag("outcome", outcome).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    /** Commit outcomes count commits only: a status query's answer from the pipeline is not one. */
+    @Test
+    void aCommitsOutcomeIsCountedAndAStatusQuerysIsNot() {
+        send(RawHttp.post("/v1/commit", HttpServerTest.WRITE));
+        assertEquals(List.of(200), statuses(answers()));
+        assertEquals(1.0, commits("committed"));
+        send(RawHttp.get("/v1/status?request_id=" + "r".repeat(24))); // the held backend refuses every status query
+        assertEquals(List.of(503), statuses(answers()));
+        assertEquals(0.0, commits("unavailable"));
+    }
 }
