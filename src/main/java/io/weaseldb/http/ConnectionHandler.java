@@ -368,6 +368,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     /** The request's first content coding other than {@code identity} (RFC 9110 8.4), or null. */
     private static String contentCoding(HttpRequest req) {
+        if (!req.headers().contains(HttpHeaderNames.CONTENT_ENCODING)) {
+            return null; // most requests: no list to allocate (as in plainFraming)
+        }
         for (String value : req.headers().getAll(HttpHeaderNames.CONTENT_ENCODING)) {
             for (String coding : value.split(",")) {
                 String c = coding.trim();
@@ -769,21 +772,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             // the stream's from here all the same (later requests are not served).
             takenByStream();
             slot.onTurn = () -> {
-                if (slot.abandoned || !ctx.channel().isActive()) {
-                    return;
+                if (!slot.abandoned && ctx.channel().isActive()) {
+                    openStream(slot, backend.subscribers(), backend.leaderInfo(), LIVE_TAIL, durable, true);
                 }
-                SubscriberHub h = backend.subscribers();
-                Backend.VersionInfo now = backend.leaderInfo();
-                if (h == null || now == null) {
-                    slot.closeAfter = true; // the connection serves nothing after its stream
-                    respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
-                    return;
-                }
-                openStream(slot, h, liveTail(h, now), durable, now.leaderId(), true);
             };
             return;
         }
-        openStream(slot, hub, after == LIVE_TAIL ? liveTail(hub, v) : after, durable, v.leaderId(), false);
+        openStream(slot, hub, v, after, durable, false);
     }
 
     /**
@@ -811,14 +806,24 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Admits a subscribe from {@code after} and queues its stream head, or answers its refusal.
-     * {@code late}: the connection is the stream's already ({@link #takenByStream}), so a refusal
-     * closes it.
+     * Admits a subscribe from {@code requested} ({@link #LIVE_TAIL}: the latest committed version) and
+     * queues its stream head, or answers its refusal. {@code late}: the connection is the stream's
+     * already ({@link #takenByStream}), so a refusal closes it; and leadership, looked at again in
+     * its turn, may be gone ({@code hub} or {@code v} null).
      */
-    private void openStream(Slot slot, SubscriberHub hub, long after, boolean durable, String leader, boolean late) {
+    private void openStream(Slot slot, SubscriberHub hub, Backend.VersionInfo v, long requested, boolean durable,
+                            boolean late) {
+        if (late) {
+            slot.closeAfter = true; // for a refusal (a stream's head does not read it)
+        }
+        if (hub == null || v == null) {
+            respond(slot, Responses.outcome(ctx.alloc(), backend.notLeader(null)));
+            return;
+        }
+        long after = requested == LIVE_TAIL ? liveTail(hub, v) : requested;
+        String leader = v.leaderId();
         SubscriberHub.Refusal refusal = hub.admit(after);
         if (refusal != null) {
-            slot.closeAfter = late;
             switch (refusal) {
                 case SubscriberHub.Refusal.Truncated t -> {
                     ByteBuf b = ctx.alloc().heapBuffer(160);
@@ -1276,14 +1281,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     private void flushReady() {
         boolean wrote = false;
-        while (!slots.isEmpty() && (slots.peekFirst().answered() || slots.peekFirst().streamHead != null
-                || slots.peekFirst().onTurn != null)) {
-            if (!slots.peekFirst().answered() && slots.peekFirst().streamHead == null) {
-                // its turn: run what it put off, as a task of its own (it may answer at once,
-                // which would write from inside this loop)
-                Runnable work = slots.peekFirst().onTurn;
-                slots.peekFirst().onTurn = null;
-                ctx.executor().execute(work);
+        while (!slots.isEmpty()) {
+            Slot head = slots.peekFirst();
+            if (!head.answered() && head.streamHead == null) {
+                if (head.onTurn != null) {
+                    // its turn: run what it put off, as a task of its own (it may answer at once,
+                    // which would write from inside this loop)
+                    ctx.executor().execute(head.onTurn);
+                    head.onTurn = null;
+                }
                 break;
             }
             Slot s = slots.pollFirst();
