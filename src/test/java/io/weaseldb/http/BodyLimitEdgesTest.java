@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.embedded.EmbeddedChannel;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -42,17 +41,6 @@ class BodyLimitEdgesTest extends PipelineFixture {
     private void reopen() {
         channel.finishAndReleaseAll();
         openPipelineWith(settings());
-    }
-
-    private List<String> awaitAnswers(int n) {
-        List<String> all = new ArrayList<>();
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (all.size() < n && System.nanoTime() < deadline) {
-            channel.runPendingTasks();
-            all.addAll(answers());
-            Thread.onSpinWait();
-        }
-        return all;
     }
 
     @Test

@@ -19,17 +19,6 @@ import org.junit.jupiter.api.Test;
  * stream, and max_pipelined_requests (4 here).
  */
 class ConnectionEdgesTest extends PipelineFixture {
-    private List<String> awaitAnswers(int n) {
-        List<String> all = new ArrayList<>();
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (all.size() < n && System.nanoTime() < deadline) {
-            channel.runPendingTasks();
-            all.addAll(answers());
-            Thread.onSpinWait();
-        }
-        return all;
-    }
-
     /**
      * A body with an unsupported transfer coding cannot be framed: nothing after it is executed,
      * also while its 501 waits behind an earlier answer.

@@ -89,6 +89,21 @@ abstract class PipelineFixture {
         assertFalse(channel.isActive());
     }
 
+    /**
+     * The answers once {@code n} have been written (waiting up to 5 s): some come back from another
+     * thread (retention requests).
+     */
+    List<String> awaitAnswers(int n) {
+        List<String> all = new ArrayList<>();
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (all.size() < n && System.nanoTime() < deadline) {
+            channel.runPendingTasks();
+            all.addAll(answers());
+            Thread.onSpinWait();
+        }
+        return all;
+    }
+
     static int status(String answer) {
         return Integer.parseInt(answer.substring(9, 12));
     }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.weaseldb.subscribe.SubscriberHub;
 import io.weaseldb.testing.RawHttp;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -292,18 +291,6 @@ class TimeoutAnswerOrderTest extends PipelineFixture {
     /** The status of every answer written so far, in order. */
     private List<Integer> statuses() {
         return answers().stream().map(TimeoutAnswerOrderTest::status).toList();
-    }
-
-    /** The answers once {@code n} have been written: some come back from another thread (retention). */
-    private List<String> awaitAnswers(int n) {
-        List<String> all = new ArrayList<>();
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (all.size() < n && System.nanoTime() < deadline) {
-            channel.runPendingTasks();
-            all.addAll(answers());
-            Thread.onSpinWait();
-        }
-        return all;
     }
 
     private static String expectContinue(String method, String path, int length) {
