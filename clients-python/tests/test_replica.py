@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from conftest import Closing, FakeServer, Reply, Stream, b64, checkpoint_event, tx_event
 from weaseldb import (
-    Checkpoint, Client, Delete, LogTruncated, RangeDelete, Replica, Rollback, StreamError, Transaction,
+    Checkpoint, Client, Delete, LogTruncated, Operation, RangeDelete, Replica, Rollback, StreamError, Transaction,
     UnknownOperation, Write,
 )
 
@@ -149,10 +150,14 @@ def test_after_of_the_wrong_type_is_refused_at_once(closing: Closing, after: obj
         Replica(closing(Client("http://127.0.0.1:9")), after=after, start=False)  # type: ignore[arg-type]
 
 
-def test_keys_items_values_are_consistent_while_the_stream_applies() -> None:
-    # Every transaction writes all of KEYS with its version, or deletes them all: a
-    # consistent copy holds all of them with one value, or none.
-    keys = [b"k%02d" % i for i in range(50)]
+CHURNED = [b"k%02d" % i for i in range(50)]
+
+
+@contextlib.contextmanager
+def _churning(clear: Callable[[list[bytes]], list[Operation]]) -> Iterator[Replica]:
+    """A replica whose follower thread, in turn, writes all of CHURNED with the version and
+    applies ``clear`` (deleting them all), switching threads often, mid-copy included: a
+    consistent copy holds all of them with one value, or none."""
     r = Replica()
     stop = threading.Event()
 
@@ -161,15 +166,25 @@ def test_keys_items_values_are_consistent_while_the_stream_applies() -> None:
         while not stop.is_set():
             v += 1
             if v % 2:
-                r.apply(tx(v, *[Write(k, b"%d" % v) for k in keys]))
+                r.apply(tx(v, *[Write(k, b"%d" % v) for k in CHURNED]))
             else:
-                r.apply(tx(v, *[Delete(k) for k in keys]))
+                r.apply(tx(v, *clear(CHURNED)))
 
     t = threading.Thread(target=follow, daemon=True)
     interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads often, mid-copy included
+    sys.setswitchinterval(1e-6)
     t.start()
     try:
+        yield r
+    finally:
+        sys.setswitchinterval(interval)
+        stop.set()
+        t.join(5)
+
+
+def test_keys_items_values_are_consistent_while_the_stream_applies() -> None:
+    keys = CHURNED
+    with _churning(lambda keys: [Delete(k) for k in keys]) as r:
         for _ in range(300):
             items = list(r.items())
             assert [k for k, _ in items] in ([], keys)
@@ -179,10 +194,6 @@ def test_keys_items_values_are_consistent_while_the_stream_applies() -> None:
             assert list(r.keys()) in ([], keys)
             copy = dict(r.items())
             assert len(copy) in (0, len(keys))
-    finally:
-        sys.setswitchinterval(interval)
-        stop.set()
-        t.join(5)
     r.apply(tx(r.version + 1, Write(b"z", b"1")))
     snapshot_keys = r.keys()
     r.apply(tx(r.version + 1, Delete(b"z")))
@@ -279,32 +290,11 @@ def test_the_keys_of_keys_are_read_at_their_version_only_at_once(monkeypatch: py
 def test_dict_of_the_replica_is_consistent_while_the_stream_applies() -> None:
     # As test_keys_items_values_are_consistent_while_the_stream_applies, for dict(replica)
     # and {**replica}, which look every key up after listing them.
-    keys = [b"k%02d" % i for i in range(50)]
-    r = Replica()
-    stop = threading.Event()
-
-    def follow() -> None:
-        v = 0
-        while not stop.is_set():
-            v += 1
-            if v % 2:
-                r.apply(tx(v, *[Write(k, b"%d" % v) for k in keys]))
-            else:
-                r.apply(tx(v, RangeDelete(keys[0], b"l")))
-
-    t = threading.Thread(target=follow, daemon=True)
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    t.start()
-    try:
+    with _churning(lambda keys: [RangeDelete(keys[0], b"l")]) as r:
         for _ in range(300):
             for copy in (dict(r), {**r}):
-                assert list(copy) in ([], keys)
+                assert list(copy) in ([], CHURNED)
                 assert len(set(copy.values())) <= 1
-    finally:
-        sys.setswitchinterval(interval)
-        stop.set()
-        t.join(5)
 
 
 @pytest.mark.parametrize("listing", [lambda r: b"b" in r.keys(), lambda r: set(r.keys()), lambda r: len(r.keys())],
