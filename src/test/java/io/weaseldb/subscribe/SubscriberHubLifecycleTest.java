@@ -1,5 +1,6 @@
 package io.weaseldb.subscribe;
 
+import static io.weaseldb.subscribe.SubscriptionLagTest.subscribeAfter;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
@@ -62,10 +63,8 @@ class SubscriberHubLifecycleTest {
         SubscriberHub hub = hubOverTenObjects(store, layout, 1);
         EmbeddedChannel a = new EmbeddedChannel();
         EmbeddedChannel b = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        hub.open(a, 0, true, "L"); // takes the slot; its read stays pending
-        assertNull(hub.admit(0));
-        Subscription waiting = hub.open(b, 0, true, "L");
+        subscribeAfter(hub, a, 0); // takes the slot; its read stays pending
+        Subscription waiting = subscribeAfter(hub, b, 0);
         // both wait: the first for its second read ahead, the second for its first read
         assertEquals(2, hub.readWaiterCount());
         for (int i = 0; i < 1000; i++) {
@@ -125,10 +124,8 @@ class SubscriberHubLifecycleTest {
         SubscriberHub hub = hubOverTenObjects(store, layout, 1);
         EmbeddedChannel stalled = new EmbeddedChannel();
         EmbeddedChannel reader = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        Subscription first = hub.open(stalled, 0, true, "L"); // takes the slot; queued for its read-ahead
-        assertNull(hub.admit(0));
-        hub.open(reader, 0, true, "L"); // queued behind it
+        Subscription first = subscribeAfter(hub, stalled, 0); // takes the slot; queued for its read-ahead
+        subscribeAfter(hub, reader, 0); // queued behind it
         stalled.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // its client stops reading
         store.takeFor(layout.objectKey(1)).succeed(); // its read lands: the slot is free
         stalled.runPendingTasks();
@@ -168,15 +165,12 @@ class SubscriberHubLifecycleTest {
         EmbeddedChannel first = new EmbeddedChannel();
         EmbeddedChannel stalled = new EmbeddedChannel();
         EmbeddedChannel holder = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        hub.open(first, 0, true, "L"); // reads 1 and 2: both slots
-        assertNull(hub.admit(4));
-        Subscription late = hub.open(stalled, 4, true, "L"); // waits
+        subscribeAfter(hub, first, 0); // reads 1 and 2: both slots
+        Subscription late = subscribeAfter(hub, stalled, 4); // waits
         store.takeFor(layout.objectKey(1)).succeed();
         stalled.runPendingTasks(); // it reads 5, and waits for a slot for 6
         stalled.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // then its client stops reading
-        assertNull(hub.admit(7));
-        hub.open(holder, 7, true, "L"); // waits behind it
+        subscribeAfter(hub, holder, 7); // waits behind it
         store.takeFor(layout.objectKey(5)).succeed();
         holder.runPendingTasks(); // it reads 8, and waits for a slot for 9
         store.takeFor(layout.objectKey(2)).succeed(); // a slot frees up: the holder is woken, holding 8

@@ -1,8 +1,8 @@
 package io.weaseldb.subscribe;
 
 import static io.weaseldb.subscribe.SubscriberHubLifecycleTest.hubOverTenObjects;
+import static io.weaseldb.subscribe.SubscriptionLagTest.subscribeAfter;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -27,12 +27,9 @@ class SubscriberHubWakeUpTest {
         EmbeddedChannel f = new EmbeddedChannel();
         EmbeddedChannel c2 = new EmbeddedChannel();
         EmbeddedChannel c1 = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        Subscription first = hub.open(f, 0, true, "L"); // reads 1 and 2
-        assertNull(hub.admit(4));
-        Subscription second = hub.open(c2, 4, true, "L"); // reads 5, waits for 6 holding it
-        assertNull(hub.admit(7));
-        Subscription third = hub.open(c1, 7, true, "L"); // waits for 8
+        Subscription first = subscribeAfter(hub, f, 0); // reads 1 and 2
+        Subscription second = subscribeAfter(hub, c2, 4); // reads 5, waits for 6 holding it
+        Subscription third = subscribeAfter(hub, c1, 7); // waits for 8
         store.takeFor(layout.objectKey(1)).succeed(); // read 1 lands: wakes the waiters
         for (int i = 0; i < 5; i++) {
             c2.runPendingTasks();
@@ -76,10 +73,8 @@ class SubscriberHubWakeUpTest {
         SubscriberHub hub = hubOverTenObjects(store, layout, 1); // one history read server-wide; no tick here
         EmbeddedChannel a = new EmbeddedChannel();
         EmbeddedChannel b = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        Subscription first = hub.open(a, 0, true, "L"); // reads 1, waits for its second read ahead
-        assertNull(hub.admit(4));
-        hub.open(b, 4, true, "L"); // waits for 5
+        Subscription first = subscribeAfter(hub, a, 0); // reads 1, waits for its second read ahead
+        subscribeAfter(hub, b, 4); // waits for 5
         assertEquals(2, hub.readWaiterCount());
         store.takeFor(layout.objectKey(1)).succeed(); // the slot frees: the first in the queue is woken
         assertTrue(first.wokenForRead);
@@ -148,12 +143,9 @@ class SubscriberHubWakeUpTest {
         EmbeddedChannel c = new EmbeddedChannel();
         EmbeddedChannel a = new EmbeddedChannel();
         EmbeddedChannel b = new EmbeddedChannel();
-        assertNull(hub.admit(0));
-        hub.open(c, 0, true, "L");
-        assertNull(hub.admit(4));
-        Subscription second = hub.open(a, 4, true, "L");
-        assertNull(hub.admit(7));
-        hub.open(b, 7, true, "L");
+        subscribeAfter(hub, c, 0);
+        Subscription second = subscribeAfter(hub, a, 4);
+        subscribeAfter(hub, b, 7);
         c.unsafe().outboundBuffer().setUserDefinedWritability(1, false); // the first is not woken
         store.takeFor(layout.objectKey(1)).succeed();
         assertTrue(second.wokenForRead);

@@ -42,8 +42,13 @@ class SubscriptionLagTest {
 
     /** A durable subscription from version 0 on its own channel, admitted and opened. */
     static Subscription subscribeFromTheStart(SubscriberHub hub, EmbeddedChannel ch) {
-        assertEquals(null, hub.admit(0));
-        return hub.open(ch, 0, true, "L");
+        return subscribeAfter(hub, ch, 0);
+    }
+
+    /** A durable subscription after version {@code after} on its own channel, admitted and opened. */
+    static Subscription subscribeAfter(SubscriberHub hub, EmbeddedChannel ch, long after) {
+        assertEquals(null, hub.admit(after));
+        return hub.open(ch, after, true, "L");
     }
 
     void storedBatch(long first, long last) {
