@@ -44,6 +44,7 @@ final class EmbeddedS3 implements AutoCloseable {
                 .port(s3.fakePort())
                 .dataDir(s3.dataDir())
                 .fsync(s3.fsync())
+                .layout(io.weaseldb.fakes3.DataLayout.fromConfigName(s3.fakeLayout()).orElseThrow())
                 .credentials(ACCESS_KEY, SECRET_KEY)
                 .bucket(s3.bucket())
                 .faults(faults)

@@ -151,6 +151,9 @@ public final class Main {
         if (!s3.fsync()) {
             keys.add("fsync");
         }
+        if (!s3.fakeLayout().equals("segments")) {
+            keys.add("fake_layout");
+        }
         if (s3.fakePort() != 0) {
             keys.add("fake_port");
         }
@@ -228,7 +231,7 @@ public final class Main {
             var s3 = c.s3();
             c = new WeaselConfig(c.server(), c.commit(), c.persistence(), new WeaselConfig.S3(s3.endpoint(), s3.region(),
                     s3.bucket(), s3.prefix(), s3.accessKeyId(), s3.secretAccessKey(), s3.createBucket(),
-                    s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakePort(), s3.fakeFaults(), s3.fakeOverHttp()),
+                    s3.requestTimeoutMs(), s3.maxConnections(), dataDir, s3.fsync(), s3.fakeLayout(), s3.fakePort(), s3.fakeFaults(), s3.fakeOverHttp()),
                     c.subscription(), c.retention(), c.security());
         }
         // a rule that does not parse: exit 2 now, not 1 at startup (checked with an endpoint too,

@@ -38,8 +38,8 @@ class MainTest {
         String endpoint = "[s3]\nendpoint = \"http://minio:9000\"\naccess_key_id = \"a\"\nsecret_access_key = \"b\"\n";
         Path plain = Files.writeString(dir.resolve("plain.toml"), endpoint);
         assertEquals("", Main.embeddedOnlyKeysSet(Main.parse(new String[] {"--config", plain.toString()})));
-        Path set = Files.writeString(dir.resolve("set.toml"), endpoint + "data_dir = \"/srv/x\"\nfsync = false\n");
-        assertEquals("data_dir, fsync", Main.embeddedOnlyKeysSet(Main.parse(new String[] {"--config", set.toString()})));
+        Path set = Files.writeString(dir.resolve("set.toml"), endpoint + "data_dir = \"/srv/x\"\nfsync = false\nfake_layout = \"files\"\n");
+        assertEquals("data_dir, fsync, fake_layout", Main.embeddedOnlyKeysSet(Main.parse(new String[] {"--config", set.toString()})));
         assertEquals("", Main.embeddedOnlyKeysSet(Main.parse(new String[] {"--data-dir", dir.toString()})),
                 "embedded: they apply");
     }

@@ -236,6 +236,10 @@ public final class ConfigLoader {
             throw new ConfigException(s3.key("fake_faults") + " act on HTTP requests; they need "
                     + s3.key("fake_transport") + " = \"http\"");
         }
+        String layout = s3.getString("fake_layout", "segments");
+        if (!layout.equals("segments") && !layout.equals("files")) {
+            throw new ConfigException(s3.key("fake_layout") + " must be \"segments\" or \"files\", got " + quoted(layout));
+        }
         String region = s3.getString("region", "us-east-1");
         if (region.isBlank()) {
             throw new ConfigException(s3.key("region") + " must not be empty (e.g. \"us-east-1\")");
@@ -252,6 +256,7 @@ public final class ConfigLoader {
                 s3.getInt("max_connections", 64, 1, 4096),
                 Path.of(nonBlank(s3, "data_dir", "./data", "a directory such as \"./data\"")),
                 s3.getBoolean("fsync", true),
+                layout,
                 s3.getInt("fake_port", 0, 0, 65535),
                 fakeFaults,
                 transport.equals("http"));

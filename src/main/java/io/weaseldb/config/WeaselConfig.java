@@ -85,6 +85,7 @@ public record WeaselConfig(
             int maxConnections,
             Path dataDir,
             boolean fsync,
+            String fakeLayout,
             int fakePort,
             List<String> fakeFaults,
             boolean fakeOverHttp) {
@@ -99,7 +100,7 @@ public record WeaselConfig(
             return "S3[endpoint=" + endpoint + ", region=" + region + ", bucket=" + bucket + ", prefix=" + prefix
                     + ", accessKeyId=" + accessKeyId + ", secretAccessKey=" + (secretAccessKey.isEmpty() ? "" : "(set)")
                     + ", createBucket=" + createBucket + ", requestTimeoutMs=" + requestTimeoutMs + ", maxConnections="
-                    + maxConnections + ", dataDir=" + dataDir + ", fsync=" + fsync + ", fakePort=" + fakePort
+                    + maxConnections + ", dataDir=" + dataDir + ", fsync=" + fsync + ", fakeLayout=" + fakeLayout + ", fakePort=" + fakePort
                     + ", fakeFaults=" + fakeFaults + ", fakeOverHttp=" + fakeOverHttp + "]";
         }
     }

@@ -94,6 +94,14 @@ class ConfigBoundsTest {
     }
 
     @Test
+    void fakeLayoutIsSegmentsOrFiles() {
+        assertEquals("segments", ConfigLoader.defaults().s3().fakeLayout());
+        assertEquals("files", parse("[s3]\nfake_layout = \"files\"").s3().fakeLayout());
+        assertEquals("test.toml: [s3].fake_layout must be \"segments\" or \"files\", got \"log\"",
+                error("[s3]\nfake_layout = \"log\""));
+    }
+
+    @Test
     void tokenNamesMayHaveSpacesAndSixteenCharactersIsLongEnough() {
         var t = parse("[[security.tokens]]\nname = \"ci writer\"\ntoken = \"0123456789abcdef\"\nroles = [\"commit\"]")
                 .security();

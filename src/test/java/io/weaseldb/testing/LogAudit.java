@@ -1,6 +1,6 @@
 package io.weaseldb.testing;
 
-import io.weaseldb.fakes3.DirectoryBackend;
+import io.weaseldb.fakes3.DataLayout;
 import io.weaseldb.fakes3.ListQuery;
 import io.weaseldb.fakes3.ObjectBackend;
 import io.weaseldb.fakes3.ObjectInfo;
@@ -31,7 +31,7 @@ public final class LogAudit {
     public static Result read(Path dataDir) throws Exception {
         List<Batch> all = new ArrayList<>();
         List<String> keys = new ArrayList<>();
-        try (DirectoryBackend backend = DirectoryBackend.open(dataDir, false, InstantSource.system())) {
+        try (ObjectBackend backend = DataLayout.open(dataDir, DataLayout.SEGMENTS, false, InstantSource.system())) {
             String after = "";
             while (true) {
                 var r = backend.list("weaseldb", new ListQuery("log/", "", after, 1000));

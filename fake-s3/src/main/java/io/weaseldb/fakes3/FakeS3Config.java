@@ -15,6 +15,8 @@ import java.util.Objects;
  *                       memory ({@link MemoryBackend})
  * @param fsync          whether the directory backend fsyncs files and directories before
  *                       answering; only tests that do not care about power loss turn it off
+ * @param layout         how a new data directory stores objects; one that holds data keeps its
+ *                       own ({@link DataLayout#detect})
  * @param accessKey      access key id clients must sign with; {@code null} together with
  *                       {@code secretKey} accepts any (or no) signature
  * @param secretKey      secret key matching {@code accessKey}
@@ -30,6 +32,7 @@ public record FakeS3Config(
         int port,
         Path dataDir,
         boolean fsync,
+        DataLayout layout,
         String accessKey,
         String secretKey,
         List<String> buckets,
@@ -47,6 +50,7 @@ public record FakeS3Config(
 
     public FakeS3Config {
         Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(layout, "layout");
         if (host.isBlank()) {
             throw new IllegalArgumentException("host must not be blank");
         }
@@ -98,7 +102,7 @@ public record FakeS3Config(
     /** A builder starting from these values. */
     public Builder toBuilder() {
         Builder b = new Builder()
-                .host(host).port(port).dataDir(dataDir).fsync(fsync)
+                .host(host).port(port).dataDir(dataDir).fsync(fsync).layout(layout)
                 .maxObjectBytes(maxObjectBytes).maxConnections(maxConnections).ioThreads(ioThreads).seed(seed);
         b.accessKey = accessKey;
         b.secretKey = secretKey;
@@ -110,7 +114,7 @@ public record FakeS3Config(
     @Override
     public String toString() {
         // Never print the secret.
-        return "FakeS3Config[host=" + host + ", port=" + port + ", dataDir=" + dataDir + ", fsync=" + fsync
+        return "FakeS3Config[host=" + host + ", port=" + port + ", dataDir=" + dataDir + ", fsync=" + fsync + ", layout=" + layout
                 + ", accessKey=" + accessKey + ", secretKey=" + (secretKey == null ? null : "***")
                 + ", buckets=" + buckets + ", maxObjectBytes=" + maxObjectBytes
                 + ", maxConnections=" + maxConnections + ", ioThreads=" + ioThreads
@@ -123,6 +127,7 @@ public record FakeS3Config(
         private int port = 0;
         private Path dataDir = null;
         private boolean fsync = true;
+        private DataLayout layout = DataLayout.SEGMENTS;
         private String accessKey = null;
         private String secretKey = null;
         private final List<String> buckets = new ArrayList<>();
@@ -157,6 +162,12 @@ public record FakeS3Config(
 
         public Builder fsync(boolean fsync) {
             this.fsync = fsync;
+            return this;
+        }
+
+        /** How a new data directory stores objects (default {@link DataLayout#SEGMENTS}). */
+        public Builder layout(DataLayout layout) {
+            this.layout = layout;
             return this;
         }
 
@@ -209,7 +220,7 @@ public record FakeS3Config(
         }
 
         public FakeS3Config build() {
-            return new FakeS3Config(host, port, dataDir, fsync, accessKey, secretKey, buckets,
+            return new FakeS3Config(host, port, dataDir, fsync, layout, accessKey, secretKey, buckets,
                     maxObjectBytes, maxConnections, ioThreads, faults, seed);
         }
     }

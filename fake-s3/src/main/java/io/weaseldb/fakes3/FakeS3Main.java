@@ -21,6 +21,9 @@ public final class FakeS3Main {
               --data-dir DIR       store objects durably under DIR
               --memory             keep objects in memory (the default without --data-dir)
               --no-fsync           do not fsync (data may be lost on power failure)
+              --layout L           how a new --data-dir stores objects: segments (an
+                                   append-only log, the default) or files (a file per
+                                   object); a directory with data keeps its own
               --access-key KEY     require SigV4 signatures with this key pair
               --secret-key SECRET
               --bucket NAME        create this bucket at startup (repeatable)
@@ -114,6 +117,11 @@ public final class FakeS3Main {
                 case "--data-dir" -> dataDir = Path.of(value(args, ++i, arg));
                 case "--memory" -> memory = true;
                 case "--no-fsync" -> b.fsync(false);
+                case "--layout" -> {
+                    String name = value(args, ++i, arg);
+                    b.layout(DataLayout.fromConfigName(name).orElseThrow(() -> new IllegalArgumentException(
+                            "--layout must be segments or files, got '" + name + "'")));
+                }
                 case "--access-key" -> accessKey = value(args, ++i, arg);
                 case "--secret-key" -> secretKey = value(args, ++i, arg);
                 case "--bucket" -> b.bucket(value(args, ++i, arg));

@@ -112,7 +112,7 @@ public final class FakeS3Server implements AutoCloseable {
             backend = new MemoryBackend(clock);
         } else {
             try {
-                backend = DirectoryBackend.open(config.dataDir(), config.fsync(), clock);
+                backend = DataLayout.open(config.dataDir(), config.layout(), config.fsync(), clock);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot open data directory " + config.dataDir() + ": " + reason(e), e);
             }

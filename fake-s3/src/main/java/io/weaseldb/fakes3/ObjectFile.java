@@ -88,25 +88,35 @@ final class ObjectFile {
     static Header readHeader(FileChannel channel) throws IOException {
         ByteBuffer fixed = ByteBuffer.allocate(MAGIC.length + 8);
         readFully(channel, fixed, 0);
-        byte[] magic = new byte[MAGIC.length];
-        fixed.flip().get(magic);
-        if (!Arrays.equals(magic, MAGIC)) {
-            throw new IOException("not an object file (bad magic)");
+        int length = checkFixed(fixed.flip());
+        ByteBuffer all = ByteBuffer.allocate(MAGIC.length + 8 + length + 4);
+        all.put(fixed.flip());
+        readFully(channel, all, MAGIC.length + 8);
+        Header header = decode(all.flip());
+        long expectedFileSize = header.contentOffset() + header.info().size();
+        if (channel.size() != expectedFileSize) {
+            throw new IOException("file is " + channel.size() + " bytes, header says " + expectedFileSize);
         }
-        int version = fixed.getInt();
-        if (version != VERSION) {
-            throw new IOException("unsupported object file version " + version);
+        return header;
+    }
+
+    /**
+     * Decodes a header as {@link #encodeHeader} wrote it, from {@code encoded}'s position (which
+     * it moves past the header); {@link Header#contentOffset()} is the header's length.
+     *
+     * @throws IOException if the bytes are not a complete, intact header
+     */
+    static Header decode(ByteBuffer encoded) throws IOException {
+        if (encoded.remaining() < MAGIC.length + 8) {
+            throw new IOException("header ends early");
         }
-        int length = fixed.getInt();
-        if (length < 0 || length > MAX_HEADER_BYTES) {
-            throw new IOException("implausible header length " + length);
+        int length = checkFixed(encoded);
+        if (encoded.remaining() < length + 4) {
+            throw new IOException("header ends early");
         }
-        ByteBuffer rest = ByteBuffer.allocate(length + 4);
-        readFully(channel, rest, MAGIC.length + 8);
-        rest.flip();
         byte[] header = new byte[length];
-        rest.get(header);
-        int storedCrc = rest.getInt();
+        encoded.get(header);
+        int storedCrc = encoded.getInt();
         CRC32C crc = new CRC32C();
         crc.update(header);
         if ((int) crc.getValue() != storedCrc) {
@@ -115,6 +125,9 @@ final class ObjectFile {
         DataInputStream h = new DataInputStream(new java.io.ByteArrayInputStream(header));
         String key = readString(h);
         long size = h.readLong();
+        if (size < 0) {
+            throw new IOException("negative size " + size);
+        }
         String etag = readString(h);
         Instant lastModified = Instant.ofEpochMilli(h.readLong());
         String contentType = readString(h);
@@ -138,14 +151,27 @@ final class ObjectFile {
                 throw new IOException(e.getMessage(), e);
             }
         }
-        long contentOffset = MAGIC.length + 8L + length + 4L;
-        long expectedFileSize = contentOffset + size;
-        if (channel.size() != expectedFileSize) {
-            throw new IOException("file is " + channel.size() + " bytes, header says " + expectedFileSize);
-        }
         ObjectInfo info = new ObjectInfo(key, size, etag, lastModified,
                 new ObjectAttributes(contentType, checksum, metadata));
-        return new Header(info, contentOffset);
+        return new Header(info, MAGIC.length + 8L + length + 4L);
+    }
+
+    /** Checks the magic and version at {@code fixed}'s position and returns the header length. */
+    private static int checkFixed(ByteBuffer fixed) throws IOException {
+        byte[] magic = new byte[MAGIC.length];
+        fixed.get(magic);
+        if (!Arrays.equals(magic, MAGIC)) {
+            throw new IOException("not an object file (bad magic)");
+        }
+        int version = fixed.getInt();
+        if (version != VERSION) {
+            throw new IOException("unsupported object file version " + version);
+        }
+        int length = fixed.getInt();
+        if (length < 0 || length > MAX_HEADER_BYTES) {
+            throw new IOException("implausible header length " + length);
+        }
+        return length;
     }
 
     /** Reads until {@code buffer} is full, starting at {@code position}. */

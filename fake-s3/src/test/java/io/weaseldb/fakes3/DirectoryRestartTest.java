@@ -26,13 +26,17 @@ class DirectoryRestartTest {
     @TempDir
     Path dir;
 
+    private DataLayout layout = DataLayout.SEGMENTS;
+
     private FakeS3Server start() throws InterruptedException {
-        return FakeS3Server.start(FakeS3Config.builder().dataDir(dir.resolve("s3")).fsync(true)
+        return FakeS3Server.start(FakeS3Config.builder().dataDir(dir.resolve("s3")).fsync(true).layout(layout)
                 .credentials(S3Clients.ACCESS_KEY, S3Clients.SECRET_KEY).bucket("weaseldb").build());
     }
 
-    @Test
-    void contentsMetadataAndListingSurviveARestart() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(DataLayout.class)
+    void contentsMetadataAndListingSurviveARestart(DataLayout layout) throws Exception {
+        this.layout = layout;
         Map<String, byte[]> objects = new LinkedHashMap<>();
         for (int i = 0; i < 30; i++) {
             objects.put(String.format("log/%020d", i * 100), FakeS3ServerTest.randomBytes(100 + 1000 * i, i));
@@ -58,6 +62,9 @@ class DirectoryRestartTest {
             listing = s3.listObjectsV2(b -> b.bucket("weaseldb")).join().contents();
         }
 
+        // Started again asking for the other layout: the directory keeps the one it was made with.
+        this.layout = layout == DataLayout.SEGMENTS ? DataLayout.FILES : DataLayout.SEGMENTS;
+        assertEquals(layout, DataLayout.detect(dir.resolve("s3"), this.layout));
         try (FakeS3Server server = start(); S3AsyncClient s3 = S3Clients.client(server.endpoint())) {
             assertEquals(listing, s3.listObjectsV2(b -> b.bucket("weaseldb")).join().contents());
             List<String> keys = new ArrayList<>(objects.keySet());
@@ -84,8 +91,10 @@ class DirectoryRestartTest {
         }
     }
 
-    @Test
-    void twoServersCannotShareADataDirectory() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(DataLayout.class)
+    void twoServersCannotShareADataDirectory(DataLayout layout) throws Exception {
+        this.layout = layout;
         try (FakeS3Server first = start()) {
             UncheckedIOException e = assertThrows(UncheckedIOException.class, this::start);
             assertTrue(e.getCause().getMessage().contains("in use"), e.getCause().getMessage());

@@ -32,7 +32,7 @@ class FakeS3MainTest {
     @Test
     void parsesEveryOption() {
         FakeS3Config c = FakeS3Main.parse(new String[] {"--host", "0.0.0.0", "--port", "0", "--data-dir", "/tmp/x",
-                "--no-fsync", "--access-key", "ak", "--secret-key", "sk", "--bucket", "one", "--bucket", "two",
+                "--no-fsync", "--layout", "files", "--access-key", "ak", "--secret-key", "sk", "--bucket", "one", "--bucket", "two",
                 "--max-object-bytes", "1000", "--max-connections", "5", "--io-threads", "3",
                 "--fault", "op=PUT,kind=error,status=503,code=SlowDown,probability=0.2,count=10",
                 "--fault", "op=GET,kind=latency,min_ms=5,max_ms=50", "--seed", "9"});
@@ -40,6 +40,7 @@ class FakeS3MainTest {
         assertEquals(0, c.port());
         assertEquals(Path.of("/tmp/x"), c.dataDir());
         assertEquals(false, c.fsync());
+        assertEquals(DataLayout.FILES, c.layout());
         assertEquals("ak", c.accessKey());
         assertEquals("sk", c.secretKey());
         assertEquals(List.of("one", "two"), c.buckets());
@@ -51,6 +52,7 @@ class FakeS3MainTest {
         FakeS3Config defaults = FakeS3Main.parse(new String[] {"--memory"});
         assertNull(defaults.dataDir());
         assertEquals(9000, defaults.port());
+        assertEquals(DataLayout.SEGMENTS, defaults.layout());
         assertNull(FakeS3Main.parse(new String[] {"--help"}));
     }
 
@@ -58,7 +60,8 @@ class FakeS3MainTest {
     void badArgumentsExitWithUsage() {
         for (String[] args : List.of(new String[] {"--port"}, new String[] {"--port", "x"}, new String[] {"--frobnicate"},
                 new String[] {"--memory", "--data-dir", "d"}, new String[] {"--access-key", "a"},
-                new String[] {"--fault", "kind=nope"}, new String[] {"--bucket", "NO"})) {
+                new String[] {"--fault", "kind=nope"}, new String[] {"--bucket", "NO"},
+                new String[] {"--layout", "log"})) {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             int code = FakeS3Main.run(args, new PrintStream(new ByteArrayOutputStream()), new PrintStream(err));
             assertEquals(2, code, String.join(" ", args));
