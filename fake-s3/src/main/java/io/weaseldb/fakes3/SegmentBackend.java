@@ -74,9 +74,9 @@ import org.slf4j.LoggerFactory;
  * and syncs by one monitor per segment. A read-write lock keeps bucket creation and deletion apart
  * from object operations. All calls block on disk I/O: never call them from an event loop.
  *
- * <p>A failed write (a full disk) fails only its own call. A failed {@code fdatasync} leaves it
- * unknown what is on disk, so the backend then refuses every further write (reads go on) until it
- * is reopened.
+ * <p>A failed write (a full disk) fails only its own call. A failed {@code fdatasync} (or a failed
+ * rename or directory sync of the bucket list) leaves it unknown what is on disk, so the backend
+ * then refuses every further write (reads go on) until it is reopened.
  */
 public final class SegmentBackend implements ObjectBackend {
     private static final Logger log = LoggerFactory.getLogger(SegmentBackend.class);
@@ -139,6 +139,8 @@ public final class SegmentBackend implements ObjectBackend {
     private volatile Segment head;
     private volatile String failure;
     private volatile boolean closed;
+    /** Tests: thrown by the next directory sync instead of syncing (a disk that fails it). */
+    volatile IOException directorySyncFault;
 
     private SegmentBackend(Path root, boolean fsync, long segmentBytes, InstantSource clock,
                            FileChannel lockChannel, FileLock fileLock) {
@@ -327,9 +329,17 @@ public final class SegmentBackend implements ObjectBackend {
                 ch.force(true);
             }
         }
-        Files.move(temp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        syncIfDurable(root);
+        // Up to here the old list is intact. From the rename on, a failure leaves it unknown which
+        // list a restart reads: were the backend to go on, a put into a bucket that it still
+        // has but the disk no longer lists would be acknowledged and then dropped at the restart.
+        try {
+            Files.move(temp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            syncIfDurable(root);
+        } catch (IOException e) {
+            fail("cannot replace " + file + ": " + e);
+            throw e;
+        }
     }
 
     /** Applies a segment's intact records in order; cuts it at the first that is not. */
@@ -943,6 +953,11 @@ public final class SegmentBackend implements ObjectBackend {
 
     private void syncIfDurable(Path directory) throws IOException {
         if (fsync) {
+            IOException fault = directorySyncFault;
+            if (fault != null) {
+                directorySyncFault = null;
+                throw fault;
+            }
             syncDirectory(directory);
         }
     }

@@ -179,6 +179,28 @@ class SegmentBackendTest extends ObjectBackendContractTest {
     }
 
     @Test
+    void aBucketListThatMayNotBeDurableLosesNoAcknowledgedPut() throws IOException {
+        // The new list was renamed into place, but the directory sync failed: on disk the bucket
+        // may or may not be gone. Whatever the backend answers next, what it acknowledges must
+        // survive a restart.
+        backend.createBucket("gone");
+        segments().directorySyncFault = new IOException("injected: fsync of the directory failed");
+        assertThrows(java.io.UncheckedIOException.class, () -> backend.deleteBucket("gone"));
+        boolean stored;
+        try {
+            stored = backend.put("gone", "k", bytes("v"), ObjectAttributes.DEFAULT, PutCondition.NONE)
+                    instanceof ObjectBackend.PutResult.Stored;
+        } catch (java.io.UncheckedIOException refused) {
+            stored = false;
+        }
+        reopen();
+        if (stored) {
+            var r = backend.get("gone", "k", null);
+            assertArrayEquals(bytes("v"), assertInstanceOf(ObjectBackend.GetResult.Found.class, r).content());
+        }
+    }
+
+    @Test
     void aSecondBackendCannotOpenTheSameDirectory() {
         IOException e = assertThrows(IOException.class,
                 () -> SegmentBackend.open(dir.resolve("data"), true, clock, SEGMENT));
