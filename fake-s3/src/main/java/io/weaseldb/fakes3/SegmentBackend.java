@@ -229,6 +229,9 @@ public final class SegmentBackend implements ObjectBackend {
     // ---- recovery
 
     private void recover() throws IOException {
+        // The bucket list first: it is what marks the layout (DataLayout.detect), while a
+        // directory "segments" alone would look like a bucket of the file layout.
+        List<String> bucketNames = readBuckets();
         if (!Files.isDirectory(dir)) {
             Files.createDirectory(dir);
             syncIfDurable(root);
@@ -255,7 +258,7 @@ public final class SegmentBackend implements ObjectBackend {
             replay(segment, replayed);
         }
         int objects = 0;
-        for (String name : readBuckets()) {
+        for (String name : bucketNames) {
             ConcurrentSkipListMap<String, Entry> index = replayed.remove(name);
             index = index == null ? new ConcurrentSkipListMap<>(KeyOrder.INSTANCE) : index;
             objects += index.size();

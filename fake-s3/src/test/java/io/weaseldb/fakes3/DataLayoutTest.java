@@ -2,6 +2,7 @@ package io.weaseldb.fakes3;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +25,23 @@ class DataLayoutTest {
         assertEquals(DataLayout.FILES, DataLayout.detect(empty, DataLayout.FILES));
         try (ObjectBackend b = DataLayout.open(empty, DataLayout.SEGMENTS, false, InstantSource.system())) {
             assertInstanceOf(SegmentBackend.class, b);
+        }
+    }
+
+    @Test
+    void aFirstStartThatStopsBeforeItsBucketListIsNotTakenForTheFileLayout() throws Exception {
+        // The first start of the segment layout fails (or the machine stops) before the bucket
+        // list that marks the layout is written. Here the list's temp file cannot be created.
+        Path root = Files.createDirectory(dir.resolve("data"));
+        Path blocker = Files.createDirectories(root.resolve(SegmentBackend.BUCKETS_FILE + ".tmp").resolve("x"));
+        assertThrows(java.io.IOException.class, () -> SegmentBackend.open(root, true, InstantSource.system()));
+        Files.delete(blocker);
+        Files.delete(blocker.getParent());
+        // Nothing was stored: the directory is new, not a file layout with a bucket "segments".
+        assertEquals(DataLayout.SEGMENTS, DataLayout.detect(root, DataLayout.SEGMENTS));
+        try (ObjectBackend b = DataLayout.open(root, DataLayout.SEGMENTS, true, InstantSource.system())) {
+            assertInstanceOf(SegmentBackend.class, b);
+            assertEquals(false, b.bucketExists(SegmentBackend.SEGMENTS_DIR));
         }
     }
 
