@@ -96,20 +96,57 @@ public final class SegmentBackend implements ObjectBackend {
     private static final byte DELETE = 2;
     private static final int STRIPES = 256;
 
-    /** One segment file. {@code end} is guarded by the append lock, {@code synced} by the segment. */
+    /**
+     * One segment file. {@code end} is guarded by the append lock, {@code synced} by the segment.
+     *
+     * <p>Every thread shares the segment's channel, and a {@link FileChannel} closes itself when a
+     * thread is interrupted in one of its calls: the channel is then opened again ({@link
+     * #reopen}) for the others, and only the interrupted call fails. A segment closed on purpose
+     * (compacted away, or the backend closed) is retired and stays closed.
+     */
     private static final class Segment {
         final long id;
         final Path path;
-        final FileChannel channel;
         /** Bytes of records still needed: the current version of an object. */
         final AtomicLong live = new AtomicLong();
         volatile long end;
         long synced;
+        private final Object reopenLock = new Object();
+        private volatile FileChannel channel;
+        private volatile boolean retired;
 
         Segment(long id, Path path, FileChannel channel) {
             this.id = id;
             this.path = path;
             this.channel = channel;
+        }
+
+        FileChannel channel() {
+            return channel;
+        }
+
+        /**
+         * After {@code e} from {@code broken}: opens the file again if an interrupt closed it and
+         * the segment is still in use. Rethrows {@code e} when the caller must not retry: it was
+         * the interrupted one (its interrupt would close the new channel at once), or the
+         * segment is retired.
+         */
+        void reopen(FileChannel broken, ClosedChannelException e) throws IOException {
+            synchronized (reopenLock) {
+                if (!retired && channel == broken && !broken.isOpen()) {
+                    channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                }
+            }
+            if (retired || e instanceof java.nio.channels.ClosedByInterruptException) {
+                throw e;
+            }
+        }
+
+        void retire() throws IOException {
+            synchronized (reopenLock) {
+                retired = true;
+                channel.close();
+            }
         }
     }
 
@@ -299,6 +336,15 @@ public final class SegmentBackend implements ObjectBackend {
     private List<String> readBuckets() throws IOException {
         Path file = root.resolve(BUCKETS_FILE);
         if (!Files.exists(file)) {
+            if (Files.isDirectory(dir)) {
+                try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
+                    if (entries.iterator().hasNext()) {
+                        // Opening would drop every object as belonging to no bucket.
+                        throw new IOException(dir + " holds log segments but " + file + " is missing: restore it"
+                                + " (one bucket name per line) or move " + dir + " away to start empty");
+                    }
+                }
+            }
             writeBuckets(List.of()); // marks the directory as this layout from the start
             return List.of();
         }
@@ -348,19 +394,19 @@ public final class SegmentBackend implements ObjectBackend {
     /** Applies a segment's intact records in order; cuts it at the first that is not. */
     private void replay(Segment segment, Map<String, ConcurrentSkipListMap<String, Entry>> replayed)
             throws IOException {
-        long size = segment.channel.size();
+        long size = segment.channel().size();
         long position = 0;
         ByteBuffer fixed = ByteBuffer.allocate(FIXED);
         while (position + FIXED <= size) {
             fixed.clear();
-            ObjectFile.readFully(segment.channel, fixed, position);
+            ObjectFile.readFully(segment.channel(), fixed, position);
             fixed.flip();
             int length = fixed.getInt(8);
             if (fixed.getInt(0) != MAGIC || length < FIXED || length > size - position) {
                 break;
             }
             ByteBuffer record = ByteBuffer.allocate(length);
-            ObjectFile.readFully(segment.channel, record, position);
+            ObjectFile.readFully(segment.channel(), record, position);
             record.flip();
             CRC32C crc = new CRC32C();
             crc.update(record.slice(8, length - 8));
@@ -378,9 +424,9 @@ public final class SegmentBackend implements ObjectBackend {
         if (position < size) {
             log.warn("{}: cutting {} bytes after offset {}: a write that was in progress when the server stopped",
                     segment.path, size - position, position);
-            segment.channel.truncate(position);
+            segment.channel().truncate(position);
             if (fsync) {
-                segment.channel.force(true);
+                segment.channel().force(true);
             }
         }
         segment.end = position;
@@ -478,11 +524,22 @@ public final class SegmentBackend implements ObjectBackend {
                 head = s;
             }
             long position = s.end;
-            long at = position;
-            for (ByteBuffer b : record) {
-                ByteBuffer d = b.duplicate();
-                while (d.hasRemaining()) {
-                    at += s.channel.write(d, at);
+            for (int attempt = 0; ; attempt++) {
+                FileChannel ch = s.channel();
+                try {
+                    long at = position;
+                    for (ByteBuffer b : record) {
+                        ByteBuffer d = b.duplicate();
+                        while (d.hasRemaining()) {
+                            at += ch.write(d, at);
+                        }
+                    }
+                    break;
+                } catch (ClosedChannelException e) {
+                    s.reopen(ch, e); // another thread's interrupt closed it: write the record again
+                    if (attempt >= 10) {
+                        throw e;
+                    }
                 }
             }
             s.end = position + length;
@@ -509,11 +566,22 @@ public final class SegmentBackend implements ObjectBackend {
             }
             long target = s.end; // everything written so far in this segment
             checkWritable();
-            try {
-                s.channel.force(false);
-            } catch (IOException e) {
-                fail("cannot sync " + s.path + ": " + e);
-                throw e;
+            for (int attempt = 0; ; attempt++) {
+                FileChannel ch = s.channel();
+                try {
+                    ch.force(false);
+                    break;
+                } catch (ClosedChannelException e) {
+                    // Closed by an interrupt, not a failed sync: what was written is still in the
+                    // page cache, and a sync through the reopened channel covers it.
+                    s.reopen(ch, e);
+                    if (attempt >= 10) {
+                        throw e;
+                    }
+                } catch (IOException e) {
+                    fail("cannot sync " + s.path + ": " + e);
+                    throw e;
+                }
             }
             s.synced = target;
         }
@@ -523,7 +591,14 @@ public final class SegmentBackend implements ObjectBackend {
         Path path = dir.resolve(segmentName(id));
         FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
-        syncIfDurable(dir);
+        try {
+            syncIfDurable(dir);
+        } catch (IOException e) {
+            // Whether the new file's name is durable is unknown; nothing is written to it.
+            channel.close();
+            fail("cannot sync " + dir + " after creating " + path.getFileName() + ": " + e);
+            throw e;
+        }
         return new Segment(id, path, channel);
     }
 
@@ -684,6 +759,8 @@ public final class SegmentBackend implements ObjectBackend {
                 }
                 ByteRange.Resolved r = resolved.get();
                 return new GetResult.Partial(info, read(e.segment(), e.contentPosition() + r.first(), r.length()), r);
+            } catch (java.nio.channels.ClosedByInterruptException interrupted) {
+                throw new UncheckedIOException("cannot read " + bucket + "/" + key + ": interrupted", interrupted);
             } catch (ClosedChannelException moved) {
                 if (closed || attempt >= 100) {
                     throw new UncheckedIOException("cannot read " + bucket + "/" + key + ": " + moved, moved);
@@ -699,8 +776,28 @@ public final class SegmentBackend implements ObjectBackend {
             throw new IOException("object too large to read into memory: " + length);
         }
         ByteBuffer buffer = ByteBuffer.allocate((int) length);
-        ObjectFile.readFully(segment.channel, buffer, position);
+        readFully(segment, buffer, position);
         return buffer.array();
+    }
+
+    /**
+     * Reads from a segment through whichever channel it has. Throws {@link ClosedChannelException}
+     * when the segment was retired (the caller looks the object up again) or this thread was
+     * interrupted.
+     */
+    private static void readFully(Segment segment, ByteBuffer buffer, long position) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            FileChannel ch = segment.channel();
+            try {
+                ObjectFile.readFully(ch, buffer.clear(), position);
+                return;
+            } catch (ClosedChannelException e) {
+                segment.reopen(ch, e);
+                if (attempt >= 10) {
+                    throw e;
+                }
+            }
+        }
     }
 
     @Override
@@ -832,12 +929,12 @@ public final class SegmentBackend implements ObjectBackend {
         // and moveIfLive waits for that on the key's lock.
         while (position < oldest.end && !closed) {
             fixed.clear();
-            ObjectFile.readFully(oldest.channel, fixed, position);
+            readFully(oldest, fixed, position);
             int length = fixed.getInt(8);
             byte type = fixed.get(12);
             if (type == PUT) {
                 ByteBuffer record = ByteBuffer.allocate(length);
-                ObjectFile.readFully(oldest.channel, record, position);
+                readFully(oldest, record, position);
                 record.flip();
                 if (moveIfLive(oldest, position, record)) {
                     moved += length;
@@ -861,7 +958,7 @@ public final class SegmentBackend implements ObjectBackend {
         } finally {
             appendLock.unlock();
         }
-        oldest.channel.close();
+        oldest.retire();
         Files.delete(oldest.path);
         syncIfDurable(dir);
         log.debug("removed {} ({} bytes, {} moved)", oldest.path, oldest.end, moved);
@@ -925,7 +1022,7 @@ public final class SegmentBackend implements ObjectBackend {
         try {
             for (Segment s : segments) {
                 try {
-                    s.channel.close();
+                    s.retire();
                 } catch (IOException e) {
                     log.warn("cannot close {}", s.path, e);
                 }
