@@ -151,8 +151,13 @@ final class ObjectFile {
                 throw new IOException(e.getMessage(), e);
             }
         }
-        ObjectInfo info = new ObjectInfo(key, size, etag, lastModified,
-                new ObjectAttributes(contentType, checksum, metadata));
+        // Most objects carry the default attributes: one shared instance instead of one each
+        // (an index holds them for as long as the objects are stored).
+        ObjectAttributes attributes = checksum.isEmpty() && metadata.isEmpty()
+                && contentType.equals(ObjectAttributes.DEFAULT_CONTENT_TYPE)
+                ? ObjectAttributes.DEFAULT
+                : new ObjectAttributes(contentType, checksum, metadata);
+        ObjectInfo info = new ObjectInfo(key, size, etag, lastModified, attributes);
         return new Header(info, MAGIC.length + 8L + length + 4L);
     }
 

@@ -151,7 +151,60 @@ public final class SegmentBackend implements ObjectBackend {
     }
 
     /** Where the current version of an object is: its record and, inside it, the content. */
-    private record Entry(ObjectInfo info, Segment segment, long position, int length, long contentPosition) {}
+    /**
+     * The current version of an object: its metadata, kept compact (the index holds one per stored
+     * object, for as long as it is stored: the MD5 ETag as two longs instead of a string, the time
+     * as a number; {@link #info()} makes the {@link ObjectInfo} when it is asked for), and where its
+     * record is. The content is the record's last {@code size} bytes.
+     */
+    private record Entry(String key, long size, long etagHigh, long etagLow, String otherEtag, long modifiedMillis,
+                         ObjectAttributes attributes, Segment segment, long position, int length) {
+
+        static Entry of(ObjectInfo info, Segment segment, long position, int length) {
+            String etag = info.etag();
+            long high = 0;
+            long low = 0;
+            String other = etag;
+            if (etag.length() == 34 && etag.charAt(0) == '"' && etag.charAt(33) == '"' && lowerHex(etag)) {
+                high = Long.parseUnsignedLong(etag, 1, 17, 16);
+                low = Long.parseUnsignedLong(etag, 17, 33, 16);
+                other = null;
+            }
+            return new Entry(info.key(), info.size(), high, low, other, info.lastModified().toEpochMilli(),
+                    info.attributes(), segment, position, length);
+        }
+
+        private static boolean lowerHex(String etag) {
+            for (int i = 1; i < 33; i++) {
+                char c = etag.charAt(i);
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        String etag() {
+            if (otherEtag != null) {
+                return otherEtag;
+            }
+            return '"' + java.util.HexFormat.of().toHexDigits(etagHigh) + java.util.HexFormat.of().toHexDigits(etagLow) + '"';
+        }
+
+        ObjectInfo info() {
+            return new ObjectInfo(key, size, etag(), java.time.Instant.ofEpochMilli(modifiedMillis), attributes);
+        }
+
+        long contentPosition() {
+            return position + length - size;
+        }
+
+        /** The same object, moved to the record {@code a}. */
+        Entry at(Appended a) {
+            return new Entry(key, size, etagHigh, etagLow, otherEtag, modifiedMillis, attributes, a.segment(),
+                    a.position(), a.length());
+        }
+    }
 
     private record Bucket(ConcurrentSkipListMap<String, Entry> index) {}
 
@@ -449,8 +502,7 @@ public final class SegmentBackend implements ObjectBackend {
                 if (contentPosition + header.info().size() != length) {
                     throw new IOException("record length does not match the object's size");
                 }
-                Entry previous = index.put(header.info().key(),
-                        new Entry(header.info(), segment, position, length, position + contentPosition));
+                Entry previous = index.put(header.info().key(), Entry.of(header.info(), segment, position, length));
                 if (previous != null) {
                     previous.segment().live.addAndGet(-previous.length());
                 }
@@ -705,7 +757,7 @@ public final class SegmentBackend implements ObjectBackend {
                 }
                 Appended a = append(record);
                 sync(a);
-                install(b, key, info, a, a.length() - content.length);
+                install(b, key, Entry.of(info, a.segment(), a.position(), a.length()));
             } finally {
                 keyLock.unlock();
             }
@@ -718,10 +770,9 @@ public final class SegmentBackend implements ObjectBackend {
     }
 
     /** Points the index at a durable put record; its content starts {@code contentOffset} into it. */
-    private void install(Bucket b, String key, ObjectInfo info, Appended a, long contentOffset) {
-        a.segment().live.addAndGet(a.length());
-        Entry previous = b.index().put(key,
-                new Entry(info, a.segment(), a.position(), a.length(), a.position() + contentOffset));
+    private void install(Bucket b, String key, Entry entry) {
+        entry.segment().live.addAndGet(entry.length());
+        Entry previous = b.index().put(key, entry);
         if (previous != null) {
             released(previous.segment(), previous.length());
         }
@@ -731,7 +782,7 @@ public final class SegmentBackend implements ObjectBackend {
         return switch (condition) {
             case PutCondition.None n -> true;
             case PutCondition.IfAbsent a -> current == null;
-            case PutCondition.IfMatch m -> current != null && m.matches(current.info().etag());
+            case PutCondition.IfMatch m -> current != null && m.matches(current.etag());
         };
     }
 
@@ -975,9 +1026,7 @@ public final class SegmentBackend implements ObjectBackend {
             if (b == null) {
                 return false;
             }
-            int headerStart = record.position();
-            ObjectFile.Header header = ObjectFile.decode(record);
-            String key = header.info().key();
+            String key = ObjectFile.decode(record).info().key();
             ReentrantLock keyLock = keyLock(bucketName, key);
             keyLock.lock();
             try {
@@ -987,7 +1036,7 @@ public final class SegmentBackend implements ObjectBackend {
                 }
                 Appended a = append(new ByteBuffer[] {record.rewind()});
                 sync(a);
-                install(b, key, e.info(), a, headerStart + header.contentOffset());
+                install(b, key, e.at(a));
                 return true;
             } finally {
                 keyLock.unlock();
