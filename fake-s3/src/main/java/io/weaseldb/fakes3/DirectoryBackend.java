@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -60,10 +58,8 @@ import org.slf4j.LoggerFactory;
 public final class DirectoryBackend implements ObjectBackend {
     private static final Logger log = LoggerFactory.getLogger(DirectoryBackend.class);
 
-    private static final String LOCK_FILE = ".lock";
     private static final String TEMP_PREFIX = ".tmp-";
     private static final int MAX_ESCAPED_NAME = 240;
-    private static final int STRIPES = 256;
     private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
     private record Bucket(Path dir, ConcurrentSkipListMap<String, ObjectInfo> index) {}
@@ -73,23 +69,18 @@ public final class DirectoryBackend implements ObjectBackend {
     /** Tests: told of each durability step of a put or delete, in the order taken; null otherwise. */
     private volatile java.util.function.Consumer<String> steps;
     private final InstantSource clock;
-    private final FileChannel lockChannel;
-    private final FileLock fileLock;
+    private final DataDirectory.Lock dirLock;
     private final ReentrantReadWriteLock bucketsLock = new ReentrantReadWriteLock();
     private final ConcurrentHashMap<String, Bucket> buckets = new ConcurrentHashMap<>();
-    private final ReentrantLock[] keyLocks = new ReentrantLock[STRIPES];
+    private final DataDirectory.KeyLocks keyLocks = new DataDirectory.KeyLocks();
     private final AtomicLong tempCounter = new AtomicLong();
     private volatile boolean closed;
 
-    private DirectoryBackend(Path root, boolean fsync, InstantSource clock, FileChannel lockChannel, FileLock fileLock) {
+    private DirectoryBackend(Path root, boolean fsync, InstantSource clock, DataDirectory.Lock dirLock) {
         this.root = root;
         this.fsync = fsync;
         this.clock = clock;
-        this.lockChannel = lockChannel;
-        this.fileLock = fileLock;
-        for (int i = 0; i < STRIPES; i++) {
-            keyLocks[i] = new ReentrantLock();
-        }
+        this.dirLock = dirLock;
     }
 
     /**
@@ -103,25 +94,7 @@ public final class DirectoryBackend implements ObjectBackend {
         Objects.requireNonNull(root, "root");
         Objects.requireNonNull(clock, "clock");
         Path dir = root.toAbsolutePath().normalize();
-        if (!Files.isDirectory(dir)) {
-            Files.createDirectories(dir);
-            if (fsync && dir.getParent() != null) {
-                syncDirectoryNow(dir.getParent());
-            }
-        }
-        FileChannel lockChannel = FileChannel.open(dir.resolve(LOCK_FILE),
-                StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock;
-        try {
-            lock = lockChannel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
-        }
-        if (lock == null) {
-            lockChannel.close();
-            throw new IOException("data directory " + dir + " is in use by another fake S3 server");
-        }
-        DirectoryBackend backend = new DirectoryBackend(dir, fsync, clock, lockChannel, lock);
+        DirectoryBackend backend = new DirectoryBackend(dir, fsync, clock, DataDirectory.lock(dir, fsync));
         try {
             backend.scan();
         } catch (IOException | RuntimeException e) {
@@ -140,7 +113,7 @@ public final class DirectoryBackend implements ObjectBackend {
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(root)) {
             for (Path entry : entries) {
                 String name = entry.getFileName().toString();
-                if (name.equals(LOCK_FILE)) {
+                if (DataDirectory.isLockFile(name)) {
                     continue;
                 }
                 if (!Files.isDirectory(entry) || BucketNames.problem(name) != null) {
@@ -308,7 +281,7 @@ public final class DirectoryBackend implements ObjectBackend {
             boolean renamed = false;
             try {
                 writeFile(temp, ObjectFile.encodeHeader(info), content);
-                ReentrantLock keyLock = keyLock(bucket, key);
+                ReentrantLock keyLock = keyLocks.of(bucket, key);
                 keyLock.lock();
                 try {
                     if (!holds(condition, b.index().get(key))) {
@@ -342,11 +315,7 @@ public final class DirectoryBackend implements ObjectBackend {
     }
 
     private static boolean holds(PutCondition condition, ObjectInfo current) {
-        return switch (condition) {
-            case PutCondition.None n -> true;
-            case PutCondition.IfAbsent a -> current == null;
-            case PutCondition.IfMatch m -> current != null && m.matches(current.etag());
-        };
+        return DataDirectory.holds(condition, current == null ? null : current.etag());
     }
 
     @Override
@@ -363,7 +332,7 @@ public final class DirectoryBackend implements ObjectBackend {
             // Open under the key lock: the file then matches the index (a put renames and updates
             // the index under the same lock). Reading happens outside it; the open channel keeps
             // seeing this version even if a later put replaces the name.
-            ReentrantLock keyLock = keyLock(bucket, key);
+            ReentrantLock keyLock = keyLocks.of(bucket, key);
             keyLock.lock();
             try {
                 indexed = b.index().get(key);
@@ -426,7 +395,7 @@ public final class DirectoryBackend implements ObjectBackend {
             if (b == null) {
                 return DeleteResult.NO_SUCH_BUCKET;
             }
-            ReentrantLock keyLock = keyLock(bucket, key);
+            ReentrantLock keyLock = keyLocks.of(bucket, key);
             keyLock.lock();
             try {
                 if (!b.index().containsKey(key)) {
@@ -469,8 +438,7 @@ public final class DirectoryBackend implements ObjectBackend {
             }
             closed = true;
             try {
-                fileLock.release();
-                lockChannel.close();
+                dirLock.release();
             } catch (IOException e) {
                 log.warn("cannot release the lock of {}", root, e);
             }
@@ -484,11 +452,6 @@ public final class DirectoryBackend implements ObjectBackend {
         if (closed) {
             throw new IllegalStateException("backend is closed");
         }
-    }
-
-    private ReentrantLock keyLock(String bucket, String key) {
-        int h = (bucket.hashCode() * 31 + key.hashCode()) * 0x9E3779B9;
-        return keyLocks[(h >>> 24) & (STRIPES - 1)];
     }
 
     // Fixed open options: FileChannel.open(path, OpenOption...) copies its options into a new set per call.
@@ -512,7 +475,7 @@ public final class DirectoryBackend implements ObjectBackend {
 
     private void syncDirectory(Path dir) throws IOException {
         if (fsync) {
-            syncDirectoryNow(dir);
+            DataDirectory.sync(dir);
             step("fsync dir " + dir.getFileName());
         }
     }
@@ -529,13 +492,6 @@ public final class DirectoryBackend implements ObjectBackend {
         }
     }
 
-    private static void syncDirectoryNow(Path dir) throws IOException {
-        // Opening a directory for reading and forcing it is how the JDK exposes fsync(dirfd) on
-        // Linux and macOS; it makes the rename (or unlink) itself durable.
-        try (FileChannel ch = FileChannel.open(dir, READING, NO_ATTRIBUTES)) {
-            ch.force(true);
-        }
-    }
 
     private static void deleteQuietly(Path path) {
         try {

@@ -5,8 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -85,7 +83,6 @@ public final class SegmentBackend implements ObjectBackend {
     public static final String SEGMENTS_DIR = "segments";
     public static final long DEFAULT_SEGMENT_BYTES = 64L << 20;
 
-    private static final String LOCK_FILE = ".lock";
     private static final String SUFFIX = ".seg";
     private static final int MAGIC = 0x57534547; // "WSEG"
     /** magic, crc, length, type, bucket length. */
@@ -94,7 +91,6 @@ public final class SegmentBackend implements ObjectBackend {
     static final String BUCKETS_FILE = "buckets";
     private static final byte PUT = 1;
     private static final byte DELETE = 2;
-    private static final int STRIPES = 256;
 
     /**
      * One segment file. {@code end} is guarded by the append lock, {@code synced} by the segment.
@@ -216,11 +212,10 @@ public final class SegmentBackend implements ObjectBackend {
     private final boolean fsync;
     private final long segmentBytes;
     private final InstantSource clock;
-    private final FileChannel lockChannel;
-    private final FileLock fileLock;
+    private final DataDirectory.Lock dirLock;
     private final ReentrantReadWriteLock bucketsLock = new ReentrantReadWriteLock();
     private final ConcurrentHashMap<String, Bucket> buckets = new ConcurrentHashMap<>();
-    private final ReentrantLock[] keyLocks = new ReentrantLock[STRIPES];
+    private final DataDirectory.KeyLocks keyLocks = new DataDirectory.KeyLocks();
     private final ReentrantLock appendLock = new ReentrantLock();
     /** Oldest first; the last is the one appended to. Changed under the append lock. */
     private final ArrayDeque<Segment> segments = new ArrayDeque<>();
@@ -233,17 +228,13 @@ public final class SegmentBackend implements ObjectBackend {
     volatile IOException directorySyncFault;
 
     private SegmentBackend(Path root, boolean fsync, long segmentBytes, InstantSource clock,
-                           FileChannel lockChannel, FileLock fileLock) {
+                           DataDirectory.Lock dirLock) {
         this.root = root;
         this.dir = root.resolve(SEGMENTS_DIR);
         this.fsync = fsync;
         this.segmentBytes = segmentBytes;
         this.clock = clock;
-        this.lockChannel = lockChannel;
-        this.fileLock = fileLock;
-        for (int i = 0; i < STRIPES; i++) {
-            keyLocks[i] = new ReentrantLock();
-        }
+        this.dirLock = dirLock;
         this.compactor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "fake-s3-compactor");
             t.setDaemon(true);
@@ -274,25 +265,8 @@ public final class SegmentBackend implements ObjectBackend {
             throw new IllegalArgumentException("segmentBytes must be at least 4096, got " + segmentBytes);
         }
         Path absolute = root.toAbsolutePath().normalize();
-        if (!Files.isDirectory(absolute)) {
-            Files.createDirectories(absolute);
-            if (fsync && absolute.getParent() != null) {
-                syncDirectory(absolute.getParent());
-            }
-        }
-        FileChannel lockChannel = FileChannel.open(absolute.resolve(LOCK_FILE),
-                StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock;
-        try {
-            lock = lockChannel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
-        }
-        if (lock == null) {
-            lockChannel.close();
-            throw new IOException("data directory " + absolute + " is in use by another fake S3 server");
-        }
-        SegmentBackend backend = new SegmentBackend(absolute, fsync, segmentBytes, clock, lockChannel, lock);
+        DataDirectory.Lock lock = DataDirectory.lock(absolute, fsync);
+        SegmentBackend backend = new SegmentBackend(absolute, fsync, segmentBytes, clock, lock);
         try {
             backend.recover();
         } catch (IOException | RuntimeException e) {
@@ -749,7 +723,7 @@ public final class SegmentBackend implements ObjectBackend {
                     clock.instant().truncatedTo(ChronoUnit.SECONDS), attributes);
             byte[] header = ObjectFile.encodeHeader(info);
             ByteBuffer[] record = record(PUT, bucket, ByteBuffer.wrap(header), ByteBuffer.wrap(content));
-            ReentrantLock keyLock = keyLock(bucket, key);
+            ReentrantLock keyLock = keyLocks.of(bucket, key);
             keyLock.lock();
             try {
                 if (!holds(condition, b.index().get(key))) {
@@ -779,11 +753,7 @@ public final class SegmentBackend implements ObjectBackend {
     }
 
     private static boolean holds(PutCondition condition, Entry current) {
-        return switch (condition) {
-            case PutCondition.None n -> true;
-            case PutCondition.IfAbsent a -> current == null;
-            case PutCondition.IfMatch m -> current != null && m.matches(current.etag());
-        };
+        return DataDirectory.holds(condition, current == null ? null : current.etag());
     }
 
     @Override
@@ -871,7 +841,7 @@ public final class SegmentBackend implements ObjectBackend {
             if (b == null) {
                 return DeleteResult.NO_SUCH_BUCKET;
             }
-            ReentrantLock keyLock = keyLock(bucket, key);
+            ReentrantLock keyLock = keyLocks.of(bucket, key);
             keyLock.lock();
             try {
                 if (!b.index().containsKey(key)) {
@@ -1027,7 +997,7 @@ public final class SegmentBackend implements ObjectBackend {
                 return false;
             }
             String key = ObjectFile.decode(record).info().key();
-            ReentrantLock keyLock = keyLock(bucketName, key);
+            ReentrantLock keyLock = keyLocks.of(bucketName, key);
             keyLock.lock();
             try {
                 Entry e = b.index().get(key);
@@ -1081,8 +1051,7 @@ public final class SegmentBackend implements ObjectBackend {
             appendLock.unlock();
         }
         try {
-            fileLock.release();
-            lockChannel.close();
+            dirLock.release();
         } catch (IOException e) {
             log.warn("cannot release the lock of {}", root, e);
         }
@@ -1095,11 +1064,6 @@ public final class SegmentBackend implements ObjectBackend {
         }
     }
 
-    private ReentrantLock keyLock(String bucket, String key) {
-        int h = (bucket.hashCode() * 31 + key.hashCode()) * 0x9E3779B9;
-        return keyLocks[(h >>> 24) & (STRIPES - 1)];
-    }
-
     private void syncIfDurable(Path directory) throws IOException {
         if (fsync) {
             IOException fault = directorySyncFault;
@@ -1107,14 +1071,7 @@ public final class SegmentBackend implements ObjectBackend {
                 directorySyncFault = null;
                 throw fault;
             }
-            syncDirectory(directory);
-        }
-    }
-
-    private static void syncDirectory(Path directory) throws IOException {
-        // Opening a directory for reading and forcing it is how the JDK exposes fsync(dirfd).
-        try (FileChannel ch = FileChannel.open(directory, StandardOpenOption.READ)) {
-            ch.force(true);
+            DataDirectory.sync(directory);
         }
     }
 }
