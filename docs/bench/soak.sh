@@ -6,8 +6,10 @@
 #
 # Load: open-loop rmw at RATE with a request_id on every commit (so the request-id index fills to
 # its window and then turns over), SUBSCRIBERS live SSE readers for the whole run, and at every
-# sample a short-lived subscriber that replays history from the oldest retained version (S3
-# reads, the history budget, holds). Every sample moves the retention policy `soak` up to
+# sample a short-lived subscriber that replays history from halfway between the oldest retained
+# version and the newest (S3 reads, the history budget, holds; not from the oldest itself: the
+# 15 s hold a closed stream keeps on the log would then pin truncation at the oldest whenever a
+# pass starts inside it, as passes every 60 s and samples every ~64 s can for minutes on end). Every sample moves the retention policy `soak` up to
 # KEEP_VERSIONS below the newest version, so truncation deletes objects all along.
 #
 # Usage: docs/bench/soak.sh   (from the repository root, after ./mvnw package)
@@ -59,9 +61,9 @@ sample() {
             -d "{\"version\": $((version - KEEP_VERSIONS))}" "$URL/v1/retention/soak" >/dev/null
     fi
     oldest=$(curl --noproxy '*' -sf --max-time 10 "$URL/v1/retention/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["oldest_version"])')
-    # a replay from the oldest retained version for 3 s (S3 reads); curl's 28 is its timeout
+    # a replay from halfway into the retained log for 3 s (S3 reads); curl's 28 is its timeout
     replay_bytes=$(curl --noproxy '*' -s --max-time 3 -o /dev/null -w '%{size_download}' \
-        "$URL/v1/subscribe?after=$oldest" || true)
+        "$URL/v1/subscribe?after=$((oldest + (version - oldest) / 2))" || true)
     "$JCMD" "$WEASEL_PID" GC.run >/dev/null
     "$JCMD" "$WEASEL_PID" GC.heap_info >"$OUT_DIR/heap.txt"
     curl --noproxy '*' -sf --max-time 10 "$URL/metrics" >"$OUT_DIR/metrics.txt" || true

@@ -1,8 +1,6 @@
 package io.weaseldb.fakes3;
 
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -44,40 +42,58 @@ final class ObjectFile {
     /** A decoded header and where the content starts in the file. */
     record Header(ObjectInfo info, long contentOffset) {}
 
-    static byte[] encodeHeader(ObjectInfo info) {
-        try {
-            ByteArrayOutputStream headerBytes = new ByteArrayOutputStream(256);
-            DataOutputStream h = new DataOutputStream(headerBytes);
-            writeString(h, info.key());
-            h.writeLong(info.size());
-            writeString(h, info.etag());
-            h.writeLong(info.lastModified().toEpochMilli());
-            ObjectAttributes a = info.attributes();
-            writeString(h, a.contentType());
-            writeString(h, a.checksum().map(c -> c.algorithm().name()).orElse(""));
-            writeString(h, a.checksum().map(ObjectChecksum::value).orElse(""));
-            h.writeInt(a.userMetadata().size());
-            for (var e : a.userMetadata().entrySet()) {
-                writeString(h, e.getKey());
-                writeString(h, e.getValue());
-            }
-            h.flush();
-            byte[] header = headerBytes.toByteArray();
-            CRC32C crc = new CRC32C();
-            crc.update(header);
+    private static final byte[] NO_BYTES = {};
+    private static final byte[] DEFAULT_CONTENT_TYPE_UTF8 =
+            ObjectAttributes.DEFAULT_CONTENT_TYPE.getBytes(StandardCharsets.UTF_8);
 
-            ByteArrayOutputStream all = new ByteArrayOutputStream(header.length + 20);
-            DataOutputStream out = new DataOutputStream(all);
-            out.write(MAGIC);
-            out.writeInt(VERSION);
-            out.writeInt(header.length);
-            out.write(header);
-            out.writeInt((int) crc.getValue());
-            out.flush();
-            return all.toByteArray();
-        } catch (IOException e) {
-            throw new AssertionError("in-memory stream failed", e);
+    /**
+     * The header (magic through CRC) for {@code info}, in one array of its exact size: every
+     * stored object makes one, so it is built without intermediate streams.
+     */
+    static byte[] encodeHeader(ObjectInfo info) {
+        ObjectAttributes a = info.attributes();
+        byte[] key = info.key().getBytes(StandardCharsets.UTF_8);
+        byte[] etag = info.etag().getBytes(StandardCharsets.UTF_8);
+        byte[] contentType = a.contentType().equals(ObjectAttributes.DEFAULT_CONTENT_TYPE)
+                ? DEFAULT_CONTENT_TYPE_UTF8 : a.contentType().getBytes(StandardCharsets.UTF_8);
+        byte[] algorithm = a.checksum().isEmpty() ? NO_BYTES
+                : a.checksum().get().algorithm().name().getBytes(StandardCharsets.UTF_8);
+        byte[] checksum = a.checksum().isEmpty() ? NO_BYTES
+                : a.checksum().get().value().getBytes(StandardCharsets.UTF_8);
+        byte[][] metadata = new byte[a.userMetadata().size() * 2][];
+        int i = 0;
+        for (var e : a.userMetadata().entrySet()) {
+            metadata[i++] = e.getKey().getBytes(StandardCharsets.UTF_8);
+            metadata[i++] = e.getValue().getBytes(StandardCharsets.UTF_8);
         }
+        int length = 4 + key.length + 8 + 4 + etag.length + 8 + 4 + contentType.length + 4 + algorithm.length
+                + 4 + checksum.length + 4;
+        for (byte[] m : metadata) {
+            length += 4 + m.length;
+        }
+        byte[] out = new byte[MAGIC.length + 8 + length + 4];
+        ByteBuffer b = ByteBuffer.wrap(out); // big-endian, as DataInputStream reads it back
+        b.put(MAGIC).putInt(VERSION).putInt(length);
+        int start = b.position();
+        putString(b, key);
+        b.putLong(info.size());
+        putString(b, etag);
+        b.putLong(info.lastModified().toEpochMilli());
+        putString(b, contentType);
+        putString(b, algorithm);
+        putString(b, checksum);
+        b.putInt(a.userMetadata().size());
+        for (byte[] m : metadata) {
+            putString(b, m);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(out, start, length);
+        b.putInt((int) crc.getValue());
+        return out;
+    }
+
+    private static void putString(ByteBuffer b, byte[] utf8) {
+        b.putInt(utf8.length).put(utf8);
     }
 
     /**
@@ -189,12 +205,6 @@ final class ObjectFile {
             }
             pos += n;
         }
-    }
-
-    private static void writeString(DataOutputStream out, String s) throws IOException {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        out.writeInt(b.length);
-        out.write(b);
     }
 
     private static String readString(DataInputStream in) throws IOException {

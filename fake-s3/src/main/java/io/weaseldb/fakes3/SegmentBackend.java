@@ -522,9 +522,10 @@ public final class SegmentBackend implements ObjectBackend {
         ByteBuffer head = ByteBuffer.allocate(FIXED + name.length);
         head.putInt(MAGIC).putInt(0).putInt((int) length).put(type).putShort((short) name.length).put(name).flip();
         CRC32C crc = new CRC32C();
-        crc.update(head.slice(8, head.limit() - 8));
+        crc.update(head.array(), 8, head.limit() - 8);
         for (ByteBuffer p : payload) {
-            crc.update(p.duplicate());
+            // heap buffers (wrapped arrays): summed in place, without a view per buffer
+            crc.update(p.array(), p.arrayOffset() + p.position(), p.remaining());
         }
         head.putInt(4, (int) crc.getValue());
         ByteBuffer[] all = new ByteBuffer[payload.length + 1];
