@@ -34,6 +34,14 @@ final class BucketNames {
         return null;
     }
 
+    /** Throws {@link IllegalArgumentException} naming the rule {@code name} breaks, if any: what CreateBucket on a backend does. */
+    static void requireValid(String name) {
+        String problem = problem(name);
+        if (problem != null) {
+            throw new IllegalArgumentException("invalid bucket name '" + name + "': " + problem);
+        }
+    }
+
     private static boolean isAlnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     }

@@ -10,7 +10,7 @@ import javax.crypto.spec.SecretKeySpec;
 
 /** The hashes S3 speaks (MD5 ETags, SHA-256 payload hashes, HMAC-SHA256 signatures) and hex. */
 final class Digests {
-    private static final HexFormat HEX = HexFormat.of();
+    static final HexFormat HEX = HexFormat.of();
 
     private Digests() {}
 

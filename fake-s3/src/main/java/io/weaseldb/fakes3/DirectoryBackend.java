@@ -183,10 +183,7 @@ public final class DirectoryBackend implements ObjectBackend {
 
     @Override
     public CreateBucketResult createBucket(String bucket) {
-        String problem = BucketNames.problem(bucket);
-        if (problem != null) {
-            throw new IllegalArgumentException("invalid bucket name '" + bucket + "': " + problem);
-        }
+        BucketNames.requireValid(bucket);
         bucketsLock.writeLock().lock();
         try {
             ensureOpen();

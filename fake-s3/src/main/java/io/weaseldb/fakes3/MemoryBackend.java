@@ -34,10 +34,7 @@ public final class MemoryBackend implements ObjectBackend {
 
     @Override
     public CreateBucketResult createBucket(String bucket) {
-        String problem = BucketNames.problem(bucket);
-        if (problem != null) {
-            throw new IllegalArgumentException("invalid bucket name '" + bucket + "': " + problem);
-        }
+        BucketNames.requireValid(bucket);
         return buckets.putIfAbsent(bucket, new ConcurrentSkipListMap<>(KeyOrder.INSTANCE)) == null
                 ? CreateBucketResult.CREATED
                 : CreateBucketResult.ALREADY_EXISTS;

@@ -184,7 +184,7 @@ public final class SegmentBackend implements ObjectBackend {
             if (otherEtag != null) {
                 return otherEtag;
             }
-            return '"' + java.util.HexFormat.of().toHexDigits(etagHigh) + java.util.HexFormat.of().toHexDigits(etagLow) + '"';
+            return '"' + Digests.HEX.toHexDigits(etagHigh) + Digests.HEX.toHexDigits(etagLow) + '"';
         }
 
         ObjectInfo info() {
@@ -647,10 +647,7 @@ public final class SegmentBackend implements ObjectBackend {
 
     @Override
     public CreateBucketResult createBucket(String bucket) {
-        String problem = BucketNames.problem(bucket);
-        if (problem != null) {
-            throw new IllegalArgumentException("invalid bucket name '" + bucket + "': " + problem);
-        }
+        BucketNames.requireValid(bucket);
         bucketsLock.writeLock().lock();
         try {
             ensureOpen();
